@@ -1,0 +1,25 @@
+// GraphQL Code Generator: resolver types for the server from schema.graphql. Mappers keep the
+// storage rows (Prisma) apart from the GraphQL shapes.
+import type { CodegenConfig } from '@graphql-codegen/cli';
+
+const config: CodegenConfig = {
+  schema: 'schema.graphql',
+  generates: {
+    'src/generated/graphql.ts': {
+      plugins: ['typescript', 'typescript-resolvers'],
+      config: {
+        useIndexSignature: true,
+        contextType: '../context.js#Context',
+        mappers: {
+          Dataset: '../resolvers/mappers.js#DatasetRow',
+          LabelSchema: '../resolvers/mappers.js#LabelSchemaRow',
+        },
+        scalars: { DateTime: 'Date' },
+        enumsAsTypes: true,
+        useTypeImports: true,
+        emitLegacyCommonJSImports: false,
+      },
+    },
+  },
+};
+export default config;

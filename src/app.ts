@@ -1,0 +1,28 @@
+// Composition root: opens the database and builds the services once; the server and the CLI share it.
+import type { AppConfig } from './config.js';
+import type { Services } from './context.js';
+import { DatasetService } from './data/datasets.js';
+import { openDatabase } from './db/client.js';
+import { createLogger, type Logger } from './log.js';
+
+export interface App {
+  config: AppConfig;
+  services: Services;
+  log: Logger;
+  close(): Promise<void>;
+}
+
+export async function openApp(config: AppConfig): Promise<App> {
+  const db = await openDatabase(config.databaseUrl);
+  const services: Services = {
+    db,
+    datasets: new DatasetService(db),
+    importContext: { db, imageLimits: config.imageLimits, concurrency: config.importConcurrency },
+  };
+  return {
+    config,
+    services,
+    log: createLogger(config),
+    close: () => db.$disconnect(),
+  };
+}

@@ -1,0 +1,210 @@
+// The `fashion-how` command. Each subcommand is a thin shell over the same services the GraphQL
+// server uses, opened on the database that the environment (src/config.ts) names.
+import path from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { type App, openApp } from './app.js';
+import { percent, table } from './cli/format.js';
+import { createProgress } from './cli/progress.js';
+import { CONFIG_VARIABLES, loadConfig } from './config.js';
+import { SPLITS, type Split } from './domain.js';
+import { DEFAULT_SPLIT_SEED, DEFAULT_VALIDATION_FRACTION, importDataset, type ImportOutcome } from './data/import.js';
+import { writeSyntheticDataset } from './data/synth.js';
+import { AppError, ensureError } from './errors.js';
+import { startServer } from './server.js';
+import { VERSION } from './version.js';
+
+function int(name: string, min: number) {
+  return (raw: string) => {
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got "${raw}"`);
+    return value;
+  };
+}
+
+function fraction(raw: string) {
+  const value = Number(raw);
+  if (!(value >= 0 && value < 1)) throw new InvalidArgumentError(`must be at least 0 and below 1, got "${raw}"`);
+  return value;
+}
+
+async function withApp<T>(work: (app: App) => Promise<T>): Promise<T> {
+  const app = await openApp(loadConfig());
+  try {
+    return await work(app);
+  } finally {
+    await app.close();
+  }
+}
+
+async function synth(options: { out: string; count: number; seed: number; minSide: number; maxSide: number }) {
+  const progress = createProgress('synth');
+  const result = await writeSyntheticDataset({ ...options, onProgress: (done, total) => progress.update(done, total) });
+  progress.stop();
+  console.log(`wrote ${result.rows.length} images under ${result.imageRoot}`);
+  console.log(`wrote ${result.csvPath}`);
+  return result;
+}
+
+interface ImportOptions {
+  images?: string;
+  name?: string;
+  schema?: string;
+  skipInvalid?: boolean;
+  seed: number;
+  validationFraction: number;
+}
+
+async function runImport(app: App, csv: string, options: ImportOptions): Promise<ImportOutcome> {
+  const progress = createProgress('validate');
+  const outcome = await importDataset(
+    {
+      csvPath: csv,
+      imageRoot: options.images,
+      name: options.name,
+      labelSchemaPath: options.schema,
+      skipInvalid: options.skipInvalid,
+      splitSeed: options.seed,
+      validationFraction: options.validationFraction,
+    },
+    { ...app.services.importContext, onProgress: (p) => p.phase === 'validate' && progress.update(p.done, p.total) },
+  );
+  progress.stop();
+  if (!outcome.created) {
+    console.log(`this CSV was imported before (same content): dataset ${outcome.datasetId}, ${outcome.itemCount} items; nothing new stored`);
+    return outcome;
+  }
+  console.log(`imported dataset ${outcome.datasetId}: ${outcome.itemCount} items in ${(outcome.durationMs / 1000).toFixed(1)} s`);
+  if (outcome.rejects.length > 0) {
+    console.log(`skipped ${outcome.rejects.length} invalid rows (kept as rejects):`);
+    for (const r of outcome.rejects.slice(0, 20)) console.log(`  line ${r.line}: ${r.reason}`);
+  }
+  return outcome;
+}
+
+async function printDataset(app: App, id: number, split?: Split) {
+  const { datasets } = app.services;
+  const dataset = await datasets.get(id);
+  const splits = await datasets.splitCounts(id);
+  console.log(`dataset ${dataset.id} "${dataset.name}": ${dataset.itemCount} items (${splits.map((s) => `${s.split.toLowerCase()} ${s.count}`).join(', ')})`);
+  if (dataset.rejectCount > 0) console.log(`${dataset.rejectCount} rows were rejected at import`);
+  for (const task of await datasets.distribution(id, split)) {
+    console.log(`\n${task.name}${split ? ` (${split.toLowerCase()})` : ''}: ${task.total} labels, imbalance ratio ${task.imbalanceRatio?.toFixed(1) ?? 'n/a'}`);
+    console.log(table(['#', 'class', 'count', 'share'], task.classes.map((c) => [c.index, c.name, c.count, percent(c.share)])));
+  }
+}
+
+async function serve(app: App) {
+  const server = await startServer(app);
+  console.log(`GraphQL: ${server.graphqlUrl}`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await server.close();
+}
+
+export function buildProgram(): Command {
+  const program = new Command('fashion-how')
+    .description('Fashion-How sensibility platform: datasets, training, ensembles, reports over GraphQL.')
+    .version(VERSION)
+    .showHelpAfterError()
+    .addHelpText('after', `\nEnvironment:\n${CONFIG_VARIABLES.map(([name, meaning]) => `  ${name.padEnd(32)} ${meaning}`).join('\n')}`);
+
+  program
+    .command('synth')
+    .description('write a synthetic Fashion-How dataset (JPEGs + train.csv) with a learnable signal per task')
+    .requiredOption('--out <dir>', 'output folder')
+    .option('--count <n>', 'number of items', int('count', 1), 1000)
+    .option('--seed <s>', 'random seed', int('seed', 0), 1)
+    .option('--min-side <px>', 'smallest image side', int('min-side', 32), 160)
+    .option('--max-side <px>', 'largest image side', int('max-side', 32), 320)
+    .action(async (options) => {
+      await synth(options);
+    });
+
+  program
+    .command('import')
+    .description('import a Fashion-How CSV and its images into the database')
+    .argument('<csv>', 'CSV with image_name,BBox_xmin,BBox_ymin,BBox_xmax,BBox_ymax and one column per task')
+    .option('--images <dir>', 'image root the image_name values are relative to (default: images/ beside the CSV, else its folder)')
+    .option('--name <name>', 'dataset name (default: the CSV file name)')
+    .option('--schema <file>', 'label schema JSON/YAML (default: <csv stem>.schema.json|yaml beside the CSV, else Fashion-How\'s)')
+    .option('--skip-invalid', 'import the valid rows and keep the invalid ones as rejects, instead of importing nothing')
+    .option('--seed <s>', 'seed of the stratified split', int('seed', 0), DEFAULT_SPLIT_SEED)
+    .option('--validation-fraction <f>', 'share of items in the validation split', fraction, DEFAULT_VALIDATION_FRACTION)
+    .action(async (csv: string, options: ImportOptions) => {
+      await withApp((app) => runImport(app, csv, options));
+    });
+
+  program
+    .command('datasets')
+    .description('list the imported datasets')
+    .action(() =>
+      withApp(async (app) => {
+        const rows = await app.services.datasets.list();
+        if (rows.length === 0) return console.log('no datasets yet: try `fashion-how synth --out data/synth` then `fashion-how import data/synth/train.csv`');
+        console.log(table(['id', 'name', 'items', 'rejects', 'imported'], rows.map((d) => [d.id, d.name, d.itemCount, d.rejectCount, d.createdAt.toISOString()])));
+      }),
+    );
+
+  program
+    .command('dataset')
+    .description('show one dataset: items per split and the class distribution of every task')
+    .argument('<id>', 'dataset id', int('id', 1))
+    .option('--split <split>', `only one split (${SPLITS.join(', ')})`, (raw: string) => {
+      const split = raw.toUpperCase();
+      if (!(SPLITS as readonly string[]).includes(split)) throw new InvalidArgumentError(`choose one of ${SPLITS.join(', ')}`);
+      return split as Split;
+    })
+    .action((id: number, options: { split?: Split }) => withApp((app) => printDataset(app, id, options.split)));
+
+  program
+    .command('serve')
+    .description('start the GraphQL server (and the dashboard) on HOST:PORT')
+    .option('--port <port>', 'port (default: PORT or 4000)', int('port', 0))
+    .action((options: { port?: number }) => {
+      const config = loadConfig();
+      return openApp(options.port === undefined ? config : { ...config, port: options.port }).then(async (app) => {
+        try {
+          await serve(app);
+        } finally {
+          await app.close();
+        }
+      });
+    });
+
+  program
+    .command('demo')
+    .description('the whole platform on synthetic data: generate, import, serve')
+    .option('--seed <s>', 'random seed', int('seed', 0), 1)
+    .option('--count <n>', 'synthetic items', int('count', 1), 2000)
+    .action(async (options: { seed: number; count: number }) => {
+      const config = loadConfig();
+      const out = path.join(config.dataDir, `synth-seed${options.seed}-n${options.count}`);
+      const { csvPath, imageRoot } = await synth({ out, count: options.count, seed: options.seed, minSide: 160, maxSide: 320 });
+      const app = await openApp(config);
+      try {
+        const outcome = await runImport(app, csvPath, { images: imageRoot, name: `synthetic seed ${options.seed}`, seed: DEFAULT_SPLIT_SEED, validationFraction: DEFAULT_VALIDATION_FRACTION });
+        await printDataset(app, outcome.datasetId);
+        console.log('');
+        await serve(app);
+      } finally {
+        await app.close();
+      }
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (thrown) {
+    const error = ensureError(thrown);
+    console.error(`error: ${error.message}`);
+    if (!(error instanceof AppError) && process.env.FASHION_HOW_DEBUG) console.error(error.stack);
+    return 1;
+  }
+}

@@ -1,0 +1,33 @@
+// Opens the database named by the config: creates the SQLite file's folder, applies migrations and
+// returns a Prisma client running on the JavaScript engine with the better-sqlite3 driver adapter.
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
+import { PrismaClient } from './generated/client.js';
+import { migrate } from './migrate.js';
+
+export type Db = PrismaClient;
+export type { Prisma } from './generated/client.js';
+
+function sqliteFile(databaseUrl: string): string | null {
+  if (!databaseUrl.startsWith('file:')) return null;
+  const target = databaseUrl.slice('file:'.length);
+  return target.startsWith('//') ? fileURLToPath(databaseUrl) : path.resolve(target);
+}
+
+export async function openDatabase(databaseUrl: string): Promise<Db> {
+  const file = sqliteFile(databaseUrl);
+  if (!file) {
+    throw new Error(`DATABASE_URL must be a SQLite file URL (file:/path/to/db.sqlite) in this version, got a "${databaseUrl.split(':')[0]}" URL`);
+  }
+  await mkdir(path.dirname(file), { recursive: true });
+  const db = new PrismaClient({ adapter: new PrismaBetterSQLite3({ url: `file:${file}` }) });
+  try {
+    await migrate(db, `file:${file}`);
+  } catch (error) {
+    await db.$disconnect();
+    throw error;
+  }
+  return db;
+}

@@ -1,0 +1,63 @@
+// Applies the committed migrations at start-up through Prisma's own `migrate deploy` (run only when
+// some are pending), and refuses a database that has migrations this version does not know: that
+// database belongs to a newer fashion-how, and writing to it could corrupt its data.
+import { execFile } from 'node:child_process';
+import { readdir } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { PrismaClient } from './generated/client.js';
+
+/** The package root: two levels above this file in both src/db and dist/db. */
+export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const MIGRATIONS_DIR = path.join(PACKAGE_ROOT, 'prisma', 'sqlite', 'migrations');
+
+export class SchemaTooNewError extends Error {
+  constructor(readonly unknownMigrations: string[]) {
+    super(
+      `the database schema is newer than this version of fashion-how: it has migrations this version does not know ` +
+        `(${unknownMigrations.join(', ')}). Upgrade fashion-how, or point DATABASE_URL at another database.`,
+    );
+    this.name = 'SchemaTooNewError';
+  }
+}
+
+export async function knownMigrations(): Promise<string[]> {
+  const entries = await readdir(MIGRATIONS_DIR, { withFileTypes: true });
+  return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+}
+
+/** Names of the migrations the database has applied; empty for a new database. */
+export async function appliedMigrations(db: PrismaClient): Promise<string[]> {
+  try {
+    const rows = await db.$queryRawUnsafe<{ migration_name: string }[]>(
+      'SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL',
+    );
+    return rows.map((r) => r.migration_name).sort();
+  } catch (error) {
+    if (/no such table|does not exist/i.test(String((error as Error).message))) return [];
+    throw error;
+  }
+}
+
+/** Brings the database up to this version's schema; returns the migrations it applied. */
+export async function migrate(db: PrismaClient, databaseUrl: string): Promise<string[]> {
+  const [known, applied] = await Promise.all([knownMigrations(), appliedMigrations(db)]);
+  const unknown = applied.filter((name) => !known.includes(name));
+  if (unknown.length > 0) throw new SchemaTooNewError(unknown);
+  const pending = known.filter((name) => !applied.includes(name));
+  if (pending.length === 0) return [];
+  const prismaCli = createRequire(import.meta.url).resolve('prisma/build/index.js');
+  try {
+    await promisify(execFile)(process.execPath, [prismaCli, 'migrate', 'deploy'], {
+      cwd: PACKAGE_ROOT,
+      env: { ...process.env, DATABASE_URL: databaseUrl },
+      timeout: 120_000,
+    });
+  } catch (error) {
+    const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
+    throw new Error(`applying database migrations failed: ${(stderr || stdout).trim().split('\n').slice(-5).join(' | ')}`);
+  }
+  return pending;
+}

@@ -1,0 +1,9 @@
+import type { DatasetResolvers } from '../generated/graphql.js';
+
+export const Dataset: DatasetResolvers = {
+  id: (row) => String(row.id),
+  labelSchema: (row, _args, { services }) => services.datasets.labelSchema(row.labelSchemaId),
+  splits: (row, _args, { services }) => services.datasets.splitCounts(row.id),
+  distribution: (row, { split }, { services }) => services.datasets.distribution(row.id, split ?? undefined),
+  rejects: (row, { limit }, { services }) => services.datasets.rejects(row.id, Math.min(Math.max(limit ?? 100, 0), 10_000)),
+};

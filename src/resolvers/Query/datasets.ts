@@ -1,0 +1,3 @@
+import type { QueryResolvers } from '../../generated/graphql.js';
+
+export const datasets: NonNullable<QueryResolvers['datasets']> = (_parent, _args, { services }) => services.datasets.list();

@@ -1,0 +1,94 @@
+// The HTTP server: GraphQL at /graphql, liveness at /healthz, and (later) the dashboard at /.
+// Every error leaves through formatError, which keeps codes stable and hides internals.
+import { existsSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { ApolloServer } from '@apollo/server';
+import { unwrapResolverError } from '@apollo/server/errors';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { expressMiddleware } from '@as-integrations/express5';
+import express, { type ErrorRequestHandler } from 'express';
+import type { GraphQLFormattedError } from 'graphql';
+import type { App } from './app.js';
+import type { Context } from './context.js';
+import { PACKAGE_ROOT } from './db/migrate.js';
+import { AppError, ErrorCode } from './errors.js';
+import type { Logger } from './log.js';
+import { resolvers } from './resolvers/index.js';
+
+/** Apollo's own client-facing codes (validation, parsing, bad variables) pass through unchanged. */
+const APOLLO_CLIENT_CODES = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT', 'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED', 'OPERATION_RESOLUTION_FAILURE', 'BAD_REQUEST']);
+
+export function errorFormatter(log: Logger) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const original = unwrapResolverError(error);
+    const where = { ...(formatted.path ? { path: formatted.path } : {}), ...(formatted.locations ? { locations: formatted.locations } : {}) };
+    if (original instanceof AppError) {
+      return { message: original.message, ...where, extensions: { code: original.code, ...original.details } };
+    }
+    const code = formatted.extensions?.code;
+    if (typeof code === 'string' && APOLLO_CLIENT_CODES.has(code)) {
+      return { message: formatted.message, ...where, extensions: { code } };
+    }
+    log.error({ err: original }, 'unexpected error in a GraphQL request');
+    return { message: 'Internal server error', ...where, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
+  };
+}
+
+export interface RunningServer {
+  url: string;
+  graphqlUrl: string;
+  close(): Promise<void>;
+}
+
+export async function startServer(app: App): Promise<RunningServer> {
+  const { config, log } = app;
+  const expressApp = express();
+  expressApp.disable('x-powered-by');
+  const httpServer = http.createServer(expressApp);
+  const apollo = new ApolloServer<Context>({
+    typeDefs: await readFile(path.join(PACKAGE_ROOT, 'schema.graphql'), 'utf8'),
+    resolvers,
+    formatError: errorFormatter(log),
+    includeStacktraceInErrorResponses: false,
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer })],
+  });
+  await apollo.start();
+
+  expressApp.get('/healthz', (_req, res) => {
+    res.json({ ok: true });
+  });
+  expressApp.use(
+    '/graphql',
+    express.json({ limit: config.maxBodyBytes }),
+    expressMiddleware(apollo, { context: async () => ({ config, services: app.services }) }),
+  );
+  const webRoot = path.join(PACKAGE_ROOT, 'web', 'dist');
+  if (existsSync(webRoot)) expressApp.use(express.static(webRoot));
+
+  // Body-parser failures (too large, malformed JSON) answer in GraphQL's error shape, never with a stack.
+  const onError: ErrorRequestHandler = (error, _req, res, _next) => {
+    const status = typeof error?.status === 'number' ? error.status : 500;
+    const message =
+      error?.type === 'entity.too.large'
+        ? `request body is larger than the limit of ${config.maxBodyBytes} bytes`
+        : status < 500
+          ? String(error?.message ?? 'bad request')
+          : 'Internal server error';
+    if (status >= 500) log.error({ err: error }, 'unexpected HTTP error');
+    res.status(status).json({ errors: [{ message, extensions: { code: status < 500 ? ErrorCode.BAD_USER_INPUT : ErrorCode.INTERNAL_SERVER_ERROR } }] });
+  };
+  expressApp.use(onError);
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(config.port, config.host, resolve);
+  });
+  const { port } = httpServer.address() as AddressInfo;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `http://${host}:${port}`;
+  log.info({ url }, 'fashion-how is listening');
+  return { url, graphqlUrl: `${url}/graphql`, close: () => apollo.stop() };
+}
