@@ -1,0 +1,69 @@
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from './helpers.js';
+
+// Runs the built command exactly as a user would (npm test builds dist/ first).
+const BIN = new URL('../bin/fashion-how.js', import.meta.url).pathname;
+let scratch: Awaited<ReturnType<typeof tempDir>>;
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], {
+      env: { ...process.env, FASHION_HOW_DATA_DIR: path.join(scratch.dir, 'data'), DATABASE_URL: '', LOG_LEVEL: 'silent' },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const { code, stdout, stderr } = error as { code: number; stdout: string; stderr: string };
+    return { code, stdout, stderr };
+  }
+}
+
+beforeAll(async () => {
+  scratch = await tempDir();
+});
+afterAll(() => scratch.remove());
+
+describe('fashion-how CLI', () => {
+  it('generates, imports, re-detects and lists a synthetic dataset', async () => {
+    const out = path.join(scratch.dir, 'synth');
+    const synth = await cli('synth', '--out', out, '--count', '60', '--seed', '2', '--min-side', '64', '--max-side', '96');
+    expect(synth.code).toBe(0);
+    expect(synth.stdout).toContain('wrote 60 images');
+    // Not a terminal: progress comes as plain lines, not a redrawn bar.
+    expect(synth.stderr).toMatch(/^synth: 60\/60$/m);
+
+    const imported = await cli('import', path.join(out, 'train.csv'), '--name', 'cli set');
+    expect(imported.code).toBe(0);
+    expect(imported.stdout).toMatch(/imported dataset 1: 60 items/);
+
+    const again = await cli('import', path.join(out, 'train.csv'));
+    expect(again.stdout).toContain('this CSV was imported before (same content): dataset 1');
+
+    const list = await cli('datasets');
+    expect(list.stdout).toMatch(/^\s*1\s+cli set\s+60\s+0\s/m);
+
+    const shown = await cli('dataset', '1');
+    expect(shown.stdout).toContain('dataset 1 "cli set": 60 items (train 45, validation 15)');
+    expect(shown.stdout).toMatch(/Daily: 60 labels/);
+    expect(shown.stdout).toMatch(/^1\s+light outing\s+\d+\s+\d+\.\d%$/m);
+  });
+
+  it('exits non-zero and lists bad lines when the import is refused', async () => {
+    const csv = path.join(scratch.dir, 'synth', 'bad.csv');
+    await writeFile(csv, 'image_name,BBox_xmin,BBox_ymin,BBox_xmax,BBox_ymax,Daily,Gender,Embellishment\nnope.jpg,0,0,5,5,0,0,0\n');
+    const result = await cli('import', csv);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('error: 1 of 1 rows are invalid, so nothing was imported');
+    expect(result.stderr).toContain('line 2: image file not found under the image root ("nope.jpg")');
+    expect((await cli('datasets')).stdout).not.toContain('bad');
+  });
+
+  it('explains a bad option value', async () => {
+    const result = await cli('synth', '--out', scratch.dir, '--count', 'many');
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('count must be an integer >= 1, got "many"');
+  });
+});

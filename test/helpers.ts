@@ -1,0 +1,39 @@
+// Shared test scaffolding: temporary folders, a fresh SQLite database per test file, synthetic data.
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { type App, openApp } from '../src/app.js';
+import { type AppConfig, loadConfig } from '../src/config.js';
+
+export async function tempDir(prefix = 'fashion-how-test-'): Promise<{ dir: string; remove(): Promise<void> }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** A configuration that keeps everything inside `dir`, listening on a free port. */
+export function testConfig(dir: string, overrides: Partial<AppConfig> = {}): AppConfig {
+  return { ...loadConfig({ FASHION_HOW_DATA_DIR: dir, PORT: '0', LOG_LEVEL: 'silent' }), ...overrides };
+}
+
+export async function openTestApp(dir: string, overrides: Partial<AppConfig> = {}): Promise<App> {
+  return openApp(testConfig(dir, overrides));
+}
+
+/** Rows of every table an import writes, to prove that a refused import stored nothing. */
+export async function storedRowCounts(app: App) {
+  const { db } = app.services;
+  return {
+    datasets: await db.dataset.count(),
+    items: await db.item.count(),
+    labels: await db.itemLabel.count(),
+    rejects: await db.importReject.count(),
+    schemas: await db.labelSchema.count(),
+  };
+}
+
+/** Parses a CSV without commas inside fields: an independent reader for checking the importer. */
+export function naiveCsv(text: string): Record<string, string>[] {
+  const [header, ...lines] = text.trim().split('\n');
+  const names = header!.split(',');
+  return lines.map((line) => Object.fromEntries(line.split(',').map((cell, i) => [names[i]!, cell])));
+}
