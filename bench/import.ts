@@ -43,10 +43,13 @@ const importSeconds = (performance.now() - t) / 1000;
 await app.close();
 
 console.log('');
-console.log(`| step                                   | seconds | rows/s |`);
-console.log(`|----------------------------------------|---------|--------|`);
-console.log(`| baseline: decode every image once       | ${decodeSeconds.toFixed(1).padStart(7)} | ${Math.round(count / decodeSeconds).toString().padStart(6)} |`);
-console.log(`| import: validate + split + store (SQLite) | ${importSeconds.toFixed(1).padStart(7)} | ${Math.round(count / importSeconds).toString().padStart(6)} |`);
+const rows = [
+  ['baseline: decode every image once', decodeSeconds],
+  ['import: validate + split + store', importSeconds],
+] as const;
+console.log('| step | seconds | rows/s |');
+console.log('|---|---:|---:|');
+for (const [step, seconds] of rows) console.log(`| ${step} | ${seconds.toFixed(1)} | ${Math.round(count / seconds)} |`);
 console.log('');
 console.log(`imported ${outcome.itemCount} rows in ${importSeconds.toFixed(1)} s; import / decode-only = ${(importSeconds / decodeSeconds).toFixed(2)}x`);
 if (keepIndex < 0) await rm(dir, { recursive: true, force: true });
