@@ -1,0 +1,193 @@
+// The one module that imports sharp. Training (through the worker's twin of letterboxGeometry),
+// import validation and serving all see an item the same way: auto-oriented RGB, cropped to its bbox,
+// long side resized to `size`, padded to a square with white, image centred.
+import sharp, { type Metadata, type Sharp } from 'sharp';
+import type { ImageLimits } from '../config.js';
+import type { Bbox } from '../domain.js';
+import { AppError, ErrorCode } from '../errors.js';
+
+export type ImageInput = string | Buffer;
+
+/** How a model wants its input; travels with every artifact in model.json. */
+export interface PreprocessSpec {
+  size: number;
+  /** Grey level of the padding, 0-255 (255 = white, as the seed pads). */
+  padValue: number;
+  mean: readonly [number, number, number];
+  std: readonly [number, number, number];
+}
+
+export const IMAGENET_PREPROCESS: PreprocessSpec = {
+  size: 224,
+  padValue: 255,
+  mean: [0.485, 0.456, 0.406],
+  std: [0.229, 0.224, 0.225],
+};
+
+export class ImageError extends AppError {
+  constructor(message: string) {
+    super(ErrorCode.BAD_USER_INPUT, message);
+    this.name = 'ImageError';
+  }
+}
+
+export interface ImageInfo {
+  /** Width and height after EXIF orientation, the frame bboxes refer to. */
+  width: number;
+  height: number;
+  format: string;
+}
+
+export interface LetterboxGeometry {
+  /** Size of the resized crop inside the square. */
+  width: number;
+  height: number;
+  /** Offset of the resized crop from the square's top-left corner. */
+  left: number;
+  top: number;
+}
+
+/** Where a crop of cropWidth x cropHeight lands in a size x size square: long side = size, centred. */
+export function letterboxGeometry(cropWidth: number, cropHeight: number, size: number): LetterboxGeometry {
+  const scale = size / Math.max(cropWidth, cropHeight);
+  const width = Math.min(size, Math.max(1, Math.round(cropWidth * scale)));
+  const height = Math.min(size, Math.max(1, Math.round(cropHeight * scale)));
+  return { width, height, left: Math.floor((size - width) / 2), top: Math.floor((size - height) / 2) };
+}
+
+/** Explains why a bbox does not fit an image, or returns null when it does. */
+export function bboxProblem(bbox: Bbox, width: number, height: number): string | null {
+  const { xmin, ymin, xmax, ymax } = bbox;
+  if (![xmin, ymin, xmax, ymax].every(Number.isInteger)) {
+    return `bbox coordinates must be integers, got (${xmin}, ${ymin}, ${xmax}, ${ymax})`;
+  }
+  if (xmax <= xmin || ymax <= ymin) {
+    return `bbox must have positive area (xmax > xmin and ymax > ymin), got (${xmin}, ${ymin}, ${xmax}, ${ymax})`;
+  }
+  if (xmin < 0 || ymin < 0 || xmax > width || ymax > height) {
+    return `bbox (${xmin}, ${ymin}, ${xmax}, ${ymax}) must lie inside the ${width}x${height} image`;
+  }
+  return null;
+}
+
+function describeSharpFailure(error: unknown): ImageError {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/unsupported image format|bad seek|Input file is missing|Input buffer is empty/i.test(message)) {
+    return new ImageError('image cannot be decoded: not a supported image format (JPEG, PNG, WebP, GIF, TIFF, AVIF)');
+  }
+  if (/pixel limit/i.test(message)) return new ImageError(`image is over the pixel limit: ${message}`);
+  return new ImageError(`image data is corrupt or truncated: ${message.replace(/\s+/g, ' ').trim()}`);
+}
+
+function open(input: ImageInput, limits: ImageLimits): Sharp {
+  if (Buffer.isBuffer(input) && input.length > limits.maxBytes) {
+    throw new ImageError(`image is ${input.length} bytes, over the limit of ${limits.maxBytes} bytes`);
+  }
+  // failOn 'error' (not the stricter default 'warning') keeps real-world JPEGs with harmless libjpeg
+  // warnings while refusing truncated or corrupt data.
+  return sharp(input, { failOn: 'error', limitInputPixels: limits.maxPixels, autoOrient: true });
+}
+
+/** Reads the header only; enforces the pixel limit before any pixel is decoded. */
+async function header(image: Sharp, limits: ImageLimits): Promise<ImageInfo> {
+  let meta: Metadata;
+  try {
+    meta = await image.metadata();
+  } catch (error) {
+    throw describeSharpFailure(error);
+  }
+  const width = meta.autoOrient?.width ?? meta.width;
+  const height = meta.autoOrient?.height ?? meta.height;
+  if (!width || !height) throw new ImageError('image cannot be decoded: it declares no width or height');
+  if (width * height > limits.maxPixels) {
+    throw new ImageError(`image is ${width}x${height} = ${width * height} pixels, over the limit of ${limits.maxPixels} pixels`);
+  }
+  return { width, height, format: meta.format };
+}
+
+/**
+ * Checks that an image decodes completely and returns its oriented size. Decoding goes through a small
+ * thumbnail so JPEGs may use shrink-on-load: every byte is read, few pixels are made.
+ */
+export async function inspectImage(input: ImageInput, limits: ImageLimits): Promise<ImageInfo> {
+  const image = open(input, limits);
+  const info = await header(image, limits);
+  try {
+    await image.resize(32, 32, { fit: 'inside' }).raw().toBuffer();
+  } catch (error) {
+    throw describeSharpFailure(error);
+  }
+  return info;
+}
+
+export interface Preprocessed {
+  /** CHW, normalised: (pixel / 255 - mean) / std. */
+  tensor: Float32Array;
+  geometry: LetterboxGeometry;
+  source: ImageInfo;
+}
+
+/** Builds a lookup table per channel so the per-pixel work is one read and one write. */
+function normalisationTables(spec: PreprocessSpec): Float32Array[] {
+  return [0, 1, 2].map((c) => {
+    const table = new Float32Array(256);
+    for (let v = 0; v < 256; v++) table[v] = (v / 255 - spec.mean[c]!) / spec.std[c]!;
+    return table;
+  });
+}
+
+/** Decodes, crops to the bbox, letterboxes to spec.size and normalises into a CHW tensor. */
+export async function preprocess(input: ImageInput, bbox: Bbox, spec: PreprocessSpec, limits: ImageLimits): Promise<Preprocessed> {
+  const image = open(input, limits);
+  const source = await header(image, limits);
+  const problem = bboxProblem(bbox, source.width, source.height);
+  if (problem) throw new ImageError(problem);
+  const cropWidth = bbox.xmax - bbox.xmin;
+  const cropHeight = bbox.ymax - bbox.ymin;
+  const geometry = letterboxGeometry(cropWidth, cropHeight, spec.size);
+  const pad = { r: spec.padValue, g: spec.padValue, b: spec.padValue };
+  let pixels: Buffer;
+  try {
+    // Decode the whole image first: cropping straight from the file would let libvips stop reading
+    // after the bbox's last row, and a truncated or corrupt tail would go unnoticed.
+    const decoded = await image.toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    const { width, height, channels } = decoded.info;
+    pixels = await sharp(decoded.data, { raw: { width, height, channels } })
+      .extract({ left: bbox.xmin, top: bbox.ymin, width: cropWidth, height: cropHeight })
+      .resize(geometry.width, geometry.height, { fit: 'fill', kernel: 'linear' })
+      .flatten({ background: pad })
+      .removeAlpha()
+      .raw()
+      .toBuffer();
+  } catch (error) {
+    throw describeSharpFailure(error);
+  }
+  if (pixels.length !== geometry.width * geometry.height * 3) {
+    throw new ImageError(`image decoded to an unexpected layout (${pixels.length} bytes for ${geometry.width}x${geometry.height} RGB)`);
+  }
+  const { size } = spec;
+  const plane = size * size;
+  const tensor = new Float32Array(3 * plane);
+  const tables = normalisationTables(spec);
+  for (let c = 0; c < 3; c++) {
+    const table = tables[c]!;
+    const offset = c * plane;
+    tensor.fill(table[spec.padValue]!, offset, offset + plane);
+    for (let y = 0; y < geometry.height; y++) {
+      const row = offset + (geometry.top + y) * size + geometry.left;
+      const src = y * geometry.width * 3 + c;
+      for (let x = 0; x < geometry.width; x++) tensor[row + x] = table[pixels[src + x * 3]!]!;
+    }
+  }
+  return { tensor, geometry, source };
+}
+
+/** Encodes interleaved 8-bit RGB pixels as a JPEG (synthetic data, test fixtures). */
+export function encodeJpeg(rgb: Uint8Array, width: number, height: number, quality = 90): Promise<Buffer> {
+  return sharp(rgb, { raw: { width, height, channels: 3 } }).jpeg({ quality }).toBuffer();
+}
+
+/** Encodes interleaved 8-bit pixels (1 to 4 channels) as a PNG. */
+export function encodePng(pixels: Uint8Array, width: number, height: number, channels: 1 | 2 | 3 | 4): Promise<Buffer> {
+  return sharp(pixels, { raw: { width, height, channels } }).png().toBuffer();
+}

@@ -1,0 +1,155 @@
+import { readFile } from 'node:fs/promises';
+import { crc32, deflateSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { bboxProblem, encodeJpeg, IMAGENET_PREPROCESS, inspectImage, letterboxGeometry, preprocess, type PreprocessSpec } from '../../src/data/image.js';
+
+const fixture = (name: string) => new URL(`../fixtures/images/${name}`, import.meta.url).pathname;
+const limits = { maxPixels: 1_000_000, maxBytes: 1_000_000 };
+/** Mean 0 and std 1/255 make tensor values equal raw 0-255 pixel values, so goldens read as colours. */
+const RAW: PreprocessSpec = { size: 20, padValue: 255, mean: [0, 0, 0], std: [1 / 255, 1 / 255, 1 / 255] };
+
+/** The RGB value at (x, y) of a CHW tensor of side `size`. */
+function rgbAt(tensor: Float32Array, size: number, x: number, y: number): number[] {
+  const plane = size * size;
+  return [0, 1, 2].map((c) => Math.round(tensor[c * plane + y * size + x]!));
+}
+
+describe('letterboxGeometry', () => {
+  it('puts the long side at the target size and centres the short side', () => {
+    expect(letterboxGeometry(40, 20, 20)).toEqual({ width: 20, height: 10, left: 0, top: 5 });
+    expect(letterboxGeometry(20, 40, 224)).toEqual({ width: 112, height: 224, left: 56, top: 0 });
+    // 300x199 -> 224 x round(199 * 224 / 300) = 224 x 149, top = floor(75 / 2) = 37
+    expect(letterboxGeometry(300, 199, 224)).toEqual({ width: 224, height: 149, left: 0, top: 37 });
+    expect(letterboxGeometry(7, 7, 5)).toEqual({ width: 5, height: 5, left: 0, top: 0 });
+    // A sliver keeps at least one pixel.
+    expect(letterboxGeometry(1000, 1, 224)).toEqual({ width: 224, height: 1, left: 0, top: 111 });
+  });
+});
+
+describe('preprocess', () => {
+  it('crops, pads with white above and below, and keeps exact pixel values when no resize is needed', async () => {
+    const { tensor, geometry } = await preprocess(fixture('halves.png'), { xmin: 0, ymin: 0, xmax: 40, ymax: 20 }, { ...RAW, size: 40 }, limits);
+    expect(geometry).toEqual({ width: 40, height: 20, left: 0, top: 10 });
+    for (let y = 0; y < 40; y++) {
+      for (let x = 0; x < 40; x++) {
+        const inside = y >= 10 && y < 30;
+        const expected = !inside ? [255, 255, 255] : x === 30 && y - 10 === 3 ? [0, 255, 0] : x < 20 ? [255, 0, 0] : [0, 0, 255];
+        expect(rgbAt(tensor, 40, x, y), `pixel (${x}, ${y})`).toEqual(expected);
+      }
+    }
+  });
+
+  it('crops to the bbox before resizing: a bbox over the blue half gives only blue and white', async () => {
+    const { tensor, geometry } = await preprocess(fixture('halves.png'), { xmin: 20, ymin: 5, xmax: 30, ymax: 15 }, { ...RAW, size: 10 }, limits);
+    expect(geometry).toEqual({ width: 10, height: 10, left: 0, top: 0 });
+    for (let y = 0; y < 10; y++) for (let x = 0; x < 10; x++) expect(rgbAt(tensor, 10, x, y)).toEqual([0, 0, 255]);
+  });
+
+  it('downscales into the letterbox with white bands of the exact computed height', async () => {
+    const { tensor, geometry } = await preprocess(fixture('halves.png'), { xmin: 0, ymin: 0, xmax: 40, ymax: 20 }, { ...RAW, size: 10 }, limits);
+    expect(geometry).toEqual({ width: 10, height: 5, left: 0, top: 2 });
+    for (const y of [0, 1, 7, 8, 9]) for (let x = 0; x < 10; x++) expect(rgbAt(tensor, 10, x, y)).toEqual([255, 255, 255]);
+    // Away from the red/blue edge the halves keep their colours.
+    for (let y = 2; y < 7; y++) {
+      expect(rgbAt(tensor, 10, 1, y)).toEqual([255, 0, 0]);
+      const blue = rgbAt(tensor, 10, 8, y);
+      expect(blue[2]).toBeGreaterThan(200);
+      expect(blue[0]).toBeLessThan(40);
+    }
+  });
+
+  it('normalises with the given mean and std, channel by channel', async () => {
+    const { tensor } = await preprocess(fixture('halves.png'), { xmin: 0, ymin: 0, xmax: 10, ymax: 10 }, { ...IMAGENET_PREPROCESS, size: 10 }, limits);
+    const plane = 100;
+    // Red pixel: (1 - 0.485) / 0.229, (0 - 0.456) / 0.224, (0 - 0.406) / 0.225
+    expect(tensor[0]).toBeCloseTo((1 - 0.485) / 0.229, 5);
+    expect(tensor[plane]).toBeCloseTo(-0.456 / 0.224, 5);
+    expect(tensor[2 * plane]).toBeCloseTo(-0.406 / 0.225, 5);
+    expect(tensor.length).toBe(3 * plane);
+  });
+
+  it('composites transparent pixels onto white', async () => {
+    const { tensor } = await preprocess(fixture('alpha.png'), { xmin: 0, ymin: 0, xmax: 10, ymax: 10 }, { ...RAW, size: 10 }, limits);
+    expect(rgbAt(tensor, 10, 2, 5)).toEqual([0, 255, 0]);
+    expect(rgbAt(tensor, 10, 7, 5)).toEqual([255, 255, 255]);
+  });
+
+  it('turns a one-channel grey image into three equal channels', async () => {
+    const { tensor } = await preprocess(fixture('grey.png'), { xmin: 0, ymin: 0, xmax: 10, ymax: 10 }, { ...RAW, size: 10 }, limits);
+    expect(rgbAt(tensor, 10, 4, 4)).toEqual([100, 100, 100]);
+  });
+
+  it('converts a CMYK JPEG to RGB', async () => {
+    const { tensor } = await preprocess(fixture('cmyk.jpg'), { xmin: 0, ymin: 0, xmax: 16, ymax: 16 }, { ...RAW, size: 16 }, limits);
+    const [r, g, b] = rgbAt(tensor, 16, 8, 8);
+    expect(r).toBeGreaterThan(200);
+    expect(g).toBeLessThan(80);
+    expect(b).toBeLessThan(80);
+  });
+
+  it('applies EXIF orientation before the bbox: a 32x16 file tagged "rotate 90" is a 16x32 image', async () => {
+    expect(await inspectImage(fixture('exif-rotate-90.jpg'), limits)).toMatchObject({ width: 16, height: 32 });
+    const { tensor, geometry } = await preprocess(fixture('exif-rotate-90.jpg'), { xmin: 0, ymin: 0, xmax: 16, ymax: 32 }, { ...RAW, size: 32 }, limits);
+    expect(geometry).toEqual({ width: 16, height: 32, left: 8, top: 0 });
+    for (let y = 0; y < 32; y++) for (const x of [0, 7, 24, 31]) expect(rgbAt(tensor, 32, x, y)).toEqual([255, 255, 255]);
+    const top = rgbAt(tensor, 32, 16, 4);
+    const bottom = rgbAt(tensor, 32, 16, 28);
+    expect(top[0]).toBeGreaterThan(220);
+    expect(top[2]).toBeLessThan(40);
+    expect(bottom[2]).toBeGreaterThan(220);
+    expect(bottom[0]).toBeLessThan(40);
+  });
+});
+
+/** A valid PNG whose header claims width x height: a decompression bomb's calling card. */
+function pngClaiming(width: number, height: number): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([length, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 0, 0, 0, 0], 8); // 8-bit greyscale
+  const rows = deflateSync(Buffer.alloc(Math.min(height, 64) * (width + 1)));
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', rows), chunk('IEND', Buffer.alloc(0))]);
+}
+
+describe('bad images', () => {
+  const bbox = { xmin: 0, ymin: 0, xmax: 4, ymax: 4 };
+
+  it('refuses bytes that are not an image', async () => {
+    await expect(preprocess(Buffer.from('this is not an image at all'), bbox, RAW, limits)).rejects.toThrow(/cannot be decoded: not a supported image format/);
+  });
+
+  it('refuses a truncated JPEG, both when inspecting and when preprocessing', async () => {
+    const pixels = new Uint8Array(64 * 64 * 3).map((_, i) => (i * 37) % 251);
+    const jpeg = await encodeJpeg(pixels, 64, 64, 95);
+    const truncated = jpeg.subarray(0, Math.floor(jpeg.length * 0.6));
+    await expect(inspectImage(truncated, limits)).rejects.toThrow(/corrupt or truncated/);
+    await expect(preprocess(truncated, bbox, RAW, limits)).rejects.toThrow(/corrupt or truncated/);
+  });
+
+  it('refuses a PNG whose header claims more pixels than the limit, naming the size and the limit', async () => {
+    const bomb = pngClaiming(50_000, 50_000);
+    expect(bomb.length).toBeLessThan(10_000);
+    await expect(preprocess(bomb, bbox, RAW, limits)).rejects.toThrow(/pixel limit|50000x50000 = 2500000000 pixels, over the limit of 1000000/);
+  });
+
+  it('refuses an encoded image larger than the byte limit', async () => {
+    const bytes = await readFile(fixture('exif-rotate-90.jpg'));
+    await expect(preprocess(bytes, bbox, RAW, { ...limits, maxBytes: 100 })).rejects.toThrow(`image is ${bytes.length} bytes, over the limit of 100 bytes`);
+  });
+
+  it('refuses bboxes outside the image or without area', async () => {
+    await expect(preprocess(fixture('halves.png'), { xmin: 30, ymin: 0, xmax: 41, ymax: 20 }, RAW, limits)).rejects.toThrow('bbox (30, 0, 41, 20) must lie inside the 40x20 image');
+    expect(bboxProblem({ xmin: 5, ymin: 5, xmax: 5, ymax: 9 }, 40, 20)).toMatch(/positive area/);
+    expect(bboxProblem({ xmin: -1, ymin: 0, xmax: 5, ymax: 9 }, 40, 20)).toMatch(/inside the 40x20 image/);
+    expect(bboxProblem({ xmin: 0.5, ymin: 0, xmax: 5, ymax: 9 }, 40, 20)).toMatch(/integers/);
+    expect(bboxProblem({ xmin: 0, ymin: 0, xmax: 40, ymax: 20 }, 40, 20)).toBeNull();
+  });
+});
