@@ -1,5 +1,6 @@
 // The `fashion-how` command. Each subcommand is a thin shell over the same services the GraphQL
 // server uses, opened on the database that the environment (src/config.ts) names.
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { type App, openApp } from './app.js';
@@ -182,7 +183,11 @@ export function buildProgram(): Command {
     .action(async (options: { seed: number; count: number }) => {
       const config = loadConfig();
       const out = path.join(config.dataDir, `synth-seed${options.seed}-n${options.count}`);
-      const { csvPath, imageRoot } = await synth({ out, count: options.count, seed: options.seed, minSide: 160, maxSide: 320 });
+      // The synthetic set is fixed by seed and count: a second demo reuses it (and the import sees the same CSV).
+      const csvPath = path.join(out, 'train.csv');
+      const imageRoot = path.join(out, 'images');
+      if (existsSync(csvPath)) console.log(`reusing the synthetic dataset in ${out}`);
+      else await synth({ out, count: options.count, seed: options.seed, minSide: 160, maxSide: 320 });
       const app = await openApp(config);
       try {
         const outcome = await runImport(app, csvPath, { images: imageRoot, name: `synthetic seed ${options.seed}`, seed: DEFAULT_SPLIT_SEED, validationFraction: DEFAULT_VALIDATION_FRACTION });
