@@ -13,8 +13,11 @@ const config: CodegenConfig = {
         mappers: {
           Dataset: '../resolvers/mappers.js#DatasetRow',
           LabelSchema: '../resolvers/mappers.js#LabelSchemaRow',
+          TrainingRun: '../resolvers/mappers.js#TrainingRunRow',
+          ModelArtifact: '../resolvers/mappers.js#ModelArtifactRow',
+          EvaluationReport: '../resolvers/mappers.js#EvaluationReportRow',
         },
-        scalars: { DateTime: 'Date' },
+        scalars: { DateTime: 'Date', JSON: 'unknown' },
         enumsAsTypes: true,
         useTypeImports: true,
         emitLegacyCommonJSImports: false,

@@ -4,6 +4,7 @@ import type { Services } from './context.js';
 import { DatasetService } from './data/datasets.js';
 import { openDatabase } from './db/client.js';
 import { createLogger, type Logger } from './log.js';
+import { TrainingService } from './training/service.js';
 
 export interface App {
   config: AppConfig;
@@ -14,15 +15,22 @@ export interface App {
 
 export async function openApp(config: AppConfig): Promise<App> {
   const db = await openDatabase(config.databaseUrl);
+  const log = createLogger(config);
+  const training = new TrainingService(db, { dataDir: config.dataDir, python: config.python, concurrency: config.trainingConcurrency }, log);
+  await training.interruptOrphans();
   const services: Services = {
     db,
     datasets: new DatasetService(db),
     importContext: { db, imageLimits: config.imageLimits, concurrency: config.importConcurrency },
+    training,
   };
   return {
     config,
     services,
-    log: createLogger(config),
-    close: () => db.$disconnect(),
+    log,
+    async close() {
+      await training.close();
+      await db.$disconnect();
+    },
   };
 }

@@ -6,12 +6,15 @@ import { Command, InvalidArgumentError } from 'commander';
 import { type App, openApp } from './app.js';
 import { percent, table } from './cli/format.js';
 import { createProgress } from './cli/progress.js';
+import { followRuns, runsTable } from './cli/train.js';
 import { CONFIG_VARIABLES, loadConfig } from './config.js';
 import { SPLITS, type Split } from './domain.js';
 import { DEFAULT_SPLIT_SEED, DEFAULT_VALIDATION_FRACTION, importDataset, type ImportOutcome } from './data/import.js';
 import { writeSyntheticDataset } from './data/synth.js';
 import { AppError, ensureError } from './errors.js';
 import { startServer } from './server.js';
+import { CUTMIX_MODES, DEVICES, type Hyperparameters, PRECISIONS, SEED_RECIPE } from './training/hyper.js';
+import { RUN_STATUSES, type RunStatus } from './training/service.js';
 import { VERSION } from './version.js';
 
 function int(name: string, min: number) {
@@ -21,6 +24,21 @@ function int(name: string, min: number) {
     return value;
   };
 }
+
+function number(raw: string) {
+  const value = Number(raw);
+  if (!Number.isFinite(value)) throw new InvalidArgumentError(`must be a number, got "${raw}"`);
+  return value;
+}
+
+function choice<T extends string>(choices: readonly T[]) {
+  return (raw: string) => {
+    if (!(choices as readonly string[]).includes(raw)) throw new InvalidArgumentError(`choose one of ${choices.join(', ')}`);
+    return raw as T;
+  };
+}
+
+const list = (raw: string) => raw.split(',').map((s) => s.trim()).filter(Boolean);
 
 function fraction(raw: string) {
   const value = Number(raw);
@@ -96,6 +114,8 @@ async function printDataset(app: App, id: number, split?: Split) {
 
 async function serve(app: App) {
   const server = await startServer(app);
+  const adopted = await app.services.training.adoptQueued();
+  if (adopted.length > 0) console.log(`queued training runs picked up: ${adopted.join(', ')}`);
   console.log(`GraphQL: ${server.graphqlUrl}`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
@@ -159,6 +179,70 @@ export function buildProgram(): Command {
       return split as Split;
     })
     .action((id: number, options: { split?: Split }) => withApp((app) => printDataset(app, id, options.split)));
+
+  program
+    .command('train')
+    .description('train every backbone x head combination on a dataset, one run each, and follow them here')
+    .requiredOption('--dataset <id>', 'dataset id', int('dataset', 1))
+    .requiredOption('--backbones <list>', 'comma-separated backbones, e.g. resnet18,densenet121', list)
+    .requiredOption('--heads <list>', 'comma-separated heads: feedforward, residual', list)
+    .option('--epochs <n>', `epochs (default ${SEED_RECIPE.epochs})`, int('epochs', 1))
+    .option('--batch-size <n>', `batch size (default ${SEED_RECIPE.batchSize})`, int('batch-size', 1))
+    .option('--image-size <px>', `input side (default ${SEED_RECIPE.imageSize})`, int('image-size', 16))
+    .option('--lr <x>', `peak learning rate (default ${SEED_RECIPE.learningRate})`, number)
+    .option('--hidden-size <n>', `head hidden size (default ${SEED_RECIPE.hiddenSize})`, int('hidden-size', 1))
+    .option('--cutmix <mode>', `${CUTMIX_MODES.join(' | ')} (default ${SEED_RECIPE.cutmix})`, choice(CUTMIX_MODES))
+    .option('--cutmix-copies <n>', `mixed copies per image for offline CutMix (default ${SEED_RECIPE.cutmixCopies})`, int('cutmix-copies', 0))
+    .option('--class-weighted', 'class-weighted loss')
+    .option('--balanced-sampling', 'sample rare classes more often')
+    .option('--logit-adjustment', 'logit-adjusted loss')
+    .option('--seed <s>', 'random seed', int('seed', 0))
+    .option('--device <device>', DEVICES.join(' | '), choice(DEVICES))
+    .option('--precision <p>', PRECISIONS.join(' | '), choice(PRECISIONS))
+    .option('--workers <n>', `DataLoader workers (default ${SEED_RECIPE.dataLoaderWorkers})`, int('workers', 0))
+    .option('--max-steps <n>', 'stop each epoch after n steps', int('max-steps', 1))
+    .option('--pretrained <source>', 'auto | none | path to weights')
+    .option('--time-limit <s>', 'seconds before a run is stopped', int('time-limit', 1))
+    .action((options) =>
+      withApp(async (app) => {
+        const hyper: Partial<Hyperparameters> = {
+          epochs: options.epochs,
+          batchSize: options.batchSize,
+          imageSize: options.imageSize,
+          learningRate: options.lr,
+          hiddenSize: options.hiddenSize,
+          cutmix: options.cutmix,
+          cutmixCopies: options.cutmixCopies,
+          classWeightedLoss: options.classWeighted,
+          balancedSampling: options.balancedSampling,
+          logitAdjustment: options.logitAdjustment,
+          seed: options.seed,
+          device: options.device,
+          mixedPrecision: options.precision,
+          dataLoaderWorkers: options.workers,
+          maxStepsPerEpoch: options.maxSteps,
+          pretrained: options.pretrained,
+          timeLimitSeconds: options.timeLimit,
+        };
+        const runs = await app.services.training.startTraining({ datasetId: options.dataset, backbones: options.backbones, heads: options.heads, options: hyper });
+        console.log(`queued ${runs.length} run(s): ${runs.map((r) => `${r.id} ${r.backbone}+${r.head}`).join(', ')}`);
+        const finished = await followRuns(app, runs);
+        console.log(`\n${runsTable(finished)}`);
+        if (finished.some((r) => r.status !== 'SUCCEEDED')) process.exitCode = 1;
+      }),
+    );
+
+  program
+    .command('runs')
+    .description('list training runs')
+    .option('--status <list>', `only these statuses (${RUN_STATUSES.join(', ')})`, (raw: string) => list(raw.toUpperCase()) as RunStatus[])
+    .option('--dataset <id>', 'only this dataset', int('dataset', 1))
+    .action((options: { status?: RunStatus[]; dataset?: number }) =>
+      withApp(async (app) => {
+        const runs = await app.services.training.list({ status: options.status, datasetId: options.dataset });
+        console.log(runs.length ? runsTable(runs) : 'no training runs yet: try `fashion-how train --dataset 1 --backbones mobilenet_v3_small --heads feedforward`');
+      }),
+    );
 
   program
     .command('serve')

@@ -22,6 +22,10 @@ export interface AppConfig {
   /** How many images are decoded at once while validating an import. */
   importConcurrency: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** Python interpreter for the training worker; undefined tries /usr/bin/python3, python3, python. */
+  python?: string;
+  /** Training jobs at once; undefined = one per CUDA device (at least one). */
+  trainingConcurrency?: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -60,6 +64,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     importConcurrency: integer(env, 'FASHION_HOW_IMPORT_CONCURRENCY', Math.max(2, os.availableParallelism() * 2), 1, 256),
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
+    python: env.FASHION_HOW_PYTHON || undefined,
+    trainingConcurrency: env.FASHION_HOW_TRAINING_CONCURRENCY ? integer(env, 'FASHION_HOW_TRAINING_CONCURRENCY', 1, 1, 256) : undefined,
   };
 }
 
@@ -74,4 +80,6 @@ export const CONFIG_VARIABLES: ReadonlyArray<[name: string, meaning: string]> = 
   ['FASHION_HOW_MAX_IMAGE_BYTES', 'largest encoded image from a client (default 10485760)'],
   ['FASHION_HOW_IMPORT_CONCURRENCY', 'images decoded at once during import (default 2 x cores)'],
   ['LOG_LEVEL', 'debug | info | warn | error | silent (default info)'],
+  ['FASHION_HOW_PYTHON', 'Python with torch + torchvision for training (default: first of /usr/bin/python3, python3, python that works)'],
+  ['FASHION_HOW_TRAINING_CONCURRENCY', 'training jobs at once (default: one per CUDA device, at least 1)'],
 ];

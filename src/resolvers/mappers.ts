@@ -1,6 +1,9 @@
 // Storage rows behind GraphQL types. Prisma types stop here: the SDK and web/ see only GraphQL shapes.
-import type { Dataset } from '../db/generated/client.js';
+import type { Dataset, EvaluationReport, ModelArtifact, TrainingRun } from '../db/generated/client.js';
 import type { LabelSchemaSpec } from '../domain.js';
 
 export type DatasetRow = Dataset;
 export type LabelSchemaRow = LabelSchemaSpec & { id: number };
+export type TrainingRunRow = TrainingRun;
+export type ModelArtifactRow = ModelArtifact;
+export type EvaluationReportRow = EvaluationReport;

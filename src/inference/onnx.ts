@@ -1,0 +1,69 @@
+// The one module that imports onnxruntime-node. Sessions are created here and run here; callers
+// pass plain Float32Arrays and get plain Float32Arrays back.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+
+export interface SessionOptions {
+  /** Threads for one operator; 0 lets ONNX Runtime choose. */
+  intraOpThreads?: number;
+  /** Use the CUDA execution provider when this build of onnxruntime-node offers it. */
+  preferCuda?: boolean;
+}
+
+export interface ModelSession {
+  inputNames: readonly string[];
+  outputNames: readonly string[];
+  executionProvider: string;
+  /** Runs one batch: `input` is NCHW float32 of `batch` images of side `size`. */
+  run(input: Float32Array, batch: number, size: number): Promise<Record<string, Float32Array>>;
+  release(): Promise<void>;
+}
+
+/** listSupportedBackends names CUDA whenever the build has it, even when its provider library was never
+ *  installed (the default: the install step that fetches it is skipped). So CUDA is tried only when the
+ *  library sits beside the binding, and a failure means CPU from then on. */
+let cudaWorks: boolean | undefined;
+
+function cudaInstalled(): boolean {
+  try {
+    const packageDir = path.dirname(path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node')));
+    const binding = path.join(packageDir, 'bin', 'napi-v6', process.platform, process.arch);
+    return existsSync(path.join(binding, 'libonnxruntime_providers_cuda.so')) && ort.listSupportedBackends().some((b) => b.name === 'cuda');
+  } catch {
+    return false;
+  }
+}
+
+function create(modelPath: string, executionProvider: 'cuda' | 'cpu', intraOpThreads: number) {
+  return ort.InferenceSession.create(modelPath, { executionProviders: [executionProvider], intraOpNumThreads: intraOpThreads, graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+}
+
+export async function openSession(modelPath: string, options: SessionOptions = {}): Promise<ModelSession> {
+  const threads = options.intraOpThreads ?? 0;
+  let session: ort.InferenceSession | undefined;
+  let executionProvider: 'cuda' | 'cpu' = 'cpu';
+  if (options.preferCuda !== false && cudaWorks !== false && cudaInstalled()) {
+    try {
+      session = await create(modelPath, 'cuda', threads);
+      executionProvider = 'cuda';
+      cudaWorks = true;
+    } catch {
+      cudaWorks = false;
+    }
+  }
+  session ??= await create(modelPath, 'cpu', threads);
+  const inputName = session.inputNames[0]!;
+  return {
+    inputNames: session.inputNames,
+    outputNames: session.outputNames,
+    executionProvider,
+    async run(input, batch, size) {
+      const tensor = new ort.Tensor('float32', input, [batch, 3, size, size]);
+      const outputs = await session.run({ [inputName]: tensor });
+      return Object.fromEntries(Object.entries(outputs).map(([name, value]) => [name, value.data as Float32Array]));
+    },
+    release: () => session.release(),
+  };
+}

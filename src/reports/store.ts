@@ -1,0 +1,54 @@
+// Stores evaluation reports: metrics per task plus one confusion matrix per task.
+import { readFile } from 'node:fs/promises';
+import type { Db } from '../db/client.js';
+import type { Split, TaskSpec } from '../domain.js';
+import { acsa, argmaxRows, confusionMatrix, top1 } from './confusion.js';
+
+export interface TaskScore {
+  task: number;
+  name: string;
+  top1: number;
+  acsa: number;
+}
+
+/** Scores per-item probabilities (task -> item -> class) against the stored labels of those items. */
+export async function scorePredictions(db: Db, tasks: TaskSpec[], itemIds: number[], probabilities: number[][][]) {
+  const labels = await db.itemLabel.findMany({ where: { itemId: { in: itemIds } }, select: { itemId: true, task: true, classIndex: true } });
+  const truthOf = new Map(labels.map((l) => [`${l.itemId}:${l.task}`, l.classIndex]));
+  return tasks.map((task, t) => {
+    const truth = itemIds.map((id) => {
+      const label = truthOf.get(`${id}:${t}`);
+      if (label === undefined) throw new Error(`item ${id} has no label for task ${task.name}`);
+      return label;
+    });
+    const predicted = argmaxRows(probabilities[t]!.flat(), task.classes.length);
+    const rows = confusionMatrix(truth, predicted, task.classes.length);
+    return { score: { task: t, name: task.name, top1: top1(rows), acsa: acsa(rows) } satisfies TaskScore, rows };
+  });
+}
+
+/** The validation report a finished run leaves, from the worker's own predictions. */
+export async function storeRunValidationReport(
+  db: Db,
+  target: { datasetId: number; runId: number; artifactId: number },
+  tasks: TaskSpec[],
+  predictionsPath: string,
+) {
+  const started = performance.now();
+  const { itemIds, probabilities } = JSON.parse(await readFile(predictionsPath, 'utf8')) as { itemIds: number[]; probabilities: number[][][] };
+  const scored = await scorePredictions(db, tasks, itemIds, probabilities);
+  const scores = scored.map((s) => s.score);
+  const mean = (pick: (s: TaskScore) => number) => (scores.length ? scores.reduce((sum, s) => sum + pick(s), 0) / scores.length : 0);
+  return db.evaluationReport.create({
+    data: {
+      ...target,
+      split: 'VALIDATION' satisfies Split,
+      itemCount: itemIds.length,
+      metrics: { source: 'training-worker', tasks: scores, meanTop1: mean((s) => s.top1), meanAcsa: mean((s) => s.acsa) } as object,
+      durationMs: Math.round(performance.now() - started),
+      confusionMatrices: {
+        create: scored.map(({ score, rows }) => ({ task: score.task, taskName: score.name, classes: tasks[score.task]!.classes, rows })),
+      },
+    },
+  });
+}

@@ -1,0 +1,114 @@
+// Training hyperparameters: the seed's recipe as defaults, and the checks that turn a bad value into
+// a message naming the field and its valid range before any run is created.
+import { badInput } from '../errors.js';
+import { IMAGENET_PREPROCESS } from '../data/image.js';
+
+export const CUTMIX_MODES = ['off', 'online', 'offline'] as const;
+export const DEVICES = ['auto', 'cpu', 'cuda'] as const;
+export const PRECISIONS = ['auto', 'off', 'bf16', 'fp16'] as const;
+
+export interface Hyperparameters {
+  epochs: number;
+  batchSize: number;
+  imageSize: number;
+  learningRate: number;
+  weightDecay: number;
+  warmupFraction: number;
+  hiddenSize: number;
+  dropout: number;
+  cutmix: (typeof CUTMIX_MODES)[number];
+  cutmixAlpha: number;
+  cutmixProbability: number;
+  cutmixCopies: number;
+  classWeightedLoss: boolean;
+  balancedSampling: boolean;
+  logitAdjustment: boolean;
+  seed: number;
+  device: (typeof DEVICES)[number];
+  mixedPrecision: (typeof PRECISIONS)[number];
+  dataLoaderWorkers: number;
+  /** torch threads; 0 keeps torch's default. */
+  threads: number;
+  /** Stop each epoch after this many steps (quick experiments, tests); null trains on everything. */
+  maxStepsPerEpoch: number | null;
+  /** "auto" (local weights when found), "none", or a path to a torchvision checkpoint. */
+  pretrained: string;
+  timeLimitSeconds: number;
+}
+
+/** The seed's recipe: 3 epochs, batch 64, 224 px, AdamW with 5% warmup, offline CutMix x4. */
+export const SEED_RECIPE: Hyperparameters = {
+  epochs: 3,
+  batchSize: 64,
+  imageSize: 224,
+  learningRate: 1e-3,
+  weightDecay: 1e-4,
+  warmupFraction: 0.05,
+  hiddenSize: 512,
+  dropout: 0.2,
+  cutmix: 'offline',
+  cutmixAlpha: 1,
+  cutmixProbability: 0.5,
+  cutmixCopies: 4,
+  classWeightedLoss: false,
+  balancedSampling: false,
+  logitAdjustment: false,
+  seed: 1,
+  device: 'auto',
+  mixedPrecision: 'auto',
+  dataLoaderWorkers: 2,
+  threads: 0,
+  maxStepsPerEpoch: null,
+  pretrained: 'auto',
+  timeLimitSeconds: 24 * 3600,
+};
+
+type NumericKey = { [K in keyof Hyperparameters]: Hyperparameters[K] extends number ? K : never }[keyof Hyperparameters];
+
+const RANGES: Record<NumericKey, [min: number, max: number, integer: boolean]> = {
+  epochs: [1, 1000, true],
+  batchSize: [1, 4096, true],
+  imageSize: [16, 1024, true],
+  learningRate: [1e-8, 1, false],
+  weightDecay: [0, 1, false],
+  warmupFraction: [0, 1, false],
+  hiddenSize: [1, 65536, true],
+  dropout: [0, 0.99, false],
+  cutmixAlpha: [0.01, 100, false],
+  cutmixProbability: [0, 1, false],
+  cutmixCopies: [0, 32, true],
+  seed: [0, 2 ** 31 - 1, true],
+  dataLoaderWorkers: [0, 64, true],
+  threads: [0, 1024, true],
+  timeLimitSeconds: [1, 30 * 24 * 3600, true],
+};
+
+function oneOf<T extends string>(field: string, value: string, choices: readonly T[]): T {
+  if (!(choices as readonly string[]).includes(value)) throw badInput(`${field} must be one of ${choices.join(', ')}, got "${value}"`);
+  return value as T;
+}
+
+/** Merges overrides onto the seed's recipe and checks every field. */
+export function resolveHyperparameters(overrides: Partial<Hyperparameters> = {}): Hyperparameters {
+  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined && v !== null));
+  const hyper: Hyperparameters = { ...SEED_RECIPE, ...defined, maxStepsPerEpoch: overrides.maxStepsPerEpoch ?? null };
+  for (const [key, [min, max, integer]] of Object.entries(RANGES) as [NumericKey, [number, number, boolean]][]) {
+    const value = hyper[key];
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+      throw badInput(`${key} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got ${value}`);
+    }
+  }
+  if (hyper.maxStepsPerEpoch !== null && !(Number.isInteger(hyper.maxStepsPerEpoch) && hyper.maxStepsPerEpoch >= 1)) {
+    throw badInput(`maxStepsPerEpoch must be a positive integer or null, got ${hyper.maxStepsPerEpoch}`);
+  }
+  oneOf('cutmix', hyper.cutmix, CUTMIX_MODES);
+  oneOf('device', hyper.device, DEVICES);
+  oneOf('mixedPrecision', hyper.mixedPrecision, PRECISIONS);
+  if (typeof hyper.pretrained !== 'string' || hyper.pretrained === '') throw badInput('pretrained must be "auto", "none" or a path to weights');
+  return hyper;
+}
+
+/** The part of the worker's config that is about preprocessing; it travels into model.json. */
+export function preprocessFor(hyper: Hyperparameters) {
+  return { size: hyper.imageSize, padValue: IMAGENET_PREPROCESS.padValue, mean: [...IMAGENET_PREPROCESS.mean], std: [...IMAGENET_PREPROCESS.std] };
+}

@@ -1,0 +1,106 @@
+"""Backbones (torchvision) with one head per task on the pooled feature."""
+import glob
+import os
+
+import torch
+from torch import nn
+import torchvision
+
+# name -> (constructor, name of the classifier attribute replaced by Identity)
+BACKBONES = {
+    "resnet18": (torchvision.models.resnet18, "fc"),
+    "resnet34": (torchvision.models.resnet34, "fc"),
+    "resnet50": (torchvision.models.resnet50, "fc"),
+    "resnet101": (torchvision.models.resnet101, "fc"),
+    "resnet152": (torchvision.models.resnet152, "fc"),
+    "densenet121": (torchvision.models.densenet121, "classifier"),
+    "densenet161": (torchvision.models.densenet161, "classifier"),
+    "mobilenet_v3_small": (torchvision.models.mobilenet_v3_small, "classifier"),
+    "mobilenet_v3_large": (torchvision.models.mobilenet_v3_large, "classifier"),
+    "efficientnet_b0": (torchvision.models.efficientnet_b0, "classifier"),
+}
+HEADS = ("feedforward", "residual")
+
+
+class FeedForwardHead(nn.Module):
+    """dropout -> linear(hidden) -> ReLU -> linear(classes)"""
+
+    def __init__(self, features, hidden, classes, dropout):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Dropout(dropout), nn.Linear(features, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, classes))
+
+    def forward(self, x):
+        return self.layers(x)
+
+
+class ResidualHead(nn.Module):
+    """long path linear -> ReLU -> linear, short path linear, ReLU(long + short) -> linear(classes)"""
+
+    def __init__(self, features, hidden, classes, dropout):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.long = nn.Sequential(nn.Linear(features, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, hidden))
+        self.short = nn.Linear(features, hidden)
+        self.out = nn.Linear(hidden, classes)
+
+    def forward(self, x):
+        x = self.dropout(x)
+        return self.out(torch.relu(self.long(x) + self.short(x)))
+
+
+def find_local_weights(backbone, explicit_path=None):
+    """A local ImageNet checkpoint: the explicit path, else torchvision's file in the torch hub cache."""
+    if explicit_path:
+        if not os.path.isfile(explicit_path):
+            raise ValueError(f"pretrained weights file not found: {explicit_path}")
+        return explicit_path
+    pattern = os.path.join(torch.hub.get_dir(), "checkpoints", f"{backbone}-*.pth")
+    matches = sorted(glob.glob(pattern))
+    return matches[0] if matches else None
+
+
+def build_backbone(name, pretrained="auto"):
+    """Returns (module producing pooled features, feature size, source of the initial weights or None)."""
+    if name not in BACKBONES:
+        raise ValueError(f'Unsupported backbone "{name}". Choose one of: {", ".join(BACKBONES)}')
+    constructor, classifier = BACKBONES[name]
+    model = constructor()
+    source = None
+    if pretrained != "none":
+        source = find_local_weights(name, None if pretrained == "auto" else pretrained)
+        if source:
+            state = torch.load(source, map_location="cpu")
+            missing, unexpected = model.load_state_dict(state, strict=False)
+            if [k for k in missing if not k.startswith(classifier)]:
+                raise ValueError(f"weights in {source} do not fit {name}: missing {missing[:5]}")
+    setattr(model, classifier, nn.Identity())
+    with torch.no_grad():
+        features = model.eval()(torch.zeros(1, 3, 64, 64)).shape[1]
+    return model, features, source
+
+
+class FashionNet(nn.Module):
+    """One backbone, one head per task; forward returns a list of logits, one tensor per task."""
+
+    def __init__(self, backbone, head, class_counts, hidden=512, dropout=0.2, pretrained="auto"):
+        super().__init__()
+        if head not in HEADS:
+            raise ValueError(f'Unsupported head "{head}". Choose one of: {", ".join(HEADS)}')
+        self.backbone, features, self.weights_source = build_backbone(backbone, pretrained)
+        head_class = FeedForwardHead if head == "feedforward" else ResidualHead
+        self.heads = nn.ModuleList(head_class(features, hidden, n, dropout) for n in class_counts)
+
+    def forward(self, image):
+        features = self.backbone(image)
+        return [head(features) for head in self.heads]
+
+
+class Probabilities(nn.Module):
+    """What is exported: image in, one probability vector per task out."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, image):
+        return tuple(torch.softmax(logits, dim=1) for logits in self.net(image))

@@ -1,0 +1,395 @@
+"""The training worker: one run of one (backbone, head) combination.
+
+Reads its config as JSON on stdin and the items from the file the runner wrote, trains, exports, and
+reports through JSON lines on stdout (see events.py): started, progress, epoch, artifact, done | error.
+Laid out like torchvision's references/classification: train_one_epoch, evaluate, main.
+"""
+import json
+import math
+import os
+import random
+import sys
+import time
+import traceback
+
+import torch
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+
+from events import Events
+from export import write_artifact
+from models import BACKBONES, HEADS, FashionNet
+from optim import build_optimizer, build_scheduler
+from presets import Preprocess
+from transforms import BatchCutMix, cutmix_pair, one_hot
+
+CUTMIX_MODES = ("off", "online", "offline")
+PRECISIONS = ("auto", "off", "bf16", "fp16")
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def check_config(config):
+    hyper = config["hyper"]
+    if config["backbone"] not in BACKBONES:
+        raise ConfigError(f'Unsupported backbone "{config["backbone"]}". Choose one of: {", ".join(BACKBONES)}')
+    if config["head"] not in HEADS:
+        raise ConfigError(f'Unsupported head "{config["head"]}". Choose one of: {", ".join(HEADS)}')
+    if hyper["cutmix"] not in CUTMIX_MODES:
+        raise ConfigError(f'Unsupported cutmix "{hyper["cutmix"]}". Choose one of: {", ".join(CUTMIX_MODES)}')
+    if hyper["mixedPrecision"] not in PRECISIONS:
+        raise ConfigError(f'Unsupported mixedPrecision "{hyper["mixedPrecision"]}". Choose one of: {", ".join(PRECISIONS)}')
+    for key in ("epochs", "batchSize"):
+        if not isinstance(hyper[key], int) or hyper[key] < 1:
+            raise ConfigError(f"{key} must be a positive integer, got {hyper[key]!r}")
+    if not config["tasks"]:
+        raise ConfigError("the label schema has no tasks")
+    if hyper["device"] == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device cuda was asked for, but torch sees no CUDA device")
+
+
+def seed_everything(seed):
+    random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def read_items(path):
+    with open(path) as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+class ItemDataset(Dataset):
+    """Items -> (normalised image, soft targets per task). Decoding runs in DataLoader workers."""
+
+    def __init__(self, items, preprocess, class_counts):
+        self.items = items
+        self.preprocess = preprocess
+        self.class_counts = class_counts
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, index):
+        item = self.items[index]
+        return self.preprocess(item["path"], item["bbox"]), one_hot(item["labels"], self.class_counts)
+
+
+class OfflineCutMixDataset(Dataset):
+    """The seed's offline CutMix: every training item plus `copies` mixed copies of it, each pasted with a
+    box from another item chosen by a generator seeded per copy, so an epoch sees the same mixed set
+    the seed wrote to disk (14,000 -> 70,000 with copies = 4), without writing it."""
+
+    def __init__(self, base, copies, alpha, seed):
+        self.base = base
+        self.copies = copies
+        self.alpha = alpha
+        self.seed = seed
+
+    def __len__(self):
+        return len(self.base) * (1 + self.copies)
+
+    def source_index(self, index):
+        return index % len(self.base)
+
+    def __getitem__(self, index):
+        n = len(self.base)
+        image, targets = self.base[index % n]
+        if index < n:
+            return image, targets
+        rng = random.Random(f"{self.seed}:{index}")
+        source = index % n
+        partner = rng.randrange(n - 1) if n > 1 else 0
+        if n > 1 and partner >= source:
+            partner += 1  # any item but the source itself
+        lam = rng.betavariate(self.alpha, self.alpha)
+        height, width = image.shape[-2:]
+        other, other_targets = self.base[partner]
+        return cutmix_pair(image, targets, other, other_targets, lam, rng.randrange(width), rng.randrange(height))
+
+
+def class_frequencies(items, class_counts):
+    counts = [torch.zeros(n) for n in class_counts]
+    for item in items:
+        for task, label in enumerate(item["labels"]):
+            counts[task][label] += 1
+    return counts
+
+
+def soft_cross_entropy(logits, targets, class_weight=None, log_prior=None):
+    """Cross-entropy with soft targets; with class weights it is the weighted mean that
+    F.cross_entropy(weight=...) computes for hard labels. log_prior adds logit adjustment."""
+    if log_prior is not None:
+        logits = logits + log_prior
+    log_probs = torch.log_softmax(logits.float(), dim=1)
+    if class_weight is None:
+        return -(targets * log_probs).sum(1).mean()
+    weighted = targets * class_weight
+    return -(weighted * log_probs).sum() / weighted.sum().clamp_min(1e-12)
+
+
+def accuracy_and_acsa(confusion):
+    """Top-1 and ACSA (mean over classes with support of the per-class recall) from a confusion matrix."""
+    total = confusion.sum().item()
+    top1 = confusion.diag().sum().item() / total if total else 0.0
+    support = confusion.sum(1)
+    present = support > 0
+    acsa = (confusion.diag()[present].double() / support[present].double()).mean().item() if present.any() else 0.0
+    return top1, acsa
+
+
+class Trainer:
+    def __init__(self, config, events):
+        self.config = config
+        self.events = events
+        self.hyper = hyper = config["hyper"]
+        self.run_dir = config["runDir"]
+        self.class_counts = [len(t["classes"]) for t in config["tasks"]]
+        self.parent = os.getppid()
+        wants_cuda = hyper["device"] == "cuda" or (hyper["device"] == "auto" and torch.cuda.is_available())
+        self.device = torch.device("cuda" if wants_cuda else "cpu")
+        if hyper.get("threads"):
+            torch.set_num_threads(hyper["threads"])
+        precision = hyper["mixedPrecision"]
+        if self.device.type != "cuda" or precision == "off":
+            self.amp_dtype = None
+        elif precision == "fp16" or (precision == "auto" and not torch.cuda.is_bf16_supported()):
+            self.amp_dtype = torch.float16
+        else:
+            self.amp_dtype = torch.bfloat16
+        self.channels_last = self.device.type == "cuda" and hyper.get("channelsLast", True)
+
+        items = read_items(config["itemsFile"])
+        self.train_items = [i for i in items if i["split"] == "TRAIN"]
+        self.val_items = [i for i in items if i["split"] == "VALIDATION"]
+        if not self.train_items:
+            raise ConfigError("the dataset has no TRAIN items")
+        p = config["preprocess"]
+        self.preprocess = Preprocess(p["size"], p["padValue"], p["mean"], p["std"])
+
+        self.model = FashionNet(config["backbone"], config["head"], self.class_counts, hyper["hiddenSize"], hyper["dropout"], hyper["pretrained"])
+        self.parameter_count = sum(p.numel() for p in self.model.parameters())
+        self.model.to(self.device)
+        if self.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+
+        frequencies = class_frequencies(self.train_items, self.class_counts)
+        total = len(self.train_items)
+        self.class_weights = [
+            (total / (n * f.clamp_min(1))).to(self.device) if hyper["classWeightedLoss"] else None
+            for n, f in zip(self.class_counts, frequencies)
+        ]
+        self.log_priors = [
+            (f.clamp_min(1) / total).log().to(self.device) if hyper["logitAdjustment"] else None for f in frequencies
+        ]
+
+        generator = torch.Generator().manual_seed(hyper["seed"])
+        train_set = ItemDataset(self.train_items, self.preprocess, self.class_counts)
+        if hyper["cutmix"] == "offline" and hyper["cutmixCopies"] > 0:
+            train_set = OfflineCutMixDataset(train_set, hyper["cutmixCopies"], hyper["cutmixAlpha"], hyper["seed"])
+        sampler = None
+        if hyper["balancedSampling"]:
+            # Each item weighs the mean over tasks of 1 / (its class's frequency): rare classes of
+            # every task come up more often.
+            weights = [
+                sum(1.0 / frequencies[t][k].clamp_min(1).item() for t, k in enumerate(i["labels"])) / len(self.class_counts)
+                for i in self.train_items
+            ]
+            per_example = [weights[j % len(weights)] for j in range(len(train_set))]
+            sampler = WeightedRandomSampler(per_example, num_samples=len(train_set), replacement=True, generator=generator)
+        workers = hyper["dataLoaderWorkers"]
+        loader_options = dict(num_workers=workers, pin_memory=self.device.type == "cuda", persistent_workers=False)
+        if workers > 0:
+            loader_options["worker_init_fn"] = lambda worker: random.seed(hyper["seed"] * 1000 + worker)
+        self.train_loader = DataLoader(train_set, batch_size=hyper["batchSize"], shuffle=sampler is None, sampler=sampler, drop_last=False, generator=generator, **loader_options)
+        self.val_loader = DataLoader(ItemDataset(self.val_items, self.preprocess, self.class_counts), batch_size=hyper["batchSize"], shuffle=False, **loader_options)
+
+        limit = hyper.get("maxStepsPerEpoch") or math.inf
+        self.steps_per_epoch = int(min(len(self.train_loader), limit))
+        self.total_steps = self.steps_per_epoch * hyper["epochs"]
+        self.optimizer = build_optimizer(self.model, hyper["learningRate"], hyper["weightDecay"])
+        self.scheduler = build_scheduler(self.optimizer, self.total_steps, hyper["warmupFraction"])
+        self.scaler = torch.cuda.amp.GradScaler() if self.amp_dtype == torch.float16 else None
+        self.cutmix = BatchCutMix(hyper["cutmixAlpha"], hyper["cutmixProbability"], generator) if hyper["cutmix"] == "online" else None
+        self.checkpoint_path = os.path.join(self.run_dir, "checkpoint.pt")
+        self.start_epoch = 0
+
+    def autocast(self):
+        if self.amp_dtype is None:
+            return torch.autocast(device_type="cpu", enabled=False)
+        return torch.autocast(device_type="cuda", dtype=self.amp_dtype)
+
+    def to_device(self, images):
+        images = images.to(self.device, non_blocking=True)
+        return images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
+
+    def loss(self, logits, targets):
+        losses = [
+            soft_cross_entropy(l, t.to(self.device, non_blocking=True), w, p)
+            for l, t, w, p in zip(logits, targets, self.class_weights, self.log_priors)
+        ]
+        return torch.stack(losses).mean()
+
+    def resume(self):
+        if not os.path.exists(self.checkpoint_path):
+            return
+        state = torch.load(self.checkpoint_path, map_location=self.device)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if self.scaler and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        self.start_epoch = state["epoch"] + 1
+        torch.set_rng_state(state["rng"])
+
+    def save_checkpoint(self, epoch):
+        state = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler else None,
+            "epoch": epoch,
+            "rng": torch.get_rng_state(),
+        }
+        tmp = self.checkpoint_path + ".tmp"
+        torch.save(state, tmp)
+        os.replace(tmp, self.checkpoint_path)
+
+    def check_parent(self):
+        # The runner died (server killed): stop instead of training for nobody.
+        if os.getppid() != self.parent:
+            sys.exit(3)
+
+    def train_one_epoch(self, epoch):
+        self.model.train()
+        total_loss, seen = 0.0, 0
+        window_start, window_images, last_report = time.perf_counter(), 0, 0.0
+        for step, (images, targets) in enumerate(self.train_loader):
+            if step >= self.steps_per_epoch:
+                break
+            images = self.to_device(images)
+            if self.cutmix:
+                images, targets = self.cutmix(images, targets)
+            with self.autocast():
+                loss = self.loss(self.model(images), targets)
+            self.optimizer.zero_grad(set_to_none=True)
+            if self.scaler:
+                self.scaler.scale(loss).backward()
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+            else:
+                loss.backward()
+                self.optimizer.step()
+            lr = self.optimizer.param_groups[0]["lr"]
+            self.scheduler.step()
+            batch = images.shape[0]
+            loss_value = loss.item()
+            total_loss += loss_value * batch
+            seen += batch
+            window_images += batch
+            now = time.perf_counter()
+            if now - last_report >= 1.0 or step == self.steps_per_epoch - 1:
+                self.check_parent()
+                self.events.emit(
+                    "progress",
+                    epoch=epoch + 1,
+                    step=epoch * self.steps_per_epoch + step + 1,
+                    totalSteps=self.total_steps,
+                    loss=loss_value,
+                    imagesPerSecond=window_images / max(now - window_start, 1e-9),
+                    lr=lr,
+                )
+                window_start, window_images, last_report = now, 0, now
+        return total_loss / max(seen, 1)
+
+    @torch.no_grad()
+    def evaluate(self):
+        self.model.eval()
+        confusions = [torch.zeros(n, n, dtype=torch.long) for n in self.class_counts]
+        probabilities = [[] for _ in self.class_counts]
+        for images, targets in self.val_loader:
+            with self.autocast():
+                logits = self.model(self.to_device(images))
+            for task, (l, t) in enumerate(zip(logits, targets)):
+                p = torch.softmax(l.float(), dim=1).cpu()
+                probabilities[task].append(p)
+                truth = t.argmax(1)
+                confusions[task] += torch.bincount(truth * self.class_counts[task] + p.argmax(1), minlength=self.class_counts[task] ** 2).view_as(confusions[task])
+        metrics = []
+        for task, confusion in zip(self.config["tasks"], confusions):
+            top1, acsa = accuracy_and_acsa(confusion)
+            metrics.append({"task": task["name"], "top1": top1, "acsa": acsa})
+        return metrics, [torch.cat(p) if p else torch.zeros(0, n) for p, n in zip(probabilities, self.class_counts)]
+
+    def check_inputs(self):
+        count = min(self.config.get("checkItems", 8), len(self.val_items) or len(self.train_items))
+        source = self.val_items or self.train_items
+        return torch.stack([self.preprocess(i["path"], i["bbox"]) for i in source[:count]])
+
+    def run(self):
+        if self.config.get("resume"):
+            self.resume()
+        self.events.emit(
+            "started",
+            config=self.config,
+            device=str(self.device) + (f" ({torch.cuda.get_device_name(self.device)})" if self.device.type == "cuda" else ""),
+            torchVersion=torch.__version__,
+            parameterCount=self.parameter_count,
+            pretrained=self.model.weights_source is not None,
+            weightsSource=self.model.weights_source,
+            mixedPrecision=str(self.amp_dtype).replace("torch.", "") if self.amp_dtype else "off",
+            channelsLast=self.channels_last,
+            trainItems=len(self.train_items),
+            trainExamples=len(self.train_loader.dataset),
+            validationItems=len(self.val_items),
+            stepsPerEpoch=self.steps_per_epoch,
+            totalSteps=self.total_steps,
+            resumedFromEpoch=self.start_epoch if self.start_epoch > 0 else None,
+        )
+        probabilities = None
+        for epoch in range(self.start_epoch, self.hyper["epochs"]):
+            started = time.perf_counter()
+            train_loss = self.train_one_epoch(epoch)
+            validation, probabilities = self.evaluate()
+            self.save_checkpoint(epoch)
+            self.events.emit("epoch", epoch=epoch + 1, trainLoss=train_loss, validation=validation, seconds=time.perf_counter() - started)
+        if probabilities is None:
+            _, probabilities = self.evaluate()
+        with open(os.path.join(self.run_dir, "validation-predictions.json"), "w") as handle:
+            json.dump({"itemIds": [i["id"] for i in self.val_items], "probabilities": [p.tolist() for p in probabilities]}, handle)
+        self.model.to(memory_format=torch.contiguous_format)
+        onnx_path, info = write_artifact(self.model, self.config, self.run_dir, self.check_inputs(), self.parameter_count)
+        self.events.emit(
+            "artifact",
+            onnxPath=onnx_path,
+            modelJsonPath=os.path.join(self.run_dir, "model.json"),
+            predictionsPath=os.path.join(self.run_dir, "validation-predictions.json"),
+            checkDir=os.path.join(self.run_dir, "check"),
+            sizeBytes=info["sizeBytes"],
+            sha256=info["sha256"],
+            parameterCount=self.parameter_count,
+            exportCheck=info["exportCheck"],
+        )
+        self.events.emit("done")
+
+
+def main():
+    events = Events()
+    try:
+        config = json.load(sys.stdin)
+        check_config(config)
+        os.makedirs(config["runDir"], exist_ok=True)
+        seed_everything(config["hyper"]["seed"])
+        Trainer(config, events).run()
+    except (ConfigError, KeyError, json.JSONDecodeError) as error:
+        message = f"missing config field {error}" if isinstance(error, KeyError) else str(error)
+        events.error(message)
+        sys.exit(2)
+    except Exception as error:  # noqa: BLE001 - every failure must reach the runner as an event
+        traceback.print_exc(file=sys.stderr)
+        events.error(f"{type(error).__name__}: {error}")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

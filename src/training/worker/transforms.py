@@ -1,0 +1,69 @@
+"""Label handling and CutMix. Targets are soft (one probability vector per task) so that mixed images
+carry mixed labels; labels are mixed by the area actually pasted, after the box is clipped to the
+image (the seed's slide computed y2 from r_y instead of r_h; this does not)."""
+import math
+
+import torch
+
+
+def one_hot(labels, class_counts):
+    """labels: list of class indices, one per task -> list of float one-hot vectors."""
+    return [torch.nn.functional.one_hot(torch.tensor(k), n).float() for k, n in zip(labels, class_counts)]
+
+
+def cutmix_box(width, height, lam, cx, cy):
+    """The box CutMix pastes for mixing ratio `lam` centred at (cx, cy), clipped to the image.
+    Returns (x1, y1, x2, y2) with exclusive maxima."""
+    cut_ratio = math.sqrt(1.0 - lam)
+    cut_w = int(width * cut_ratio)
+    cut_h = int(height * cut_ratio)
+    x1 = min(max(cx - cut_w // 2, 0), width)
+    x2 = min(max(cx + cut_w // 2, 0), width)
+    y1 = min(max(cy - cut_h // 2, 0), height)
+    y2 = min(max(cy + cut_h // 2, 0), height)
+    return x1, y1, x2, y2
+
+
+def pasted_fraction(box, width, height):
+    x1, y1, x2, y2 = box
+    return (x2 - x1) * (y2 - y1) / float(width * height)
+
+
+def mix_targets(targets_a, targets_b, kept):
+    """Per task: kept * a + (1 - kept) * b, where `kept` is the share of image a left visible."""
+    return [kept * a + (1.0 - kept) * b for a, b in zip(targets_a, targets_b)]
+
+
+def paste(image_a, image_b, box):
+    """A copy of image_a (C, H, W or N, C, H, W) with `box` taken from image_b."""
+    x1, y1, x2, y2 = box
+    mixed = image_a.clone()
+    mixed[..., y1:y2, x1:x2] = image_b[..., y1:y2, x1:x2]
+    return mixed
+
+
+def cutmix_pair(image_a, targets_a, image_b, targets_b, lam, cx, cy):
+    height, width = image_a.shape[-2:]
+    box = cutmix_box(width, height, lam, cx, cy)
+    kept = 1.0 - pasted_fraction(box, width, height)
+    return paste(image_a, image_b, box), mix_targets(targets_a, targets_b, kept)
+
+
+class BatchCutMix:
+    """On-line CutMix: with probability `p`, each batch is mixed with a shuffled copy of itself."""
+
+    def __init__(self, alpha=1.0, p=0.5, generator=None):
+        self.beta = torch.distributions.Beta(alpha, alpha)
+        self.p = p
+        self.generator = generator
+
+    def __call__(self, images, targets):
+        if torch.rand(1, generator=self.generator).item() >= self.p:
+            return images, targets
+        lam = float(self.beta.sample())
+        order = torch.randperm(images.shape[0], generator=self.generator)
+        height, width = images.shape[-2:]
+        cx = int(torch.randint(width, (1,), generator=self.generator))
+        cy = int(torch.randint(height, (1,), generator=self.generator))
+        shuffled = [t[order] for t in targets]
+        return cutmix_pair(images, targets, images[order], shuffled, lam, cx, cy)

@@ -1,0 +1,110 @@
+// Runs the Python training worker as a child process: config on stdin as JSON, events back as JSON
+// lines, stderr kept (last lines) for the run's record. shell: false, its own process group so that
+// cancelling also ends its DataLoader processes, SIGTERM then SIGKILL after a grace period.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { WORKER_DIR } from './python.js';
+
+export interface TaskMetric {
+  task: string;
+  top1: number;
+  acsa: number;
+}
+
+export type WorkerEvent =
+  | { event: 'started'; device: string; parameterCount: number; pretrained: boolean; weightsSource: string | null; stepsPerEpoch: number; totalSteps: number; resumedFromEpoch: number | null; torchVersion: string; mixedPrecision: string; channelsLast: boolean; trainItems: number; trainExamples: number; validationItems: number }
+  | { event: 'progress'; epoch: number; step: number; totalSteps: number; loss: number; imagesPerSecond: number; lr: number }
+  | { event: 'epoch'; epoch: number; trainLoss: number; validation: TaskMetric[]; seconds: number }
+  | { event: 'artifact'; onnxPath: string; modelJsonPath: string; predictionsPath: string; checkDir: string; sizeBytes: number; sha256: string; parameterCount: number; exportCheck: { items: number; maxAbsDiff: number | null } }
+  | { event: 'done' }
+  | { event: 'error'; message: string };
+
+export interface WorkerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Why we stopped it, when we did. */
+  stopReason: unknown;
+  stderrTail: string;
+}
+
+export interface WorkerOptions {
+  python: string;
+  config: unknown;
+  signal: AbortSignal;
+  onSpawn(pid: number): void;
+  onEvent(event: WorkerEvent): void;
+  stderrLines?: number;
+  killGraceMs?: number;
+}
+
+const TRAIN_SCRIPT = path.join(WORKER_DIR, 'train.py');
+
+export function runWorker(options: WorkerOptions): Promise<WorkerExit> {
+  const { signal, stderrLines = 40, killGraceMs = 5000 } = options;
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      resolve({ code: null, signal: null, stopReason: signal.reason, stderrTail: '' });
+      return;
+    }
+    const child = spawn(options.python, ['-u', TRAIN_SCRIPT], {
+      cwd: WORKER_DIR,
+      shell: false,
+      detached: true,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' },
+    });
+    const tail: string[] = [];
+    let stopReason: unknown;
+    let killTimer: NodeJS.Timeout | undefined;
+
+    const killGroup = (sig: NodeJS.Signals) => {
+      try {
+        if (child.pid) process.kill(-child.pid, sig);
+      } catch {
+        // Already gone.
+      }
+    };
+    const onAbort = () => {
+      stopReason = signal.reason;
+      killGroup('SIGTERM');
+      killTimer = setTimeout(() => killGroup('SIGKILL'), killGraceMs);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+
+    child.once('error', (error) => {
+      signal.removeEventListener('abort', onAbort);
+      reject(error);
+    });
+    child.once('spawn', () => {
+      options.onSpawn(child.pid!);
+      child.stdin.end(JSON.stringify(options.config));
+    });
+    child.stdin.on('error', () => undefined); // a worker that dies at once closes stdin early
+
+    createInterface({ input: child.stderr }).on('line', (line) => {
+      tail.push(line);
+      if (tail.length > stderrLines) tail.shift();
+    });
+    const events = createInterface({ input: child.stdout });
+    events.on('line', (line) => {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(line);
+      } catch {
+        tail.push(line);
+        return;
+      }
+      if (parsed && typeof parsed === 'object' && 'event' in parsed) options.onEvent(parsed as WorkerEvent);
+    });
+    const stdoutClosed = new Promise<void>((done) => events.once('close', done));
+
+    child.once('close', async (code, sig) => {
+      await stdoutClosed;
+      signal.removeEventListener('abort', onAbort);
+      clearTimeout(killTimer);
+      killGroup('SIGKILL'); // DataLoader workers the worker left behind
+      resolve({ code, signal: sig, stopReason, stderrTail: tail.join('\n') });
+    });
+  });
+}
