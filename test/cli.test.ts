@@ -51,6 +51,21 @@ describe('fashion-how CLI', () => {
     expect(shown.stdout).toMatch(/^1\s+light outing\s+\d+\s+\d+\.\d%$/m);
   });
 
+  it('trains a combo and follows it to the end, then lists it', async () => {
+    const result = await cli('train', '--dataset', '1', '--backbones', 'mobilenet_v3_small', '--heads', 'feedforward', '--epochs', '1', '--batch-size', '16', '--image-size', '32', '--max-steps', '2', '--cutmix', 'off', '--workers', '0');
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('queued 1 run(s): 1 mobilenet_v3_small+feedforward');
+    // Not a terminal: one plain line per status change and epoch.
+    expect(result.stderr).toMatch(/^run 1 mobilenet_v3_small\+feedforward: epoch 1\/1, step \d\/2/m);
+    expect(result.stderr).toMatch(/^run 1 mobilenet_v3_small\+feedforward: SUCCEEDED$/m);
+    expect(result.stdout).toMatch(/^\s*1\s+mobilenet_v3_small\s+feedforward\s+SUCCEEDED\s+\d\.\d{3}/m);
+    const listed = await cli('runs', '--status', 'succeeded');
+    expect(listed.stdout).toMatch(/^\s*1\s+mobilenet_v3_small\s+feedforward\s+SUCCEEDED/m);
+    const bad = await cli('train', '--dataset', '1', '--backbones', 'resnet99', '--heads', 'feedforward');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/error: Unsupported backbone "resnet99". Choose one of: resnet18/);
+  });
+
   it('exits non-zero and lists bad lines when the import is refused', async () => {
     const csv = path.join(scratch.dir, 'synth', 'bad.csv');
     await writeFile(csv, 'image_name,BBox_xmin,BBox_ymin,BBox_xmax,BBox_ymax,Daily,Gender,Embellishment\nnope.jpg,0,0,5,5,0,0,0\n');

@@ -4,23 +4,14 @@ import type { App } from '../src/app.js';
 import { writeSyntheticDataset } from '../src/data/synth.js';
 import { createLogger } from '../src/log.js';
 import { errorFormatter, type RunningServer, startServer } from '../src/server.js';
-import { naiveCsv, openTestApp, storedRowCounts, tempDir } from './helpers.js';
+import { type GraphQLResponse, graphqlClient, naiveCsv, openTestApp, storedRowCounts, tempDir } from './helpers.js';
 import { readFile, writeFile } from 'node:fs/promises';
 
 let scratch: Awaited<ReturnType<typeof tempDir>>;
 let app: App;
 let server: RunningServer;
 let synthetic: Awaited<ReturnType<typeof writeSyntheticDataset>>;
-
-interface GraphQLResponse<T = Record<string, any>> {
-  data?: T;
-  errors?: { message: string; extensions?: Record<string, unknown> }[];
-}
-
-async function gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<T>> {
-  const response = await fetch(server.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
-  return (await response.json()) as GraphQLResponse<T>;
-}
+let gql: ReturnType<typeof graphqlClient>;
 
 const IMPORT = `mutation Import($input: ImportDatasetInput!) {
   importDataset(input: $input) { created itemCount rejects { line reason } dataset { id name itemCount } }
@@ -30,6 +21,7 @@ beforeAll(async () => {
   scratch = await tempDir();
   app = await openTestApp(path.join(scratch.dir, 'data'), { maxBodyBytes: 64 * 1024 });
   server = await startServer(app);
+  gql = graphqlClient(server.graphqlUrl);
   synthetic = await writeSyntheticDataset({ out: path.join(scratch.dir, 'synth'), count: 80, seed: 5, minSide: 64, maxSide: 96 });
 });
 afterAll(async () => {

@@ -21,6 +21,8 @@ describe('letterboxGeometry', () => {
     // 300x199 -> 224 x round(199 * 224 / 300) = 224 x 149, top = floor(75 / 2) = 37
     expect(letterboxGeometry(300, 199, 224)).toEqual({ width: 224, height: 149, left: 0, top: 37 });
     expect(letterboxGeometry(7, 7, 5)).toEqual({ width: 5, height: 5, left: 0, top: 0 });
+    // 8x5 into 4: height 2.5 rounds half up (the Python worker matches this, not Python's round()).
+    expect(letterboxGeometry(8, 5, 4)).toEqual({ width: 4, height: 3, left: 0, top: 0 });
     // A sliver keeps at least one pixel.
     expect(letterboxGeometry(1000, 1, 224)).toEqual({ width: 224, height: 1, left: 0, top: 111 });
   });

@@ -12,15 +12,19 @@ import sys
 import time
 import traceback
 
-import torch
-from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+# DataLoader processes share the CPUs with torch's compute threads; spinning OpenMP threads then wait
+# on a preempted sibling. Passive waiting measured 0.74 -> 0.96 of a bare loop's speed on 2 CPUs.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from events import Events
-from export import write_artifact
-from models import BACKBONES, HEADS, FashionNet
-from optim import build_optimizer, build_scheduler
-from presets import Preprocess
-from transforms import BatchCutMix, cutmix_pair, one_hot
+import torch  # noqa: E402
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler  # noqa: E402
+
+from events import Events  # noqa: E402
+from export import write_artifact  # noqa: E402
+from models import BACKBONES, HEADS, FashionNet  # noqa: E402
+from optim import build_optimizer, build_scheduler  # noqa: E402
+from presets import Preprocess  # noqa: E402
+from transforms import BatchCutMix, cutmix_pair, one_hot  # noqa: E402
 
 CUTMIX_MODES = ("off", "online", "offline")
 PRECISIONS = ("auto", "off", "bf16", "fp16")
@@ -148,8 +152,8 @@ class Trainer:
         self.parent = os.getppid()
         wants_cuda = hyper["device"] == "cuda" or (hyper["device"] == "auto" and torch.cuda.is_available())
         self.device = torch.device("cuda" if wants_cuda else "cpu")
-        if hyper.get("threads"):
-            torch.set_num_threads(hyper["threads"])
+        # Some torch builds (Debian's 1.13) default to one thread; use every CPU this process may run on.
+        torch.set_num_threads(hyper.get("threads") or len(os.sched_getaffinity(0)))
         precision = hyper["mixedPrecision"]
         if self.device.type != "cuda" or precision == "off":
             self.amp_dtype = None

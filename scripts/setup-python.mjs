@@ -1,0 +1,54 @@
+// Part of `npm install`: makes sure a Python interpreter can run the training worker (torch,
+// torchvision, onnx; scikit-learn and Pillow for the reports' cross-checks). Uses Debian's packages
+// where apt-get is usable (root or passwordless sudo); otherwise says what to install and carries on,
+// since datasets, serving and reports work without training.
+//   FASHION_HOW_SKIP_PYTHON_SETUP=1   skip this step
+//   FASHION_HOW_PYTHON=/path/python   use that interpreter
+import { execFileSync, spawnSync } from 'node:child_process';
+
+const MODULES = ['torch', 'torchvision', 'onnx', 'PIL', 'sklearn'];
+const PACKAGES = ['python3-torch', 'python3-torchvision', 'python3-onnx', 'python3-pil', 'python3-sklearn'];
+const candidates = process.env.FASHION_HOW_PYTHON ? [process.env.FASHION_HOW_PYTHON] : ['/usr/bin/python3', 'python3', 'python'];
+
+function missingModules(python) {
+  const probe = `import importlib.util, json; print(json.dumps([m for m in ${JSON.stringify(MODULES)} if importlib.util.find_spec(m) is None]))`;
+  try {
+    return JSON.parse(execFileSync(python, ['-c', probe], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
+  } catch {
+    return null;
+  }
+}
+
+function ready() {
+  for (const python of candidates) {
+    const missing = missingModules(python);
+    if (missing && missing.length === 0) return python;
+  }
+  return null;
+}
+
+if (process.env.FASHION_HOW_SKIP_PYTHON_SETUP) process.exit(0);
+const found = ready();
+if (found) {
+  console.log(`fashion-how: training will use ${found} (torch, torchvision, onnx found)`);
+  process.exit(0);
+}
+const asRoot = process.getuid?.() === 0;
+const sudo = !asRoot && spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore' }).status === 0;
+const hasApt = spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status === 0;
+if (hasApt && (asRoot || sudo) && !process.env.FASHION_HOW_PYTHON) {
+  console.log(`fashion-how: installing the training worker's Python packages: ${PACKAGES.join(' ')}`);
+  const run = (args) => spawnSync(asRoot ? args[0] : 'sudo', asRoot ? args.slice(1) : args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status;
+  if (run(['apt-get', 'update', '-qq']) === 0 && run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', ...PACKAGES]) === 0 && ready()) {
+    console.log('fashion-how: Python packages for training are installed');
+    process.exit(0);
+  }
+  console.warn('fashion-how: installing the Python packages failed; see the messages above');
+} else {
+  console.warn(
+    'fashion-how: no Python with torch, torchvision and onnx was found, so training is unavailable until you install them:\n' +
+      `  sudo apt-get install ${PACKAGES.join(' ')}    (Debian/Ubuntu)\n` +
+      '  or: pip install torch torchvision onnx pillow scikit-learn, then set FASHION_HOW_PYTHON to that interpreter',
+  );
+}
+process.exit(process.env.CI ? 1 : 0);

@@ -1,0 +1,81 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openApp } from '../../src/app.js';
+import { importDataset } from '../../src/data/import.js';
+import { writeSyntheticDataset } from '../../src/data/synth.js';
+import { eventually, graphqlClient, processAlive, tempDir, testConfig } from '../helpers.js';
+
+// A server process that dies mid-run (kill -9) must not leave its run RUNNING forever: the next start
+// marks it INTERRUPTED, and resumeRun continues from the last epoch checkpoint.
+const BIN = new URL('../../bin/fashion-how.js', import.meta.url).pathname;
+let scratch: Awaited<ReturnType<typeof tempDir>>;
+let server: ChildProcess | undefined;
+
+async function startServerProcess(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0'], { env: { ...process.env, FASHION_HOW_DATA_DIR: dataDir, DATABASE_URL: '', LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const url = await eventually(async () => output.match(/GraphQL: (http:\/\/\S+)/)?.[1], 'the server to listen', 30_000);
+  return { child, url };
+}
+
+beforeAll(async () => {
+  scratch = await tempDir();
+});
+afterAll(async () => {
+  server?.kill('SIGKILL');
+  await scratch.remove();
+});
+
+describe('restart recovery', () => {
+  it('marks the run of a killed server INTERRUPTED, and resumeRun finishes it from its checkpoint', async () => {
+    const dataDir = path.join(scratch.dir, 'data');
+    const synthetic = await writeSyntheticDataset({ out: path.join(scratch.dir, 'synth'), count: 60, seed: 8, minSide: 64, maxSide: 96 });
+    const setup = await openApp(testConfig(dataDir));
+    const { datasetId } = await importDataset({ csvPath: synthetic.csvPath, imageRoot: synthetic.imageRoot }, setup.services.importContext);
+    await setup.close();
+
+    const first = await startServerProcess(dataDir);
+    server = first.child;
+    const gql = graphqlClient(first.url);
+    // Epoch 1 is quick; epoch 2 is long (many steps), so the kill lands after the first checkpoint.
+    const started = await gql(`mutation($input: StartTrainingInput!) { startTraining(input: $input) { id } }`, {
+      input: { datasetId: String(datasetId), backbones: ['mobilenet_v3_small'], heads: ['residual'], options: { imageSize: 32, epochs: 2, batchSize: 4, hiddenSize: 16, cutmix: 'OFFLINE', cutmixCopies: 15, dataLoaderWorkers: 0, threads: 1 } },
+    });
+    expect(started.errors).toBeUndefined();
+    const id = started.data!.startTraining[0].id as string;
+    await eventually(async () => {
+      const { data } = await gql(`query($id: ID!) { run(id: $id) { epochs { epoch } progress { epoch } } }`, { id });
+      return data && data.run.epochs.length >= 1 && data.run.progress?.epoch === 2 ? true : undefined;
+    }, 'the first epoch checkpoint', 120_000);
+
+    const app = await openApp(testConfig(dataDir));
+    const { workerPid } = await app.services.db.trainingRun.findUniqueOrThrow({ where: { id: Number(id) } });
+    first.child.kill('SIGKILL');
+    await once(first.child, 'exit');
+    server = undefined;
+    // The orphaned worker notices its parent is gone and stops by itself.
+    await eventually(async () => (processAlive(workerPid!) ? undefined : true), 'the orphaned worker to exit', 60_000);
+
+    try {
+      expect(await app.services.training.interruptOrphans()).toEqual([Number(id)]);
+      const interrupted = await app.services.training.get(Number(id));
+      expect(interrupted.status).toBe('INTERRUPTED');
+      expect(interrupted.error).toMatch(/resume it with resumeRun/);
+
+      await app.services.training.resume(Number(id));
+      await app.services.training.waitFor([Number(id)]);
+      const resumed = await app.services.training.get(Number(id));
+      expect(resumed.status, resumed.error ?? '').toBe('SUCCEEDED');
+      expect(resumed.attempts).toBe(2);
+      expect((resumed.progress as { resumedFromEpoch: number }).resumedFromEpoch).toBe(1);
+      expect((resumed.epochs as { epoch: number }[]).map((e) => e.epoch)).toEqual([1, 2]);
+      expect(await app.services.db.modelArtifact.count({ where: { runId: Number(id) } })).toBe(1);
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -1,0 +1,42 @@
+"""The warmup schedule, step by step."""
+import os
+import sys
+import unittest
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "src", "training", "worker"))
+from optim import build_optimizer, build_scheduler, warmup_linear_decay, warmup_steps  # noqa: E402
+
+
+class WarmupTest(unittest.TestCase):
+    def test_factors_for_100_steps_with_5_percent_warmup(self):
+        f = warmup_linear_decay(100, 0.05)
+        self.assertEqual(warmup_steps(100, 0.05), 5)
+        self.assertEqual([f(s) for s in range(5)], [0.2, 0.4, 0.6, 0.8, 1.0])
+        self.assertEqual(f(5), 1.0)  # (100 - 5) / 95
+        self.assertAlmostEqual(f(52), 48 / 95)
+        self.assertAlmostEqual(f(99), 1 / 95)
+        self.assertEqual(f(100), 0.0)
+
+    def test_tiny_runs_still_warm_up_for_one_step(self):
+        f = warmup_linear_decay(3, 0.05)
+        self.assertEqual(warmup_steps(3, 0.05), 1)
+        self.assertEqual([f(s) for s in range(4)], [1.0, 1.0, 0.5, 0.0])
+
+    def test_scheduler_drives_adamw(self):
+        model = torch.nn.Linear(2, 2)
+        optimizer = build_optimizer(model, lr=0.1, weight_decay=1e-4)
+        scheduler = build_scheduler(optimizer, total_steps=10, warmup_fraction=0.2)
+        seen = []
+        for _ in range(10):
+            seen.append(round(optimizer.param_groups[0]["lr"], 10))
+            optimizer.step()
+            scheduler.step()
+        self.assertEqual(seen, [0.05, 0.1, 0.1, 0.0875, 0.075, 0.0625, 0.05, 0.0375, 0.025, 0.0125])
+        self.assertIsInstance(optimizer, torch.optim.AdamW)
+        self.assertEqual([g["weight_decay"] for g in optimizer.param_groups], [1e-4, 0.0])
+
+
+if __name__ == "__main__":
+    unittest.main()

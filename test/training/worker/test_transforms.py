@@ -1,0 +1,50 @@
+"""CutMix label mixing, with numbers worked out by hand."""
+import os
+import sys
+import unittest
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "src", "training", "worker"))
+from transforms import cutmix_box, cutmix_pair, mix_targets, one_hot, pasted_fraction  # noqa: E402
+
+
+class CutMixTest(unittest.TestCase):
+    def test_box_inside_the_image(self):
+        # lam = 0.75 -> cut ratio sqrt(0.25) = 0.5 -> a 50 x 40 box on a 100 x 80 image, centred at (50, 40).
+        self.assertEqual(cutmix_box(100, 80, 0.75, 50, 40), (25, 20, 75, 60))
+        self.assertAlmostEqual(pasted_fraction((25, 20, 75, 60), 100, 80), 0.25)
+
+    def test_box_clipped_at_the_corner_mixes_labels_by_the_true_area(self):
+        # Centred at (95, 5): x from 70 to 100 (clipped from 120), y from 0 (clipped from -15) to 25.
+        box = cutmix_box(100, 80, 0.75, 95, 5)
+        self.assertEqual(box, (70, 0, 100, 25))
+        # Pasted area 30 * 25 = 750 of 8000 -> 9.375%, not the nominal 25%.
+        self.assertAlmostEqual(pasted_fraction(box, 100, 80), 750 / 8000)
+
+    def test_height_uses_the_cut_height_not_the_centre(self):
+        # The seed computed y2 from r_y; a tall thin image shows the difference.
+        x1, y1, x2, y2 = cutmix_box(10, 100, 0.36, 5, 50)  # cut ratio 0.8 -> 8 x 80
+        self.assertEqual((x2 - x1, y2 - y1), (8, 80))
+
+    def test_pair_mixes_pixels_and_targets(self):
+        a = torch.zeros(3, 80, 100)
+        b = torch.ones(3, 80, 100)
+        targets_a = one_hot([0, 2], [3, 4])
+        targets_b = one_hot([1, 2], [3, 4])
+        mixed, targets = cutmix_pair(a, targets_a, b, targets_b, 0.75, 95, 5)
+        self.assertEqual(mixed.sum().item(), 3 * 750)
+        self.assertEqual(mixed[:, 0:25, 70:100].min().item(), 1.0)
+        kept = 1 - 750 / 8000
+        self.assertTrue(torch.allclose(targets[0], torch.tensor([kept, 1 - kept, 0.0])))
+        self.assertTrue(torch.allclose(targets[1], torch.tensor([0.0, 0.0, 1.0, 0.0])))
+        for t in targets:
+            self.assertAlmostEqual(t.sum().item(), 1.0, places=6)
+
+    def test_mix_targets_weights(self):
+        mixed = mix_targets([torch.tensor([1.0, 0.0])], [torch.tensor([0.0, 1.0])], 0.3)
+        self.assertTrue(torch.allclose(mixed[0], torch.tensor([0.3, 0.7])))
+
+
+if __name__ == "__main__":
+    unittest.main()
