@@ -2,12 +2,12 @@ import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { useScratchDir } from './helpers.js';
 
 // Runs the built command exactly as a user would (npm test builds dist/ first).
 const BIN = new URL('../bin/fashion-how.js', import.meta.url).pathname;
-let scratch: Awaited<ReturnType<typeof tempDir>>;
+const scratch = useScratchDir();
 
 async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
@@ -20,11 +20,6 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
     return { code, stdout, stderr };
   }
 }
-
-beforeAll(async () => {
-  scratch = await tempDir();
-});
-afterAll(() => scratch.remove());
 
 describe('fashion-how CLI', () => {
   it('generates, imports, re-detects and lists a synthetic dataset', async () => {

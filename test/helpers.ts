@@ -1,5 +1,6 @@
 // Shared test scaffolding: temporary folders, a fresh SQLite database per test file, synthetic data.
 import { mkdtemp, rm } from 'node:fs/promises';
+import { afterAll, beforeAll } from 'vitest';
 import os from 'node:os';
 import path from 'node:path';
 import { type App, openApp } from '../src/app.js';
@@ -8,6 +9,21 @@ import { type AppConfig, loadConfig } from '../src/config.js';
 export async function tempDir(prefix = 'fashion-how-test-'): Promise<{ dir: string; remove(): Promise<void> }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** A temporary folder for the whole test file, made before its tests and removed after them. */
+export function useScratchDir(): { readonly dir: string } {
+  let scratch: Awaited<ReturnType<typeof tempDir>> | undefined;
+  beforeAll(async () => {
+    scratch = await tempDir();
+  });
+  afterAll(() => scratch?.remove());
+  return {
+    get dir() {
+      if (!scratch) throw new Error('the scratch folder exists only inside tests and hooks');
+      return scratch.dir;
+    },
+  };
 }
 
 /** A configuration that keeps everything inside `dir`, listening on a free port. */

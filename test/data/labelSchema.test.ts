@@ -1,14 +1,10 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DEFAULT_LABEL_SCHEMA, resolveLabelSchema, schemaFingerprint, validateLabelSchema } from '../../src/data/labelSchema.js';
-import { tempDir } from '../helpers.js';
+import { useScratchDir } from '../helpers.js';
 
-let scratch: Awaited<ReturnType<typeof tempDir>>;
-beforeAll(async () => {
-  scratch = await tempDir();
-});
-afterAll(() => scratch.remove());
+const scratch = useScratchDir();
 
 describe('label schemas', () => {
   it('uses the Fashion-How default (7/6/3) when nothing is declared', async () => {

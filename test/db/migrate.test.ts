@@ -1,14 +1,10 @@
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/client.js';
 import { appliedMigrations, knownMigrations, SchemaTooNewError } from '../../src/db/migrate.js';
-import { tempDir } from '../helpers.js';
+import { useScratchDir } from '../helpers.js';
 
-let scratch: Awaited<ReturnType<typeof tempDir>>;
-beforeAll(async () => {
-  scratch = await tempDir();
-});
-afterAll(() => scratch.remove());
+const scratch = useScratchDir();
 
 describe('migrations at start-up', () => {
   it('creates a new database with every committed migration, and reopening applies nothing twice', async () => {

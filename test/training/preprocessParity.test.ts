@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { IMAGENET_PREPROCESS, preprocess } from '../../src/data/image.js';
 import { writeSyntheticDataset } from '../../src/data/synth.js';
 import { findPython, WORKER_DIR } from '../../src/training/python.js';
-import { tempDir } from '../helpers.js';
+import { useScratchDir } from '../helpers.js';
 
 // Training (PIL, in the worker) and serving (sharp) must see an item the same way: identical geometry,
 // and pixel values that differ only by the two libraries' bilinear resampling.
@@ -18,11 +18,7 @@ p = Preprocess(spec["size"], spec["padValue"], spec["mean"], spec["std"])
 print(json.dumps([p(item["path"], item["bbox"]).flatten().tolist() for item in spec["items"]]))
 `;
 
-let scratch: Awaited<ReturnType<typeof tempDir>>;
-beforeAll(async () => {
-  scratch = await tempDir();
-});
-afterAll(() => scratch.remove());
+const scratch = useScratchDir();
 
 describe('preprocessing parity between the worker and serving', () => {
   it('puts the crop in the same place and agrees on pixel values', async () => {

@@ -1,16 +1,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { openApp } from '../../src/app.js';
 import { importDataset } from '../../src/data/import.js';
 import { writeSyntheticDataset } from '../../src/data/synth.js';
-import { eventually, graphqlClient, processAlive, tempDir, testConfig } from '../helpers.js';
+import { eventually, graphqlClient, processAlive, testConfig, useScratchDir } from '../helpers.js';
 
 // A server process that dies mid-run (kill -9) must not leave its run RUNNING forever: the next start
 // marks it INTERRUPTED, and resumeRun continues from the last epoch checkpoint.
 const BIN = new URL('../../bin/fashion-how.js', import.meta.url).pathname;
-let scratch: Awaited<ReturnType<typeof tempDir>>;
+const scratch = useScratchDir();
 let server: ChildProcess | undefined;
 
 async function startServerProcess(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
@@ -22,12 +22,8 @@ async function startServerProcess(dataDir: string): Promise<{ child: ChildProces
   return { child, url };
 }
 
-beforeAll(async () => {
-  scratch = await tempDir();
-});
-afterAll(async () => {
+afterAll(() => {
   server?.kill('SIGKILL');
-  await scratch.remove();
 });
 
 describe('restart recovery', () => {
