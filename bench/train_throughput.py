@@ -50,7 +50,7 @@ def hyper(args, steps):
         "epochs": 1, "batchSize": args.batch, "learningRate": 1e-3, "weightDecay": 1e-4, "warmupFraction": 0.05,
         "hiddenSize": 512, "dropout": 0.2, "cutmix": args.cutmix, "cutmixAlpha": 1.0, "cutmixProbability": 0.5,
         "cutmixCopies": 4, "classWeightedLoss": False, "balancedSampling": False, "logitAdjustment": False, "seed": 1,
-        "device": args.device, "mixedPrecision": args.amp, "dataLoaderWorkers": args.workers, "threads": 0,
+        "device": args.device, "mixedPrecision": args.amp, "dataLoaderWorkers": args.workers, "bnCalibrationImages": 1024, "threads": 0,
         "maxStepsPerEpoch": steps, "pretrained": "none", "timeLimitSeconds": 3600,
     }
 

@@ -27,6 +27,8 @@ export interface Hyperparameters {
   device: (typeof DEVICES)[number];
   mixedPrecision: (typeof PRECISIONS)[number];
   dataLoaderWorkers: number;
+  /** Training images over which BatchNorm statistics are recomputed after each epoch (0 = off). */
+  bnCalibrationImages: number;
   /** torch threads; 0 keeps torch's default. */
   threads: number;
   /** Stop each epoch after this many steps (quick experiments, tests); null trains on everything. */
@@ -57,6 +59,7 @@ export const SEED_RECIPE: Hyperparameters = {
   device: 'auto',
   mixedPrecision: 'auto',
   dataLoaderWorkers: 2,
+  bnCalibrationImages: 1024,
   threads: 0,
   maxStepsPerEpoch: null,
   pretrained: 'auto',
@@ -79,6 +82,7 @@ const RANGES: Record<NumericKey, [min: number, max: number, integer: boolean]> =
   cutmixCopies: [0, 32, true],
   seed: [0, 2 ** 31 - 1, true],
   dataLoaderWorkers: [0, 64, true],
+  bnCalibrationImages: [0, 1_000_000, true],
   threads: [0, 1024, true],
   timeLimitSeconds: [1, 30 * 24 * 3600, true],
 };
