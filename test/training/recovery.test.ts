@@ -44,8 +44,9 @@ describe('restart recovery', () => {
     expect(started.errors).toBeUndefined();
     const id = started.data!.startTraining[0].id as string;
     await eventually(async () => {
-      const { data } = await gql(`query($id: ID!) { run(id: $id) { epochs { epoch } progress { epoch } } }`, { id });
-      return data && data.run.epochs.length >= 1 && data.run.progress?.epoch === 2 ? true : undefined;
+      const { data } = await gql(`query($id: ID!) { run(id: $id) { status error epochs { epoch } progress { epoch } } }`, { id });
+      if (data?.run.status !== 'RUNNING' && data?.run.status !== 'QUEUED') throw new Error(`run ended ${data?.run.status}: ${data?.run.error}`);
+      return data.run.epochs.length >= 1 && data.run.progress?.epoch === 2 ? true : undefined;
     }, 'the first epoch checkpoint', 120_000);
 
     const app = await openApp(testConfig(dataDir));

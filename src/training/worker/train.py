@@ -205,13 +205,17 @@ class Trainer:
         loader_options = dict(num_workers=workers, pin_memory=self.device.type == "cuda", persistent_workers=False)
         if workers > 0:
             loader_options["worker_init_fn"] = lambda worker: random.seed(hyper["seed"] * 1000 + worker)
-        self.train_loader = DataLoader(train_set, batch_size=hyper["batchSize"], shuffle=sampler is None, sampler=sampler, drop_last=False, generator=generator, **loader_options)
+        # A last batch of one image breaks BatchNorm in training mode (one value per channel): drop the
+        # remainder whenever there is at least one full batch.
+        drop_last = len(train_set) > hyper["batchSize"]
+        self.train_loader = DataLoader(train_set, batch_size=hyper["batchSize"], shuffle=sampler is None, sampler=sampler, drop_last=drop_last, generator=generator, **loader_options)
         self.val_loader = DataLoader(ItemDataset(self.val_items, self.preprocess, self.class_counts), batch_size=hyper["batchSize"], shuffle=False, **loader_options)
         # Plain training images (no CutMix) in a fixed shuffled order, for recalibrating BatchNorm.
         self.calibration_loader = DataLoader(
             ItemDataset(self.train_items, self.preprocess, self.class_counts),
             batch_size=hyper["batchSize"],
             shuffle=True,
+            drop_last=len(self.train_items) > hyper["batchSize"],
             generator=torch.Generator().manual_seed(hyper["seed"] + 1),
             **loader_options,
         )
