@@ -16,6 +16,8 @@ const config: CodegenConfig = {
           TrainingRun: '../resolvers/mappers.js#TrainingRunRow',
           ModelArtifact: '../resolvers/mappers.js#ModelArtifactRow',
           EvaluationReport: '../resolvers/mappers.js#EvaluationReportRow',
+          Ensemble: '../resolvers/mappers.js#EnsembleRow',
+          ClassifyResult: '../resolvers/mappers.js#ClassifyResultRow',
         },
         scalars: { DateTime: 'Date', JSON: 'unknown' },
         enumsAsTypes: true,

@@ -1,15 +1,30 @@
 // Composition root: opens the database and builds the services once; the server and the CLI share it.
+import { TokenService } from './auth/tokens.js';
 import type { AppConfig } from './config.js';
 import type { Services } from './context.js';
 import { DatasetService } from './data/datasets.js';
 import { openDatabase } from './db/client.js';
+import { ClassifyService } from './inference/classify.js';
+import { EnsembleService } from './inference/ensembles.js';
+import { ModelPool } from './inference/models.js';
 import { createLogger, type Logger } from './log.js';
+import { createMetrics } from './metrics.js';
 import { TrainingService } from './training/service.js';
+
+export interface Readiness {
+  ready: boolean;
+  database: boolean;
+  /** The default ensemble and whether all its members are loaded and warmed; null when there is none. */
+  defaultEnsemble: { id: number; name: string; warm: boolean } | null;
+}
 
 export interface App {
   config: AppConfig;
   services: Services;
   log: Logger;
+  /** Loads and warms the default ensemble's models (the server does this before it reports ready). */
+  warmDefaultEnsemble(): Promise<void>;
+  readiness(): Promise<Readiness>;
   close(): Promise<void>;
 }
 
@@ -18,18 +33,41 @@ export async function openApp(config: AppConfig): Promise<App> {
   const log = createLogger(config);
   const training = new TrainingService(db, { dataDir: config.dataDir, python: config.python, concurrency: config.trainingConcurrency }, log);
   await training.interruptOrphans();
+  const metrics = createMetrics();
+  const ensembles = new EnsembleService(db);
+  const models = new ModelPool(db, config.serving, metrics);
   const services: Services = {
     db,
     datasets: new DatasetService(db),
     importContext: { db, imageLimits: config.imageLimits, concurrency: config.importConcurrency },
     training,
+    tokens: new TokenService(db),
+    ensembles,
+    models,
+    classify: new ClassifyService(models, ensembles, { maxImages: config.serving.maxClassifyImages, image: config.imageLimits }),
+    metrics,
   };
   return {
     config,
     services,
     log,
+    async warmDefaultEnsemble() {
+      const ensemble = await ensembles.getDefault();
+      if (!ensemble) return;
+      await Promise.all((await ensembles.members(ensemble.id)).map((m) => models.get(m.artifactId)));
+    },
+    async readiness() {
+      const database = await db.$queryRawUnsafe('SELECT 1').then(
+        () => true,
+        () => false,
+      );
+      const ensemble = database ? await ensembles.getDefault() : null;
+      const warm = ensemble ? (await ensembles.members(ensemble.id)).every((m) => models.isWarm(m.artifactId)) : true;
+      return { ready: database && warm, database, defaultEnsemble: ensemble ? { id: ensemble.id, name: ensemble.name, warm } : null };
+    },
     async close() {
       await training.close();
+      await models.close();
       await db.$disconnect();
     },
   };

@@ -1,17 +1,19 @@
 // The `fashion-how` command. Each subcommand is a thin shell over the same services the GraphQL
 // server uses, opened on the database that the environment (src/config.ts) names.
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { type App, openApp } from './app.js';
+import { ROLES } from './auth/tokens.js';
 import { percent, table } from './cli/format.js';
 import { createProgress } from './cli/progress.js';
 import { followRuns, runsTable } from './cli/train.js';
 import { CONFIG_VARIABLES, loadConfig } from './config.js';
-import { SPLITS, type Split } from './domain.js';
+import { type Bbox, SPLITS, type Split } from './domain.js';
 import { DEFAULT_SPLIT_SEED, DEFAULT_VALIDATION_FRACTION, importDataset, type ImportOutcome } from './data/import.js';
 import { writeSyntheticDataset } from './data/synth.js';
-import { AppError, ensureError } from './errors.js';
+import { AppError, badInput, ensureError } from './errors.js';
 import { startServer } from './server.js';
 import { CUTMIX_MODES, DEVICES, type Hyperparameters, PRECISIONS, SEED_RECIPE } from './training/hyper.js';
 import { RUN_STATUSES, type RunStatus } from './training/service.js';
@@ -116,6 +118,10 @@ async function serve(app: App) {
   const server = await startServer(app);
   const adopted = await app.services.training.adoptQueued();
   if (adopted.length > 0) console.log(`queued training runs picked up: ${adopted.join(', ')}`);
+  if ((await app.services.tokens.count()) === 0) {
+    console.log('no API tokens yet: mutations need one. Create the first admin token with `fashion-how token create --role admin --name me`');
+  }
+  await app.warmDefaultEnsemble().catch((error) => app.log.error({ err: error }, 'could not load the default ensemble'));
   console.log(`GraphQL: ${server.graphqlUrl}`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
@@ -241,6 +247,68 @@ export function buildProgram(): Command {
       withApp(async (app) => {
         const runs = await app.services.training.list({ status: options.status, datasetId: options.dataset });
         console.log(runs.length ? runsTable(runs) : 'no training runs yet: try `fashion-how train --dataset 1 --backbones mobilenet_v3_small --heads feedforward`');
+      }),
+    );
+
+  const token = program.command('token').description('API tokens: create, list, revoke');
+  token
+    .command('create')
+    .description('create a token and print it (shown only once)')
+    .requiredOption('--role <role>', ROLES.join(' | '), choice(ROLES))
+    .requiredOption('--name <name>', 'who or what uses it')
+    .action((options: { role: string; name: string }) =>
+      withApp(async (app) => {
+        const created = await app.services.tokens.create(options.name, options.role);
+        console.log(created.token);
+        console.error(`token ${created.id} (${created.role}) created; send it as "Authorization: Bearer <token>"`);
+      }),
+    );
+  token
+    .command('list')
+    .description('list tokens (their first characters only)')
+    .action(() =>
+      withApp(async (app) => {
+        const rows = await app.services.tokens.list();
+        console.log(table(['id', 'name', 'role', 'prefix', 'created', 'last used', 'revoked'], rows.map((t) => [t.id, t.name, t.role, t.prefix, t.createdAt.toISOString(), t.lastUsedAt?.toISOString() ?? '', t.revokedAt?.toISOString() ?? ''])));
+      }),
+    );
+  token
+    .command('revoke')
+    .argument('<id>', 'token id', int('id', 1))
+    .action((id: number) =>
+      withApp(async (app) => {
+        await app.services.tokens.revoke(id);
+        console.log(`token ${id} revoked`);
+      }),
+    );
+
+  program
+    .command('classify')
+    .description('predict every task for the item in a bbox of an image, with the default ensemble or the one given')
+    .requiredOption('--image <file>', 'image file')
+    .requiredOption('--bbox <xmin,ymin,xmax,ymax>', 'item bbox in pixels (max exclusive)', (raw: string) => {
+      const parts = raw.split(',').map(Number);
+      if (parts.length !== 4 || !parts.every(Number.isInteger)) throw new InvalidArgumentError('expected four integers: xmin,ymin,xmax,ymax');
+      const [xmin, ymin, xmax, ymax] = parts as [number, number, number, number];
+      return { xmin, ymin, xmax, ymax };
+    })
+    .option('--ensemble <id>', 'ensemble id (default: the default ensemble)', int('ensemble', 1))
+    .option('--artifact <id>', 'a single artifact instead of an ensemble', int('artifact', 1))
+    .option('--members', 'also show each member\'s vote')
+    .option('--json', 'print the answer as JSON')
+    .action((options: { image: string; bbox: Bbox; ensemble?: number; artifact?: number; members?: boolean; json?: boolean }) =>
+      withApp(async (app) => {
+        const image = await readFile(options.image).catch(() => {
+          throw badInput(`cannot read image file ${options.image}`);
+        });
+        const outcome = await app.services.classify.classify({ images: [{ image, bbox: options.bbox }], ensembleId: options.ensemble, artifactId: options.artifact, includeMembers: options.members });
+        if (options.json) return console.log(JSON.stringify(outcome, null, 2));
+        console.log(`${outcome.target.kind} ${outcome.target.id} "${outcome.target.name}"`);
+        for (const task of outcome.results[0]!) {
+          const order = task.probabilities.map((p, k) => [p, k] as const).sort((a, b) => b[0] - a[0]);
+          console.log(`\n${task.task}: ${task.classes[order[0]![1]]} (${percent(order[0]![0])})`);
+          console.log(table(['#', 'class', 'probability', ...(task.members ?? []).map((m) => `artifact ${m.artifactId} (w ${m.weight})`)], task.classes.map((name, k) => [k, name, percent(task.probabilities[k]!), ...(task.members ?? []).map((m) => percent(m.probabilities[k]!))])));
+        }
       }),
     );
 

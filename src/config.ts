@@ -26,7 +26,36 @@ export interface AppConfig {
   python?: string;
   /** Training jobs at once; undefined = one per CUDA device (at least one). */
   trainingConcurrency?: number;
+  serving: {
+    /** Most images one classify request may carry. */
+    maxClassifyImages: number;
+    /** Micro-batching: rows per session run, and the longest a row waits for company. */
+    maxBatch: number;
+    maxWaitMs: number;
+    /** Rows that may wait per model before requests are refused with OVERLOADED. */
+    maxQueue: number;
+    /** ONNX Runtime threads per operator; 0 lets it choose. */
+    intraOpThreads: number;
+  };
+  graphql: {
+    introspection: boolean;
+    landingPage: boolean;
+    maxDepth: number;
+    maxCost: number;
+  };
+  /** Whether queries and classify work without a token (mutations never do). */
+  anonymousRead: boolean;
 }
+
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false;
+  throw new Error(`${name} must be true or false, got "${raw}"`);
+}
+
+const isLoopback = (host: string) => host === 'localhost' || host === '::1' || host.startsWith('127.');
 
 type Env = Record<string, string | undefined>;
 
@@ -52,10 +81,11 @@ function oneOf<T extends string>(env: Env, name: string, choices: readonly T[], 
 /** Builds the configuration from environment variables; every variable is optional. */
 export function loadConfig(env: Env = process.env): AppConfig {
   const dataDir = path.resolve(env.FASHION_HOW_DATA_DIR || 'data');
+  const host = env.HOST || '127.0.0.1';
   return {
     dataDir,
     databaseUrl: env.DATABASE_URL || `file:${path.join(dataDir, 'fashion-how.db')}`,
-    host: env.HOST || '127.0.0.1',
+    host,
     port: integer(env, 'PORT', 4000, 0, 65535),
     maxBodyBytes: integer(env, 'FASHION_HOW_MAX_BODY_BYTES', 32 * 1024 * 1024, 1024),
     imageLimits: {
@@ -66,6 +96,21 @@ export function loadConfig(env: Env = process.env): AppConfig {
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
     python: env.FASHION_HOW_PYTHON || undefined,
     trainingConcurrency: env.FASHION_HOW_TRAINING_CONCURRENCY ? integer(env, 'FASHION_HOW_TRAINING_CONCURRENCY', 1, 1, 256) : undefined,
+    serving: {
+      maxClassifyImages: integer(env, 'FASHION_HOW_MAX_CLASSIFY_IMAGES', 64, 1, 10_000),
+      maxBatch: integer(env, 'FASHION_HOW_MICROBATCH_MAX', 16, 1, 1024),
+      maxWaitMs: integer(env, 'FASHION_HOW_MICROBATCH_WAIT_MS', 5, 0, 10_000),
+      maxQueue: integer(env, 'FASHION_HOW_INFERENCE_QUEUE', 256, 1, 1_000_000),
+      intraOpThreads: integer(env, 'FASHION_HOW_INTRA_OP_THREADS', 0, 0, 1024),
+    },
+    graphql: {
+      introspection: flag(env, 'FASHION_HOW_INTROSPECTION', true),
+      landingPage: flag(env, 'FASHION_HOW_LANDING_PAGE', isLoopback(host)),
+      maxDepth: integer(env, 'FASHION_HOW_MAX_QUERY_DEPTH', 12, 1, 1000),
+      maxCost: integer(env, 'FASHION_HOW_MAX_QUERY_COST', 20_000, 1, 10_000_000),
+    },
+    // Open reads suit a server on the loopback interface; a server others can reach asks for tokens.
+    anonymousRead: flag(env, 'FASHION_HOW_ANONYMOUS_READ', isLoopback(host)),
   };
 }
 
@@ -82,4 +127,14 @@ export const CONFIG_VARIABLES: ReadonlyArray<[name: string, meaning: string]> = 
   ['LOG_LEVEL', 'debug | info | warn | error | silent (default info)'],
   ['FASHION_HOW_PYTHON', 'Python with torch + torchvision for training (default: first of /usr/bin/python3, python3, python that works)'],
   ['FASHION_HOW_TRAINING_CONCURRENCY', 'training jobs at once (default: one per CUDA device, at least 1)'],
+  ['FASHION_HOW_MAX_CLASSIFY_IMAGES', 'most images in one classify request (default 64)'],
+  ['FASHION_HOW_MICROBATCH_MAX', 'rows per ONNX Runtime run (default 16)'],
+  ['FASHION_HOW_MICROBATCH_WAIT_MS', 'longest a row waits for a batch to fill (default 5)'],
+  ['FASHION_HOW_INFERENCE_QUEUE', 'rows waiting per model before OVERLOADED (default 256)'],
+  ['FASHION_HOW_INTRA_OP_THREADS', 'ONNX Runtime threads per operator (default 0 = its choice)'],
+  ['FASHION_HOW_INTROSPECTION', 'GraphQL introspection (default true)'],
+  ['FASHION_HOW_LANDING_PAGE', 'Apollo landing page at /graphql (default: true on loopback)'],
+  ['FASHION_HOW_MAX_QUERY_DEPTH', 'deepest GraphQL selection (default 12)'],
+  ['FASHION_HOW_MAX_QUERY_COST', 'GraphQL cost limit (default 20000)'],
+  ['FASHION_HOW_ANONYMOUS_READ', 'queries and classify without a token (default: true on loopback)'],
 ];

@@ -1,8 +1,13 @@
-// What every resolver receives: the services, built once per server, never per request.
+// What every resolver receives: the services, built once per server, and the caller of this request.
+import type { Caller, TokenService } from './auth/tokens.js';
 import type { AppConfig } from './config.js';
 import type { DatasetService } from './data/datasets.js';
 import type { ImportContext } from './data/import.js';
 import type { Db } from './db/client.js';
+import type { ClassifyService } from './inference/classify.js';
+import type { EnsembleService } from './inference/ensembles.js';
+import type { ModelPool } from './inference/models.js';
+import type { Metrics } from './metrics.js';
 import type { TrainingService } from './training/service.js';
 
 export interface Services {
@@ -11,9 +16,16 @@ export interface Services {
   /** What importDataset needs besides the request. */
   importContext: ImportContext;
   training: TrainingService;
+  tokens: TokenService;
+  ensembles: EnsembleService;
+  models: ModelPool;
+  classify: ClassifyService;
+  metrics: Metrics;
 }
 
 export interface Context {
   config: AppConfig;
   services: Services;
+  /** The token's owner, or null for a request without one. */
+  caller: Caller | null;
 }

@@ -8,18 +8,61 @@ import { readFile } from 'node:fs/promises';
 import { ApolloServer } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import type { ApolloServerPlugin } from '@apollo/server';
+import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
+import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type ErrorRequestHandler } from 'express';
-import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { App } from './app.js';
+import { requireRole } from './auth/tokens.js';
 import type { Context } from './context.js';
 import { PACKAGE_ROOT } from './db/migrate.js';
 import { AppError, ErrorCode } from './errors.js';
 import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
 import { resolvers } from './resolvers/index.js';
 
 /** Apollo's own client-facing codes (validation, parsing, bad variables) pass through unchanged. */
-const APOLLO_CLIENT_CODES = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT', 'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED', 'OPERATION_RESOLUTION_FAILURE', 'BAD_REQUEST']);
+const APOLLO_CLIENT_CODES = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT', 'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED', 'OPERATION_RESOLUTION_FAILURE', 'BAD_REQUEST']);
+
+/** Counts requests, latency and error codes per operation (the operation name, or "anonymous"). */
+function metricsPlugin(metrics: Metrics): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      const started = performance.now();
+      return {
+        async willSendResponse({ request, response }) {
+          const operation = request.operationName ?? 'anonymous';
+          const errors = response.body.kind === 'single' ? (response.body.singleResult.errors ?? []) : [];
+          for (const error of errors) metrics.errors.inc({ code: String(error.extensions?.code ?? 'UNKNOWN') });
+          metrics.requests.inc({ operation, outcome: errors.length > 0 ? 'error' : 'ok' });
+          metrics.requestSeconds.observe({ operation }, (performance.now() - started) / 1000);
+        },
+      };
+    },
+  };
+}
+
+/** Without anonymous reads, every query needs at least a reader token (mutations check their own role). */
+function readAccessPlugin(anonymousRead: boolean): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ operation, contextValue }) {
+          if (anonymousRead || operation?.operation !== 'query') return;
+          try {
+            requireRole(contextValue.caller, 'reader', 'this server (FASHION_HOW_ANONYMOUS_READ is off), so any query,');
+          } catch (error) {
+            const { code, message } = error as AppError;
+            throw new GraphQLError(message, { extensions: { code, http: { status: code === ErrorCode.FORBIDDEN ? 403 : 401 } } });
+          }
+        },
+      };
+    },
+  };
+}
 
 export function errorFormatter(log: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
@@ -48,22 +91,49 @@ export async function startServer(app: App): Promise<RunningServer> {
   const expressApp = express();
   expressApp.disable('x-powered-by');
   const httpServer = http.createServer(expressApp);
+  const { graphql } = config;
   const apollo = new ApolloServer<Context>({
     typeDefs: await readFile(path.join(PACKAGE_ROOT, 'schema.graphql'), 'utf8'),
     resolvers,
     formatError: errorFormatter(log),
     includeStacktraceInErrorResponses: false,
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer })],
+    introspection: graphql.introspection,
+    validationRules: [
+      maxDepthRule({ n: graphql.maxDepth, exposeLimits: true, ignoreIntrospection: true }),
+      costLimitRule({ maxCost: graphql.maxCost, exposeLimits: true, ignoreIntrospection: true }),
+    ],
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      metricsPlugin(app.services.metrics),
+      readAccessPlugin(config.anonymousRead),
+      ...(graphql.landingPage ? [] : [ApolloServerPluginLandingPageDisabled()]),
+    ],
   });
   await apollo.start();
 
   expressApp.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
+  expressApp.get('/readyz', async (_req, res) => {
+    const readiness = await app.readiness();
+    res.status(readiness.ready ? 200 : 503).json(readiness);
+  });
+  expressApp.get('/metrics', async (_req, res) => {
+    res.type(app.services.metrics.registry.contentType).send(await app.services.metrics.registry.metrics());
+  });
   expressApp.use(
     '/graphql',
     express.json({ limit: config.maxBodyBytes }),
-    expressMiddleware(apollo, { context: async () => ({ config, services: app.services }) }),
+    expressMiddleware(apollo, {
+      context: async ({ req }) => {
+        try {
+          return { config, services: app.services, caller: await app.services.tokens.authenticate(req.headers.authorization) };
+        } catch (error) {
+          if (error instanceof AppError) throw new GraphQLError(error.message, { extensions: { code: error.code, http: { status: 401 } } });
+          throw error;
+        }
+      },
+    }),
   );
   const webRoot = path.join(PACKAGE_ROOT, 'web', 'dist');
   if (existsSync(webRoot)) expressApp.use(express.static(webRoot));

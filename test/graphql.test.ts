@@ -21,7 +21,7 @@ beforeAll(async () => {
   scratch = await tempDir();
   app = await openTestApp(path.join(scratch.dir, 'data'), { maxBodyBytes: 64 * 1024 });
   server = await startServer(app);
-  gql = graphqlClient(server.graphqlUrl);
+  gql = graphqlClient(server.graphqlUrl, (await app.services.tokens.create('graphql test', 'trainer')).token);
   synthetic = await writeSyntheticDataset({ out: path.join(scratch.dir, 'synth'), count: 80, seed: 5, minSide: 64, maxSide: 96 });
 });
 afterAll(async () => {

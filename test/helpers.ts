@@ -59,10 +59,11 @@ export interface GraphQLResponse<T = Record<string, any>> {
   errors?: { message: string; extensions?: Record<string, unknown> }[];
 }
 
-/** A bare GraphQL-over-HTTP client: what any program would send. */
-export function graphqlClient(url: string) {
+/** A bare GraphQL-over-HTTP client: what any program would send, with a bearer token when given. */
+export function graphqlClient(url: string, token?: string) {
   return async <T = Record<string, any>>(query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<T>> => {
-    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+    const headers: Record<string, string> = { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) };
+    const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
     return (await response.json()) as GraphQLResponse<T>;
   };
 }

@@ -12,9 +12,17 @@ export interface SessionOptions {
   preferCuda?: boolean;
 }
 
+export interface TensorShape {
+  name: string;
+  /** Dimensions; a symbolic one (the batch) is a string. */
+  shape: readonly (number | string)[];
+}
+
 export interface ModelSession {
   inputNames: readonly string[];
   outputNames: readonly string[];
+  inputs: TensorShape[];
+  outputs: TensorShape[];
   executionProvider: string;
   /** Runs one batch: `input` is NCHW float32 of `batch` images of side `size`. */
   run(input: Float32Array, batch: number, size: number): Promise<Record<string, Float32Array>>;
@@ -55,9 +63,13 @@ export async function openSession(modelPath: string, options: SessionOptions = {
   }
   session ??= await create(modelPath, 'cpu', threads);
   const inputName = session.inputNames[0]!;
+  const shapes = (metadata: readonly ort.InferenceSession.ValueMetadata[]): TensorShape[] =>
+    metadata.map((m) => ({ name: m.name, shape: m.isTensor ? [...m.shape] : [] }));
   return {
     inputNames: session.inputNames,
     outputNames: session.outputNames,
+    inputs: shapes(session.inputMetadata),
+    outputs: shapes(session.outputMetadata),
     executionProvider,
     async run(input, batch, size) {
       const tensor = new ort.Tensor('float32', input, [batch, 3, size, size]);

@@ -2,11 +2,15 @@
 // ONNX Runtime, against the outputs PyTorch gave on the same input tensors.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { ImageLimits } from '../config.js';
+import { encodePng, preprocess } from '../data/image.js';
+import { schemaFingerprint } from '../data/labelSchema.js';
 import type { Db } from '../db/client.js';
 import type { TaskSpec } from '../domain.js';
-import { openSession } from './onnx.js';
+import { badInput } from '../errors.js';
+import { type ModelSession, openSession } from './onnx.js';
 
 /** Largest |ONNX Runtime - PyTorch| accepted at registration; float32 graphs agree to ~1e-6. */
 export const EXPORT_TOLERANCE = 1e-4;
@@ -89,6 +93,115 @@ export async function registerRunArtifact(
       parameterCount: info.parameterCount ?? null,
       modelInfo: info as object,
       exportMaxAbsDiff: diff,
+    },
+  });
+}
+
+export interface ImportModelRequest {
+  name: string;
+  /** An ONNX file on the server. */
+  onnxPath: string;
+  /** Its model.json; default: model.json beside the ONNX file. */
+  modelJsonPath?: string;
+}
+
+function checkModelInfo(doc: unknown): ModelInfo {
+  const info = doc as Partial<ModelInfo>;
+  const input = info?.input;
+  const problems: string[] = [];
+  if (!input || !Number.isInteger(input.size) || input.size < 8 || input.size > 2048) problems.push('input.size must be an integer from 8 to 2048');
+  for (const key of ['mean', 'std'] as const) {
+    if (!Array.isArray(input?.[key]) || input[key].length !== 3 || !input[key].every((v) => typeof v === 'number' && Number.isFinite(v))) problems.push(`input.${key} must be 3 numbers`);
+  }
+  if (input?.std?.some((v) => v === 0)) problems.push('input.std must not contain 0');
+  if (input && input.padValue === undefined) input.padValue = 255;
+  if (input && !(Number.isInteger(input.padValue) && input.padValue >= 0 && input.padValue <= 255)) problems.push('input.padValue must be an integer from 0 to 255');
+  if (info.outputKind === undefined) info.outputKind = 'probabilities';
+  if (info.outputKind !== 'probabilities' && info.outputKind !== 'logits') problems.push('outputKind must be "probabilities" or "logits"');
+  if (!Array.isArray(info.tasks) || info.tasks.length === 0) problems.push('tasks must list { name, classes, output } for every task');
+  info.tasks?.forEach((t, i) => {
+    if (typeof t?.name !== 'string' || !Array.isArray(t.classes) || t.classes.length < 2 || typeof t.output !== 'string') problems.push(`tasks[${i}] must be { name, classes (2 or more), output }`);
+  });
+  if (problems.length > 0) throw badInput(`model.json is not valid: ${problems.join('; ')}`);
+  return { format: info.format ?? 'external', ...info } as ModelInfo;
+}
+
+/** Registers a user's ONNX model after checking its graph against its model.json and running it once. */
+export async function importModel(db: Db, dataDir: string, request: ImportModelRequest, limits: ImageLimits) {
+  const modelJsonPath = request.modelJsonPath ?? path.join(path.dirname(request.onnxPath), 'model.json');
+  const text = await readFile(modelJsonPath, 'utf8').catch(() => {
+    throw badInput(`model.json not found or unreadable at ${modelJsonPath}`);
+  });
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (error) {
+    throw badInput(`model.json is not valid JSON: ${(error as Error).message}`);
+  }
+  const info = checkModelInfo(doc);
+  const bytes = await readFile(request.onnxPath).catch(() => {
+    throw badInput(`ONNX file not found or unreadable at ${request.onnxPath}`);
+  });
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const stored = path.join(dataDir, 'artifacts', `${sha256}.onnx`);
+  await mkdir(path.dirname(stored), { recursive: true });
+  await writeFile(stored, bytes);
+
+  let session: ModelSession;
+  try {
+    session = await openSession(stored, { intraOpThreads: 1 });
+  } catch (error) {
+    throw badInput(`the ONNX file cannot be loaded by ONNX Runtime: ${(error as Error).message.split('\n')[0]}`);
+  }
+  try {
+    const size = info.input.size;
+    if (session.inputs.length !== 1) throw badInput(`the graph must take one input (an image batch); it takes ${session.inputs.length}: ${session.inputNames.join(', ')}`);
+    const [batch, channels, height, width] = session.inputs[0]!.shape;
+    if (session.inputs[0]!.shape.length !== 4 || channels !== 3 || height !== size || width !== size) {
+      throw badInput(`the graph's input is [${session.inputs[0]!.shape.join(', ')}]; model.json declares images of [batch, 3, ${size}, ${size}]`);
+    }
+    void batch;
+    for (const task of info.tasks) {
+      const output = session.outputs.find((o) => o.name === task.output);
+      if (!output) throw badInput(`model.json maps task ${task.name} to output "${task.output}", but the graph's outputs are ${session.outputNames.join(', ')}`);
+      const classes = output.shape.at(-1);
+      if (typeof classes === 'number' && classes !== task.classes.length) {
+        throw badInput(`output "${task.output}" has ${classes} values per image; task ${task.name} declares ${task.classes.length} classes`);
+      }
+    }
+    // A test inference on a synthetic image through the serving preprocessing.
+    const side = Math.max(size, 32);
+    const pixels = new Uint8Array(side * side * 3).map((_, i) => (i * 7) % 256);
+    const { tensor } = await preprocess(await encodePng(pixels, side, side, 3), { xmin: 0, ymin: 0, xmax: side, ymax: side }, { size, padValue: info.input.padValue, mean: info.input.mean as [number, number, number], std: info.input.std as [number, number, number] }, limits);
+    const outputs = await session.run(tensor, 1, size);
+    for (const task of info.tasks) {
+      const values = Array.from(outputs[task.output]!);
+      if (values.length !== task.classes.length) throw badInput(`output "${task.output}" gave ${values.length} values for one image; task ${task.name} has ${task.classes.length} classes`);
+      if (!values.every(Number.isFinite)) throw badInput(`output "${task.output}" gave non-finite values on a test image`);
+      const sum = values.reduce((a, b) => a + b, 0);
+      if (info.outputKind === 'probabilities' && (values.some((v) => v < -1e-6 || v > 1 + 1e-6) || Math.abs(sum - 1) > 1e-3)) {
+        throw badInput(`output "${task.output}" does not look like probabilities (values sum to ${sum.toFixed(4)}); if the graph ends in logits, declare "outputKind": "logits"`);
+      }
+    }
+  } catch (error) {
+    await rm(stored, { force: true });
+    throw error;
+  } finally {
+    await session.release();
+  }
+
+  const tasks = info.tasks.map((t) => ({ name: t.name, column: t.name, classes: t.classes }));
+  const fingerprint = schemaFingerprint({ name: request.name, tasks });
+  const labelSchema = await db.labelSchema.upsert({ where: { fingerprint }, create: { name: request.name, fingerprint, tasks }, update: {} });
+  return db.modelArtifact.create({
+    data: {
+      name: request.name,
+      labelSchemaId: labelSchema.id,
+      onnxPath: stored,
+      sha256,
+      sizeBytes: bytes.length,
+      parameterCount: info.parameterCount ?? null,
+      modelInfo: { ...info, sha256, sizeBytes: bytes.length } as object,
     },
   });
 }

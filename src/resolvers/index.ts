@@ -1,30 +1,45 @@
 // The resolver map: one file per field, assembled here.
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type { Resolvers } from '../generated/graphql.js';
+import { ClassifyResult } from './ClassifyResult.js';
 import { Dataset } from './Dataset.js';
+import { Ensemble } from './Ensemble.js';
 import { EvaluationReport } from './EvaluationReport.js';
 import { LabelSchema } from './LabelSchema.js';
 import { ModelArtifact } from './ModelArtifact.js';
 import { cancelRun } from './Mutation/cancelRun.js';
+import { createEnsemble } from './Mutation/createEnsemble.js';
+import { createToken } from './Mutation/createToken.js';
 import { importDataset } from './Mutation/importDataset.js';
+import { importModel } from './Mutation/importModel.js';
 import { resumeRun } from './Mutation/resumeRun.js';
+import { revokeToken } from './Mutation/revokeToken.js';
+import { setDefaultEnsemble } from './Mutation/setDefaultEnsemble.js';
 import { startTraining } from './Mutation/startTraining.js';
+import { artifact } from './Query/artifact.js';
+import { artifacts } from './Query/artifacts.js';
+import { classify } from './Query/classify.js';
 import { dataset } from './Query/dataset.js';
 import { datasets } from './Query/datasets.js';
+import { ensemble } from './Query/ensemble.js';
+import { ensembles } from './Query/ensembles.js';
 import { health } from './Query/health.js';
 import { run } from './Query/run.js';
 import { runs } from './Query/runs.js';
+import { tokens } from './Query/tokens.js';
 import { trainingCapabilities } from './Query/trainingCapabilities.js';
 import { TrainingRun } from './TrainingRun.js';
 
 export const resolvers: Resolvers = {
   DateTime: DateTimeResolver,
   JSON: JSONResolver,
-  Query: { health, datasets, dataset, runs, run, trainingCapabilities },
-  Mutation: { importDataset, startTraining, cancelRun, resumeRun },
+  Query: { health, datasets, dataset, runs, run, trainingCapabilities, classify, ensembles, ensemble, artifacts, artifact, tokens },
+  Mutation: { importDataset, startTraining, cancelRun, resumeRun, importModel, createEnsemble, setDefaultEnsemble, createToken, revokeToken },
   Dataset,
   LabelSchema,
   TrainingRun,
   ModelArtifact,
   EvaluationReport,
+  Ensemble,
+  ClassifyResult,
 };

@@ -1,5 +1,6 @@
 // Storage rows behind GraphQL types. Prisma types stop here: the SDK and web/ see only GraphQL shapes.
-import type { Dataset, EvaluationReport, ModelArtifact, TrainingRun } from '../db/generated/client.js';
+import type { Dataset, Ensemble, EvaluationReport, ModelArtifact, TrainingRun } from '../db/generated/client.js';
+import type { ClassifyOutcome } from '../inference/classify.js';
 import type { LabelSchemaSpec } from '../domain.js';
 
 export type DatasetRow = Dataset;
@@ -7,3 +8,5 @@ export type LabelSchemaRow = LabelSchemaSpec & { id: number };
 export type TrainingRunRow = TrainingRun;
 export type ModelArtifactRow = ModelArtifact;
 export type EvaluationReportRow = EvaluationReport;
+export type EnsembleRow = Ensemble;
+export type ClassifyResultRow = ClassifyOutcome;

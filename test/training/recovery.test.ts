@@ -32,11 +32,12 @@ describe('restart recovery', () => {
     const synthetic = await writeSyntheticDataset({ out: path.join(scratch.dir, 'synth'), count: 60, seed: 8, minSide: 64, maxSide: 96 });
     const setup = await openApp(testConfig(dataDir));
     const { datasetId } = await importDataset({ csvPath: synthetic.csvPath, imageRoot: synthetic.imageRoot }, setup.services.importContext);
+    const { token } = await setup.services.tokens.create('recovery test', 'trainer');
     await setup.close();
 
     const first = await startServerProcess(dataDir);
     server = first.child;
-    const gql = graphqlClient(first.url);
+    const gql = graphqlClient(first.url, token);
     // Epoch 1 is quick; epoch 2 is long (many steps), so the kill lands after the first checkpoint.
     const started = await gql(`mutation($input: StartTrainingInput!) { startTraining(input: $input) { id } }`, {
       input: { datasetId: String(datasetId), backbones: ['mobilenet_v3_small'], heads: ['residual'], options: { imageSize: 32, epochs: 2, batchSize: 4, hiddenSize: 16, cutmix: 'OFFLINE', cutmixCopies: 15, dataLoaderWorkers: 0, threads: 1 } },

@@ -1,7 +1,9 @@
+import { requireRole } from '../../auth/tokens.js';
 import { importDataset as runImport } from '../../data/import.js';
 import type { MutationResolvers } from '../../generated/graphql.js';
 
-export const importDataset: NonNullable<MutationResolvers['importDataset']> = async (_parent, { input }, { services }) => {
+export const importDataset: NonNullable<MutationResolvers['importDataset']> = async (_parent, { input }, { services, caller }) => {
+  requireRole(caller, 'trainer', 'importDataset');
   const outcome = await runImport(
     {
       csvPath: input.csvPath,

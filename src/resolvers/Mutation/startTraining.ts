@@ -1,8 +1,10 @@
+import { requireRole } from '../../auth/tokens.js';
 import type { MutationResolvers } from '../../generated/graphql.js';
 import type { Hyperparameters } from '../../training/hyper.js';
 import { parseId } from '../ids.js';
 
-export const startTraining: NonNullable<MutationResolvers['startTraining']> = (_parent, { input }, { services }) => {
+export const startTraining: NonNullable<MutationResolvers['startTraining']> = (_parent, { input }, { services, caller }) => {
+  requireRole(caller, 'trainer', 'startTraining');
   const { cutmix, device, mixedPrecision, ...options } = input.options ?? {};
   return services.training.startTraining({
     datasetId: parseId(input.datasetId, 'dataset'),

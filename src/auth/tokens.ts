@@ -1,0 +1,72 @@
+// API tokens and roles. A token is 32 random bytes shown once; only its SHA-256 is stored, so a
+// leaked database does not leak working tokens. Roles nest: reader < trainer < admin.
+import { createHash, randomBytes } from 'node:crypto';
+import type { Db } from '../db/client.js';
+import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
+
+export const ROLES = ['reader', 'trainer', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface Caller {
+  tokenId: number;
+  name: string;
+  role: Role;
+}
+
+const TOKEN_PREFIX = 'fh_';
+const hashOf = (token: string) => createHash('sha256').update(token).digest('hex');
+
+export function roleAtLeast(role: Role, needed: Role): boolean {
+  return ROLES.indexOf(role) >= ROLES.indexOf(needed);
+}
+
+export class TokenService {
+  constructor(private readonly db: Db) {}
+
+  /** Creates a token and returns it in clear text: the only time it can be seen. */
+  async create(name: string, role: string): Promise<{ token: string; id: number; role: Role }> {
+    if (!(ROLES as readonly string[]).includes(role)) throw badInput(`role must be one of ${ROLES.join(', ')}, got "${role}"`);
+    if (name.trim() === '') throw badInput('a token needs a name (who or what uses it)');
+    const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
+    const row = await this.db.apiToken.create({ data: { name: name.trim(), role, hash: hashOf(token), prefix: token.slice(0, 10) } });
+    return { token, id: row.id, role: role as Role };
+  }
+
+  list() {
+    return this.db.apiToken.findMany({ orderBy: { id: 'asc' }, select: { id: true, name: true, role: true, prefix: true, createdAt: true, lastUsedAt: true, revokedAt: true } });
+  }
+
+  async revoke(id: number) {
+    const row = await this.db.apiToken.findUnique({ where: { id } });
+    if (!row) throw notFound('token', id);
+    return this.db.apiToken.update({ where: { id }, data: { revokedAt: row.revokedAt ?? new Date() } });
+  }
+
+  count() {
+    return this.db.apiToken.count({ where: { revokedAt: null } });
+  }
+
+  /** The caller behind an Authorization header value; null without one; UNAUTHENTICATED for a bad one. */
+  async authenticate(header: string | undefined): Promise<Caller | null> {
+    if (!header) return null;
+    const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
+    if (!match) throw new AppError(ErrorCode.UNAUTHENTICATED, 'the Authorization header must be "Bearer <token>"');
+    const row = await this.db.apiToken.findUnique({ where: { hash: hashOf(match[1]!) } });
+    if (!row || row.revokedAt) throw new AppError(ErrorCode.UNAUTHENTICATED, 'this API token is not valid (unknown or revoked)');
+    // Recording use is best effort and must not slow the request.
+    void this.db.apiToken.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } }).catch(() => undefined);
+    return { tokenId: row.id, name: row.name, role: row.role as Role };
+  }
+}
+
+/** Throws unless the caller may do what needs `role`; `what` names the operation in the message. */
+export function requireRole(caller: Caller | null, role: Role, what: string): Caller {
+  if (!caller) {
+    throw new AppError(
+      ErrorCode.UNAUTHENTICATED,
+      `${what} needs an API token with role ${role} or higher: send "Authorization: Bearer <token>" (create one with \`fashion-how token create --role ${role} --name NAME\`)`,
+    );
+  }
+  if (!roleAtLeast(caller.role, role)) throw new AppError(ErrorCode.FORBIDDEN, `${what} needs role ${role} or higher; this token has role ${caller.role}`);
+  return caller;
+}

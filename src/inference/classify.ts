@@ -1,0 +1,101 @@
+// classify: decode + crop + letterbox each image once per distinct preprocessing among the models,
+// send the tensors through each model's micro-batcher, and soft-vote: the weighted mean of the members'
+// per-task probabilities.
+import type { ImageLimits } from '../config.js';
+import type { Bbox } from '../domain.js';
+import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
+import { preprocess, type PreprocessSpec } from '../data/image.js';
+import type { EnsembleService } from './ensembles.js';
+import type { LoadedModel, ModelPool } from './models.js';
+
+export interface ClassifyRequest {
+  images: { image: Buffer; bbox: Bbox }[];
+  ensembleId?: number;
+  artifactId?: number;
+  includeMembers?: boolean;
+}
+
+export interface MemberVote {
+  artifactId: number;
+  weight: number;
+  probabilities: number[];
+}
+
+export interface TaskResult {
+  task: string;
+  classes: string[];
+  probabilities: number[];
+  members?: MemberVote[];
+}
+
+export interface ClassifyOutcome {
+  target: { kind: 'ensemble'; id: number; name: string } | { kind: 'artifact'; id: number; name: string };
+  results: TaskResult[][];
+}
+
+export class ClassifyService {
+  constructor(
+    private readonly pool: ModelPool,
+    private readonly ensembles: EnsembleService,
+    private readonly limits: { maxImages: number; image: ImageLimits },
+  ) {}
+
+  /** The models a request votes with, and their weights. */
+  async members(request: Pick<ClassifyRequest, 'ensembleId' | 'artifactId'>) {
+    if (request.ensembleId !== undefined && request.artifactId !== undefined) throw badInput('give ensembleId or artifactId, not both');
+    if (request.artifactId !== undefined) {
+      const model = await this.pool.get(request.artifactId);
+      return { target: { kind: 'artifact' as const, id: model.artifact.id, name: model.artifact.name }, members: [{ model, weight: 1 }] };
+    }
+    const ensemble = request.ensembleId !== undefined ? await this.ensembles.get(request.ensembleId) : await this.ensembles.getDefault();
+    if (!ensemble) throw notFound('default ensemble', '(none set): create one with createEnsemble, or pass artifactId');
+    const rows = await this.ensembles.members(ensemble.id);
+    const members = await Promise.all(rows.map(async (m) => ({ model: await this.pool.get(m.artifactId), weight: m.weight })));
+    return { target: { kind: 'ensemble' as const, id: ensemble.id, name: ensemble.name }, members };
+  }
+
+  async classify(request: ClassifyRequest): Promise<ClassifyOutcome> {
+    const { images } = request;
+    if (images.length === 0) throw badInput('images must hold at least one image');
+    if (images.length > this.limits.maxImages) {
+      throw badInput(`a request may classify at most ${this.limits.maxImages} images (FASHION_HOW_MAX_CLASSIFY_IMAGES); this one has ${images.length}`);
+    }
+    const { target, members } = await this.members(request);
+    const specs = new Map<string, PreprocessSpec>();
+    for (const { model } of members) specs.set(specKey(model), specOf(model));
+    const totalWeight = members.reduce((sum, m) => sum + m.weight, 0);
+
+    const results = await Promise.all(
+      images.map(async ({ image, bbox }, index) => {
+        const tensors = new Map<string, Float32Array>();
+        for (const [key, spec] of specs) {
+          try {
+            tensors.set(key, (await preprocess(image, bbox, spec, this.limits.image)).tensor);
+          } catch (error) {
+            if (error instanceof AppError && error.code === ErrorCode.BAD_USER_INPUT) throw badInput(`images[${index}]: ${error.message}`);
+            throw error;
+          }
+        }
+        const votes = await Promise.all(members.map(({ model }) => model.batcher.submit(tensors.get(specKey(model))!)));
+        const tasks = members[0]!.model.info.tasks;
+        return tasks.map((task, t): TaskResult => {
+          const probabilities = new Array<number>(task.classes.length).fill(0);
+          const memberVotes: MemberVote[] = members.map(({ model, weight }, m) => {
+            const output = votes[m]![model.info.tasks[t]!.output]!;
+            output.forEach((p, k) => (probabilities[k]! += (weight / totalWeight) * p));
+            return { artifactId: model.artifact.id, weight, probabilities: Array.from(output) };
+          });
+          return { task: task.name, classes: task.classes, probabilities, ...(request.includeMembers ? { members: memberVotes } : {}) };
+        });
+      }),
+    );
+    return { target, results };
+  }
+}
+
+function specOf(model: LoadedModel): PreprocessSpec {
+  const { size, padValue, mean, std } = model.info.input;
+  return { size, padValue, mean: mean as [number, number, number], std: std as [number, number, number] };
+}
+
+const specKey = (model: LoadedModel) => JSON.stringify(specOf(model));

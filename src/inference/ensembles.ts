@@ -1,0 +1,66 @@
+// Ensembles: weighted soft votes over artifacts that share a label schema. One of them is the default
+// that classify uses when a request names no model.
+import type { Db } from '../db/client.js';
+import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
+
+export interface EnsembleMemberInput {
+  artifactId: number;
+  weight: number;
+}
+
+export class EnsembleService {
+  constructor(private readonly db: Db) {}
+
+  async create(input: { name: string; members: EnsembleMemberInput[]; makeDefault?: boolean }) {
+    const name = input.name.trim();
+    if (name === '') throw badInput('an ensemble needs a name');
+    if (input.members.length === 0) throw badInput('an ensemble needs at least one member');
+    const ids = input.members.map((m) => m.artifactId);
+    if (new Set(ids).size !== ids.length) throw badInput('each artifact may appear once in an ensemble');
+    for (const m of input.members) {
+      if (!(Number.isFinite(m.weight) && m.weight > 0)) throw badInput(`member weights must be positive numbers, got ${m.weight} for artifact ${m.artifactId}`);
+    }
+    const artifacts = await this.db.modelArtifact.findMany({ where: { id: { in: ids } } });
+    const missing = ids.filter((id) => !artifacts.some((a) => a.id === id));
+    if (missing.length > 0) throw notFound('artifact', missing.join(', '));
+    const schemas = new Set(artifacts.map((a) => a.labelSchemaId));
+    if (schemas.size > 1) {
+      throw badInput(`ensemble members must share one label schema (the same tasks and classes); these artifacts use ${schemas.size} different schemas: ${artifacts.map((a) => `${a.id} -> schema ${a.labelSchemaId}`).join(', ')}`);
+    }
+    if (await this.db.ensemble.findUnique({ where: { name } })) throw new AppError(ErrorCode.CONFLICT, `an ensemble named "${name}" already exists`);
+    const isFirst = (await this.db.ensemble.count()) === 0;
+    return this.db.$transaction(async (tx) => {
+      const makeDefault = input.makeDefault || isFirst;
+      if (makeDefault) await tx.ensemble.updateMany({ where: { isDefault: true }, data: { isDefault: false } });
+      return tx.ensemble.create({
+        data: { name, isDefault: makeDefault, labelSchemaId: artifacts[0]!.labelSchemaId, members: { create: input.members.map((m) => ({ artifactId: m.artifactId, weight: m.weight })) } },
+      });
+    });
+  }
+
+  list() {
+    return this.db.ensemble.findMany({ orderBy: { id: 'asc' } });
+  }
+
+  async get(id: number) {
+    const ensemble = await this.db.ensemble.findUnique({ where: { id } });
+    if (!ensemble) throw notFound('ensemble', id);
+    return ensemble;
+  }
+
+  getDefault() {
+    return this.db.ensemble.findFirst({ where: { isDefault: true } });
+  }
+
+  async setDefault(id: number) {
+    await this.get(id);
+    return this.db.$transaction(async (tx) => {
+      await tx.ensemble.updateMany({ where: { isDefault: true }, data: { isDefault: false } });
+      return tx.ensemble.update({ where: { id }, data: { isDefault: true } });
+    });
+  }
+
+  members(ensembleId: number) {
+    return this.db.ensembleMember.findMany({ where: { ensembleId }, orderBy: { artifactId: 'asc' } });
+  }
+}

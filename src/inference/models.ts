@@ -1,0 +1,99 @@
+// Loaded models: one ONNX Runtime session and one micro-batcher per artifact, created once and kept.
+import type { Db } from '../db/client.js';
+import type { ModelArtifact } from '../db/generated/client.js';
+import { notFound } from '../errors.js';
+import type { Metrics } from '../metrics.js';
+import { MicroBatcher } from './batcher.js';
+import { type ModelSession, openSession } from './onnx.js';
+import type { ModelInfo } from './registry.js';
+
+export interface ServingSettings {
+  maxBatch: number;
+  maxWaitMs: number;
+  maxQueue: number;
+  intraOpThreads: number;
+}
+
+export interface LoadedModel {
+  artifact: ModelArtifact;
+  info: ModelInfo;
+  session: ModelSession;
+  batcher: MicroBatcher;
+}
+
+export function softmaxInPlace(values: Float32Array, width: number): Float32Array {
+  for (let row = 0; row < values.length / width; row++) {
+    let max = -Infinity;
+    for (let k = 0; k < width; k++) max = Math.max(max, values[row * width + k]!);
+    let sum = 0;
+    for (let k = 0; k < width; k++) sum += values[row * width + k] = Math.exp(values[row * width + k]! - max);
+    for (let k = 0; k < width; k++) values[row * width + k]! /= sum;
+  }
+  return values;
+}
+
+export class ModelPool {
+  private readonly loaded = new Map<number, Promise<LoadedModel>>();
+  private readonly warmed = new Set<number>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly settings: ServingSettings,
+    private readonly metrics: Metrics,
+  ) {}
+
+  /** The loaded model of an artifact, loading and warming it on first use. */
+  get(artifactId: number): Promise<LoadedModel> {
+    let model = this.loaded.get(artifactId);
+    if (!model) {
+      model = this.load(artifactId);
+      this.loaded.set(artifactId, model);
+      model.then(
+        () => this.warmed.add(artifactId),
+        () => this.loaded.delete(artifactId),
+      );
+    }
+    return model;
+  }
+
+  /** Loaded and warmed up: a request for it will not wait for a session to be created. */
+  isWarm(artifactId: number): boolean {
+    return this.warmed.has(artifactId);
+  }
+
+  private async load(artifactId: number): Promise<LoadedModel> {
+    const artifact = await this.db.modelArtifact.findUnique({ where: { id: artifactId } });
+    if (!artifact) throw notFound('artifact', artifactId);
+    const info = artifact.modelInfo as unknown as ModelInfo;
+    const session = await openSession(artifact.onnxPath, { intraOpThreads: this.settings.intraOpThreads });
+    const size = info.input.size;
+    const label = String(artifactId);
+    const widths = Object.fromEntries(info.tasks.map((t) => [t.output, t.classes.length]));
+    const batcher = new MicroBatcher({
+      maxBatch: this.settings.maxBatch,
+      maxWaitMs: this.settings.maxWaitMs,
+      maxQueue: this.settings.maxQueue,
+      rowLength: 3 * size * size,
+      run: async (batch, rows) => {
+        const outputs = await session.run(batch, rows, size);
+        if (info.outputKind === 'logits') for (const [name, width] of Object.entries(widths)) softmaxInPlace(outputs[name]!, width);
+        return outputs;
+      },
+      onBatch: (rows, seconds) => {
+        this.metrics.batchSize.observe({ model: label }, rows);
+        this.metrics.inferenceSeconds.observe({ model: label }, seconds);
+      },
+      onQueueLength: (length) => this.metrics.queueLength.set({ model: label }, length),
+    });
+    // Warm-up: the first run allocates and optimises; do it before any caller waits on it.
+    await session.run(new Float32Array(3 * size * size), 1, size);
+    return { artifact, info, session, batcher };
+  }
+
+  async close(): Promise<void> {
+    const models = await Promise.allSettled(this.loaded.values());
+    this.loaded.clear();
+    this.warmed.clear();
+    for (const m of models) if (m.status === 'fulfilled') await m.value.session.release();
+  }
+}
