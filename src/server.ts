@@ -14,7 +14,7 @@ import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type ErrorRequestHandler } from 'express';
-import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError, type ValidationContext } from 'graphql';
 import type { App } from './app.js';
 import { requireRole } from './auth/tokens.js';
 import type { Context } from './context.js';
@@ -80,6 +80,15 @@ export function errorFormatter(log: Logger) {
   };
 }
 
+/** graphql-armor's rules throw by default, which Apollo answers as an internal error; reported as
+ *  validation errors they reach the client as GRAPHQL_VALIDATION_FAILED with the limit in the message. */
+const reportInsteadOfThrowing = {
+  exposeLimits: true,
+  ignoreIntrospection: true,
+  propagateOnRejection: false,
+  onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(new GraphQLError(error.message.replace(/^Syntax Error: /, '')))],
+};
+
 export interface RunningServer {
   url: string;
   graphqlUrl: string;
@@ -99,8 +108,8 @@ export async function startServer(app: App): Promise<RunningServer> {
     includeStacktraceInErrorResponses: false,
     introspection: graphql.introspection,
     validationRules: [
-      maxDepthRule({ n: graphql.maxDepth, exposeLimits: true, ignoreIntrospection: true }),
-      costLimitRule({ maxCost: graphql.maxCost, exposeLimits: true, ignoreIntrospection: true }),
+      maxDepthRule({ n: graphql.maxDepth, ...reportInsteadOfThrowing }),
+      costLimitRule({ maxCost: graphql.maxCost, ...reportInsteadOfThrowing }),
     ],
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),

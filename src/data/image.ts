@@ -89,10 +89,12 @@ function open(input: ImageInput, limits: ImageLimits): Sharp {
 }
 
 /** Reads the header only; enforces the pixel limit before any pixel is decoded. */
-async function header(image: Sharp, limits: ImageLimits): Promise<ImageInfo> {
+async function header(input: ImageInput, limits: ImageLimits): Promise<ImageInfo> {
   let meta: Metadata;
   try {
-    meta = await image.metadata();
+    // No pixel limit here: reading a header decodes nothing, and the size it reports lets the
+    // refusal below name the image's dimensions and the limit.
+    meta = await sharp(input, { limitInputPixels: false, autoOrient: true }).metadata();
   } catch (error) {
     throw describeSharpFailure(error);
   }
@@ -111,7 +113,7 @@ async function header(image: Sharp, limits: ImageLimits): Promise<ImageInfo> {
  */
 export async function inspectImage(input: ImageInput, limits: ImageLimits): Promise<ImageInfo> {
   const image = open(input, limits);
-  const info = await header(image, limits);
+  const info = await header(input, limits);
   try {
     await image.resize(32, 32, { fit: 'inside' }).raw().toBuffer();
   } catch (error) {
@@ -139,7 +141,7 @@ function normalisationTables(spec: PreprocessSpec): Float32Array[] {
 /** Decodes, crops to the bbox, letterboxes to spec.size and normalises into a CHW tensor. */
 export async function preprocess(input: ImageInput, bbox: Bbox, spec: PreprocessSpec, limits: ImageLimits): Promise<Preprocessed> {
   const image = open(input, limits);
-  const source = await header(image, limits);
+  const source = await header(input, limits);
   const problem = bboxProblem(bbox, source.width, source.height);
   if (problem) throw new ImageError(problem);
   const cropWidth = bbox.xmax - bbox.xmin;

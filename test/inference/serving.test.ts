@@ -1,0 +1,331 @@
+import { execFile } from 'node:child_process';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { crc32, deflateSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../../src/app.js';
+import { encodeJpeg, preprocess, type PreprocessSpec } from '../../src/data/image.js';
+import { importDataset } from '../../src/data/import.js';
+import { writeSyntheticDataset, type SynthRow } from '../../src/data/synth.js';
+import { openSession } from '../../src/inference/onnx.js';
+import type { ModelInfo } from '../../src/inference/registry.js';
+import { type RunningServer, startServer } from '../../src/server.js';
+import { findPython } from '../../src/training/python.js';
+import { graphqlClient, openTestApp, useScratchDir } from '../helpers.js';
+
+const scratch = useScratchDir();
+let app: App;
+let server: RunningServer;
+let trainer: ReturnType<typeof graphqlClient>;
+let reader: ReturnType<typeof graphqlClient>;
+let anonymous: ReturnType<typeof graphqlClient>;
+let rows: SynthRow[];
+let imageRoot: string;
+let artifactIds: number[];
+
+const LIMITS = { maxBytes: 200_000, maxPixels: 1_000_000 };
+const CLASSIFY = `query($input: ClassifyInput!) { classify(input: $input) { model ensemble { id name } artifact { id }
+  results { index tasks { task predicted { index name probability } distribution { index name probability } members { artifactId weight distribution { probability } } } } } }`;
+
+const b64 = async (row: SynthRow) => (await readFile(path.join(imageRoot, row.imageName))).toString('base64');
+const item = async (row: SynthRow) => ({ image: await b64(row), bbox: row.bbox });
+type Prediction = { task: string; distribution: { probability: number }[]; members?: { artifactId: string; weight: number; distribution: { probability: number }[] }[] };
+const probabilities = (tasks: Prediction[]) => tasks.map((t) => t.distribution.map((d) => d.probability));
+
+/** What onnxruntime-node gives for one image, run directly on the serving preprocessing's tensor. */
+async function direct(artifactId: number, row: SynthRow): Promise<number[][]> {
+  const artifact = await app.services.db.modelArtifact.findUniqueOrThrow({ where: { id: artifactId } });
+  const info = artifact.modelInfo as unknown as ModelInfo;
+  const spec: PreprocessSpec = { size: info.input.size, padValue: info.input.padValue, mean: info.input.mean as [number, number, number], std: info.input.std as [number, number, number] };
+  const { tensor } = await preprocess(path.join(imageRoot, row.imageName), row.bbox, spec, LIMITS);
+  const session = await openSession(artifact.onnxPath);
+  const outputs = await session.run(tensor, 1, spec.size);
+  await session.release();
+  return info.tasks.map((t) => Array.from(outputs[t.output]!));
+}
+
+function expectClose(actual: number[][], expected: number[][], digits = 5) {
+  expect(actual.length).toBe(expected.length);
+  actual.forEach((row, t) => row.forEach((value, k) => expect(value).toBeCloseTo(expected[t]![k]!, digits)));
+}
+
+async function metric(name: string): Promise<string[]> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  return text.split('\n').filter((line) => line.startsWith(name));
+}
+
+beforeAll(async () => {
+  app = await openTestApp(path.join(scratch.dir, 'data'), {
+    imageLimits: LIMITS,
+    serving: { maxClassifyImages: 8, maxBatch: 8, maxWaitMs: 20, maxQueue: 64, intraOpThreads: 1 },
+  });
+  server = await startServer(app);
+  trainer = graphqlClient(server.graphqlUrl, (await app.services.tokens.create('serving test', 'trainer')).token);
+  reader = graphqlClient(server.graphqlUrl, (await app.services.tokens.create('serving reader', 'reader')).token);
+  anonymous = graphqlClient(server.graphqlUrl);
+  const synthetic = await writeSyntheticDataset({ out: path.join(scratch.dir, 'synth'), count: 60, seed: 6, minSide: 64, maxSide: 96 });
+  ({ rows, imageRoot } = synthetic);
+  const { datasetId } = await importDataset({ csvPath: synthetic.csvPath, imageRoot }, app.services.importContext);
+  const runs = await app.services.training.startTraining({
+    datasetId,
+    backbones: ['mobilenet_v3_small'],
+    heads: ['feedforward', 'residual'],
+    options: { imageSize: 32, epochs: 1, batchSize: 16, maxStepsPerEpoch: 2, hiddenSize: 16, cutmix: 'off', dataLoaderWorkers: 0, threads: 1 },
+  });
+  await app.services.training.waitFor(runs.map((r) => r.id));
+  artifactIds = (await app.services.db.modelArtifact.findMany({ orderBy: { id: 'asc' } })).map((a) => a.id);
+  expect(artifactIds).toHaveLength(2);
+});
+afterAll(async () => {
+  await server.close();
+  await app.close();
+});
+
+describe('classify', () => {
+  it('answers with distributions that sum to 1 and equal onnxruntime run directly on the same tensor', async () => {
+    const { data, errors } = await reader(CLASSIFY, { input: { images: [await item(rows[0]!), await item(rows[1]!)], artifactId: String(artifactIds[0]) } });
+    expect(errors).toBeUndefined();
+    expect(data?.classify.artifact.id).toBe(String(artifactIds[0]));
+    expect(data?.classify.results.map((r: { index: number }) => r.index)).toEqual([0, 1]);
+    for (const [i, result] of data!.classify.results.entries()) {
+      const got = probabilities(result.tasks);
+      for (const task of got) expect(task.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+      expectClose(got, await direct(artifactIds[0]!, rows[i]!));
+      for (const task of result.tasks) {
+        const best = Math.max(...task.distribution.map((d: { probability: number }) => d.probability));
+        expect(task.predicted.probability).toBe(best);
+      }
+    }
+    expect(data?.classify.results[0].tasks.map((t: { task: string }) => t.task)).toEqual(['Daily', 'Gender', 'Embellishment']);
+  });
+
+  it("soft-votes an ensemble: the weighted mean of its members' answers", async () => {
+    const created = await trainer(`mutation($input: CreateEnsembleInput!) { createEnsemble(input: $input) { id name isDefault members { weight artifact { id } } } }`, {
+      input: { name: 'pair', members: [{ artifactId: String(artifactIds[0]), weight: 1 }, { artifactId: String(artifactIds[1]), weight: 3 }] },
+    });
+    expect(created.errors).toBeUndefined();
+    expect(created.data?.createEnsemble).toMatchObject({ name: 'pair', isDefault: true });
+    // No ensemble named: the default one answers.
+    const { data } = await reader(CLASSIFY, { input: { images: [await item(rows[2]!)], includeMembers: true } });
+    expect(data?.classify).toMatchObject({ model: 'pair', ensemble: { name: 'pair' } });
+    const tasks = data!.classify.results[0].tasks as Prediction[];
+    const alone = await Promise.all(artifactIds.map((id) => direct(id, rows[2]!)));
+    tasks.forEach((task, t) => {
+      expect(task.members!.map((m) => [m.artifactId, m.weight])).toEqual([[String(artifactIds[0]), 1], [String(artifactIds[1]), 3]]);
+      task.members!.forEach((m, j) => expectClose([m.distribution.map((d) => d.probability)], [alone[j]![t]!]));
+      const expected = alone[0]![t]!.map((p, k) => (1 * p + 3 * alone[1]![t]![k]!) / 4);
+      expectClose([task.distribution.map((d) => d.probability)], [expected]);
+    });
+  });
+
+  it('batches concurrent requests and gives every caller its own row', async () => {
+    const before = await metric('fashion_how_inference_batch_size_count');
+    const chosen = rows.slice(10, 34);
+    const answers = await Promise.all(chosen.map(async (row) => reader(CLASSIFY, { input: { images: [await item(row)], artifactId: String(artifactIds[1]) } })));
+    for (const [i, answer] of answers.entries()) {
+      expect(answer.errors).toBeUndefined();
+      expectClose(probabilities(answer.data!.classify.results[0].tasks), await direct(artifactIds[1]!, chosen[i]!));
+    }
+    const model = `model="${artifactIds[1]}"`;
+    const count = Number((await metric('fashion_how_inference_batch_size_count')).find((l) => l.includes(model))!.split(' ').pop());
+    const single = Number((await metric('fashion_how_inference_batch_size_bucket')).find((l) => l.includes(model) && l.includes('le="1"'))!.split(' ').pop());
+    expect(before.length).toBeGreaterThanOrEqual(0);
+    // Fewer session runs than requests, and at least one run carried more than one image.
+    expect(count).toBeLessThan(chosen.length + 2);
+    expect(count - single).toBeGreaterThan(0);
+  });
+
+  it('answers BAD_USER_INPUT naming each limit', async () => {
+    const ask = async (input: Record<string, unknown>) => (await reader(CLASSIFY, { input: { artifactId: String(artifactIds[0]), ...input } })).errors?.[0];
+    const many = await ask({ images: await Promise.all(rows.slice(0, 9).map(item)) });
+    expect(many).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: 'a request may classify at most 8 images (FASHION_HOW_MAX_CLASSIFY_IMAGES); this one has 9' });
+    const big = Buffer.alloc(300_000, 7).toString('base64');
+    expect(await ask({ images: [{ image: big, bbox: rows[0]!.bbox }] })).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: expect.stringContaining('over the limit of 200000 bytes') });
+    const wide = await encodeJpeg(new Uint8Array(1200 * 1000 * 3).fill(128), 1200, 1000, 50);
+    expect(await ask({ images: [{ image: wide.toString('base64'), bbox: { xmin: 0, ymin: 0, xmax: 10, ymax: 10 } }] })).toMatchObject({
+      extensions: { code: 'BAD_USER_INPUT' },
+      message: 'images[0]: image is 1200x1000 = 1200000 pixels, over the limit of 1000000 pixels',
+    });
+    const outside = await ask({ images: [{ image: await b64(rows[0]!), bbox: { xmin: 0, ymin: 0, xmax: 5000, ymax: 10 } }] });
+    expect(outside?.message).toMatch(/^images\[0\]: bbox \(0, 0, 5000, 10\) must lie inside the \d+x\d+ image$/);
+    expect(await ask({ images: [] })).toMatchObject({ message: 'images must hold at least one image' });
+  });
+
+  it('refuses corrupt, truncated and bomb images clearly while serving other requests', async () => {
+    const jpeg = await readFile(path.join(imageRoot, rows[3]!.imageName));
+    const bomb = pngClaiming(40_000, 40_000);
+    const bad = [
+      ['corrupt', Buffer.from('GIF89a but not really an image at all'), /^images\[0\]: image data is corrupt or truncated: /],
+      ['not an image', Buffer.from('just some text'), /^images\[0\]: image cannot be decoded: not a supported image format/],
+      ['truncated', jpeg.subarray(0, jpeg.length >> 1), /corrupt or truncated/],
+      ['bomb', bomb, /40000x40000 = 1600000000 pixels, over the limit of 1000000 pixels/],
+    ] as const;
+    const good = rows.slice(40, 46);
+    const [badAnswers, goodAnswers] = await Promise.all([
+      Promise.all(bad.map(([, bytes]) => reader(CLASSIFY, { input: { artifactId: String(artifactIds[0]), images: [{ image: bytes.toString('base64'), bbox: { xmin: 0, ymin: 0, xmax: 8, ymax: 8 } }] } }))),
+      Promise.all(good.map(async (row) => reader(CLASSIFY, { input: { artifactId: String(artifactIds[0]), images: [await item(row)] } }))),
+    ]);
+    bad.forEach(([what, , message], i) => {
+      expect(badAnswers[i]!.errors?.[0]?.extensions?.code, what).toBe('BAD_USER_INPUT');
+      expect(badAnswers[i]!.errors?.[0]?.message, what).toMatch(message);
+    });
+    for (const answer of goodAnswers) expect(answer.errors).toBeUndefined();
+    expect((await reader('{ health { ok } }')).data?.health.ok).toBe(true);
+  });
+});
+
+describe('access control', () => {
+  it('refuses mutations without a token, with a reader token, and with a bad token', async () => {
+    const mutation = `mutation { setDefaultEnsemble(id: "1") { id } }`;
+    expect((await anonymous(mutation)).errors?.[0]).toMatchObject({ extensions: { code: 'UNAUTHENTICATED' }, message: expect.stringContaining('setDefaultEnsemble needs an API token with role trainer') });
+    expect((await reader(mutation)).errors?.[0]).toMatchObject({ extensions: { code: 'FORBIDDEN' }, message: 'setDefaultEnsemble needs role trainer or higher; this token has role reader' });
+    const forged = await graphqlClient(server.graphqlUrl, 'fh_forged')(mutation);
+    expect(forged.errors?.[0]).toMatchObject({ extensions: { code: 'UNAUTHENTICATED' }, message: expect.stringContaining('not valid') });
+    expect((await trainer(mutation)).errors).toBeUndefined();
+    expect((await trainer(`mutation { createToken(name: "x", role: reader) { token } }`)).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  });
+
+  it('asks for a reader token on every query when anonymous reads are off', async () => {
+    const closed = await startServer({ ...app, config: { ...app.config, anonymousRead: false } });
+    try {
+      const noToken = await graphqlClient(closed.graphqlUrl)('{ ensembles { id } }');
+      expect(noToken.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+      const token = (await app.services.tokens.create('closed reader', 'reader')).token;
+      expect((await graphqlClient(closed.graphqlUrl, token)('{ ensembles { id } }')).errors).toBeUndefined();
+    } finally {
+      await closed.close();
+    }
+  });
+
+  it('limits query depth', async () => {
+    const nest = (levels: number): string => (levels === 0 ? 'id' : `run { artifact { ${nest(levels - 1)} } }`);
+    const answer = await reader(`{ artifacts { ${nest(6)} } }`);
+    expect(answer.errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(answer.errors?.[0]?.message).toBe('Query depth limit of 12 exceeded, found 14.');
+    expect((await reader(`{ artifacts { ${nest(2)} } }`)).errors).toBeUndefined();
+  });
+});
+
+describe('importModel', () => {
+  it("re-imports a trained artifact and serves it like the original", async () => {
+    const original = await app.services.db.modelArtifact.findUniqueOrThrow({ where: { id: artifactIds[0] } });
+    const dir = path.join(scratch.dir, 'byo');
+    await promisify(execFile)('mkdir', ['-p', dir]);
+    await copyFile(original.onnxPath, path.join(dir, 'model.onnx'));
+    await copyFile(path.join(path.dirname(original.onnxPath), 'model.json'), path.join(dir, 'model.json'));
+    const imported = await trainer(`mutation($input: ImportModelInput!) { importModel(input: $input) { id name outputKind inputSize run { id } } }`, { input: { name: 'brought', onnxPath: path.join(dir, 'model.onnx') } });
+    expect(imported.errors).toBeUndefined();
+    expect(imported.data?.importModel).toMatchObject({ name: 'brought', outputKind: 'probabilities', inputSize: 32, run: null });
+    const id = imported.data!.importModel.id as string;
+    const { data } = await reader(CLASSIFY, { input: { images: [await item(rows[5]!)], artifactId: id } });
+    expectClose(probabilities(data!.classify.results[0].tasks), await direct(artifactIds[0]!, rows[5]!));
+  });
+
+  it('serves a logits model as probabilities and refuses models that do not match their model.json', async () => {
+    const python = await findPython();
+    const dir = path.join(scratch.dir, 'tiny');
+    await promisify(execFile)('mkdir', ['-p', dir]);
+    const build = (file: string, kind: string, ...classes: number[]) =>
+      promisify(execFile)(python.executable, [new URL('./tinyModel.py', import.meta.url).pathname, path.join(dir, file), '24', kind, ...classes.map(String)]);
+    await build('logits.onnx', 'logits', 4, 2);
+    const info = (overrides: Record<string, unknown> = {}) => ({
+      input: { size: 24, padValue: 255, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] },
+      outputKind: 'logits',
+      tasks: [{ name: 'Style', classes: ['a', 'b', 'c', 'd'], output: 'out_0' }, { name: 'Fit', classes: ['x', 'y'], output: 'out_1' }],
+      ...overrides,
+    });
+    const importWith = async (name: string, doc: object) => {
+      await writeFile(path.join(dir, `${name}.json`), JSON.stringify(doc));
+      return trainer(`mutation($input: ImportModelInput!) { importModel(input: $input) { id outputKind tasks { name classes } } }`, { input: { name, onnxPath: path.join(dir, 'logits.onnx'), modelJsonPath: path.join(dir, `${name}.json`) } });
+    };
+    const ok = await importWith('tiny-logits', info());
+    expect(ok.errors).toBeUndefined();
+    expect(ok.data?.importModel.tasks.map((t: { classes: string[] }) => t.classes.length)).toEqual([4, 2]);
+
+    // Serving turns logits into probabilities: softmax of what onnxruntime gives directly.
+    const row = rows[7]!;
+    const artifact = await app.services.db.modelArtifact.findUniqueOrThrow({ where: { id: Number(ok.data!.importModel.id) } });
+    const { tensor } = await preprocess(path.join(imageRoot, row.imageName), row.bbox, { size: 24, padValue: 255, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] }, LIMITS);
+    const session = await openSession(artifact.onnxPath);
+    const raw = await session.run(tensor, 1, 24);
+    await session.release();
+    const softmax = (v: Float32Array) => {
+      const e = Array.from(v).map((x) => Math.exp(x - Math.max(...v)));
+      return e.map((x) => x / e.reduce((a, b) => a + b, 0));
+    };
+    const { data } = await reader(CLASSIFY, { input: { images: [await item(row)], artifactId: ok.data!.importModel.id } });
+    expectClose(probabilities(data!.classify.results[0].tasks), [softmax(raw.out_0!), softmax(raw.out_1!)]);
+
+    const refusals: [string, object, RegExp][] = [
+      ['wrong-size', info({ input: { size: 32, padValue: 255, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] } }), /the graph's input is \[n, 3, 24, 24\]; model.json declares images of \[batch, 3, 32, 32\]/],
+      ['wrong-classes', info({ tasks: [{ name: 'Style', classes: ['a', 'b', 'c'], output: 'out_0' }, { name: 'Fit', classes: ['x', 'y'], output: 'out_1' }] }), /output "out_0" has 4 values per image; task Style declares 3 classes/],
+      ['wrong-output', info({ tasks: [{ name: 'Style', classes: ['a', 'b', 'c', 'd'], output: 'probs_0' }] }), /maps task Style to output "probs_0", but the graph's outputs are out_0, out_1/],
+      ['not-probabilities', info({ outputKind: 'probabilities' }), /does not look like probabilities .* declare "outputKind": "logits"/],
+      ['no-std', info({ input: { size: 24, mean: [0, 0, 0] } }), /model.json is not valid: input.std must be 3 numbers/],
+    ];
+    for (const [name, doc, message] of refusals) {
+      const answer = await importWith(name, doc);
+      expect(answer.errors?.[0]?.extensions?.code, name).toBe('BAD_USER_INPUT');
+      expect(answer.errors?.[0]?.message, name).toMatch(message);
+    }
+
+    // An ensemble cannot mix label schemas.
+    const mixed = await trainer(`mutation($input: CreateEnsembleInput!) { createEnsemble(input: $input) { id } }`, {
+      input: { name: 'mixed', members: [{ artifactId: String(artifactIds[0]) }, { artifactId: ok.data!.importModel.id }] },
+    });
+    expect(mixed.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: expect.stringContaining('must share one label schema') });
+  });
+});
+
+describe('operations', () => {
+  it('reports readiness once the default ensemble is warm, and exposes Prometheus metrics', async () => {
+    await app.warmDefaultEnsemble();
+    const ready = await fetch(`${server.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ ready: true, database: true, defaultEnsemble: { name: 'pair', warm: true } });
+    const requests = await metric('fashion_how_graphql_requests_total');
+    expect(requests.some((l) => /outcome="ok"/.test(l))).toBe(true);
+    expect((await metric('fashion_how_errors_total')).some((l) => l.includes('code="BAD_USER_INPUT"'))).toBe(true);
+    expect((await metric('fashion_how_inference_seconds_count')).length).toBeGreaterThan(0);
+    expect((await metric('fashion_how_inference_queue_length')).length).toBeGreaterThan(0);
+  });
+
+  it('fails fast with OVERLOADED when a model queue is full', async () => {
+    // Rows wait up to a second for company, and at most two may wait: the third is refused at once.
+    const tight = await openTestApp(path.join(scratch.dir, 'data'), { imageLimits: LIMITS, serving: { maxClassifyImages: 8, maxBatch: 64, maxWaitMs: 1000, maxQueue: 2, intraOpThreads: 1 } });
+    const tightServer = await startServer(tight);
+    try {
+      const images = await Promise.all(rows.slice(50, 54).map(item));
+      const started = performance.now();
+      const answer = await graphqlClient(tightServer.graphqlUrl)(CLASSIFY, { input: { images, artifactId: String(artifactIds[0]) } });
+      expect(performance.now() - started).toBeLessThan(900);
+      expect(answer.errors?.[0]).toMatchObject({ extensions: { code: 'OVERLOADED' }, message: 'the model is overloaded: 2 images are waiting, the limit is 2; retry shortly' });
+      // Once the waiting rows have gone through (after maxWaitMs), two images fit.
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      const two = await graphqlClient(tightServer.graphqlUrl)(CLASSIFY, { input: { images: images.slice(0, 2), artifactId: String(artifactIds[0]) } });
+      expect(two.errors).toBeUndefined();
+      expect(two.data?.classify.results).toHaveLength(2);
+    } finally {
+      await tightServer.close();
+      await tight.close();
+    }
+  });
+});
+
+/** A valid PNG whose header claims width x height. */
+function pngClaiming(width: number, height: number): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([length, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 0, 0, 0, 0], 8);
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.alloc(64 * (width + 1)))), chunk('IEND', Buffer.alloc(0))]);
+}
