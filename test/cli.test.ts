@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -56,6 +56,15 @@ describe('fashion-how CLI', () => {
     expect(result.stdout).toMatch(/^\s*1\s+mobilenet_v3_small\s+feedforward\s+SUCCEEDED\s+\d\.\d{3}/m);
     const listed = await cli('runs', '--status', 'succeeded');
     expect(listed.stdout).toMatch(/^\s*1\s+mobilenet_v3_small\s+feedforward\s+SUCCEEDED/m);
+    const csv = (await readFile(path.join(scratch.dir, 'synth', 'train.csv'), 'utf8')).trim().split('\n')[1]!.split(',');
+    const classified = await cli('classify', '--artifact', '1', '--image', path.join(scratch.dir, 'synth', 'images', csv[0]!), '--bbox', csv.slice(1, 5).join(','));
+    expect(classified.code, classified.stderr).toBe(0);
+    expect(classified.stdout).toMatch(/^artifact 1 "mobilenet_v3_small\+feedforward \(run 1\)"$/m);
+    expect(classified.stdout).toMatch(/^Daily: .+ \(\d+\.\d%\)$/m);
+    expect(classified.stdout).toMatch(/^Embellishment: /m);
+    const token = await cli('token', 'create', '--role', 'admin', '--name', 'cli test');
+    expect(token.stdout.trim()).toMatch(/^fh_[A-Za-z0-9_-]{43}$/);
+    expect((await cli('token', 'list')).stdout).toMatch(new RegExp(`cli test\\s+admin\\s+${token.stdout.trim().slice(0, 10)}`));
     const bad = await cli('train', '--dataset', '1', '--backbones', 'resnet99', '--heads', 'feedforward');
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/error: Unsupported backbone "resnet99". Choose one of: resnet18/);
