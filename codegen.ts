@@ -17,6 +17,7 @@ const config: CodegenConfig = {
           ModelArtifact: '../resolvers/mappers.js#ModelArtifactRow',
           EvaluationReport: '../resolvers/mappers.js#EvaluationReportRow',
           Ensemble: '../resolvers/mappers.js#EnsembleRow',
+          ConfusionMatrix: '../resolvers/mappers.js#ConfusionMatrixRow',
           ClassifyResult: '../resolvers/mappers.js#ClassifyResultRow',
         },
         scalars: { DateTime: 'Date', JSON: 'unknown' },

@@ -9,6 +9,7 @@ import { EnsembleService } from './inference/ensembles.js';
 import { ModelPool } from './inference/models.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
+import { EvaluationService } from './reports/evaluate.js';
 import { TrainingService } from './training/service.js';
 
 export interface Readiness {
@@ -36,6 +37,7 @@ export async function openApp(config: AppConfig): Promise<App> {
   const metrics = createMetrics();
   const ensembles = new EnsembleService(db);
   const models = new ModelPool(db, config.serving, metrics);
+  const classify = new ClassifyService(models, ensembles, { maxImages: config.serving.maxClassifyImages, image: config.imageLimits });
   const services: Services = {
     db,
     datasets: new DatasetService(db),
@@ -44,7 +46,8 @@ export async function openApp(config: AppConfig): Promise<App> {
     tokens: new TokenService(db),
     ensembles,
     models,
-    classify: new ClassifyService(models, ensembles, { maxImages: config.serving.maxClassifyImages, image: config.imageLimits }),
+    classify,
+    evaluation: new EvaluationService(db, classify, models),
     metrics,
   };
   return {

@@ -8,6 +8,7 @@ import type { ClassifyService } from './inference/classify.js';
 import type { EnsembleService } from './inference/ensembles.js';
 import type { ModelPool } from './inference/models.js';
 import type { Metrics } from './metrics.js';
+import type { EvaluationService } from './reports/evaluate.js';
 import type { TrainingService } from './training/service.js';
 
 export interface Services {
@@ -20,6 +21,7 @@ export interface Services {
   ensembles: EnsembleService;
   models: ModelPool;
   classify: ClassifyService;
+  evaluation: EvaluationService;
   metrics: Metrics;
 }
 

@@ -90,6 +90,16 @@ export class ModelPool {
     return { artifact, info, session, batcher };
   }
 
+  /** Mean time of one single-image run on this machine, in milliseconds (the report's CPU latency). */
+  async latencyMs(artifactId: number, runs = 10): Promise<number> {
+    const { session, info } = await this.get(artifactId);
+    const size = info.input.size;
+    const input = new Float32Array(3 * size * size);
+    const started = performance.now();
+    for (let r = 0; r < runs; r++) await session.run(input, 1, size);
+    return (performance.now() - started) / runs;
+  }
+
   async close(): Promise<void> {
     const models = await Promise.allSettled(this.loaded.values());
     this.loaded.clear();

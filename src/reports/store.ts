@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Db } from '../db/client.js';
 import type { Split, TaskSpec } from '../domain.js';
-import { acsa, argmaxRows, confusionMatrix, top1 } from './confusion.js';
+import { argmax, confusionOf, fromConfusion } from './metrics.js';
 
 export interface TaskScore {
   task: number;
@@ -21,9 +21,9 @@ export async function scorePredictions(db: Db, tasks: TaskSpec[], itemIds: numbe
       if (label === undefined) throw new Error(`item ${id} has no label for task ${task.name}`);
       return label;
     });
-    const predicted = argmaxRows(probabilities[t]!.flat(), task.classes.length);
-    const rows = confusionMatrix(truth, predicted, task.classes.length);
-    return { score: { task: t, name: task.name, top1: top1(rows), acsa: acsa(rows) } satisfies TaskScore, rows };
+    const rows = confusionOf(truth, probabilities[t]!.map(argmax), task.classes.length);
+    const { top1, acsa } = fromConfusion(rows);
+    return { score: { task: t, name: task.name, top1, acsa } satisfies TaskScore, rows };
   });
 }
 

@@ -2,6 +2,7 @@
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type { Resolvers } from '../generated/graphql.js';
 import { ClassifyResult } from './ClassifyResult.js';
+import { ConfusionMatrix } from './ConfusionMatrix.js';
 import { Dataset } from './Dataset.js';
 import { Ensemble } from './Ensemble.js';
 import { EvaluationReport } from './EvaluationReport.js';
@@ -10,6 +11,7 @@ import { ModelArtifact } from './ModelArtifact.js';
 import { cancelRun } from './Mutation/cancelRun.js';
 import { createEnsemble } from './Mutation/createEnsemble.js';
 import { createToken } from './Mutation/createToken.js';
+import { evaluate } from './Mutation/evaluate.js';
 import { importDataset } from './Mutation/importDataset.js';
 import { importModel } from './Mutation/importModel.js';
 import { resumeRun } from './Mutation/resumeRun.js';
@@ -24,6 +26,8 @@ import { datasets } from './Query/datasets.js';
 import { ensemble } from './Query/ensemble.js';
 import { ensembles } from './Query/ensembles.js';
 import { health } from './Query/health.js';
+import { report } from './Query/report.js';
+import { reports } from './Query/reports.js';
 import { run } from './Query/run.js';
 import { runs } from './Query/runs.js';
 import { tokens } from './Query/tokens.js';
@@ -33,8 +37,8 @@ import { TrainingRun } from './TrainingRun.js';
 export const resolvers: Resolvers = {
   DateTime: DateTimeResolver,
   JSON: JSONResolver,
-  Query: { health, datasets, dataset, runs, run, trainingCapabilities, classify, ensembles, ensemble, artifacts, artifact, tokens },
-  Mutation: { importDataset, startTraining, cancelRun, resumeRun, importModel, createEnsemble, setDefaultEnsemble, createToken, revokeToken },
+  Query: { health, datasets, dataset, runs, run, trainingCapabilities, classify, ensembles, ensemble, artifacts, artifact, tokens, report, reports },
+  Mutation: { importDataset, startTraining, cancelRun, resumeRun, importModel, createEnsemble, setDefaultEnsemble, createToken, revokeToken, evaluate },
   Dataset,
   LabelSchema,
   TrainingRun,
@@ -42,4 +46,5 @@ export const resolvers: Resolvers = {
   EvaluationReport,
   Ensemble,
   ClassifyResult,
+  ConfusionMatrix,
 };
