@@ -1,13 +1,14 @@
 // The `fashion-how` command. Each subcommand is a thin shell over the same services the GraphQL
 // server uses, opened on the database that the environment (src/config.ts) names.
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { type App, openApp } from './app.js';
 import { ROLES } from './auth/tokens.js';
 import { percent, table } from './cli/format.js';
 import { createProgress } from './cli/progress.js';
+import { printReport, reportCsv, reportJson } from './cli/report.js';
 import { followRuns, runsTable } from './cli/train.js';
 import { CONFIG_VARIABLES, loadConfig } from './config.js';
 import { type Bbox, SPLITS, type Split } from './domain.js';
@@ -309,6 +310,75 @@ export function buildProgram(): Command {
           console.log(`\n${task.task}: ${task.classes[order[0]![1]]} (${percent(order[0]![0])})`);
           console.log(table(['#', 'class', 'probability', ...(task.members ?? []).map((m) => `artifact ${m.artifactId} (w ${m.weight})`)], task.classes.map((name, k) => [k, name, percent(task.probabilities[k]!), ...(task.members ?? []).map((m) => percent(m.probabilities[k]!))])));
         }
+      }),
+    );
+
+  const ensemble = program.command('ensemble').description('ensembles: weighted soft votes over artifacts');
+  ensemble
+    .command('create')
+    .description('create an ensemble (the first one becomes the default)')
+    .requiredOption('--name <name>', 'ensemble name')
+    .requiredOption('--members <list>', 'artifactId[:weight],... e.g. 1:1,2:2', (raw: string) =>
+      list(raw).map((part) => {
+        const [id, weight = '1'] = part.split(':');
+        const artifactId = Number(id);
+        if (!Number.isInteger(artifactId) || artifactId < 1 || !(Number(weight) > 0)) throw new InvalidArgumentError(`"${part}" is not artifactId[:weight] with a positive weight`);
+        return { artifactId, weight: Number(weight) };
+      }),
+    )
+    .option('--default', 'make it the default ensemble')
+    .action((options: { name: string; members: { artifactId: number; weight: number }[]; default?: boolean }) =>
+      withApp(async (app) => {
+        const created = await app.services.ensembles.create({ name: options.name, members: options.members, makeDefault: options.default });
+        console.log(`ensemble ${created.id} "${created.name}"${created.isDefault ? ' (default)' : ''}: ${options.members.map((m) => `artifact ${m.artifactId} x ${m.weight}`).join(', ')}`);
+      }),
+    );
+  ensemble
+    .command('list')
+    .description('list ensembles and their members')
+    .action(() =>
+      withApp(async (app) => {
+        const rows = await app.services.ensembles.list();
+        const members = await Promise.all(rows.map((e) => app.services.ensembles.members(e.id)));
+        console.log(table(['id', 'name', 'default', 'members (artifact x weight)'], rows.map((e, i) => [e.id, e.name, e.isDefault ? 'yes' : '', members[i]!.map((m) => `${m.artifactId} x ${m.weight}`).join(', ')])));
+      }),
+    );
+
+  const splitOption = (raw: string) => {
+    const split = raw.toUpperCase();
+    if (split !== 'ALL' && !(SPLITS as readonly string[]).includes(split)) throw new InvalidArgumentError(`choose one of ${SPLITS.join(', ')}, ALL`);
+    return split as Split | 'ALL';
+  };
+
+  program
+    .command('evaluate')
+    .description('score a run, an artifact or an ensemble on a split through the serving path and store a report')
+    .option('--run <id>', 'a finished run', int('run', 1))
+    .option('--artifact <id>', 'an artifact', int('artifact', 1))
+    .option('--ensemble <id>', 'an ensemble', int('ensemble', 1))
+    .option('--dataset <id>', "dataset to score on (default: the run's)", int('dataset', 1))
+    .option('--split <split>', `${SPLITS.join(', ')} or ALL (default: VALIDATION for a run, else ALL)`, splitOption)
+    .action((options: { run?: number; artifact?: number; ensemble?: number; dataset?: number; split?: Split | 'ALL' }) =>
+      withApp(async (app) => {
+        const report = await app.services.evaluation.evaluate({ runId: options.run, artifactId: options.artifact, ensembleId: options.ensemble, datasetId: options.dataset, split: options.split });
+        await printReport(app, report.id);
+      }),
+    );
+
+  program
+    .command('report')
+    .description('show a stored report as tables, or export it as JSON or CSV')
+    .argument('<id>', 'report id', int('id', 1))
+    .option('--json', 'print the whole report as JSON')
+    .option('--csv <file>', 'write the per-class rows as CSV')
+    .action((id: number, options: { json?: boolean; csv?: string }) =>
+      withApp(async (app) => {
+        if (options.csv) {
+          await writeFile(options.csv, await reportCsv(app, id));
+          console.error(`wrote ${options.csv}`);
+        }
+        if (options.json) console.log(await reportJson(app, id));
+        else if (!options.csv) await printReport(app, id);
       }),
     );
 

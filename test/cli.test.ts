@@ -62,6 +62,18 @@ describe('fashion-how CLI', () => {
     expect(classified.stdout).toMatch(/^artifact 1 "mobilenet_v3_small\+feedforward \(run 1\)"$/m);
     expect(classified.stdout).toMatch(/^Daily: .+ \(\d+\.\d%\)$/m);
     expect(classified.stdout).toMatch(/^Embellishment: /m);
+    const evaluated = await cli('evaluate', '--run', '1');
+    expect(evaluated.code, evaluated.stderr).toBe(0);
+    expect(evaluated.stdout).toMatch(/^report \d+: run 1 \(artifact 1\) on dataset 1, split VALIDATION, 15 items/m);
+    expect(evaluated.stdout).toMatch(/^Daily\s+\d\.\d{3}\s+\[\d\.\d{3}, \d\.\d{3}\]/m);
+    const reportId = evaluated.stdout.match(/^report (\d+):/m)![1]!;
+    const csvFile = path.join(scratch.dir, 'report.csv');
+    expect((await cli('report', reportId, '--csv', csvFile)).code).toBe(0);
+    const csvRows = (await readFile(csvFile, 'utf8')).trim().split('\n');
+    expect(csvRows[0]).toBe('report,task,class_index,class,support,predicted,precision,recall,f1,specificity,task_top1,task_acsa');
+    expect(csvRows).toHaveLength(1 + 7 + 6 + 3);
+    const json = JSON.parse((await cli('report', reportId, '--json')).stdout);
+    expect(json.confusionMatrices.map((m: { rows: number[][] }) => m.rows.flat().reduce((a, b) => a + b, 0))).toEqual([15, 15, 15]);
     const token = await cli('token', 'create', '--role', 'admin', '--name', 'cli test');
     expect(token.stdout.trim()).toMatch(/^fh_[A-Za-z0-9_-]{43}$/);
     expect((await cli('token', 'list')).stdout).toMatch(new RegExp(`cli test\\s+admin\\s+${token.stdout.trim().slice(0, 10)}`));

@@ -18,8 +18,8 @@ export interface EvaluateRequest {
   ensembleId?: number;
   /** Default: the run's dataset; required for an artifact or an ensemble. */
   datasetId?: number;
-  /** Default: VALIDATION for a run's own dataset, every item otherwise. */
-  split?: Split | null;
+  /** Default: VALIDATION for a run's own dataset, every item (ALL) otherwise. */
+  split?: Split | 'ALL' | null;
 }
 
 export interface TaskReport extends Omit<TaskMetrics, 'confusion' | 'confusionNormalized'> {
@@ -65,7 +65,7 @@ export class EvaluationService {
     if (datasetId === undefined) throw badInput('give the dataset to evaluate on (datasetId)');
     const dataset = await this.db.dataset.findUnique({ where: { id: datasetId }, include: { labelSchema: true } });
     if (!dataset) throw notFound('dataset', datasetId);
-    const split = request.split === undefined ? (runId !== undefined && request.datasetId === undefined ? 'VALIDATION' : null) : request.split;
+    const split: Split | 'ALL' = request.split ?? (runId !== undefined && request.datasetId === undefined ? 'VALIDATION' : 'ALL');
     const tasks = dataset.labelSchema.tasks as unknown as TaskSpec[];
     const { target, members } = await this.classify.members({ artifactId, ensembleId: request.ensembleId });
     const modelTasks = members[0]!.model.info.tasks;
@@ -74,11 +74,11 @@ export class EvaluationService {
     }
 
     const items = await this.db.item.findMany({
-      where: { datasetId: dataset.id, ...(split ? { split } : {}) },
+      where: { datasetId: dataset.id, ...(split === 'ALL' ? {} : { split }) },
       include: { labels: { orderBy: { task: 'asc' } } },
       orderBy: { id: 'asc' },
     });
-    if (items.length === 0) throw badInput(`dataset ${dataset.id} has no ${split ?? ''} items to evaluate`.replace('  ', ' '));
+    if (items.length === 0) throw badInput(`dataset ${dataset.id} has no ${split === 'ALL' ? '' : `${split} `}items to evaluate`);
 
     // Chunks of items go through classify a few at a time: enough to keep every model's batcher full.
     const results: TaskResult[][] = new Array(items.length);
@@ -108,7 +108,7 @@ export class EvaluationService {
       const report = await this.db.evaluationReport.create({
         data: {
           datasetId: dataset.id,
-          split: split ?? 'ALL',
+          split,
           ...owner,
           itemCount: items.length,
           metrics: metrics as object,
