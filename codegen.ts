@@ -5,6 +5,12 @@ import type { CodegenConfig } from '@graphql-codegen/cli';
 const config: CodegenConfig = {
   schema: 'schema.graphql',
   generates: {
+    // The SDK's operation types: results and variables of the operations in src/sdk/operations.graphql.
+    'src/sdk/generated.ts': {
+      documents: 'src/sdk/operations.graphql',
+      plugins: ['typescript-operations', 'typed-document-node'],
+      config: { enumsAsTypes: true, useTypeImports: true, scalars: { DateTime: 'string', JSON: 'unknown' }, avoidOptionals: { field: true, inputValue: false } },
+    },
     'src/generated/graphql.ts': {
       plugins: ['typescript', 'typescript-resolvers'],
       config: {

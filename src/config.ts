@@ -138,3 +138,8 @@ export const CONFIG_VARIABLES: ReadonlyArray<[name: string, meaning: string]> = 
   ['FASHION_HOW_MAX_QUERY_COST', 'GraphQL cost limit (default 20000)'],
   ['FASHION_HOW_ANONYMOUS_READ', 'queries and classify without a token (default: true on loopback)'],
 ];
+
+/** What an SDK client takes from the environment when its caller does not say. */
+export function loadClientConfig(env: Env = process.env): { endpoint: string; token?: string } {
+  return { endpoint: env.FASHION_HOW_ENDPOINT || 'http://127.0.0.1:4000/graphql', token: env.FASHION_HOW_TOKEN || undefined };
+}

@@ -54,12 +54,19 @@ export class ClassifyService {
     return { target: { kind: 'ensemble' as const, id: ensemble.id, name: ensemble.name }, members };
   }
 
+  /** A client's request: the per-request image limit applies. */
   async classify(request: ClassifyRequest): Promise<ClassifyOutcome> {
     const { images } = request;
     if (images.length === 0) throw badInput('images must hold at least one image');
     if (images.length > this.limits.maxImages) {
       throw badInput(`a request may classify at most ${this.limits.maxImages} images (FASHION_HOW_MAX_CLASSIFY_IMAGES); this one has ${images.length}`);
     }
+    return this.score(request);
+  }
+
+  /** Scores any number of images (the platform's own work, e.g. evaluation); each image's limits still apply. */
+  async score(request: ClassifyRequest): Promise<ClassifyOutcome> {
+    const { images } = request;
     const { target, members } = await this.members(request);
     const specs = new Map<string, PreprocessSpec>();
     for (const { model } of members) specs.set(specKey(model), specOf(model));

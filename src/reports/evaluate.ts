@@ -88,7 +88,7 @@ export class EvaluationService {
         limit(async () => {
           const chunk = items.slice(c * CHUNK, (c + 1) * CHUNK);
           const images = await Promise.all(chunk.map(async (item) => ({ image: await readFile(path.join(dataset.imageRoot, item.imagePath)), bbox: item })));
-          const outcome = await this.classify.classify({ images, artifactId, ensembleId: request.ensembleId, includeMembers: members.length > 1 });
+          const outcome = await this.classify.score({ images, artifactId, ensembleId: request.ensembleId, includeMembers: members.length > 1 });
           outcome.results.forEach((r, i) => (results[c * CHUNK + i] = r));
         }),
       ),

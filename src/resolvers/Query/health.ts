@@ -1,10 +1,15 @@
 import { VERSION } from '../../version.js';
 import type { QueryResolvers } from '../../generated/graphql.js';
 
-export const health: NonNullable<QueryResolvers['health']> = async (_parent, _args, { services }) => {
+export const health: NonNullable<QueryResolvers['health']> = async (_parent, _args, { services, config }) => {
   const database = await services.db.$queryRawUnsafe('SELECT 1').then(
     () => true,
     () => false,
   );
-  return { ok: database, version: VERSION, database };
+  return {
+    ok: database,
+    version: VERSION,
+    database,
+    limits: { maxClassifyImages: config.serving.maxClassifyImages, maxImageBytes: config.imageLimits.maxBytes, maxImagePixels: config.imageLimits.maxPixels, maxBodyBytes: config.maxBodyBytes },
+  };
 };

@@ -1,0 +1,196 @@
+// The typed fashion-how client. Operation types are generated from schema.graphql and
+// src/sdk/operations.graphql; nothing here restates a response shape by hand.
+import { readFile } from 'node:fs/promises';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print } from 'graphql';
+import { loadClientConfig } from '../config.js';
+import {
+  ClassifyDocument,
+  type ClassifyQuery,
+  CreateEnsembleDocument,
+  type CreateEnsembleInput,
+  DatasetsDocument,
+  EvaluateDocument,
+  type EvaluateInput,
+  HealthDocument,
+  type HealthQuery,
+  ImportDatasetDocument,
+  type ImportDatasetInput,
+  ReportDocument,
+  RunDocument,
+  type RunFieldsFragment,
+  type RunFilter,
+  RunsDocument,
+  StartTrainingDocument,
+  type StartTrainingInput,
+} from './generated.js';
+
+export type * from './generated.js';
+
+/** An error the server answered, with its stable code (BAD_USER_INPUT, NOT_FOUND, OVERLOADED, ...). */
+export class FashionHowError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly extensions: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'FashionHowError';
+  }
+}
+
+export interface ClientOptions {
+  /** GraphQL endpoint; default FASHION_HOW_ENDPOINT, else http://127.0.0.1:4000/graphql. */
+  endpoint?: string;
+  /** API token; default FASHION_HOW_TOKEN. */
+  token?: string;
+  /** Retries of an OVERLOADED answer, with exponential backoff from `backoffMs`. */
+  retries?: number;
+  backoffMs?: number;
+}
+
+export interface ImageInput {
+  /** A file path, or the encoded bytes. */
+  image: string | Uint8Array;
+  bbox: { xmin: number; ymin: number; xmax: number; ymax: number };
+}
+
+export interface ClassifyOptions {
+  ensembleId?: string;
+  artifactId?: string;
+  /** Also return each member's distribution. */
+  members?: boolean;
+}
+
+export type Classification = ClassifyQuery['classify']['results'][number];
+
+const FINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED', 'INTERRUPTED']);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class FashionHowClient {
+  readonly endpoint: string;
+  private readonly token?: string;
+  private readonly retries: number;
+  private readonly backoffMs: number;
+  private limits?: HealthQuery['health']['limits'];
+
+  constructor(options: ClientOptions = {}) {
+    const fromEnv = loadClientConfig();
+    this.endpoint = options.endpoint ?? fromEnv.endpoint;
+    this.token = options.token ?? fromEnv.token;
+    this.retries = options.retries ?? 5;
+    this.backoffMs = options.backoffMs ?? 100;
+  }
+
+  /** Sends one operation; OVERLOADED is retried with backoff, every other error is thrown at once. */
+  async request<Result, Variables extends Record<string, unknown>>(document: TypedDocumentNode<Result, Variables>, variables?: Variables): Promise<Result> {
+    const body = JSON.stringify({ query: print(document), variables });
+    for (let attempt = 0; ; attempt++) {
+      const response = await fetch(this.endpoint, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(this.token ? { authorization: `Bearer ${this.token}` } : {}) },
+        body,
+      });
+      let payload: { data?: Result | null; errors?: { message: string; extensions?: Record<string, unknown> }[] };
+      try {
+        payload = (await response.json()) as typeof payload;
+      } catch {
+        throw new FashionHowError('BAD_RESPONSE', `the server answered HTTP ${response.status} without a GraphQL body`);
+      }
+      const error = payload.errors?.[0];
+      if (!error) return payload.data as Result;
+      const code = String(error.extensions?.code ?? 'INTERNAL_SERVER_ERROR');
+      if (code === 'OVERLOADED' && attempt < this.retries) {
+        await sleep(this.backoffMs * 2 ** attempt * (0.5 + Math.random()));
+        continue;
+      }
+      throw new FashionHowError(code, error.message, error.extensions);
+    }
+  }
+
+  async health() {
+    return (await this.request(HealthDocument)).health;
+  }
+
+  async datasets() {
+    return (await this.request(DatasetsDocument)).datasets;
+  }
+
+  async importDataset(input: ImportDatasetInput) {
+    return (await this.request(ImportDatasetDocument, { input })).importDataset;
+  }
+
+  async startTraining(input: StartTrainingInput) {
+    return (await this.request(StartTrainingDocument, { input })).startTraining;
+  }
+
+  async run(id: string) {
+    return (await this.request(RunDocument, { id })).run;
+  }
+
+  async runs(filter?: RunFilter) {
+    return (await this.request(RunsDocument, { filter })).runs;
+  }
+
+  /** Polls a run until it ends; `onProgress` sees every poll. */
+  async waitForRun(id: string, options: { onProgress?: (run: RunFieldsFragment) => void; pollMs?: number; timeoutMs?: number } = {}): Promise<RunFieldsFragment> {
+    const deadline = Date.now() + (options.timeoutMs ?? 24 * 3600 * 1000);
+    for (;;) {
+      const run = await this.run(id);
+      options.onProgress?.(run);
+      if (FINAL.has(run.status)) return run;
+      if (Date.now() > deadline) throw new FashionHowError('TIMEOUT', `run ${id} did not finish in time (status ${run.status})`);
+      await sleep(options.pollMs ?? 1000);
+    }
+  }
+
+  async createEnsemble(input: CreateEnsembleInput) {
+    return (await this.request(CreateEnsembleDocument, { input })).createEnsemble;
+  }
+
+  async evaluate(input: EvaluateInput) {
+    return (await this.request(EvaluateDocument, { input })).evaluate;
+  }
+
+  async report(id: string) {
+    return (await this.request(ReportDocument, { id })).report;
+  }
+
+  /**
+   * Classifies any number of images: they are sent in requests that fit the server's per-request
+   * image limit (and body size), a few at a time, and the answers come back in input order.
+   */
+  async classify(images: ImageInput[], options: ClassifyOptions = {}): Promise<Classification[]> {
+    this.limits ??= (await this.health()).limits;
+    const encoded = await Promise.all(
+      images.map(async ({ image, bbox }) => ({ image: Buffer.from(typeof image === 'string' ? await readFile(image) : image).toString('base64'), bbox })),
+    );
+    const chunks: (typeof encoded)[] = [];
+    let current: typeof encoded = [];
+    let bytes = 0;
+    for (const item of encoded) {
+      const size = item.image.length + 200;
+      if (current.length > 0 && (current.length >= this.limits.maxClassifyImages || bytes + size > this.limits.maxBodyBytes * 0.9)) {
+        chunks.push(current);
+        current = [];
+        bytes = 0;
+      }
+      current.push(item);
+      bytes += size;
+    }
+    if (current.length > 0) chunks.push(current);
+    const answers: Classification[][] = new Array(chunks.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < chunks.length) {
+        const index = next++;
+        const { classify } = await this.request(ClassifyDocument, {
+          input: { images: chunks[index]!, ensembleId: options.ensembleId, artifactId: options.artifactId, includeMembers: options.members ?? false },
+        });
+        answers[index] = classify.results;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(4, chunks.length) }, worker));
+    return answers.flat().map((result, index) => ({ ...result, index }));
+  }
+}

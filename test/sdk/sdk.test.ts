@@ -1,0 +1,94 @@
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../../src/app.js';
+import { writeSyntheticDataset } from '../../src/data/synth.js';
+import { FashionHowClient, FashionHowError } from '../../src/sdk/index.js';
+import { type RunningServer, startServer } from '../../src/server.js';
+import { openTestApp, useScratchDir } from '../helpers.js';
+
+const scratch = useScratchDir();
+let app: App;
+let server: RunningServer;
+let client: FashionHowClient;
+let synthetic: Awaited<ReturnType<typeof writeSyntheticDataset>>;
+
+beforeAll(async () => {
+  app = await openTestApp(path.join(scratch.dir, 'data'), { serving: { maxClassifyImages: 4, maxBatch: 8, maxWaitMs: 5, maxQueue: 64, intraOpThreads: 1 } });
+  server = await startServer(app);
+  client = new FashionHowClient({ endpoint: server.graphqlUrl, token: (await app.services.tokens.create('sdk test', 'trainer')).token });
+  synthetic = await writeSyntheticDataset({ out: path.join(scratch.dir, 'synth'), count: 60, seed: 21, minSide: 64, maxSide: 96 });
+});
+afterAll(async () => {
+  await server.close();
+  await app.close();
+});
+
+describe('the SDK against a real server', () => {
+  it('imports, trains two combos, builds and evaluates an ensemble, and classifies a large batch in order', async () => {
+    const imported = await client.importDataset({ csvPath: synthetic.csvPath, imageRoot: synthetic.imageRoot, name: 'sdk' });
+    expect(imported).toMatchObject({ created: true, itemCount: 60 });
+    const runs = await client.startTraining({
+      datasetId: imported.dataset.id,
+      backbones: ['mobilenet_v3_small'],
+      heads: ['feedforward', 'residual'],
+      options: { imageSize: 32, epochs: 1, batchSize: 16, maxStepsPerEpoch: 2, hiddenSize: 16, cutmix: 'OFF', dataLoaderWorkers: 0, threads: 1 },
+    });
+    expect(runs.map((r) => r.status)).toEqual(['QUEUED', 'QUEUED']);
+    const seen: string[] = [];
+    const finished = await Promise.all(runs.map((r) => client.waitForRun(r.id, { pollMs: 200, onProgress: (run) => seen.push(run.status) })));
+    expect(finished.map((r) => r.status)).toEqual(['SUCCEEDED', 'SUCCEEDED']);
+    expect(seen).toContain('SUCCEEDED');
+
+    const ensemble = await client.createEnsemble({ name: 'sdk pair', members: finished.map((r) => ({ artifactId: r.artifact!.id, weight: 1 })) });
+    expect(ensemble.isDefault).toBe(true);
+    const report = await client.evaluate({ ensembleId: ensemble.id, datasetId: imported.dataset.id, split: 'VALIDATION' });
+    expect(report.members).toHaveLength(2);
+    expect(report.confusionMatrices.every((m) => m.rows.flat().reduce((a, b) => a + b, 0) === 15)).toBe(true);
+    expect((await client.report(report.id)).id).toBe(report.id);
+
+    // Ten images with a server limit of four per request: three requests, answers in input order.
+    const rows = synthetic.rows.slice(0, 10);
+    const images = rows.map((r) => ({ image: path.join(synthetic.imageRoot, r.imageName), bbox: r.bbox }));
+    const answers = await client.classify(images, { members: true });
+    expect(answers.map((a) => a.index)).toEqual([...Array(10).keys()]);
+    for (const [i, row] of rows.entries()) {
+      const [alone] = await client.classify([{ image: path.join(synthetic.imageRoot, row.imageName), bbox: row.bbox }]);
+      expect(answers[i]!.tasks.map((t) => t.distribution.map((d) => d.probability))).toEqual(alone!.tasks.map((t) => t.distribution.map((d) => d.probability)));
+      expect(answers[i]!.tasks[0]!.members).toHaveLength(2);
+    }
+  });
+
+  it('throws typed errors carrying the server code, and does not retry bad input', async () => {
+    const row = synthetic.rows[0]!;
+    const started = performance.now();
+    const error = await client.classify([{ image: path.join(synthetic.imageRoot, row.imageName), bbox: { xmin: 0, ymin: 0, xmax: 9999, ymax: 5 } }]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(FashionHowError);
+    expect(error).toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringMatching(/^images\[0\]: bbox \(0, 0, 9999, 5\) must lie inside/) });
+    expect(performance.now() - started).toBeLessThan(2000);
+    await expect(new FashionHowClient({ endpoint: server.graphqlUrl }).startTraining({ datasetId: '1', backbones: ['resnet18'], heads: ['feedforward'] })).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+
+  it('retries OVERLOADED with backoff until the model has room', async () => {
+    const tight = await openTestApp(path.join(scratch.dir, 'data'), { serving: { maxClassifyImages: 8, maxBatch: 64, maxWaitMs: 300, maxQueue: 2, intraOpThreads: 1 } });
+    const tightServer = await startServer(tight);
+    try {
+      const pair = (offset: number) => synthetic.rows.slice(offset, offset + 2).map((r) => ({ image: path.join(synthetic.imageRoot, r.imageName), bbox: r.bbox }));
+      // Two images fill the queue for 300 ms (maxWaitMs); a second pair arriving meanwhile is refused.
+      const first = new FashionHowClient({ endpoint: tightServer.graphqlUrl }).classify(pair(0));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await expect(new FashionHowClient({ endpoint: tightServer.graphqlUrl, retries: 0 }).classify(pair(2))).rejects.toMatchObject({ code: 'OVERLOADED' });
+      expect(await first).toHaveLength(2);
+      const again = new FashionHowClient({ endpoint: tightServer.graphqlUrl }).classify(pair(0));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const started = performance.now();
+      const patient = await new FashionHowClient({ endpoint: tightServer.graphqlUrl, retries: 10, backoffMs: 50 }).classify(pair(2));
+      expect(patient).toHaveLength(2);
+      // It was refused at first and got through once the first pair had been served.
+      expect(performance.now() - started).toBeGreaterThan(250);
+      expect(await again).toHaveLength(2);
+    } finally {
+      await tightServer.close();
+      await tight.close();
+    }
+  });
+});
