@@ -1,6 +1,5 @@
 // The `fashion-how` command. Each subcommand is a thin shell over the same services the GraphQL
 // server uses, opened on the database that the environment (src/config.ts) names.
-import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
@@ -9,6 +8,7 @@ import { ROLES } from './auth/tokens.js';
 import { percent, table } from './cli/format.js';
 import { createProgress } from './cli/progress.js';
 import { printReport, reportCsv, reportJson } from './cli/report.js';
+import { runDemo } from './cli/demo.js';
 import { followRuns, runsTable } from './cli/train.js';
 import { CONFIG_VARIABLES, loadConfig } from './config.js';
 import { type Bbox, SPLITS, type Split } from './domain.js';
@@ -115,6 +115,13 @@ async function printDataset(app: App, id: number, split?: Split) {
   }
 }
 
+function untilSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}
+
 async function serve(app: App) {
   const server = await startServer(app);
   const adopted = await app.services.training.adoptQueued();
@@ -124,11 +131,7 @@ async function serve(app: App) {
   }
   await app.warmDefaultEnsemble().catch((error) => app.log.error({ err: error }, 'could not load the default ensemble'));
   console.log(`GraphQL: ${server.graphqlUrl}`);
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  await untilSignal();
   await server.close();
 }
 
@@ -399,23 +402,19 @@ export function buildProgram(): Command {
 
   program
     .command('demo')
-    .description('the whole platform on synthetic data: generate, import, serve')
-    .option('--seed <s>', 'random seed', int('seed', 0), 1)
-    .option('--count <n>', 'synthetic items', int('count', 1), 2000)
-    .action(async (options: { seed: number; count: number }) => {
+    .description('the whole platform on synthetic data: generate, import, train two combos, evaluate them and their ensemble, serve')
+    .option('--seed <s>', 'random seed (data, split and training)', int('seed', 0), 1)
+    .option('--count <n>', 'synthetic items', int('count', 10), 1500)
+    .option('--full', "the seed's full recipe: 224 px, resnet152 + densenet161, 3 epochs, batch 64, offline CutMix x4")
+    .option('--gpu', 'the full recipe on CUDA')
+    .option('--port <port>', 'port (default: PORT or 4000)', int('port', 0))
+    .action(async (options: { seed: number; count: number; full?: boolean; gpu?: boolean; port?: number }) => {
       const config = loadConfig();
-      const out = path.join(config.dataDir, `synth-seed${options.seed}-n${options.count}`);
-      // The synthetic set is fixed by seed and count: a second demo reuses it (and the import sees the same CSV).
-      const csvPath = path.join(out, 'train.csv');
-      const imageRoot = path.join(out, 'images');
-      if (existsSync(csvPath)) console.log(`reusing the synthetic dataset in ${out}`);
-      else await synth({ out, count: options.count, seed: options.seed, minSide: 160, maxSide: 320 });
-      const app = await openApp(config);
+      const app = await openApp(options.port === undefined ? config : { ...config, port: options.port });
       try {
-        const outcome = await runImport(app, csvPath, { images: imageRoot, name: `synthetic seed ${options.seed}`, seed: DEFAULT_SPLIT_SEED, validationFraction: DEFAULT_VALIDATION_FRACTION });
-        await printDataset(app, outcome.datasetId);
-        console.log('');
-        await serve(app);
+        const server = await runDemo(app, { seed: options.seed, count: options.count, full: options.full ?? false, gpu: options.gpu ?? false });
+        await untilSignal();
+        await server.close();
       } finally {
         await app.close();
       }

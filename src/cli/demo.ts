@@ -1,0 +1,117 @@
+// `fashion-how demo`: the whole platform on synthetic data in a few minutes on a 2-core CPU: generate,
+// import, train two combos, evaluate them and their ensemble, serve, and show one classify answer.
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { App } from '../app.js';
+import { importDataset } from '../data/import.js';
+import { writeSyntheticDataset } from '../data/synth.js';
+import type { ReportMetrics } from '../reports/evaluate.js';
+import { FashionHowClient } from '../sdk/index.js';
+import { type RunningServer, startServer } from '../server.js';
+import type { Hyperparameters } from '../training/hyper.js';
+import { table } from './format.js';
+import { createProgress } from './progress.js';
+import { followRuns } from './train.js';
+
+export interface DemoOptions {
+  seed: number;
+  count: number;
+  /** The seed's full recipe: 224 px, resnet152 + densenet161, 3 epochs, batch 64, offline CutMix x4. */
+  full: boolean;
+  gpu: boolean;
+}
+
+/** Small enough for a 2-core CPU: two different backbones at 64 px give the ensemble something to combine. */
+const QUICK = { backbones: ['mobilenet_v3_small', 'resnet18'], heads: ['residual'], options: { epochs: 3, batchSize: 32, imageSize: 64, cutmix: 'offline', cutmixCopies: 1 } as Partial<Hyperparameters> };
+const FULL = { backbones: ['resnet152', 'densenet161'], heads: ['feedforward', 'residual'], options: {} as Partial<Hyperparameters> };
+
+const f3 = (value: number) => value.toFixed(3);
+
+export async function runDemo(app: App, options: DemoOptions): Promise<RunningServer> {
+  const started = performance.now();
+  const { services, config } = app;
+  const out = path.join(config.dataDir, `synth-seed${options.seed}-n${options.count}`);
+  const csvPath = path.join(out, 'train.csv');
+  if (existsSync(csvPath)) console.log(`1. reusing the synthetic dataset in ${out}`);
+  else {
+    const progress = createProgress('1. synthesising images');
+    await writeSyntheticDataset({ out, count: options.count, seed: options.seed, minSide: 96, maxSide: 200, onProgress: (d, t) => progress.update(d, t) });
+    progress.stop();
+  }
+  const imported = await importDataset({ csvPath, imageRoot: path.join(out, 'images'), name: `synthetic seed ${options.seed}` }, services.importContext);
+  const splits = await services.datasets.splitCounts(imported.datasetId);
+  console.log(`2. dataset ${imported.datasetId}: ${imported.itemCount} items (${splits.map((s) => `${s.split.toLowerCase()} ${s.count}`).join(', ')})${imported.created ? '' : ', imported before'}`);
+
+  const recipe = options.full || options.gpu ? FULL : QUICK;
+  const name = `demo seed ${options.seed}${recipe === FULL ? ' full' : ''}${options.gpu ? ' gpu' : ''}`;
+  let ensemble = (await services.ensembles.list()).find((e) => e.name === name);
+  if (ensemble) {
+    console.log(`3. reusing ensemble ${ensemble.id} "${name}" trained by an earlier demo`);
+  } else {
+    console.log(`3. training ${recipe.backbones.length * recipe.heads.length} runs: ${recipe.backbones.join(', ')} x ${recipe.heads.join(', ')}`);
+    const runs = await services.training.startTraining({
+      datasetId: imported.datasetId,
+      backbones: recipe.backbones,
+      heads: recipe.heads,
+      options: { ...recipe.options, seed: options.seed, ...(options.gpu ? { device: 'cuda' } : {}) },
+    });
+    const finished = await followRuns(app, runs);
+    const failed = finished.filter((r) => r.status !== 'SUCCEEDED');
+    if (failed.length > 0) throw new Error(`demo training failed: ${failed.map((r) => `run ${r.id}: ${r.error}`).join('; ')}`);
+    const artifacts = await services.db.modelArtifact.findMany({ where: { runId: { in: finished.map((r) => r.id) } }, orderBy: { id: 'asc' } });
+    ensemble = await services.ensembles.create({ name, members: artifacts.map((a) => ({ artifactId: a.id, weight: 1 })), makeDefault: true });
+  }
+  await services.ensembles.setDefault(ensemble.id);
+
+  const report = await services.evaluation.evaluate({ ensembleId: ensemble.id, datasetId: imported.datasetId, split: 'VALIDATION' });
+  const metrics = report.metrics as unknown as ReportMetrics;
+  const members = await services.db.evaluationReport.findMany({ where: { parentReportId: report.id }, orderBy: { id: 'asc' } });
+  const artifacts = await services.db.modelArtifact.findMany({ where: { id: { in: members.map((m) => m.artifactId!) } } });
+  console.log(`4. validation report ${report.id} (${report.itemCount} items, ${(report.durationMs / 1000).toFixed(1)} s through the serving path):`);
+  const rows = members.map((m) => {
+    const mm = m.metrics as unknown as ReportMetrics;
+    return [artifacts.find((a) => a.id === m.artifactId)!.name, f3(mm.meanTop1), f3(mm.meanAcsa), ...mm.tasks.map((t) => f3(t.acsa))];
+  });
+  rows.push([`ensemble "${name}"`, f3(metrics.meanTop1), f3(metrics.meanAcsa), ...metrics.tasks.map((t) => f3(t.acsa))]);
+  console.log(table(['model', 'mean top-1', 'mean ACSA', ...metrics.tasks.map((t) => `${t.name} ACSA`)], rows));
+  const beaten = members.filter((m) => (m.metrics as unknown as ReportMetrics).meanAcsa >= metrics.meanAcsa);
+  console.log(
+    beaten.length === 0
+      ? `   the ensemble beats each member's validation ACSA (by ${f3(metrics.gain!.meanAcsa)} over the best)`
+      : `   the ensemble does NOT beat every member: its mean ACSA ${f3(metrics.meanAcsa)} is not above ${beaten.map((m) => `artifact ${m.artifactId} (${f3((m.metrics as unknown as ReportMetrics).meanAcsa)})`).join(', ')}`,
+  );
+
+  const { token } = await services.tokens.create(`demo admin (seed ${options.seed})`, 'admin');
+  const server = await startServer(app);
+  await app.warmDefaultEnsemble();
+
+  // One classify call through the server, as a client would make it.
+  const item = await services.db.item.findFirstOrThrow({ where: { datasetId: imported.datasetId, split: 'VALIDATION' }, orderBy: { id: 'asc' }, include: { labels: { orderBy: { task: 'asc' } } } });
+  const imagePath = path.join(out, 'images', item.imagePath);
+  const bbox = { xmin: item.xmin, ymin: item.ymin, xmax: item.xmax, ymax: item.ymax };
+  const client = new FashionHowClient({ endpoint: server.graphqlUrl, token });
+  const [answer] = await client.classify([{ image: imagePath, bbox }]);
+  const requestFile = path.join(config.dataDir, 'demo-classify.json');
+  await writeFile(
+    requestFile,
+    JSON.stringify({
+      query: 'query($input: ClassifyInput!) { classify(input: $input) { model results { tasks { task predicted { name probability } } } } }',
+      variables: { input: { images: [{ image: (await readFile(imagePath)).toString('base64'), bbox }] } },
+    }),
+  );
+  const { tasks } = await services.datasets.labelSchema((await services.datasets.get(imported.datasetId)).labelSchemaId);
+
+  console.log('');
+  console.log(`dashboard:        ${server.url}/  (the web dashboard is not built yet; Apollo's GraphQL sandbox is at the endpoint below)`);
+  console.log(`GraphQL endpoint: ${server.graphqlUrl}`);
+  console.log(`admin token:      ${token}`);
+  console.log(`example classify: curl -s ${server.graphqlUrl} -H 'content-type: application/json' -d @${requestFile}`);
+  console.log(`                  (item ${item.id}: ${item.imagePath}, bbox ${bbox.xmin},${bbox.ymin},${bbox.xmax},${bbox.ymax})`);
+  for (const [t, task] of answer!.tasks.entries()) {
+    const truth = tasks[t]!.classes[item.labels[t]!.classIndex]!;
+    console.log(`  ${task.task.padEnd(14)} ${task.predicted.name} (${(task.predicted.probability * 100).toFixed(1)}%), true class: ${truth}`);
+  }
+  console.log(`\ndemo ready in ${((performance.now() - started) / 1000).toFixed(0)} s; serving until Ctrl-C`);
+  return server;
+}
