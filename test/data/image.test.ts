@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { crc32, deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { pngClaiming } from '../helpers.js';
 import { bboxProblem, encodeJpeg, IMAGENET_PREPROCESS, inspectImage, letterboxGeometry, preprocess, type PreprocessSpec } from '../../src/data/image.js';
 
 const fixture = (name: string) => new URL(`../fixtures/images/${name}`, import.meta.url).pathname;
@@ -103,23 +103,6 @@ describe('preprocess', () => {
   });
 });
 
-/** A valid PNG whose header claims width x height: a decompression bomb's calling card. */
-function pngClaiming(width: number, height: number): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([length, body, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 0, 0, 0, 0], 8); // 8-bit greyscale
-  const rows = deflateSync(Buffer.alloc(Math.min(height, 64) * (width + 1)));
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', rows), chunk('IEND', Buffer.alloc(0))]);
-}
 
 describe('bad images', () => {
   const bbox = { xmin: 0, ymin: 0, xmax: 4, ymax: 4 };

@@ -2,7 +2,6 @@ import { execFile } from 'node:child_process';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { crc32, deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { encodeJpeg, preprocess, type PreprocessSpec } from '../../src/data/image.js';
@@ -12,7 +11,7 @@ import { openSession } from '../../src/inference/onnx.js';
 import type { ModelInfo } from '../../src/inference/registry.js';
 import { type RunningServer, startServer } from '../../src/server.js';
 import { findPython } from '../../src/training/python.js';
-import { graphqlClient, openTestApp, useScratchDir } from '../helpers.js';
+import { graphqlClient, openTestApp, pngClaiming, useScratchDir } from '../helpers.js';
 
 const scratch = useScratchDir();
 let app: App;
@@ -313,19 +312,3 @@ describe('operations', () => {
   });
 });
 
-/** A valid PNG whose header claims width x height. */
-function pngClaiming(width: number, height: number): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([length, body, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 0, 0, 0, 0], 8);
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.alloc(64 * (width + 1)))), chunk('IEND', Buffer.alloc(0))]);
-}
