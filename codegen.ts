@@ -6,6 +6,12 @@ const config: CodegenConfig = {
   schema: 'schema.graphql',
   generates: {
     // The SDK's operation types: results and variables of the operations in src/sdk/operations.graphql.
+    // The dashboard's operation types, from web/src/operations.graphql.
+    'web/src/generated.ts': {
+      documents: 'web/src/operations.graphql',
+      plugins: ['typescript-operations', 'typed-document-node'],
+      config: { enumsAsTypes: true, useTypeImports: true, scalars: { DateTime: 'string', JSON: 'unknown' }, avoidOptionals: { field: true, inputValue: false } },
+    },
     'src/sdk/generated.ts': {
       documents: 'src/sdk/operations.graphql',
       plugins: ['typescript-operations', 'typed-document-node'],

@@ -19,6 +19,7 @@ import type { App } from './app.js';
 import { requireRole } from './auth/tokens.js';
 import type { Context } from './context.js';
 import { PACKAGE_ROOT } from './db/migrate.js';
+import { cropPreview } from './data/image.js';
 import { AppError, ErrorCode } from './errors.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
@@ -144,6 +145,25 @@ export async function startServer(app: App): Promise<RunningServer> {
       },
     }),
   );
+  // Item crops for the dashboard; the same read access as queries (a token may come as a header).
+  expressApp.get('/items/:id/crop.jpg', async (req, res) => {
+    try {
+      const caller = await app.services.tokens.authenticate(req.headers.authorization);
+      if (!config.anonymousRead) requireRole(caller, 'reader', 'item images');
+      const id = Number(req.params.id);
+      const item = Number.isSafeInteger(id) ? await app.services.db.item.findUnique({ where: { id }, include: { dataset: true } }) : null;
+      if (!item) {
+        res.status(404).json({ errors: [{ message: `item ${req.params.id} does not exist`, extensions: { code: ErrorCode.NOT_FOUND } }] });
+        return;
+      }
+      const jpeg = await cropPreview(path.join(item.dataset.imageRoot, item.imagePath), item, 192, config.imageLimits);
+      res.type('image/jpeg').set('cache-control', 'max-age=3600').send(jpeg);
+    } catch (error) {
+      const known = error instanceof AppError;
+      if (!known) log.error({ err: error }, 'could not make an item crop');
+      res.status(known ? (error.code === ErrorCode.BAD_USER_INPUT ? 422 : 401) : 500).json({ errors: [{ message: known ? error.message : 'Internal server error', extensions: { code: known ? error.code : ErrorCode.INTERNAL_SERVER_ERROR } }] });
+    }
+  });
   const webRoot = path.join(PACKAGE_ROOT, 'web', 'dist');
   if (existsSync(webRoot)) expressApp.use(express.static(webRoot));
 

@@ -104,7 +104,7 @@ export async function runDemo(app: App, options: DemoOptions): Promise<RunningSe
   const { tasks } = await services.datasets.labelSchema((await services.datasets.get(imported.datasetId)).labelSchemaId);
 
   console.log('');
-  console.log(`dashboard:        ${server.url}/  (the web dashboard is not built yet; Apollo's GraphQL sandbox is at the endpoint below)`);
+  console.log(`dashboard:        ${server.url}/  (paste the admin token top right to train and build ensembles from it)`);
   console.log(`GraphQL endpoint: ${server.graphqlUrl}`);
   console.log(`admin token:      ${token}`);
   console.log(`example classify: curl -s ${server.graphqlUrl} -H 'content-type: application/json' -d @${requestFile}`);

@@ -193,3 +193,20 @@ export function encodeJpeg(rgb: Uint8Array, width: number, height: number, quali
 export function encodePng(pixels: Uint8Array, width: number, height: number, channels: 1 | 2 | 3 | 4): Promise<Buffer> {
   return sharp(pixels, { raw: { width, height, channels } }).png().toBuffer();
 }
+
+/** A small JPEG of an item's bbox (the dashboard's worst-confusions gallery). */
+export async function cropPreview(input: ImageInput, bbox: Bbox, side: number, limits: ImageLimits): Promise<Buffer> {
+  const source = await header(input, limits);
+  const problem = bboxProblem(bbox, source.width, source.height);
+  if (problem) throw new ImageError(problem);
+  try {
+    return await open(input, limits)
+      .extract({ left: bbox.xmin, top: bbox.ymin, width: bbox.xmax - bbox.xmin, height: bbox.ymax - bbox.ymin })
+      .resize(side, side, { fit: 'inside' })
+      .flatten({ background: '#ffffff' })
+      .jpeg({ quality: 85 })
+      .toBuffer();
+  } catch (error) {
+    throw describeSharpFailure(error);
+  }
+}

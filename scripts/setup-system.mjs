@@ -1,13 +1,16 @@
 // Part of `npm install`: makes sure a Python interpreter can run the training worker (torch,
-// torchvision, onnx; scikit-learn and Pillow for the reports' cross-checks). Uses Debian's packages
-// where apt-get is usable (root or passwordless sudo); otherwise says what to install and carries on,
-// since datasets, serving and reports work without training.
+// torchvision, onnx; scikit-learn and Pillow for the reports' cross-checks) and that Chromium exists for
+// the dashboard's browser tests. Uses Debian's packages where apt-get is usable (root or passwordless
+// sudo); otherwise says what to install and carries on, since datasets, serving and reports work
+// without training.
 //   FASHION_HOW_SKIP_PYTHON_SETUP=1   skip this step
 //   FASHION_HOW_PYTHON=/path/python   use that interpreter
 import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 const MODULES = ['torch', 'torchvision', 'onnx', 'PIL', 'sklearn'];
 const PACKAGES = ['python3-torch', 'python3-torchvision', 'python3-onnx', 'python3-pil', 'python3-sklearn'];
+const BROWSER = '/usr/bin/chromium';
 const candidates = process.env.FASHION_HOW_PYTHON ? [process.env.FASHION_HOW_PYTHON] : ['/usr/bin/python3', 'python3', 'python'];
 
 function missingModules(python) {
@@ -19,28 +22,29 @@ function missingModules(python) {
   }
 }
 
-function ready() {
+function readyPython() {
   for (const python of candidates) {
     const missing = missingModules(python);
     if (missing && missing.length === 0) return python;
   }
   return null;
 }
+const ready = () => readyPython() && existsSync(BROWSER);
 
 if (process.env.FASHION_HOW_SKIP_PYTHON_SETUP) process.exit(0);
-const found = ready();
-if (found) {
-  console.log(`fashion-how: training will use ${found} (torch, torchvision, onnx found)`);
+if (ready()) {
+  console.log(`fashion-how: training will use ${readyPython()} (torch, torchvision, onnx found); browser tests use ${BROWSER}`);
   process.exit(0);
 }
 const asRoot = process.getuid?.() === 0;
 const sudo = !asRoot && spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore' }).status === 0;
 const hasApt = spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status === 0;
 if (hasApt && (asRoot || sudo) && !process.env.FASHION_HOW_PYTHON) {
-  console.log(`fashion-how: installing the training worker's Python packages: ${PACKAGES.join(' ')}`);
+  const packages = [...(readyPython() ? [] : PACKAGES), ...(existsSync(BROWSER) ? [] : ['chromium'])];
+  console.log(`fashion-how: installing ${packages.join(' ')}`);
   const run = (args) => spawnSync(asRoot ? args[0] : 'sudo', asRoot ? args.slice(1) : args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status;
-  if (run(['apt-get', 'update', '-qq']) === 0 && run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', ...PACKAGES]) === 0 && ready()) {
-    console.log('fashion-how: Python packages for training are installed');
+  if (run(['apt-get', 'update', '-qq']) === 0 && run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', ...packages]) === 0 && ready()) {
+    console.log('fashion-how: the Python packages for training and Chromium are installed');
     process.exit(0);
   }
   console.warn('fashion-how: installing the Python packages failed; see the messages above');
@@ -48,7 +52,8 @@ if (hasApt && (asRoot || sudo) && !process.env.FASHION_HOW_PYTHON) {
   console.warn(
     'fashion-how: no Python with torch, torchvision and onnx was found, so training is unavailable until you install them:\n' +
       `  sudo apt-get install ${PACKAGES.join(' ')}    (Debian/Ubuntu)\n` +
-      '  or: pip install torch torchvision onnx pillow scikit-learn, then set FASHION_HOW_PYTHON to that interpreter',
+      '  or: pip install torch torchvision onnx pillow scikit-learn, then set FASHION_HOW_PYTHON to that interpreter\n' +
+      '  (and `apt-get install chromium` for the dashboard browser tests)',
   );
 }
 process.exit(process.env.CI ? 1 : 0);

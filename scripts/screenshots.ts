@@ -1,0 +1,48 @@
+// `npm run screenshots`: the dashboard's pages at 1280x800, from a fresh fixture database, into
+// screenshots/ (for reviewing the look; not a test).
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { openApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { startServer } from '../src/server.js';
+import { buildDashboardFixture } from '../test/web/fixture.js';
+
+const dir = await mkdtemp(path.join(os.tmpdir(), 'fashion-how-screenshots-'));
+const out = path.resolve('screenshots');
+await mkdir(out, { recursive: true });
+const app = await openApp(loadConfig({ FASHION_HOW_DATA_DIR: path.join(dir, 'data'), PORT: '0', LOG_LEVEL: 'silent' }));
+const server = await startServer(app);
+const fixture = await buildDashboardFixture(app, dir);
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'] });
+const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+const pages: [string, string][] = [
+  ['datasets', 'datasets'],
+  ['runs', 'runs'],
+  [`runs/${fixture.runs[0]!.id}`, 'run'],
+  ['reports', 'reports'],
+  [`reports/${fixture.report.id}`, 'report'],
+  ['ensembles', 'ensembles'],
+  ['try', 'try-it'],
+];
+for (const [hash, name] of pages) {
+  await page.goto(`${server.url}/#/${hash}`);
+  await page.waitForLoadState('networkidle');
+  await page.waitForTimeout(500);
+  await page.screenshot({ path: path.join(out, `${name}.png`) });
+  console.log(`wrote screenshots/${name}.png`);
+}
+const row = fixture.synthetic.rows[0]!;
+await page.goto(`${server.url}/#/try`);
+await page.getByTestId('upload').setInputFiles(path.join(fixture.synthetic.imageRoot, row.imageName));
+for (const key of ['xmin', 'ymin', 'xmax', 'ymax'] as const) await page.getByTestId(`bbox-${key}`).fill(String(row.bbox[key]));
+await page.getByRole('button', { name: 'Classify' }).click();
+await page.getByTestId('prediction').waitFor();
+await page.waitForTimeout(500);
+await page.screenshot({ path: path.join(out, 'try-it-answer.png') });
+console.log('wrote screenshots/try-it-answer.png');
+await browser.close();
+await server.close();
+await app.close();
+await rm(dir, { recursive: true, force: true });

@@ -1,0 +1,116 @@
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../../src/app.js';
+import { type RunningServer, startServer } from '../../src/server.js';
+import { openTestApp, useScratchDir } from '../helpers.js';
+import { buildDashboardFixture } from './fixture.js';
+
+// The built dashboard (web/dist, made by `npm test`'s build) in Debian's Chromium against a real server.
+const scratch = useScratchDir();
+let app: App;
+let server: RunningServer;
+let browser: Browser;
+let fixture: Awaited<ReturnType<typeof buildDashboardFixture>>;
+
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'];
+
+/** Opens a page and collects its console errors and failed requests. */
+async function visit(hash: string): Promise<{ page: Page; problems: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const problems: string[] = [];
+  page.on('console', (message) => message.type() === 'error' && problems.push(message.text()));
+  page.on('pageerror', (error) => problems.push(error.message));
+  await page.goto(`${server.url}/#/${hash}`);
+  await page.waitForLoadState('networkidle');
+  return { page, problems };
+}
+
+beforeAll(async () => {
+  app = await openTestApp(path.join(scratch.dir, 'data'));
+  server = await startServer(app);
+  fixture = await buildDashboardFixture(app, scratch.dir);
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+});
+afterAll(async () => {
+  await browser?.close();
+  await server.close();
+  await app.close();
+});
+
+describe('dashboard', () => {
+  it('loads every page without console errors', async () => {
+    for (const hash of ['datasets', 'runs', `runs/${fixture.runs[0]!.id}`, 'reports', `reports/${fixture.report.id}`, 'ensembles', 'try']) {
+      const { page, problems } = await visit(hash);
+      await page.waitForSelector('main h1');
+      expect(problems, hash).toEqual([]);
+      await page.close();
+    }
+  });
+
+  it('draws one bar per class in the distribution charts', async () => {
+    const { page } = await visit('datasets');
+    const counts = [];
+    for (const task of [0, 1, 2]) {
+      const chart = page.getByTestId(`distribution-${fixture.datasetId}-${task}`);
+      await chart.locator('svg').waitFor();
+      counts.push(await chart.locator('path[fill="#3b6fd4"], path[fill="#d9534f"]').count());
+    }
+    expect(counts).toEqual([7, 6, 3]);
+    // Rare classes (under 5%) are flagged, in the table and in red in the chart.
+    const distribution = await app.services.datasets.distribution(fixture.datasetId);
+    const rare = distribution.map((t) => t.classes.filter((c) => c.share < 0.05).length);
+    expect(rare.reduce((a, b) => a + b, 0)).toBeGreaterThan(0); // the seed's imbalance guarantees a rare class here
+    expect(await page.getByTestId(`dataset-${fixture.datasetId}`).locator('tr.rare').count()).toBe(rare.reduce((a, b) => a + b, 0));
+    expect(await page.getByTestId(`distribution-${fixture.datasetId}-0`).locator('path[fill="#d9534f"]').count()).toBe(rare[0]);
+    await page.close();
+  });
+
+  it('shows a K x K heatmap whose numbers equal the stored confusion matrix, raw and row-normalised', async () => {
+    const stored = await app.services.db.confusionMatrix.findFirstOrThrow({ where: { reportId: fixture.report.id, task: 0 } });
+    const rows = stored.rows as number[][];
+    const { page } = await visit(`reports/${fixture.report.id}`);
+    const heatmap = page.getByTestId('heatmap-0');
+    await heatmap.locator('svg').waitFor();
+    const numbers = async () => (await heatmap.locator('text').allTextContents()).filter((t) => /^\d+(\.\d+)?$/.test(t.trim())).map(Number);
+    const raw = await numbers();
+    expect(raw).toHaveLength(49);
+    expect([...raw].sort((a, b) => a - b)).toEqual(rows.flat().sort((a, b) => a - b));
+    await page.getByTestId('normalize').check();
+    await page.waitForTimeout(300);
+    const normalized = await numbers();
+    const expected = rows.flatMap((row) => row.map((c) => Number((row.reduce((a, b) => a + b, 0) ? c / row.reduce((a, b) => a + b, 0) : 0).toFixed(2))));
+    expect([...normalized].sort((a, b) => a - b)).toEqual(expected.sort((a, b) => a - b));
+    // The ensemble's members are listed beside it.
+    expect(await page.getByTestId('headline').locator('tbody tr').count()).toBe(3);
+    await page.close();
+  });
+
+  it('classifies an uploaded image on the Try it page', async () => {
+    const { page, problems } = await visit('try');
+    const row = fixture.synthetic.rows[0]!;
+    await page.getByTestId('upload').setInputFiles(path.join(fixture.synthetic.imageRoot, row.imageName));
+    for (const key of ['xmin', 'ymin', 'xmax', 'ymax'] as const) await page.getByTestId(`bbox-${key}`).fill(String(row.bbox[key]));
+    await page.getByRole('button', { name: 'Classify' }).click();
+    const prediction = page.getByTestId('prediction');
+    await prediction.waitFor();
+    expect(await prediction.locator('h2').allTextContents()).toEqual(expect.arrayContaining([expect.stringMatching(/^Daily: .+ \(\d+\.\d%\)$/), expect.stringMatching(/^Embellishment: /)]));
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('starts a run from the form with a trainer token', async () => {
+    const before = await app.services.db.trainingRun.count();
+    const { page } = await visit('runs');
+    await page.getByLabel('API token').fill(fixture.trainer);
+    await page.getByRole('button', { name: 'Use token' }).click();
+    await page.getByTestId('start-training').getByRole('button', { name: /^Start 1 run/ }).click();
+    await expect.poll(() => page.getByTestId('start-message').textContent()).toMatch(/^queued run\(s\) \d+$/);
+    expect(await app.services.db.trainingRun.count()).toBe(before + 1);
+    const created = await app.services.db.trainingRun.findFirstOrThrow({ orderBy: { id: 'desc' } });
+    expect(created).toMatchObject({ backbone: 'resnet18', head: 'feedforward' });
+    expect(created.config).toMatchObject({ epochs: 3, batchSize: 64, imageSize: 224 });
+    await app.services.training.cancel(created.id);
+    await page.close();
+  });
+});

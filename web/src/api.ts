@@ -1,0 +1,55 @@
+// GraphQL over fetch, with the API token kept in this browser session. Result types are generated.
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print } from 'graphql';
+import { useCallback, useEffect, useState } from 'react';
+
+const TOKEN_KEY = 'fashion-how-token';
+export const getToken = () => sessionStorage.getItem(TOKEN_KEY) ?? '';
+export const setToken = (token: string) => (token ? sessionStorage.setItem(TOKEN_KEY, token) : sessionStorage.removeItem(TOKEN_KEY));
+
+export class ApiError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+export async function request<R, V extends Record<string, unknown>>(document: TypedDocumentNode<R, V>, variables?: V): Promise<R> {
+  const token = getToken();
+  const response = await fetch('/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query: print(document), variables }),
+  });
+  const body = (await response.json()) as { data?: R; errors?: { message: string; extensions?: { code?: string } }[] };
+  if (body.errors?.length) throw new ApiError(body.errors[0]!.extensions?.code ?? 'ERROR', body.errors[0]!.message);
+  return body.data as R;
+}
+
+/** Loads a query, optionally polling; `reload` refetches after a mutation. */
+export function useQuery<R, V extends Record<string, unknown>>(document: TypedDocumentNode<R, V>, variables?: V, pollMs?: number) {
+  const [data, setData] = useState<R>();
+  const [error, setError] = useState<ApiError>();
+  const key = JSON.stringify(variables ?? {});
+  const reload = useCallback(
+    () =>
+      request(document, variables).then(
+        (result) => {
+          setData(result);
+          setError(undefined);
+        },
+        (e: ApiError) => setError(e),
+      ),
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [document, key],
+  );
+  useEffect(() => {
+    void reload();
+    if (!pollMs) return;
+    const timer = setInterval(() => void reload(), pollMs);
+    return () => clearInterval(timer);
+  }, [reload, pollMs]);
+  return { data, error, reload };
+}
+
+export const pct = (value: number) => `${(value * 100).toFixed(1)}%`;
+export const f3 = (value: number) => value.toFixed(3);

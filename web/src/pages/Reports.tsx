@@ -1,0 +1,188 @@
+import { useState } from 'react';
+import { f3, pct, useQuery } from '../api.js';
+import { Chart } from '../chart.js';
+import { type ReportBodyFragment, ReportPageDocument, ReportsPageDocument } from '../generated.js';
+
+const subject = (r: { ensemble?: { name: string } | null; artifact?: { name: string } | null; run?: { id: string } | null }) =>
+  r.ensemble ? `ensemble ${r.ensemble.name}` : r.artifact ? r.artifact.name : r.run ? `run ${r.run.id}` : '';
+
+export function ReportsPage() {
+  const { data, error } = useQuery(ReportsPageDocument);
+  if (error) return <p className="error">{error.message}</p>;
+  if (!data) return <p className="muted">Loading…</p>;
+  return (
+    <>
+      <h1>Reports</h1>
+      <section className="card">
+        <table data-testid="reports-table">
+          <thead>
+            <tr><th>report</th><th>model</th><th>split</th><th>source</th><th className="num">items</th><th className="num">mean top-1</th><th className="num">mean ACSA</th></tr>
+          </thead>
+          <tbody>
+            {data.reports.map((r) => (
+              <tr key={r.id}>
+                <td><a href={`#/reports/${r.id}`}>#{r.id}</a></td>
+                <td>{subject(r)}</td>
+                <td>{r.split}</td>
+                <td>{r.source}</td>
+                <td className="num">{r.itemCount}</td>
+                <td className="num">{f3(r.meanTop1)}</td>
+                <td className="num">{f3(r.meanAcsa)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {data.reports.length === 0 && <p className="muted">No reports yet: finish a run, or run <code>fashion-how evaluate</code>.</p>}
+      </section>
+    </>
+  );
+}
+
+function Heatmap({ matrix, normalized }: { matrix: ReportBodyFragment['confusionMatrices'][number]; normalized: boolean }) {
+  const K = matrix.classes.length;
+  const values = normalized ? matrix.normalized : matrix.rows;
+  const cells = values.flatMap((row, t) => row.map((v, p) => [p, K - 1 - t, normalized ? Number(v.toFixed(2)) : v]));
+  return (
+    <Chart
+      testId={`heatmap-${matrix.task}`}
+      height={Math.max(240, 36 * K + 110)}
+      option={{
+        grid: { left: 120, right: 20, top: 10, bottom: 90 },
+        tooltip: { formatter: (p: unknown) => { const [x, y, v] = (p as { value: number[] }).value; return `true ${matrix.classes[K - 1 - y!]}, predicted ${matrix.classes[x!]}: ${v}`; } },
+        xAxis: { type: 'category', data: matrix.classes, name: 'predicted', nameLocation: 'middle', nameGap: 70, axisLabel: { rotate: 35 } },
+        yAxis: { type: 'category', data: [...matrix.classes].reverse(), name: 'true' },
+        visualMap: { show: false, min: 0, max: Math.max(1e-9, ...values.flat()), inRange: { color: ['#f5f7fa', '#1f5fbf'] } },
+        series: [{ type: 'heatmap', data: cells, label: { show: true, fontSize: 11 } }],
+      }}
+    />
+  );
+}
+
+function TaskSection({ report, task, normalized }: { report: ReportBodyFragment; task: number; normalized: boolean }) {
+  const detail = report.details[task];
+  const matrix = report.confusionMatrices.find((m) => m.task === task)!;
+  return (
+    <div className="grid">
+      <div>
+        <h2>Confusion matrix ({normalized ? 'row-normalised' : 'counts'})</h2>
+        <Heatmap matrix={matrix} normalized={normalized} />
+      </div>
+      {detail && (
+        <div>
+          <h2>Per class</h2>
+          <table data-testid={`classes-${task}`}>
+            <thead>
+              <tr><th>class</th><th className="num">support</th><th className="num">precision</th><th className="num">recall</th><th className="num">F1</th></tr>
+            </thead>
+            <tbody>
+              {detail.classes.map((c) => (
+                <tr key={c.index}><td>{c.name}</td><td className="num">{c.support}</td><td className="num">{f3(c.precision)}</td><td className="num">{f3(c.recall)}</td><td className="num">{f3(c.f1)}</td></tr>
+              ))}
+            </tbody>
+          </table>
+          <h2>Reliability (ECE {f3(detail.ece)})</h2>
+          <Chart
+            testId={`reliability-${task}`}
+            height={220}
+            option={{
+              grid: { left: 48, right: 12, top: 20, bottom: 30 },
+              tooltip: { trigger: 'axis' },
+              xAxis: { type: 'category', data: detail.reliability.map((b) => b.upper.toFixed(2)), name: 'confidence' },
+              yAxis: { type: 'value', min: 0, max: 1, name: 'accuracy' },
+              series: [
+                { type: 'bar', name: 'accuracy', data: detail.reliability.map((b) => (b.count ? b.accuracy : null)) },
+                { type: 'line', name: 'perfect calibration', data: detail.reliability.map((b) => (b.lower + b.upper) / 2), symbol: 'none', lineStyle: { type: 'dashed' } },
+              ],
+            }}
+          />
+        </div>
+      )}
+    </div>
+  );
+}
+
+export function ReportPage({ id }: { id: string }) {
+  const [task, setTask] = useState(0);
+  const [normalized, setNormalized] = useState(false);
+  const { data, error } = useQuery(ReportPageDocument, { id, task });
+  if (error) return <p className="error">{error.message}</p>;
+  if (!data) return <p className="muted">Loading…</p>;
+  const { report } = data;
+  const side = [report, ...report.members];
+  return (
+    <>
+      <h1>Report #{report.id}: {subject(report)} on {report.split} ({report.itemCount} items)</h1>
+      <section className="card">
+        <table data-testid="headline">
+          <thead>
+            <tr><th>model</th><th className="num">mean top-1</th><th className="num">mean ACSA</th>{report.tasks.map((t) => <th key={t.task} className="num">{t.task} top-1 / ACSA</th>)}</tr>
+          </thead>
+          <tbody>
+            {side.map((r) => (
+              <tr key={r.id}>
+                <td>{subject(r)}</td>
+                <td className="num">{f3(r.meanTop1)}</td>
+                <td className="num">{f3(r.meanAcsa)}</td>
+                {r.tasks.map((t) => <td key={t.task} className="num">{f3(t.top1)} / {f3(t.acsa)}</td>)}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {report.gainOverBestMember && (
+          <p>
+            Gain over the best member: mean ACSA {report.gainOverBestMember.meanAcsa >= 0 ? '+' : ''}{f3(report.gainOverBestMember.meanAcsa)}, mean top-1{' '}
+            {report.gainOverBestMember.meanTop1 >= 0 ? '+' : ''}{f3(report.gainOverBestMember.meanTop1)}
+          </p>
+        )}
+        {report.model && <p className="muted">model {report.model.sizeMB.toFixed(1)} MB, {report.model.parameterCount ?? '?'} parameters, {report.model.cpuLatencyMs.toFixed(1)} ms per image on the evaluating CPU</p>}
+        {report.details.length > 0 && (
+          <table>
+            <thead>
+              <tr><th>task</th><th className="num">top-1 [95% CI]</th><th className="num">ACSA [95% CI]</th><th className="num">macro F1</th><th className="num">MCC</th><th className="num">kappa</th><th className="num">NLL</th></tr>
+            </thead>
+            <tbody>
+              {report.details.map((d) => (
+                <tr key={d.task}>
+                  <td>{d.name}</td>
+                  <td className="num">{f3(d.top1)} [{f3(d.top1Interval.low)}, {f3(d.top1Interval.high)}]</td>
+                  <td className="num">{f3(d.acsa)} [{f3(d.acsaInterval.low)}, {f3(d.acsaInterval.high)}]</td>
+                  <td className="num">{f3(d.macroF1)}</td>
+                  <td className="num">{f3(d.mcc)}</td>
+                  <td className="num">{f3(d.kappa)}</td>
+                  <td className="num">{f3(d.nll)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+      <section className="card">
+        <p>
+          task:{' '}
+          {report.confusionMatrices.map((m) => (
+            <button key={m.task} onClick={() => setTask(m.task)} disabled={m.task === task} style={{ marginRight: 4 }}>{m.taskName}</button>
+          ))}{' '}
+          <label style={{ display: 'inline-flex', flexDirection: 'row', gap: 4 }}>
+            <input type="checkbox" checked={normalized} onChange={(e) => setNormalized(e.target.checked)} data-testid="normalize" /> row-normalised
+          </label>
+        </p>
+        <TaskSection report={report} task={task} normalized={normalized} />
+        {report.worstConfusions.length > 0 && (
+          <>
+            <h2>Worst confusions</h2>
+            <div style={{ display: 'flex', flexWrap: 'wrap', gap: 12 }} data-testid="worst">
+              {report.worstConfusions.map((w) => (
+                <figure key={w.itemId} style={{ margin: 0, width: 150 }}>
+                  <img className="crop" src={`/items/${w.itemId}/crop.jpg`} alt={w.imagePath} />
+                  <figcaption style={{ fontSize: 12 }}>
+                    true <b>{w.trueClass.name}</b>, predicted <b>{w.predictedClass.name}</b> ({pct(w.predictedClass.probability)})
+                  </figcaption>
+                </figure>
+              ))}
+            </div>
+          </>
+        )}
+      </section>
+    </>
+  );
+}

@@ -1,0 +1,151 @@
+import { useState } from 'react';
+import { f3, request, useQuery } from '../api.js';
+import { Chart } from '../chart.js';
+import { CancelRunButtonDocument, ResumeRunButtonDocument, RunPageDocument, RunsPageDocument, StartTrainingFormDocument } from '../generated.js';
+
+const ACTIVE = new Set(['QUEUED', 'RUNNING']);
+const RESUMABLE = new Set(['FAILED', 'CANCELLED', 'INTERRUPTED']);
+
+function StartForm({ datasets, backbones, heads, onStarted }: { datasets: { id: string; name: string }[]; backbones: string[]; heads: string[]; onStarted: () => void }) {
+  // The seed's recipe, pre-filled.
+  const [form, setForm] = useState({ datasetId: datasets[0]?.id ?? '', backbones: ['resnet18'], heads: ['feedforward'], epochs: 3, batchSize: 64, imageSize: 224 });
+  const [message, setMessage] = useState('');
+  const toggle = (key: 'backbones' | 'heads', value: string) => setForm((f) => ({ ...f, [key]: f[key].includes(value) ? f[key].filter((v) => v !== value) : [...f[key], value] }));
+  return (
+    <form
+      className="card"
+      data-testid="start-training"
+      onSubmit={async (event) => {
+        event.preventDefault();
+        try {
+          const { startTraining } = await request(StartTrainingFormDocument, {
+            input: { datasetId: form.datasetId, backbones: form.backbones, heads: form.heads, options: { epochs: form.epochs, batchSize: form.batchSize, imageSize: form.imageSize } },
+          });
+          setMessage(`queued run(s) ${startTraining.map((r) => r.id).join(', ')}`);
+          onStarted();
+        } catch (error) {
+          setMessage((error as Error).message);
+        }
+      }}
+    >
+      <h2>Start training (one run per backbone x head)</h2>
+      <div className="inline form">
+        <label>
+          dataset
+          <select value={form.datasetId} onChange={(e) => setForm({ ...form, datasetId: e.target.value })}>
+            {datasets.map((d) => <option key={d.id} value={d.id}>{d.name}</option>)}
+          </select>
+        </label>
+        {(['epochs', 'batchSize', 'imageSize'] as const).map((key) => (
+          <label key={key}>
+            {key}
+            <input type="number" value={form[key]} onChange={(e) => setForm({ ...form, [key]: Number(e.target.value) })} style={{ width: 80 }} />
+          </label>
+        ))}
+      </div>
+      <p>
+        backbones:{' '}
+        {backbones.map((b) => (
+          <label key={b} style={{ display: 'inline-flex', flexDirection: 'row', marginRight: 8 }}>
+            <input type="checkbox" checked={form.backbones.includes(b)} onChange={() => toggle('backbones', b)} /> {b}
+          </label>
+        ))}
+      </p>
+      <p>
+        heads:{' '}
+        {heads.map((h) => (
+          <label key={h} style={{ display: 'inline-flex', flexDirection: 'row', marginRight: 8 }}>
+            <input type="checkbox" checked={form.heads.includes(h)} onChange={() => toggle('heads', h)} /> {h}
+          </label>
+        ))}
+      </p>
+      <button type="submit">Start {form.backbones.length * form.heads.length} run(s)</button> <span data-testid="start-message">{message}</span>
+      <p className="muted">Needs a token with role trainer (top right).</p>
+    </form>
+  );
+}
+
+export function RunsPage() {
+  const { data, error, reload } = useQuery(RunsPageDocument, undefined, 2000);
+  const act = async (action: 'cancel' | 'resume', id: string) => {
+    try {
+      if (action === 'cancel') await request(CancelRunButtonDocument, { id });
+      else await request(ResumeRunButtonDocument, { id });
+    } catch (e) {
+      alert((e as Error).message);
+    }
+    await reload();
+  };
+  if (error) return <p className="error">{error.message}</p>;
+  if (!data) return <p className="muted">Loading…</p>;
+  return (
+    <>
+      <h1>Runs</h1>
+      <section className="card">
+        <table data-testid="runs-table">
+          <thead>
+            <tr><th>run</th><th>dataset</th><th>backbone</th><th>head</th><th>status</th><th>epoch</th><th className="num">images/s</th><th className="num">best val. ACSA</th><th></th></tr>
+          </thead>
+          <tbody>
+            {data.runs.map((run) => (
+              <tr key={run.id}>
+                <td><a href={`#/runs/${run.id}`}>#{run.id}</a></td>
+                <td>{run.dataset.name}</td>
+                <td>{run.backbone}</td>
+                <td>{run.head}</td>
+                <td className={`status-${run.status}`} title={run.error ?? ''}>{run.status}</td>
+                <td>{run.progress ? `${run.progress.epoch} (${run.progress.step}/${run.progress.totalSteps})` : ''}</td>
+                <td className="num">{run.progress?.imagesPerSecond?.toFixed(0) ?? ''}</td>
+                <td className="num">{run.bestValidationAcsa !== null ? f3(run.bestValidationAcsa) : ''}</td>
+                <td>
+                  {ACTIVE.has(run.status) && <button onClick={() => act('cancel', run.id)}>Cancel</button>}
+                  {RESUMABLE.has(run.status) && <button onClick={() => act('resume', run.id)}>Resume</button>}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {data.runs.length === 0 && <p className="muted">No runs yet.</p>}
+      </section>
+      {data.datasets.length > 0 && <StartForm datasets={data.datasets} backbones={data.trainingCapabilities.backbones} heads={data.trainingCapabilities.heads} onStarted={reload} />}
+    </>
+  );
+}
+
+export function RunPage({ id }: { id: string }) {
+  const { data, error } = useQuery(RunPageDocument, { id }, 3000);
+  if (error) return <p className="error">{error.message}</p>;
+  if (!data) return <p className="muted">Loading…</p>;
+  const { run } = data;
+  const epochs = run.epochs.map((e) => e.epoch);
+  const tasks = run.epochs[0]?.validation.map((v) => v.task) ?? [];
+  return (
+    <>
+      <h1>
+        Run #{run.id}: {run.backbone} + {run.head} <span className={`status-${run.status}`}>{run.status}</span>
+      </h1>
+      {run.error && <p className="error">{run.error}</p>}
+      <div className="grid">
+        <section className="card">
+          <h2>Training loss</h2>
+          <Chart testId="loss-curve" option={{ grid: { left: 48, right: 12, top: 20, bottom: 30 }, tooltip: { trigger: 'axis' }, xAxis: { type: 'category', data: epochs, name: 'epoch' }, yAxis: { type: 'value' }, series: [{ type: 'line', data: run.epochs.map((e) => e.trainLoss) }] }} />
+        </section>
+        <section className="card">
+          <h2>Validation ACSA per task</h2>
+          <Chart
+            testId="acsa-curves"
+            option={{ grid: { left: 48, right: 12, top: 30, bottom: 30 }, legend: {}, tooltip: { trigger: 'axis' }, xAxis: { type: 'category', data: epochs, name: 'epoch' }, yAxis: { type: 'value', min: 0, max: 1 }, series: tasks.map((task, t) => ({ name: task, type: 'line', data: run.epochs.map((e) => e.validation[t]!.acsa) })) }}
+          />
+        </section>
+      </div>
+      <section className="card">
+        <h2>Configuration</h2>
+        <p>
+          device {run.device ?? '–'}, {run.pretrained ? 'pretrained weights' : 'random init'}; reports:{' '}
+          {data.reports.map((r) => <a key={r.id} href={`#/reports/${r.id}`} style={{ marginRight: 6 }}>#{r.id} ({r.split}, ACSA {f3(r.meanAcsa)})</a>)}
+        </p>
+        <pre style={{ fontSize: 12 }}>{JSON.stringify(run.config, null, 2)}</pre>
+      </section>
+    </>
+  );
+}
