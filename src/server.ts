@@ -1,4 +1,4 @@
-// The HTTP server: GraphQL at /graphql, liveness at /healthz, and (later) the dashboard at /.
+// The HTTP server: GraphQL at /graphql, the dashboard at /, item crops, /healthz, /readyz and /metrics.
 // Every error leaves through formatError, which keeps codes stable and hides internals.
 import { existsSync } from 'node:fs';
 import http from 'node:http';

@@ -105,7 +105,7 @@ describe('dashboard', () => {
     await page.getByLabel('API token').fill(fixture.trainer);
     await page.getByRole('button', { name: 'Use token' }).click();
     await page.getByTestId('start-training').getByRole('button', { name: /^Start 1 run/ }).click();
-    await expect.poll(() => page.getByTestId('start-message').textContent()).toMatch(/^queued run\(s\) \d+$/);
+    await expect.poll(() => page.getByTestId('start-message').textContent(), { timeout: 20_000 }).toMatch(/^queued run\(s\) \d+$/);
     expect(await app.services.db.trainingRun.count()).toBe(before + 1);
     const created = await app.services.db.trainingRun.findFirstOrThrow({ orderBy: { id: 'desc' } });
     expect(created).toMatchObject({ backbone: 'resnet18', head: 'feedforward' });
