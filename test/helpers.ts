@@ -106,3 +106,4 @@ export function pngClaiming(width: number, height: number): Buffer {
   const rows = deflateSync(Buffer.alloc(Math.min(height, 64) * (width + 1)));
   return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', rows), chunk('IEND', Buffer.alloc(0))]);
 }
+

@@ -11,6 +11,7 @@ import { openSession } from '../../src/inference/onnx.js';
 import type { ModelInfo } from '../../src/inference/registry.js';
 import { type RunningServer, startServer } from '../../src/server.js';
 import { findPython } from '../../src/training/python.js';
+import { trainTinyPair } from '../fixtures/training.js';
 import { graphqlClient, openTestApp, pngClaiming, useScratchDir } from '../helpers.js';
 
 const scratch = useScratchDir();
@@ -66,13 +67,7 @@ beforeAll(async () => {
   const synthetic = await writeSyntheticDataset({ out: path.join(scratch.dir, 'synth'), count: 60, seed: 6, minSide: 64, maxSide: 96 });
   ({ rows, imageRoot } = synthetic);
   const { datasetId } = await importDataset({ csvPath: synthetic.csvPath, imageRoot }, app.services.importContext);
-  const runs = await app.services.training.startTraining({
-    datasetId,
-    backbones: ['mobilenet_v3_small'],
-    heads: ['feedforward', 'residual'],
-    options: { imageSize: 32, epochs: 1, batchSize: 16, maxStepsPerEpoch: 2, hiddenSize: 16, cutmix: 'off', dataLoaderWorkers: 0, threads: 1 },
-  });
-  await app.services.training.waitFor(runs.map((r) => r.id));
+  await trainTinyPair(app, datasetId);
   artifactIds = (await app.services.db.modelArtifact.findMany({ orderBy: { id: 'asc' } })).map((a) => a.id);
   expect(artifactIds).toHaveLength(2);
 });

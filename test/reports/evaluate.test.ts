@@ -4,6 +4,7 @@ import type { App } from '../../src/app.js';
 import { importDataset } from '../../src/data/import.js';
 import { writeSyntheticDataset } from '../../src/data/synth.js';
 import { type RunningServer, startServer } from '../../src/server.js';
+import { trainTinyPair } from '../fixtures/training.js';
 import { graphqlClient, openTestApp, useScratchDir } from '../helpers.js';
 
 const scratch = useScratchDir();
@@ -36,14 +37,7 @@ beforeAll(async () => {
   gql = graphqlClient(server.graphqlUrl, (await app.services.tokens.create('report test', 'trainer')).token);
   const synthetic = await writeSyntheticDataset({ out: path.join(scratch.dir, 'synth'), count: 80, seed: 12, minSide: 64, maxSide: 96 });
   ({ datasetId } = await importDataset({ csvPath: synthetic.csvPath, imageRoot: synthetic.imageRoot }, app.services.importContext));
-  const runs = await app.services.training.startTraining({
-    datasetId,
-    backbones: ['mobilenet_v3_small'],
-    heads: ['feedforward', 'residual'],
-    options: { imageSize: 32, epochs: 1, batchSize: 16, maxStepsPerEpoch: 3, hiddenSize: 16, cutmix: 'off', dataLoaderWorkers: 0, threads: 1 },
-  });
-  runIds = runs.map((r) => r.id);
-  await app.services.training.waitFor(runIds);
+  runIds = (await trainTinyPair(app, datasetId, { maxStepsPerEpoch: 3 })).map((r) => r.id);
 });
 afterAll(async () => {
   await server.close();
