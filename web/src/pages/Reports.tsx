@@ -85,7 +85,8 @@ function TaskSection({ report, task, normalized }: { report: ReportBodyFragment;
             testId={`reliability-${task}`}
             height={220}
             option={{
-              grid: { left: 48, right: 12, top: 20, bottom: 30 },
+              grid: { left: 48, right: 12, top: 36, bottom: 30 },
+              legend: { top: 0 },
               tooltip: { trigger: 'axis' },
               xAxis: { type: 'category', data: detail.reliability.map((b) => b.upper.toFixed(2)), name: 'confidence' },
               yAxis: { type: 'value', min: 0, max: 1, name: 'accuracy' },

@@ -134,7 +134,7 @@ export function RunPage({ id }: { id: string }) {
           <h2>Validation ACSA per task</h2>
           <Chart
             testId="acsa-curves"
-            option={{ grid: { left: 48, right: 12, top: 30, bottom: 30 }, legend: {}, tooltip: { trigger: 'axis' }, xAxis: { type: 'category', data: epochs, name: 'epoch' }, yAxis: { type: 'value', min: 0, max: 1 }, series: tasks.map((task, t) => ({ name: task, type: 'line', data: run.epochs.map((e) => e.validation[t]!.acsa) })) }}
+            option={{ grid: { left: 48, right: 12, top: 36, bottom: 30 }, legend: { top: 0 }, tooltip: { trigger: 'axis' }, xAxis: { type: 'category', data: epochs, name: 'epoch' }, yAxis: { type: 'value', min: 0, max: 1 }, series: tasks.map((task, t) => ({ name: task, type: 'line', data: run.epochs.map((e) => e.validation[t]!.acsa) })) }}
           />
         </section>
       </div>
