@@ -156,11 +156,10 @@ export async function importModel(db: Db, dataDir: string, request: ImportModelR
   try {
     const size = info.input.size;
     if (session.inputs.length !== 1) throw badInput(`the graph must take one input (an image batch); it takes ${session.inputs.length}: ${session.inputNames.join(', ')}`);
-    const [batch, channels, height, width] = session.inputs[0]!.shape;
+    const [, channels, height, width] = session.inputs[0]!.shape; // the batch dimension may be symbolic
     if (session.inputs[0]!.shape.length !== 4 || channels !== 3 || height !== size || width !== size) {
       throw badInput(`the graph's input is [${session.inputs[0]!.shape.join(', ')}]; model.json declares images of [batch, 3, ${size}, ${size}]`);
     }
-    void batch;
     for (const task of info.tasks) {
       const output = session.outputs.find((o) => o.name === task.output);
       if (!output) throw badInput(`model.json maps task ${task.name} to output "${task.output}", but the graph's outputs are ${session.outputNames.join(', ')}`);
