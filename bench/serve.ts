@@ -13,11 +13,11 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 import { openApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { preprocess, type PreprocessSpec } from '../src/data/image.js';
+import { preprocess } from '../src/data/image.js';
 import { importDataset } from '../src/data/import.js';
 import { writeSyntheticDataset } from '../src/data/synth.js';
 import { openSession } from '../src/inference/onnx.js';
-import type { ModelInfo } from '../src/inference/registry.js';
+import { type ModelInfo, preprocessSpecOf } from '../src/inference/registry.js';
 import { findPython } from '../src/training/python.js';
 
 const arg = (name: string, fallback: string) => {
@@ -42,7 +42,7 @@ const artifact = await app.services.db.modelArtifact.findFirstOrThrow({ where: {
 const { token } = await app.services.tokens.create('bench', 'reader');
 await app.close();
 const info = artifact.modelInfo as unknown as ModelInfo;
-const spec: PreprocessSpec = { size, padValue: info.input.padValue, mean: info.input.mean as [number, number, number], std: info.input.std as [number, number, number] };
+const spec = preprocessSpecOf(info.input);
 const limits = config.imageLimits;
 const rows = synthetic.rows;
 const files = await Promise.all(rows.map((r) => readFile(path.join(synthetic.imageRoot, r.imageName))));

@@ -3,7 +3,7 @@ import { TokenService } from './auth/tokens.js';
 import type { AppConfig } from './config.js';
 import type { Services } from './context.js';
 import { DatasetService } from './data/datasets.js';
-import { openDatabase } from './db/client.js';
+import { databaseReachable, openDatabase } from './db/client.js';
 import { ClassifyService } from './inference/classify.js';
 import { EnsembleService } from './inference/ensembles.js';
 import { ModelPool } from './inference/models.js';
@@ -60,10 +60,7 @@ export async function openApp(config: AppConfig): Promise<App> {
       await Promise.all((await ensembles.members(ensemble.id)).map((m) => models.get(m.artifactId)));
     },
     async readiness() {
-      const database = await db.$queryRawUnsafe('SELECT 1').then(
-        () => true,
-        () => false,
-      );
+      const database = await databaseReachable(db);
       const ensemble = database ? await ensembles.getDefault() : null;
       const warm = ensemble ? (await ensembles.members(ensemble.id)).every((m) => models.isWarm(m.artifactId)) : true;
       return { ready: database && warm, database, defaultEnsemble: ensemble ? { id: ensemble.id, name: ensemble.name, warm } : null };

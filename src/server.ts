@@ -90,6 +90,11 @@ const reportInsteadOfThrowing = {
   onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(new GraphQLError(error.message.replace(/^Syntax Error: /, '')))],
 };
 
+/** An error answered outside GraphQL (body parsing, item crops) in GraphQL's error shape. */
+function sendError(res: express.Response, status: number, code: ErrorCode, message: string) {
+  res.status(status).json({ errors: [{ message, extensions: { code } }] });
+}
+
 export interface RunningServer {
   url: string;
   graphqlUrl: string;
@@ -153,7 +158,7 @@ export async function startServer(app: App): Promise<RunningServer> {
       const id = Number(req.params.id);
       const item = Number.isSafeInteger(id) ? await app.services.db.item.findUnique({ where: { id }, include: { dataset: true } }) : null;
       if (!item) {
-        res.status(404).json({ errors: [{ message: `item ${req.params.id} does not exist`, extensions: { code: ErrorCode.NOT_FOUND } }] });
+        sendError(res, 404, ErrorCode.NOT_FOUND, `item ${req.params.id} does not exist`);
         return;
       }
       const jpeg = await cropPreview(path.join(item.dataset.imageRoot, item.imagePath), item, 192, config.imageLimits);
@@ -161,7 +166,8 @@ export async function startServer(app: App): Promise<RunningServer> {
     } catch (error) {
       const known = error instanceof AppError;
       if (!known) log.error({ err: error }, 'could not make an item crop');
-      res.status(known ? (error.code === ErrorCode.BAD_USER_INPUT ? 422 : 401) : 500).json({ errors: [{ message: known ? error.message : 'Internal server error', extensions: { code: known ? error.code : ErrorCode.INTERNAL_SERVER_ERROR } }] });
+      if (known) sendError(res, error.code === ErrorCode.BAD_USER_INPUT ? 422 : 401, error.code, error.message);
+      else sendError(res, 500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error');
     }
   });
   const webRoot = path.join(PACKAGE_ROOT, 'web', 'dist');
@@ -177,7 +183,7 @@ export async function startServer(app: App): Promise<RunningServer> {
           ? String(error?.message ?? 'bad request')
           : 'Internal server error';
     if (status >= 500) log.error({ err: error }, 'unexpected HTTP error');
-    res.status(status).json({ errors: [{ message, extensions: { code: status < 500 ? ErrorCode.BAD_USER_INPUT : ErrorCode.INTERNAL_SERVER_ERROR } }] });
+    sendError(res, status, status < 500 ? ErrorCode.BAD_USER_INPUT : ErrorCode.INTERNAL_SERVER_ERROR, message);
   };
   expressApp.use(onError);
 

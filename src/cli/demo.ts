@@ -10,7 +10,7 @@ import type { ReportMetrics } from '../reports/evaluate.js';
 import { FashionHowClient } from '../sdk/index.js';
 import { type RunningServer, startServer } from '../server.js';
 import type { Hyperparameters } from '../training/hyper.js';
-import { table } from './format.js';
+import { f3, table } from './format.js';
 import { createProgress } from './progress.js';
 import { followRuns } from './train.js';
 
@@ -26,8 +26,6 @@ export interface DemoOptions {
  *  was measured to drag the ensemble below its best member. */
 const QUICK = { backbones: ['resnet18'], heads: ['feedforward', 'residual'], options: { epochs: 3, batchSize: 32, imageSize: 64, cutmix: 'offline', cutmixCopies: 1 } as Partial<Hyperparameters> };
 const FULL = { backbones: ['resnet152', 'densenet161'], heads: ['feedforward', 'residual'], options: {} as Partial<Hyperparameters> };
-
-const f3 = (value: number) => value.toFixed(3);
 
 export async function runDemo(app: App, options: DemoOptions): Promise<RunningServer> {
   const started = performance.now();

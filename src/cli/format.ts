@@ -8,3 +8,4 @@ export function table(headers: string[], rows: (string | number)[][]): string {
 }
 
 export const percent = (share: number) => `${(share * 100).toFixed(1)}%`;
+export const f3 = (value: number) => value.toFixed(3);

@@ -4,9 +4,8 @@ import type { App } from '../app.js';
 import type { EvaluationReport } from '../db/generated/client.js';
 import { notFound } from '../errors.js';
 import type { ReportMetrics } from '../reports/evaluate.js';
-import { table } from './format.js';
+import { f3, table } from './format.js';
 
-const f3 = (value: number) => value.toFixed(3);
 const interval = (i: { low: number; high: number }) => `[${f3(i.low)}, ${f3(i.high)}]`;
 
 /** A report with everything a reader wants: metrics, confusion matrices, member reports. */

@@ -4,10 +4,8 @@ import cliProgress from 'cli-progress';
 import type { App } from '../app.js';
 import type { TrainingRun } from '../db/generated/client.js';
 import type { Hyperparameters } from '../training/hyper.js';
-import type { EpochRecord, RunProgress } from '../training/service.js';
+import { type EpochRecord, FINAL_STATUSES, type RunProgress } from '../training/service.js';
 import { table } from './format.js';
-
-const FINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED', 'INTERRUPTED']);
 
 export function describeProgress(run: TrainingRun): string {
   const progress = run.progress as RunProgress | null;
@@ -28,7 +26,7 @@ export function bestAcsa(run: TrainingRun): number | null {
 export function runsTable(runs: TrainingRun[]): string {
   return table(
     ['id', 'backbone', 'head', 'status', 'progress', 'best ACSA', 'error'],
-    runs.map((r) => [r.id, r.backbone, r.head, r.status, FINAL.has(r.status) ? '' : describeProgress(r), bestAcsa(r)?.toFixed(3) ?? '', r.error ?? '']),
+    runs.map((r) => [r.id, r.backbone, r.head, r.status, FINAL_STATUSES.has(r.status) ? '' : describeProgress(r), bestAcsa(r)?.toFixed(3) ?? '', r.error ?? '']),
   );
 }
 
@@ -44,7 +42,7 @@ export async function followRuns(app: App, runs: TrainingRun[], stream: NodeJS.W
     if (!ids.includes(id)) return;
     const run = await training.get(id);
     const progress = run.progress as RunProgress | null;
-    const info = FINAL.has(run.status) ? run.status + (run.error ? `: ${run.error}` : '') : describeProgress(run);
+    const info = FINAL_STATUSES.has(run.status) ? run.status + (run.error ? `: ${run.error}` : '') : describeProgress(run);
     if (multi) {
       const total = progress?.totalSteps || 1;
       const bar = bars.get(id) ?? multi.create(total, 0, { name: label(run), info });

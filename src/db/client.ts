@@ -16,6 +16,14 @@ function sqliteFile(databaseUrl: string): string | null {
   return target.startsWith('//') ? fileURLToPath(databaseUrl) : path.resolve(target);
 }
 
+/** Whether the database answers a trivial query (health and readiness checks). */
+export function databaseReachable(db: Db): Promise<boolean> {
+  return db.$queryRawUnsafe('SELECT 1').then(
+    () => true,
+    () => false,
+  );
+}
+
 export async function openDatabase(databaseUrl: string): Promise<Db> {
   const file = sqliteFile(databaseUrl);
   if (!file) {

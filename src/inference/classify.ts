@@ -7,6 +7,7 @@ import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
 import { preprocess, type PreprocessSpec } from '../data/image.js';
 import type { EnsembleService } from './ensembles.js';
 import type { LoadedModel, ModelPool } from './models.js';
+import { preprocessSpecOf } from './registry.js';
 
 export interface ClassifyRequest {
   images: { image: Buffer; bbox: Bbox }[];
@@ -100,9 +101,6 @@ export class ClassifyService {
   }
 }
 
-function specOf(model: LoadedModel): PreprocessSpec {
-  const { size, padValue, mean, std } = model.info.input;
-  return { size, padValue, mean: mean as [number, number, number], std: std as [number, number, number] };
-}
+const specOf = (model: LoadedModel): PreprocessSpec => preprocessSpecOf(model.info.input);
 
 const specKey = (model: LoadedModel) => JSON.stringify(specOf(model));

@@ -5,7 +5,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ImageLimits } from '../config.js';
-import { encodePng, preprocess } from '../data/image.js';
+import { encodePng, preprocess, type PreprocessSpec } from '../data/image.js';
 import { schemaFingerprint } from '../data/labelSchema.js';
 import type { Db } from '../db/client.js';
 import type { TaskSpec } from '../domain.js';
@@ -26,6 +26,12 @@ export interface ModelInfo {
   pretrained?: boolean;
   sizeBytes?: number;
   sha256?: string;
+}
+
+/** The preprocessing a model declares in its model.json, in the form preprocess() takes. */
+export function preprocessSpecOf(input: ModelInfo['input']): PreprocessSpec {
+  const { size, padValue, mean, std } = input;
+  return { size, padValue, mean: mean as [number, number, number], std: std as [number, number, number] };
 }
 
 export async function sha256File(file: string): Promise<string> {
@@ -171,7 +177,7 @@ export async function importModel(db: Db, dataDir: string, request: ImportModelR
     // A test inference on a synthetic image through the serving preprocessing.
     const side = Math.max(size, 32);
     const pixels = new Uint8Array(side * side * 3).map((_, i) => (i * 7) % 256);
-    const { tensor } = await preprocess(await encodePng(pixels, side, side, 3), { xmin: 0, ymin: 0, xmax: side, ymax: side }, { size, padValue: info.input.padValue, mean: info.input.mean as [number, number, number], std: info.input.std as [number, number, number] }, limits);
+    const { tensor } = await preprocess(await encodePng(pixels, side, side, 3), { xmin: 0, ymin: 0, xmax: side, ymax: side }, preprocessSpecOf(info.input), limits);
     const outputs = await session.run(tensor, 1, size);
     for (const task of info.tasks) {
       const values = Array.from(outputs[task.output]!);

@@ -10,7 +10,7 @@ import type { Split, TaskSpec } from '../domain.js';
 import { badInput, notFound } from '../errors.js';
 import type { ClassifyService, TaskResult } from '../inference/classify.js';
 import type { ModelPool } from '../inference/models.js';
-import { bootstrapIntervals, taskMetrics, type TaskMetrics } from './metrics.js';
+import { argmax, bootstrapIntervals, mean, taskMetrics, type TaskMetrics } from './metrics.js';
 
 export interface EvaluateRequest {
   runId?: number;
@@ -38,7 +38,6 @@ export interface ReportMetrics {
 }
 
 const CHUNK = 16;
-const mean = (values: number[]) => (values.length ? values.reduce((a, b) => a + b, 0) / values.length : 0);
 
 export class EvaluationService {
   constructor(
@@ -101,7 +100,7 @@ export class EvaluationService {
       const scored = tasks.map((task, t) => ({ task, t, metrics: taskMetrics(truth[t]!, probabilities[t]!, task.classes.length) }));
       const taskReports: TaskReport[] = scored.map(({ task, t, metrics }) => {
         const { confusion: _c, confusionNormalized: _n, ...rest } = metrics;
-        const predicted = probabilities[t]!.map((row) => row.indexOf(Math.max(...row)));
+        const predicted = probabilities[t]!.map(argmax);
         return { task: t, name: task.name, ...rest, intervals: bootstrapIntervals(truth[t]!, predicted, task.classes.length, 1000, t + 1) };
       });
       const metrics: ReportMetrics = { source: 'evaluation', tasks: taskReports, meanTop1: mean(taskReports.map((r) => r.top1)), meanAcsa: mean(taskReports.map((r) => r.acsa)), model: cost, ...extra };
@@ -120,7 +119,7 @@ export class EvaluationService {
         data: tasks.flatMap((_, t) =>
           items.map((item, i) => {
             const row = probabilities[t]![i]!;
-            const predictedClass = row.indexOf(Math.max(...row));
+            const predictedClass = argmax(row);
             return { reportId: report.id, itemId: item.id, task: t, trueClass: truth[t]![i]!, predictedClass, confidence: row[predictedClass]!, trueProbability: row[truth[t]![i]!]! };
           }),
         ),

@@ -53,6 +53,9 @@ export interface TaskMetrics {
 const ratio = (a: number, b: number) => (b === 0 ? 0 : a / b);
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 
+/** Arithmetic mean; 0 for no values (the averages over tasks). */
+export const mean = (values: number[]) => (values.length ? sum(values) / values.length : 0);
+
 export function argmax(row: ArrayLike<number>): number {
   let best = 0;
   for (let k = 1; k < row.length; k++) if (row[k]! > row[best]!) best = k;
@@ -96,8 +99,8 @@ export function fromConfusion(confusion: number[][]) {
     K,
     classes,
     top1: observed,
-    acsa: present.length ? sum(present.map((c) => c.recall)) / present.length : 0,
-    macroF1: seen.length ? sum(seen.map((c) => c.f1)) / seen.length : 0,
+    acsa: mean(present.map((c) => c.recall)),
+    macroF1: mean(seen.map((c) => c.f1)),
     weightedF1: ratio(sum(classes.map((c) => c.f1 * c.support)), n),
     mcc: mccDenominator === 0 ? 0 : (trace * n - agreement) / mccDenominator,
     // Both raters constant on one class: chance agreement is 1; kappa is 1 when they agree, else 0.

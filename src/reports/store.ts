@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Db } from '../db/client.js';
 import type { Split, TaskSpec } from '../domain.js';
-import { argmax, confusionOf, fromConfusion } from './metrics.js';
+import { argmax, confusionOf, fromConfusion, mean } from './metrics.js';
 
 export interface TaskScore {
   task: number;
@@ -38,13 +38,12 @@ export async function storeRunValidationReport(
   const { itemIds, probabilities } = JSON.parse(await readFile(predictionsPath, 'utf8')) as { itemIds: number[]; probabilities: number[][][] };
   const scored = await scorePredictions(db, tasks, itemIds, probabilities);
   const scores = scored.map((s) => s.score);
-  const mean = (pick: (s: TaskScore) => number) => (scores.length ? scores.reduce((sum, s) => sum + pick(s), 0) / scores.length : 0);
   return db.evaluationReport.create({
     data: {
       ...target,
       split: 'VALIDATION' satisfies Split,
       itemCount: itemIds.length,
-      metrics: { source: 'training-worker', tasks: scores, meanTop1: mean((s) => s.top1), meanAcsa: mean((s) => s.acsa) } as object,
+      metrics: { source: 'training-worker', tasks: scores, meanTop1: mean(scores.map((s) => s.top1)), meanAcsa: mean(scores.map((s) => s.acsa)) } as object,
       durationMs: Math.round(performance.now() - started),
       confusionMatrices: {
         create: scored.map(({ score, rows }) => ({ task: score.task, taskName: score.name, classes: tasks[score.task]!.classes, rows })),

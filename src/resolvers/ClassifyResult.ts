@@ -1,4 +1,5 @@
 import type { ClassifyResultResolvers } from '../generated/graphql.js';
+import { argmax } from '../reports/metrics.js';
 
 const distribution = (classes: string[], probabilities: number[]) => probabilities.map((probability, index) => ({ index, name: classes[index]!, probability }));
 
@@ -10,7 +11,7 @@ export const ClassifyResult: ClassifyResultResolvers = {
     row.results.map((tasks, index) => ({
       index,
       tasks: tasks.map((t) => {
-        const best = t.probabilities.reduce((bestIndex, p, k, all) => (p > all[bestIndex]! ? k : bestIndex), 0);
+        const best = argmax(t.probabilities);
         return {
           task: t.task,
           predicted: { index: best, name: t.classes[best]!, probability: t.probabilities[best]! },

@@ -1,7 +1,7 @@
 import type { TrainingRunResolvers } from '../generated/graphql.js';
+import { mean } from '../reports/metrics.js';
 import type { EpochRecord, RunProgress, RunStatus } from '../training/service.js';
 
-const mean = (values: number[]) => (values.length ? values.reduce((a, b) => a + b, 0) / values.length : 0);
 
 function epochsOf(row: { epochs: unknown }) {
   return ((row.epochs as EpochRecord[] | null) ?? []).map((e) => ({

@@ -21,6 +21,8 @@ import { runWorker, type TaskMetric, type WorkerEvent } from './workerProcess.js
 export const RUN_STATUSES = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'INTERRUPTED'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 const RESUMABLE: RunStatus[] = ['INTERRUPTED', 'CANCELLED', 'FAILED'];
+/** Statuses a run does not leave by itself. */
+export const FINAL_STATUSES: ReadonlySet<string> = new Set<RunStatus>(['SUCCEEDED', 'FAILED', 'CANCELLED', 'INTERRUPTED']);
 
 /** Why a job was stopped from outside; passed as the AbortSignal's reason. */
 const enum Stop {

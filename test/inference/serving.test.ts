@@ -8,7 +8,7 @@ import { encodeJpeg, preprocess, type PreprocessSpec } from '../../src/data/imag
 import { importDataset } from '../../src/data/import.js';
 import { writeSyntheticDataset, type SynthRow } from '../../src/data/synth.js';
 import { openSession } from '../../src/inference/onnx.js';
-import type { ModelInfo } from '../../src/inference/registry.js';
+import { type ModelInfo, preprocessSpecOf } from '../../src/inference/registry.js';
 import { type RunningServer, startServer } from '../../src/server.js';
 import { findPython } from '../../src/training/python.js';
 import { trainTinyPair } from '../fixtures/training.js';
@@ -37,7 +37,7 @@ const probabilities = (tasks: Prediction[]) => tasks.map((t) => t.distribution.m
 async function direct(artifactId: number, row: SynthRow): Promise<number[][]> {
   const artifact = await app.services.db.modelArtifact.findUniqueOrThrow({ where: { id: artifactId } });
   const info = artifact.modelInfo as unknown as ModelInfo;
-  const spec: PreprocessSpec = { size: info.input.size, padValue: info.input.padValue, mean: info.input.mean as [number, number, number], std: info.input.std as [number, number, number] };
+  const spec = preprocessSpecOf(info.input);
   const { tensor } = await preprocess(path.join(imageRoot, row.imageName), row.bbox, spec, LIMITS);
   const session = await openSession(artifact.onnxPath);
   const outputs = await session.run(tensor, 1, spec.size);

@@ -1,11 +1,9 @@
+import { databaseReachable } from '../../db/client.js';
 import { VERSION } from '../../version.js';
 import type { QueryResolvers } from '../../generated/graphql.js';
 
 export const health: NonNullable<QueryResolvers['health']> = async (_parent, _args, { services, config }) => {
-  const database = await services.db.$queryRawUnsafe('SELECT 1').then(
-    () => true,
-    () => false,
-  );
+  const database = await databaseReachable(services.db);
   return {
     ok: database,
     version: VERSION,

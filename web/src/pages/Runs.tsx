@@ -43,22 +43,16 @@ function StartForm({ datasets, backbones, heads, onStarted }: { datasets: { id: 
           </label>
         ))}
       </div>
-      <p>
-        backbones:{' '}
-        {backbones.map((b) => (
-          <label key={b} style={{ display: 'inline-flex', flexDirection: 'row', marginRight: 8 }}>
-            <input type="checkbox" checked={form.backbones.includes(b)} onChange={() => toggle('backbones', b)} /> {b}
-          </label>
-        ))}
-      </p>
-      <p>
-        heads:{' '}
-        {heads.map((h) => (
-          <label key={h} style={{ display: 'inline-flex', flexDirection: 'row', marginRight: 8 }}>
-            <input type="checkbox" checked={form.heads.includes(h)} onChange={() => toggle('heads', h)} /> {h}
-          </label>
-        ))}
-      </p>
+      {(['backbones', 'heads'] as const).map((key) => (
+        <p key={key}>
+          {key}:{' '}
+          {(key === 'backbones' ? backbones : heads).map((name) => (
+            <label key={name} style={{ display: 'inline-flex', flexDirection: 'row', marginRight: 8 }}>
+              <input type="checkbox" checked={form[key].includes(name)} onChange={() => toggle(key, name)} /> {name}
+            </label>
+          ))}
+        </p>
+      ))}
       <button type="submit">Start {form.backbones.length * form.heads.length} run(s)</button> <span data-testid="start-message">{message}</span>
       <p className="muted">Needs a token with role trainer (top right).</p>
     </form>
