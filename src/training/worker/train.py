@@ -17,14 +17,16 @@ import traceback
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
-from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler  # noqa: E402
+from torch.utils.data import DataLoader  # noqa: E402
 
+from batches import CachedBatches, batch_sampler  # noqa: E402
+from cache import PixelCache  # noqa: E402
 from events import Events  # noqa: E402
 from export import write_artifact  # noqa: E402
 from models import BACKBONES, HEADS, FashionNet  # noqa: E402
 from optim import build_optimizer, build_scheduler  # noqa: E402
-from presets import Preprocess  # noqa: E402
-from transforms import BatchCutMix, cutmix_pair, one_hot  # noqa: E402
+from presets import normalise  # noqa: E402
+from transforms import BatchCutMix  # noqa: E402
 
 CUTMIX_MODES = ("off", "online", "offline")
 PRECISIONS = ("auto", "off", "bf16", "fp16")
@@ -63,53 +65,15 @@ def read_items(path):
         return [json.loads(line) for line in handle if line.strip()]
 
 
-class ItemDataset(Dataset):
-    """Items -> (normalised image, soft targets per task). Decoding runs in DataLoader workers."""
-
-    def __init__(self, items, preprocess, class_counts):
-        self.items = items
-        self.preprocess = preprocess
-        self.class_counts = class_counts
-
-    def __len__(self):
-        return len(self.items)
-
-    def __getitem__(self, index):
-        item = self.items[index]
-        return self.preprocess(item["path"], item["bbox"]), one_hot(item["labels"], self.class_counts)
-
-
-class OfflineCutMixDataset(Dataset):
-    """The seed's offline CutMix: every training item plus `copies` mixed copies of it, each pasted with a
-    box from another item chosen by a generator seeded per copy, so an epoch sees the same mixed set
-    the seed wrote to disk (14,000 -> 70,000 with copies = 4), without writing it."""
-
-    def __init__(self, base, copies, alpha, seed):
-        self.base = base
-        self.copies = copies
-        self.alpha = alpha
-        self.seed = seed
-
-    def __len__(self):
-        return len(self.base) * (1 + self.copies)
-
-    def source_index(self, index):
-        return index % len(self.base)
-
-    def __getitem__(self, index):
-        n = len(self.base)
-        image, targets = self.base[index % n]
-        if index < n:
-            return image, targets
-        rng = random.Random(f"{self.seed}:{index}")
-        source = index % n
-        partner = rng.randrange(n - 1) if n > 1 else 0
-        if n > 1 and partner >= source:
-            partner += 1  # any item but the source itself
-        lam = rng.betavariate(self.alpha, self.alpha)
-        height, width = image.shape[-2:]
-        other, other_targets = self.base[partner]
-        return cutmix_pair(image, targets, other, other_targets, lam, rng.randrange(width), rng.randrange(height))
+def data_loader_workers(asked, device):
+    """DataLoader processes: as asked, else on CUDA most of the cores (the GPU must never wait for a
+    batch), on CPU none: reading cached uint8 rows costs microseconds per image, and a worker process
+    would only take a core from torch's compute threads (measured in bench/train_throughput.py)."""
+    if asked is not None:
+        return asked
+    if device.type == "cuda":
+        return max(2, min(16, len(os.sched_getaffinity(0)) - 2))
+    return 0
 
 
 def class_frequencies(items, class_counts):
@@ -169,13 +133,36 @@ class Trainer:
         if not self.train_items:
             raise ConfigError("the dataset has no TRAIN items")
         p = config["preprocess"]
-        self.preprocess = Preprocess(p["size"], p["padValue"], p["mean"], p["std"])
+        self.mean = torch.tensor(p["mean"], dtype=torch.float32, device=self.device)
+        self.std = torch.tensor(p["std"], dtype=torch.float32, device=self.device)
+        # Every image is decoded, cropped and letterboxed once per spec, ever; training reads uint8 rows.
+        self.cache = PixelCache(config.get("cacheDir") or os.path.join(self.run_dir, "cache"), p["size"], p["padValue"])
+        rows, self.cache_summary = self.cache.prepare(
+            self.train_items + self.val_items,
+            processes=len(os.sched_getaffinity(0)),
+            on_progress=lambda done, total: events.emit("preparing", done=done, total=total),
+            on_wait=lambda: events.emit("preparing", done=0, total=None, waiting=True),
+        )
+        events.emit("cache", **self.cache_summary)
+        shape = self.cache.open().shape
+        train_rows, val_rows = rows[: len(self.train_items)], rows[len(self.train_items):]
+
+        def batches(chosen, chosen_rows, copies=0):
+            labels = [i["labels"] for i in chosen]
+            return CachedBatches(self.cache.pixels_path, shape, chosen_rows, labels, self.class_counts, copies, hyper["cutmixAlpha"], hyper["seed"])
 
         self.model = FashionNet(config["backbone"], config["head"], self.class_counts, hyper["hiddenSize"], hyper["dropout"], hyper["pretrained"])
         self.parameter_count = sum(p.numel() for p in self.model.parameters())
         self.model.to(self.device)
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
+        self.train_model = self.model
+        if hyper.get("compile"):
+            if not hasattr(torch, "compile"):
+                raise ConfigError(f"compile needs torch 2.0 or later; this worker has torch {torch.__version__}")
+            # Only the training forward is compiled: checkpoints, BatchNorm calibration, evaluation
+            # and the ONNX export use the eager module, which shares the parameters.
+            self.train_model = torch.compile(self.model)
 
         frequencies = class_frequencies(self.train_items, self.class_counts)
         total = len(self.train_items)
@@ -188,36 +175,41 @@ class Trainer:
         ]
 
         generator = torch.Generator().manual_seed(hyper["seed"])
-        train_set = ItemDataset(self.train_items, self.preprocess, self.class_counts)
-        if hyper["cutmix"] == "offline" and hyper["cutmixCopies"] > 0:
-            train_set = OfflineCutMixDataset(train_set, hyper["cutmixCopies"], hyper["cutmixAlpha"], hyper["seed"])
-        sampler = None
+        copies = hyper["cutmixCopies"] if hyper["cutmix"] == "offline" else 0
+        train_set = batches(self.train_items, train_rows, copies)
+        order, weights = "shuffled", None
         if hyper["balancedSampling"]:
             # Each item weighs the mean over tasks of 1 / (its class's frequency): rare classes of
             # every task come up more often.
-            weights = [
+            item_weights = [
                 sum(1.0 / frequencies[t][k].clamp_min(1).item() for t, k in enumerate(i["labels"])) / len(self.class_counts)
                 for i in self.train_items
             ]
-            per_example = [weights[j % len(weights)] for j in range(len(train_set))]
-            sampler = WeightedRandomSampler(per_example, num_samples=len(train_set), replacement=True, generator=generator)
-        workers = hyper["dataLoaderWorkers"]
-        loader_options = dict(num_workers=workers, pin_memory=self.device.type == "cuda", persistent_workers=False)
-        if workers > 0:
-            loader_options["worker_init_fn"] = lambda worker: random.seed(hyper["seed"] * 1000 + worker)
+            order, weights = "weighted", [item_weights[j % len(item_weights)] for j in range(len(train_set))]
+        self.workers = data_loader_workers(hyper.get("dataLoaderWorkers"), self.device)
+        pin = self.device.type == "cuda"
         # A last batch of one image breaks BatchNorm in training mode (one value per channel): drop the
         # remainder whenever there is at least one full batch.
-        drop_last = len(train_set) > hyper["batchSize"]
-        self.train_loader = DataLoader(train_set, batch_size=hyper["batchSize"], shuffle=sampler is None, sampler=sampler, drop_last=drop_last, generator=generator, **loader_options)
-        self.val_loader = DataLoader(ItemDataset(self.val_items, self.preprocess, self.class_counts), batch_size=hyper["batchSize"], shuffle=False, **loader_options)
+        self.train_loader = DataLoader(
+            train_set,
+            sampler=batch_sampler(train_set, hyper["batchSize"], order, generator, weights, drop_last=len(train_set) > hyper["batchSize"]),
+            batch_size=None,
+            num_workers=self.workers,
+            pin_memory=pin,
+            persistent_workers=self.workers > 0 and hyper["epochs"] > 1,
+        )
+        val_set = batches(self.val_items, val_rows)
+        # Validation and BatchNorm calibration are short passes: a few workers, none kept between epochs.
+        side_workers = min(self.workers, 4)
+        self.val_loader = DataLoader(val_set, sampler=batch_sampler(val_set, hyper["batchSize"]), batch_size=None, num_workers=side_workers, pin_memory=pin)
         # Plain training images (no CutMix) in a fixed shuffled order, for recalibrating BatchNorm.
+        calibration_set = batches(self.train_items, train_rows)
         self.calibration_loader = DataLoader(
-            ItemDataset(self.train_items, self.preprocess, self.class_counts),
-            batch_size=hyper["batchSize"],
-            shuffle=True,
-            drop_last=len(self.train_items) > hyper["batchSize"],
-            generator=torch.Generator().manual_seed(hyper["seed"] + 1),
-            **loader_options,
+            calibration_set,
+            sampler=batch_sampler(calibration_set, hyper["batchSize"], "shuffled", torch.Generator().manual_seed(hyper["seed"] + 1), drop_last=len(self.train_items) > hyper["batchSize"]),
+            batch_size=None,
+            num_workers=side_workers,
+            pin_memory=pin,
         )
 
         limit = hyper.get("maxStepsPerEpoch") or math.inf
@@ -235,9 +227,11 @@ class Trainer:
             return torch.autocast(device_type="cpu", enabled=False)
         return torch.autocast(device_type="cuda", dtype=self.amp_dtype)
 
-    def to_device(self, images):
-        images = images.to(self.device, non_blocking=True)
-        return images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
+    def to_device(self, pixels):
+        """uint8 (B, S, S, 3) -> normalised float (B, 3, S, S) on the device, converted there. NHWC bytes
+        already are channels_last; on CPU the model wants plain NCHW."""
+        images = normalise(pixels.to(self.device, non_blocking=True), self.mean, self.std)
+        return images if self.channels_last else images.contiguous()
 
     def loss(self, logits, targets):
         losses = [
@@ -287,7 +281,7 @@ class Trainer:
             if self.cutmix:
                 images, targets = self.cutmix(images, targets)
             with self.autocast():
-                loss = self.loss(self.model(images), targets)
+                loss = self.loss(self.train_model(images), targets)
             self.optimizer.zero_grad(set_to_none=True)
             if self.scaler:
                 self.scaler.scale(loss).backward()
@@ -364,8 +358,9 @@ class Trainer:
 
     def check_inputs(self):
         count = min(self.config.get("checkItems", 8), len(self.val_items) or len(self.train_items))
-        source = self.val_items or self.train_items
-        return torch.stack([self.preprocess(i["path"], i["bbox"]) for i in source[:count]])
+        dataset = self.val_loader.dataset if self.val_items else self.calibration_loader.dataset
+        pixels, _ = dataset[list(range(count))]
+        return normalise(pixels, self.mean.cpu(), self.std.cpu()).contiguous()
 
     def run(self):
         if self.config.get("resume"):
@@ -380,6 +375,8 @@ class Trainer:
             weightsSource=self.model.weights_source,
             mixedPrecision=str(self.amp_dtype).replace("torch.", "") if self.amp_dtype else "off",
             channelsLast=self.channels_last,
+            compiled=self.train_model is not self.model,
+            dataLoaderWorkers=self.workers,
             trainItems=len(self.train_items),
             trainExamples=len(self.train_loader.dataset),
             validationItems=len(self.val_items),

@@ -1,14 +1,18 @@
 """Loss, metrics, offline CutMix and models."""
 import os
 import sys
+import tempfile
 import unittest
 
+import numpy as np
 import torch
+from torch.utils.data import DataLoader
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "src", "training", "worker"))
+from batches import CachedBatches, batch_sampler  # noqa: E402
 from models import FashionNet, Probabilities  # noqa: E402
-from presets import letterbox_geometry  # noqa: E402
-from train import OfflineCutMixDataset, accuracy_and_acsa, soft_cross_entropy  # noqa: E402
+from presets import letterbox_geometry, normalise  # noqa: E402
+from train import accuracy_and_acsa, soft_cross_entropy  # noqa: E402
 from transforms import one_hot  # noqa: E402
 
 
@@ -41,36 +45,59 @@ class MetricsTest(unittest.TestCase):
         self.assertAlmostEqual(acsa, (0.9 + 0.0) / 2)
 
 
-class TinyBase(torch.utils.data.Dataset):
-    def __init__(self, n):
-        self.n = n
-
-    def __len__(self):
-        return self.n
-
-    def __getitem__(self, i):
-        return torch.full((3, 8, 8), float(i)), one_hot([i % 2], [2])
+def tiny_cache(folder, n, size=8):
+    """A pixel file whose row i is filled with the value i (as the cache lays it out)."""
+    path = os.path.join(folder, "pixels.u8")
+    np.repeat(np.arange(n, dtype=np.uint8), size * size * 3).tofile(path)
+    return path, (n, size, size, 3)
 
 
 class OfflineCutMixTest(unittest.TestCase):
     def test_each_image_plus_its_copies_deterministically(self):
-        data = OfflineCutMixDataset(TinyBase(5), copies=4, alpha=1.0, seed=3)
-        self.assertEqual(len(data), 25)  # as the seed: 14,000 -> 70,000
-        image, targets = data[2]
-        self.assertEqual(image.unique().tolist(), [2.0])
-        first, first_targets = data[7]
-        again, again_targets = data[7]
-        self.assertTrue(torch.equal(first, again))
-        self.assertTrue(torch.equal(first_targets[0], again_targets[0]))
-        # A mixed copy of item 2 keeps part of it and takes the rest from exactly one other item.
-        values = first.unique().tolist()
-        self.assertIn(2.0, values)
-        self.assertLessEqual(len(values), 2)
-        if len(values) == 2:
-            other = [v for v in values if v != 2.0][0]
-            kept = (first == 2.0).float().mean().item()
-            expected = kept * one_hot([0], [2])[0] + (1 - kept) * one_hot([int(other) % 2], [2])[0]
-            self.assertTrue(torch.allclose(first_targets[0], expected, atol=1e-6))
+        with tempfile.TemporaryDirectory() as folder:
+            path, shape = tiny_cache(folder, 5)
+            data = CachedBatches(path, shape, rows=[4, 3, 2, 1, 0], labels=[[i % 2] for i in range(5)], class_counts=[2], copies=4, seed=3)
+            self.assertEqual(len(data), 25)  # as the seed: 14,000 -> 70,000
+            images, targets = data[[2]]
+            self.assertEqual(images.shape, (1, 8, 8, 3))
+            self.assertEqual(images.dtype, torch.uint8)
+            self.assertEqual(images.unique().tolist(), [2])  # item 2 is row 2
+            first, first_targets = data[[7, 1]]
+            again, again_targets = data[[7]]
+            self.assertTrue(torch.equal(first[0], again[0]))
+            self.assertTrue(torch.equal(first_targets[0][0], again_targets[0][0]))
+            self.assertEqual(first[1].unique().tolist(), [3])  # item 1 is row 3, unmixed
+            # A mixed copy of item 2 keeps part of it and takes the rest from exactly one other item.
+            values = first[0].unique().tolist()
+            self.assertIn(2, values)
+            self.assertLessEqual(len(values), 2)
+            if len(values) == 2:
+                other_item = 4 - [v for v in values if v != 2][0]
+                kept = (first[0] == 2).float().mean().item()
+                expected = kept * one_hot([0], [2])[0] + (1 - kept) * one_hot([other_item % 2], [2])[0]
+                self.assertTrue(torch.allclose(first_targets[0][0], expected, atol=1e-6))
+
+    def test_reads_the_same_batches_in_a_dataloader_worker_process(self):
+        with tempfile.TemporaryDirectory() as folder:
+            path, shape = tiny_cache(folder, 6)
+            data = CachedBatches(path, shape, rows=range(6), labels=[[0]] * 6, class_counts=[1], copies=1, seed=1)
+            sampler = batch_sampler(data, 4)
+            here = [images for images, _ in DataLoader(data, sampler=sampler, batch_size=None)]
+            there = [images for images, _ in DataLoader(data, sampler=sampler, batch_size=None, num_workers=2)]
+            self.assertEqual(len(here), 3)
+            for a, b in zip(here, there):
+                self.assertTrue(torch.equal(a, b))
+
+
+class NormaliseTest(unittest.TestCase):
+    def test_matches_the_per_pixel_formula(self):
+        pixels = torch.tensor([[[[0, 128, 255]]]], dtype=torch.uint8)  # one 1x1 image, NHWC
+        mean, std = torch.tensor([0.5, 0.25, 0.0]), torch.tensor([0.5, 0.25, 2.0])
+        out = normalise(pixels, mean, std)
+        self.assertEqual(tuple(out.shape), (1, 3, 1, 1))
+        expected = [(0 / 255 - 0.5) / 0.5, (128 / 255 - 0.25) / 0.25, (255 / 255 - 0.0) / 2.0]
+        for got, want in zip(out.flatten().tolist(), expected):
+            self.assertAlmostEqual(got, want, places=6)
 
 
 class ModelTest(unittest.TestCase):
