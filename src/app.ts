@@ -32,7 +32,7 @@ export interface App {
 export async function openApp(config: AppConfig): Promise<App> {
   const db = await openDatabase(config.databaseUrl);
   const log = createLogger(config);
-  const training = new TrainingService(db, { dataDir: config.dataDir, python: config.python, concurrency: config.trainingConcurrency }, log);
+  const training = new TrainingService(db, { dataDir: config.dataDir, pixelCacheDir: config.pixelCacheDir, python: config.python, concurrency: config.trainingConcurrency }, log);
   await training.interruptOrphans();
   const metrics = createMetrics();
   const ensembles = new EnsembleService(db);

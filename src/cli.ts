@@ -209,7 +209,8 @@ export function buildProgram(): Command {
     .option('--seed <s>', 'random seed', int('seed', 0))
     .option('--device <device>', DEVICES.join(' | '), choice(DEVICES))
     .option('--precision <p>', PRECISIONS.join(' | '), choice(PRECISIONS))
-    .option('--workers <n>', `DataLoader workers (default ${SEED_RECIPE.dataLoaderWorkers})`, int('workers', 0))
+    .option('--workers <n>', 'DataLoader workers (default: CUDA most cores, CPU none)', int('workers', 0))
+    .option('--compile', 'torch.compile the training forward (torch 2.x)')
     .option('--max-steps <n>', 'stop each epoch after n steps', int('max-steps', 1))
     .option('--pretrained <source>', 'auto | none | path to weights')
     .option('--time-limit <s>', 'seconds before a run is stopped', int('time-limit', 1))
@@ -230,6 +231,7 @@ export function buildProgram(): Command {
           device: options.device,
           mixedPrecision: options.precision,
           dataLoaderWorkers: options.workers,
+          compile: options.compile,
           maxStepsPerEpoch: options.maxSteps,
           pretrained: options.pretrained,
           timeLimitSeconds: options.timeLimit,

@@ -26,6 +26,8 @@ export interface AppConfig {
   python?: string;
   /** Training jobs at once; undefined = one per CUDA device (at least one). */
   trainingConcurrency?: number;
+  /** Where the training worker keeps letterboxed uint8 pixels, one folder per preprocessing spec. */
+  pixelCacheDir: string;
   serving: {
     /** Most images one classify request may carry. */
     maxClassifyImages: number;
@@ -96,6 +98,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
     python: env.FASHION_HOW_PYTHON || undefined,
     trainingConcurrency: env.FASHION_HOW_TRAINING_CONCURRENCY ? integer(env, 'FASHION_HOW_TRAINING_CONCURRENCY', 1, 1, 256) : undefined,
+    pixelCacheDir: path.resolve(env.FASHION_HOW_PIXEL_CACHE_DIR || path.join(dataDir, 'cache', 'pixels')),
     serving: {
       maxClassifyImages: integer(env, 'FASHION_HOW_MAX_CLASSIFY_IMAGES', 64, 1, 10_000),
       maxBatch: integer(env, 'FASHION_HOW_MICROBATCH_MAX', 16, 1, 1024),
@@ -127,6 +130,7 @@ export const CONFIG_VARIABLES: ReadonlyArray<[name: string, meaning: string]> = 
   ['LOG_LEVEL', 'debug | info | warn | error | silent (default info)'],
   ['FASHION_HOW_PYTHON', 'Python with torch + torchvision for training (default: first of /usr/bin/python3, python3, python that works)'],
   ['FASHION_HOW_TRAINING_CONCURRENCY', 'training jobs at once (default: one per CUDA device, at least 1)'],
+  ['FASHION_HOW_PIXEL_CACHE_DIR', 'letterboxed training images, decoded once per size (default <data dir>/cache/pixels)'],
   ['FASHION_HOW_MAX_CLASSIFY_IMAGES', 'most images in one classify request (default 64)'],
   ['FASHION_HOW_MICROBATCH_MAX', 'rows per ONNX Runtime run (default 16)'],
   ['FASHION_HOW_MICROBATCH_WAIT_MS', 'longest a row waits for a batch to fill (default 5)'],

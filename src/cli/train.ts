@@ -7,10 +7,14 @@ import type { Hyperparameters } from '../training/hyper.js';
 import { type EpochRecord, FINAL_STATUSES, type RunProgress } from '../training/service.js';
 import { table } from './format.js';
 
+const count = (n: number) => n.toLocaleString('en-US');
+
 export function describeProgress(run: TrainingRun): string {
   const progress = run.progress as RunProgress | null;
   const hyper = run.config as unknown as Hyperparameters;
   if (!progress) return run.status.toLowerCase();
+  if (progress.phase === 'WAITING_FOR_IMAGES') return 'waiting for another run to finish preparing the images';
+  if (progress.phase === 'PREPARING_IMAGES') return `preparing images ${count(progress.prepared ?? 0)}/${count(progress.toPrepare ?? 0)}`;
   const parts = [`epoch ${Math.max(progress.epoch, 1)}/${hyper.epochs}`, `step ${progress.step}/${progress.totalSteps}`];
   if (progress.loss !== null) parts.push(`loss ${progress.loss.toFixed(3)}`);
   if (progress.imagesPerSecond !== null) parts.push(`${progress.imagesPerSecond.toFixed(0)} img/s`);
@@ -43,15 +47,18 @@ export async function followRuns(app: App, runs: TrainingRun[], stream: NodeJS.W
     const run = await training.get(id);
     const progress = run.progress as RunProgress | null;
     const info = FINAL_STATUSES.has(run.status) ? run.status + (run.error ? `: ${run.error}` : '') : describeProgress(run);
+    const preparing = progress?.phase === 'PREPARING_IMAGES';
     if (multi) {
-      const total = progress?.totalSteps || 1;
+      // The bar counts images while the cache is built, then steps.
+      const total = (preparing ? progress.toPrepare : progress?.totalSteps) || 1;
       const bar = bars.get(id) ?? multi.create(total, 0, { name: label(run), info });
       bars.set(id, bar);
       bar.setTotal(total);
-      bar.update(progress?.step ?? 0, { info });
+      bar.update((preparing ? progress.prepared : progress?.step) ?? 0, { info });
     } else {
-      // One line per epoch and per status change keeps logs short.
-      const key = `${run.status} ${progress?.epoch ?? 0}`;
+      // One line per epoch, per phase and per status change keeps logs short.
+      const tenth = preparing ? Math.floor((10 * (progress.prepared ?? 0)) / (progress.toPrepare || 1)) : 0;
+      const key = `${run.status} ${progress?.phase} ${tenth} ${progress?.epoch ?? 0}`;
       if (lastLine.get(id) !== key) {
         lastLine.set(id, key);
         stream.write(`${label(run)}: ${info}\n`);

@@ -18,8 +18,9 @@ export const TrainingRun: TrainingRunResolvers = {
   parameterCount: (row) => ((row.progress as { parameterCount?: number } | null)?.parameterCount ?? null),
   progress: (row) => {
     const progress = row.progress as RunProgress | null;
-    return progress ? { ...progress, updatedAt: new Date(progress.updatedAt) } : null;
+    return progress ? { ...progress, phase: progress.phase ?? 'TRAINING', updatedAt: new Date(progress.updatedAt) } : null;
   },
+  imageCache: (row) => (row.progress as RunProgress | null)?.imageCache ?? null,
   epochs: (row) => epochsOf(row),
   bestValidationAcsa: (row) => {
     const scores = epochsOf(row).map((e) => e.meanAcsa);

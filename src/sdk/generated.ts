@@ -107,10 +107,13 @@ export type TrainingOptions = {
   /** Training images over which BatchNorm statistics are recomputed after each epoch (precise BN); 0 turns it off. */
   bnCalibrationImages?: number | null | undefined;
   classWeightedLoss?: boolean | null | undefined;
+  /** torch.compile the training forward (torch 2.x only; default false). Checkpoints, resume and the ONNX export use the eager model. */
+  compile?: boolean | null | undefined;
   cutmix?: CutMixMode | null | undefined;
   cutmixAlpha?: number | null | undefined;
   cutmixCopies?: number | null | undefined;
   cutmixProbability?: number | null | undefined;
+  /** DataLoader processes feeding the step; absent: the worker's choice (CUDA: most cores, CPU: none, which measured fastest on cached pixels). */
   dataLoaderWorkers?: number | null | undefined;
   /** auto, cpu or cuda. */
   device?: string | null | undefined;

@@ -16,7 +16,7 @@ import { storeRunValidationReport } from '../reports/store.js';
 import { type Hyperparameters, preprocessFor, resolveHyperparameters } from './hyper.js';
 import { findPython, type PythonRuntime } from './python.js';
 import { JobQueue } from './queue.js';
-import { runWorker, type TaskMetric, type WorkerEvent } from './workerProcess.js';
+import { type ImageCacheUse, runWorker, type TaskMetric, type WorkerEvent } from './workerProcess.js';
 
 export const RUN_STATUSES = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'INTERRUPTED'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
@@ -33,6 +33,8 @@ const enum Stop {
 
 export interface TrainingSettings {
   dataDir: string;
+  /** The worker's pixel cache (shared by every run that uses the same preprocessing spec). */
+  pixelCacheDir: string;
   /** Interpreter to use; undefined tries the usual candidates. */
   python?: string;
   /** Jobs at once; undefined = one per CUDA device, at least one. */
@@ -59,7 +61,15 @@ export interface RunFilter {
   head?: string;
 }
 
+/** What the worker is doing: waiting for another run's cache build, decoding images into the cache, or training. */
+export type RunPhase = 'WAITING_FOR_IMAGES' | 'PREPARING_IMAGES' | 'TRAINING';
+
 export interface RunProgress {
+  phase?: RunPhase;
+  /** Images prepared so far, and to prepare, while phase is "preparing images". */
+  prepared?: number | null;
+  toPrepare?: number | null;
+  imageCache?: ImageCacheUse;
   epoch: number;
   step: number;
   totalSteps: number;
@@ -301,6 +311,10 @@ export class TrainingService {
     const write = (update: () => Promise<unknown>) => {
       writes = writes.then(update).then(() => this.changed(runId)).catch((error) => this.log.error({ err: error, runId }, 'could not record a worker event'));
     };
+    const mergeProgress = async (patch: Partial<RunProgress> & Record<string, unknown>) => {
+      const current = (await this.db.trainingRun.findUniqueOrThrow({ where: { id: runId }, select: { progress: true } })).progress as Record<string, unknown> | null;
+      await this.db.trainingRun.update({ where: { id: runId }, data: { progress: { ...current, ...patch, updatedAt: new Date().toISOString() } as object } });
+    };
     const epochs: EpochRecord[] = resume ? ((run.epochs as unknown as EpochRecord[] | null) ?? []) : [];
     let artifact: Extract<WorkerEvent, { event: 'artifact' }> | undefined;
     let workerError: string | undefined;
@@ -317,6 +331,7 @@ export class TrainingService {
       config: {
         runDir,
         itemsFile: path.join(runDir, 'items.jsonl'),
+        cacheDir: this.settings.pixelCacheDir,
         tasks: tasks.map(({ name, classes }) => ({ name, classes })),
         backbone: run.backbone,
         head: run.head,
@@ -328,25 +343,37 @@ export class TrainingService {
       onSpawn: (pid) => write(() => this.db.trainingRun.update({ where: { id: runId }, data: { workerPid: pid } })),
       onEvent: (event) => {
         switch (event.event) {
-          case 'started':
+          case 'preparing':
             write(() =>
-              this.db.trainingRun.update({
-                where: { id: runId },
-                data: {
-                  device: event.device,
-                  pretrained: event.pretrained,
-                  progress: { epoch: event.resumedFromEpoch ?? 0, step: 0, totalSteps: event.totalSteps, loss: null, imagesPerSecond: null, lr: null, updatedAt: new Date().toISOString(), resumedFromEpoch: event.resumedFromEpoch, parameterCount: event.parameterCount, mixedPrecision: event.mixedPrecision, trainExamples: event.trainExamples } as object,
-                },
+              mergeProgress({
+                phase: event.waiting ? 'WAITING_FOR_IMAGES' : 'PREPARING_IMAGES',
+                prepared: event.done,
+                toPrepare: event.total,
+                ...(resume ? {} : { epoch: 0, step: 0, totalSteps: 0, loss: null, imagesPerSecond: null, lr: null }),
               }),
             );
             break;
-          case 'progress':
+          case 'cache': {
+            const { event: _, ...imageCache } = event;
+            write(() => mergeProgress({ imageCache }));
+            break;
+          }
+          case 'started':
             write(async () => {
-              const current = (await this.db.trainingRun.findUniqueOrThrow({ where: { id: runId }, select: { progress: true } })).progress as Record<string, unknown> | null;
-              const { event: _, ...progress } = event;
-              await this.db.trainingRun.update({ where: { id: runId }, data: { progress: { ...current, ...progress, updatedAt: new Date().toISOString() } as object } });
+              await this.db.trainingRun.update({ where: { id: runId }, data: { device: event.device, pretrained: event.pretrained } });
+              await mergeProgress({
+                phase: 'TRAINING', prepared: null, toPrepare: null,
+                epoch: event.resumedFromEpoch ?? 0, step: 0, totalSteps: event.totalSteps, loss: null, imagesPerSecond: null, lr: null,
+                resumedFromEpoch: event.resumedFromEpoch, parameterCount: event.parameterCount, mixedPrecision: event.mixedPrecision,
+                trainExamples: event.trainExamples, dataLoaderWorkers: event.dataLoaderWorkers, compiled: event.compiled,
+              });
             });
             break;
+          case 'progress': {
+            const { event: _, ...progress } = event;
+            write(() => mergeProgress(progress));
+            break;
+          }
           case 'epoch': {
             const { event: _, ...record } = event;
             epochs.push(record);

@@ -12,8 +12,26 @@ export interface TaskMetric {
   acsa: number;
 }
 
+/** What preparing the pixel cache did for a run (cache.py's summary). */
+export interface ImageCacheUse {
+  spec: string;
+  items: number;
+  /** Images decoded and letterboxed for this run; the rest were already in the cache. */
+  built: number;
+  reused: number;
+  /** Rows found damaged (a truncated file) and rebuilt. */
+  lostRows: number;
+  seconds: number;
+  waitedSeconds: number;
+  imagesPerSecond: number | null;
+  /** Size of the spec's pixel file on disk. */
+  bytes: number;
+}
+
 export type WorkerEvent =
-  | { event: 'started'; device: string; parameterCount: number; pretrained: boolean; weightsSource: string | null; stepsPerEpoch: number; totalSteps: number; resumedFromEpoch: number | null; torchVersion: string; mixedPrecision: string; channelsLast: boolean; trainItems: number; trainExamples: number; validationItems: number }
+  | { event: 'preparing'; done: number; total: number | null; waiting?: boolean }
+  | ({ event: 'cache' } & ImageCacheUse)
+  | { event: 'started'; device: string; parameterCount: number; pretrained: boolean; weightsSource: string | null; stepsPerEpoch: number; totalSteps: number; resumedFromEpoch: number | null; torchVersion: string; mixedPrecision: string; channelsLast: boolean; compiled: boolean; dataLoaderWorkers: number; trainItems: number; trainExamples: number; validationItems: number }
   | { event: 'progress'; epoch: number; step: number; totalSteps: number; loss: number; imagesPerSecond: number; lr: number }
   | { event: 'epoch'; epoch: number; trainLoss: number; validation: TaskMetric[]; seconds: number }
   | { event: 'artifact'; onnxPath: string; modelJsonPath: string; predictionsPath: string; checkDir: string; sizeBytes: number; sha256: string; parameterCount: number; exportCheck: { items: number; maxAbsDiff: number | null } }

@@ -70,6 +70,8 @@ describe('restart recovery', () => {
       expect(resumed.status, resumed.error ?? '').toBe('SUCCEEDED');
       expect(resumed.attempts).toBe(2);
       expect((resumed.progress as { resumedFromEpoch: number }).resumedFromEpoch).toBe(1);
+      // The resumed attempt found every image in the pixel cache the first attempt built.
+      expect((resumed.progress as { imageCache: object }).imageCache).toMatchObject({ items: 60, built: 0, reused: 60 });
       expect((resumed.epochs as { epoch: number }[]).map((e) => e.epoch)).toEqual([1, 2]);
       expect(await app.services.db.modelArtifact.count({ where: { runId: Number(id) } })).toBe(1);
     } finally {

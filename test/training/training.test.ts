@@ -24,7 +24,8 @@ const TINY = { imageSize: 32, epochs: 2, batchSize: 16, maxStepsPerEpoch: 2, hid
 const LONG = { ...TINY, imageSize: 64, epochs: 50, maxStepsPerEpoch: null };
 
 const RUN_FIELDS = `id status backbone head device pretrained parameterCount error stderrTail attempts startedAt finishedAt
-  progress { epoch step totalSteps loss imagesPerSecond lr resumedFromEpoch }
+  progress { phase epoch step totalSteps loss imagesPerSecond lr resumedFromEpoch }
+  imageCache { spec items built reused lostRows bytes }
   epochs { epoch trainLoss seconds meanAcsa validation { task top1 acsa } }
   artifact { id sha256 sizeBytes parameterCount exportMaxAbsDiff inputSize tasks { name classes } }
   validationReport { itemCount meanTop1 meanAcsa tasks { task top1 acsa } confusionMatrices { task taskName classes rows } }`;
@@ -95,6 +96,11 @@ describe('startTraining', () => {
         for (const v of epoch.validation) for (const value of [v.top1, v.acsa]) expect(value).toBeGreaterThanOrEqual(0), expect(value).toBeLessThanOrEqual(1);
       }
     }
+    // The first run decoded every item into the pixel cache; the second, same size, decoded none.
+    const cacheFile = { spec: 'letterbox-v1-32px-pad255', items: 80, lostRows: 0, bytes: 80 * 32 * 32 * 3 };
+    expect(first.imageCache).toEqual({ ...cacheFile, built: 80, reused: 0 });
+    expect(second.imageCache).toEqual({ ...cacheFile, built: 0, reused: 80 });
+    expect(first.progress.phase).toBe('TRAINING');
     // One job at a time on a machine without a GPU: the second started after the first ended.
     expect(new Date(second.startedAt).getTime()).toBeGreaterThanOrEqual(new Date(first.finishedAt).getTime());
 
@@ -193,7 +199,7 @@ describe('startTraining', () => {
   });
 
   it('says what to install when no Python can import torch', async () => {
-    const training = new TrainingService(app.services.db, { dataDir: scratch.dir, python: '/nonexistent/python3' }, createLogger({ logLevel: 'silent' }));
+    const training = new TrainingService(app.services.db, { dataDir: scratch.dir, pixelCacheDir: scratch.dir, python: '/nonexistent/python3' }, createLogger({ logLevel: 'silent' }));
     const error = await training.startTraining({ datasetId: Number(datasetId), backbones: ['resnet18'], heads: ['feedforward'] }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'UNAVAILABLE' });
     expect((error as Error).message).toContain('/nonexistent/python3: not found');

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { f3, request, useQuery } from '../api.js';
 import { Chart } from '../chart.js';
-import { CancelRunButtonDocument, ResumeRunButtonDocument, RunPageDocument, RunsPageDocument, StartTrainingFormDocument } from '../generated.js';
+import { CancelRunButtonDocument, ResumeRunButtonDocument, RunPageDocument, type RunPageQuery, type RunRowFragment, RunsPageDocument, StartTrainingFormDocument } from '../generated.js';
 
 const ACTIVE = new Set(['QUEUED', 'RUNNING']);
 const RESUMABLE = new Set(['FAILED', 'CANCELLED', 'INTERRUPTED']);
@@ -59,6 +59,30 @@ function StartForm({ datasets, backbones, heads, onStarted }: { datasets: { id: 
   );
 }
 
+const count = (n: number | null) => (n ?? 0).toLocaleString('en-US');
+
+function describeProgress(progress: RunRowFragment['progress']): string {
+  if (!progress) return '';
+  switch (progress.phase) {
+    case 'WAITING_FOR_IMAGES':
+      return 'waiting for images';
+    case 'PREPARING_IMAGES':
+      return `preparing images ${count(progress.prepared)}/${count(progress.toPrepare)}`;
+    case 'TRAINING':
+      return `${progress.epoch} (${progress.step}/${progress.totalSteps})`;
+    default: {
+      const unknown: never = progress.phase;
+      return unknown;
+    }
+  }
+}
+
+function describeCache(cache: NonNullable<RunPageQuery['run']['imageCache']>): string {
+  const made = cache.built > 0 ? `decoded ${count(cache.built)} at ${cache.imagesPerSecond?.toFixed(0) ?? '–'} images/s, ` : '';
+  const lost = cache.lostRows > 0 ? `, ${count(cache.lostRows)} damaged rows rebuilt` : '';
+  return `images: ${count(cache.items)} from the pixel cache (${made}${count(cache.reused)} reused, ${cache.seconds.toFixed(1)} s${lost}; ${cache.spec}, ${(cache.bytes / 2 ** 20).toFixed(0)} MiB on disk)`;
+}
+
 export function RunsPage() {
   const { data, error, reload } = useQuery(RunsPageDocument, undefined, 2000);
   const act = async (action: 'cancel' | 'resume', id: string) => {
@@ -88,7 +112,7 @@ export function RunsPage() {
                 <td>{run.backbone}</td>
                 <td>{run.head}</td>
                 <td className={`status-${run.status}`} title={run.error ?? ''}>{run.status}</td>
-                <td>{run.progress ? `${run.progress.epoch} (${run.progress.step}/${run.progress.totalSteps})` : ''}</td>
+                <td data-testid="run-progress">{describeProgress(run.progress)}</td>
                 <td className="num">{run.progress?.imagesPerSecond?.toFixed(0) ?? ''}</td>
                 <td className="num">{run.bestValidationAcsa !== null ? f3(run.bestValidationAcsa) : ''}</td>
                 <td>
@@ -138,6 +162,7 @@ export function RunPage({ id }: { id: string }) {
           device {run.device ?? '–'}, {run.pretrained ? 'pretrained weights' : 'random init'}; reports:{' '}
           {data.reports.map((r) => <a key={r.id} href={`#/reports/${r.id}`} style={{ marginRight: 6 }}>#{r.id} ({r.split}, ACSA {f3(r.meanAcsa)})</a>)}
         </p>
+        {run.imageCache && <p data-testid="image-cache">{describeCache(run.imageCache)}</p>}
         <pre style={{ fontSize: 12 }}>{JSON.stringify(run.config, null, 2)}</pre>
       </section>
     </>
