@@ -36,28 +36,42 @@ TASKS = [{"name": n, "classes": [str(i) for i in range(k)]} for n, k in zip(["Da
 SHAPES = {"crops": ((100, 150), (100, 150)), "photos": ((1280, 1280), (960, 960))}
 
 
-def generate_items(kind, count, folder, validation):
-    """JPEGs of smooth random colour fields with noise (so they compress like photos, not like flat
-    colour), and a bbox covering a random part of each."""
+def draw_image(job):
+    """One JPEG of a smooth random colour field with noise (so it compresses like a photo, not like a
+    flat colour), from its own seed: any process makes the same file."""
+    import numpy as np
     from PIL import Image
+
+    path, width, height, seed = job
+    rng = np.random.default_rng(seed)
+    field = Image.fromarray(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)).resize((width, height), Image.BICUBIC)
+    noisy = np.asarray(field, dtype=np.int16) + rng.integers(-24, 25, (height, width, 3), dtype=np.int16)
+    Image.fromarray(noisy.clip(0, 255).astype(np.uint8)).save(path, quality=90)
+
+
+def generate_items(kind, count, folder, validation):
+    """`count` images of a kind, each with a bbox covering a random part of it (the whole image for
+    crops). Sizes, boxes and labels come from a generator per image, so a second run finds the same
+    files and boxes; missing files are drawn on every core."""
+    import multiprocessing
 
     (wmin, wmax), (hmin, hmax) = SHAPES[kind]
     os.makedirs(folder, exist_ok=True)
-    items = []
+    items, jobs = [], []
     for i in range(count):
-        rng = random.Random(f"{kind}:{i}")  # per image: a second run finds the same files and boxes
+        rng = random.Random(f"{kind}:{i}")
         width, height = rng.randint(wmin, wmax), rng.randint(hmin, hmax)
         path = os.path.join(folder, f"{kind}-{i}.jpg")
-        if not os.path.exists(path):
-            small = Image.frombytes("RGB", (8, 6), bytes(rng.randrange(256) for _ in range(8 * 6 * 3)))
-            noise = Image.effect_noise((width, height), 40).convert("RGB")
-            Image.blend(small.resize((width, height), Image.BICUBIC), noise, 0.25).save(path, quality=90)
         if kind == "photos":
             x0, y0 = rng.randrange(width // 3), rng.randrange(height // 3)
             bbox = [x0, y0, x0 + rng.randint(width // 4, width // 2), y0 + rng.randint(height // 3, height // 2)]
         else:
             bbox = [0, 0, width, height]
         items.append(item(i, path, bbox, [rng.randrange(k) for k in CLASS_COUNTS], validation))
+        if not os.path.exists(path):
+            jobs.append((path, width, height, rng.randrange(2**32)))
+    with multiprocessing.get_context("fork").Pool(len(os.sched_getaffinity(0))) as pool:
+        pool.map(draw_image, jobs, chunksize=8)
     return items
 
 

@@ -311,9 +311,12 @@ export class TrainingService {
     const write = (update: () => Promise<unknown>) => {
       writes = writes.then(update).then(() => this.changed(runId)).catch((error) => this.log.error({ err: error, runId }, 'could not record a worker event'));
     };
+    // Every stored progress has the fields RunProgress requires, whichever event comes first (a run
+    // whose images are all cached reports the cache before anything else).
     const mergeProgress = async (patch: Partial<RunProgress> & Record<string, unknown>) => {
       const current = (await this.db.trainingRun.findUniqueOrThrow({ where: { id: runId }, select: { progress: true } })).progress as Record<string, unknown> | null;
-      await this.db.trainingRun.update({ where: { id: runId }, data: { progress: { ...current, ...patch, updatedAt: new Date().toISOString() } as object } });
+      const start = { phase: 'PREPARING_IMAGES', epoch: 0, step: 0, totalSteps: 0, loss: null, imagesPerSecond: null, lr: null };
+      await this.db.trainingRun.update({ where: { id: runId }, data: { progress: { ...start, ...current, ...patch, updatedAt: new Date().toISOString() } as object } });
     };
     const epochs: EpochRecord[] = resume ? ((run.epochs as unknown as EpochRecord[] | null) ?? []) : [];
     let artifact: Extract<WorkerEvent, { event: 'artifact' }> | undefined;
@@ -349,7 +352,6 @@ export class TrainingService {
                 phase: event.waiting ? 'WAITING_FOR_IMAGES' : 'PREPARING_IMAGES',
                 prepared: event.done,
                 toPrepare: event.total,
-                ...(resume ? {} : { epoch: 0, step: 0, totalSteps: 0, loss: null, imagesPerSecond: null, lr: null }),
               }),
             );
             break;

@@ -71,8 +71,10 @@ afterAll(async () => {
 describe('startTraining', () => {
   it('trains two combos one after the other and registers artifacts that reproduce the worker', async () => {
     const statuses = new Map<number, string[]>();
+    const progressSeen: unknown[] = [];
     const record = async (id: number) => {
-      const { status } = await app.services.training.get(id);
+      const { status, progress } = await app.services.training.get(id);
+      progressSeen.push(progress);
       const seen = statuses.get(id) ?? [];
       if (seen.at(-1) !== status) seen.push(status);
       statuses.set(id, seen);
@@ -96,6 +98,9 @@ describe('startTraining', () => {
         for (const v of epoch.validation) for (const value of [v.top1, v.acsa]) expect(value).toBeGreaterThanOrEqual(0), expect(value).toBeLessThanOrEqual(1);
       }
     }
+    // Every stored progress is one GraphQL can answer (the second run reports its cache before it starts).
+    expect(progressSeen.length).toBeGreaterThan(6);
+    for (const progress of progressSeen) if (progress !== null) expect(progress).toMatchObject({ phase: expect.any(String), epoch: expect.any(Number), step: expect.any(Number), totalSteps: expect.any(Number) });
     // The first run decoded every item into the pixel cache; the second, same size, decoded none.
     const cacheFile = { spec: 'letterbox-v1-32px-pad255', items: 80, lostRows: 0, bytes: 80 * 32 * 32 * 3 };
     expect(first.imageCache).toEqual({ ...cacheFile, built: 80, reused: 0 });

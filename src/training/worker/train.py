@@ -197,6 +197,9 @@ class Trainer:
             num_workers=self.workers,
             pin_memory=pin,
             persistent_workers=self.workers > 0 and hyper["epochs"] > 1,
+            # The loader draws its base seed from this generator before the sampler shuffles, as the
+            # per-image loader did: the same seed gives the same batches as before the cache.
+            generator=generator,
         )
         val_set = batches(self.val_items, val_rows)
         # Validation and BatchNorm calibration are short passes: a few workers, none kept between epochs.
@@ -204,12 +207,14 @@ class Trainer:
         self.val_loader = DataLoader(val_set, sampler=batch_sampler(val_set, hyper["batchSize"]), batch_size=None, num_workers=side_workers, pin_memory=pin)
         # Plain training images (no CutMix) in a fixed shuffled order, for recalibrating BatchNorm.
         calibration_set = batches(self.train_items, train_rows)
+        calibration_generator = torch.Generator().manual_seed(hyper["seed"] + 1)
         self.calibration_loader = DataLoader(
             calibration_set,
-            sampler=batch_sampler(calibration_set, hyper["batchSize"], "shuffled", torch.Generator().manual_seed(hyper["seed"] + 1), drop_last=len(self.train_items) > hyper["batchSize"]),
+            sampler=batch_sampler(calibration_set, hyper["batchSize"], "shuffled", calibration_generator, drop_last=len(self.train_items) > hyper["batchSize"]),
             batch_size=None,
             num_workers=side_workers,
             pin_memory=pin,
+            generator=calibration_generator,
         )
 
         limit = hyper.get("maxStepsPerEpoch") or math.inf
