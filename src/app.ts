@@ -10,6 +10,7 @@ import { ModelPool } from './inference/models.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { EvaluationService } from './reports/evaluate.js';
+import { EnsembleFitter } from './inference/fitEnsemble.js';
 import { TrainingService } from './training/service.js';
 
 export interface Readiness {
@@ -48,6 +49,7 @@ export async function openApp(config: AppConfig): Promise<App> {
     models,
     classify,
     evaluation: new EvaluationService(db, classify, models),
+    fitter: new EnsembleFitter(db, classify, ensembles),
     metrics,
   };
   return {

@@ -10,6 +10,8 @@ import { createProgress } from './cli/progress.js';
 import { printReport, reportCsv, reportJson } from './cli/report.js';
 import { runDemo } from './cli/demo.js';
 import { followRuns, runsTable } from './cli/train.js';
+import { describeFit } from './cli/ensemble.js';
+import { FIT_METRICS, type FitMetric } from './inference/ensembleFit.js';
 import { CONFIG_VARIABLES, loadConfig } from './config.js';
 import { type Bbox, SPLITS, type Split } from './domain.js';
 import { DEFAULT_SPLIT_SEED, DEFAULT_VALIDATION_FRACTION, importDataset, type ImportOutcome } from './data/import.js';
@@ -74,6 +76,7 @@ interface ImportOptions {
   skipInvalid?: boolean;
   seed: number;
   validationFraction: number;
+  testFraction: number;
 }
 
 async function runImport(app: App, csv: string, options: ImportOptions): Promise<ImportOutcome> {
@@ -87,6 +90,7 @@ async function runImport(app: App, csv: string, options: ImportOptions): Promise
       skipInvalid: options.skipInvalid,
       splitSeed: options.seed,
       validationFraction: options.validationFraction,
+      testFraction: options.testFraction,
     },
     { ...app.services.importContext, onProgress: (p) => p.phase === 'validate' && progress.update(p.done, p.total) },
   );
@@ -164,6 +168,7 @@ export function buildProgram(): Command {
     .option('--skip-invalid', 'import the valid rows and keep the invalid ones as rejects, instead of importing nothing')
     .option('--seed <s>', 'seed of the stratified split', int('seed', 0), DEFAULT_SPLIT_SEED)
     .option('--validation-fraction <f>', 'share of items in the validation split', fraction, DEFAULT_VALIDATION_FRACTION)
+    .option('--test-fraction <f>', 'share of items held out as TEST, e.g. 0.15 with --validation-fraction 0.15 for 70:15:15', fraction, 0)
     .action(async (csv: string, options: ImportOptions) => {
       await withApp((app) => runImport(app, csv, options));
     });
@@ -354,6 +359,36 @@ export function buildProgram(): Command {
     if (split !== 'ALL' && !(SPLITS as readonly string[]).includes(split)) throw new InvalidArgumentError(`choose one of ${SPLITS.join(', ')}, ALL`);
     return split as Split | 'ALL';
   };
+
+  ensemble
+    .command('fit')
+    .description('fit an ensemble to win on a split: per-member temperatures, greedy selection with replacement, optional logit adjustment')
+    .requiredOption('--name <name>', 'ensemble name')
+    .requiredOption('--artifacts <list>', 'candidate artifact ids, e.g. 1,2,3', (raw: string) => list(raw).map((id) => int('artifacts', 1)(id)))
+    .requiredOption('--dataset <id>', 'dataset to fit on', int('dataset', 1))
+    .option('--split <split>', `fitting split: ${SPLITS.join(', ')} (default VALIDATION; report on another)`, splitOption)
+    .option('--metric <metric>', `${FIT_METRICS.join(' | ')} (default MEAN_ACSA)`, (raw: string) => choice(FIT_METRICS)(raw.toUpperCase().replace(/-/g, '_')))
+    .option('--no-temperature', 'no temperature scaling of the members')
+    .option('--logit-adjustment', 'fit a logit adjustment of the vote per task for ACSA')
+    .option('--rounds <n>', 'selection steps (default 25)', int('rounds', 1))
+    .option('--default', 'make it the default ensemble')
+    .action((options: { name: string; artifacts: number[]; dataset: number; split?: Split | 'ALL'; metric?: FitMetric; temperature: boolean; logitAdjustment?: boolean; rounds?: number; default?: boolean }) =>
+      withApp(async (app) => {
+        if (options.split === 'ALL') throw new InvalidArgumentError('fit on one split (ALL would leave nothing to report on)');
+        const fitted = await app.services.fitter.fit({
+          name: options.name,
+          artifactIds: options.artifacts,
+          datasetId: options.dataset,
+          split: options.split,
+          metric: options.metric,
+          temperatureScaling: options.temperature,
+          logitAdjustment: options.logitAdjustment,
+          rounds: options.rounds,
+          makeDefault: options.default,
+        });
+        console.log(describeFit(fitted));
+      }),
+    );
 
   program
     .command('evaluate')

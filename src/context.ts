@@ -9,6 +9,7 @@ import type { EnsembleService } from './inference/ensembles.js';
 import type { ModelPool } from './inference/models.js';
 import type { Metrics } from './metrics.js';
 import type { EvaluationService } from './reports/evaluate.js';
+import type { EnsembleFitter } from './inference/fitEnsemble.js';
 import type { TrainingService } from './training/service.js';
 
 export interface Services {
@@ -22,6 +23,7 @@ export interface Services {
   models: ModelPool;
   classify: ClassifyService;
   evaluation: EvaluationService;
+  fitter: EnsembleFitter;
   metrics: Metrics;
 }
 

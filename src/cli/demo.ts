@@ -10,6 +10,7 @@ import type { ReportMetrics } from '../reports/evaluate.js';
 import { FashionHowClient } from '../sdk/index.js';
 import { type RunningServer, startServer } from '../server.js';
 import type { Hyperparameters } from '../training/hyper.js';
+import { describeFit } from './ensemble.js';
 import { f3, table } from './format.js';
 import { createProgress } from './progress.js';
 import { followRuns } from './train.js';
@@ -25,6 +26,8 @@ export interface DemoOptions {
 /** Small enough for a 2-core CPU: resnet18 at 64 px with both heads; a weaker second backbone (mobilenet_v3_small)
  *  was measured to drag the ensemble below its best member. */
 const QUICK = { backbones: ['resnet18'], heads: ['feedforward', 'residual'], options: { epochs: 3, batchSize: 32, imageSize: 64, cutmix: 'offline', cutmixCopies: 1 } as Partial<Hyperparameters> };
+/** 70:15:15: the ensemble is fitted on VALIDATION and judged on TEST, items it never saw. */
+const SPLIT = { validationFraction: 0.15, testFraction: 0.15 };
 const FULL = { backbones: ['resnet152', 'densenet161'], heads: ['feedforward', 'residual'], options: {} as Partial<Hyperparameters> };
 
 export async function runDemo(app: App, options: DemoOptions): Promise<RunningServer> {
@@ -38,7 +41,7 @@ export async function runDemo(app: App, options: DemoOptions): Promise<RunningSe
     await writeSyntheticDataset({ out, count: options.count, seed: options.seed, minSide: 96, maxSide: 200, onProgress: (d, t) => progress.update(d, t) });
     progress.stop();
   }
-  const imported = await importDataset({ csvPath, imageRoot: path.join(out, 'images'), name: `synthetic seed ${options.seed}` }, services.importContext);
+  const imported = await importDataset({ csvPath, imageRoot: path.join(out, 'images'), name: `synthetic seed ${options.seed}`, ...SPLIT }, services.importContext);
   const splits = await services.datasets.splitCounts(imported.datasetId);
   console.log(`2. dataset ${imported.datasetId}: ${imported.itemCount} items (${splits.map((s) => `${s.split.toLowerCase()} ${s.count}`).join(', ')})${imported.created ? '' : ', imported before'}`);
 
@@ -59,28 +62,23 @@ export async function runDemo(app: App, options: DemoOptions): Promise<RunningSe
     const failed = finished.filter((r) => r.status !== 'SUCCEEDED');
     if (failed.length > 0) throw new Error(`demo training failed: ${failed.map((r) => `run ${r.id}: ${r.error}`).join('; ')}`);
     const artifacts = await services.db.modelArtifact.findMany({ where: { runId: { in: finished.map((r) => r.id) } }, orderBy: { id: 'asc' } });
-    ensemble = await services.ensembles.create({ name, members: artifacts.map((a) => ({ artifactId: a.id, weight: 1 })), makeDefault: true });
+    // Fitted to win on VALIDATION (greedy selection, temperatures, logit adjustment), judged on TEST.
+    ensemble = await services.fitter.fit({ name, artifactIds: artifacts.map((a) => a.id), datasetId: imported.datasetId, split: 'VALIDATION', logitAdjustment: true, makeDefault: true });
+    console.log(describeFit(ensemble).replace(/^/gm, '   '));
   }
   await services.ensembles.setDefault(ensemble.id);
 
-  const report = await services.evaluation.evaluate({ ensembleId: ensemble.id, datasetId: imported.datasetId, split: 'VALIDATION' });
-  const metrics = report.metrics as unknown as ReportMetrics;
-  const members = await services.db.evaluationReport.findMany({ where: { parentReportId: report.id }, orderBy: { id: 'asc' } });
-  const artifacts = await services.db.modelArtifact.findMany({ where: { id: { in: members.map((m) => m.artifactId!) } } });
-  console.log(`4. validation report ${report.id} (${report.itemCount} items, ${(report.durationMs / 1000).toFixed(1)} s through the serving path):`);
-  const rows = members.map((m) => {
-    const mm = m.metrics as unknown as ReportMetrics;
-    return [artifacts.find((a) => a.id === m.artifactId)!.name, f3(mm.meanTop1), f3(mm.meanAcsa), ...mm.tasks.map((t) => f3(t.acsa))];
-  });
-  rows.push([`ensemble "${name}"`, f3(metrics.meanTop1), f3(metrics.meanAcsa), ...metrics.tasks.map((t) => f3(t.acsa))]);
-  console.log(table(['model', 'mean top-1', 'mean ACSA', ...metrics.tasks.map((t) => `${t.name} ACSA`)], rows));
-  const beaten = members.filter((m) => (m.metrics as unknown as ReportMetrics).meanAcsa >= metrics.meanAcsa);
-  console.log(
-    beaten.length === 0
-      ? `   the ensemble beats each member's validation ACSA (by ${f3(metrics.gain!.meanAcsa)} over the best)`
-      : `   the ensemble does NOT beat every member: its mean ACSA ${f3(metrics.meanAcsa)} is not above ${beaten.map((m) => `artifact ${m.artifactId} (${f3((m.metrics as unknown as ReportMetrics).meanAcsa)})`).join(', ')}`,
-  );
-
+  const heldOut = splits.some((s) => s.split === 'TEST' && s.count > 0);
+  const step = ['4. fitting split (VALIDATION)', heldOut ? '5. held-out split (TEST)' : null];
+  for (const [i, split] of (['VALIDATION', 'TEST'] as const).entries()) {
+    if (!step[i]) {
+      console.log('5. no TEST split: this dataset was imported before with 75:25, so there is no held-out check');
+      continue;
+    }
+    const report = await services.evaluation.evaluate({ ensembleId: ensemble.id, datasetId: imported.datasetId, split });
+    console.log(`${step[i]}: report ${report.id}, ${report.itemCount} items, ${(report.durationMs / 1000).toFixed(1)} s through the serving path`);
+    console.log(await membersVersusEnsemble(app, report.id, name).then((lines) => lines.replace(/^/gm, '   ')));
+  }
   const { token } = await services.tokens.create(`demo admin (seed ${options.seed})`, 'admin');
   const server = await startServer(app);
   await app.warmDefaultEnsemble();
@@ -113,4 +111,24 @@ export async function runDemo(app: App, options: DemoOptions): Promise<RunningSe
   }
   console.log(`\ndemo ready in ${((performance.now() - started) / 1000).toFixed(0)} s; serving until Ctrl-C`);
   return server;
+}
+
+/** Members and the ensemble side by side on one report's items, and whether the ensemble wins there. */
+async function membersVersusEnsemble(app: App, reportId: number, name: string): Promise<string> {
+  const { db } = app.services;
+  const report = await db.evaluationReport.findUniqueOrThrow({ where: { id: reportId } });
+  const metrics = report.metrics as unknown as ReportMetrics;
+  const members = await db.evaluationReport.findMany({ where: { parentReportId: report.id }, orderBy: { id: 'asc' } });
+  const artifacts = await db.modelArtifact.findMany({ where: { id: { in: members.map((m) => m.artifactId!) } } });
+  const row = (label: string, m: { meanTop1: number; meanAcsa: number; tasks: { acsa: number }[] }) => [label, f3(m.meanTop1), f3(m.meanAcsa), ...m.tasks.map((t) => f3(t.acsa))];
+  const rows = members.map((m) => row(artifacts.find((a) => a.id === m.artifactId)!.name, m.metrics as unknown as ReportMetrics));
+  const softVote = metrics.decisions?.find((d) => d.decision === 'SOFT_VOTE');
+  if (softVote) rows.push(row(`ensemble "${name}", soft vote only`, softVote));
+  rows.push(row(`ensemble "${name}"${softVote ? ', logit-adjusted' : ''}`, metrics));
+  const beaten = members.filter((m) => (m.metrics as unknown as ReportMetrics).meanAcsa >= metrics.meanAcsa);
+  const verdict =
+    beaten.length === 0
+      ? `the ensemble beats each member's mean ACSA here (by ${f3(metrics.gain!.meanAcsa)} over the best)`
+      : `the ensemble does NOT beat every member here: its mean ACSA ${f3(metrics.meanAcsa)} is not above ${beaten.map((m) => `artifact ${m.artifactId} (${f3((m.metrics as unknown as ReportMetrics).meanAcsa)})`).join(', ')}`;
+  return `${table(['model', 'mean top-1', 'mean ACSA', ...metrics.tasks.map((t) => `${t.name} ACSA`)], rows)}\n${verdict}`;
 }

@@ -29,6 +29,8 @@ export interface ImportRequest {
   skipInvalid?: boolean;
   splitSeed?: number;
   validationFraction?: number;
+  /** Share held out as TEST (default 0): for fitting on VALIDATION and reporting on TEST, e.g. 0.15 + 0.15. */
+  testFraction?: number;
 }
 
 export interface RowReject {
@@ -207,6 +209,10 @@ export async function importDataset(request: ImportRequest, context: ImportConte
   if (!(validationFraction >= 0 && validationFraction < 1)) {
     throw badInput(`validationFraction must be at least 0 and below 1, got ${validationFraction}`);
   }
+  const testFraction = request.testFraction ?? 0;
+  if (!(testFraction >= 0 && validationFraction + testFraction < 1)) {
+    throw badInput(`testFraction must be at least 0 and leave items to train on (validationFraction + testFraction below 1), got ${testFraction} with validationFraction ${validationFraction}`);
+  }
   if (!Number.isInteger(splitSeed)) throw badInput(`splitSeed must be an integer, got ${splitSeed}`);
 
   const bytes = await readFile(csvPath).catch(() => {
@@ -248,7 +254,7 @@ export async function importDataset(request: ImportRequest, context: ImportConte
   if (rejects.length > 0 && !request.skipInvalid) throw new ImportRejectedError(rejects, rows.length);
   if (valid.length === 0) throw new ImportRejectedError(rejects, rows.length);
 
-  const splits = stratifiedSplit(valid.map((v) => v.labels), validationFraction, splitSeed);
+  const splits = stratifiedSplit(valid.map((v) => v.labels), validationFraction, splitSeed, testFraction);
   context.onProgress?.({ phase: 'store', done: 0, total: valid.length });
   try {
     const datasetId = await db.$transaction(
@@ -268,6 +274,7 @@ export async function importDataset(request: ImportRequest, context: ImportConte
             labelSchemaId: labelSchema.id,
             splitSeed,
             validationFraction,
+            testFraction,
             itemCount: valid.length,
             rejectCount: rejects.length,
             importMs: 0,

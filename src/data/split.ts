@@ -1,12 +1,33 @@
-// Stratified train/validation split. Items are grouped by their full label tuple (one class per
-// task), so every task's class shares are kept in both splits; the number of validation items is
-// exactly round(n x fraction), handed out by largest remainder across the groups.
+// Stratified train/validation(/test) split. Items are grouped by their full label tuple (one class per
+// task), so every task's class shares are kept in every split; the number of items of a held-out split
+// is exactly round(n x fraction), handed out by largest remainder across the groups. Validation is
+// drawn first and test from what is left, so a test fraction of 0 gives the same split as before.
 import seedrandom from 'seedrandom';
 import type { Split } from '../domain.js';
 
-export function stratifiedSplit(labels: readonly (readonly number[])[], validationFraction: number, seed: number): Split[] {
+/** How many of each group's items go to a split of `fraction` of `total` items: each group gives its
+ *  share of its size, at most `caps` (what is left in it). */
+function quotas(keys: string[], sizes: Map<string, number>, caps: Map<string, number>, total: number, fraction: number): Map<string, number> {
+  const shares = keys.map((key) => {
+    const exact = sizes.get(key)! * fraction;
+    return { key, take: Math.min(Math.floor(exact), caps.get(key)!), remainder: exact - Math.floor(exact) };
+  });
+  let extra = Math.round(total * fraction) - shares.reduce((sum, q) => sum + q.take, 0);
+  for (const share of [...shares].sort((a, b) => b.remainder - a.remainder || a.key.localeCompare(b.key))) {
+    if (extra <= 0) break;
+    if (share.take >= caps.get(share.key)!) continue;
+    share.take += 1;
+    extra -= 1;
+  }
+  return new Map(shares.map((q) => [q.key, q.take]));
+}
+
+export function stratifiedSplit(labels: readonly (readonly number[])[], validationFraction: number, seed: number, testFraction = 0): Split[] {
   if (!(validationFraction >= 0 && validationFraction < 1)) {
     throw new RangeError(`validationFraction must be in [0, 1), got ${validationFraction}`);
+  }
+  if (!(testFraction >= 0 && validationFraction + testFraction < 1)) {
+    throw new RangeError(`testFraction must be at least 0 and leave training items (validation + test < 1), got ${testFraction}`);
   }
   const groups = new Map<string, number[]>();
   labels.forEach((tuple, index) => {
@@ -17,24 +38,19 @@ export function stratifiedSplit(labels: readonly (readonly number[])[], validati
   });
   const keys = [...groups.keys()].sort();
   const rng = seedrandom(`split:${seed}`);
-  const quotas = keys.map((key) => {
-    const exact = groups.get(key)!.length * validationFraction;
-    return { key, take: Math.floor(exact), remainder: exact - Math.floor(exact) };
-  });
-  let extra = Math.round(labels.length * validationFraction) - quotas.reduce((sum, q) => sum + q.take, 0);
-  for (const quota of [...quotas].sort((a, b) => b.remainder - a.remainder || a.key.localeCompare(b.key))) {
-    if (extra <= 0) break;
-    quota.take += 1;
-    extra -= 1;
-  }
+  const sizes = new Map(keys.map((k) => [k, groups.get(k)!.length]));
+  const validation = quotas(keys, sizes, sizes, labels.length, validationFraction);
+  const test = quotas(keys, sizes, new Map(keys.map((k) => [k, sizes.get(k)! - validation.get(k)!])), labels.length, testFraction);
   const splits: Split[] = new Array(labels.length).fill('TRAIN');
-  for (const { key, take } of quotas) {
+  for (const key of keys) {
     const members = groups.get(key)!;
     for (let i = members.length - 1; i > 0; i--) {
       const j = Math.floor(rng() * (i + 1));
       [members[i], members[j]] = [members[j]!, members[i]!];
     }
-    for (let i = 0; i < take; i++) splits[members[i]!] = 'VALIDATION';
+    const toValidation = validation.get(key)!;
+    for (let i = 0; i < toValidation; i++) splits[members[i]!] = 'VALIDATION';
+    for (let i = toValidation; i < toValidation + test.get(key)!; i++) splits[members[i]!] = 'TEST';
   }
   return splits;
 }

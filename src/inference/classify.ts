@@ -1,11 +1,13 @@
 // classify: decode + crop + letterbox each image once per distinct preprocessing among the models,
 // send the tensors through each model's micro-batcher, and soft-vote: the weighted mean of the members'
-// per-task probabilities.
+// per-task probabilities (each after its fitted temperature, if any), then the ensemble's logit
+// adjustment, if it has one.
 import type { ImageLimits } from '../config.js';
 import type { Bbox } from '../domain.js';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
 import { preprocess, type PreprocessSpec } from '../data/image.js';
-import type { EnsembleService } from './ensembles.js';
+import { adjustForPrior, withTemperature } from './ensembleFit.js';
+import type { EnsembleService, LogitAdjustment } from './ensembles.js';
 import type { LoadedModel, ModelPool } from './models.js';
 import { preprocessSpecOf } from './registry.js';
 
@@ -26,6 +28,8 @@ export interface TaskResult {
   task: string;
   classes: string[];
   probabilities: number[];
+  /** The plain soft vote, when the ensemble's logit adjustment made `probabilities` differ from it. */
+  softVote?: number[];
   members?: MemberVote[];
 }
 
@@ -46,13 +50,13 @@ export class ClassifyService {
     if (request.ensembleId !== undefined && request.artifactId !== undefined) throw badInput('give ensembleId or artifactId, not both');
     if (request.artifactId !== undefined) {
       const model = await this.pool.get(request.artifactId);
-      return { target: { kind: 'artifact' as const, id: model.artifact.id, name: model.artifact.name }, members: [{ model, weight: 1 }] };
+      return { target: { kind: 'artifact' as const, id: model.artifact.id, name: model.artifact.name }, members: [{ model, weight: 1, temperatures: null }], adjustment: null };
     }
     const ensemble = request.ensembleId !== undefined ? await this.ensembles.get(request.ensembleId) : await this.ensembles.getDefault();
     if (!ensemble) throw notFound('default ensemble', '(none set): create one with createEnsemble, or pass artifactId');
     const rows = await this.ensembles.members(ensemble.id);
-    const members = await Promise.all(rows.map(async (m) => ({ model: await this.pool.get(m.artifactId), weight: m.weight })));
-    return { target: { kind: 'ensemble' as const, id: ensemble.id, name: ensemble.name }, members };
+    const members = await Promise.all(rows.map(async (m) => ({ model: await this.pool.get(m.artifactId), weight: m.weight, temperatures: m.temperatures as number[] | null })));
+    return { target: { kind: 'ensemble' as const, id: ensemble.id, name: ensemble.name }, members, adjustment: ensemble.logitAdjustment as LogitAdjustment | null };
   }
 
   /** A client's request: the per-request image limit applies. */
@@ -68,7 +72,7 @@ export class ClassifyService {
   /** Scores any number of images (the platform's own work, e.g. evaluation); each image's limits still apply. */
   async score(request: ClassifyRequest): Promise<ClassifyOutcome> {
     const { images } = request;
-    const { target, members } = await this.members(request);
+    const { target, members, adjustment } = await this.members(request);
     const specs = new Map<string, PreprocessSpec>();
     for (const { model } of members) specs.set(specKey(model), specOf(model));
     const totalWeight = members.reduce((sum, m) => sum + m.weight, 0);
@@ -87,13 +91,21 @@ export class ClassifyService {
         const votes = await Promise.all(members.map(({ model }) => model.batcher.submit(tensors.get(specKey(model))!)));
         const tasks = members[0]!.model.info.tasks;
         return tasks.map((task, t): TaskResult => {
-          const probabilities = new Array<number>(task.classes.length).fill(0);
-          const memberVotes: MemberVote[] = members.map(({ model, weight }, m) => {
-            const output = votes[m]![model.info.tasks[t]!.output]!;
-            output.forEach((p, k) => (probabilities[k]! += (weight / totalWeight) * p));
-            return { artifactId: model.artifact.id, weight, probabilities: Array.from(output) };
+          const vote = new Array<number>(task.classes.length).fill(0);
+          const memberVotes: MemberVote[] = members.map(({ model, weight, temperatures }, m) => {
+            const output = Array.from(votes[m]![model.info.tasks[t]!.output]!);
+            const scaled = temperatures ? withTemperature(output, temperatures[t]!) : output;
+            scaled.forEach((p, k) => (vote[k]! += (weight / totalWeight) * p));
+            return { artifactId: model.artifact.id, weight, probabilities: output };
           });
-          return { task: task.name, classes: task.classes, probabilities, ...(request.includeMembers ? { members: memberVotes } : {}) };
+          const adjusted = adjustment && adjustment.tasks[t]!.tau !== 0 ? adjustForPrior(vote, adjustment.tasks[t]!.logPrior, adjustment.tasks[t]!.tau) : null;
+          return {
+            task: task.name,
+            classes: task.classes,
+            probabilities: adjusted ?? vote,
+            ...(adjusted ? { softVote: vote } : {}),
+            ...(request.includeMembers ? { members: memberVotes } : {}),
+          };
         });
       }),
     );

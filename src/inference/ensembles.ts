@@ -1,17 +1,34 @@
-// Ensembles: weighted soft votes over artifacts that share a label schema. One of them is the default
-// that classify uses when a request names no model.
+// Ensembles: weighted soft votes over artifacts that share a label schema, optionally with a
+// temperature per member and task and a logit adjustment of the vote (both fitted by fitEnsemble). One
+// of them is the default that classify uses when a request names no model.
 import type { Db } from '../db/client.js';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
 
 export interface EnsembleMemberInput {
   artifactId: number;
   weight: number;
+  /** One temperature per task, applied to this member's probabilities before the vote. */
+  temperatures?: number[];
+}
+
+/** Post-hoc logit adjustment of an ensemble's vote, per task: argmax of log p - tau x log prior. */
+export interface LogitAdjustment {
+  tasks: { task: string; tau: number; logPrior: number[]; plainAcsa: number; adjustedAcsa: number }[];
+}
+
+export interface CreateEnsembleInput {
+  name: string;
+  members: EnsembleMemberInput[];
+  makeDefault?: boolean;
+  /** How the weights were fitted (see fitEnsemble); stored as given. */
+  fit?: object;
+  logitAdjustment?: LogitAdjustment;
 }
 
 export class EnsembleService {
   constructor(private readonly db: Db) {}
 
-  async create(input: { name: string; members: EnsembleMemberInput[]; makeDefault?: boolean }) {
+  async create(input: CreateEnsembleInput) {
     const name = input.name.trim();
     if (name === '') throw badInput('an ensemble needs a name');
     if (input.members.length === 0) throw badInput('an ensemble needs at least one member');
@@ -33,7 +50,14 @@ export class EnsembleService {
       const makeDefault = input.makeDefault || isFirst;
       if (makeDefault) await tx.ensemble.updateMany({ where: { isDefault: true }, data: { isDefault: false } });
       return tx.ensemble.create({
-        data: { name, isDefault: makeDefault, labelSchemaId: artifacts[0]!.labelSchemaId, members: { create: input.members.map((m) => ({ artifactId: m.artifactId, weight: m.weight })) } },
+        data: {
+          name,
+          isDefault: makeDefault,
+          labelSchemaId: artifacts[0]!.labelSchemaId,
+          ...(input.fit ? { fit: input.fit } : {}),
+          ...(input.logitAdjustment ? { logitAdjustment: input.logitAdjustment as object } : {}),
+          members: { create: input.members.map((m) => ({ artifactId: m.artifactId, weight: m.weight, ...(m.temperatures ? { temperatures: m.temperatures } : {}) })) },
+        },
       });
     });
   }

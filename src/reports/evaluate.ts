@@ -10,7 +10,7 @@ import type { Split, TaskSpec } from '../domain.js';
 import { badInput, notFound } from '../errors.js';
 import type { ClassifyService, TaskResult } from '../inference/classify.js';
 import type { ModelPool } from '../inference/models.js';
-import { argmax, bootstrapIntervals, mean, taskMetrics, type TaskMetrics } from './metrics.js';
+import { argmax, bootstrapIntervals, confusionOf, fromConfusion, mean, taskMetrics, type TaskMetrics } from './metrics.js';
 
 export interface EvaluateRequest {
   runId?: number;
@@ -28,16 +28,57 @@ export interface TaskReport extends Omit<TaskMetrics, 'confusion' | 'confusionNo
   intervals: ReturnType<typeof bootstrapIntervals>;
 }
 
+/** Top-1 and ACSA of one way of deciding (the plain soft vote, or after logit adjustment). */
+export interface DecisionScores {
+  decision: 'SOFT_VOTE' | 'LOGIT_ADJUSTED';
+  meanTop1: number;
+  meanAcsa: number;
+  tasks: { task: string; top1: number; acsa: number }[];
+}
+
 export interface ReportMetrics {
   source: 'evaluation';
   tasks: TaskReport[];
   meanTop1: number;
   meanAcsa: number;
+  /** For an ensemble with logit adjustment: both decisions side by side (the report's own is the adjusted one). */
+  decisions?: DecisionScores[];
   model: { sizeMB: number; parameterCount: number | null; cpuLatencyMs: number };
   gain?: { meanTop1: number; meanAcsa: number; bestMemberArtifactId: number };
 }
 
 const CHUNK = 16;
+
+/** Scores items through the serving path, a few chunks at a time: enough to keep every model's batcher full.
+ *  Returns each item's per-task results, in item order. */
+export async function scoreItems(
+  classify: ClassifyService,
+  imageRoot: string,
+  items: { imagePath: string; xmin: number; ymin: number; xmax: number; ymax: number }[],
+  target: { artifactId?: number; ensembleId?: number; includeMembers?: boolean },
+): Promise<TaskResult[][]> {
+  const results: TaskResult[][] = new Array(items.length);
+  const limit = pLimit(4);
+  await Promise.all(
+    Array.from({ length: Math.ceil(items.length / CHUNK) }, (_, c) =>
+      limit(async () => {
+        const chunk = items.slice(c * CHUNK, (c + 1) * CHUNK);
+        const images = await Promise.all(chunk.map(async (item) => ({ image: await readFile(path.join(imageRoot, item.imagePath)), bbox: item })));
+        const outcome = await classify.score({ images, ...target });
+        outcome.results.forEach((r, i) => (results[c * CHUNK + i] = r));
+      }),
+    ),
+  );
+  return results;
+}
+
+function decisionScores(decision: DecisionScores['decision'], tasks: TaskSpec[], truth: number[][], probabilities: number[][][]): DecisionScores {
+  const scores = tasks.map((task, t) => {
+    const { top1, acsa } = fromConfusion(confusionOf(truth[t]!, probabilities[t]!.map(argmax), task.classes.length));
+    return { task: task.name, top1, acsa };
+  });
+  return { decision, meanTop1: mean(scores.map((s) => s.top1)), meanAcsa: mean(scores.map((s) => s.acsa)), tasks: scores };
+}
 
 export class EvaluationService {
   constructor(
@@ -79,19 +120,7 @@ export class EvaluationService {
     });
     if (items.length === 0) throw badInput(`dataset ${dataset.id} has no ${split === 'ALL' ? '' : `${split} `}items to evaluate`);
 
-    // Chunks of items go through classify a few at a time: enough to keep every model's batcher full.
-    const results: TaskResult[][] = new Array(items.length);
-    const limit = pLimit(4);
-    await Promise.all(
-      Array.from({ length: Math.ceil(items.length / CHUNK) }, (_, c) =>
-        limit(async () => {
-          const chunk = items.slice(c * CHUNK, (c + 1) * CHUNK);
-          const images = await Promise.all(chunk.map(async (item) => ({ image: await readFile(path.join(dataset.imageRoot, item.imagePath)), bbox: item })));
-          const outcome = await this.classify.score({ images, artifactId, ensembleId: request.ensembleId, includeMembers: members.length > 1 });
-          outcome.results.forEach((r, i) => (results[c * CHUNK + i] = r));
-        }),
-      ),
-    );
+    const results = await scoreItems(this.classify, dataset.imageRoot, items, { artifactId, ensembleId: request.ensembleId, includeMembers: members.length > 1 });
     const truth = tasks.map((_, t) => items.map((item) => item.labels[t]!.classIndex));
     const costs = await Promise.all(members.map(async ({ model }) => ({ latencyMs: await this.models.latencyMs(model.artifact.id), sizeBytes: model.artifact.sizeBytes, parameterCount: model.artifact.parameterCount })));
     const durationMs = Math.round(performance.now() - started);
@@ -136,7 +165,11 @@ export class EvaluationService {
     if (target.kind === 'artifact') {
       return (await store(combined, { artifactId: target.id, runId }, total)).report;
     }
-    const ensembleReport = await store(combined, { ensembleId: target.id }, total);
+    const adjusted = results.some((r) => r.some((task) => task.softVote !== undefined));
+    const decisions = adjusted
+      ? [decisionScores('SOFT_VOTE', tasks, truth, tasks.map((_, t) => results.map((r) => r[t]!.softVote ?? r[t]!.probabilities))), decisionScores('LOGIT_ADJUSTED', tasks, truth, combined)]
+      : undefined;
+    const ensembleReport = await store(combined, { ensembleId: target.id }, total, decisions ? { decisions } : {});
     const memberMetrics = await Promise.all(
       members.map(async ({ model }, m) => {
         const probabilities = tasks.map((_, t) => results.map((r) => r[t]!.members![m]!.probabilities));

@@ -34,6 +34,7 @@ export const EvaluationReport: EvaluationReportResolvers = {
     const gain = evaluation(row)?.gain;
     return gain ? { ...gain, bestMemberArtifactId: String(gain.bestMemberArtifactId) } : null;
   },
+  decisions: (row) => evaluation(row)?.decisions ?? null,
   model: (row) => evaluation(row)?.model ?? null,
   confusionMatrices: (row, _args, { services }) => services.db.confusionMatrix.findMany({ where: { reportId: row.id }, orderBy: { task: 'asc' } }),
   worstConfusions: async (row, { task, limit }, { services }) => {

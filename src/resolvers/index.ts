@@ -10,6 +10,7 @@ import { LabelSchema } from './LabelSchema.js';
 import { ModelArtifact } from './ModelArtifact.js';
 import { cancelRun } from './Mutation/cancelRun.js';
 import { createEnsemble } from './Mutation/createEnsemble.js';
+import { fitEnsemble } from './Mutation/fitEnsemble.js';
 import { createToken } from './Mutation/createToken.js';
 import { evaluate } from './Mutation/evaluate.js';
 import { importDataset } from './Mutation/importDataset.js';
@@ -38,7 +39,7 @@ export const resolvers: Resolvers = {
   DateTime: DateTimeResolver,
   JSON: JSONResolver,
   Query: { health, datasets, dataset, runs, run, trainingCapabilities, classify, ensembles, ensemble, artifacts, artifact, tokens, report, reports },
-  Mutation: { importDataset, startTraining, cancelRun, resumeRun, importModel, createEnsemble, setDefaultEnsemble, createToken, revokeToken, evaluate },
+  Mutation: { importDataset, startTraining, cancelRun, resumeRun, importModel, createEnsemble, fitEnsemble, setDefaultEnsemble, createToken, revokeToken, evaluate },
   Dataset,
   LabelSchema,
   TrainingRun,

@@ -113,4 +113,47 @@ describe('dashboard', () => {
     await app.services.training.cancel(created.id);
     await page.close();
   });
+
+  it('fits an ensemble from the form and shows how it was fitted', async () => {
+    const { page, problems } = await visit('ensembles');
+    await page.getByLabel('API token').fill(fixture.trainer);
+    await page.getByRole('button', { name: 'Use token' }).click();
+    const form = page.getByTestId('fit-ensemble');
+    await form.getByLabel('name').fill('fitted in the browser');
+    for (const artifact of fixture.artifacts) await form.getByLabel(artifact.name).check();
+    await form.getByLabel('logit adjustment').check();
+    await form.getByRole('button', { name: 'Fit' }).click();
+    await expect.poll(() => form.getByTestId('fit-message').textContent(), { timeout: 60_000 }).toMatch(/^fitted ensemble \d+$/);
+    const stored = await app.services.db.ensemble.findFirstOrThrow({ where: { name: 'fitted in the browser' } });
+    const fit = stored.fit as { score: number; bestMember: { score: number }; split: string; itemCount: number };
+    expect(stored.logitAdjustment).not.toBeNull();
+    expect(fit.split).toBe('VALIDATION');
+    const shown = await page.getByTestId(`fit-${stored.id}`).textContent();
+    expect(shown).toContain(`fitted for MEAN_ACSA on synthetic fixture VALIDATION (${fit.itemCount} items): ${fit.score.toFixed(3)}, best member ${fit.bestMember.score.toFixed(3)}`);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('shows a run preparing its images, and what the pixel cache did for a finished run', async () => {
+    // The first fixture run built the cache, the second found every image in it.
+    const [first, second] = await Promise.all(fixture.runs.map((r) => app.services.training.get(r.id)));
+    const caches = [first!, second!].map((r) => (r.progress as { imageCache: { items: number; built: number; reused: number } }).imageCache);
+    expect(caches.map((c) => [c.built, c.reused])).toEqual([[caches[0]!.items, 0], [0, caches[0]!.items]]);
+    const { page } = await visit(`runs/${first!.id}`);
+    expect(await page.getByTestId('image-cache').textContent()).toMatch(new RegExp(`^images: ${caches[0]!.items} from the pixel cache \\(decoded ${caches[0]!.items} at \\d+ images/s, 0 reused, `));
+    await page.close();
+
+    const preparing = await app.services.db.trainingRun.create({
+      data: { datasetId: fixture.datasetId, backbone: 'resnet50', head: 'residual', status: 'RUNNING', config: first!.config as object,
+              progress: { phase: 'PREPARING_IMAGES', prepared: 3200, toPrepare: 14000, epoch: 0, step: 0, totalSteps: 0, loss: null, imagesPerSecond: null, lr: null, updatedAt: new Date().toISOString() } },
+    });
+    try {
+      const runs = await visit('runs');
+      const row = runs.page.getByTestId('runs-table').locator('tr', { has: runs.page.locator(`a[href="#/runs/${preparing.id}"]`) });
+      await expect.poll(() => row.getByTestId('run-progress').textContent()).toBe('preparing images 3,200/14,000');
+      await runs.page.close();
+    } finally {
+      await app.services.db.trainingRun.delete({ where: { id: preparing.id } });
+    }
+  });
 });

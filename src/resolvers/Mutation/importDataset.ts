@@ -13,6 +13,7 @@ export const importDataset: NonNullable<MutationResolvers['importDataset']> = as
       skipInvalid: input.skipInvalid ?? false,
       splitSeed: input.splitSeed ?? undefined,
       validationFraction: input.validationFraction ?? undefined,
+      testFraction: input.testFraction ?? undefined,
     },
     services.importContext,
   );

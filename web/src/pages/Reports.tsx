@@ -135,6 +135,23 @@ export function ReportPage({ id }: { id: string }) {
             {report.gainOverBestMember.meanTop1 >= 0 ? '+' : ''}{f3(report.gainOverBestMember.meanTop1)}
           </p>
         )}
+        {report.decisions && (
+          <table data-testid="decisions">
+            <thead>
+              <tr><th>decision</th><th className="num">mean top-1</th><th className="num">mean ACSA</th>{report.tasks.map((t) => <th key={t.task} className="num">{t.task} top-1 / ACSA</th>)}</tr>
+            </thead>
+            <tbody>
+              {report.decisions.map((d) => (
+                <tr key={d.decision}>
+                  <td>{d.decision === 'SOFT_VOTE' ? 'soft vote' : 'logit-adjusted (this ensemble\'s decision)'}</td>
+                  <td className="num">{f3(d.meanTop1)}</td>
+                  <td className="num">{f3(d.meanAcsa)}</td>
+                  {d.tasks.map((t) => <td key={t.task} className="num">{f3(t.top1)} / {f3(t.acsa)}</td>)}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
         {report.model && <p className="muted">model {report.model.sizeMB.toFixed(1)} MB, {report.model.parameterCount ?? '?'} parameters, {report.model.cpuLatencyMs.toFixed(1)} ms per image on the evaluating CPU</p>}
         {report.details.length > 0 && (
           <table>

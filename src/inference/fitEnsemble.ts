@@ -1,0 +1,125 @@
+// fitEnsemble: builds an ensemble that is fitted to win on a fitting split instead of voting with equal
+// weights: scores every candidate artifact there through the serving path, fits a temperature per
+// member and task (optional), picks weights by greedy selection with replacement, fits the logit
+// adjustment of the resulting vote (optional), and stores the ensemble with the record of the fit.
+import type { Db } from '../db/client.js';
+import { SPLITS, type Split, type TaskSpec } from '../domain.js';
+import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
+import { scoreItems } from '../reports/evaluate.js';
+import type { ClassifyService } from './classify.js';
+import { FIT_METRICS, type FitMetric, fitTau, fitTemperature, greedySelection, logPriorOf, softVote, type Votes, withTemperature } from './ensembleFit.js';
+import type { EnsembleService, LogitAdjustment } from './ensembles.js';
+
+export interface FitEnsembleRequest {
+  name: string;
+  artifactIds: number[];
+  datasetId: number;
+  /** The fitting split (default VALIDATION); report on another one. */
+  split?: Split;
+  metric?: FitMetric;
+  temperatureScaling?: boolean;
+  logitAdjustment?: boolean;
+  /** Selection steps (default 25): the most picks the ensemble can hold. */
+  rounds?: number;
+  makeDefault?: boolean;
+}
+
+/** What is stored in Ensemble.fit. */
+export interface FitRecord {
+  method: 'greedy selection with replacement (Caruana et al., 2004)';
+  metric: FitMetric;
+  datasetId: number;
+  split: Split;
+  itemCount: number;
+  rounds: number;
+  temperatureScaling: boolean;
+  candidates: { artifactId: number; score: number; picks: number; temperatures: number[] | null }[];
+  steps: { artifactId: number; score: number }[];
+  bestStep: number;
+  score: number;
+  bestMember: { artifactId: number; score: number };
+  seconds: number;
+}
+
+export class EnsembleFitter {
+  constructor(
+    private readonly db: Db,
+    private readonly classify: ClassifyService,
+    private readonly ensembles: EnsembleService,
+  ) {}
+
+  async fit(request: FitEnsembleRequest) {
+    const started = performance.now();
+    const metric = request.metric ?? 'MEAN_ACSA';
+    const split = request.split ?? 'VALIDATION';
+    const rounds = request.rounds ?? 25;
+    const ids = [...new Set(request.artifactIds)];
+    if (!FIT_METRICS.includes(metric)) throw badInput(`metric must be one of ${FIT_METRICS.join(', ')}, got "${metric}"`);
+    if (!SPLITS.includes(split)) throw badInput(`split must be one of ${SPLITS.join(', ')}, got "${split}"`);
+    if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= 500)) throw badInput(`rounds must be an integer from 1 to 500, got ${rounds}`);
+    if (ids.length === 0) throw badInput('give at least one candidate artifact');
+    if (ids.length > 64) throw badInput(`at most 64 candidate artifacts, got ${ids.length}`);
+    // Before the scoring pass, which takes a while: a name clash would only surface at the end.
+    if (await this.db.ensemble.findUnique({ where: { name: request.name.trim() } })) throw new AppError(ErrorCode.CONFLICT, `an ensemble named "${request.name.trim()}" already exists`);
+
+    const dataset = await this.db.dataset.findUnique({ where: { id: request.datasetId }, include: { labelSchema: true } });
+    if (!dataset) throw notFound('dataset', request.datasetId);
+    const tasks = dataset.labelSchema.tasks as unknown as TaskSpec[];
+    const artifacts = await this.db.modelArtifact.findMany({ where: { id: { in: ids } } });
+    const missing = ids.filter((id) => !artifacts.some((a) => a.id === id));
+    if (missing.length > 0) throw notFound('artifact', missing.join(', '));
+    const foreign = artifacts.filter((a) => a.labelSchemaId !== dataset.labelSchemaId);
+    if (foreign.length > 0) throw badInput(`artifacts ${foreign.map((a) => a.id).join(', ')} predict another label schema than dataset ${dataset.id}'s`);
+    const items = await this.db.item.findMany({ where: { datasetId: dataset.id, split }, include: { labels: { orderBy: { task: 'asc' } } }, orderBy: { id: 'asc' } });
+    if (items.length === 0) throw badInput(`dataset ${dataset.id} has no ${split} items to fit on (import with testFraction to hold out a TEST split as well)`);
+    const truth = tasks.map((_, t) => items.map((item) => item.labels[t]!.classIndex));
+
+    // Each candidate's own probabilities on the fitting items, through the same path classify uses.
+    const raw: Votes[] = [];
+    for (const id of ids) {
+      const results = await scoreItems(this.classify, dataset.imageRoot, items, { artifactId: id });
+      raw.push(tasks.map((_, t) => results.map((r) => r[t]!.probabilities)));
+    }
+    const temperatures = raw.map((votes) => (request.temperatureScaling === false ? null : votes.map((rows, t) => fitTemperature(rows, truth[t]!))));
+    const pool = raw.map((votes, m) => (temperatures[m] ? votes.map((rows, t) => rows.map((row) => withTemperature(row, temperatures[m]![t]!))) : votes));
+    const selection = greedySelection(pool, truth, metric, rounds);
+    const chosen = ids.map((id, m) => ({ id, m })).filter(({ m }) => selection.counts[m]! > 0);
+
+    let logitAdjustment: LogitAdjustment | undefined;
+    if (request.logitAdjustment) {
+      const vote = softVote(chosen.map(({ m }) => pool[m]!), chosen.map(({ m }) => selection.counts[m]!));
+      const trainLabels = await this.db.itemLabel.findMany({ where: { datasetId: dataset.id, split: 'TRAIN' }, select: { task: true, classIndex: true } });
+      logitAdjustment = {
+        tasks: tasks.map((task, t) => {
+          const logPrior = logPriorOf(trainLabels.filter((l) => l.task === t).map((l) => l.classIndex), task.classes.length);
+          const fitted = fitTau(vote[t]!, truth[t]!, logPrior);
+          return { task: task.name, tau: fitted.tau, logPrior, plainAcsa: fitted.plainAcsa, adjustedAcsa: fitted.acsa };
+        }),
+      };
+    }
+
+    const best = selection.memberScores.reduce((b, s, m) => (s > selection.memberScores[b]! ? m : b), 0);
+    const fit: FitRecord = {
+      method: 'greedy selection with replacement (Caruana et al., 2004)',
+      metric,
+      datasetId: dataset.id,
+      split,
+      itemCount: items.length,
+      rounds,
+      temperatureScaling: request.temperatureScaling !== false,
+      candidates: ids.map((artifactId, m) => ({ artifactId, score: selection.memberScores[m]!, picks: selection.counts[m]!, temperatures: temperatures[m] ?? null })),
+      steps: selection.steps.map((s) => ({ artifactId: ids[s.member]!, score: s.score })),
+      bestStep: selection.bestStep,
+      score: selection.score,
+      bestMember: { artifactId: ids[best]!, score: selection.memberScores[best]! },
+      seconds: (performance.now() - started) / 1000,
+    };
+    return this.ensembles.create({
+      name: request.name,
+      makeDefault: request.makeDefault,
+      members: chosen.map(({ id, m }) => ({ artifactId: id, weight: selection.counts[m]!, ...(temperatures[m] ? { temperatures: temperatures[m]! } : {}) })),
+      fit: fit as unknown as object,
+      logitAdjustment,
+    });
+  }
+}
