@@ -14,7 +14,7 @@ export function describeProgress(run: TrainingRun): string {
   const hyper = run.config as unknown as Hyperparameters;
   if (!progress) return run.status.toLowerCase();
   if (progress.phase === 'WAITING_FOR_IMAGES') return 'waiting for another run to finish preparing the images';
-  if (progress.phase === 'PREPARING_IMAGES') return `preparing images ${count(progress.prepared ?? 0)}/${count(progress.toPrepare ?? 0)}`;
+  if (progress.phase === 'PREPARING_IMAGES') return progress.toPrepare ? `preparing images ${count(progress.prepared ?? 0)}/${count(progress.toPrepare)}` : 'preparing (every image already cached)';
   const parts = [`epoch ${Math.max(progress.epoch, 1)}/${hyper.epochs}`, `step ${progress.step}/${progress.totalSteps}`];
   if (progress.loss !== null) parts.push(`loss ${progress.loss.toFixed(3)}`);
   if (progress.imagesPerSecond !== null) parts.push(`${progress.imagesPerSecond.toFixed(0)} img/s`);

@@ -67,7 +67,7 @@ function describeProgress(progress: RunRowFragment['progress']): string {
     case 'WAITING_FOR_IMAGES':
       return 'waiting for images';
     case 'PREPARING_IMAGES':
-      return `preparing images ${count(progress.prepared)}/${count(progress.toPrepare)}`;
+      return progress.toPrepare ? `preparing images ${count(progress.prepared)}/${count(progress.toPrepare)}` : 'preparing (images cached)';
     case 'TRAINING':
       return `${progress.epoch} (${progress.step}/${progress.totalSteps})`;
     default: {
