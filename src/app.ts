@@ -11,6 +11,7 @@ import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { EvaluationService } from './reports/evaluate.js';
 import { EnsembleFitter } from './inference/fitEnsemble.js';
+import { DistillationService } from './training/distillation.js';
 import { TrainingService } from './training/service.js';
 
 export interface Readiness {
@@ -33,12 +34,15 @@ export interface App {
 export async function openApp(config: AppConfig): Promise<App> {
   const db = await openDatabase(config.databaseUrl);
   const log = createLogger(config);
-  const training = new TrainingService(db, { dataDir: config.dataDir, pixelCacheDir: config.pixelCacheDir, python: config.python, concurrency: config.trainingConcurrency }, log);
-  await training.interruptOrphans();
   const metrics = createMetrics();
   const ensembles = new EnsembleService(db);
   const models = new ModelPool(db, config.serving, metrics);
   const classify = new ClassifyService(models, ensembles, { maxImages: config.serving.maxClassifyImages, image: config.imageLimits });
+  const evaluation = new EvaluationService(db, classify, models);
+  const distillation = new DistillationService(db, config.dataDir, classify, evaluation, log);
+  const training = new TrainingService(db, { dataDir: config.dataDir, pixelCacheDir: config.pixelCacheDir, weights: config.weights, python: config.python, concurrency: config.trainingConcurrency }, log, distillation);
+  training.events.on('succeeded', (runId: number) => distillation.runSucceeded(runId));
+  await training.interruptOrphans();
   const services: Services = {
     db,
     datasets: new DatasetService(db),
@@ -48,7 +52,8 @@ export async function openApp(config: AppConfig): Promise<App> {
     ensembles,
     models,
     classify,
-    evaluation: new EvaluationService(db, classify, models),
+    evaluation,
+    distillation,
     fitter: new EnsembleFitter(db, classify, ensembles),
     metrics,
   };
@@ -69,6 +74,7 @@ export async function openApp(config: AppConfig): Promise<App> {
     },
     async close() {
       await training.close();
+      await distillation.settled();
       await models.close();
       await db.$disconnect();
     },

@@ -9,7 +9,7 @@ import { percent, table } from './cli/format.js';
 import { createProgress } from './cli/progress.js';
 import { printReport, reportCsv, reportJson } from './cli/report.js';
 import { runDemo } from './cli/demo.js';
-import { followRuns, runsTable } from './cli/train.js';
+import { describeDistillation, followRuns, runsTable } from './cli/train.js';
 import { describeFit } from './cli/ensemble.js';
 import { FIT_METRICS, type FitMetric } from './inference/ensembleFit.js';
 import { CONFIG_VARIABLES, loadConfig } from './config.js';
@@ -217,8 +217,14 @@ export function buildProgram(): Command {
     .option('--workers <n>', 'DataLoader workers (default: CUDA most cores, CPU none)', int('workers', 0))
     .option('--compile', 'torch.compile the training forward (torch 2.x)')
     .option('--max-steps <n>', 'stop each epoch after n steps', int('max-steps', 1))
-    .option('--pretrained <source>', 'auto | none | path to weights')
+    .option('--pretrained <source>', 'auto | imagenet | none | path to a state dict (default auto: cache, else download, else random init)')
+    .option('--backbone-lr-multiplier <x>', 'backbone learning rate = lr x this (default 1)', number)
+    .option('--freeze-backbone-steps <n>', 'steps with the backbone frozen at the start (default 0)', int('freeze-backbone-steps', 0))
     .option('--time-limit <s>', 'seconds before a run is stopped', int('time-limit', 1))
+    .option('--teacher <ensembleId>', "distil: train each combo on this ensemble's soft targets", int('teacher', 1))
+    .option('--teacher-temperature <t>', 'distillation temperature (default 2)', number)
+    .option('--teacher-alpha <a>', "weight of the teacher's term in the loss (default 0.5)", number)
+    .option('--no-baseline', 'with --teacher: do not also train each combo without the teacher')
     .action((options) =>
       withApp(async (app) => {
         const hyper: Partial<Hyperparameters> = {
@@ -239,12 +245,20 @@ export function buildProgram(): Command {
           compile: options.compile,
           maxStepsPerEpoch: options.maxSteps,
           pretrained: options.pretrained,
+          backboneLrMultiplier: options.backboneLrMultiplier,
+          freezeBackboneSteps: options.freezeBackboneSteps,
           timeLimitSeconds: options.timeLimit,
         };
-        const runs = await app.services.training.startTraining({ datasetId: options.dataset, backbones: options.backbones, heads: options.heads, options: hyper });
+        const teacher = options.teacher ? { ensembleId: options.teacher, temperature: options.teacherTemperature, alpha: options.teacherAlpha, compareWithoutTeacher: options.baseline } : undefined;
+        const runs = await app.services.training.startTraining({ datasetId: options.dataset, backbones: options.backbones, heads: options.heads, options: hyper, teacher });
         console.log(`queued ${runs.length} run(s): ${runs.map((r) => `${r.id} ${r.backbone}+${r.head}`).join(', ')}`);
         const finished = await followRuns(app, runs);
         console.log(`\n${runsTable(finished)}`);
+        await app.services.distillation.settled();
+        for (const run of finished) {
+          const described = describeDistillation(await app.services.training.get(run.id));
+          if (described) console.log(`\n${described}`);
+        }
         if (finished.some((r) => r.status !== 'SUCCEEDED')) process.exitCode = 1;
       }),
     );

@@ -28,6 +28,8 @@ export interface AppConfig {
   trainingConcurrency?: number;
   /** Where the training worker keeps letterboxed uint8 pixels, one folder per preprocessing spec. */
   pixelCacheDir: string;
+  /** Pretrained weights: the cache folder (undefined: torch hub's), a mirror base URL, a manifest file. */
+  weights: { dir?: string; mirror?: string; manifest?: string };
   serving: {
     /** Most images one classify request may carry. */
     maxClassifyImages: number;
@@ -99,6 +101,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
     python: env.FASHION_HOW_PYTHON || undefined,
     trainingConcurrency: env.FASHION_HOW_TRAINING_CONCURRENCY ? integer(env, 'FASHION_HOW_TRAINING_CONCURRENCY', 1, 1, 256) : undefined,
     pixelCacheDir: path.resolve(env.FASHION_HOW_PIXEL_CACHE_DIR || path.join(dataDir, 'cache', 'pixels')),
+    weights: {
+      dir: env.FASHION_HOW_WEIGHTS_DIR ? path.resolve(env.FASHION_HOW_WEIGHTS_DIR) : undefined,
+      mirror: env.FASHION_HOW_WEIGHTS_MIRROR || undefined,
+      manifest: env.FASHION_HOW_WEIGHTS_MANIFEST ? path.resolve(env.FASHION_HOW_WEIGHTS_MANIFEST) : undefined,
+    },
     serving: {
       maxClassifyImages: integer(env, 'FASHION_HOW_MAX_CLASSIFY_IMAGES', 64, 1, 10_000),
       maxBatch: integer(env, 'FASHION_HOW_MICROBATCH_MAX', 16, 1, 1024),
@@ -130,6 +137,9 @@ export const CONFIG_VARIABLES: ReadonlyArray<[name: string, meaning: string]> = 
   ['LOG_LEVEL', 'debug | info | warn | error | silent (default info)'],
   ['FASHION_HOW_PYTHON', 'Python with torch + torchvision for training (default: first of /usr/bin/python3, python3, python that works)'],
   ['FASHION_HOW_TRAINING_CONCURRENCY', 'training jobs at once (default: one per CUDA device, at least 1)'],
+  ['FASHION_HOW_WEIGHTS_DIR', "where pretrained weights are cached (default: torch hub's checkpoints folder)"],
+  ['FASHION_HOW_WEIGHTS_MIRROR', "base URL serving torchvision's weight files, for sites without internet"],
+  ['FASHION_HOW_WEIGHTS_MANIFEST', 'JSON {backbone: {file, sha256}} replacing torchvision\'s weight files'],
   ['FASHION_HOW_PIXEL_CACHE_DIR', 'letterboxed training images, decoded once per size (default <data dir>/cache/pixels)'],
   ['FASHION_HOW_MAX_CLASSIFY_IMAGES', 'most images in one classify request (default 64)'],
   ['FASHION_HOW_MICROBATCH_MAX', 'rows per ONNX Runtime run (default 16)'],

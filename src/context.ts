@@ -10,6 +10,7 @@ import type { ModelPool } from './inference/models.js';
 import type { Metrics } from './metrics.js';
 import type { EvaluationService } from './reports/evaluate.js';
 import type { EnsembleFitter } from './inference/fitEnsemble.js';
+import type { DistillationService } from './training/distillation.js';
 import type { TrainingService } from './training/service.js';
 
 export interface Services {
@@ -24,6 +25,7 @@ export interface Services {
   classify: ClassifyService;
   evaluation: EvaluationService;
   fitter: EnsembleFitter;
+  distillation: DistillationService;
   metrics: Metrics;
 }
 

@@ -5,7 +5,8 @@ import type { App } from '../app.js';
 import type { TrainingRun } from '../db/generated/client.js';
 import type { Hyperparameters } from '../training/hyper.js';
 import { type EpochRecord, FINAL_STATUSES, type RunProgress } from '../training/service.js';
-import { table } from './format.js';
+import type { DistillationRecord, DistillationScores } from '../training/distillation.js';
+import { f3, table } from './format.js';
 
 const count = (n: number) => n.toLocaleString('en-US');
 
@@ -13,6 +14,7 @@ export function describeProgress(run: TrainingRun): string {
   const progress = run.progress as RunProgress | null;
   const hyper = run.config as unknown as Hyperparameters;
   if (!progress) return run.status.toLowerCase();
+  if (progress.phase === 'DOWNLOADING_WEIGHTS') return `downloading ${progress.weightsFile} ${((progress.downloadedBytes ?? 0) / 1e6).toFixed(1)}${progress.downloadBytes ? `/${(progress.downloadBytes / 1e6).toFixed(1)}` : ''} MB`;
   if (progress.phase === 'WAITING_FOR_IMAGES') return 'waiting for another run to finish preparing the images';
   if (progress.phase === 'PREPARING_IMAGES') return progress.toPrepare ? `preparing images ${count(progress.prepared ?? 0)}/${count(progress.toPrepare)}` : 'preparing (every image already cached)';
   const parts = [`epoch ${Math.max(progress.epoch, 1)}/${hyper.epochs}`, `step ${progress.step}/${progress.totalSteps}`];
@@ -25,6 +27,24 @@ export function bestAcsa(run: TrainingRun): number | null {
   const epochs = (run.epochs as EpochRecord[] | null) ?? [];
   const scores = epochs.map((e) => e.validation.reduce((sum, v) => sum + v.acsa, 0) / Math.max(e.validation.length, 1));
   return scores.length ? Math.max(...scores) : null;
+}
+
+/** A distilled student against its teacher and baseline, with the compliance line; null for other runs. */
+export function describeDistillation(run: TrainingRun): string | null {
+  const record = run.distillation as DistillationRecord | null;
+  if (!record) return null;
+  const head = `run ${run.id} ${run.backbone}+${run.head}, distilled from ensemble ${record.teacherEnsembleId} (T ${record.temperature}, alpha ${record.alpha})`;
+  const comparison = record.comparison;
+  if (!comparison) return `${head}: ${record.comparisonError ? `no comparison: ${record.comparisonError}` : 'no comparison yet'}`;
+  const row = (label: string, s: DistillationScores) => [label, f3(s.meanTop1), f3(s.meanAcsa), s.sizeMB.toFixed(1), s.cpuLatencyMs.toFixed(1)];
+  const rows = [row('student', comparison.student), row('teacher', comparison.teacher)];
+  if (comparison.baseline) rows.push(row(`same student without the teacher (run ${record.baselineRunId})`, comparison.baseline));
+  const { compliance } = comparison;
+  return [
+    `${head}, on ${comparison.split} (${comparison.itemCount} items):`,
+    table(['model', 'mean top-1', 'mean ACSA', 'MB', 'CPU ms/image'], rows),
+    `compliance (one model, <= ${compliance.limitMB} MB, CPU): ${compliance.compliant ? 'yes' : 'NO'}: 1 model, ${compliance.sizeMB.toFixed(1)} MB, ${compliance.cpuLatencyMs.toFixed(1)} ms per image on this CPU`,
+  ].join('\n');
 }
 
 export function runsTable(runs: TrainingRun[]): string {

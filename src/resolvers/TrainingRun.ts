@@ -1,5 +1,6 @@
 import type { TrainingRunResolvers } from '../generated/graphql.js';
 import { mean } from '../reports/metrics.js';
+import type { DistillationRecord, DistillationScores } from '../training/distillation.js';
 import type { EpochRecord, RunProgress, RunStatus } from '../training/service.js';
 
 
@@ -21,6 +22,29 @@ export const TrainingRun: TrainingRunResolvers = {
     return progress ? { ...progress, phase: progress.phase ?? 'TRAINING', updatedAt: new Date(progress.updatedAt) } : null;
   },
   imageCache: (row) => (row.progress as RunProgress | null)?.imageCache ?? null,
+  weights: (row) => (row.progress as RunProgress | null)?.weights ?? null,
+  distillation: async (row, _args, { services }) => {
+    const record = row.distillation as DistillationRecord | null;
+    if (!record) return null;
+    const report = (scores: DistillationScores) => services.db.evaluationReport.findUniqueOrThrow({ where: { id: scores.reportId } });
+    const comparison = record.comparison
+      ? {
+          ...record.comparison,
+          student: { ...record.comparison.student, report: await report(record.comparison.student) },
+          teacher: { ...record.comparison.teacher, report: await report(record.comparison.teacher) },
+          baseline: record.comparison.baseline ? { ...record.comparison.baseline, report: await report(record.comparison.baseline) } : null,
+        }
+      : null;
+    return {
+      teacher: await services.ensembles.get(record.teacherEnsembleId),
+      temperature: record.temperature,
+      alpha: record.alpha,
+      baselineRun: record.baselineRunId ? await services.training.get(record.baselineRunId) : null,
+      comparison,
+      comparisonError: record.comparisonError ?? null,
+    };
+  },
+  warnings: (row) => (row.progress as RunProgress | null)?.warnings ?? [],
   epochs: (row) => epochsOf(row),
   bestValidationAcsa: (row) => {
     const scores = epochsOf(row).map((e) => e.meanAcsa);

@@ -36,8 +36,13 @@ export interface Hyperparameters {
   threads: number;
   /** Stop each epoch after this many steps (quick experiments, tests); null trains on everything. */
   maxStepsPerEpoch: number | null;
-  /** "auto" (local weights when found), "none", or a path to a torchvision checkpoint. */
+  /** "auto" (cache, else download, else random init with a warning), "imagenet" (cache, else download,
+   *  else fail), "none", or a path to a state dict on the training host. */
   pretrained: string;
+  /** The backbone learns at learningRate x this (fine-tuning pretrained weights gently); 1 = like the heads. */
+  backboneLrMultiplier: number;
+  /** Steps at the start during which the backbone is frozen and only the heads learn. */
+  freezeBackboneSteps: number;
   timeLimitSeconds: number;
 }
 
@@ -67,6 +72,8 @@ export const SEED_RECIPE: Hyperparameters = {
   threads: 0,
   maxStepsPerEpoch: null,
   pretrained: 'auto',
+  backboneLrMultiplier: 1,
+  freezeBackboneSteps: 0,
   timeLimitSeconds: 24 * 3600,
 };
 
@@ -88,6 +95,8 @@ const RANGES: Record<NumericKey, [min: number, max: number, integer: boolean]> =
   bnCalibrationImages: [0, 1_000_000, true],
   threads: [0, 1024, true],
   timeLimitSeconds: [1, 30 * 24 * 3600, true],
+  backboneLrMultiplier: [0, 10, false],
+  freezeBackboneSteps: [0, 10_000_000, true],
 };
 
 function oneOf<T extends string>(field: string, value: string, choices: readonly T[]): T {
@@ -115,7 +124,7 @@ export function resolveHyperparameters(overrides: Partial<Hyperparameters> = {})
   oneOf('cutmix', hyper.cutmix, CUTMIX_MODES);
   oneOf('device', hyper.device, DEVICES);
   oneOf('mixedPrecision', hyper.mixedPrecision, PRECISIONS);
-  if (typeof hyper.pretrained !== 'string' || hyper.pretrained === '') throw badInput('pretrained must be "auto", "none" or a path to weights');
+  if (typeof hyper.pretrained !== 'string' || hyper.pretrained === '') throw badInput('pretrained must be "auto", "imagenet", "none" or a path to weights');
   return hyper;
 }
 

@@ -14,9 +14,10 @@ import { registerRunArtifact } from '../inference/registry.js';
 import type { Logger } from '../log.js';
 import { storeRunValidationReport } from '../reports/store.js';
 import { type Hyperparameters, preprocessFor, resolveHyperparameters } from './hyper.js';
+import type { DistillationRecord } from './distillation.js';
 import { findPython, type PythonRuntime } from './python.js';
 import { JobQueue } from './queue.js';
-import { type ImageCacheUse, runWorker, type TaskMetric, type WorkerEvent } from './workerProcess.js';
+import { type ImageCacheUse, runWorker, type TaskMetric, type WeightsRecord, type WorkerEvent } from './workerProcess.js';
 
 export const RUN_STATUSES = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'INTERRUPTED'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
@@ -35,6 +36,8 @@ export interface TrainingSettings {
   dataDir: string;
   /** The worker's pixel cache (shared by every run that uses the same preprocessing spec). */
   pixelCacheDir: string;
+  /** Where pretrained weights are cached and fetched from (see weights.py). */
+  weights?: { dir?: string; mirror?: string; manifest?: string };
   /** Interpreter to use; undefined tries the usual candidates. */
   python?: string;
   /** Jobs at once; undefined = one per CUDA device, at least one. */
@@ -46,12 +49,29 @@ export interface Combo {
   head: string;
 }
 
+/** Distillation: train each combo as a student of an ensemble's soft targets. */
+export interface TeacherRequest {
+  ensembleId: number;
+  /** Softening of the teacher's and the student's distributions (default 2). */
+  temperature?: number;
+  /** Weight of the teacher's term in the loss; 1 - alpha stays on the labels (default 0.5). */
+  alpha?: number;
+  /** Also train each combo without the teacher, to compare (default true). */
+  compareWithoutTeacher?: boolean;
+}
+
 export interface StartTrainingRequest {
   datasetId: number;
   backbones?: string[];
   heads?: string[];
   combos?: Combo[];
   options?: Partial<Hyperparameters>;
+  teacher?: TeacherRequest;
+}
+
+/** Where a student's teacher targets come from (the distillation service). */
+export interface TeacherTargets {
+  teacherTargets(ensembleId: number, datasetId: number): Promise<string>;
 }
 
 export interface RunFilter {
@@ -62,7 +82,7 @@ export interface RunFilter {
 }
 
 /** What the worker is doing: waiting for another run's cache build, decoding images into the cache, or training. */
-export type RunPhase = 'WAITING_FOR_IMAGES' | 'PREPARING_IMAGES' | 'TRAINING';
+export type RunPhase = 'DOWNLOADING_WEIGHTS' | 'WAITING_FOR_IMAGES' | 'PREPARING_IMAGES' | 'TRAINING';
 
 export interface RunProgress {
   phase?: RunPhase;
@@ -70,6 +90,14 @@ export interface RunProgress {
   prepared?: number | null;
   toPrepare?: number | null;
   imageCache?: ImageCacheUse;
+  /** While phase is DOWNLOADING_WEIGHTS: the file and its bytes so far / in all (null when unknown). */
+  weightsFile?: string | null;
+  downloadedBytes?: number | null;
+  downloadBytes?: number | null;
+  /** Where the backbone's starting weights came from; null for random init. */
+  weights?: WeightsRecord | null;
+  /** What the run did differently from what was asked (e.g. random init because weights could not be had). */
+  warnings?: string[];
   epoch: number;
   step: number;
   totalSteps: number;
@@ -97,7 +125,7 @@ function isAlive(pid: number): boolean {
 }
 
 export class TrainingService {
-  /** Emits 'run' with a run id whenever that run's record changes. */
+  /** Emits 'run' with a run id whenever that run's record changes, and 'succeeded' when a run succeeds. */
   readonly events = new EventEmitter();
   private runtimeProbe?: Promise<PythonRuntime>;
   private queue?: JobQueue;
@@ -108,6 +136,7 @@ export class TrainingService {
     private readonly db: Db,
     private readonly settings: TrainingSettings,
     private readonly log: Logger,
+    private readonly teachers?: TeacherTargets,
   ) {}
 
   /** The Python runtime, probed once; a failed probe is retried next time (the user may install torch). */
@@ -196,13 +225,36 @@ export class TrainingService {
     }
     if (hyper.device === 'cuda' && runtime.cudaDevices === 0) throw badInput('device "cuda" was asked for, but torch sees no CUDA device here');
     const unique = [...new Map(combos.map((c) => [`${c.backbone}+${c.head}`, c])).values()];
-    const runs = await this.db.$transaction(
-      unique.map((combo) =>
-        this.db.trainingRun.create({ data: { datasetId: dataset.id, ...combo, status: 'QUEUED', config: hyper as object, ownerPid: process.pid } }),
-      ),
-    );
+    const teacher = request.teacher ? await this.checkTeacher(request.teacher, dataset.labelSchemaId) : null;
+    const runs = await this.db.$transaction(async (tx) => {
+      const created: TrainingRun[] = [];
+      for (const combo of unique) {
+        const data = { datasetId: dataset.id, ...combo, status: 'QUEUED', config: hyper as object, ownerPid: process.pid };
+        if (!teacher) {
+          created.push(await tx.trainingRun.create({ data }));
+          continue;
+        }
+        // The baseline first: on one queue it finishes before its student, which then compares at once.
+        const baseline = teacher.compareWithoutTeacher ? await tx.trainingRun.create({ data }) : null;
+        if (baseline) created.push(baseline);
+        const distillation: DistillationRecord = { teacherEnsembleId: teacher.ensembleId, temperature: teacher.temperature, alpha: teacher.alpha, baselineRunId: baseline?.id ?? null };
+        created.push(await tx.trainingRun.create({ data: { ...data, distillation: distillation as object } }));
+      }
+      return created;
+    });
     for (const run of runs) await this.enqueue(run.id);
     return runs;
+  }
+
+  private async checkTeacher(request: TeacherRequest, labelSchemaId: number) {
+    const { ensembleId, temperature = 2, alpha = 0.5, compareWithoutTeacher = true } = request;
+    if (!this.teachers) throw new AppError(ErrorCode.UNAVAILABLE, 'distillation is not available in this process');
+    const ensemble = await this.db.ensemble.findUnique({ where: { id: ensembleId } });
+    if (!ensemble) throw notFound('ensemble', ensembleId);
+    if (ensemble.labelSchemaId !== labelSchemaId) throw badInput(`teacher ensemble ${ensembleId} predicts another label schema than the dataset's`);
+    if (!(Number.isFinite(temperature) && temperature > 0 && temperature <= 20)) throw badInput(`teacher temperature must be above 0 and at most 20, got ${temperature}`);
+    if (!(Number.isFinite(alpha) && alpha >= 0 && alpha <= 1)) throw badInput(`teacher alpha must be from 0 to 1, got ${alpha}`);
+    return { ensembleId, temperature, alpha, compareWithoutTeacher };
   }
 
   async get(id: number): Promise<TrainingRun> {
@@ -292,10 +344,13 @@ export class TrainingService {
     const resume = run.attempts > 0 && existsSync(checkpoint);
 
     let runtime: PythonRuntime;
+    const distillation = run.distillation as DistillationRecord | null;
+    let teacherFile: string | undefined;
     try {
       runtime = await this.runtime();
       await mkdir(runDir, { recursive: true });
       await this.writeItems(run.datasetId, run.dataset.imageRoot, path.join(runDir, 'items.jsonl'));
+      if (distillation) teacherFile = await this.teachers!.teacherTargets(distillation.teacherEnsembleId, run.datasetId);
     } catch (error) {
       await this.finish(runId, 'FAILED', ensureError(error).message, '');
       return;
@@ -321,6 +376,7 @@ export class TrainingService {
     const epochs: EpochRecord[] = resume ? ((run.epochs as unknown as EpochRecord[] | null) ?? []) : [];
     let artifact: Extract<WorkerEvent, { event: 'artifact' }> | undefined;
     let workerError: string | undefined;
+    const warnings: string[] = [];
     let done = false;
 
     const job = new AbortController();
@@ -335,6 +391,8 @@ export class TrainingService {
         runDir,
         itemsFile: path.join(runDir, 'items.jsonl'),
         cacheDir: this.settings.pixelCacheDir,
+        weights: this.settings.weights ?? {},
+        teacher: distillation && teacherFile ? { file: teacherFile, temperature: distillation.temperature, alpha: distillation.alpha } : null,
         tasks: tasks.map(({ name, classes }) => ({ name, classes })),
         backbone: run.backbone,
         head: run.head,
@@ -355,6 +413,13 @@ export class TrainingService {
               }),
             );
             break;
+          case 'downloading':
+            write(() => mergeProgress({ phase: 'DOWNLOADING_WEIGHTS', weightsFile: event.file, downloadedBytes: event.done, downloadBytes: event.total }));
+            break;
+          case 'warning':
+            warnings.push(event.message);
+            write(() => mergeProgress({ warnings: [...warnings] }));
+            break;
           case 'cache': {
             const { event: _, ...imageCache } = event;
             write(() => mergeProgress({ imageCache }));
@@ -368,6 +433,7 @@ export class TrainingService {
                 epoch: event.resumedFromEpoch ?? 0, step: 0, totalSteps: event.totalSteps, loss: null, imagesPerSecond: null, lr: null,
                 resumedFromEpoch: event.resumedFromEpoch, parameterCount: event.parameterCount, mixedPrecision: event.mixedPrecision,
                 trainExamples: event.trainExamples, dataLoaderWorkers: event.dataLoaderWorkers, compiled: event.compiled,
+                weights: event.weightsSource, warnings: event.warnings,
               });
             });
             break;
@@ -428,6 +494,7 @@ export class TrainingService {
   private async finish(runId: number, status: RunStatus, error: string | null, stderrTail: string) {
     await this.db.trainingRun.update({ where: { id: runId }, data: { status, error, stderrTail: stderrTail || null, finishedAt: new Date(), workerPid: null } });
     this.changed(runId);
+    if (status === 'SUCCEEDED') this.events.emit('succeeded', runId);
   }
 
   /** The worker reads items from a file: absolute image path, bbox, labels in task order, split. */

@@ -31,7 +31,7 @@ describe('the SDK against a real server', () => {
       datasetId: imported.dataset.id,
       backbones: ['mobilenet_v3_small'],
       heads: ['feedforward', 'residual'],
-      options: { imageSize: 32, epochs: 1, batchSize: 16, maxStepsPerEpoch: 2, hiddenSize: 16, cutmix: 'OFF', dataLoaderWorkers: 0, threads: 1 },
+      options: { imageSize: 32, epochs: 1, batchSize: 16, maxStepsPerEpoch: 2, hiddenSize: 16, cutmix: 'OFF', dataLoaderWorkers: 0, threads: 1, pretrained: 'none' },
     });
     expect(runs.map((r) => r.status)).toEqual(['QUEUED', 'QUEUED']);
     const seen: string[] = [];

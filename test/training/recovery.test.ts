@@ -40,7 +40,7 @@ describe('restart recovery', () => {
     const gql = graphqlClient(first.url, token);
     // Epoch 1 is quick; epoch 2 is long (many steps), so the kill lands after the first checkpoint.
     const started = await gql(`mutation($input: StartTrainingInput!) { startTraining(input: $input) { id } }`, {
-      input: { datasetId: String(datasetId), backbones: ['mobilenet_v3_small'], heads: ['residual'], options: { imageSize: 32, epochs: 2, batchSize: 4, hiddenSize: 16, cutmix: 'OFFLINE', cutmixCopies: 15, dataLoaderWorkers: 0, threads: 1 } },
+      input: { datasetId: String(datasetId), backbones: ['mobilenet_v3_small'], heads: ['residual'], options: { imageSize: 32, epochs: 2, batchSize: 4, hiddenSize: 16, cutmix: 'OFFLINE', cutmixCopies: 15, dataLoaderWorkers: 0, threads: 1, pretrained: 'none' } },
     });
     expect(started.errors).toBeUndefined();
     const id = started.data!.startTraining[0].id as string;

@@ -11,6 +11,14 @@ export const startTraining: NonNullable<MutationResolvers['startTraining']> = (_
     backbones: input.backbones ?? undefined,
     heads: input.heads ?? undefined,
     combos: input.combos ?? undefined,
+    teacher: input.teacher
+      ? {
+          ensembleId: parseId(input.teacher.ensembleId, 'ensemble'),
+          temperature: input.teacher.temperature ?? undefined,
+          alpha: input.teacher.alpha ?? undefined,
+          compareWithoutTeacher: input.teacher.compareWithoutTeacher ?? undefined,
+        }
+      : undefined,
     options: {
       ...(Object.fromEntries(Object.entries(options).filter(([, v]) => v !== null)) as Partial<Hyperparameters>),
       ...(cutmix ? { cutmix: cutmix.toLowerCase() as Hyperparameters['cutmix'] } : {}),

@@ -19,12 +19,14 @@ class CachedBatches(Dataset):
     another item chosen by a generator seeded per copy, so every epoch sees the same mixed set the
     seed wrote to disk (14,000 -> 70,000 with copies = 4), without writing it."""
 
-    def __init__(self, cache_path, shape, rows, labels, class_counts, copies=0, alpha=1.0, seed=0):
+    def __init__(self, cache_path, shape, rows, labels, class_counts, copies=0, alpha=1.0, seed=0, extra_targets=()):
+        """extra_targets: more soft targets per item (N, C) mixed like the labels and returned after them
+        (a teacher's probabilities, for distillation)."""
         self.cache_path = cache_path
         self.shape = tuple(shape)
         self.rows = np.asarray(rows, dtype=np.int64)
         labels = torch.as_tensor(labels, dtype=torch.long).view(len(self.rows), len(class_counts))
-        self.targets = [torch.nn.functional.one_hot(labels[:, t], n).float() for t, n in enumerate(class_counts)]
+        self.targets = [torch.nn.functional.one_hot(labels[:, t], n).float() for t, n in enumerate(class_counts)] + list(extra_targets)
         self.copies = copies
         self.alpha = alpha
         self.seed = seed

@@ -93,6 +93,7 @@ def write_artifact(net, config, run_dir, check_inputs, parameter_count):
         "head": config["head"],
         "parameterCount": parameter_count,
         "pretrained": net.weights_source is not None,
+        "weights": net.weights_source,
         "opset": OPSET,
         "torchVersion": torch.__version__,
         "sizeBytes": os.path.getsize(onnx_path),

@@ -1,10 +1,11 @@
 """Backbones (torchvision) with one head per task on the pooled feature."""
-import glob
 import os
 
 import torch
 from torch import nn
 import torchvision
+
+from weights import WeightsStore
 
 # name -> (constructor, name of the classifier attribute replaced by Identity)
 BACKBONES = {
@@ -48,45 +49,33 @@ class ResidualHead(nn.Module):
         return self.out(torch.relu(self.long(x) + self.short(x)))
 
 
-def find_local_weights(backbone, explicit_path=None):
-    """A local ImageNet checkpoint: the explicit path, else torchvision's file in the torch hub cache."""
-    if explicit_path:
-        if not os.path.isfile(explicit_path):
-            raise ValueError(f"pretrained weights file not found: {explicit_path}")
-        return explicit_path
-    pattern = os.path.join(torch.hub.get_dir(), "checkpoints", f"{backbone}-*.pth")
-    matches = sorted(glob.glob(pattern))
-    return matches[0] if matches else None
-
-
-def build_backbone(name, pretrained="auto"):
-    """Returns (module producing pooled features, feature size, source of the initial weights or None)."""
+def build_backbone(name, pretrained="auto", weights=None, on_progress=None, on_warning=None):
+    """Returns (module producing pooled features, feature size, record of the initial weights or None
+    for random init). weights: a WeightsStore (default: torch hub's cache, torchvision's host)."""
     if name not in BACKBONES:
         raise ValueError(f'Unsupported backbone "{name}". Choose one of: {", ".join(BACKBONES)}')
     constructor, classifier = BACKBONES[name]
     model = constructor()
-    source = None
-    if pretrained != "none":
-        source = find_local_weights(name, None if pretrained == "auto" else pretrained)
-        if source:
-            state = torch.load(source, map_location="cpu")
-            missing, unexpected = model.load_state_dict(state, strict=False)
-            if [k for k in missing if not k.startswith(classifier)]:
-                raise ValueError(f"weights in {source} do not fit {name}: missing {missing[:5]}")
+    path, record = (weights or WeightsStore()).resolve(name, pretrained, on_progress, on_warning)
+    if path:
+        state = torch.load(path, map_location="cpu")
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if [k for k in missing if not k.startswith(classifier)]:
+            raise ValueError(f"weights in {os.path.basename(path)} do not fit {name}: missing {missing[:5]}")
     setattr(model, classifier, nn.Identity())
     with torch.no_grad():
         features = model.eval()(torch.zeros(1, 3, 64, 64)).shape[1]
-    return model, features, source
+    return model, features, record
 
 
 class FashionNet(nn.Module):
     """One backbone, one head per task; forward returns a list of logits, one tensor per task."""
 
-    def __init__(self, backbone, head, class_counts, hidden=512, dropout=0.2, pretrained="auto"):
+    def __init__(self, backbone, head, class_counts, hidden=512, dropout=0.2, pretrained="auto", weights=None, on_progress=None, on_warning=None):
         super().__init__()
         if head not in HEADS:
             raise ValueError(f'Unsupported head "{head}". Choose one of: {", ".join(HEADS)}')
-        self.backbone, features, self.weights_source = build_backbone(backbone, pretrained)
+        self.backbone, features, self.weights_source = build_backbone(backbone, pretrained, weights, on_progress, on_warning)
         head_class = FeedForwardHead if head == "feedforward" else ResidualHead
         self.heads = nn.ModuleList(head_class(features, hidden, n, dropout) for n in class_counts)
 

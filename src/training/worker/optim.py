@@ -19,14 +19,21 @@ def warmup_linear_decay(total_steps, warmup_fraction):
     return factor
 
 
-def build_optimizer(model, lr, weight_decay):
-    # No weight decay on biases and normalisation parameters (the usual AdamW practice).
-    decay, no_decay = [], []
+def build_optimizer(model, lr, weight_decay, backbone_lr_multiplier=1.0):
+    """AdamW; no weight decay on biases and normalisation parameters (the usual practice), and the
+    backbone's parameters (names starting "backbone.") at lr x backbone_lr_multiplier, for fine-tuning
+    pretrained weights more gently than the new heads."""
+    groups = {}
     for name, parameter in model.named_parameters():
         if parameter.requires_grad:
-            (no_decay if parameter.ndim <= 1 else decay).append(parameter)
+            key = (name.startswith("backbone."), parameter.ndim > 1)
+            groups.setdefault(key, []).append(parameter)
     return torch.optim.AdamW(
-        [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=lr
+        [
+            {"params": params, "weight_decay": weight_decay if decays else 0.0, "lr": lr * (backbone_lr_multiplier if backbone else 1.0)}
+            for (backbone, decays), params in sorted(groups.items(), key=lambda group: (group[0][0], not group[0][1]))
+        ],
+        lr=lr,
     )
 
 

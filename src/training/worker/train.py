@@ -20,10 +20,11 @@ import torch  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
 from batches import CachedBatches, batch_sampler  # noqa: E402
-from cache import PixelCache  # noqa: E402
+from cache import CacheError, PixelCache  # noqa: E402
 from events import Events  # noqa: E402
 from export import write_artifact  # noqa: E402
 from models import BACKBONES, HEADS, FashionNet  # noqa: E402
+from weights import WeightsError, WeightsStore  # noqa: E402
 from optim import build_optimizer, build_scheduler  # noqa: E402
 from presets import normalise  # noqa: E402
 from transforms import BatchCutMix  # noqa: E402
@@ -74,6 +75,19 @@ def data_loader_workers(asked, device):
     if device.type == "cuda":
         return max(2, min(16, len(os.sched_getaffinity(0)) - 2))
     return 0
+
+
+def read_teacher(teacher, class_counts):
+    """The teacher's probabilities per item ({"itemIds": [...], "probabilities": [task][item][class]}),
+    softened by the temperature: p^(1/T) normalised, the distribution softmax(logits / T) would give."""
+    with open(teacher["file"]) as handle:
+        stored = json.load(handle)
+    targets = []
+    for t, n in enumerate(class_counts):
+        p = torch.tensor(stored["probabilities"][t], dtype=torch.float32).view(-1, n).clamp_min(1e-12)
+        soft = p.pow(1.0 / teacher["temperature"])
+        targets.append(soft / soft.sum(1, keepdim=True))
+    return {"index": {item_id: row for row, item_id in enumerate(stored["itemIds"])}, "targets": targets}
 
 
 def class_frequencies(items, class_counts):
@@ -147,11 +161,29 @@ class Trainer:
         shape = self.cache.open().shape
         train_rows, val_rows = rows[: len(self.train_items)], rows[len(self.train_items):]
 
+        # Distillation: the teacher's probabilities per item (computed once by the platform), softened
+        # by the temperature, travel with the labels through CutMix.
+        teacher = config.get("teacher")
+        self.distill = (teacher["temperature"], teacher["alpha"]) if teacher else None
+        teacher_rows = read_teacher(teacher, self.class_counts) if teacher else None
+
         def batches(chosen, chosen_rows, copies=0):
             labels = [i["labels"] for i in chosen]
-            return CachedBatches(self.cache.pixels_path, shape, chosen_rows, labels, self.class_counts, copies, hyper["cutmixAlpha"], hyper["seed"])
+            extra = [t[[teacher_rows["index"][i["id"]] for i in chosen]] for t in teacher_rows["targets"]] if teacher_rows else ()
+            return CachedBatches(self.cache.pixels_path, shape, chosen_rows, labels, self.class_counts, copies, hyper["cutmixAlpha"], hyper["seed"], extra)
 
-        self.model = FashionNet(config["backbone"], config["head"], self.class_counts, hyper["hiddenSize"], hyper["dropout"], hyper["pretrained"])
+        self.warnings = []
+
+        def warn(message):
+            self.warnings.append(message)
+            events.emit("warning", message=message)
+
+        self.model = FashionNet(
+            config["backbone"], config["head"], self.class_counts, hyper["hiddenSize"], hyper["dropout"], hyper["pretrained"],
+            weights=WeightsStore(config.get("weights")),
+            on_progress=lambda file, done, total: events.emit("downloading", file=file, done=done, total=total),
+            on_warning=warn,
+        )
         self.parameter_count = sum(p.numel() for p in self.model.parameters())
         self.model.to(self.device)
         if self.channels_last:
@@ -220,7 +252,8 @@ class Trainer:
         limit = hyper.get("maxStepsPerEpoch") or math.inf
         self.steps_per_epoch = int(min(len(self.train_loader), limit))
         self.total_steps = self.steps_per_epoch * hyper["epochs"]
-        self.optimizer = build_optimizer(self.model, hyper["learningRate"], hyper["weightDecay"])
+        self.optimizer = build_optimizer(self.model, hyper["learningRate"], hyper["weightDecay"], hyper.get("backboneLrMultiplier", 1.0))
+        self.freeze_steps = hyper.get("freezeBackboneSteps", 0)
         self.scheduler = build_scheduler(self.optimizer, self.total_steps, hyper["warmupFraction"])
         self.scaler = torch.cuda.amp.GradScaler() if self.amp_dtype == torch.float16 else None
         self.cutmix = BatchCutMix(hyper["cutmixAlpha"], hyper["cutmixProbability"], generator) if hyper["cutmix"] == "online" else None
@@ -239,11 +272,19 @@ class Trainer:
         return images if self.channels_last else images.contiguous()
 
     def loss(self, logits, targets):
+        """Mean over tasks of the cross-entropy with the labels; when distilling, mixed with the
+        temperature-softened cross-entropy against the teacher (Hinton et al., 2015: scaled by T^2)."""
+        tasks = len(self.class_counts)
         losses = [
             soft_cross_entropy(l, t.to(self.device, non_blocking=True), w, p)
-            for l, t, w, p in zip(logits, targets, self.class_weights, self.log_priors)
+            for l, t, w, p in zip(logits, targets[:tasks], self.class_weights, self.log_priors)
         ]
-        return torch.stack(losses).mean()
+        loss = torch.stack(losses).mean()
+        if not self.distill:
+            return loss
+        temperature, alpha = self.distill
+        taught = [soft_cross_entropy(l / temperature, t.to(self.device, non_blocking=True)) * temperature**2 for l, t in zip(logits, targets[tasks:])]
+        return (1 - alpha) * loss + alpha * torch.stack(taught).mean()
 
     def resume(self):
         if not os.path.exists(self.checkpoint_path):
@@ -270,6 +311,10 @@ class Trainer:
         torch.save(state, tmp)
         os.replace(tmp, self.checkpoint_path)
 
+    def set_backbone_trainable(self, trainable):
+        for parameter in self.model.backbone.parameters():
+            parameter.requires_grad_(trainable)
+
     def check_parent(self):
         # The runner died (server killed): stop instead of training for nobody.
         if os.getppid() != self.parent:
@@ -282,6 +327,8 @@ class Trainer:
         for step, (images, targets) in enumerate(self.train_loader):
             if step >= self.steps_per_epoch:
                 break
+            # Frozen-backbone warm-up: the new heads learn first, on features the backbone keeps.
+            self.set_backbone_trainable(epoch * self.steps_per_epoch + step >= self.freeze_steps)
             images = self.to_device(images)
             if self.cutmix:
                 images, targets = self.cutmix(images, targets)
@@ -378,6 +425,7 @@ class Trainer:
             parameterCount=self.parameter_count,
             pretrained=self.model.weights_source is not None,
             weightsSource=self.model.weights_source,
+            warnings=self.warnings,
             mixedPrecision=str(self.amp_dtype).replace("torch.", "") if self.amp_dtype else "off",
             channelsLast=self.channels_last,
             compiled=self.train_model is not self.model,
@@ -425,7 +473,8 @@ def main():
         os.makedirs(config["runDir"], exist_ok=True)
         seed_everything(config["hyper"]["seed"])
         Trainer(config, events).run()
-    except (ConfigError, KeyError, json.JSONDecodeError) as error:
+    except (ConfigError, CacheError, WeightsError, KeyError, json.JSONDecodeError) as error:
+        # What the user can fix (a setting, an image, a download): the message alone, no traceback.
         message = f"missing config field {error}" if isinstance(error, KeyError) else str(error)
         events.error(message)
         sys.exit(2)

@@ -40,3 +40,19 @@ class WarmupTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class BackboneLearningRateTest(unittest.TestCase):
+    def test_backbone_groups_learn_at_the_multiplied_rate(self):
+        model = torch.nn.Module()
+        model.backbone = torch.nn.Linear(3, 3)
+        model.head = torch.nn.Linear(3, 2)
+        optimizer = build_optimizer(model, lr=0.1, weight_decay=1e-4, backbone_lr_multiplier=0.25)
+        by_group = {(g["lr"], g["weight_decay"]): sum(p.numel() for p in g["params"]) for g in optimizer.param_groups}
+        # head weight 6, head bias 2 at lr 0.1; backbone weight 9, bias 3 at 0.025; decay on weights only
+        self.assertEqual(by_group, {(0.1, 1e-4): 6, (0.1, 0.0): 2, (0.025, 1e-4): 9, (0.025, 0.0): 3})
+        # The scheduler scales every group from its own rate.
+        scheduler = build_scheduler(optimizer, total_steps=10, warmup_fraction=0.2)
+        self.assertEqual(sorted({g["lr"] for g in optimizer.param_groups}), [0.0125, 0.05])
+        scheduler.step()
+        self.assertEqual(sorted({g["lr"] for g in optimizer.param_groups}), [0.025, 0.1])

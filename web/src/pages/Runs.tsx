@@ -61,9 +61,13 @@ function StartForm({ datasets, backbones, heads, onStarted }: { datasets: { id: 
 
 const count = (n: number | null) => (n ?? 0).toLocaleString('en-US');
 
+const megabytes = (bytes: number | null) => ((bytes ?? 0) / 1e6).toFixed(1);
+
 function describeProgress(progress: RunRowFragment['progress']): string {
   if (!progress) return '';
   switch (progress.phase) {
+    case 'DOWNLOADING_WEIGHTS':
+      return `downloading weights ${megabytes(progress.downloadedBytes)}${progress.downloadBytes ? `/${megabytes(progress.downloadBytes)}` : ''} MB`;
     case 'WAITING_FOR_IMAGES':
       return 'waiting for images';
     case 'PREPARING_IMAGES':
@@ -159,9 +163,10 @@ export function RunPage({ id }: { id: string }) {
       <section className="card">
         <h2>Configuration</h2>
         <p>
-          device {run.device ?? '–'}, {run.pretrained ? 'pretrained weights' : 'random init'}; reports:{' '}
+          device {run.device ?? '–'}, <span data-testid="weights">{run.weights ? `starting weights ${run.weights.file} (sha256 ${run.weights.sha256.slice(0, 12)}…${run.weights.downloaded ? ', downloaded by this run' : ''})` : 'random init'}</span>; reports:{' '}
           {data.reports.map((r) => <a key={r.id} href={`#/reports/${r.id}`} style={{ marginRight: 6 }}>#{r.id} ({r.split}, ACSA {f3(r.meanAcsa)})</a>)}
         </p>
+        {run.warnings.map((w) => <p key={w} className="error">{w}</p>)}
         {run.imageCache && <p data-testid="image-cache">{describeCache(run.imageCache)}</p>}
         <pre style={{ fontSize: 12 }}>{JSON.stringify(run.config, null, 2)}</pre>
       </section>

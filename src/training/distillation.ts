@@ -1,0 +1,130 @@
+// Distillation: one small student trained on a teacher ensemble's soft targets, for where one model is
+// required (the 2024 rules: one model, ONNX <= 25 MB, CPU). The teacher's probabilities for every
+// TRAIN and VALIDATION item are computed once through the serving path and kept in a file that every
+// student of the same teacher and dataset reuses. When a student and its baseline (the same student
+// trained without the teacher) have both finished, the three are evaluated on the same items and the
+// comparison, with the compliance line, is stored on the student's run.
+import { existsSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Db } from '../db/client.js';
+import type { TaskSpec } from '../domain.js';
+import type { ClassifyService } from '../inference/classify.js';
+import { ensureError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { type EvaluationService, type ReportMetrics, scoreItems } from '../reports/evaluate.js';
+
+/** The 2024 season's limit on the one model allowed. */
+export const COMPLIANCE_LIMIT_MB = 25;
+
+export interface DistillationScores {
+  reportId: number;
+  meanTop1: number;
+  meanAcsa: number;
+  sizeMB: number;
+  cpuLatencyMs: number;
+}
+
+/** What is stored in TrainingRun.distillation. */
+export interface DistillationRecord {
+  teacherEnsembleId: number;
+  temperature: number;
+  alpha: number;
+  /** The same student trained without the teacher (null when not asked for). */
+  baselineRunId: number | null;
+  comparison?: {
+    split: 'TEST' | 'VALIDATION';
+    itemCount: number;
+    student: DistillationScores;
+    teacher: DistillationScores;
+    baseline: DistillationScores | null;
+    compliance: { models: 1; sizeMB: number; limitMB: number; cpuLatencyMs: number; compliant: boolean };
+  };
+  /** Why there is no comparison, when it could not be made. */
+  comparisonError?: string;
+}
+
+export class DistillationService {
+  private readonly pending = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly dataDir: string,
+    private readonly classify: ClassifyService,
+    private readonly evaluation: EvaluationService,
+    private readonly log: Logger,
+  ) {}
+
+  /** The file of the teacher's probabilities for the dataset's TRAIN and VALIDATION items, made once. */
+  async teacherTargets(ensembleId: number, datasetId: number): Promise<string> {
+    const file = path.join(this.dataDir, 'teachers', `ensemble-${ensembleId}-dataset-${datasetId}.json`);
+    if (existsSync(file)) return file;
+    const dataset = await this.db.dataset.findUniqueOrThrow({ where: { id: datasetId }, include: { labelSchema: true } });
+    const tasks = dataset.labelSchema.tasks as unknown as TaskSpec[];
+    const items = await this.db.item.findMany({ where: { datasetId, split: { in: ['TRAIN', 'VALIDATION'] } }, orderBy: { id: 'asc' } });
+    const results = await scoreItems(this.classify, dataset.imageRoot, items, { ensembleId });
+    await mkdir(path.dirname(file), { recursive: true });
+    const partial = `${file}.${process.pid}.partial`;
+    await writeFile(partial, JSON.stringify({ ensembleId, datasetId, itemIds: items.map((i) => i.id), probabilities: tasks.map((_, t) => results.map((r) => r[t]!.probabilities)) }));
+    await rename(partial, file);
+    return file;
+  }
+
+  /** Called when a run succeeds: compares a student with its teacher and baseline once all are done. */
+  runSucceeded(runId: number): void {
+    const work = this.compareIfReady(runId).catch((error) => this.log.error({ err: error, runId }, 'could not compare a distilled student'));
+    this.pending.add(work);
+    void work.finally(() => this.pending.delete(work));
+  }
+
+  /** Resolves when the comparisons under way are stored. */
+  async settled(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
+  }
+
+  private async compareIfReady(runId: number) {
+    const run = await this.db.trainingRun.findUniqueOrThrow({ where: { id: runId } });
+    const students = run.distillation
+      ? [run]
+      : (await this.db.trainingRun.findMany({ where: { datasetId: run.datasetId } })).filter((r) => (r.distillation as DistillationRecord | null)?.baselineRunId === runId);
+    for (const student of students) {
+      try {
+        await this.compare(student.id);
+      } catch (error) {
+        const record = student.distillation as unknown as DistillationRecord;
+        await this.db.trainingRun.update({ where: { id: student.id }, data: { distillation: { ...record, comparisonError: ensureError(error).message } as object } });
+        throw error;
+      }
+    }
+  }
+
+  private async compare(studentRunId: number) {
+    const student = await this.db.trainingRun.findUniqueOrThrow({ where: { id: studentRunId }, include: { artifact: true } });
+    const record = student.distillation as DistillationRecord | null;
+    if (!record || record.comparison || student.status !== 'SUCCEEDED' || !student.artifact) return;
+    const baseline = record.baselineRunId ? await this.db.trainingRun.findUnique({ where: { id: record.baselineRunId }, include: { artifact: true } }) : null;
+    if (baseline && baseline.status !== 'SUCCEEDED') return; // compared when the baseline finishes
+    const split = (await this.db.item.count({ where: { datasetId: student.datasetId, split: 'TEST' } })) > 0 ? ('TEST' as const) : ('VALIDATION' as const);
+    const scores = async (target: { artifactId?: number; ensembleId?: number }): Promise<DistillationScores> => {
+      const report = await this.evaluation.evaluate({ ...target, datasetId: student.datasetId, split });
+      const metrics = report.metrics as unknown as ReportMetrics;
+      return { reportId: report.id, meanTop1: metrics.meanTop1, meanAcsa: metrics.meanAcsa, sizeMB: metrics.model.sizeMB, cpuLatencyMs: metrics.model.cpuLatencyMs };
+    };
+    const studentScores = await scores({ artifactId: student.artifact.id });
+    const comparison: DistillationRecord['comparison'] = {
+      split,
+      itemCount: await this.db.item.count({ where: { datasetId: student.datasetId, split } }),
+      student: studentScores,
+      teacher: await scores({ ensembleId: record.teacherEnsembleId }),
+      baseline: baseline?.artifact ? await scores({ artifactId: baseline.artifact.id }) : null,
+      compliance: {
+        models: 1,
+        sizeMB: studentScores.sizeMB,
+        limitMB: COMPLIANCE_LIMIT_MB,
+        cpuLatencyMs: studentScores.cpuLatencyMs,
+        compliant: studentScores.sizeMB <= COMPLIANCE_LIMIT_MB,
+      },
+    };
+    await this.db.trainingRun.update({ where: { id: studentRunId }, data: { distillation: { ...record, comparison } as object } });
+  }
+}
