@@ -9,6 +9,8 @@ import {
   type ClassifyQuery,
   CreateEnsembleDocument,
   type CreateEnsembleInput,
+  FitEnsembleDocument,
+  type FitEnsembleInput,
   DatasetsDocument,
   EvaluateDocument,
   type EvaluateInput,
@@ -146,6 +148,11 @@ export class FashionHowClient {
 
   async createEnsemble(input: CreateEnsembleInput) {
     return (await this.request(CreateEnsembleDocument, { input })).createEnsemble;
+  }
+
+  /** An ensemble fitted on a split (greedy selection, temperatures, optional logit adjustment); takes as long as scoring every candidate there. */
+  async fitEnsemble(input: FitEnsembleInput) {
+    return (await this.request(FitEnsembleDocument, { input })).fitEnsemble;
   }
 
   async evaluate(input: EvaluateInput) {

@@ -46,6 +46,11 @@ describe('the SDK against a real server', () => {
     expect(report.confusionMatrices.every((m) => m.rows.flat().reduce((a, b) => a + b, 0) === 15)).toBe(true);
     expect((await client.report(report.id)).id).toBe(report.id);
 
+    const fitted = await client.fitEnsemble({ name: 'sdk fitted', artifactIds: finished.map((r) => r.artifact!.id), datasetId: imported.dataset.id, rounds: 4 });
+    expect(fitted.fit!.score).toBeGreaterThanOrEqual(fitted.fit!.bestMemberScore);
+    expect(fitted.members.reduce((picks, m) => picks + m.weight, 0)).toBe(fitted.fit!.bestStep);
+    expect(fitted.isDefault).toBe(false);
+
     // Ten images with a server limit of four per request: three requests, answers in input order.
     const rows = synthetic.rows.slice(0, 10);
     const images = rows.map((r) => ({ image: path.join(synthetic.imageRoot, r.imageName), bbox: r.bbox }));

@@ -1,24 +1,16 @@
 """ONNX export of a trained model, its model.json, and the tensors the runner uses to check the graph
 against PyTorch through ONNX Runtime."""
-import hashlib
 import inspect
 import json
 import os
 
 import torch
 
+from digest import sha256_of
 from models import Probabilities
 
 OPSET = 17
 MODEL_FORMAT = "fashion-how/model@1"
-
-
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def export_onnx(net, size, path):

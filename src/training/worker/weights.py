@@ -17,6 +17,8 @@ import urllib.request
 import torch
 import torchvision
 
+from digest import sha256_of
+
 OFFICIAL_BASE = "https://download.pytorch.org/models/"
 WEIGHT_ENUMS = {
     "resnet18": "ResNet18_Weights",
@@ -35,14 +37,6 @@ MIRROR_SETTING = "FASHION_HOW_WEIGHTS_MIRROR"
 
 class WeightsError(ValueError):
     pass
-
-
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def wanted_file(backbone, manifest=None):

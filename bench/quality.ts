@@ -1,0 +1,91 @@
+// Model-quality benchmark on CPU: a synthetic Fashion-How dataset split 70:15:15, a pool of members, then
+// on the held-out TEST split: each member, their plain soft vote, the ensemble selected on VALIDATION
+// without and with logit adjustment, and a distilled mobilenet_v3_small student with its baseline.
+//   npm run bench:quality -- [--count 4000] [--size 64] [--epochs 3] [--keep DIR]
+import os from 'node:os';
+import path from 'node:path';
+import { mkdtemp } from 'node:fs/promises';
+import { openApp } from '../src/app.js';
+import { f3, table } from '../src/cli/format.js';
+import { loadConfig } from '../src/config.js';
+import { importDataset } from '../src/data/import.js';
+import { writeSyntheticDataset } from '../src/data/synth.js';
+import type { ReportMetrics } from '../src/reports/evaluate.js';
+import type { DistillationRecord } from '../src/training/distillation.js';
+import type { Hyperparameters } from '../src/training/hyper.js';
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+}
+const count = arg('count', 4000);
+const size = arg('size', 64);
+const epochs = arg('epochs', 3);
+const keepIndex = process.argv.indexOf('--keep');
+const dir = keepIndex > 0 ? process.argv[keepIndex + 1]! : await mkdtemp(path.join(os.tmpdir(), 'fashion-how-quality-'));
+const started = performance.now();
+const seconds = () => ((performance.now() - started) / 1000).toFixed(0);
+
+const app = await openApp(loadConfig({ FASHION_HOW_DATA_DIR: path.join(dir, 'data'), LOG_LEVEL: 'silent' }));
+const { services } = app;
+try {
+  console.log(`machine: ${os.cpus().length} cores, ${os.cpus()[0]?.model}; ${count} synthetic items, ${size} px, ${epochs} epochs, split 70:15:15`);
+  const synthetic = await writeSyntheticDataset({ out: path.join(dir, 'synth'), count, seed: 7, minSide: 96, maxSide: 200 });
+  const { datasetId } = await importDataset({ csvPath: synthetic.csvPath, imageRoot: synthetic.imageRoot, validationFraction: 0.15, testFraction: 0.15 }, services.importContext);
+  const options: Partial<Hyperparameters> = { epochs, batchSize: 32, imageSize: size, cutmix: 'offline', cutmixCopies: 1, pretrained: 'none', seed: 1 };
+  const combos = [
+    { backbone: 'resnet18', head: 'feedforward' },
+    { backbone: 'resnet18', head: 'residual' },
+    { backbone: 'mobilenet_v3_large', head: 'feedforward' },
+    { backbone: 'efficientnet_b0', head: 'residual' },
+  ];
+  const members = await services.training.startTraining({ datasetId, combos, options });
+  await services.training.waitFor(members.map((r) => r.id));
+  const artifacts = await services.db.modelArtifact.findMany({ where: { runId: { in: members.map((r) => r.id) } }, orderBy: { id: 'asc' } });
+  if (artifacts.length !== combos.length) throw new Error(`only ${artifacts.length} of ${combos.length} members trained`);
+  console.log(`[${seconds()} s] trained ${artifacts.length} members`);
+
+  const plain = await services.ensembles.create({ name: 'plain soft vote', members: artifacts.map((a) => ({ artifactId: a.id, weight: 1 })) });
+  const ids = artifacts.map((a) => a.id);
+  const selected = await services.fitter.fit({ name: 'selected', artifactIds: ids, datasetId, split: 'VALIDATION' });
+  const adjusted = await services.fitter.fit({ name: 'selected + logit adjustment', artifactIds: ids, datasetId, split: 'VALIDATION', logitAdjustment: true });
+  console.log(`[${seconds()} s] fitted: selected ${JSON.stringify((await services.ensembles.members(selected.id)).map((m) => [m.artifactId, m.weight]))}`);
+
+  const students = await services.training.startTraining({ datasetId, combos: [{ backbone: 'mobilenet_v3_small', head: 'feedforward' }], options, teacher: { ensembleId: adjusted.id } });
+  await services.training.waitFor(students.map((r) => r.id));
+  await services.distillation.settled();
+  const student = await services.training.get(students.at(-1)!.id);
+  const record = student.distillation as unknown as DistillationRecord;
+  console.log(`[${seconds()} s] distilled a student (run ${student.id}, ${student.status}${student.error ? `: ${student.error}` : ''})`);
+
+  const rows: string[][] = [];
+  const add = async (label: string, target: { artifactId?: number; ensembleId?: number }) => {
+    const metrics = (await services.evaluation.evaluate({ ...target, datasetId, split: 'TEST' })).metrics as unknown as ReportMetrics;
+    rows.push([label, f3(metrics.meanTop1), f3(metrics.meanAcsa), ...metrics.tasks.map((t) => `${f3(t.top1)} / ${f3(t.acsa)}`), metrics.model.sizeMB.toFixed(1), metrics.model.cpuLatencyMs.toFixed(1)]);
+    return metrics;
+  };
+  for (const artifact of artifacts) await add(artifact.name, { artifactId: artifact.id });
+  await add('plain soft vote (equal weights)', { ensembleId: plain.id });
+  await add('selected on VALIDATION', { ensembleId: selected.id });
+  const adjustedMetrics = await add('selected + logit adjustment', { ensembleId: adjusted.id });
+  const softVote = adjustedMetrics.decisions?.find((d) => d.decision === 'SOFT_VOTE');
+  if (record.comparison) {
+    const studentArtifact = await services.db.modelArtifact.findUniqueOrThrow({ where: { runId: student.id } });
+    await add('distilled mobilenet_v3_small', { artifactId: studentArtifact.id });
+    if (record.baselineRunId) {
+      const baseline = await services.db.modelArtifact.findUniqueOrThrow({ where: { runId: record.baselineRunId } });
+      await add('mobilenet_v3_small without teacher', { artifactId: baseline.id });
+    }
+  }
+  const tasks = adjustedMetrics.tasks.map((t) => `${t.name} top-1 / ACSA`);
+  console.log(`\nheld-out TEST (${(await services.db.item.count({ where: { datasetId, split: 'TEST' } }))} items):`);
+  console.log(table(['model', 'mean top-1', 'mean ACSA', ...tasks, 'MB', 'CPU ms'], rows));
+  if (softVote) console.log(`the adjusted ensemble's own soft vote (no adjustment) on TEST: mean top-1 ${f3(softVote.meanTop1)}, mean ACSA ${f3(softVote.meanAcsa)}`);
+  if (record.comparison) {
+    const { compliance } = record.comparison;
+    console.log(`student compliance: ${compliance.compliant ? 'yes' : 'NO'} (1 model, ${compliance.sizeMB.toFixed(1)} MB of ${compliance.limitMB}, ${compliance.cpuLatencyMs.toFixed(1)} ms per image on this CPU)`);
+  }
+  console.log(`total ${seconds()} s`);
+} finally {
+  await app.close();
+}
