@@ -47,7 +47,7 @@ describe('fashion-how CLI', () => {
   });
 
   it('trains a combo and follows it to the end, then lists it', async () => {
-    const result = await cli('train', '--dataset', '1', '--backbones', 'mobilenet_v3_small', '--heads', 'feedforward', '--epochs', '1', '--batch-size', '16', '--image-size', '32', '--max-steps', '2', '--cutmix', 'off', '--workers', '0');
+    const result = await cli('train', '--dataset', '1', '--backbones', 'mobilenet_v3_small', '--heads', 'feedforward', '--epochs', '1', '--batch-size', '16', '--image-size', '32', '--max-steps', '2', '--cutmix', 'off', '--workers', '0', '--pretrained', 'none');
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('queued 1 run(s): 1 mobilenet_v3_small+feedforward');
     // Not a terminal: one plain line per status change and epoch.
@@ -80,6 +80,26 @@ describe('fashion-how CLI', () => {
     const bad = await cli('train', '--dataset', '1', '--backbones', 'resnet99', '--heads', 'feedforward');
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/error: Unsupported backbone "resnet99". Choose one of: resnet18/);
+  });
+
+  it('fits an ensemble, says how, and reports the soft vote and the adjusted decision side by side', async () => {
+    const fitted = await cli('ensemble', 'fit', '--name', 'cli fit', '--artifacts', '1', '--dataset', '1', '--logit-adjustment', '--rounds', '3');
+    expect(fitted.code, fitted.stderr).toBe(0);
+    expect(fitted.stdout).toMatch(/^ensemble 1 "cli fit": greedy selection with replacement \(Caruana et al\., 2004\), MEAN_ACSA on dataset 1 VALIDATION \(15 items\), 1 of 3 steps kept/m);
+    const taus = [...fitted.stdout.matchAll(/(Daily|Gender|Embellishment) tau (\d\.\d)/g)].map((m) => Number(m[2]));
+    expect(taus).toHaveLength(3);
+    const evaluated = await cli('evaluate', '--ensemble', '1', '--dataset', '1', '--split', 'validation');
+    expect(evaluated.code, evaluated.stderr).toBe(0);
+    if (taus.some((tau) => tau > 0)) {
+      expect(evaluated.stdout).toMatch(/^decisions side by side/m);
+      expect(evaluated.stdout).toMatch(/^soft vote\s+\d\.\d{3}\s+\d\.\d{3}/m);
+      expect(evaluated.stdout).toMatch(/^logit-adjusted\s+\d\.\d{3}\s+\d\.\d{3}/m);
+    } else {
+      expect(evaluated.stdout).not.toMatch(/decisions side by side/);
+    }
+    const refused = await cli('ensemble', 'fit', '--name', 'cli fit', '--artifacts', '1', '--dataset', '1');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/an ensemble named "cli fit" already exists/);
   });
 
   it('exits non-zero and lists bad lines when the import is refused', async () => {

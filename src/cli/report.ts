@@ -32,6 +32,10 @@ export async function printReport(app: App, id: number): Promise<void> {
     console.log(table(['task', 'top-1', 'ACSA'], metrics.tasks.map((t) => [t.name, f3(t.top1), f3(t.acsa)])));
     return;
   }
+  if (metrics.decisions) {
+    console.log('decisions side by side (the ensemble answers with the logit-adjusted one):');
+    console.log(table(['decision', 'mean top-1', 'mean ACSA', ...metrics.decisions[0]!.tasks.map((t) => `${t.task} top-1 / ACSA`)], metrics.decisions.map((d) => [d.decision === 'SOFT_VOTE' ? 'soft vote' : 'logit-adjusted', f3(d.meanTop1), f3(d.meanAcsa), ...d.tasks.map((t) => `${f3(t.top1)} / ${f3(t.acsa)}`)])));
+  }
   console.log(`mean top-1 ${f3(metrics.meanTop1)}, mean ACSA ${f3(metrics.meanAcsa)}; model ${metrics.model.sizeMB.toFixed(1)} MB, ${metrics.model.parameterCount ?? '?'} parameters, ${metrics.model.cpuLatencyMs.toFixed(1)} ms per image on this CPU`);
   console.log('');
   console.log(

@@ -120,7 +120,7 @@ export class EvaluationService {
     });
     if (items.length === 0) throw badInput(`dataset ${dataset.id} has no ${split === 'ALL' ? '' : `${split} `}items to evaluate`);
 
-    const results = await scoreItems(this.classify, dataset.imageRoot, items, { artifactId, ensembleId: request.ensembleId, includeMembers: members.length > 1 });
+    const results = await scoreItems(this.classify, dataset.imageRoot, items, { artifactId, ensembleId: request.ensembleId, includeMembers: target.kind === 'ensemble' });
     const truth = tasks.map((_, t) => items.map((item) => item.labels[t]!.classIndex));
     const costs = await Promise.all(members.map(async ({ model }) => ({ latencyMs: await this.models.latencyMs(model.artifact.id), sizeBytes: model.artifact.sizeBytes, parameterCount: model.artifact.parameterCount })));
     const durationMs = Math.round(performance.now() - started);
