@@ -15,6 +15,9 @@ await mkdir(out, { recursive: true });
 const app = await openApp(loadConfig({ FASHION_HOW_DATA_DIR: path.join(dir, 'data'), PORT: '0', LOG_LEVEL: 'silent' }));
 const server = await startServer(app);
 const fixture = await buildDashboardFixture(app, dir);
+// A fitted ensemble with logit adjustment, and its report with both decisions.
+const fitted = await app.services.fitter.fit({ name: 'fitted pair', artifactIds: fixture.artifacts.map((a) => a.id), datasetId: fixture.datasetId, logitAdjustment: true });
+const adjustedReport = await app.services.evaluation.evaluate({ ensembleId: fitted.id, datasetId: fixture.datasetId, split: 'VALIDATION' });
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'] });
 const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
 const pages: [string, string][] = [
@@ -23,6 +26,7 @@ const pages: [string, string][] = [
   [`runs/${fixture.runs[0]!.id}`, 'run'],
   ['reports', 'reports'],
   [`reports/${fixture.report.id}`, 'report'],
+  [`reports/${adjustedReport.id}`, 'report-fitted'],
   ['ensembles', 'ensembles'],
   ['try', 'try-it'],
 ];

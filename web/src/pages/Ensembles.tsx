@@ -38,15 +38,18 @@ function FitForm({ data, onFitted }: { data: EnsemblesPageQuery; onFitted: () =>
     >
       <h2>Fit an ensemble to win</h2>
       <p className="muted">Greedy selection with replacement over the candidates, maximising the metric on the fitting split; report it on another split.</p>
-      <label>name <input value={name} onChange={(e) => setName(e.target.value)} required /></label>{' '}
-      <label>dataset <select value={datasetId} onChange={(e) => setDatasetId(e.target.value)}>{data.datasets.map((d) => <option key={d.id} value={d.id}>{d.name}</option>)}</select></label>{' '}
-      <label>fitting split <select value={split} onChange={(e) => setSplit(e.target.value as Split)}>{(['VALIDATION', 'TEST', 'TRAIN'] as const).map((s) => <option key={s}>{s}</option>)}</select></label>{' '}
-      <label>metric <select value={metric} onChange={(e) => setMetric(e.target.value as FitMetric)}>{(['MEAN_ACSA', 'MEAN_TOP1', 'NLL'] as const).map((m) => <option key={m}>{m}</option>)}</select></label>{' '}
-      <label><input type="checkbox" checked={temperatureScaling} onChange={(e) => setTemperatureScaling(e.target.checked)} /> temperature scaling</label>{' '}
-      <label><input type="checkbox" checked={logitAdjustment} onChange={(e) => setLogitAdjustment(e.target.checked)} /> logit adjustment</label>
+      <div className="fields">
+        <label>name <input value={name} onChange={(e) => setName(e.target.value)} required style={{ width: 220 }} /></label>
+        <label>dataset <select value={datasetId} onChange={(e) => setDatasetId(e.target.value)}>{data.datasets.map((d) => <option key={d.id} value={d.id}>{d.name}</option>)}</select></label>
+        <label>fitting split <select value={split} onChange={(e) => setSplit(e.target.value as Split)}>{(['VALIDATION', 'TEST', 'TRAIN'] as const).map((s) => <option key={s}>{s}</option>)}</select></label>
+        <label>metric <select value={metric} onChange={(e) => setMetric(e.target.value as FitMetric)}>{(['MEAN_ACSA', 'MEAN_TOP1', 'NLL'] as const).map((m) => <option key={m}>{m}</option>)}</select></label>
+        <label className="check"><input type="checkbox" checked={temperatureScaling} onChange={(e) => setTemperatureScaling(e.target.checked)} /> temperature scaling</label>
+        <label className="check"><input type="checkbox" checked={logitAdjustment} onChange={(e) => setLogitAdjustment(e.target.checked)} /> logit adjustment</label>
+      </div>
       <p>
+        candidates:{' '}
         {data.artifacts.map((a) => (
-          <label key={a.id} style={{ marginRight: 12 }}>
+          <label key={a.id} className="check">
             <input type="checkbox" checked={candidates.includes(a.id)} onChange={(e) => setCandidates(e.target.checked ? [...candidates, a.id] : candidates.filter((c) => c !== a.id))} /> {a.name}
           </label>
         ))}

@@ -84,7 +84,7 @@ function describeProgress(progress: RunRowFragment['progress']): string {
 function describeCache(cache: NonNullable<RunPageQuery['run']['imageCache']>): string {
   const made = cache.built > 0 ? `decoded ${count(cache.built)} at ${cache.imagesPerSecond?.toFixed(0) ?? '–'} images/s, ` : '';
   const lost = cache.lostRows > 0 ? `, ${count(cache.lostRows)} damaged rows rebuilt` : '';
-  return `images: ${count(cache.items)} from the pixel cache (${made}${count(cache.reused)} reused, ${cache.seconds.toFixed(1)} s${lost}; ${cache.spec}, ${(cache.bytes / 2 ** 20).toFixed(0)} MiB on disk)`;
+  return `images: ${count(cache.items)} from the pixel cache (${made}${count(cache.reused)} reused, ${cache.seconds.toFixed(1)} s${lost}; ${cache.spec}, ${(cache.bytes / 2 ** 20).toFixed(cache.bytes < 10 * 2 ** 20 ? 1 : 0)} MiB on disk)`;
 }
 
 export function RunsPage() {
