@@ -70,6 +70,26 @@ describe('pretrained weights', () => {
     expect(requests).toHaveLength(1);
   });
 
+  it('keeps the pretrained backbone as it was while it is frozen, and trains the heads', async () => {
+    const [run] = await app.services.training.startTraining({ datasetId, backbones: ['mobilenet_v3_small'], heads: ['residual'], options: { ...TINY_TRAINING, pretrained: 'imagenet', freezeBackboneSteps: 1000 } });
+    await app.services.training.waitFor([run!.id]);
+    const done = await app.services.training.get(run!.id);
+    expect(done.status, done.error ?? '').toBe('SUCCEEDED');
+    // Every trainable backbone tensor still equals the served file; BatchNorm running statistics may move.
+    const python = await findPython();
+    const script = `
+import sys, torch
+served = torch.load(sys.argv[1]); model = torch.load(sys.argv[2])["model"]
+changed = [k for k, v in served.items() if "running_" not in k and "num_batches" not in k and "backbone." + k in model and not torch.equal(v, model["backbone." + k])]
+checked = [k for k in served if "backbone." + k in model]
+print(len(checked), len(changed), sum(1 for k in model if k.startswith("heads.")))`;
+    const { stdout } = await promisify(execFile)(python.executable, ['-c', script, path.join(scratch.dir, 'served', served.file), path.join(done.runDir!, 'checkpoint.pt')]);
+    const [checked, changed, headTensors] = stdout.trim().split(' ').map(Number);
+    expect(checked).toBeGreaterThan(100);
+    expect(changed).toBe(0);
+    expect(headTensors).toBeGreaterThan(0);
+  });
+
   it('fails a run that asks for imagenet weights nobody serves, naming the file and the setting; auto trains from random init with a warning', async () => {
     const failed = await train('resnet18', 'imagenet');
     expect(failed.status).toBe('FAILED');
