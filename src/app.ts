@@ -41,7 +41,7 @@ export async function openApp(config: AppConfig): Promise<App> {
   const evaluation = new EvaluationService(db, classify, models);
   const distillation = new DistillationService(db, config.dataDir, classify, evaluation, log);
   const training = new TrainingService(db, { dataDir: config.dataDir, pixelCacheDir: config.pixelCacheDir, weights: config.weights, python: config.python, concurrency: config.trainingConcurrency }, log, distillation);
-  training.events.on('succeeded', (runId: number) => distillation.runSucceeded(runId));
+  training.events.on('ended', (runId: number) => distillation.runEnded(runId));
   await training.interruptOrphans();
   const services: Services = {
     db,

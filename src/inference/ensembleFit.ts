@@ -105,8 +105,7 @@ export function greedySelection(pool: readonly Votes[], truth: number[][], metri
   for (let step = 1; step <= rounds; step++) {
     let pick = { member: -1, score: -Infinity };
     for (let m = 0; m < pool.length; m++) {
-      const trial = sums.map((task, t) => task.map((row, i) => row.map((s, k) => (s + pool[m]![t]![i]![k]!) / step)));
-      const score = fitScore(trial, truth, metric);
+      const score = trialScore(sums, pool[m]!, step, truth, metric);
       if (score > pick.score) pick = { member: m, score };
     }
     sums.forEach((task, t) => task.forEach((row, i) => row.forEach((_, k) => (row[k]! += pool[pick.member]![t]![i]![k]!))));
@@ -115,6 +114,41 @@ export function greedySelection(pool: readonly Votes[], truth: number[][], metri
     if (pick.score > best.score) best = { score: pick.score, step, counts: [...counts] };
   }
   return { counts: best.counts, steps, bestStep: best.step, score: best.score, memberScores };
+}
+
+/** fitScore of the vote (sums + candidate) / step, computed without building it: selection tries every
+ *  candidate at every step, so this loop is where fitting spends its time. */
+function trialScore(sums: Votes, candidate: Votes, step: number, truth: number[][], metric: FitMetric): number {
+  let total = 0;
+  for (let t = 0; t < sums.length; t++) {
+    const rows = sums[t]!;
+    const added = candidate[t]!;
+    const labels = truth[t]!;
+    if (metric === 'NLL') {
+      let loss = 0;
+      for (let i = 0; i < rows.length; i++) loss -= Math.log(Math.max((rows[i]![labels[i]!]! + added[i]![labels[i]!]!) / step, EPSILON));
+      total -= rows.length ? loss / rows.length : 0;
+      continue;
+    }
+    const classes = rows[0]?.length ?? 0;
+    const support = new Array<number>(classes).fill(0);
+    const right = new Array<number>(classes).fill(0);
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      const extra = added[i]!;
+      let top = 0;
+      let topValue = row[0]! + extra[0]!;
+      for (let k = 1; k < classes; k++) {
+        const value = row[k]! + extra[k]!;
+        if (value > topValue) [top, topValue] = [k, value];
+      }
+      support[labels[i]!]! += 1;
+      if (top === labels[i]) right[top]! += 1;
+    }
+    if (metric === 'MEAN_TOP1') total += rows.length ? right.reduce((a, b) => a + b, 0) / rows.length : 0;
+    else total += mean(support.flatMap((n, k) => (n > 0 ? [right[k]! / n] : [])));
+  }
+  return total / sums.length;
 }
 
 /** Logit adjustment: argmax of log p - tau x log prior, as a distribution (p x prior^-tau, normalised). */

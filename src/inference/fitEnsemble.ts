@@ -56,7 +56,7 @@ export class EnsembleFitter {
     const ids = [...new Set(request.artifactIds)];
     if (!FIT_METRICS.includes(metric)) throw badInput(`metric must be one of ${FIT_METRICS.join(', ')}, got "${metric}"`);
     if (!SPLITS.includes(split)) throw badInput(`split must be one of ${SPLITS.join(', ')}, got "${split}"`);
-    if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= 500)) throw badInput(`rounds must be an integer from 1 to 500, got ${rounds}`);
+    if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= 100)) throw badInput(`rounds must be an integer from 1 to 100, got ${rounds}`);
     if (ids.length === 0) throw badInput('give at least one candidate artifact');
     if (ids.length > 64) throw badInput(`at most 64 candidate artifacts, got ${ids.length}`);
     // Before the scoring pass, which takes a while: a name clash would only surface at the end.

@@ -56,12 +56,14 @@ export async function scoreItems(
   imageRoot: string,
   items: { imagePath: string; xmin: number; ymin: number; xmax: number; ymax: number }[],
   target: { artifactId?: number; ensembleId?: number; includeMembers?: boolean },
+  signal?: AbortSignal,
 ): Promise<TaskResult[][]> {
   const results: TaskResult[][] = new Array(items.length);
   const limit = pLimit(4);
   await Promise.all(
     Array.from({ length: Math.ceil(items.length / CHUNK) }, (_, c) =>
       limit(async () => {
+        signal?.throwIfAborted();
         const chunk = items.slice(c * CHUNK, (c + 1) * CHUNK);
         const images = await Promise.all(chunk.map(async (item) => ({ image: await readFile(path.join(imageRoot, item.imagePath)), bbox: item })));
         const outcome = await classify.score({ images, ...target });

@@ -69,7 +69,7 @@ export type FitEnsembleInput = {
   makeDefault?: boolean | null | undefined;
   metric?: FitMetric | null | undefined;
   name: string;
-  /** Selection steps (1-500): the most picks the ensemble can hold. */
+  /** Selection steps (1-100): the most picks the ensemble can hold. */
   rounds?: number | null | undefined;
   /** The fitting split; report on another one (import with testFraction to hold out TEST). */
   split?: Split | null | undefined;

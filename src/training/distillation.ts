@@ -5,6 +5,7 @@
 // trained without the teacher) have both finished, the three are evaluated on the same items and the
 // comparison, with the compliance line, is stored on the student's run.
 import { existsSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Db } from '../db/client.js';
@@ -13,6 +14,7 @@ import type { ClassifyService } from '../inference/classify.js';
 import { ensureError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { type EvaluationService, type ReportMetrics, scoreItems } from '../reports/evaluate.js';
+import { FINAL_STATUSES } from './service.js';
 
 /** The 2024 season's limit on the one model allowed. */
 export const COMPLIANCE_LIMIT_MB = 25;
@@ -46,6 +48,9 @@ export interface DistillationRecord {
 
 export class DistillationService {
   private readonly pending = new Set<Promise<unknown>>();
+  /** Teacher files being written, so students that start together share one scoring pass. */
+  private readonly building = new Map<string, Promise<string>>();
+  private chain: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly db: Db,
@@ -55,24 +60,36 @@ export class DistillationService {
     private readonly log: Logger,
   ) {}
 
-  /** The file of the teacher's probabilities for the dataset's TRAIN and VALIDATION items, made once. */
-  async teacherTargets(ensembleId: number, datasetId: number): Promise<string> {
+  /** The file of the teacher's probabilities for the dataset's TRAIN and VALIDATION items, made once
+   *  (students that start together share one scoring pass). */
+  teacherTargets(ensembleId: number, datasetId: number, signal?: AbortSignal): Promise<string> {
     const file = path.join(this.dataDir, 'teachers', `ensemble-${ensembleId}-dataset-${datasetId}.json`);
-    if (existsSync(file)) return file;
+    if (existsSync(file)) return Promise.resolve(file);
+    let building = this.building.get(file);
+    if (!building) {
+      building = this.writeTeacherTargets(file, ensembleId, datasetId, signal).finally(() => this.building.delete(file));
+      this.building.set(file, building);
+    }
+    return building;
+  }
+
+  private async writeTeacherTargets(file: string, ensembleId: number, datasetId: number, signal?: AbortSignal): Promise<string> {
     const dataset = await this.db.dataset.findUniqueOrThrow({ where: { id: datasetId }, include: { labelSchema: true } });
     const tasks = dataset.labelSchema.tasks as unknown as TaskSpec[];
     const items = await this.db.item.findMany({ where: { datasetId, split: { in: ['TRAIN', 'VALIDATION'] } }, orderBy: { id: 'asc' } });
-    const results = await scoreItems(this.classify, dataset.imageRoot, items, { ensembleId });
+    const results = await scoreItems(this.classify, dataset.imageRoot, items, { ensembleId }, signal);
     await mkdir(path.dirname(file), { recursive: true });
-    const partial = `${file}.${process.pid}.partial`;
+    const partial = `${file}.${randomUUID()}.partial`;
     await writeFile(partial, JSON.stringify({ ensembleId, datasetId, itemIds: items.map((i) => i.id), probabilities: tasks.map((_, t) => results.map((r) => r[t]!.probabilities)) }));
     await rename(partial, file);
     return file;
   }
 
-  /** Called when a run succeeds: compares a student with its teacher and baseline once all are done. */
-  runSucceeded(runId: number): void {
-    const work = this.compareIfReady(runId).catch((error) => this.log.error({ err: error, runId }, 'could not compare a distilled student'));
+  /** Called when a run ends: compares a student with its teacher and baseline once both are done.
+   *  Comparisons of one student run one at a time, so two endings never store it twice. */
+  runEnded(runId: number): void {
+    const work = this.chain.then(() => this.compareIfReady(runId)).catch((error) => this.log.error({ err: error, runId }, 'could not compare a distilled student'));
+    this.chain = work;
     this.pending.add(work);
     void work.finally(() => this.pending.delete(work));
   }
@@ -91,8 +108,9 @@ export class DistillationService {
       try {
         await this.compare(student.id);
       } catch (error) {
+        // The message may hold server paths (an unreadable image): the run says what failed, the log says why.
         const record = student.distillation as unknown as DistillationRecord;
-        await this.db.trainingRun.update({ where: { id: student.id }, data: { distillation: { ...record, comparisonError: ensureError(error).message } as object } });
+        await this.db.trainingRun.update({ where: { id: student.id }, data: { distillation: { ...record, comparisonError: `the comparison could not be made (${ensureError(error).name}); the server log has the details` } as object } });
         throw error;
       }
     }
@@ -103,7 +121,8 @@ export class DistillationService {
     const record = student.distillation as DistillationRecord | null;
     if (!record || record.comparison || student.status !== 'SUCCEEDED' || !student.artifact) return;
     const baseline = record.baselineRunId ? await this.db.trainingRun.findUnique({ where: { id: record.baselineRunId }, include: { artifact: true } }) : null;
-    if (baseline && baseline.status !== 'SUCCEEDED') return; // compared when the baseline finishes
+    if (baseline && !FINAL_STATUSES.has(baseline.status)) return; // compared when the baseline ends
+    // A baseline that failed or was cancelled leaves the comparison without it (its run says why).
     const split = (await this.db.item.count({ where: { datasetId: student.datasetId, split: 'TEST' } })) > 0 ? ('TEST' as const) : ('VALIDATION' as const);
     const scores = async (target: { artifactId?: number; ensembleId?: number }): Promise<DistillationScores> => {
       const report = await this.evaluation.evaluate({ ...target, datasetId: student.datasetId, split });

@@ -71,7 +71,7 @@ export interface StartTrainingRequest {
 
 /** Where a student's teacher targets come from (the distillation service). */
 export interface TeacherTargets {
-  teacherTargets(ensembleId: number, datasetId: number): Promise<string>;
+  teacherTargets(ensembleId: number, datasetId: number, signal?: AbortSignal): Promise<string>;
 }
 
 export interface RunFilter {
@@ -125,7 +125,7 @@ function isAlive(pid: number): boolean {
 }
 
 export class TrainingService {
-  /** Emits 'run' with a run id whenever that run's record changes, and 'succeeded' when a run succeeds. */
+  /** Emits 'run' with a run id whenever that run's record changes, and 'ended' (id, status) when a job ends. */
   readonly events = new EventEmitter();
   private runtimeProbe?: Promise<PythonRuntime>;
   private queue?: JobQueue;
@@ -350,8 +350,14 @@ export class TrainingService {
       runtime = await this.runtime();
       await mkdir(runDir, { recursive: true });
       await this.writeItems(run.datasetId, run.dataset.imageRoot, path.join(runDir, 'items.jsonl'));
-      if (distillation) teacherFile = await this.teachers!.teacherTargets(distillation.teacherEnsembleId, run.datasetId);
+      if (distillation) teacherFile = await this.teachers!.teacherTargets(distillation.teacherEnsembleId, run.datasetId, signal);
     } catch (error) {
+      if (signal.aborted) {
+        // Stopped while preparing (scoring a teacher can take minutes): it never ran. On shutdown it
+        // stays QUEUED for the next process to adopt.
+        if (signal.reason !== Stop.Shutdown) await this.finish(runId, 'CANCELLED', 'cancelled before it started', '');
+        return;
+      }
       await this.finish(runId, 'FAILED', ensureError(error).message, '');
       return;
     }
@@ -382,6 +388,7 @@ export class TrainingService {
     const job = new AbortController();
     const forward = () => job.abort(signal.reason);
     signal.addEventListener('abort', forward, { once: true });
+    if (signal.aborted) forward(); // stopped while preparing: the listener above would never fire
     const timer = setTimeout(() => job.abort(Stop.Timeout), hyper.timeLimitSeconds * 1000);
 
     const exit = await runWorker({
@@ -494,7 +501,7 @@ export class TrainingService {
   private async finish(runId: number, status: RunStatus, error: string | null, stderrTail: string) {
     await this.db.trainingRun.update({ where: { id: runId }, data: { status, error, stderrTail: stderrTail || null, finishedAt: new Date(), workerPid: null } });
     this.changed(runId);
-    if (status === 'SUCCEEDED') this.events.emit('succeeded', runId);
+    this.events.emit('ended', runId, status);
   }
 
   /** The worker reads items from a file: absolute image path, bbox, labels in task order, split. */

@@ -82,7 +82,7 @@ describe('fitEnsemble', () => {
     const base = { name: 'bad', artifactIds: artifactIds.map(String), datasetId: String(datasetId) };
     const cases: [object, string, RegExp][] = [
       [{ ...base, artifactIds: ['999'] }, 'NOT_FOUND', /artifact 999/],
-      [{ ...base, rounds: 0 }, 'BAD_USER_INPUT', /rounds must be an integer from 1 to 500, got 0/],
+      [{ ...base, rounds: 0 }, 'BAD_USER_INPUT', /rounds must be an integer from 1 to 100, got 0/],
       [{ ...base, name: 'fitted' }, 'CONFLICT', /already exists/],
       [{ ...base, split: 'TRAIN', datasetId: '999' }, 'NOT_FOUND', /dataset 999/],
     ];

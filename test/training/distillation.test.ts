@@ -95,6 +95,28 @@ describe('distillation', () => {
     expect(record.comparison?.baseline).toBeNull();
   });
 
+  it('compares a student without its baseline when the baseline was cancelled', async () => {
+    const [baseline, student] = await app.services.training.startTraining({ datasetId, combos: [{ backbone: 'mobilenet_v3_small', head: 'feedforward' }], options: TINY_TRAINING, teacher: { ensembleId: teacherId } });
+    await app.services.training.cancel(baseline!.id);
+    await app.services.training.waitFor([baseline!.id, student!.id]);
+    await app.services.distillation.settled();
+    expect((await app.services.training.get(baseline!.id)).status).toBe('CANCELLED');
+    const record = (await app.services.training.get(student!.id)).distillation as unknown as DistillationRecord;
+    expect(record.baselineRunId).toBe(baseline!.id);
+    expect(record.comparison?.baseline).toBeNull();
+    expect(record.comparison?.student.meanAcsa).toEqual(expect.any(Number));
+  });
+
+  it('makes one teacher file when two students ask for it at once', async () => {
+    const artifacts = await app.services.db.modelArtifact.findMany({ orderBy: { id: 'asc' }, take: 2 });
+    const other = await app.services.ensembles.create({ name: 'second teacher', members: artifacts.map((a, i) => ({ artifactId: a.id, weight: i + 1 })) });
+    const files = await Promise.all([app.services.distillation.teacherTargets(other.id, datasetId), app.services.distillation.teacherTargets(other.id, datasetId)]);
+    expect(files[0]).toBe(files[1]);
+    const stored = JSON.parse(await readFile(files[0]!, 'utf8')) as { ensembleId: number; itemIds: number[] };
+    expect(stored.ensembleId).toBe(other.id);
+    expect(stored.itemIds).toHaveLength(64);
+  });
+
   it('refuses a missing teacher or a bad alpha with the reason', async () => {
     const base = { datasetId: String(datasetId), combos: [{ backbone: 'mobilenet_v3_small', head: 'feedforward' }], options: { ...TINY_TRAINING, cutmix: 'OFF' } };
     const missing = await gql(START, { input: { ...base, teacher: { ensembleId: '999' } } });

@@ -136,7 +136,7 @@ class PixelCache:
             try:
                 stat = os.stat(item["path"])
             except OSError as error:
-                raise CacheError(f"item {item.get('id', index)}: cannot read image {item['path']}: {error.strerror}") from None
+                raise CacheError(f"item {item.get('id', index)}: cannot read its image {os.path.basename(item['path'])}: {error.strerror}") from None
             stats[index] = (stat.st_size, stat.st_mtime_ns)
             known = memo.get(item["path"])
             if known and known[:2] == stats[index]:
@@ -174,7 +174,7 @@ class PixelCache:
             for index, digest, data, error in results:
                 item = items[index]
                 if error:
-                    raise CacheError(f"item {item.get('id', index)}: {item['path']}: {error}")
+                    raise CacheError(f"item {item.get('id', index)} ({os.path.basename(item['path'])}): {error}")
                 key = item_key(digest, item["bbox"])
                 row = keys.get(key)
                 if row is None:

@@ -1,11 +1,12 @@
 """Backbones (torchvision) with one head per task on the pooled feature."""
 import os
+import re
 
 import torch
 from torch import nn
 import torchvision
 
-from weights import WeightsStore
+from weights import WeightsError, WeightsStore
 
 # name -> (constructor, name of the classifier attribute replaced by Identity)
 BACKBONES = {
@@ -49,6 +50,19 @@ class ResidualHead(nn.Module):
         return self.out(torch.relu(self.long(x) + self.short(x)))
 
 
+# torchvision's DenseNet files predate its module names: "denselayer1.norm.1.weight" is now
+# "denselayer1.norm1.weight" (torchvision renames them the same way when it loads them itself).
+DENSENET_OLD_KEY = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var|num_batches_tracked))$")
+
+
+def renamed_densenet_keys(state):
+    renamed = {}
+    for key, value in state.items():
+        match = DENSENET_OLD_KEY.match(key)
+        renamed[match.group(1) + match.group(2) if match else key] = value
+    return renamed
+
+
 def build_backbone(name, pretrained="auto", weights=None, on_progress=None, on_warning=None):
     """Returns (module producing pooled features, feature size, record of the initial weights or None
     for random init). weights: a WeightsStore (default: torch hub's cache, torchvision's host)."""
@@ -59,9 +73,16 @@ def build_backbone(name, pretrained="auto", weights=None, on_progress=None, on_w
     path, record = (weights or WeightsStore()).resolve(name, pretrained, on_progress, on_warning)
     if path:
         state = torch.load(path, map_location="cpu")
+        if name.startswith("densenet"):
+            state = renamed_densenet_keys(state)
         missing, unexpected = model.load_state_dict(state, strict=False)
         if [k for k in missing if not k.startswith(classifier)]:
-            raise ValueError(f"weights in {os.path.basename(path)} do not fit {name}: missing {missing[:5]}")
+            message = f"the weights in {os.path.basename(path)} do not fit {name} (missing {', '.join(missing[:3])}, ...)"
+            if pretrained != "auto":
+                raise WeightsError(message)
+            if on_warning:
+                on_warning(f"{message}; training {name} from random init instead")
+            model, record = constructor(), None
     setattr(model, classifier, nn.Identity())
     with torch.no_grad():
         features = model.eval()(torch.zeros(1, 3, 64, 64)).shape[1]

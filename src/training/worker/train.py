@@ -158,7 +158,9 @@ class Trainer:
             on_wait=lambda: events.emit("preparing", done=0, total=None, waiting=True),
         )
         events.emit("cache", **self.cache_summary)
-        shape = self.cache.open().shape
+        # The rows this run uses, not the file's current length: another run may be appending rows it
+        # has not committed (and a later recovery may cut them), so the file's size is no promise.
+        shape = (int(rows.max()) + 1, p["size"], p["size"], 3)
         train_rows, val_rows = rows[: len(self.train_items)], rows[len(self.train_items):]
 
         # Distillation: the teacher's probabilities per item (computed once by the platform), softened
@@ -230,7 +232,8 @@ class Trainer:
             pin_memory=pin,
             persistent_workers=self.workers > 0 and hyper["epochs"] > 1,
             # The loader draws its base seed from this generator before the sampler shuffles, as the
-            # per-image loader did: the same seed gives the same batches as before the cache.
+            # per-image loader did: the same seed gives the same batches as before the cache (every
+            # epoch without workers; the first one with persistent workers, which draw it once).
             generator=generator,
         )
         val_set = batches(self.val_items, val_rows)

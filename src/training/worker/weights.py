@@ -7,6 +7,7 @@ download, else random init with a warning); or a path to a state dict file.
 A manifest (JSON {backbone: {"file": name, "sha256": hex}}) replaces torchvision's file names and
 hashes, for sites that host their own starting weights (and for tests)."""
 import hashlib
+import http.client
 import json
 import os
 import re
@@ -65,8 +66,13 @@ class WeightsStore:
             try:
                 with open(manifest) as handle:
                     self.manifest = json.load(handle)
-            except (OSError, ValueError) as error:
-                raise WeightsError(f"the weights manifest cannot be read: {error}") from None
+            except OSError as error:
+                raise WeightsError(f"the weights manifest (FASHION_HOW_WEIGHTS_MANIFEST) cannot be read: {error.strerror}") from None
+            except ValueError as error:
+                raise WeightsError(f"the weights manifest (FASHION_HOW_WEIGHTS_MANIFEST) is not valid JSON: {error}") from None
+            for backbone, entry in self.manifest.items():
+                if not (isinstance(entry, dict) and isinstance(entry.get("file"), str) and re.fullmatch(r"[0-9a-fA-F]{64}", str(entry.get("sha256", "")))):
+                    raise WeightsError(f'the weights manifest entry for "{backbone}" needs "file" and a 64-digit hex "sha256"')
         else:
             self.manifest = None
 
@@ -109,7 +115,7 @@ class WeightsStore:
         try:
             try:
                 response = urllib.request.urlopen(url, timeout=30)
-            except (urllib.error.URLError, OSError) as error:
+            except (urllib.error.URLError, OSError, ValueError) as error:
                 reason = getattr(error, "reason", error)
                 raise WeightsError(
                     f"could not download {name} from {url} ({reason}); set {MIRROR_SETTING} to a mirror that serves it, "
@@ -121,8 +127,8 @@ class WeightsStore:
                 while True:
                     try:
                         block = response.read(1 << 20)
-                    except OSError as error:
-                        raise WeightsError(f"the download of {name} from {url} broke off after {done} bytes ({error})") from None
+                    except (OSError, http.client.HTTPException) as error:
+                        raise WeightsError(f"the download of {name} from {url} broke off after {done} bytes ({type(error).__name__})") from None
                     if not block:
                         break
                     out.write(block)

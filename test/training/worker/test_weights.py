@@ -121,3 +121,21 @@ class WeightsTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class DenseNetKeysTest(unittest.TestCase):
+    def test_old_style_densenet_files_load(self):
+        # torchvision's DenseNet files name "denselayer1.norm1" as "denselayer1.norm.1".
+        import re
+
+        torch.manual_seed(1)
+        state = torchvision.models.densenet121().state_dict()
+        old = {re.sub(r"(denselayer\d+\.(?:norm|relu|conv))([12])\.", r"\1.\2.", k): v for k, v in state.items()}
+        self.assertGreater(sum(".norm.1." in k for k in old), 50)
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "densenet121-old.pth")
+            torch.save(old, path)
+            model, _, record = build_backbone("densenet121", path)
+        self.assertEqual(record["source"], "file")
+        for name, tensor in model.state_dict().items():
+            self.assertTrue(torch.equal(tensor, state[name]), name)
