@@ -11,6 +11,7 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
+import { classifyBudgetPlugin } from './classifyBudget.js';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type ErrorRequestHandler } from 'express';
@@ -121,6 +122,7 @@ export async function startServer(app: App): Promise<RunningServer> {
       ApolloServerPluginDrainHttpServer({ httpServer }),
       metricsPlugin(app.services.metrics),
       readAccessPlugin(config.anonymousRead),
+      classifyBudgetPlugin(config.serving.maxClassifyImages),
       ...(graphql.landingPage ? [] : [ApolloServerPluginLandingPageDisabled()]),
     ],
   });

@@ -130,10 +130,30 @@ describe('classify', () => {
     expect(count - single).toBeGreaterThan(0);
   });
 
+  it('counts the images of every classify field and alias of a request against one limit, before any runs', async () => {
+    const one = { images: [await item(rows[0]!)], artifactId: String(artifactIds[0]) };
+    const aliased = (n: number, fragment = false) =>
+      `query($input: ClassifyInput!) { ${Array.from({ length: n }, (_, i) => (fragment && i % 2 ? `...F${i}` : `c${i}: classify(input: $input) { model }`)).join(' ')} }` +
+      (fragment ? Array.from({ length: n }, (_, i) => (i % 2 ? ` fragment F${i} on Query { f${i}: classify(input: $input) { model } }` : '')).join('') : '');
+    const model = String(artifactIds[0]);
+    const runs = async () => Number((await metric('fashion_how_inference_batch_size_count')).find((l) => l.includes(`model="${model}"`))?.split(' ').pop() ?? 0);
+    const before = await runs();
+    const flood = await anonymous(aliased(500), { input: one });
+    expect(flood.data ?? null).toBeNull();
+    expect(flood.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: 'a request may classify at most 8 images over all its classify fields (FASHION_HOW_MAX_CLASSIFY_IMAGES); this one asks for 500' });
+    // Fragments count too.
+    expect((await anonymous(aliased(9, true), { input: one })).errors?.[0]?.message).toMatch(/this one asks for 9$/);
+    expect(await runs()).toBe(before); // nothing reached a model
+    const fits = await anonymous(aliased(8, true), { input: one });
+    expect(fits.errors).toBeUndefined();
+    expect(Object.keys(fits.data!)).toHaveLength(8);
+    expect(await runs()).toBeGreaterThan(before); // the counter does count this model's runs
+  });
+
   it('answers BAD_USER_INPUT naming each limit', async () => {
     const ask = async (input: Record<string, unknown>) => (await reader(CLASSIFY, { input: { artifactId: String(artifactIds[0]), ...input } })).errors?.[0];
     const many = await ask({ images: await Promise.all(rows.slice(0, 9).map(item)) });
-    expect(many).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: 'a request may classify at most 8 images (FASHION_HOW_MAX_CLASSIFY_IMAGES); this one has 9' });
+    expect(many).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: 'a request may classify at most 8 images over all its classify fields (FASHION_HOW_MAX_CLASSIFY_IMAGES); this one asks for 9' });
     const big = Buffer.alloc(300_000, 7).toString('base64');
     expect(await ask({ images: [{ image: big, bbox: rows[0]!.bbox }] })).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: expect.stringContaining('over the limit of 200000 bytes') });
     const wide = await encodeJpeg(new Uint8Array(1200 * 1000 * 3).fill(128), 1200, 1000, 50);
