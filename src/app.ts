@@ -12,6 +12,7 @@ import { createMetrics } from './metrics.js';
 import { EvaluationService } from './reports/evaluate.js';
 import { EnsembleFitter } from './inference/fitEnsemble.js';
 import { DistillationService } from './training/distillation.js';
+import { ClientLimiter } from './fairness.js';
 import { TrainingService } from './training/service.js';
 
 export interface Readiness {
@@ -56,6 +57,7 @@ export async function openApp(config: AppConfig): Promise<App> {
     distillation,
     fitter: new EnsembleFitter(db, classify, ensembles),
     metrics,
+    clientLimiter: new ClientLimiter(config.serving.maxClientConcurrency),
   };
   return {
     config,

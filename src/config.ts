@@ -40,6 +40,8 @@ export interface AppConfig {
     maxQueue: number;
     /** ONNX Runtime threads per operator; 0 lets it choose. */
     intraOpThreads: number;
+    /** Classify requests one client (token, else address) may have in flight. */
+    maxClientConcurrency: number;
   };
   graphql: {
     introspection: boolean;
@@ -111,6 +113,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxBatch: integer(env, 'FASHION_HOW_MICROBATCH_MAX', 16, 1, 1024),
       maxWaitMs: integer(env, 'FASHION_HOW_MICROBATCH_WAIT_MS', 5, 0, 10_000),
       maxQueue: integer(env, 'FASHION_HOW_INFERENCE_QUEUE', 256, 1, 1_000_000),
+      maxClientConcurrency: integer(env, 'FASHION_HOW_MAX_CLIENT_CONCURRENCY', 8, 1, 10_000),
       intraOpThreads: integer(env, 'FASHION_HOW_INTRA_OP_THREADS', 0, 0, 1024),
     },
     graphql: {
@@ -145,6 +148,7 @@ export const CONFIG_VARIABLES: ReadonlyArray<[name: string, meaning: string]> = 
   ['FASHION_HOW_MICROBATCH_MAX', 'rows per ONNX Runtime run (default 16)'],
   ['FASHION_HOW_MICROBATCH_WAIT_MS', 'longest a row waits for a batch to fill (default 5)'],
   ['FASHION_HOW_INFERENCE_QUEUE', 'rows waiting per model before OVERLOADED (default 256)'],
+  ['FASHION_HOW_MAX_CLIENT_CONCURRENCY', 'classify requests one client (token, else address) may have in flight before RATE_LIMITED (default 8)'],
   ['FASHION_HOW_INTRA_OP_THREADS', 'ONNX Runtime threads per operator (default 0 = its choice)'],
   ['FASHION_HOW_INTROSPECTION', 'GraphQL introspection (default true)'],
   ['FASHION_HOW_LANDING_PAGE', 'Apollo landing page at /graphql (default: true on loopback)'],

@@ -7,6 +7,7 @@ import type { Db } from './db/client.js';
 import type { ClassifyService } from './inference/classify.js';
 import type { EnsembleService } from './inference/ensembles.js';
 import type { ModelPool } from './inference/models.js';
+import type { ClientLimiter } from './fairness.js';
 import type { Metrics } from './metrics.js';
 import type { EvaluationService } from './reports/evaluate.js';
 import type { EnsembleFitter } from './inference/fitEnsemble.js';
@@ -27,6 +28,8 @@ export interface Services {
   fitter: EnsembleFitter;
   distillation: DistillationService;
   metrics: Metrics;
+  /** Classify requests in flight per client. */
+  clientLimiter: ClientLimiter;
 }
 
 export interface Context {
@@ -34,4 +37,6 @@ export interface Context {
   services: Services;
   /** The token's owner, or null for a request without one. */
   caller: Caller | null;
+  /** Who fair-use limits count this request against: the token, else the remote address. */
+  client: string;
 }

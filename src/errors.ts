@@ -8,6 +8,8 @@ export const ErrorCode = {
   UNAUTHENTICATED: 'UNAUTHENTICATED',
   FORBIDDEN: 'FORBIDDEN',
   OVERLOADED: 'OVERLOADED',
+  /** This client has too many requests in flight; retry after extensions.retryAfterSeconds. */
+  RATE_LIMITED: 'RATE_LIMITED',
   /** A capability this installation lacks (e.g. no Python with torch for training). */
   UNAVAILABLE: 'UNAVAILABLE',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',

@@ -11,7 +11,7 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
-import { classifyBudgetPlugin } from './classifyBudget.js';
+import { classifyBudgetPlugin, retryAfterPlugin } from './fairness.js';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type ErrorRequestHandler } from 'express';
@@ -123,6 +123,7 @@ export async function startServer(app: App): Promise<RunningServer> {
       metricsPlugin(app.services.metrics),
       readAccessPlugin(config.anonymousRead),
       classifyBudgetPlugin(config.serving.maxClassifyImages),
+      retryAfterPlugin(),
       ...(graphql.landingPage ? [] : [ApolloServerPluginLandingPageDisabled()]),
     ],
   });
@@ -144,7 +145,8 @@ export async function startServer(app: App): Promise<RunningServer> {
     expressMiddleware(apollo, {
       context: async ({ req }) => {
         try {
-          return { config, services: app.services, caller: await app.services.tokens.authenticate(req.headers.authorization) };
+          const caller = await app.services.tokens.authenticate(req.headers.authorization);
+          return { config, services: app.services, caller, client: caller ? `token ${caller.tokenId}` : `address ${req.ip}` };
         } catch (error) {
           if (error instanceof AppError) throw new GraphQLError(error.message, { extensions: { code: error.code, http: { status: 401 } } });
           throw error;

@@ -102,8 +102,10 @@ export class FashionHowClient {
       const error = payload.errors?.[0];
       if (!error) return payload.data as Result;
       const code = String(error.extensions?.code ?? 'INTERNAL_SERVER_ERROR');
-      if (code === 'OVERLOADED' && attempt < this.retries) {
-        await sleep(this.backoffMs * 2 ** attempt * (0.5 + Math.random()));
+      if ((code === 'OVERLOADED' || code === 'RATE_LIMITED') && attempt < this.retries) {
+        // The server's Retry-After when it sends one, else exponential backoff with jitter.
+        const retryAfter = Number(response.headers.get('retry-after'));
+        await sleep(retryAfter > 0 ? retryAfter * 1000 * (1 + Math.random() / 4) : this.backoffMs * 2 ** attempt * (0.5 + Math.random()));
         continue;
       }
       throw new FashionHowError(code, error.message, error.extensions);

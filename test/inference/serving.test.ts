@@ -12,7 +12,7 @@ import { type ModelInfo, preprocessSpecOf } from '../../src/inference/registry.j
 import { type RunningServer, startServer } from '../../src/server.js';
 import { findPython } from '../../src/training/python.js';
 import { trainTinyPair } from '../fixtures/training.js';
-import { graphqlClient, openTestApp, pngClaiming, useScratchDir } from '../helpers.js';
+import { eventually, graphqlClient, openTestApp, pngClaiming, useScratchDir } from '../helpers.js';
 
 const scratch = useScratchDir();
 let app: App;
@@ -58,7 +58,7 @@ async function metric(name: string): Promise<string[]> {
 beforeAll(async () => {
   app = await openTestApp(path.join(scratch.dir, 'data'), {
     imageLimits: LIMITS,
-    serving: { maxClassifyImages: 8, maxBatch: 8, maxWaitMs: 20, maxQueue: 64, intraOpThreads: 1 },
+    serving: { maxClassifyImages: 8, maxBatch: 8, maxWaitMs: 20, maxQueue: 64, intraOpThreads: 1, maxClientConcurrency: 64 },
   });
   server = await startServer(app);
   trainer = graphqlClient(server.graphqlUrl, (await app.services.tokens.create('serving test', 'trainer')).token);
@@ -307,7 +307,7 @@ describe('operations', () => {
 
   it('fails fast with OVERLOADED when a model queue is full', async () => {
     // Rows wait up to a second for company, and at most two may wait: the third is refused at once.
-    const tight = await openTestApp(path.join(scratch.dir, 'data'), { imageLimits: LIMITS, serving: { maxClassifyImages: 8, maxBatch: 64, maxWaitMs: 1000, maxQueue: 2, intraOpThreads: 1 } });
+    const tight = await openTestApp(path.join(scratch.dir, 'data'), { imageLimits: LIMITS, serving: { maxClassifyImages: 8, maxBatch: 64, maxWaitMs: 1000, maxQueue: 2, intraOpThreads: 1, maxClientConcurrency: 8 } });
     const tightServer = await startServer(tight);
     try {
       const images = await Promise.all(rows.slice(50, 54).map(item));
@@ -323,6 +323,37 @@ describe('operations', () => {
     } finally {
       await tightServer.close();
       await tight.close();
+    }
+  });
+
+  it('limits the classify requests one client has in flight with RATE_LIMITED, 429 and Retry-After, while other clients are served', async () => {
+    const strict = await openTestApp(path.join(scratch.dir, 'data'), { imageLimits: LIMITS, serving: { maxClassifyImages: 8, maxBatch: 8, maxWaitMs: 20, maxQueue: 64, intraOpThreads: 1, maxClientConcurrency: 2 } });
+    const strictServer = await startServer(strict);
+    try {
+      // Aliased classify fields start together: a third field finds the client's two slots taken.
+      const query = (fields: number) => `query($input: ClassifyInput!) { ${Array.from({ length: fields }, (_, i) => `c${i}: classify(input: $input) { model }`).join(' ')} }`;
+      const input = { images: [await item(rows[3]!)], artifactId: String(artifactIds[0]) };
+      const send = async (token: string, fields: number) => {
+        const response = await fetch(strictServer.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query: query(fields), variables: { input } }) });
+        return { status: response.status, retryAfter: response.headers.get('retry-after'), payload: (await response.json()) as { data: Record<string, unknown> | null; errors?: { message: string; path?: string[]; extensions?: Record<string, unknown> }[] } };
+      };
+      const busy = (await strict.services.tokens.create('busy client', 'reader')).token;
+      const other = (await strict.services.tokens.create('other client', 'reader')).token;
+      const refused = await send(busy, 3);
+      expect(refused.status).toBe(429);
+      expect(refused.retryAfter).toBe('1');
+      expect(refused.payload.errors?.[0]).toMatchObject({ path: ['c2'], message: 'this client already has 2 classify requests in flight, the limit is 2 (FASHION_HOW_MAX_CLIENT_CONCURRENCY); retry after 1 s', extensions: { code: 'RATE_LIMITED', retryAfterSeconds: 1 } });
+      // The refused request's first two fields still run; their slots come back when they finish.
+      await eventually(async () => ((await send(busy, 1)).status === 200 ? true : undefined), 'the busy client to be served again', 10_000);
+      // Two clients at their limit at the same time: each has slots of its own.
+      const both = await Promise.all([send(busy, 2), send(other, 2)]);
+      for (const answer of both) {
+        expect(answer.status).toBe(200);
+        expect(answer.payload.errors).toBeUndefined();
+      }
+    } finally {
+      await strictServer.close();
+      await strict.close();
     }
   });
 });

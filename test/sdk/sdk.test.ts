@@ -13,7 +13,7 @@ let client: FashionHowClient;
 let synthetic: Awaited<ReturnType<typeof writeSyntheticDataset>>;
 
 beforeAll(async () => {
-  app = await openTestApp(path.join(scratch.dir, 'data'), { serving: { maxClassifyImages: 4, maxBatch: 8, maxWaitMs: 5, maxQueue: 64, intraOpThreads: 1 } });
+  app = await openTestApp(path.join(scratch.dir, 'data'), { serving: { maxClassifyImages: 4, maxBatch: 8, maxWaitMs: 5, maxQueue: 64, intraOpThreads: 1, maxClientConcurrency: 8 } });
   server = await startServer(app);
   client = new FashionHowClient({ endpoint: server.graphqlUrl, token: (await app.services.tokens.create('sdk test', 'trainer')).token });
   synthetic = await writeSyntheticDataset({ out: path.join(scratch.dir, 'synth'), count: 60, seed: 21, minSide: 64, maxSide: 96 });
@@ -74,7 +74,7 @@ describe('the SDK against a real server', () => {
   });
 
   it('retries OVERLOADED with backoff until the model has room', async () => {
-    const tight = await openTestApp(path.join(scratch.dir, 'data'), { serving: { maxClassifyImages: 8, maxBatch: 64, maxWaitMs: 300, maxQueue: 2, intraOpThreads: 1 } });
+    const tight = await openTestApp(path.join(scratch.dir, 'data'), { serving: { maxClassifyImages: 8, maxBatch: 64, maxWaitMs: 300, maxQueue: 2, intraOpThreads: 1, maxClientConcurrency: 8 } });
     const tightServer = await startServer(tight);
     try {
       const pair = (offset: number) => synthetic.rows.slice(offset, offset + 2).map((r) => ({ image: path.join(synthetic.imageRoot, r.imageName), bbox: r.bbox }));

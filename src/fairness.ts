@@ -1,10 +1,55 @@
-// Images per request, counted across every classify field of the operation (aliases and fragments
-// included) before any of them runs: a per-field limit alone let one request with 500 aliased fields
-// fill a model's whole inference queue and starve every other client.
+// Fair use of the models by many clients: images per request counted across every classify field of
+// the operation (aliases and fragments included) before any of them runs, since a per-field limit
+// alone let one request with 500 aliased fields fill a model's whole queue; and a limit on each
+// client's classify requests in flight (per token, per address when anonymous), answered RATE_LIMITED
+// with HTTP 429 and Retry-After, so one busy client cannot take every slot.
 import type { ApolloServerPlugin } from '@apollo/server';
 import { type FieldNode, type FragmentDefinitionNode, getArgumentValues, GraphQLError, type GraphQLSchema, Kind, type SelectionSetNode } from 'graphql';
 import type { Context } from './context.js';
-import { ErrorCode } from './errors.js';
+import { AppError, ErrorCode } from './errors.js';
+
+/** Seconds a client is told to wait after RATE_LIMITED: about one batch's time. */
+export const RETRY_AFTER_SECONDS = 1;
+
+/** Classify requests in flight per client. */
+export class ClientLimiter {
+  private readonly inFlight = new Map<string, number>();
+
+  constructor(private readonly limit: number) {}
+
+  /** Takes a slot for the client, or refuses with RATE_LIMITED; call the returned function when done. */
+  acquire(client: string): () => void {
+    const used = this.inFlight.get(client) ?? 0;
+    if (used >= this.limit) {
+      throw new AppError(ErrorCode.RATE_LIMITED, `this client already has ${used} classify requests in flight, the limit is ${this.limit} (FASHION_HOW_MAX_CLIENT_CONCURRENCY); retry after ${RETRY_AFTER_SECONDS} s`, { retryAfterSeconds: RETRY_AFTER_SECONDS });
+    }
+    this.inFlight.set(client, used + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.inFlight.get(client) ?? 1) - 1;
+      if (left > 0) this.inFlight.set(client, left);
+      else this.inFlight.delete(client);
+    };
+  }
+}
+
+/** RATE_LIMITED answers carry HTTP 429 and Retry-After, as HTTP clients and proxies expect. */
+export function retryAfterPlugin(): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ response }) {
+          const errors = response.body.kind === 'single' ? (response.body.singleResult.errors ?? []) : [];
+          if (!errors.some((e) => e.extensions?.code === ErrorCode.RATE_LIMITED)) return;
+          response.http.status = 429;
+          response.http.headers.set('retry-after', String(RETRY_AFTER_SECONDS));
+        },
+      };
+    },
+  };
+}
 
 /** Every root field named `name` in a selection set, following fragments. */
 function rootFields(selectionSet: SelectionSetNode, name: string, fragments: Record<string, FragmentDefinitionNode>, seen = new Set<string>()): FieldNode[] {
