@@ -10,9 +10,13 @@ const BIN = new URL('../bin/fashion-how.js', import.meta.url).pathname;
 const scratch = useScratchDir();
 
 async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return cliWith({}, ...args);
+}
+
+async function cliWith(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], {
-      env: { ...process.env, FASHION_HOW_DATA_DIR: path.join(scratch.dir, 'data'), DATABASE_URL: '', LOG_LEVEL: 'silent' },
+      env: { ...process.env, FASHION_HOW_DATA_DIR: path.join(scratch.dir, 'data'), DATABASE_URL: '', LOG_LEVEL: 'silent', ...env },
     });
     return { code: 0, stdout, stderr };
   } catch (error) {
@@ -100,6 +104,14 @@ describe('fashion-how CLI', () => {
     const refused = await cli('ensemble', 'fit', '--name', 'cli fit', '--artifacts', '1', '--dataset', '1');
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/an ensemble named "cli fit" already exists/);
+  });
+
+  it('says when a run trained from random init because its pretrained weights could not be had', async () => {
+    // A mirror where nothing listens (the discard port) stands in for a site without internet.
+    const result = await cliWith({ FASHION_HOW_WEIGHTS_MIRROR: 'http://127.0.0.1:9/models', FASHION_HOW_WEIGHTS_DIR: path.join(scratch.dir, 'weights') },
+      'train', '--dataset', '1', '--backbones', 'mobilenet_v3_small', '--heads', 'residual', '--epochs', '1', '--batch-size', '16', '--image-size', '32', '--max-steps', '1', '--cutmix', 'off');
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/^run \d+ mobilenet_v3_small\+residual: warning: could not download mobilenet_v3_small-[0-9a-f]+\.pth from http:\/\/127\.0\.0\.1:9\/models\/.*training mobilenet_v3_small from random init instead$/m);
   });
 
   it('exits non-zero and lists bad lines when the import is refused', async () => {

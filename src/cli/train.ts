@@ -101,5 +101,10 @@ export async function followRuns(app: App, runs: TrainingRun[], stream: NodeJS.W
     process.off('SIGINT', onInterrupt);
     multi?.stop();
   }
+  // What a run did differently from what was asked (e.g. random init: no weights could be had).
+  for (const id of ids) {
+    const run = await training.get(id);
+    for (const warning of (run.progress as RunProgress | null)?.warnings ?? []) stream.write(`${label(run)}: warning: ${warning}\n`);
+  }
   return Promise.all(ids.map((id) => training.get(id)));
 }
