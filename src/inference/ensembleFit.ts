@@ -2,17 +2,13 @@
 // replacement (Caruana et al., 2004, as auto-sklearn and AutoGluon use it) and post-hoc logit
 // adjustment (Menon et al., 2021). Pure functions over probabilities; the fitter scores the members
 // through the serving path and stores what these return.
-import { argmax, confusionOf, EPSILON, fromConfusion, mean } from '../reports/metrics.js';
+import { decisionScoresOf, EPSILON, mean } from '../reports/metrics.js';
 
 export const FIT_METRICS = ['MEAN_ACSA', 'MEAN_TOP1', 'NLL'] as const;
 export type FitMetric = (typeof FIT_METRICS)[number];
 
 /** One model's probabilities on the fitting items: [task][item][class]. */
 export type Votes = number[][][];
-
-function taskScores(rows: number[][], truth: number[], classCount: number) {
-  return fromConfusion(confusionOf(truth, rows.map(argmax), classCount));
-}
 
 /** Mean negative log-likelihood of the true classes. */
 export function nll(rows: number[][], truth: number[]): number {
@@ -23,9 +19,9 @@ export function nll(rows: number[][], truth: number[]): number {
 export function fitScore(votes: Votes, truth: number[][], metric: FitMetric): number {
   switch (metric) {
     case 'MEAN_ACSA':
-      return mean(votes.map((rows, t) => taskScores(rows, truth[t]!, rows[0]?.length ?? 0).acsa));
+      return mean(votes.map((rows, t) => decisionScoresOf(truth[t]!, rows, rows[0]?.length ?? 0).acsa));
     case 'MEAN_TOP1':
-      return mean(votes.map((rows, t) => taskScores(rows, truth[t]!, rows[0]?.length ?? 0).top1));
+      return mean(votes.map((rows, t) => decisionScoresOf(truth[t]!, rows, rows[0]?.length ?? 0).top1));
     case 'NLL':
       return -mean(votes.map((rows, t) => nll(rows, truth[t]!)));
     default: {
@@ -37,7 +33,11 @@ export function fitScore(votes: Votes, truth: number[][], metric: FitMetric): nu
 
 /** softmax(log p / T): T > 1 softens a distribution, T < 1 sharpens it; the arg-max never changes. */
 export function withTemperature(row: readonly number[], temperature: number): number[] {
-  const logits = row.map((p) => Math.log(Math.max(p, EPSILON)) / temperature);
+  return softmax(row.map((p) => Math.log(Math.max(p, EPSILON)) / temperature));
+}
+
+/** A numerically stable softmax in float64 (models.ts's softmaxInPlace works on float32 model outputs). */
+function softmax(logits: number[]): number[] {
   const top = Math.max(...logits);
   const exps = logits.map((z) => Math.exp(z - top));
   const total = exps.reduce((a, b) => a + b, 0);
@@ -154,11 +154,7 @@ function trialScore(sums: Votes, candidate: Votes, step: number, truth: number[]
 /** Logit adjustment: argmax of log p - tau x log prior, as a distribution (p x prior^-tau, normalised). */
 export function adjustForPrior(row: readonly number[], logPrior: readonly number[], tau: number): number[] {
   if (tau === 0) return [...row];
-  const logits = row.map((p, k) => Math.log(Math.max(p, EPSILON)) - tau * logPrior[k]!);
-  const top = Math.max(...logits);
-  const exps = logits.map((z) => Math.exp(z - top));
-  const total = exps.reduce((a, b) => a + b, 0);
-  return exps.map((e) => e / total);
+  return softmax(row.map((p, k) => Math.log(Math.max(p, EPSILON)) - tau * logPrior[k]!));
 }
 
 /** log of the class shares among the training labels, each count at least 1 so no class is impossible. */
@@ -175,7 +171,7 @@ export const TAU_GRID = Array.from({ length: 31 }, (_, i) => i / 10);
 /** The tau on the grid (0 to 3) with the best ACSA on the rows; the smallest such tau on ties. */
 export function fitTau(rows: number[][], truth: number[], logPrior: number[], grid: readonly number[] = TAU_GRID) {
   const classCount = logPrior.length;
-  const acsaAt = (tau: number) => taskScores(rows.map((row) => adjustForPrior(row, logPrior, tau)), truth, classCount).acsa;
+  const acsaAt = (tau: number) => decisionScoresOf(truth, rows.map((row) => adjustForPrior(row, logPrior, tau)), classCount).acsa;
   let best = { tau: 0, acsa: acsaAt(0) };
   const plainAcsa = best.acsa;
   for (const tau of grid) {

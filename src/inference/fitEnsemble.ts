@@ -5,7 +5,7 @@
 import type { Db } from '../db/client.js';
 import { SPLITS, type Split, type TaskSpec } from '../domain.js';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
-import { scoreItems } from '../reports/evaluate.js';
+import { labelledItems, scoreItems } from '../reports/evaluate.js';
 import type { ClassifyService } from './classify.js';
 import { FIT_METRICS, type FitMetric, fitTau, fitTemperature, greedySelection, logPriorOf, softVote, type Votes, withTemperature } from './ensembleFit.js';
 import type { EnsembleService, LogitAdjustment } from './ensembles.js';
@@ -70,9 +70,8 @@ export class EnsembleFitter {
     if (missing.length > 0) throw notFound('artifact', missing.join(', '));
     const foreign = artifacts.filter((a) => a.labelSchemaId !== dataset.labelSchemaId);
     if (foreign.length > 0) throw badInput(`artifacts ${foreign.map((a) => a.id).join(', ')} predict another label schema than dataset ${dataset.id}'s`);
-    const items = await this.db.item.findMany({ where: { datasetId: dataset.id, split }, include: { labels: { orderBy: { task: 'asc' } } }, orderBy: { id: 'asc' } });
+    const { items, truth } = await labelledItems(this.db, dataset.id, split, tasks.length);
     if (items.length === 0) throw badInput(`dataset ${dataset.id} has no ${split} items to fit on (import with testFraction to hold out a TEST split as well)`);
-    const truth = tasks.map((_, t) => items.map((item) => item.labels[t]!.classIndex));
 
     // Each candidate's own probabilities on the fitting items, through the same path classify uses.
     const raw: Votes[] = [];

@@ -10,7 +10,7 @@ import type { Split, TaskSpec } from '../domain.js';
 import { badInput, notFound } from '../errors.js';
 import type { ClassifyService, TaskResult } from '../inference/classify.js';
 import type { ModelPool } from '../inference/models.js';
-import { argmax, bootstrapIntervals, confusionOf, fromConfusion, mean, taskMetrics, type TaskMetrics } from './metrics.js';
+import { argmax, bootstrapIntervals, decisionScoresOf, mean, taskMetrics, type TaskMetrics } from './metrics.js';
 
 export interface EvaluateRequest {
   runId?: number;
@@ -74,9 +74,20 @@ export async function scoreItems(
   return results;
 }
 
+/** A split's items (every item for ALL) in id order, and their true class per task: truth[task][item]. */
+export async function labelledItems(db: Db, datasetId: number, split: Split | 'ALL', taskCount: number) {
+  const items = await db.item.findMany({
+    where: { datasetId, ...(split === 'ALL' ? {} : { split }) },
+    include: { labels: { orderBy: { task: 'asc' } } },
+    orderBy: { id: 'asc' },
+  });
+  const truth = Array.from({ length: taskCount }, (_, t) => items.map((item) => item.labels[t]!.classIndex));
+  return { items, truth };
+}
+
 function decisionScores(decision: DecisionScores['decision'], tasks: TaskSpec[], truth: number[][], probabilities: number[][][]): DecisionScores {
   const scores = tasks.map((task, t) => {
-    const { top1, acsa } = fromConfusion(confusionOf(truth[t]!, probabilities[t]!.map(argmax), task.classes.length));
+    const { top1, acsa } = decisionScoresOf(truth[t]!, probabilities[t]!, task.classes.length);
     return { task: task.name, top1, acsa };
   });
   return { decision, meanTop1: mean(scores.map((s) => s.top1)), meanAcsa: mean(scores.map((s) => s.acsa)), tasks: scores };
@@ -115,15 +126,10 @@ export class EvaluationService {
       throw badInput(`the model predicts ${modelTasks.map((t) => `${t.name} (${t.classes.length})`).join(', ')} but dataset ${dataset.id} has ${tasks.map((t) => `${t.name} (${t.classes.length})`).join(', ')}`);
     }
 
-    const items = await this.db.item.findMany({
-      where: { datasetId: dataset.id, ...(split === 'ALL' ? {} : { split }) },
-      include: { labels: { orderBy: { task: 'asc' } } },
-      orderBy: { id: 'asc' },
-    });
+    const { items, truth } = await labelledItems(this.db, dataset.id, split, tasks.length);
     if (items.length === 0) throw badInput(`dataset ${dataset.id} has no ${split === 'ALL' ? '' : `${split} `}items to evaluate`);
 
     const results = await scoreItems(this.classify, dataset.imageRoot, items, { artifactId, ensembleId: request.ensembleId, includeMembers: target.kind === 'ensemble' });
-    const truth = tasks.map((_, t) => items.map((item) => item.labels[t]!.classIndex));
     const costs = await Promise.all(members.map(async ({ model }) => ({ latencyMs: await this.models.latencyMs(model.artifact.id), sizeBytes: model.artifact.sizeBytes, parameterCount: model.artifact.parameterCount })));
     const durationMs = Math.round(performance.now() - started);
 

@@ -110,6 +110,11 @@ export function fromConfusion(confusion: number[][]) {
   };
 }
 
+/** The scores of deciding by arg-max: top-1, ACSA and the per-class rows. */
+export function decisionScoresOf(truth: readonly number[], probabilities: readonly (readonly number[])[], classCount: number) {
+  return fromConfusion(confusionOf(truth, probabilities.map(argmax), classCount));
+}
+
 export const EPSILON = 1e-15;
 
 export function taskMetrics(truth: readonly number[], probabilities: readonly (readonly number[])[], classCount: number, bins = 15): TaskMetrics {

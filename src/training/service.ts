@@ -382,7 +382,6 @@ export class TrainingService {
     const epochs: EpochRecord[] = resume ? ((run.epochs as unknown as EpochRecord[] | null) ?? []) : [];
     let artifact: Extract<WorkerEvent, { event: 'artifact' }> | undefined;
     let workerError: string | undefined;
-    const warnings: string[] = [];
     let done = false;
 
     const job = new AbortController();
@@ -422,10 +421,6 @@ export class TrainingService {
             break;
           case 'downloading':
             write(() => mergeProgress({ phase: 'DOWNLOADING_WEIGHTS', weightsFile: event.file, downloadedBytes: event.done, downloadBytes: event.total }));
-            break;
-          case 'warning':
-            warnings.push(event.message);
-            write(() => mergeProgress({ warnings: [...warnings] }));
             break;
           case 'cache': {
             const { event: _, ...imageCache } = event;

@@ -38,7 +38,6 @@ export interface WeightsRecord {
 
 export type WorkerEvent =
   | { event: 'downloading'; file: string; done: number; total: number | null }
-  | { event: 'warning'; message: string }
   | { event: 'preparing'; done: number; total: number | null; waiting?: boolean }
   | ({ event: 'cache' } & ImageCacheUse)
   | { event: 'started'; device: string; parameterCount: number; pretrained: boolean; weightsSource: WeightsRecord | null; warnings: string[]; stepsPerEpoch: number; totalSteps: number; resumedFromEpoch: number | null; torchVersion: string; mixedPrecision: string; channelsLast: boolean; compiled: boolean; dataLoaderWorkers: number; trainItems: number; trainExamples: number; validationItems: number }

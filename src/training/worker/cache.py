@@ -44,19 +44,20 @@ class CacheError(ValueError):
 
 
 def _prepare_one(job):
-    """In a pool process: read the file, hash it, and letterbox it unless the cache already has it."""
-    index, path, bbox, size, pad_value, known_keys = job
+    """Read the file, hash it, and letterbox it unless the cache already has it (_KNOWN_KEYS)."""
+    index, path, bbox, size, pad_value = job
     try:
         with open(path, "rb") as handle:
             data = handle.read()
         digest = hashlib.sha256(data).hexdigest()
-        if item_key(digest, bbox) in (known_keys if known_keys is not None else _KNOWN_KEYS):
+        if item_key(digest, bbox) in _KNOWN_KEYS:
             return index, digest, None, None
         return index, digest, letterbox_pixels(io.BytesIO(data), bbox, size, pad_value).tobytes(), None
     except Exception as error:  # noqa: BLE001 - reported with the item by the parent
         return index, None, None, f"{type(error).__name__}: {error}"
 
 
+# The keys the cache held when the build started, set in this process and in each forked pool process.
 _KNOWN_KEYS = frozenset()
 
 
@@ -161,15 +162,15 @@ class PixelCache:
 
         if on_progress and total:
             on_progress(0, total)
-        jobs = [(i, items[i]["path"], items[i]["bbox"], self.size, self.pad_value, None) for i in pending]
+        jobs = [(i, items[i]["path"], items[i]["bbox"], self.size, self.pad_value) for i in pending]
+        _set_known_keys(frozenset(keys))
         pool = None
         if processes > 1 and total >= 4 * processes:
             # fork: the pool inherits the known keys instead of receiving them with every job.
-            pool = multiprocessing.get_context("fork").Pool(processes, initializer=_set_known_keys, initargs=(frozenset(keys),))
+            pool = multiprocessing.get_context("fork").Pool(processes)
             results = pool.imap(_prepare_one, jobs, chunksize=max(1, min(64, total // (processes * 8))))
         else:
-            known = frozenset(keys)
-            results = (_prepare_one(job[:-1] + (known,)) for job in jobs)
+            results = map(_prepare_one, jobs)
         try:
             for index, digest, data, error in results:
                 item = items[index]

@@ -174,17 +174,13 @@ class Trainer:
             extra = [t[[teacher_rows["index"][i["id"]] for i in chosen]] for t in teacher_rows["targets"]] if teacher_rows else ()
             return CachedBatches(self.cache.pixels_path, shape, chosen_rows, labels, self.class_counts, copies, hyper["cutmixAlpha"], hyper["seed"], extra)
 
+        # Reported with the "started" event, right after the model is built.
         self.warnings = []
-
-        def warn(message):
-            self.warnings.append(message)
-            events.emit("warning", message=message)
-
         self.model = FashionNet(
             config["backbone"], config["head"], self.class_counts, hyper["hiddenSize"], hyper["dropout"], hyper["pretrained"],
             weights=WeightsStore(config.get("weights")),
             on_progress=lambda file, done, total: events.emit("downloading", file=file, done=done, total=total),
-            on_warning=warn,
+            on_warning=self.warnings.append,
         )
         self.parameter_count = sum(p.numel() for p in self.model.parameters())
         self.model.to(self.device)
@@ -257,6 +253,7 @@ class Trainer:
         self.total_steps = self.steps_per_epoch * hyper["epochs"]
         self.optimizer = build_optimizer(self.model, hyper["learningRate"], hyper["weightDecay"], hyper.get("backboneLrMultiplier", 1.0))
         self.freeze_steps = hyper.get("freezeBackboneSteps", 0)
+        self.backbone_frozen = False
         self.scheduler = build_scheduler(self.optimizer, self.total_steps, hyper["warmupFraction"])
         self.scaler = torch.cuda.amp.GradScaler() if self.amp_dtype == torch.float16 else None
         self.cutmix = BatchCutMix(hyper["cutmixAlpha"], hyper["cutmixProbability"], generator) if hyper["cutmix"] == "online" else None
@@ -317,6 +314,7 @@ class Trainer:
     def set_backbone_trainable(self, trainable):
         for parameter in self.model.backbone.parameters():
             parameter.requires_grad_(trainable)
+        self.backbone_frozen = not trainable
 
     def check_parent(self):
         # The runner died (server killed): stop instead of training for nobody.
@@ -331,7 +329,9 @@ class Trainer:
             if step >= self.steps_per_epoch:
                 break
             # Frozen-backbone warm-up: the new heads learn first, on features the backbone keeps.
-            self.set_backbone_trainable(epoch * self.steps_per_epoch + step >= self.freeze_steps)
+            frozen = epoch * self.steps_per_epoch + step < self.freeze_steps
+            if frozen != self.backbone_frozen:
+                self.set_backbone_trainable(not frozen)
             images = self.to_device(images)
             if self.cutmix:
                 images, targets = self.cutmix(images, targets)
