@@ -10,12 +10,12 @@ const config: CodegenConfig = {
     'web/src/generated.ts': {
       documents: 'web/src/operations.graphql',
       plugins: ['typescript-operations', 'typed-document-node'],
-      config: { enumsAsTypes: true, useTypeImports: true, scalars: { DateTime: 'string', JSON: 'unknown' }, avoidOptionals: { field: true, inputValue: false } },
+      config: { enumsAsTypes: true, useTypeImports: true, scalars: { DateTime: 'string', JSON: 'unknown', Upload: 'Blob' }, avoidOptionals: { field: true, inputValue: false } },
     },
     'src/sdk/generated.ts': {
       documents: 'src/sdk/operations.graphql',
       plugins: ['typescript-operations', 'typed-document-node'],
-      config: { enumsAsTypes: true, useTypeImports: true, scalars: { DateTime: 'string', JSON: 'unknown' }, avoidOptionals: { field: true, inputValue: false } },
+      config: { enumsAsTypes: true, useTypeImports: true, scalars: { DateTime: 'string', JSON: 'unknown', Upload: 'Blob' }, avoidOptionals: { field: true, inputValue: false } },
     },
     'src/generated/graphql.ts': {
       plugins: ['typescript', 'typescript-resolvers'],
@@ -32,7 +32,7 @@ const config: CodegenConfig = {
           ConfusionMatrix: '../resolvers/mappers.js#ConfusionMatrixRow',
           ClassifyResult: '../resolvers/mappers.js#ClassifyResultRow',
         },
-        scalars: { DateTime: 'Date', JSON: 'unknown' },
+        scalars: { DateTime: 'Date', JSON: 'unknown', Upload: '../uploads.js#Upload' },
         enumsAsTypes: true,
         useTypeImports: true,
         emitLegacyCommonJSImports: false,

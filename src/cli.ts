@@ -1,6 +1,7 @@
 // The `fashion-how` command. Each subcommand is a thin shell over the same services the GraphQL
 // server uses, opened on the database that the environment (src/config.ts) names.
-import { readFile, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { access, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { type App, openApp } from './app.js';
@@ -17,7 +18,9 @@ import { type Bbox, SPLITS, type Split } from './domain.js';
 import { DEFAULT_SPLIT_SEED, DEFAULT_VALIDATION_FRACTION, importDataset, type ImportOutcome } from './data/import.js';
 import { writeSyntheticDataset } from './data/synth.js';
 import { AppError, badInput, ensureError } from './errors.js';
+import { importModel } from './inference/registry.js';
 import { startServer } from './server.js';
+import { saveStream } from './uploads.js';
 import { CUTMIX_MODES, DEVICES, type Hyperparameters, PRECISIONS, SEED_RECIPE } from './training/hyper.js';
 import { RUN_STATUSES, type RunStatus } from './training/service.js';
 import { VERSION } from './version.js';
@@ -334,6 +337,28 @@ export function buildProgram(): Command {
           console.log(`\n${task.task}: ${task.classes[order[0]![1]]} (${percent(order[0]![0])})`);
           console.log(table(['#', 'class', 'probability', ...(task.members ?? []).map((m) => `artifact ${m.artifactId} (w ${m.weight})`)], task.classes.map((name, k) => [k, name, percent(task.probabilities[k]!), ...(task.members ?? []).map((m) => percent(m.probabilities[k]!))])));
         }
+      }),
+    );
+
+  program
+    .command('import-model')
+    .description('register an ONNX graph with its model.json (checked and run once first) as a servable artifact')
+    .argument('<onnx>', 'the .onnx file')
+    .option('--model-json <file>', 'its model.json (default: model.json beside the ONNX file)')
+    .option('--name <name>', 'artifact name (default: the ONNX file name)')
+    .action((onnx: string, options: { modelJson?: string; name?: string }) =>
+      withApp(async (app) => {
+        const modelJsonPath = options.modelJson ?? path.join(path.dirname(onnx), 'model.json');
+        const modelJson = await readFile(modelJsonPath, 'utf8').catch(() => {
+          throw badInput(`cannot read ${modelJsonPath} (give its model.json with --model-json)`);
+        });
+        await access(onnx).catch(() => {
+          throw badInput(`cannot read ${onnx}`);
+        });
+        const name = options.name ?? path.basename(onnx, '.onnx');
+        const saveOnnx = (file: string) => saveStream(async () => createReadStream(onnx), file, onnx, app.config.maxModelBytes, 'FASHION_HOW_MAX_MODEL_BYTES');
+        const artifact = await importModel(app.services.db, app.config.dataDir, { name, modelJson, saveOnnx }, app.config.imageLimits);
+        console.log(`artifact ${artifact.id} "${artifact.name}": ${(artifact.sizeBytes / 2 ** 20).toFixed(1)} MiB, sha256 ${artifact.sha256.slice(0, 12)}`);
       }),
     );
 

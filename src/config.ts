@@ -18,6 +18,8 @@ export interface AppConfig {
   port: number;
   /** Largest GraphQL request body express accepts. */
   maxBodyBytes: number;
+  /** Largest ONNX graph importModel accepts. */
+  maxModelBytes: number;
   imageLimits: ImageLimits;
   /** How many images are decoded at once while validating an import. */
   importConcurrency: number;
@@ -94,6 +96,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     host,
     port: integer(env, 'PORT', 4000, 0, 65535),
     maxBodyBytes: integer(env, 'FASHION_HOW_MAX_BODY_BYTES', 32 * 1024 * 1024, 1024),
+    maxModelBytes: integer(env, 'FASHION_HOW_MAX_MODEL_BYTES', 256 * 1024 * 1024, 1024),
     imageLimits: {
       maxPixels: integer(env, 'FASHION_HOW_MAX_IMAGE_PIXELS', 40_000_000, 1),
       maxBytes: integer(env, 'FASHION_HOW_MAX_IMAGE_BYTES', 10 * 1024 * 1024, 1),
@@ -111,7 +114,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     serving: {
       maxClassifyImages: integer(env, 'FASHION_HOW_MAX_CLASSIFY_IMAGES', 64, 1, 10_000),
       maxBatch: integer(env, 'FASHION_HOW_MICROBATCH_MAX', 16, 1, 1024),
-      maxWaitMs: integer(env, 'FASHION_HOW_MICROBATCH_WAIT_MS', 5, 0, 10_000),
+      maxWaitMs: integer(env, 'FASHION_HOW_MICROBATCH_WAIT_MS', 0, 0, 10_000),
       maxQueue: integer(env, 'FASHION_HOW_INFERENCE_QUEUE', 256, 1, 1_000_000),
       maxClientConcurrency: integer(env, 'FASHION_HOW_MAX_CLIENT_CONCURRENCY', 8, 1, 10_000),
       intraOpThreads: integer(env, 'FASHION_HOW_INTRA_OP_THREADS', 0, 0, 1024),
@@ -133,7 +136,8 @@ export const CONFIG_VARIABLES: ReadonlyArray<[name: string, meaning: string]> = 
   ['DATABASE_URL', 'database to use (default file:<data dir>/fashion-how.db)'],
   ['HOST', 'address the server listens on (default 127.0.0.1)'],
   ['PORT', 'port the server listens on (default 4000)'],
-  ['FASHION_HOW_MAX_BODY_BYTES', 'largest request body (default 33554432)'],
+  ['FASHION_HOW_MAX_BODY_BYTES', 'largest JSON request body (default 33554432)'],
+  ['FASHION_HOW_MAX_MODEL_BYTES', 'largest ONNX graph importModel accepts (default 268435456)'],
   ['FASHION_HOW_MAX_IMAGE_PIXELS', 'largest image in pixels (default 40000000)'],
   ['FASHION_HOW_MAX_IMAGE_BYTES', 'largest encoded image from a client (default 10485760)'],
   ['FASHION_HOW_IMPORT_CONCURRENCY', 'images decoded at once during import (default 2 x cores)'],
@@ -146,7 +150,7 @@ export const CONFIG_VARIABLES: ReadonlyArray<[name: string, meaning: string]> = 
   ['FASHION_HOW_PIXEL_CACHE_DIR', 'letterboxed training images, decoded once per size (default <data dir>/cache/pixels)'],
   ['FASHION_HOW_MAX_CLASSIFY_IMAGES', 'most images in one classify request (default 64)'],
   ['FASHION_HOW_MICROBATCH_MAX', 'rows per ONNX Runtime run (default 16)'],
-  ['FASHION_HOW_MICROBATCH_WAIT_MS', 'longest a row waits for a batch to fill (default 5)'],
+  ['FASHION_HOW_MICROBATCH_WAIT_MS', 'how long an idle model waits for more rows before it runs (default 0: at once; batches form while one runs)'],
   ['FASHION_HOW_INFERENCE_QUEUE', 'rows waiting per model before OVERLOADED (default 256)'],
   ['FASHION_HOW_MAX_CLIENT_CONCURRENCY', 'classify requests one client (token, else address) may have in flight before RATE_LIMITED (default 8)'],
   ['FASHION_HOW_INTRA_OP_THREADS', 'ONNX Runtime threads per operator (default 0 = its choice)'],

@@ -25,6 +25,7 @@ import { AppError, ErrorCode } from './errors.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import { resolvers } from './resolvers/index.js';
+import { uploadMiddleware } from './uploads.js';
 
 /** Apollo's own client-facing codes (validation, parsing, bad variables) pass through unchanged. */
 const APOLLO_CLIENT_CODES = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT', 'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED', 'OPERATION_RESOLUTION_FAILURE', 'BAD_REQUEST']);
@@ -141,6 +142,7 @@ export async function startServer(app: App): Promise<RunningServer> {
   });
   expressApp.use(
     '/graphql',
+    uploadMiddleware({ maxFileBytes: Math.max(config.imageLimits.maxBytes, config.maxModelBytes), maxFiles: Math.max(config.serving.maxClassifyImages, 2) }),
     express.json({ limit: config.maxBodyBytes }),
     expressMiddleware(apollo, {
       context: async ({ req }) => {

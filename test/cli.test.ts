@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -104,6 +105,23 @@ describe('fashion-how CLI', () => {
     const refused = await cli('ensemble', 'fit', '--name', 'cli fit', '--artifacts', '1', '--dataset', '1');
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/an ensemble named "cli fit" already exists/);
+  });
+
+  it('imports a model from files on this host, and says what is wrong with a bad one', async () => {
+    const onnx = (await promisify(execFile)('find', [path.join(scratch.dir, 'data'), '-name', 'model.onnx'])).stdout.trim().split('\n')[0]!;
+    const imported = await cli('import-model', onnx, '--name', 'from disk');
+    expect(imported.code, imported.stderr).toBe(0);
+    const sha256 = createHash('sha256').update(await readFile(onnx)).digest('hex');
+    expect(imported.stdout).toMatch(new RegExp(`^artifact (\\d+) "from disk": \\d+\\.\\d MiB, sha256 ${sha256.slice(0, 12)}$`, 'm'));
+    const id = imported.stdout.match(/^artifact (\d+)/)![1]!;
+    const csv = (await readFile(path.join(scratch.dir, 'synth', 'train.csv'), 'utf8')).trim().split('\n')[1]!.split(',');
+    const classified = await cli('classify', '--artifact', id, '--image', path.join(scratch.dir, 'synth', 'images', csv[0]!), '--bbox', csv.slice(1, 5).join(','));
+    expect(classified.stdout).toMatch(new RegExp(`^artifact ${id} "from disk"$`, 'm'));
+    const badJson = path.join(scratch.dir, 'bad-model.json');
+    await writeFile(badJson, JSON.stringify({ input: { size: 32 }, tasks: [] }));
+    const refused = await cli('import-model', onnx, '--model-json', badJson);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/model.json is not valid: input.mean must be 3 numbers/);
   });
 
   it('says when a run trained from random init because its pretrained weights could not be had', async () => {

@@ -69,6 +69,25 @@ export function graphqlClient(url: string, token?: string) {
   };
 }
 
+/** A bare client for the GraphQL multipart request spec, written out by hand: `files` maps a variables
+ *  path (e.g. "input.images.0.file") to the bytes sent as that file part; the variable itself goes as null. */
+export function multipartClient(url: string, token?: string, extraHeaders: Record<string, string> = { 'apollo-require-preflight': 'true' }) {
+  return async <T = Record<string, any>>(query: string, variables: Record<string, unknown>, files: Record<string, Uint8Array>): Promise<GraphQLResponse<T> & { status: number }> => {
+    const form = new FormData();
+    form.set('operations', JSON.stringify({ query, variables }));
+    const paths = Object.keys(files);
+    form.set('map', JSON.stringify(Object.fromEntries(paths.map((p, i) => [String(i), [`variables.${p}`]]))));
+    paths.forEach((p, i) => form.set(String(i), new Blob([files[p]!]), `part-${i}`));
+    const response = await fetch(url, { method: 'POST', headers: { ...extraHeaders, ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: form });
+    const text = await response.text();
+    try {
+      return { status: response.status, ...(JSON.parse(text) as GraphQLResponse<T>) };
+    } catch {
+      return { status: response.status, errors: [{ message: text }] };
+    }
+  };
+}
+
 /** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
 export async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 90_000, everyMs = 200): Promise<T> {
   const deadline = Date.now() + timeoutMs;

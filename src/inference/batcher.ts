@@ -1,11 +1,17 @@
-// A micro-batcher: concurrent requests for one model are grouped into one session run. A batch is
-// flushed when it holds maxBatch rows or its oldest row has waited maxWaitMs; one batch runs at a
-// time per model, so rows arriving meanwhile form the next batch. The queue is bounded: when full,
-// requests fail at once with OVERLOADED instead of piling up.
+// A micro-batcher: concurrent requests for one model are grouped into one session run. One batch runs
+// at a time per model; an idle model runs what it has at once (after maxWaitMs, 0 by default), and
+// the rows that arrive while a batch runs form the next one, so batches grow with load and a lone
+// request never waits out a fill window.
+//
+// Fairness: rows wait per client, and a batch takes them round-robin across clients, so one client's
+// backlog delays another client's rows by at most about one batch. The queue is bounded: a request's
+// rows are admitted all together or refused at once with OVERLOADED (never half a request queued),
+// and while other clients wait, one client may hold at most half of the queue.
 import { AppError, ErrorCode } from '../errors.js';
 
 export interface BatcherOptions {
   maxBatch: number;
+  /** How long an idle model waits for more rows before running; 0 runs at once. */
   maxWaitMs: number;
   maxQueue: number;
   /** Runs rows (each a Float32Array of rowLength) as one batch; returns per output a row-major matrix. */
@@ -22,50 +28,78 @@ interface Pending {
 }
 
 export class MicroBatcher {
-  private readonly queue: Pending[] = [];
-  private timer: NodeJS.Timeout | undefined;
+  /** Waiting rows per client, clients in the order they get their next turn. */
+  private readonly waiting = new Map<string, Pending[]>();
+  private waitingRows = 0;
+  private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private running = false;
 
   constructor(private readonly options: BatcherOptions) {}
 
   get queueLength(): number {
-    return this.queue.length;
+    return this.waitingRows;
+  }
+
+  /** Queues one request's rows (all or none) and resolves with each row's slice of every output. */
+  submitAll(rows: Float32Array[], client = ''): Promise<Record<string, Float32Array>[]> {
+    const { rowLength, maxQueue } = this.options;
+    const wrong = rows.find((row) => row.length !== rowLength);
+    if (wrong) return Promise.reject(new Error(`a row has ${wrong.length} values; the model takes ${rowLength}`));
+    if (this.waitingRows + rows.length > maxQueue) {
+      return Promise.reject(overloaded(`the model is overloaded: ${this.waitingRows} images are waiting and this request adds ${rows.length}, the limit is ${maxQueue} (FASHION_HOW_INFERENCE_QUEUE); retry shortly`));
+    }
+    const mine = this.waiting.get(client)?.length ?? 0;
+    const others = this.waitingRows - mine;
+    if (others > 0 && mine + rows.length > maxQueue / 2) {
+      return Promise.reject(overloaded(`this client already has ${mine} images waiting for the model while others wait too; one client may hold at most ${Math.floor(maxQueue / 2)} (half of FASHION_HOW_INFERENCE_QUEUE); retry shortly`));
+    }
+    const queue = this.waiting.get(client) ?? [];
+    this.waiting.set(client, queue);
+    const done = rows.map((row) => new Promise<Record<string, Float32Array>>((resolve, reject) => queue.push({ row, resolve, reject })));
+    this.waitingRows += rows.length;
+    this.options.onQueueLength?.(this.waitingRows);
+    this.schedule();
+    return Promise.all(done);
   }
 
   /** Resolves with this row's slice of every output. */
-  submit(row: Float32Array): Promise<Record<string, Float32Array>> {
-    if (row.length !== this.options.rowLength) {
-      return Promise.reject(new Error(`a row has ${row.length} values; the model takes ${this.options.rowLength}`));
-    }
-    if (this.queue.length >= this.options.maxQueue) {
-      return Promise.reject(new AppError(ErrorCode.OVERLOADED, `the model is overloaded: ${this.queue.length} images are waiting, the limit is ${this.options.maxQueue}; retry shortly`));
-    }
-    return new Promise((resolve, reject) => {
-      this.queue.push({ row, resolve, reject });
-      this.options.onQueueLength?.(this.queue.length);
-      this.schedule();
-    });
+  async submit(row: Float32Array, client = ''): Promise<Record<string, Float32Array>> {
+    return (await this.submitAll([row], client))[0]!;
   }
 
   private schedule() {
-    if (this.running) return;
-    if (this.queue.length >= this.options.maxBatch) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-      void this.flush();
-    } else if (!this.timer && this.queue.length > 0) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        void this.flush();
-      }, this.options.maxWaitMs);
+    if (this.running || this.timer) return;
+    if (this.waitingRows >= this.options.maxBatch || this.options.maxWaitMs === 0) {
+      // setImmediate rather than now: rows submitted in the same turn of the event loop share the batch.
+      this.timer = setImmediate(() => this.flushFromTimer());
+    } else {
+      this.timer = setTimeout(() => this.flushFromTimer(), this.options.maxWaitMs);
     }
   }
 
+  private flushFromTimer() {
+    this.timer = undefined;
+    void this.flush();
+  }
+
+  /** Up to maxBatch rows, one per client in turn; a client that still has rows goes to the back. */
+  private take(): Pending[] {
+    const taken: Pending[] = [];
+    while (taken.length < this.options.maxBatch && this.waitingRows > 0) {
+      const [client, rows] = this.waiting.entries().next().value!;
+      taken.push(rows.shift()!);
+      this.waitingRows--;
+      this.waiting.delete(client);
+      if (rows.length > 0) this.waiting.set(client, rows);
+    }
+    return taken;
+  }
+
   private async flush() {
-    if (this.running || this.queue.length === 0) return;
+    if (this.running || this.waitingRows === 0) return;
     this.running = true;
-    const taken = this.queue.splice(0, this.options.maxBatch);
-    this.options.onQueueLength?.(this.queue.length);
+    const taken = this.take();
+    this.options.onQueueLength?.(this.waitingRows);
     const { rowLength } = this.options;
     const batch = new Float32Array(taken.length * rowLength);
     taken.forEach((p, i) => batch.set(p.row, i * rowLength));
@@ -77,7 +111,7 @@ export class MicroBatcher {
         const mine: Record<string, Float32Array> = {};
         for (const [name, values] of Object.entries(outputs)) {
           const width = values.length / taken.length;
-          mine[name] = values.slice(i * width, (i + 1) * width);
+          mine[name] = values.subarray(i * width, (i + 1) * width);
         }
         p.resolve(mine);
       });
@@ -85,12 +119,11 @@ export class MicroBatcher {
       for (const p of taken) p.reject(error);
     } finally {
       this.running = false;
-      // Rows that arrived during the run have waited already: send them now.
-      if (this.queue.length > 0) {
-        clearTimeout(this.timer);
-        this.timer = undefined;
-        void this.flush();
-      }
+      // Rows that arrived during the run have waited already: send them now (no timer is set while a
+      // batch runs, see schedule).
+      if (this.waitingRows > 0) void this.flush();
     }
   }
 }
+
+const overloaded = (message: string) => new AppError(ErrorCode.OVERLOADED, message);

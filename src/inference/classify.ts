@@ -16,6 +16,8 @@ export interface ClassifyRequest {
   ensembleId?: number;
   artifactId?: number;
   includeMembers?: boolean;
+  /** Who asks (token or address; the platform's own work has its own name): the batchers' fair share. */
+  client?: string;
 }
 
 export interface MemberVote {
@@ -77,38 +79,44 @@ export class ClassifyService {
     for (const { model } of members) specs.set(specKey(model), specOf(model));
     const totalWeight = members.reduce((sum, m) => sum + m.weight, 0);
 
-    const results = await Promise.all(
+    // Every image is preprocessed once per distinct spec before any model is asked, so a request's rows
+    // enter each model's queue together (admitted or refused as one).
+    const tensors = await Promise.all(
       images.map(async ({ image, bbox }, index) => {
-        const tensors = new Map<string, Float32Array>();
+        const bySpec = new Map<string, Float32Array>();
         for (const [key, spec] of specs) {
           try {
-            tensors.set(key, (await preprocess(image, bbox, spec, this.limits.image)).tensor);
+            bySpec.set(key, (await preprocess(image, bbox, spec, this.limits.image)).tensor);
           } catch (error) {
             if (error instanceof AppError && error.code === ErrorCode.BAD_USER_INPUT) throw badInput(`images[${index}]: ${error.message}`);
             throw error;
           }
         }
-        const votes = await Promise.all(members.map(({ model }) => model.batcher.submit(tensors.get(specKey(model))!)));
-        const tasks = members[0]!.model.info.tasks;
-        return tasks.map((task, t): TaskResult => {
-          const vote = new Array<number>(task.classes.length).fill(0);
-          const memberVotes: MemberVote[] = members.map(({ model, weight, temperatures }, m) => {
-            const output = Array.from(votes[m]![model.info.tasks[t]!.output]!);
-            const scaled = temperatures ? withTemperature(output, temperatures[t]!) : output;
-            scaled.forEach((p, k) => (vote[k]! += (weight / totalWeight) * p));
-            return { artifactId: model.artifact.id, weight, probabilities: output };
-          });
-          const adjusted = adjustment && adjustment.tasks[t]!.tau !== 0 ? adjustForPrior(vote, adjustment.tasks[t]!.logPrior, adjustment.tasks[t]!.tau) : null;
-          return {
-            task: task.name,
-            classes: task.classes,
-            probabilities: adjusted ?? vote,
-            ...(adjusted ? { softVote: vote } : {}),
-            ...(request.includeMembers ? { members: memberVotes } : {}),
-          };
-        });
+        return bySpec;
       }),
     );
+    const outputs = await Promise.all(members.map(({ model }) => model.batcher.submitAll(tensors.map((t) => t.get(specKey(model))!), request.client)));
+    const results = images.map((_, index) => {
+      const votes = outputs.map((perImage) => perImage[index]!);
+      const tasks = members[0]!.model.info.tasks;
+      return tasks.map((task, t): TaskResult => {
+        const vote = new Array<number>(task.classes.length).fill(0);
+        const memberVotes: MemberVote[] = members.map(({ model, weight, temperatures }, m) => {
+          const output = Array.from(votes[m]![model.info.tasks[t]!.output]!);
+          const scaled = temperatures ? withTemperature(output, temperatures[t]!) : output;
+          scaled.forEach((p, k) => (vote[k]! += (weight / totalWeight) * p));
+          return { artifactId: model.artifact.id, weight, probabilities: output };
+        });
+        const adjusted = adjustment && adjustment.tasks[t]!.tau !== 0 ? adjustForPrior(vote, adjustment.tasks[t]!.logPrior, adjustment.tasks[t]!.tau) : null;
+        return {
+          task: task.name,
+          classes: task.classes,
+          probabilities: adjusted ?? vote,
+          ...(adjusted ? { softVote: vote } : {}),
+          ...(request.includeMembers ? { members: memberVotes } : {}),
+        };
+      });
+    });
     return { target, results };
   }
 }

@@ -1,11 +1,11 @@
 // Loaded models: one ONNX Runtime session and one micro-batcher per artifact, created once and kept.
 import type { Db } from '../db/client.js';
 import type { ModelArtifact } from '../db/generated/client.js';
-import { notFound } from '../errors.js';
+import { AppError, ErrorCode, notFound } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { MicroBatcher } from './batcher.js';
 import { type ModelSession, openSession } from './onnx.js';
-import type { ModelInfo } from './registry.js';
+import { type ModelInfo, sha256File } from './registry.js';
 
 export interface ServingSettings {
   maxBatch: number;
@@ -65,7 +65,18 @@ export class ModelPool {
     const artifact = await this.db.modelArtifact.findUnique({ where: { id: artifactId } });
     if (!artifact) throw notFound('artifact', artifactId);
     const info = artifact.modelInfo as unknown as ModelInfo;
-    const session = await openSession(artifact.onnxPath, { intraOpThreads: this.settings.intraOpThreads });
+    // The store is content-addressed: a graph whose bytes are not the registered ones (truncated,
+    // overwritten, missing) is refused here rather than served or crashing the session.
+    const unavailable = (why: string) => new AppError(ErrorCode.UNAVAILABLE, `artifact ${artifactId} ("${artifact.name}") cannot be served: ${why}; other models keep serving`);
+    const sha256 = await sha256File(artifact.onnxPath).catch(() => null);
+    if (sha256 === null) throw unavailable('its ONNX file is missing from the artifact store');
+    if (sha256 !== artifact.sha256) throw unavailable(`its ONNX file changed since it was registered (sha256 ${sha256.slice(0, 12)}, registered ${artifact.sha256.slice(0, 12)})`);
+    let session: ModelSession;
+    try {
+      session = await openSession(artifact.onnxPath, { intraOpThreads: this.settings.intraOpThreads });
+    } catch {
+      throw unavailable('ONNX Runtime cannot load its graph');
+    }
     const size = info.input.size;
     const label = String(artifactId);
     const widths = Object.fromEntries(info.tasks.map((t) => [t.output, t.classes.length]));

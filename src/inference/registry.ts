@@ -1,8 +1,8 @@
 // The model registry: an artifact is registered only after its ONNX graph has been checked, through
 // ONNX Runtime, against the outputs PyTorch gave on the same input tensors.
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ImageLimits } from '../config.js';
 import { encodePng, preprocess, type PreprocessSpec } from '../data/image.js';
@@ -105,10 +105,11 @@ export async function registerRunArtifact(
 
 export interface ImportModelRequest {
   name: string;
-  /** An ONNX file on the server. */
-  onnxPath: string;
-  /** Its model.json; default: model.json beside the ONNX file. */
-  modelJsonPath?: string;
+  /** The text of its model.json. */
+  modelJson: string;
+  /** Writes the ONNX graph to `file` (a new file) and returns its sha256 and size: from an upload over
+   *  GraphQL, from a path only in the CLI. */
+  saveOnnx(file: string): Promise<{ sha256: string; bytes: number }>;
 }
 
 function checkModelInfo(doc: unknown): ModelInfo {
@@ -132,32 +133,53 @@ function checkModelInfo(doc: unknown): ModelInfo {
   return { format: info.format ?? 'external', ...info } as ModelInfo;
 }
 
-/** Registers a user's ONNX model after checking its graph against its model.json and running it once. */
+/** Registers a user's ONNX model after checking its graph against its model.json and running it once.
+ *  The graph lands in a scratch file first and enters the content-addressed store (artifacts/<sha256>.onnx)
+ *  only once every check passed, so a refused or interrupted import leaves nothing behind and never
+ *  touches a stored graph. No message names a server path. */
 export async function importModel(db: Db, dataDir: string, request: ImportModelRequest, limits: ImageLimits) {
-  const modelJsonPath = request.modelJsonPath ?? path.join(path.dirname(request.onnxPath), 'model.json');
-  const text = await readFile(modelJsonPath, 'utf8').catch(() => {
-    throw badInput(`model.json not found or unreadable at ${modelJsonPath}`);
-  });
   let doc: unknown;
   try {
-    doc = JSON.parse(text);
+    doc = JSON.parse(request.modelJson);
   } catch (error) {
     throw badInput(`model.json is not valid JSON: ${(error as Error).message}`);
   }
   const info = checkModelInfo(doc);
-  const bytes = await readFile(request.onnxPath).catch(() => {
-    throw badInput(`ONNX file not found or unreadable at ${request.onnxPath}`);
-  });
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
-  const stored = path.join(dataDir, 'artifacts', `${sha256}.onnx`);
-  await mkdir(path.dirname(stored), { recursive: true });
-  await writeFile(stored, bytes);
+  const store = path.join(dataDir, 'artifacts');
+  await mkdir(path.join(store, 'incoming'), { recursive: true });
+  const scratch = path.join(store, 'incoming', `${randomUUID()}.onnx`);
+  try {
+    const { sha256, bytes } = await request.saveOnnx(scratch);
+    await checkGraph(scratch, info, limits);
+    const stored = path.join(store, `${sha256}.onnx`);
+    await rename(scratch, stored); // same bytes when it exists already: replacing it changes nothing
+    const tasks = info.tasks.map((t) => ({ name: t.name, column: t.name, classes: t.classes }));
+    const fingerprint = schemaFingerprint({ name: request.name, tasks });
+    const labelSchema = await db.labelSchema.upsert({ where: { fingerprint }, create: { name: request.name, fingerprint, tasks }, update: {} });
+    return await db.modelArtifact.create({
+      data: {
+        name: request.name,
+        labelSchemaId: labelSchema.id,
+        onnxPath: stored,
+        sha256,
+        sizeBytes: bytes,
+        parameterCount: info.parameterCount ?? null,
+        modelInfo: { ...info, sha256, sizeBytes: bytes } as object,
+      },
+    });
+  } finally {
+    await rm(scratch, { force: true });
+  }
+}
 
+/** Loads the graph in ONNX Runtime and checks it against model.json: one image input of the declared
+ *  size, an output per task with as many values as classes, and sane values on a test image. */
+async function checkGraph(file: string, info: ModelInfo, limits: ImageLimits) {
   let session: ModelSession;
   try {
-    session = await openSession(stored, { intraOpThreads: 1 });
+    session = await openSession(file, { intraOpThreads: 1 });
   } catch (error) {
-    throw badInput(`the ONNX file cannot be loaded by ONNX Runtime: ${(error as Error).message.split('\n')[0]}`);
+    throw badInput(`the ONNX file cannot be loaded by ONNX Runtime: ${withoutPath((error as Error).message.split('\n')[0]!, file)}`);
   }
   try {
     const size = info.input.size;
@@ -188,25 +210,10 @@ export async function importModel(db: Db, dataDir: string, request: ImportModelR
         throw badInput(`output "${task.output}" does not look like probabilities (values sum to ${sum.toFixed(4)}); if the graph ends in logits, declare "outputKind": "logits"`);
       }
     }
-  } catch (error) {
-    await rm(stored, { force: true });
-    throw error;
   } finally {
     await session.release();
   }
-
-  const tasks = info.tasks.map((t) => ({ name: t.name, column: t.name, classes: t.classes }));
-  const fingerprint = schemaFingerprint({ name: request.name, tasks });
-  const labelSchema = await db.labelSchema.upsert({ where: { fingerprint }, create: { name: request.name, fingerprint, tasks }, update: {} });
-  return db.modelArtifact.create({
-    data: {
-      name: request.name,
-      labelSchemaId: labelSchema.id,
-      onnxPath: stored,
-      sha256,
-      sizeBytes: bytes.length,
-      parameterCount: info.parameterCount ?? null,
-      modelInfo: { ...info, sha256, sizeBytes: bytes.length } as object,
-    },
-  });
 }
+
+/** ONNX Runtime's messages name the file they loaded; clients must not see server paths. */
+const withoutPath = (message: string, file: string) => message.split(file).join('the graph');

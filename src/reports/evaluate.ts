@@ -66,7 +66,7 @@ export async function scoreItems(
         signal?.throwIfAborted();
         const chunk = items.slice(c * CHUNK, (c + 1) * CHUNK);
         const images = await Promise.all(chunk.map(async (item) => ({ image: await readFile(path.join(imageRoot, item.imagePath)), bbox: item })));
-        const outcome = await classify.score({ images, ...target });
+        const outcome = await classify.score({ images, ...target, client: 'platform evaluation' });
         outcome.results.forEach((r, i) => (results[c * CHUNK + i] = r));
       }),
     ),

@@ -34,10 +34,12 @@ import { runs } from './Query/runs.js';
 import { tokens } from './Query/tokens.js';
 import { trainingCapabilities } from './Query/trainingCapabilities.js';
 import { TrainingRun } from './TrainingRun.js';
+import { GraphQLUpload } from '../uploads.js';
 
 export const resolvers: Resolvers = {
   DateTime: DateTimeResolver,
   JSON: JSONResolver,
+  Upload: GraphQLUpload,
   Query: { health, datasets, dataset, runs, run, trainingCapabilities, classify, ensembles, ensemble, artifacts, artifact, tokens, report, reports },
   Mutation: { importDataset, startTraining, cancelRun, resumeRun, importModel, createEnsemble, fitEnsemble, setDefaultEnsemble, createToken, revokeToken, evaluate },
   Dataset,

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
 import { loadClientConfig } from '../config.js';
+import { encodeRequest } from './wire.js';
 import {
   ClassifyDocument,
   type ClassifyQuery,
@@ -16,6 +17,7 @@ import {
   type EvaluateInput,
   HealthDocument,
   type HealthQuery,
+  ImportModelDocument,
   ImportDatasetDocument,
   type ImportDatasetInput,
   ReportDocument,
@@ -49,6 +51,9 @@ export interface ClientOptions {
   /** Retries of an OVERLOADED answer, with exponential backoff from `backoffMs`. */
   retries?: number;
   backoffMs?: number;
+  /** How classify sends images: as multipart file parts (default; no base64) or as base64 in JSON
+   *  (for a proxy that refuses multipart requests). */
+  imageEncoding?: 'multipart' | 'base64';
 }
 
 export interface ImageInput {
@@ -74,6 +79,7 @@ export class FashionHowClient {
   private readonly token?: string;
   private readonly retries: number;
   private readonly backoffMs: number;
+  private readonly imageEncoding: 'multipart' | 'base64';
   private limits?: HealthQuery['health']['limits'];
 
   constructor(options: ClientOptions = {}) {
@@ -82,15 +88,18 @@ export class FashionHowClient {
     this.token = options.token ?? fromEnv.token;
     this.retries = options.retries ?? 5;
     this.backoffMs = options.backoffMs ?? 100;
+    this.imageEncoding = options.imageEncoding ?? 'multipart';
   }
 
-  /** Sends one operation; OVERLOADED is retried with backoff, every other error is thrown at once. */
+  /** Sends one operation; OVERLOADED and RATE_LIMITED are retried with backoff, every other error is
+   *  thrown at once. Variables holding Blobs (files) go as a multipart request (the GraphQL multipart
+   *  request spec), everything else as JSON. */
   async request<Result, Variables extends Record<string, unknown>>(document: TypedDocumentNode<Result, Variables>, variables?: Variables): Promise<Result> {
-    const body = JSON.stringify({ query: print(document), variables });
+    const { body, headers } = encodeRequest(print(document), variables);
     for (let attempt = 0; ; attempt++) {
       const response = await fetch(this.endpoint, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...(this.token ? { authorization: `Bearer ${this.token}` } : {}) },
+        headers: { ...headers, ...(this.token ? { authorization: `Bearer ${this.token}` } : {}) },
         body,
       });
       let payload: { data?: Result | null; errors?: { message: string; extensions?: Record<string, unknown> }[] };
@@ -171,21 +180,26 @@ export class FashionHowClient {
    */
   async classify(images: ImageInput[], options: ClassifyOptions = {}): Promise<Classification[]> {
     this.limits ??= (await this.health()).limits;
+    const multipart = this.imageEncoding === 'multipart';
     const encoded = await Promise.all(
-      images.map(async ({ image, bbox }) => ({ image: Buffer.from(typeof image === 'string' ? await readFile(image) : image).toString('base64'), bbox })),
+      images.map(async ({ image, bbox }) => {
+        const bytes = typeof image === 'string' ? await readFile(image) : image;
+        return multipart ? { file: new Blob([bytes]), bbox, size: bytes.length } : { image: Buffer.from(bytes).toString('base64'), bbox, size: Math.ceil(bytes.length / 3) * 4 };
+      }),
     );
-    const chunks: (typeof encoded)[] = [];
-    let current: typeof encoded = [];
+    // Requests within the per-request image limit, and for JSON within the body limit.
+    const chunks: { file?: Blob; image?: string; bbox: ImageInput['bbox'] }[][] = [];
+    let current: (typeof chunks)[number] = [];
     let bytes = 0;
-    for (const item of encoded) {
-      const size = item.image.length + 200;
-      if (current.length > 0 && (current.length >= this.limits.maxClassifyImages || bytes + size > this.limits.maxBodyBytes * 0.9)) {
+    for (const { size, ...item } of encoded) {
+      const cost = size + 200;
+      if (current.length > 0 && (current.length >= this.limits.maxClassifyImages || (!multipart && bytes + cost > this.limits.maxBodyBytes * 0.9))) {
         chunks.push(current);
         current = [];
         bytes = 0;
       }
       current.push(item);
-      bytes += size;
+      bytes += cost;
     }
     if (current.length > 0) chunks.push(current);
     const answers: Classification[][] = new Array(chunks.length);
@@ -201,5 +215,13 @@ export class FashionHowClient {
     };
     await Promise.all(Array.from({ length: Math.min(4, chunks.length) }, worker));
     return answers.flat().map((result, index) => ({ ...result, index }));
+  }
+
+  /** Uploads an ONNX graph and its model.json (paths, bytes, or model.json as an object); the server
+   *  checks the graph and runs it once before it registers the artifact. Needs a trainer token. */
+  async importModel(name: string, onnx: string | Uint8Array, modelJson: string | Uint8Array | Record<string, unknown>) {
+    const bytes = async (source: string | Uint8Array) => new Blob([typeof source === 'string' ? await readFile(source) : source]);
+    const json = typeof modelJson === 'string' || modelJson instanceof Uint8Array ? await bytes(modelJson) : new Blob([JSON.stringify(modelJson)]);
+    return (await this.request(ImportModelDocument, { input: { name, onnx: await bytes(onnx), modelJson: json } })).importModel;
   }
 }

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +13,7 @@ import { type ModelInfo, preprocessSpecOf } from '../../src/inference/registry.j
 import { type RunningServer, startServer } from '../../src/server.js';
 import { findPython } from '../../src/training/python.js';
 import { trainTinyPair } from '../fixtures/training.js';
-import { eventually, graphqlClient, openTestApp, pngClaiming, useScratchDir } from '../helpers.js';
+import { eventually, graphqlClient, multipartClient, openTestApp, pngClaiming, useScratchDir } from '../helpers.js';
 
 const scratch = useScratchDir();
 let app: App;
@@ -20,6 +21,8 @@ let server: RunningServer;
 let trainer: ReturnType<typeof graphqlClient>;
 let reader: ReturnType<typeof graphqlClient>;
 let anonymous: ReturnType<typeof graphqlClient>;
+let trainerUpload: ReturnType<typeof multipartClient>;
+let readerUpload: ReturnType<typeof multipartClient>;
 let rows: SynthRow[];
 let imageRoot: string;
 let artifactIds: number[];
@@ -27,6 +30,11 @@ let artifactIds: number[];
 const LIMITS = { maxBytes: 200_000, maxPixels: 1_000_000 };
 const CLASSIFY = `query($input: ClassifyInput!) { classify(input: $input) { model ensemble { id name } artifact { id }
   results { index tasks { task predicted { index name probability } distribution { index name probability } members { artifactId weight distribution { probability } } } } } }`;
+
+const IMPORT_MODEL = `mutation($input: ImportModelInput!) { importModel(input: $input) { id name outputKind inputSize sizeBytes sha256 run { id } tasks { name classes } } }`;
+/** importModel over multipart: the graph's and model.json's bytes as file parts. */
+const uploadModel = (name: string, onnx: Uint8Array, modelJson: Uint8Array | object) =>
+  trainerUpload(IMPORT_MODEL, { input: { name, onnx: null, modelJson: null } }, { 'input.onnx': onnx, 'input.modelJson': modelJson instanceof Uint8Array ? modelJson : Buffer.from(JSON.stringify(modelJson)) });
 
 const b64 = async (row: SynthRow) => (await readFile(path.join(imageRoot, row.imageName))).toString('base64');
 const item = async (row: SynthRow) => ({ image: await b64(row), bbox: row.bbox });
@@ -59,10 +67,15 @@ beforeAll(async () => {
   app = await openTestApp(path.join(scratch.dir, 'data'), {
     imageLimits: LIMITS,
     serving: { maxClassifyImages: 8, maxBatch: 8, maxWaitMs: 20, maxQueue: 64, intraOpThreads: 1, maxClientConcurrency: 64 },
+    maxModelBytes: 16 * 2 ** 20, // the tiny test models are far smaller; a larger upload is refused quickly
   });
   server = await startServer(app);
-  trainer = graphqlClient(server.graphqlUrl, (await app.services.tokens.create('serving test', 'trainer')).token);
-  reader = graphqlClient(server.graphqlUrl, (await app.services.tokens.create('serving reader', 'reader')).token);
+  const trainerToken = (await app.services.tokens.create('serving test', 'trainer')).token;
+  const readerToken = (await app.services.tokens.create('serving reader', 'reader')).token;
+  trainer = graphqlClient(server.graphqlUrl, trainerToken);
+  reader = graphqlClient(server.graphqlUrl, readerToken);
+  trainerUpload = multipartClient(server.graphqlUrl, trainerToken);
+  readerUpload = multipartClient(server.graphqlUrl, readerToken);
   anonymous = graphqlClient(server.graphqlUrl);
   const synthetic = await writeSyntheticDataset({ out: path.join(scratch.dir, 'synth'), count: 60, seed: 6, minSide: 64, maxSide: 96 });
   ({ rows, imageRoot } = synthetic);
@@ -222,37 +235,33 @@ describe('access control', () => {
 });
 
 describe('importModel', () => {
-  it("re-imports a trained artifact and serves it like the original", async () => {
+  it("re-imports a trained artifact from uploaded bytes and serves it like the original", async () => {
     const original = await app.services.db.modelArtifact.findUniqueOrThrow({ where: { id: artifactIds[0] } });
-    const dir = path.join(scratch.dir, 'byo');
-    await promisify(execFile)('mkdir', ['-p', dir]);
-    await copyFile(original.onnxPath, path.join(dir, 'model.onnx'));
-    await copyFile(path.join(path.dirname(original.onnxPath), 'model.json'), path.join(dir, 'model.json'));
-    const imported = await trainer(`mutation($input: ImportModelInput!) { importModel(input: $input) { id name outputKind inputSize run { id } } }`, { input: { name: 'brought', onnxPath: path.join(dir, 'model.onnx') } });
+    const onnx = await readFile(original.onnxPath);
+    const modelJson = await readFile(path.join(path.dirname(original.onnxPath), 'model.json'));
+    const imported = await uploadModel('brought', onnx, modelJson);
     expect(imported.errors).toBeUndefined();
-    expect(imported.data?.importModel).toMatchObject({ name: 'brought', outputKind: 'probabilities', inputSize: 32, run: null });
+    expect(imported.data?.importModel).toMatchObject({ name: 'brought', outputKind: 'probabilities', inputSize: 32, run: null, sizeBytes: onnx.length, sha256: createHash('sha256').update(onnx).digest('hex') });
     const id = imported.data!.importModel.id as string;
     const { data } = await reader(CLASSIFY, { input: { images: [await item(rows[5]!)], artifactId: id } });
     expectClose(probabilities(data!.classify.results[0].tasks), await direct(artifactIds[0]!, rows[5]!));
   });
 
-  it('serves a logits model as probabilities and refuses models that do not match their model.json', async () => {
+  it('serves a logits model as probabilities and refuses models that do not match their model.json, naming no server path', async () => {
     const python = await findPython();
     const dir = path.join(scratch.dir, 'tiny');
     await promisify(execFile)('mkdir', ['-p', dir]);
     const build = (file: string, kind: string, ...classes: number[]) =>
       promisify(execFile)(python.executable, [new URL('./tinyModel.py', import.meta.url).pathname, path.join(dir, file), '24', kind, ...classes.map(String)]);
     await build('logits.onnx', 'logits', 4, 2);
+    const logits = await readFile(path.join(dir, 'logits.onnx'));
     const info = (overrides: Record<string, unknown> = {}) => ({
       input: { size: 24, padValue: 255, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] },
       outputKind: 'logits',
       tasks: [{ name: 'Style', classes: ['a', 'b', 'c', 'd'], output: 'out_0' }, { name: 'Fit', classes: ['x', 'y'], output: 'out_1' }],
       ...overrides,
     });
-    const importWith = async (name: string, doc: object) => {
-      await writeFile(path.join(dir, `${name}.json`), JSON.stringify(doc));
-      return trainer(`mutation($input: ImportModelInput!) { importModel(input: $input) { id outputKind tasks { name classes } } }`, { input: { name, onnxPath: path.join(dir, 'logits.onnx'), modelJsonPath: path.join(dir, `${name}.json`) } });
-    };
+    const importWith = (name: string, doc: object, onnx: Uint8Array = logits) => uploadModel(name, onnx, doc);
     const ok = await importWith('tiny-logits', info());
     expect(ok.errors).toBeUndefined();
     expect(ok.data?.importModel.tasks.map((t: { classes: string[] }) => t.classes.length)).toEqual([4, 2]);
@@ -278,17 +287,96 @@ describe('importModel', () => {
       ['not-probabilities', info({ outputKind: 'probabilities' }), /does not look like probabilities .* declare "outputKind": "logits"/],
       ['no-std', info({ input: { size: 24, mean: [0, 0, 0] } }), /model.json is not valid: input.std must be 3 numbers/],
     ];
+    refusals.push(['not-onnx', info(), /^the ONNX file cannot be loaded by ONNX Runtime: .*the graph/], ['empty', info(), /^the ONNX file cannot be loaded by ONNX Runtime/]);
+    const storedBefore = await readdir(path.join(app.config.dataDir, 'artifacts'));
     for (const [name, doc, message] of refusals) {
-      const answer = await importWith(name, doc);
+      const answer = await importWith(name, doc, name === 'not-onnx' ? Buffer.from('this is not a protobuf at all '.repeat(40)) : name === 'empty' ? new Uint8Array(0) : logits);
       expect(answer.errors?.[0]?.extensions?.code, name).toBe('BAD_USER_INPUT');
       expect(answer.errors?.[0]?.message, name).toMatch(message);
+      expect(answer.errors?.[0]?.message, name).not.toContain(scratch.dir);
+      expect(answer.errors?.[0]?.message, name).not.toMatch(/\/(tmp|work|home|root)\//);
     }
+    // Refused graphs left nothing in the store, and the stored copy of the same graph (tiny-logits) is intact.
+    expect(await readdir(path.join(app.config.dataDir, 'artifacts'))).toEqual(storedBefore);
+    expect(await readdir(path.join(app.config.dataDir, 'artifacts', 'incoming'))).toEqual([]);
+    expect(createHash('sha256').update(await readFile(artifact.onnxPath)).digest('hex')).toBe(artifact.sha256);
+    const again = await reader(CLASSIFY, { input: { images: [await item(row)], artifactId: ok.data!.importModel.id } });
+    expect(again.errors).toBeUndefined();
 
     // An ensemble cannot mix label schemas.
     const mixed = await trainer(`mutation($input: CreateEnsembleInput!) { createEnsemble(input: $input) { id } }`, {
       input: { name: 'mixed', members: [{ artifactId: String(artifactIds[0]) }, { artifactId: ok.data!.importModel.id }] },
     });
     expect(mixed.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: expect.stringContaining('must share one label schema') });
+  });
+});
+
+describe('binary images and uploads', () => {
+  const bytesOf = (row: SynthRow) => readFile(path.join(imageRoot, row.imageName));
+
+  it('classifies multipart file parts exactly as base64, also mixed in one request', async () => {
+    const picked = rows.slice(10, 13);
+    const base64 = await reader(CLASSIFY, { input: { images: await Promise.all(picked.map(item)), artifactId: String(artifactIds[0]) } });
+    const images = [{ file: null, bbox: picked[0]!.bbox }, { image: await b64(picked[1]!), bbox: picked[1]!.bbox }, { file: null, bbox: picked[2]!.bbox }];
+    const binary = await readerUpload(CLASSIFY, { input: { images, artifactId: String(artifactIds[0]) } }, { 'input.images.0.file': await bytesOf(picked[0]!), 'input.images.2.file': await bytesOf(picked[2]!) });
+    expect(binary.errors).toBeUndefined();
+    expect(binary.data?.classify.results.map((r: { tasks: Prediction[] }) => probabilities(r.tasks))).toEqual(base64.data?.classify.results.map((r: { tasks: Prediction[] }) => probabilities(r.tasks)));
+  });
+
+  it('keeps CSRF protection and refuses bad uploads with the limit named', async () => {
+    const row = rows[14]!;
+    const one = (image: Record<string, unknown>) => ({ input: { images: [{ bbox: row.bbox, ...image }], artifactId: String(artifactIds[0]) } });
+    // A multipart request without a preflight-forcing header is what a cross-site form could send.
+    const bare = multipartClient(server.graphqlUrl, undefined, {});
+    const csrf = await bare(CLASSIFY, one({ file: null }), { 'input.images.0.file': await bytesOf(row) });
+    expect(csrf.status).toBe(400);
+    expect(csrf.errors?.[0]?.message).toMatch(/CSRF/);
+
+    const both = await readerUpload(CLASSIFY, one({ file: null, image: await b64(row) }), { 'input.images.0.file': await bytesOf(row) });
+    expect(both.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: 'images[0]: give image (base64) or file (a multipart upload), exactly one' });
+    const neither = await reader(CLASSIFY, one({}));
+    expect(neither.errors?.[0]?.message).toBe('images[0]: give image (base64) or file (a multipart upload), exactly one');
+
+    const big = await readerUpload(CLASSIFY, one({ file: null }), { 'input.images.0.file': new Uint8Array(LIMITS.maxBytes + 1) });
+    expect(big.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: `images[0] is over the limit of ${LIMITS.maxBytes} bytes (FASHION_HOW_MAX_IMAGE_BYTES)` });
+
+    const tooMany = Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`input.images.${i}.file`, new Uint8Array(10)]));
+    const many = await readerUpload(CLASSIFY, { input: { images: Array.from({ length: 9 }, () => ({ file: null, bbox: row.bbox })), artifactId: String(artifactIds[0]) } }, tooMany);
+    expect(many.status).toBe(413);
+    expect(many.errors?.[0]?.message).toBe('8 max file uploads exceeded.');
+
+    const trained = await app.services.db.modelArtifact.findUniqueOrThrow({ where: { id: artifactIds[0] } });
+    const modelJson = await readFile(path.join(path.dirname(trained.onnxPath), 'model.json'));
+    const model = await uploadModel('huge', new Uint8Array(app.config.maxModelBytes + 1), modelJson);
+    expect(model.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: `onnx is over the limit of ${app.config.maxModelBytes} bytes (FASHION_HOW_MAX_MODEL_BYTES)` });
+    expect(await readdir(path.join(app.config.dataDir, 'artifacts', 'incoming'))).toEqual([]);
+    // The server keeps serving after each refusal.
+    expect((await readerUpload(CLASSIFY, one({ file: null }), { 'input.images.0.file': await bytesOf(row) })).data?.classify.results).toHaveLength(1);
+  });
+
+  it('answers UNAVAILABLE for an artifact whose stored graph is corrupt or missing, while the others keep serving', async () => {
+    const original = await app.services.db.modelArtifact.findUniqueOrThrow({ where: { id: artifactIds[1] } });
+    const onnx = await readFile(original.onnxPath);
+    const modelJson = await readFile(path.join(path.dirname(original.onnxPath), 'model.json'));
+    // Two more artifacts of the same graph (one stored file), not loaded yet: the file is corrupted, then removed.
+    const copies = await Promise.all(['doomed-a', 'doomed-b'].map(async (name) => {
+      const answer = await uploadModel(name, onnx, modelJson);
+      return app.services.db.modelArtifact.findUniqueOrThrow({ where: { id: Number(answer.data!.importModel.id) } });
+    }));
+    expect(copies[0]!.onnxPath).toBe(copies[1]!.onnxPath); // content-addressed: one stored file
+    const half = onnx.subarray(0, onnx.length >> 1);
+    await writeFile(copies[0]!.onnxPath, half);
+    const corrupt = await reader(CLASSIFY, { input: { images: [await item(rows[15]!)], artifactId: String(copies[0]!.id) } });
+    expect(corrupt.errors?.[0]).toMatchObject({ extensions: { code: 'UNAVAILABLE' }, message: expect.stringMatching(new RegExp(`^artifact ${copies[0]!.id} \\("doomed-a"\\) cannot be served: its ONNX file changed since it was registered \\(sha256 ${createHash('sha256').update(half).digest('hex').slice(0, 12)}, registered ${copies[0]!.sha256.slice(0, 12)}\\); other models keep serving$`)) });
+    await rm(copies[1]!.onnxPath);
+    const missing = await reader(CLASSIFY, { input: { images: [await item(rows[15]!)], artifactId: String(copies[1]!.id) } });
+    expect(missing.errors?.[0]).toMatchObject({ extensions: { code: 'UNAVAILABLE' }, message: `artifact ${copies[1]!.id} ("doomed-b") cannot be served: its ONNX file is missing from the artifact store; other models keep serving` });
+    const healthy = await reader(CLASSIFY, { input: { images: [await item(rows[15]!)], artifactId: String(artifactIds[1]) } });
+    expect(healthy.errors).toBeUndefined();
+    expectClose(probabilities(healthy.data!.classify.results[0].tasks), await direct(artifactIds[1]!, rows[15]!));
+    // Restoring the bytes restores the model (nothing was cached from the failed loads).
+    await writeFile(copies[0]!.onnxPath, onnx);
+    expect((await reader(CLASSIFY, { input: { images: [await item(rows[15]!)], artifactId: String(copies[1]!.id) } })).errors).toBeUndefined();
   });
 });
 
@@ -311,13 +399,22 @@ describe('operations', () => {
     const tightServer = await startServer(tight);
     try {
       const images = await Promise.all(rows.slice(50, 54).map(item));
-      const started = performance.now();
-      const answer = await graphqlClient(tightServer.graphqlUrl)(CLASSIFY, { input: { images, artifactId: String(artifactIds[0]) } });
+      const ask = (count: number) => graphqlClient(tightServer.graphqlUrl)(CLASSIFY, { input: { images: images.slice(0, count), artifactId: String(artifactIds[0]) } });
+      // A request that could never fit is refused whole and at once.
+      let started = performance.now();
+      const four = await ask(4);
       expect(performance.now() - started).toBeLessThan(900);
-      expect(answer.errors?.[0]).toMatchObject({ extensions: { code: 'OVERLOADED' }, message: 'the model is overloaded: 2 images are waiting, the limit is 2; retry shortly' });
-      // Once the waiting rows have gone through (after maxWaitMs), two images fit.
-      await new Promise((resolve) => setTimeout(resolve, 1200));
-      const two = await graphqlClient(tightServer.graphqlUrl)(CLASSIFY, { input: { images: images.slice(0, 2), artifactId: String(artifactIds[0]) } });
+      expect(four.errors?.[0]).toMatchObject({ extensions: { code: 'OVERLOADED' }, message: 'the model is overloaded: 0 images are waiting and this request adds 4, the limit is 2 (FASHION_HOW_INFERENCE_QUEUE); retry shortly' });
+      // Two images wait for company (up to a second); one more arriving meanwhile is refused at once.
+      const waiting = ask(2);
+      await eventually(async () => ((await tight.services.metrics.queueLength.get()).values.some((v) => v.value === 2) ? true : undefined), 'two waiting rows', 900, 10);
+      started = performance.now();
+      const refused = await ask(1);
+      expect(performance.now() - started).toBeLessThan(900);
+      expect(refused.errors?.[0]).toMatchObject({ extensions: { code: 'OVERLOADED' }, message: 'the model is overloaded: 2 images are waiting and this request adds 1, the limit is 2 (FASHION_HOW_INFERENCE_QUEUE); retry shortly' });
+      expect((await waiting).data?.classify.results).toHaveLength(2);
+      // Once the waiting rows have gone through, two images fit.
+      const two = await ask(2);
       expect(two.errors).toBeUndefined();
       expect(two.data?.classify.results).toHaveLength(2);
     } finally {

@@ -61,6 +61,17 @@ describe('the SDK against a real server', () => {
       expect(answers[i]!.tasks.map((t) => t.distribution.map((d) => d.probability))).toEqual(alone!.tasks.map((t) => t.distribution.map((d) => d.probability)));
       expect(answers[i]!.tasks[0]!.members).toHaveLength(2);
     }
+    // The client sends images as multipart file parts (a Blob that missed the multipart path would reach
+    // the server as {} and be refused); as base64 JSON, for proxies that refuse multipart, the answers agree.
+    const viaJson = await new FashionHowClient({ endpoint: server.graphqlUrl, imageEncoding: 'base64' }).classify(images, { members: true });
+    expect(viaJson).toEqual(answers);
+
+    // A model uploaded through the SDK is the same bytes and serves like the artifact it copies.
+    const source = await app.services.db.modelArtifact.findUniqueOrThrow({ where: { id: Number(finished[0]!.artifact!.id) } });
+    const uploaded = await client.importModel('sdk upload', source.onnxPath, path.join(path.dirname(source.onnxPath), 'model.json'));
+    expect(uploaded).toMatchObject({ name: 'sdk upload', sha256: source.sha256, sizeBytes: source.sizeBytes });
+    const [mine, theirs] = await Promise.all([uploaded.id, finished[0]!.artifact!.id].map((artifactId) => client.classify(images.slice(0, 2), { artifactId })));
+    expect(mine).toEqual(theirs);
   });
 
   it('throws typed errors carrying the server code, and does not retry bad input', async () => {

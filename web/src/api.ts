@@ -1,7 +1,9 @@
-// GraphQL over fetch, with the API token kept in this browser session. Result types are generated.
+// GraphQL over fetch (files as multipart parts, see src/sdk/wire.ts), with the API token kept in this
+// browser session. Result types are generated.
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
 import { useCallback, useEffect, useState } from 'react';
+import { encodeRequest } from '../../src/sdk/wire.js';
 
 const TOKEN_KEY = 'fashion-how-token';
 export const getToken = () => sessionStorage.getItem(TOKEN_KEY) ?? '';
@@ -15,11 +17,8 @@ export class ApiError extends Error {
 
 export async function request<R, V extends Record<string, unknown>>(document: TypedDocumentNode<R, V>, variables?: V): Promise<R> {
   const token = getToken();
-  const response = await fetch('/graphql', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query: print(document), variables }),
-  });
+  const { body: payload, headers } = encodeRequest(print(document), variables);
+  const response = await fetch('/graphql', { method: 'POST', headers: { ...headers, ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: payload });
   const body = (await response.json()) as { data?: R; errors?: { message: string; extensions?: { code?: string } }[] };
   if (body.errors?.length) throw new ApiError(body.errors[0]!.extensions?.code ?? 'ERROR', body.errors[0]!.message);
   return body.data as R;

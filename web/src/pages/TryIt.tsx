@@ -3,13 +3,6 @@ import { pct, request, useQuery } from '../api.js';
 import { Chart } from '../chart.js';
 import { type TryItQuery, TryItDocument, TryItModelsDocument } from '../generated.js';
 
-async function toBase64(file: File): Promise<string> {
-  const bytes = new Uint8Array(await file.arrayBuffer());
-  let binary = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(binary);
-}
-
 export function TryItPage() {
   const models = useQuery(TryItModelsDocument);
   const [file, setFile] = useState<File>();
@@ -28,7 +21,7 @@ export function TryItPage() {
           if (!file) return;
           setMessage('classifying…');
           try {
-            const { classify } = await request(TryItDocument, { input: { images: [{ image: await toBase64(file), bbox }], ensembleId: ensembleId || undefined, includeMembers: true } });
+            const { classify } = await request(TryItDocument, { input: { images: [{ file, bbox }], ensembleId: ensembleId || undefined, includeMembers: true } });
             setAnswer(classify);
             setMessage('');
           } catch (e) {
