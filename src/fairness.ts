@@ -2,7 +2,8 @@
 // the operation (aliases and fragments included) before any of them runs, since a per-field limit
 // alone let one request with 500 aliased fields fill a model's whole queue; and a limit on each
 // client's classify requests in flight (per token, per address when anonymous), answered RATE_LIMITED
-// with HTTP 429 and Retry-After, so one busy client cannot take every slot.
+// with HTTP 429 and Retry-After, so one busy client cannot take every slot; and a round-robin scheduler
+// for the work requests share (preprocessing), so a backlog delays others by a turn, not by its length.
 import type { ApolloServerPlugin } from '@apollo/server';
 import { type FieldNode, type FragmentDefinitionNode, getArgumentValues, GraphQLError, type GraphQLSchema, Kind, type SelectionSetNode } from 'graphql';
 import type { Context } from './context.js';
@@ -32,6 +33,44 @@ export class ClientLimiter {
       if (left > 0) this.inFlight.set(client, left);
       else this.inFlight.delete(client);
     };
+  }
+}
+
+/** Runs tasks at most `concurrency` at a time, taking the next one round-robin across clients, so one
+ *  client's backlog (e.g. images waiting for sharp, whose thread pool is first come, first served)
+ *  delays another client's task by about one task per busy client, not by the whole backlog. */
+export class FairScheduler {
+  private readonly waiting = new Map<string, (() => void)[]>();
+  private running = 0;
+
+  constructor(private readonly concurrency: number) {}
+
+  run<T>(client: string, task: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const start = () => {
+        this.running++;
+        task()
+          .then(resolve, reject)
+          .finally(() => {
+            this.running--;
+            this.next();
+          });
+      };
+      const queue = this.waiting.get(client) ?? [];
+      queue.push(start);
+      this.waiting.set(client, queue);
+      this.next();
+    });
+  }
+
+  private next() {
+    while (this.running < this.concurrency && this.waiting.size > 0) {
+      const [client, queue] = this.waiting.entries().next().value!;
+      const start = queue.shift()!;
+      this.waiting.delete(client); // to the back of the line, if it has more
+      if (queue.length > 0) this.waiting.set(client, queue);
+      start();
+    }
   }
 }
 

@@ -6,6 +6,7 @@ import type { ImageLimits } from '../config.js';
 import type { Bbox } from '../domain.js';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
 import { preprocess, type PreprocessSpec } from '../data/image.js';
+import { FairScheduler } from '../fairness.js';
 import { adjustForPrior, withTemperature } from './ensembleFit.js';
 import type { EnsembleService, LogitAdjustment } from './ensembles.js';
 import type { LoadedModel, ModelPool } from './models.js';
@@ -47,6 +48,9 @@ export class ClassifyService {
     private readonly limits: { maxImages: number; image: ImageLimits },
   ) {}
 
+  /** sharp's work, taken round-robin across clients; as many at once as libuv has threads for it. */
+  private readonly preprocessing = new FairScheduler(Number(process.env.UV_THREADPOOL_SIZE) || 4);
+
   /** The models a request votes with, and their weights. */
   async members(request: Pick<ClassifyRequest, 'ensembleId' | 'artifactId'>) {
     if (request.ensembleId !== undefined && request.artifactId !== undefined) throw badInput('give ensembleId or artifactId, not both');
@@ -86,7 +90,7 @@ export class ClassifyService {
         const bySpec = new Map<string, Float32Array>();
         for (const [key, spec] of specs) {
           try {
-            bySpec.set(key, (await preprocess(image, bbox, spec, this.limits.image)).tensor);
+            bySpec.set(key, (await this.preprocessing.run(request.client ?? '', () => preprocess(image, bbox, spec, this.limits.image))).tensor);
           } catch (error) {
             if (error instanceof AppError && error.code === ErrorCode.BAD_USER_INPUT) throw badInput(`images[${index}]: ${error.message}`);
             throw error;
