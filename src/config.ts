@@ -50,6 +50,8 @@ export interface AppConfig {
     landingPage: boolean;
     maxDepth: number;
     maxCost: number;
+    /** What one classified image adds to a query's cost (images weigh far more than fields). */
+    classifyImageCost: number;
   };
   /** Whether queries and classify work without a token (mutations never do). */
   anonymousRead: boolean;
@@ -124,6 +126,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       landingPage: flag(env, 'FASHION_HOW_LANDING_PAGE', isLoopback(host)),
       maxDepth: integer(env, 'FASHION_HOW_MAX_QUERY_DEPTH', 12, 1, 1000),
       maxCost: integer(env, 'FASHION_HOW_MAX_QUERY_COST', 20_000, 1, 10_000_000),
+      classifyImageCost: integer(env, 'FASHION_HOW_CLASSIFY_IMAGE_COST', 250, 0, 10_000_000),
     },
     // Open reads suit a server on the loopback interface; a server others can reach asks for tokens.
     anonymousRead: flag(env, 'FASHION_HOW_ANONYMOUS_READ', isLoopback(host)),
@@ -158,6 +161,7 @@ export const CONFIG_VARIABLES: ReadonlyArray<[name: string, meaning: string]> = 
   ['FASHION_HOW_LANDING_PAGE', 'Apollo landing page at /graphql (default: true on loopback)'],
   ['FASHION_HOW_MAX_QUERY_DEPTH', 'deepest GraphQL selection (default 12)'],
   ['FASHION_HOW_MAX_QUERY_COST', 'GraphQL cost limit (default 20000)'],
+  ['FASHION_HOW_CLASSIFY_IMAGE_COST', 'query cost of one classified image, checked against FASHION_HOW_MAX_QUERY_COST (default 250)'],
   ['FASHION_HOW_ANONYMOUS_READ', 'queries and classify without a token (default: true on loopback)'],
 ];
 

@@ -122,7 +122,11 @@ export function classifyImageCount(schema: GraphQLSchema, selectionSet: Selectio
   }, 0);
 }
 
-export function classifyBudgetPlugin(maxImages: number): ApolloServerPlugin<Context> {
+/** Refuses an operation whose classify fields ask for more images than one request may hold, or whose
+ *  images cost more than the query cost limit (each image weighs `imageCost`; graphql-armor's cost rule
+ *  prices the fields, not what they do). */
+export function classifyBudgetPlugin(limits: { maxImages: number; imageCost: number; maxCost: number }): ApolloServerPlugin<Context> {
+  const { maxImages, imageCost, maxCost } = limits;
   return {
     async requestDidStart() {
       return {
@@ -137,6 +141,11 @@ export function classifyBudgetPlugin(maxImages: number): ApolloServerPlugin<Cont
           }
           if (images > maxImages) {
             throw new GraphQLError(`a request may classify at most ${maxImages} images over all its classify fields (FASHION_HOW_MAX_CLASSIFY_IMAGES); this one asks for ${images}`, {
+              extensions: { code: ErrorCode.BAD_USER_INPUT, http: { status: 400 } },
+            });
+          }
+          if (images * imageCost > maxCost) {
+            throw new GraphQLError(`this request costs ${images * imageCost} (${images} images x ${imageCost}, FASHION_HOW_CLASSIFY_IMAGE_COST), over the query cost limit of ${maxCost} (FASHION_HOW_MAX_QUERY_COST)`, {
               extensions: { code: ErrorCode.BAD_USER_INPUT, http: { status: 400 } },
             });
           }

@@ -123,7 +123,7 @@ export async function startServer(app: App): Promise<RunningServer> {
       ApolloServerPluginDrainHttpServer({ httpServer }),
       metricsPlugin(app.services.metrics),
       readAccessPlugin(config.anonymousRead),
-      classifyBudgetPlugin(config.serving.maxClassifyImages),
+      classifyBudgetPlugin({ maxImages: config.serving.maxClassifyImages, imageCost: graphql.classifyImageCost, maxCost: graphql.maxCost }),
       retryAfterPlugin(),
       ...(graphql.landingPage ? [] : [ApolloServerPluginLandingPageDisabled()]),
     ],

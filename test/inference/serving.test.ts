@@ -163,6 +163,22 @@ describe('classify', () => {
     expect(await runs()).toBeGreaterThan(before); // the counter does count this model's runs
   });
 
+  it('weighs classify by its images in the query cost', async () => {
+    const priced = await openTestApp(path.join(scratch.dir, 'data'), { imageLimits: LIMITS, graphql: { ...app.config.graphql, maxCost: 1000, classifyImageCost: 300 } });
+    const pricedServer = await startServer(priced);
+    try {
+      const ask = async (count: number) => graphqlClient(pricedServer.graphqlUrl)(CLASSIFY, { input: { images: await Promise.all(rows.slice(0, count).map(item)), artifactId: String(artifactIds[0]) } });
+      // 4 x 300 = 1200 > 1000, although 4 is within the 8 images a request may hold.
+      expect((await ask(4)).errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: 'this request costs 1200 (4 images x 300, FASHION_HOW_CLASSIFY_IMAGE_COST), over the query cost limit of 1000 (FASHION_HOW_MAX_QUERY_COST)' });
+      const three = await ask(3);
+      expect(three.errors).toBeUndefined();
+      expect(three.data?.classify.results).toHaveLength(3);
+    } finally {
+      await pricedServer.close();
+      await priced.close();
+    }
+  });
+
   it('answers BAD_USER_INPUT naming each limit', async () => {
     const ask = async (input: Record<string, unknown>) => (await reader(CLASSIFY, { input: { artifactId: String(artifactIds[0]), ...input } })).errors?.[0];
     const many = await ask({ images: await Promise.all(rows.slice(0, 9).map(item)) });
