@@ -1,11 +1,15 @@
 // Serving benchmark, all on this machine and in one run:
-//   (a) onnxruntime-node on pre-made tensors at the best batch size, and the same with the serving
-//       preprocessing (sharp: decode, crop, letterbox) counted in;
-//   (b) classify end to end over HTTP + GraphQL, 16 concurrent clients, one JPEG per request, against a
-//       `fashion-how serve` process (micro-batching on), with p50 / p99 latency;
-//   (c) the same model in a plain PyTorch eager loop on CPU (bench/serve_torch.py), on the same images.
-// Targets: (b) >= 0.8 x (a with preprocessing), (b) >= 1.5 x (c).
-//   npm run bench:serve [-- --backbone resnet18 --size 224 --requests 400]
+//   (a) in one process: onnxruntime-node on pre-made tensors at the best batch size; the same with the
+//       serving preprocessing (sharp: decode, crop, letterbox) counted in, with its CPU-seconds per
+//       image; and one image at a time (preprocess + model), the floor for a lone client's latency;
+//   (b) classify end to end against a `fashion-how serve` process: 16 concurrent clients sending one
+//       image per request, as multipart file parts and as base64 JSON, with the server's own CPU-seconds
+//       per image (its process_cpu_seconds_total before and after), throughput and p50 / p99; and one
+//       client sending one image at a time (p50);
+//   (c) the same model in a plain PyTorch eager loop on CPU (bench/serve_torch.py), on the same images;
+//   --sweep: (b) multipart again for micro-batch sizes and waits (FASHION_HOW_MICROBATCH_MAX / _WAIT_MS).
+// Targets (issue 15): server CPU per image <= 1.15 x (a); lone-client p50 <= 1.5 x (a) one at a time.
+//   npm run bench:serve [-- --backbone resnet18 --size 224 --requests 400 --sweep]
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -27,7 +31,6 @@ const arg = (name: string, fallback: string) => {
 const backbone = arg('backbone', 'resnet18');
 const size = Number(arg('size', '224'));
 const requests = Number(arg('requests', '400'));
-const clients = 16;
 const dir = await mkdtemp(path.join(os.tmpdir(), 'fashion-how-bench-serve-'));
 // The clients share one address: lift the per-client limit, this measures throughput, not fairness.
 const env = { ...process.env, FASHION_HOW_DATA_DIR: path.join(dir, 'data'), LOG_LEVEL: 'silent', FASHION_HOW_MAX_CLIENT_CONCURRENCY: '1000' };
@@ -48,7 +51,11 @@ const limits = config.imageLimits;
 const rows = synthetic.rows;
 const files = await Promise.all(rows.map((r) => readFile(path.join(synthetic.imageRoot, r.imageName))));
 
-// (a) onnxruntime-node alone, then with preprocessing.
+// (a) onnxruntime-node alone, then with preprocessing (CPU time of this process counted), then one at a time.
+const cpuSeconds = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+};
 const session = await openSession(artifact.onnxPath);
 const one = (await preprocess(files[0]!, rows[0]!.bbox, spec, limits)).tensor;
 let best = { batch: 1, rate: 0 };
@@ -66,6 +73,7 @@ for (const batch of [1, 4, 8, 16, 32]) {
 }
 const limit = pLimit(4);
 let started = performance.now();
+let cpuStarted = cpuSeconds();
 const tensors = await Promise.all(rows.map((r, i) => limit(async () => (await preprocess(files[i]!, r.bbox, spec, limits)).tensor)));
 for (let i = 0; i < tensors.length; i += best.batch) {
   const chunk = tensors.slice(i, i + best.batch);
@@ -74,38 +82,89 @@ for (let i = 0; i < tensors.length; i += best.batch) {
   await session.run(input, chunk.length, size);
 }
 const withPreprocessing = tensors.length / ((performance.now() - started) / 1000);
+const inProcessCpu = (cpuSeconds() - cpuStarted) / tensors.length;
+const single: number[] = [];
+for (let i = 0; i < 64; i++) {
+  const t = performance.now();
+  await session.run((await preprocess(files[i % files.length]!, rows[i % rows.length]!.bbox, spec, limits)).tensor, 1, size);
+  single.push(performance.now() - t);
+}
 await session.release();
 
 // (b) end to end through a server process.
-const server = spawn(process.execPath, [new URL('../bin/fashion-how.js', import.meta.url).pathname, 'serve', '--port', '0'], { env: { ...env, LOG_LEVEL: 'error' }, stdio: ['ignore', 'pipe', 'inherit'] });
-const url = await new Promise<string>((resolve) => {
-  let out = '';
-  server.stdout!.on('data', (chunk) => {
-    out += chunk;
-    const match = out.match(/GraphQL: (\S+)/);
-    if (match) resolve(match[1]!);
-  });
-});
-const query = `query($input: ClassifyInput!) { classify(input: $input) { results { tasks { predicted { index probability } } } } }`;
-const bodies = rows.map((r, i) => JSON.stringify({ query, variables: { input: { artifactId: String(artifact.id), images: [{ image: files[i]!.toString('base64'), bbox: r.bbox }] } } }));
-const call = async (i: number) => {
-  const t = performance.now();
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: bodies[i % bodies.length] });
-  const answer = (await response.json()) as { errors?: unknown[] };
-  if (answer.errors) throw new Error(JSON.stringify(answer.errors));
-  return performance.now() - t;
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 };
-for (let i = 0; i < 32; i++) await call(i); // warm-up
-const latencies: number[] = [];
-let next = 0;
-started = performance.now();
-await Promise.all(Array.from({ length: clients }, async () => {
-  while (next < requests) latencies.push(await call(next++));
-}));
-const endToEnd = requests / ((performance.now() - started) / 1000);
-server.kill('SIGTERM');
-latencies.sort((a, b) => a - b);
-const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!;
+const query = `query($input: ClassifyInput!) { classify(input: $input) { results { tasks { predicted { index probability } } } } }`;
+const jsonBodies = rows.map((r, i) => JSON.stringify({ query, variables: { input: { artifactId: String(artifact.id), images: [{ image: files[i]!.toString('base64'), bbox: r.bbox }] } } }));
+const multipartBody = (i: number) => {
+  const form = new FormData();
+  form.set('operations', JSON.stringify({ query, variables: { input: { artifactId: String(artifact.id), images: [{ file: null, bbox: rows[i]!.bbox }] } } }));
+  form.set('map', JSON.stringify({ 0: ['variables.input.images.0.file'] }));
+  form.set('0', new Blob([files[i]!]), 'image.jpg');
+  return form;
+};
+const multipartBodies = rows.map((_, i) => multipartBody(i));
+
+interface Load { rate: number; p50: number; p99: number; cpuPerImage: number }
+
+async function startServer(extraEnv: Record<string, string> = {}) {
+  const server = spawn(process.execPath, [new URL('../bin/fashion-how.js', import.meta.url).pathname, 'serve', '--port', '0'], { env: { ...env, LOG_LEVEL: 'error', ...extraEnv }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve) => {
+    let out = '';
+    server.stdout!.on('data', (chunk) => {
+      out += chunk;
+      const match = out.match(/GraphQL: (\S+)/);
+      if (match) resolve(match[1]!);
+    });
+  });
+  /** The server process's own CPU-seconds so far, from its Prometheus metrics. */
+  const serverCpu = async () => {
+    const text = await (await fetch(url.replace(/\/graphql$/, '/metrics'))).text();
+    return Number(text.match(/^fashion_how_process_cpu_seconds_total (\S+)$/m)![1]);
+  };
+  const call = async (i: number, multipart: boolean) => {
+    const t = performance.now();
+    const headers: Record<string, string> = multipart ? { 'apollo-require-preflight': 'true' } : { 'content-type': 'application/json' };
+    const response = await fetch(url, { method: 'POST', headers: { ...headers, authorization: `Bearer ${token}` }, body: multipart ? multipartBodies[i % rows.length] : jsonBodies[i % rows.length] });
+    const answer = (await response.json()) as { errors?: unknown[] };
+    if (answer.errors) throw new Error(JSON.stringify(answer.errors));
+    return performance.now() - t;
+  };
+  /** `count` requests from `clients` concurrent clients. */
+  const load = async (count: number, clients: number, multipart: boolean): Promise<Load> => {
+    const latencies: number[] = [];
+    let next = 0;
+    const cpuBefore = await serverCpu();
+    const began = performance.now();
+    await Promise.all(Array.from({ length: clients }, async () => {
+      while (next < count) latencies.push(await call(next++, multipart));
+    }));
+    const seconds = (performance.now() - began) / 1000;
+    return { rate: count / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), cpuPerImage: ((await serverCpu()) - cpuBefore) / count };
+  };
+  for (let i = 0; i < 32; i++) await call(i, i % 2 === 0); // warm-up, both paths
+  return { load, stop: () => server.kill('SIGTERM') };
+}
+
+const clients = 16;
+const server = await startServer();
+const multipart = await server.load(requests, clients, true);
+const base64 = await server.load(requests, clients, false);
+const lone = await server.load(64, 1, true);
+server.stop();
+
+const sweep: { maxBatch: number; waitMs: number; result: Load }[] = [];
+if (process.argv.includes('--sweep')) {
+  for (const maxBatch of [4, 8, 16, 32]) {
+    for (const waitMs of [0, 5]) {
+      const swept = await startServer({ FASHION_HOW_MICROBATCH_MAX: String(maxBatch), FASHION_HOW_MICROBATCH_WAIT_MS: String(waitMs) });
+      sweep.push({ maxBatch, waitMs, result: await swept.load(requests, clients, true) });
+      swept.stop();
+    }
+  }
+}
 
 // (c) PyTorch eager on the same images.
 const itemsFile = path.join(dir, 'items.json');
@@ -115,17 +174,28 @@ const torchRun = spawnSync(python.executable, [new URL('./serve_torch.py', impor
 if (torchRun.status !== 0) throw new Error(torchRun.stderr);
 const eager = JSON.parse(torchRun.stdout.trim().split('\n').pop()!) as { withPreprocessing: number; modelOnly: number };
 
+const row = (name: string, l: Load) => `| ${name} | ${l.rate.toFixed(1)} | ${l.p50.toFixed(1)} | ${l.p99.toFixed(1)} | ${(l.cpuPerImage * 1000).toFixed(1)} |`;
 console.log(`machine: ${os.cpus().length} cores, ${os.cpus()[0]?.model}; model ${backbone}+feedforward at ${size} px (${(artifact.sizeBytes / 1e6).toFixed(1)} MB ONNX)`);
 console.log(`onnxruntime-node images/s by batch size: ${rates.join(', ')}`);
 console.log('');
-console.log('| path | images/s | p50 ms | p99 ms |');
-console.log('|---|---:|---:|---:|');
-console.log(`| (a) onnxruntime-node, pre-made tensors, batch ${best.batch} | ${best.rate.toFixed(1)} | | |`);
-console.log(`| (a) + preprocessing (sharp decode, crop, letterbox) | ${withPreprocessing.toFixed(1)} | | |`);
-console.log(`| (b) classify over HTTP + GraphQL, ${clients} clients, 1 JPEG per request | ${endToEnd.toFixed(1)} | ${pct(50).toFixed(1)} | ${pct(99).toFixed(1)} |`);
-console.log(`| (c) PyTorch eager, PIL preprocessing + model, batch ${best.batch} | ${eager.withPreprocessing.toFixed(1)} | | |`);
-console.log(`| (c) PyTorch eager, model only | ${eager.modelOnly.toFixed(1)} | | |`);
+console.log('| path | images/s | p50 ms | p99 ms | CPU ms per image |');
+console.log('|---|---:|---:|---:|---:|');
+console.log(`| (a) onnxruntime-node, pre-made tensors, batch ${best.batch} | ${best.rate.toFixed(1)} | | | |`);
+console.log(`| (a) + preprocessing (sharp decode, crop, letterbox), one process | ${withPreprocessing.toFixed(1)} | | | ${(inProcessCpu * 1000).toFixed(1)} |`);
+console.log(`| (a) one image at a time, preprocessing + model | ${(1000 / percentile(single, 50)).toFixed(1)} | ${percentile(single, 50).toFixed(1)} | ${percentile(single, 99).toFixed(1)} | |`);
+console.log(row(`(b) classify, ${clients} clients, 1 image per request, multipart`, multipart));
+console.log(row(`(b) classify, ${clients} clients, 1 image per request, base64 JSON`, base64));
+console.log(row('(b) classify, 1 client, 1 image at a time, multipart', lone));
+console.log(`| (c) PyTorch eager, PIL preprocessing + model, batch ${best.batch} | ${eager.withPreprocessing.toFixed(1)} | | | |`);
+console.log(`| (c) PyTorch eager, model only | ${eager.modelOnly.toFixed(1)} | | | |`);
+if (sweep.length > 0) {
+  console.log('');
+  console.log('| FASHION_HOW_MICROBATCH_MAX | _WAIT_MS | images/s | p50 ms | p99 ms | server CPU ms per image |');
+  console.log('|---:|---:|---:|---:|---:|---:|');
+  for (const { maxBatch, waitMs, result } of sweep) console.log(`| ${maxBatch} | ${waitMs} | ${result.rate.toFixed(1)} | ${result.p50.toFixed(1)} | ${result.p99.toFixed(1)} | ${(result.cpuPerImage * 1000).toFixed(1)} |`);
+}
 console.log('');
-console.log(`(b) / (a with preprocessing) = ${(endToEnd / withPreprocessing).toFixed(2)} (target >= 0.8)`);
-console.log(`(b) / (c with preprocessing) = ${(endToEnd / eager.withPreprocessing).toFixed(2)} (target >= 1.5)`);
+console.log(`server CPU per image / in-process (multipart) = ${(multipart.cpuPerImage / inProcessCpu).toFixed(2)} (target <= 1.15); base64 JSON: ${(base64.cpuPerImage / inProcessCpu).toFixed(2)}`);
+console.log(`lone client p50 / one image at a time in process = ${(lone.p50 / percentile(single, 50)).toFixed(2)} (target <= 1.5)`);
+console.log(`(b) multipart / (a with preprocessing) = ${(multipart.rate / withPreprocessing).toFixed(2)}; (b) multipart / (c with preprocessing) = ${(multipart.rate / eager.withPreprocessing).toFixed(2)}`);
 await rm(dir, { recursive: true, force: true });

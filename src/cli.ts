@@ -95,7 +95,13 @@ async function runImport(app: App, csv: string, options: ImportOptions): Promise
       validationFraction: options.validationFraction,
       testFraction: options.testFraction,
     },
-    { ...app.services.importContext, onProgress: (p) => p.phase === 'validate' && progress.update(p.done, p.total) },
+    {
+      ...app.services.importContext,
+      onProgress: (p) => {
+        if (p.phase === 'validate') progress.update(p.done, p.total);
+        else if (p.done === 0) console.error(`storing ${p.total} items in one transaction`);
+      },
+    },
   );
   progress.stop();
   if (!outcome.created) {

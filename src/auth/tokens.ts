@@ -20,7 +20,13 @@ export function roleAtLeast(role: Role, needed: Role): boolean {
   return ROLES.indexOf(role) >= ROLES.indexOf(needed);
 }
 
+/** How precisely lastUsedAt follows a token's use. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+
 export class TokenService {
+  /** When this process last wrote each token's lastUsedAt. */
+  private readonly lastRecorded = new Map<number, number>();
+
   constructor(private readonly db: Db) {}
 
   /** Creates a token and returns it in clear text: the only time it can be seen. */
@@ -53,8 +59,13 @@ export class TokenService {
     if (!match) throw new AppError(ErrorCode.UNAUTHENTICATED, 'the Authorization header must be "Bearer <token>"');
     const row = await this.db.apiToken.findUnique({ where: { hash: hashOf(match[1]!) } });
     if (!row || row.revokedAt) throw new AppError(ErrorCode.UNAUTHENTICATED, 'this API token is not valid (unknown or revoked)');
-    // Recording use is best effort and must not slow the request.
-    void this.db.apiToken.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } }).catch(() => undefined);
+    // Recording use is best effort and must not slow the request: at most once a minute per token, not a
+    // database write per classify.
+    const now = Date.now();
+    if (now - (this.lastRecorded.get(row.id) ?? 0) >= LAST_USED_RESOLUTION_MS) {
+      this.lastRecorded.set(row.id, now);
+      void this.db.apiToken.update({ where: { id: row.id }, data: { lastUsedAt: new Date(now) } }).catch(() => undefined);
+    }
     return { tokenId: row.id, name: row.name, role: row.role as Role };
   }
 }

@@ -24,15 +24,25 @@ export function databaseReachable(db: Db): Promise<boolean> {
   );
 }
 
+/** How long a write waits for another connection's transaction (a large import holds one for seconds). */
+export const BUSY_TIMEOUT_MS = 60_000;
+
 export async function openDatabase(databaseUrl: string): Promise<Db> {
   const file = sqliteFile(databaseUrl);
   if (!file) {
     throw new Error(`DATABASE_URL must be a SQLite file URL (file:/path/to/db.sqlite) in this version, got a "${databaseUrl.split(':')[0]}" URL`);
   }
   await mkdir(path.dirname(file), { recursive: true });
-  const db = new PrismaClient({ adapter: new PrismaBetterSQLite3({ url: `file:${file}` }) });
+  // Several processes write one file (the server's training progress, a CLI import, an evaluation):
+  // a writer waits up to BUSY_TIMEOUT_MS for another's transaction instead of failing with SQLITE_BUSY,
+  // and write-ahead logging lets readers go on while one writes.
+  const db = new PrismaClient({ adapter: new PrismaBetterSQLite3({ url: `file:${file}`, timeout: BUSY_TIMEOUT_MS }) });
   try {
     await migrate(db, `file:${file}`);
+    await db.$queryRawUnsafe('PRAGMA journal_mode = WAL');
+    // In WAL mode NORMAL still survives a crashed process (a power cut may lose the last commits), and
+    // it spares an fsync per commit.
+    await db.$executeRawUnsafe('PRAGMA synchronous = NORMAL');
   } catch (error) {
     await db.$disconnect();
     throw error;

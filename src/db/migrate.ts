@@ -49,6 +49,9 @@ export async function migrate(db: PrismaClient, databaseUrl: string): Promise<st
   const pending = known.filter((name) => !applied.includes(name));
   if (pending.length === 0) return [];
   const prismaCli = createRequire(import.meta.url).resolve('prisma/build/index.js');
+  // Prisma's schema engine (WebAssembly) cannot open a database in write-ahead-log mode, which
+  // openDatabase turns on again once the migrations are in.
+  await db.$queryRawUnsafe('PRAGMA journal_mode = DELETE');
   try {
     await promisify(execFile)(process.execPath, [prismaCli, 'migrate', 'deploy'], {
       cwd: PACKAGE_ROOT,

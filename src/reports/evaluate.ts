@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pLimit from 'p-limit';
-import type { Db } from '../db/client.js';
+import type { Db, Prisma } from '../db/client.js';
 import type { Split, TaskSpec } from '../domain.js';
 import { badInput, notFound } from '../errors.js';
 import type { ClassifyService, TaskResult } from '../inference/classify.js';
@@ -48,6 +48,9 @@ export interface ReportMetrics {
 }
 
 const CHUNK = 16;
+
+/** A report of every item of a large dataset is many rows; SQLite writes them in well under a minute. */
+const WRITE_TRANSACTION = { timeout: 120_000, maxWait: 60_000 };
 
 /** Scores items through the serving path, a few chunks at a time: enough to keep every model's batcher full.
  *  Returns each item's per-task results, in item order. */
@@ -133,7 +136,9 @@ export class EvaluationService {
     const costs = await Promise.all(members.map(async ({ model }) => ({ latencyMs: await this.models.latencyMs(model.artifact.id), sizeBytes: model.artifact.sizeBytes, parameterCount: model.artifact.parameterCount })));
     const durationMs = Math.round(performance.now() - started);
 
-    const store = async (probabilities: number[][][], owner: { artifactId?: number; ensembleId?: number; runId?: number; parentReportId?: number }, cost: ReportMetrics['model'], extra: Partial<ReportMetrics> = {}) => {
+    // Every row of a report (its members' reports, predictions and the ensemble's gain included) is
+    // written in one transaction: a process killed mid-way leaves no half report.
+    const store = async (tx: Prisma.TransactionClient, probabilities: number[][][], owner: { artifactId?: number; ensembleId?: number; runId?: number; parentReportId?: number }, cost: ReportMetrics['model'], extra: Partial<ReportMetrics> = {}) => {
       const scored = tasks.map((task, t) => ({ task, t, metrics: taskMetrics(truth[t]!, probabilities[t]!, task.classes.length) }));
       const taskReports: TaskReport[] = scored.map(({ task, t, metrics }) => {
         const { confusion: _c, confusionNormalized: _n, ...rest } = metrics;
@@ -141,7 +146,7 @@ export class EvaluationService {
         return { task: t, name: task.name, ...rest, intervals: bootstrapIntervals(truth[t]!, predicted, task.classes.length, 1000, t + 1) };
       });
       const metrics: ReportMetrics = { source: 'evaluation', tasks: taskReports, meanTop1: mean(taskReports.map((r) => r.top1)), meanAcsa: mean(taskReports.map((r) => r.acsa)), model: cost, ...extra };
-      const report = await this.db.evaluationReport.create({
+      const report = await tx.evaluationReport.create({
         data: {
           datasetId: dataset.id,
           split,
@@ -152,7 +157,7 @@ export class EvaluationService {
           confusionMatrices: { create: scored.map(({ task, t, metrics: m }) => ({ task: t, taskName: task.name, classes: task.classes, rows: m.confusion })) },
         },
       });
-      await this.db.reportPrediction.createMany({
+      await tx.reportPrediction.createMany({
         data: tasks.flatMap((_, t) =>
           items.map((item, i) => {
             const row = probabilities[t]![i]!;
@@ -171,26 +176,27 @@ export class EvaluationService {
       cpuLatencyMs: costs.reduce((s, c) => s + c.latencyMs, 0),
     };
     if (target.kind === 'artifact') {
-      return (await store(combined, { artifactId: target.id, runId }, total)).report;
+      return this.db.$transaction(async (tx) => (await store(tx, combined, { artifactId: target.id, runId }, total)).report, WRITE_TRANSACTION);
     }
     const adjusted = results.some((r) => r.some((task) => task.softVote !== undefined));
     const decisions = adjusted
       ? [decisionScores('SOFT_VOTE', tasks, truth, tasks.map((_, t) => results.map((r) => r[t]!.softVote ?? r[t]!.probabilities))), decisionScores('LOGIT_ADJUSTED', tasks, truth, combined)]
       : undefined;
-    const ensembleReport = await store(combined, { ensembleId: target.id }, total, decisions ? { decisions } : {});
-    const memberMetrics = await Promise.all(
-      members.map(async ({ model }, m) => {
+    return this.db.$transaction(async (tx) => {
+      const ensembleReport = await store(tx, combined, { ensembleId: target.id }, total, decisions ? { decisions } : {});
+      const memberMetrics: ReportMetrics[] = [];
+      for (const [m, { model }] of members.entries()) {
         const probabilities = tasks.map((_, t) => results.map((r) => r[t]!.members![m]!.probabilities));
         const cost = costs[m]!;
-        return (await store(probabilities, { artifactId: model.artifact.id, runId: model.artifact.runId ?? undefined, parentReportId: ensembleReport.report.id }, { sizeMB: cost.sizeBytes / 1e6, parameterCount: cost.parameterCount, cpuLatencyMs: cost.latencyMs })).metrics;
-      }),
-    );
-    const best = memberMetrics.reduce((b, m, i) => (m.meanAcsa > memberMetrics[b]!.meanAcsa ? i : b), 0);
-    const gain = {
-      meanTop1: ensembleReport.metrics.meanTop1 - Math.max(...memberMetrics.map((m) => m.meanTop1)),
-      meanAcsa: ensembleReport.metrics.meanAcsa - memberMetrics[best]!.meanAcsa,
-      bestMemberArtifactId: members[best]!.model.artifact.id,
-    };
-    return this.db.evaluationReport.update({ where: { id: ensembleReport.report.id }, data: { metrics: { ...ensembleReport.metrics, gain } as object } });
+        memberMetrics.push((await store(tx, probabilities, { artifactId: model.artifact.id, runId: model.artifact.runId ?? undefined, parentReportId: ensembleReport.report.id }, { sizeMB: cost.sizeBytes / 1e6, parameterCount: cost.parameterCount, cpuLatencyMs: cost.latencyMs })).metrics);
+      }
+      const best = memberMetrics.reduce((b, m, i) => (m.meanAcsa > memberMetrics[b]!.meanAcsa ? i : b), 0);
+      const gain = {
+        meanTop1: ensembleReport.metrics.meanTop1 - Math.max(...memberMetrics.map((m) => m.meanTop1)),
+        meanAcsa: ensembleReport.metrics.meanAcsa - memberMetrics[best]!.meanAcsa,
+        bestMemberArtifactId: members[best]!.model.artifact.id,
+      };
+      return tx.evaluationReport.update({ where: { id: ensembleReport.report.id }, data: { metrics: { ...ensembleReport.metrics, gain } as object } });
+    }, WRITE_TRANSACTION);
   }
 }

@@ -48,9 +48,12 @@ export interface ClientOptions {
   endpoint?: string;
   /** API token; default FASHION_HOW_TOKEN. */
   token?: string;
-  /** Retries of an OVERLOADED answer, with exponential backoff from `backoffMs`. */
+  /** Retries of a retryable failure (OVERLOADED, RATE_LIMITED, a refused connection, a query cut off),
+   *  with exponential backoff from `backoffMs` (or the server's Retry-After). */
   retries?: number;
   backoffMs?: number;
+  /** Longest wait for one answer (default 10 minutes: evaluate and fitEnsemble score whole splits). */
+  timeoutMs?: number;
   /** How classify sends images: as multipart file parts (default; no base64) or as base64 in JSON
    *  (for a proxy that refuses multipart requests). */
   imageEncoding?: 'multipart' | 'base64';
@@ -71,6 +74,12 @@ export interface ClassifyOptions {
 
 export type Classification = ClassifyQuery['classify']['results'][number];
 
+/** The system error code under fetch's "fetch failed" (undici puts it on the cause). */
+function connectionErrorCode(error: unknown): string | undefined {
+  const cause = (error as { cause?: { code?: string } }).cause;
+  return cause?.code;
+}
+
 const FINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED', 'INTERRUPTED']);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -80,6 +89,7 @@ export class FashionHowClient {
   private readonly retries: number;
   private readonly backoffMs: number;
   private readonly imageEncoding: 'multipart' | 'base64';
+  private readonly timeoutMs: number;
   private limits?: HealthQuery['health']['limits'];
 
   constructor(options: ClientOptions = {}) {
@@ -89,6 +99,7 @@ export class FashionHowClient {
     this.retries = options.retries ?? 5;
     this.backoffMs = options.backoffMs ?? 100;
     this.imageEncoding = options.imageEncoding ?? 'multipart';
+    this.timeoutMs = options.timeoutMs ?? 10 * 60 * 1000;
   }
 
   /** Sends one operation; OVERLOADED and RATE_LIMITED are retried with backoff, every other error is
@@ -96,12 +107,29 @@ export class FashionHowClient {
    *  request spec), everything else as JSON. */
   async request<Result, Variables extends Record<string, unknown>>(document: TypedDocumentNode<Result, Variables>, variables?: Variables): Promise<Result> {
     const { body, headers } = encodeRequest(print(document), variables);
+    const mutation = document.definitions.some((d) => d.kind === 'OperationDefinition' && d.operation === 'mutation');
     for (let attempt = 0; ; attempt++) {
-      const response = await fetch(this.endpoint, {
-        method: 'POST',
-        headers: { ...headers, ...(this.token ? { authorization: `Bearer ${this.token}` } : {}) },
-        body,
-      });
+      const backoff = () => sleep(this.backoffMs * 2 ** attempt * (0.5 + Math.random()));
+      let response: Response;
+      try {
+        response = await fetch(this.endpoint, {
+          method: 'POST',
+          headers: { ...headers, ...(this.token ? { authorization: `Bearer ${this.token}` } : {}) },
+          body,
+          signal: AbortSignal.timeout(this.timeoutMs),
+        });
+      } catch (error) {
+        const code = connectionErrorCode(error);
+        if ((error as Error).name === 'TimeoutError') throw new FashionHowError('TIMEOUT', `no answer from ${this.endpoint} within ${this.timeoutMs} ms`);
+        // Refused: the request never reached a server (e.g. one restarting), so any operation may be sent
+        // again. Cut off mid-way: only a query is safe to repeat, a mutation may have happened.
+        const retryable = code === 'ECONNREFUSED' || (!mutation && (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET'));
+        if (retryable && attempt < this.retries) {
+          await backoff();
+          continue;
+        }
+        throw new FashionHowError('UNREACHABLE', `cannot reach ${this.endpoint}: ${code ?? (error as Error).message}`);
+      }
       let payload: { data?: Result | null; errors?: { message: string; extensions?: Record<string, unknown> }[] };
       try {
         payload = (await response.json()) as typeof payload;
@@ -114,7 +142,7 @@ export class FashionHowClient {
       if ((code === 'OVERLOADED' || code === 'RATE_LIMITED') && attempt < this.retries) {
         // The server's Retry-After when it sends one, else exponential backoff with jitter.
         const retryAfter = Number(response.headers.get('retry-after'));
-        await sleep(retryAfter > 0 ? retryAfter * 1000 * (1 + Math.random() / 4) : this.backoffMs * 2 ** attempt * (0.5 + Math.random()));
+        await (retryAfter > 0 ? sleep(retryAfter * 1000 * (1 + Math.random() / 4)) : backoff());
         continue;
       }
       throw new FashionHowError(code, error.message, error.extensions);
