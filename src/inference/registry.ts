@@ -105,11 +105,19 @@ export async function registerRunArtifact(
 
 export interface ImportModelRequest {
   name: string;
-  /** The text of its model.json. */
-  modelJson: string;
+  /** The text of its model.json (an upload may still be arriving). */
+  modelJson: string | Promise<string>;
   /** Writes the ONNX graph to `file` (a new file) and returns its sha256 and size: from an upload over
    *  GraphQL, from a path only in the CLI. */
   saveOnnx(file: string): Promise<{ sha256: string; bytes: number }>;
+}
+
+function parseModelJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw badInput(`model.json is not valid JSON: ${(error as Error).message}`);
+  }
 }
 
 function checkModelInfo(doc: unknown): ModelInfo {
@@ -138,18 +146,17 @@ function checkModelInfo(doc: unknown): ModelInfo {
  *  only once every check passed, so a refused or interrupted import leaves nothing behind and never
  *  touches a stored graph. No message names a server path. */
 export async function importModel(db: Db, dataDir: string, request: ImportModelRequest, limits: ImageLimits) {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(request.modelJson);
-  } catch (error) {
-    throw badInput(`model.json is not valid JSON: ${(error as Error).message}`);
-  }
-  const info = checkModelInfo(doc);
   const store = path.join(dataDir, 'artifacts');
   await mkdir(path.join(store, 'incoming'), { recursive: true });
   const scratch = path.join(store, 'incoming', `${randomUUID()}.onnx`);
+  // The graph is received while model.json is read: uploads arrive in one stream, in the client's order.
+  // A graph that fails (e.g. over its size limit) fails the import even while model.json is awaited.
+  const saving = request.saveOnnx(scratch);
+  saving.catch(() => undefined); // handled below, whichever settles first
   try {
-    const { sha256, bytes } = await request.saveOnnx(scratch);
+    const modelJson = await Promise.race([request.modelJson, saving.then(() => request.modelJson)]);
+    const info = checkModelInfo(parseModelJson(modelJson));
+    const { sha256, bytes } = await saving;
     await checkGraph(scratch, info, limits);
     const stored = path.join(store, `${sha256}.onnx`);
     await rename(scratch, stored); // same bytes when it exists already: replacing it changes nothing

@@ -229,6 +229,15 @@ describe('access control', () => {
     expect((await trainer(`mutation { createToken(name: "x", role: reader) { token } }`)).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
   });
 
+  it('refuses a revoked token at once, although checked tokens are remembered for a few seconds', async () => {
+    const admin = graphqlClient(server.graphqlUrl, (await app.services.tokens.create('revoking admin', 'admin')).token);
+    const doomed = await app.services.tokens.create('doomed trainer', 'trainer');
+    const mutation = `mutation { setDefaultEnsemble(id: "1") { id } }`;
+    expect((await graphqlClient(server.graphqlUrl, doomed.token)(mutation)).errors).toBeUndefined(); // checked, remembered
+    expect((await admin(`mutation { revokeToken(id: "${doomed.id}") { revokedAt } }`)).errors).toBeUndefined();
+    expect((await graphqlClient(server.graphqlUrl, doomed.token)(mutation)).errors?.[0]).toMatchObject({ extensions: { code: 'UNAUTHENTICATED' }, message: expect.stringContaining('this API token is not valid (unknown or revoked)') });
+  });
+
   it('asks for a reader token on every query when anonymous reads are off', async () => {
     const closed = await startServer({ ...app, config: { ...app.config, anonymousRead: false } });
     try {
