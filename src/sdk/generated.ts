@@ -3,40 +3,57 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+/** A box in image pixels. */
 export type BboxInput = {
-  /** Exclusive. */
+  /** Right edge, exclusive. */
   xmax: number;
+  /** Left edge, inclusive. */
   xmin: number;
-  /** Exclusive. */
+  /** Bottom edge, exclusive. */
   ymax: number;
+  /** Top edge, inclusive. */
   ymin: number;
 };
 
+/** One image to classify and the item's box in it. */
 export type ClassifyImage = {
+  /** The item's box; it must lie inside the image. */
   bbox: BboxInput;
-  /** The encoded image (JPEG, PNG, WebP, ...) in base64. */
+  /** The encoded image (JPEG, PNG, WebP, ...) in base64, at most FASHION_HOW_MAX_IMAGE_BYTES once decoded from base64. */
   image: string;
 };
 
+/** What classify scores and with which model. */
 export type ClassifyInput = {
+  /** Answer with this single artifact instead of an ensemble. */
   artifactId?: string | number | null | undefined;
+  /** Answer with this ensemble instead of the default one. */
   ensembleId?: string | number | null | undefined;
+  /** The images, at most FASHION_HOW_MAX_CLASSIFY_IMAGES (default 64). */
   images: Array<ClassifyImage>;
-  /** Also return each member's distribution. */
+  /** Also return each member's distribution (default false). */
   includeMembers?: boolean | null | undefined;
 };
 
+/** One backbone with one head. */
 export type ComboInput = {
+  /** A backbone trainingCapabilities lists, e.g. resnet18. */
   backbone: string;
+  /** A head trainingCapabilities lists: feedforward or residual. */
   head: string;
 };
 
+/** A hand-weighted soft vote. */
 export type CreateEnsembleInput = {
+  /** Make it the default ensemble (default false; the first ensemble always is). */
   makeDefault?: boolean | null | undefined;
+  /** The members, sharing a label schema. */
   members: Array<EnsembleMemberInput>;
+  /** The ensemble's name. */
   name: string;
 };
 
+/** The CutMix augmentation (a box from another image pasted in, labels mixed by the pasted area). */
 export type CutMixMode =
   /** No CutMix. */
   | 'OFF'
@@ -45,35 +62,47 @@ export type CutMixMode =
   /** Each batch mixed with a shuffled copy of itself, with probability cutmixProbability. */
   | 'ONLINE';
 
+/** One member of a hand-weighted ensemble. */
 export type EnsembleMemberInput = {
+  /** The member's model. */
   artifactId: string | number;
+  /** Its weight in the vote, above 0 (default 1). */
   weight?: number;
 };
 
+/** What evaluate scores: exactly one of runId, artifactId and ensembleId. */
 export type EvaluateInput = {
+  /** An artifact. */
   artifactId?: string | number | null | undefined;
   /** Default: the run's dataset; required for an artifact or an ensemble. */
   datasetId?: string | number | null | undefined;
+  /** An ensemble. */
   ensembleId?: string | number | null | undefined;
+  /** A finished run (its artifact). */
   runId?: string | number | null | undefined;
   /** Default: VALIDATION for a run on its own dataset, every item otherwise. */
   split?: Split | null | undefined;
 };
 
+/** What fitEnsemble builds its ensemble from. */
 export type FitEnsembleInput = {
   /** The pool to select from (up to 64 artifacts of the dataset's label schema). */
   artifactIds: Array<string | number>;
+  /** The dataset to fit on. */
   datasetId: string | number;
-  /** Fit a logit adjustment of the vote per task for ACSA. */
+  /** Fit a logit adjustment of the vote per task for ACSA (default false). */
   logitAdjustment?: boolean | null | undefined;
+  /** Make it the default ensemble (default false). */
   makeDefault?: boolean | null | undefined;
+  /** What to maximise (default MEAN_ACSA). */
   metric?: FitMetric | null | undefined;
+  /** The new ensemble's name. */
   name: string;
-  /** Selection steps (1-100): the most picks the ensemble can hold. */
+  /** Selection steps (1-100, default 25): the most picks the ensemble can hold. */
   rounds?: number | null | undefined;
   /** The fitting split; report on another one (import with testFraction to hold out TEST). */
   split?: Split | null | undefined;
-  /** Fit a temperature per member and task (minimising NLL) before selection. */
+  /** Fit a temperature per member and task (minimising NLL) before selection (default true). */
   temperatureScaling?: boolean | null | undefined;
 };
 
@@ -86,24 +115,35 @@ export type FitMetric =
   /** Mean over tasks of the negative log-likelihood (minimised). */
   | 'NLL';
 
+/** Where a dataset's files are and how to split it. */
 export type ImportDatasetInput = {
+  /** Path of the CSV on the server. */
   csvPath: string;
-  /** Default: images/ beside the CSV if it exists, else the CSV's folder. */
+  /** Folder the CSV's image names are relative to. Default: images/ beside the CSV if it exists, else the CSV's folder. */
   imageRoot?: string | null | undefined;
   /** A JSON or YAML label schema; default: <csv stem>.schema.json|yaml beside the CSV, else Fashion-How's. */
   labelSchemaPath?: string | null | undefined;
+  /** The dataset's name; default: the CSV's file name. */
   name?: string | null | undefined;
+  /** Store the valid rows and keep the bad ones as rejects instead of refusing the import (default false). */
   skipInvalid?: boolean | null | undefined;
+  /** Seed of the stratified split (default 1). */
   splitSeed?: number | null | undefined;
   /** Share held out as TEST (default 0): fit ensembles and logit adjustment on VALIDATION, report on TEST (e.g. 0.15 and 0.15 for 70:15:15). */
   testFraction?: number | null | undefined;
+  /** Share of the items in VALIDATION, above 0 and below 1 (default 0.25). */
   validationFraction?: number | null | undefined;
 };
 
+/** Which runs to list; absent fields match every run. */
 export type RunFilter = {
+  /** Runs of this backbone, e.g. resnet18. */
   backbone?: string | null | undefined;
+  /** Runs on this dataset. */
   datasetId?: string | number | null | undefined;
+  /** Runs of this head, e.g. feedforward. */
   head?: string | null | undefined;
+  /** Runs in any of these statuses. */
   status?: Array<RunStatus> | null | undefined;
 };
 
@@ -118,24 +158,41 @@ export type RunPhase =
   /** Another run is building the pixel cache this run needs; it waits, then reuses it. */
   | 'WAITING_FOR_IMAGES';
 
+/** Where a training run is in its life. QUEUED and RUNNING change by themselves; the others are final. */
 export type RunStatus =
+  /** Stopped by cancelRun; resumable from its last checkpoint. */
   | 'CANCELLED'
+  /** The worker failed or its artifact was refused; error says why. */
   | 'FAILED'
+  /** The process running it stopped (restart, crash); resumable with resumeRun. */
   | 'INTERRUPTED'
+  /** Waiting for a free training slot. */
   | 'QUEUED'
+  /** The worker is preparing images or training. */
   | 'RUNNING'
+  /** Finished with a checked artifact and a validation report. */
   | 'SUCCEEDED';
 
+/** Which part of a dataset an item belongs to. */
 export type Split =
+  /** Items held out for final reports; present only when the dataset was imported with a testFraction. */
   | 'TEST'
+  /** Items the runs learn from (75% by default). */
   | 'TRAIN'
+  /** Items held out for early checks and fitting ensembles (25% by default, stratified). */
   | 'VALIDATION';
 
+/** What startTraining trains: every backbone with every head, plus explicit combos (duplicates trained once). */
 export type StartTrainingInput = {
+  /** Backbones to combine with every head in heads. */
   backbones?: Array<string> | null | undefined;
+  /** Explicit (backbone, head) pairs. */
   combos?: Array<ComboInput> | null | undefined;
+  /** The dataset to train on. */
   datasetId: string | number;
+  /** Heads to combine with every backbone in backbones. */
   heads?: Array<string> | null | undefined;
+  /** Hyperparameters; absent fields take the seed's recipe. */
   options?: TrainingOptions | null | undefined;
   /** Train each combo as a student of this teacher's soft targets (distillation). */
   teacher?: TeacherInput | null | undefined;
@@ -147,47 +204,67 @@ export type TeacherInput = {
   alpha?: number | null | undefined;
   /** Also train each combo without the teacher, so the student's report shows what the teacher added (default true). */
   compareWithoutTeacher?: boolean | null | undefined;
+  /** The teacher ensemble; it must predict the dataset's label schema. */
   ensembleId: string | number;
   /** Softening of both distributions, above 0 and at most 20 (default 2). */
   temperature?: number | null | undefined;
 };
 
-/** Every field is optional; the defaults are the seed's recipe (3 epochs, batch 64, 224 px, AdamW, 5% warmup, offline CutMix x4). */
+/** Every field is optional; the defaults are the seed's recipe (3 epochs, batch 64, 224 px, AdamW, 5% warmup, offline CutMix x4). A value out of range answers BAD_USER_INPUT naming the field and its range. */
 export type TrainingOptions = {
   /** The backbone learns at learningRate x this (0-10, default 1): fine-tune pretrained weights more gently than the new heads. */
   backboneLrMultiplier?: number | null | undefined;
+  /** Draw training batches with equal chances per class (default false). */
   balancedSampling?: boolean | null | undefined;
+  /** Images per step, 1 to 4096 (default 64). */
   batchSize?: number | null | undefined;
-  /** Training images over which BatchNorm statistics are recomputed after each epoch (precise BN); 0 turns it off. */
+  /** Training images over which BatchNorm statistics are recomputed after each epoch (precise BN), 0 to 1,000,000 (default 1024); 0 turns it off. */
   bnCalibrationImages?: number | null | undefined;
+  /** Weight each class's loss by its inverse frequency (default false). */
   classWeightedLoss?: boolean | null | undefined;
-  /** torch.compile the training forward (torch 2.x only; default false). Checkpoints, resume and the ONNX export use the eager model. */
+  /** Use torch.compile on the training forward (torch 2.x only; default false). Checkpoints, resume and the ONNX export use the eager model. */
   compile?: boolean | null | undefined;
+  /** The CutMix variant (default OFFLINE). */
   cutmix?: CutMixMode | null | undefined;
+  /** Beta distribution parameter of the CutMix box area, 0.01 to 100 (default 1). */
   cutmixAlpha?: number | null | undefined;
+  /** Mixed copies per image and epoch under OFFLINE CutMix, 0 to 32 (default 4). */
   cutmixCopies?: number | null | undefined;
+  /** Probability that a batch is mixed under ONLINE CutMix, 0 to 1 (default 0.5). */
   cutmixProbability?: number | null | undefined;
-  /** DataLoader processes feeding the step; absent: the worker's choice (CUDA: most cores, CPU: none, which measured fastest on cached pixels). */
+  /** DataLoader processes feeding the step, 0 to 64; absent: the worker's choice (CUDA: most cores, CPU: none, which measured fastest on cached pixels). */
   dataLoaderWorkers?: number | null | undefined;
-  /** auto, cpu or cuda. */
+  /** One of auto (CUDA when torch sees a device, default), cpu or cuda. */
   device?: string | null | undefined;
+  /** Dropout before each head, 0 to 0.99 (default 0.2). */
   dropout?: number | null | undefined;
+  /** Passes over the training split, 1 to 1000 (default 3). */
   epochs?: number | null | undefined;
   /** Steps at the start with the backbone frozen, only the heads learning (default 0). */
   freezeBackboneSteps?: number | null | undefined;
+  /** Width of each head's hidden layer, 1 to 65,536 (default 512). */
   hiddenSize?: number | null | undefined;
+  /** Side of the square network input in pixels, 16 to 1024 (default 224). */
   imageSize?: number | null | undefined;
+  /** Peak AdamW learning rate, 1e-8 to 1 (default 0.001). */
   learningRate?: number | null | undefined;
+  /** Train with logit-adjusted loss against the class priors (default false). */
   logitAdjustment?: boolean | null | undefined;
+  /** Stop each epoch after this many steps (quick experiments); absent: every batch. */
   maxStepsPerEpoch?: number | null | undefined;
-  /** auto, off, bf16 or fp16 (CUDA only). */
+  /** One of auto (default), off, bf16 or fp16 (CUDA only). */
   mixedPrecision?: string | null | undefined;
-  /** auto (weights cache, else download, else random init with a warning; default), imagenet (cache, else download, else fail), none, or a path to a state dict on the training host. */
+  /** One of auto (weights cache, else download, else random init with a warning; default), imagenet (cache, else download, else fail), none, or a path to a state dict on the training host. */
   pretrained?: string | null | undefined;
+  /** Seed of initialisation, shuffling and augmentation, 0 to 2^31-1 (default 1). */
   seed?: number | null | undefined;
+  /** Torch threads, 0 to 1024 (default 0: torch's own choice). */
   threads?: number | null | undefined;
+  /** Wall-clock limit of one attempt in seconds, 1 to 2,592,000 (default 86,400); past it the run FAILED. */
   timeLimitSeconds?: number | null | undefined;
+  /** Share of the steps with a linear warmup, 0 to 1 (default 0.05); linear decay after it. */
   warmupFraction?: number | null | undefined;
+  /** AdamW weight decay, 0 to 1 (default 0.0001). */
   weightDecay?: number | null | undefined;
 };
 
