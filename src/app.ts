@@ -14,6 +14,7 @@ import { EnsembleFitter } from './inference/fitEnsemble.js';
 import { DistillationService } from './training/distillation.js';
 import { ClientLimiter } from './fairness.js';
 import { TrainingService } from './training/service.js';
+import { LocalPubSub } from './pubsub.js';
 
 export interface Readiness {
   ready: boolean;
@@ -43,6 +44,11 @@ export async function openApp(config: AppConfig): Promise<App> {
   const distillation = new DistillationService(db, config.dataDir, classify, evaluation, log);
   const training = new TrainingService(db, { dataDir: config.dataDir, pixelCacheDir: config.pixelCacheDir, weights: config.weights, python: config.python, concurrency: config.trainingConcurrency }, log, distillation);
   training.events.on('ended', (runId: number) => distillation.runEnded(runId));
+  // The one place that publishes to subscriptions: every write the services announce, nothing else.
+  const pubsub = new LocalPubSub();
+  training.events.on('run', (runId: number) => pubsub.publish('runChanged', { runId }));
+  training.events.on('report', (reportId: number) => pubsub.publish('reportAdded', { reportId }));
+  evaluation.events.on('report', (reportId: number) => pubsub.publish('reportAdded', { reportId }));
   await training.interruptOrphans();
   const services: Services = {
     db,
@@ -58,6 +64,7 @@ export async function openApp(config: AppConfig): Promise<App> {
     fitter: new EnsembleFitter(db, classify, ensembles),
     metrics,
     clientLimiter: new ClientLimiter(config.serving.maxClientConcurrency),
+    pubsub,
   };
   return {
     config,
@@ -75,6 +82,7 @@ export async function openApp(config: AppConfig): Promise<App> {
       return { ready: database && warm, database, defaultEnsemble: ensemble ? { id: ensemble.id, name: ensemble.name, warm } : null };
     },
     async close() {
+      pubsub.close();
       await training.close();
       await distillation.settled();
       await models.close();

@@ -288,7 +288,7 @@ export function buildProgram(): Command {
   token
     .command('create')
     .description('create a token and print it (shown only once)')
-    .requiredOption('--role <role>', ROLES.join(' | '), choice(ROLES))
+    .requiredOption('--role <role>', `${ROLES.join(' | ')} (any case: READER as in GraphQL works too)`, (raw: string) => choice(ROLES)(raw.toLowerCase()))
     .requiredOption('--name <name>', 'who or what uses it')
     .action((options: { role: string; name: string }) =>
       withApp(async (app) => {

@@ -9,6 +9,7 @@ import type { EnsembleService } from './inference/ensembles.js';
 import type { ModelPool } from './inference/models.js';
 import type { ClientLimiter } from './fairness.js';
 import type { Metrics } from './metrics.js';
+import type { PubSub } from './pubsub.js';
 import type { EvaluationService } from './reports/evaluate.js';
 import type { EnsembleFitter } from './inference/fitEnsemble.js';
 import type { DistillationService } from './training/distillation.js';
@@ -30,6 +31,8 @@ export interface Services {
   metrics: Metrics;
   /** Classify requests in flight per client. */
   clientLimiter: ClientLimiter;
+  /** Change notices for subscriptions. */
+  pubsub: PubSub;
 }
 
 export interface Context {

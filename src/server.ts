@@ -1,4 +1,4 @@
-// The HTTP server: GraphQL at /graphql, the dashboard at /, item crops, /healthz, /readyz and /metrics.
+// The HTTP server: GraphQL at /graphql (HTTP, and WebSocket for subscriptions), the dashboard at /, item crops, /healthz, /readyz and /metrics.
 // Every error leaves through formatError, which keeps codes stable and hides internals.
 import { existsSync } from 'node:fs';
 import http from 'node:http';
@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { ApolloServer } from '@apollo/server';
+import { makeExecutableSchema } from '@graphql-tools/schema';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
@@ -17,7 +18,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import express, { type ErrorRequestHandler } from 'express';
 import { GraphQLError, type GraphQLFormattedError, type ValidationContext } from 'graphql';
 import type { App } from './app.js';
-import { requireRole } from './auth/tokens.js';
+import { type Caller, requireRole } from './auth/tokens.js';
 import type { Context } from './context.js';
 import { PACKAGE_ROOT } from './db/migrate.js';
 import { cropPreview } from './data/image.js';
@@ -26,6 +27,8 @@ import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import { resolvers } from './resolvers/index.js';
 import { uploadMiddleware } from './uploads.js';
+import { acceptOldRoleNames } from './resolvers/Role.js';
+import { serveSubscriptions } from './subscriptionServer.js';
 
 /** Apollo's own client-facing codes (validation, parsing, bad variables) pass through unchanged. */
 const APOLLO_CLIENT_CODES = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT', 'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED', 'OPERATION_RESOLUTION_FAILURE', 'BAD_REQUEST']);
@@ -48,19 +51,26 @@ function metricsPlugin(metrics: Metrics): ApolloServerPlugin<Context> {
   };
 }
 
-/** Without anonymous reads, every query needs at least a reader token (mutations check their own role). */
+/** Without anonymous reads, every query and subscription needs at least a reader token (mutations
+ *  check their own role); the same rule over HTTP and over WebSocket. */
+export function readAccessError(anonymousRead: boolean, caller: Caller | null, operation: string | undefined): GraphQLError | undefined {
+  if (anonymousRead || operation === 'mutation') return undefined;
+  try {
+    requireRole(caller, 'reader', 'this server (FASHION_HOW_ANONYMOUS_READ is off), so any query or subscription,');
+    return undefined;
+  } catch (error) {
+    const { code, message } = error as AppError;
+    return new GraphQLError(message, { extensions: { code, http: { status: code === ErrorCode.FORBIDDEN ? 403 : 401 } } });
+  }
+}
+
 function readAccessPlugin(anonymousRead: boolean): ApolloServerPlugin<Context> {
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ operation, contextValue }) {
-          if (anonymousRead || operation?.operation !== 'query') return;
-          try {
-            requireRole(contextValue.caller, 'reader', 'this server (FASHION_HOW_ANONYMOUS_READ is off), so any query,');
-          } catch (error) {
-            const { code, message } = error as AppError;
-            throw new GraphQLError(message, { extensions: { code, http: { status: code === ErrorCode.FORBIDDEN ? 403 : 401 } } });
-          }
+          const refused = readAccessError(anonymousRead, contextValue.caller, operation?.operation);
+          if (refused) throw refused;
         },
       };
     },
@@ -109,18 +119,28 @@ export async function startServer(app: App): Promise<RunningServer> {
   expressApp.disable('x-powered-by');
   const httpServer = http.createServer(expressApp);
   const { graphql } = config;
+  const schema = makeExecutableSchema({ typeDefs: await readFile(path.join(PACKAGE_ROOT, 'schema.graphql'), 'utf8'), resolvers });
+  acceptOldRoleNames(schema);
+  const validationRules = [maxDepthRule({ n: graphql.maxDepth, ...reportInsteadOfThrowing }), costLimitRule({ maxCost: graphql.maxCost, ...reportInsteadOfThrowing })];
+  const formatError = errorFormatter(log);
+  const subscriptions = serveSubscriptions(app, {
+    httpServer,
+    path: '/graphql',
+    schema,
+    validationRules,
+    readAccess: (caller, operation) => readAccessError(config.anonymousRead, caller, operation),
+    formatError,
+  });
   const apollo = new ApolloServer<Context>({
-    typeDefs: await readFile(path.join(PACKAGE_ROOT, 'schema.graphql'), 'utf8'),
-    resolvers,
-    formatError: errorFormatter(log),
+    schema,
+    formatError,
     includeStacktraceInErrorResponses: false,
     introspection: graphql.introspection,
-    validationRules: [
-      maxDepthRule({ n: graphql.maxDepth, ...reportInsteadOfThrowing }),
-      costLimitRule({ maxCost: graphql.maxCost, ...reportInsteadOfThrowing }),
-    ],
+    validationRules,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
+      // Open WebSockets end (clients see 1001 Going away) before the HTTP server drains.
+      { serverWillStart: async () => ({ drainServer: async () => subscriptions.dispose() }) },
       metricsPlugin(app.services.metrics),
       readAccessPlugin(config.anonymousRead),
       classifyBudgetPlugin({ maxImages: config.serving.maxClassifyImages, imageCost: graphql.classifyImageCost, maxCost: graphql.maxCost }),

@@ -1,5 +1,6 @@
 // API tokens and roles. A token is 32 random bytes shown once; only its SHA-256 is stored, so a
-// leaked database does not leak working tokens. Roles nest: reader < trainer < admin.
+// leaked database does not leak working tokens. Roles nest: reader < trainer < admin (stored in
+// lowercase; the GraphQL enum shows them as READER, TRAINER, ADMIN).
 import { createHash, randomBytes } from 'node:crypto';
 import type { Db } from '../db/client.js';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
@@ -36,8 +37,10 @@ export class TokenService {
   constructor(private readonly db: Db) {}
 
   /** Creates a token and returns it in clear text: the only time it can be seen. */
-  async create(name: string, role: string): Promise<{ token: string; id: number; role: Role }> {
-    if (!(ROLES as readonly string[]).includes(role)) throw badInput(`role must be one of ${ROLES.join(', ')}, got "${role}"`);
+  /** `role` in any case: stored in lowercase, as GraphQL's READER, TRAINER, ADMIN map to it. */
+  async create(name: string, roleName: string): Promise<{ token: string; id: number; role: Role }> {
+    const role = roleName.toLowerCase();
+    if (!(ROLES as readonly string[]).includes(role)) throw badInput(`role must be one of ${ROLES.map((r) => r.toUpperCase()).join(', ')}, got "${roleName}"`);
     if (name.trim() === '') throw badInput('a token needs a name (who or what uses it)');
     const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
     const row = await this.db.apiToken.create({ data: { name: name.trim(), role, hash: hashOf(token), prefix: token.slice(0, 10) } });

@@ -2,6 +2,7 @@
 // and soft vote as classify), then stores a report with the metrics, bootstrap intervals, per-class
 // rows, confusion matrices, per-item predictions and the model's cost. An ensemble's report carries
 // its members' reports on the same items, computed from the members' own votes (no second pass).
+import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pLimit from 'p-limit';
@@ -97,6 +98,9 @@ function decisionScores(decision: DecisionScores['decision'], tasks: TaskSpec[],
 }
 
 export class EvaluationService {
+  /** Emits 'report' with the id of each report evaluate stored (the top-level one, not its members'). */
+  readonly events = new EventEmitter();
+
   constructor(
     private readonly db: Db,
     private readonly classify: ClassifyService,
@@ -104,6 +108,12 @@ export class EvaluationService {
   ) {}
 
   async evaluate(request: EvaluateRequest) {
+    const report = await this.score(request);
+    this.events.emit('report', report.id);
+    return report;
+  }
+
+  private async score(request: EvaluateRequest) {
     const started = performance.now();
     const targets = [request.runId, request.artifactId, request.ensembleId].filter((t) => t !== undefined);
     if (targets.length !== 1) throw badInput('evaluate exactly one of runId, artifactId, ensembleId');

@@ -35,13 +35,28 @@ import { tokens } from './Query/tokens.js';
 import { trainingCapabilities } from './Query/trainingCapabilities.js';
 import { TrainingRun } from './TrainingRun.js';
 import { GraphQLUpload } from '../uploads.js';
+import { artifactsConnection } from './Query/artifactsConnection.js';
+import { datasetsConnection } from './Query/datasetsConnection.js';
+import { ensemblesConnection } from './Query/ensemblesConnection.js';
+import { reportsConnection } from './Query/reportsConnection.js';
+import { runsConnection } from './Query/runsConnection.js';
+import { tokensConnection } from './Query/tokensConnection.js';
+import { Role } from './Role.js';
+import { reportAdded } from './Subscription/reportAdded.js';
+import { runsUpdated } from './Subscription/runsUpdated.js';
+import { runUpdated } from './Subscription/runUpdated.js';
 
 export const resolvers: Resolvers = {
   DateTime: DateTimeResolver,
   JSON: JSONResolver,
   Upload: GraphQLUpload,
-  Query: { health, datasets, dataset, runs, run, trainingCapabilities, classify, ensembles, ensemble, artifacts, artifact, tokens, report, reports },
+  Query: {
+    health, datasets, datasetsConnection, dataset, runs, runsConnection, run, trainingCapabilities, classify, ensembles, ensemblesConnection, ensemble,
+    artifacts, artifactsConnection, artifact, tokens, tokensConnection, report, reports, reportsConnection,
+  },
   Mutation: { importDataset, startTraining, cancelRun, resumeRun, importModel, createEnsemble, fitEnsemble, setDefaultEnsemble, createToken, revokeToken, evaluate },
+  Subscription: { runUpdated, runsUpdated, reportAdded },
+  Role,
   Dataset,
   LabelSchema,
   TrainingRun,

@@ -3,6 +3,8 @@
 import { readFile } from 'node:fs/promises';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
 import { loadClientConfig } from '../config.js';
 import { encodeRequest } from './wire.js';
 import {
@@ -12,7 +14,21 @@ import {
   type CreateEnsembleInput,
   FitEnsembleDocument,
   type FitEnsembleInput,
-  DatasetsDocument,
+  ArtifactsPageDocument,
+  type ArtifactFilter,
+  type DatasetFilter,
+  DatasetsPageDocument,
+  type EnsembleFilter,
+  EnsemblesPageDocument,
+  type PageFieldsFragment,
+  type ReportFilter,
+  ReportsPageDocument,
+  RunsPageDocument,
+  type RunUpdatedSubscription,
+  RunUpdatedDocument,
+  type SortOrder,
+  type TokenFilter,
+  TokensPageDocument,
   EvaluateDocument,
   type EvaluateInput,
   HealthDocument,
@@ -24,7 +40,6 @@ import {
   RunDocument,
   type RunFieldsFragment,
   type RunFilter,
-  RunsDocument,
   StartTrainingDocument,
   type StartTrainingInput,
 } from './generated.js';
@@ -48,6 +63,9 @@ export interface ClientOptions {
   endpoint?: string;
   /** API token; default FASHION_HOW_TOKEN. */
   token?: string;
+  /** GraphQL over WebSocket (graphql-ws) for live updates; default: the endpoint with ws:// or wss://.
+   *  false: never open a WebSocket (waitForRun polls). */
+  webSocketEndpoint?: string | false;
   /** Retries of a retryable failure (OVERLOADED, RATE_LIMITED, a refused connection, a query cut off),
    *  with exponential backoff from `backoffMs` (or the server's Retry-After). */
   retries?: number;
@@ -80,11 +98,47 @@ function connectionErrorCode(error: unknown): string | undefined {
   return cause?.code;
 }
 
+export interface PageOptions {
+  /** Rows per request, 1 to 100 (the server's MAX_PAGE_SIZE; default 20). */
+  pageSize?: number;
+  /** Oldest or newest first (each list's own default otherwise). */
+  order?: SortOrder;
+}
+
+export interface WaitOptions {
+  /** Sees every state the run passes through (each pushed update, or each poll). */
+  onProgress?: (run: RunFieldsFragment) => void;
+  /** Poll interval when the WebSocket cannot be used (default 1000 ms). */
+  pollMs?: number;
+  /** Gives up with TIMEOUT after this long (default 24 h). */
+  timeoutMs?: number;
+}
+
+type Connection<Node> = { edges: { node: Node }[]; pageInfo: PageFieldsFragment };
+
+/** Walks a connection from the start; each page is asked for only when the caller gets that far. */
+async function* walk<Node>(page: (after: string | undefined) => Promise<Connection<Node>>): AsyncGenerator<Node, void, undefined> {
+  let after: string | undefined;
+  for (;;) {
+    const { edges, pageInfo } = await page(after);
+    for (const edge of edges) yield edge.node;
+    if (!pageInfo.hasNextPage || !pageInfo.endCursor) return;
+    after = pageInfo.endCursor;
+  }
+}
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const item of items) all.push(item);
+  return all;
+}
+
 const FINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED', 'INTERRUPTED']);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class FashionHowClient {
   readonly endpoint: string;
+  readonly webSocketEndpoint: string | false;
   private readonly token?: string;
   private readonly retries: number;
   private readonly backoffMs: number;
@@ -96,6 +150,7 @@ export class FashionHowClient {
     const fromEnv = loadClientConfig();
     this.endpoint = options.endpoint ?? fromEnv.endpoint;
     this.token = options.token ?? fromEnv.token;
+    this.webSocketEndpoint = options.webSocketEndpoint ?? this.endpoint.replace(/^http/, 'ws');
     this.retries = options.retries ?? 5;
     this.backoffMs = options.backoffMs ?? 100;
     this.imageEncoding = options.imageEncoding ?? 'multipart';
@@ -153,8 +208,13 @@ export class FashionHowClient {
     return (await this.request(HealthDocument)).health;
   }
 
+  /** Every dataset (walks datasetsConnection). */
   async datasets() {
-    return (await this.request(DatasetsDocument)).datasets;
+    return collect(this.iterateDatasets());
+  }
+
+  iterateDatasets(filter?: DatasetFilter, options: PageOptions = {}) {
+    return walk(async (after) => (await this.request(DatasetsPageDocument, { first: options.pageSize, after, filter, order: options.order })).datasetsConnection);
   }
 
   async importDataset(input: ImportDatasetInput) {
@@ -169,20 +229,87 @@ export class FashionHowClient {
     return (await this.request(RunDocument, { id })).run;
   }
 
+  /** Every run that matches the filter, oldest first (walks runsConnection). */
   async runs(filter?: RunFilter) {
-    return (await this.request(RunsDocument, { filter })).runs;
+    return collect(this.iterateRuns(filter));
   }
 
-  /** Polls a run until it ends; `onProgress` sees every poll. */
-  async waitForRun(id: string, options: { onProgress?: (run: RunFieldsFragment) => void; pollMs?: number; timeoutMs?: number } = {}): Promise<RunFieldsFragment> {
+  /** The runs that match the filter, one page per request: `for await (const run of client.iterateRuns())`. */
+  iterateRuns(filter?: RunFilter, options: PageOptions = {}) {
+    return walk(async (after) => (await this.request(RunsPageDocument, { first: options.pageSize, after, filter, order: options.order })).runsConnection);
+  }
+
+  /** Reports, newest first unless `order` says otherwise (an ensemble's member reports come with its report). */
+  iterateReports(filter?: ReportFilter, options: PageOptions = {}) {
+    return walk(async (after) => (await this.request(ReportsPageDocument, { first: options.pageSize, after, filter, order: options.order })).reportsConnection);
+  }
+
+  iterateArtifacts(filter?: ArtifactFilter, options: PageOptions = {}) {
+    return walk(async (after) => (await this.request(ArtifactsPageDocument, { first: options.pageSize, after, filter, order: options.order })).artifactsConnection);
+  }
+
+  iterateEnsembles(filter?: EnsembleFilter, options: PageOptions = {}) {
+    return walk(async (after) => (await this.request(EnsemblesPageDocument, { first: options.pageSize, after, filter, order: options.order })).ensemblesConnection);
+  }
+
+  /** API tokens (needs an admin token). */
+  iterateTokens(filter?: TokenFilter, options: PageOptions = {}) {
+    return walk(async (after) => (await this.request(TokensPageDocument, { first: options.pageSize, after, filter, order: options.order })).tokensConnection);
+  }
+
+  /**
+   * Resolves with the run once it has ended. Follows the runUpdated subscription over the WebSocket,
+   * and polls instead when the WebSocket cannot connect or drops (a proxy that blocks WebSockets).
+   */
+  async waitForRun(id: string, options: WaitOptions = {}): Promise<RunFieldsFragment> {
     const deadline = Date.now() + (options.timeoutMs ?? 24 * 3600 * 1000);
+    const timeout = (status: string) => new FashionHowError('TIMEOUT', `run ${id} did not finish in time (status ${status})`);
+    if (this.webSocketEndpoint) {
+      const followed = await this.followRun(id, deadline, options.onProgress);
+      if (followed.ended) return followed.ended;
+      if (followed.timedOut) throw timeout(followed.last?.status ?? 'unknown');
+    }
     for (;;) {
       const run = await this.run(id);
       options.onProgress?.(run);
       if (FINAL.has(run.status)) return run;
-      if (Date.now() > deadline) throw new FashionHowError('TIMEOUT', `run ${id} did not finish in time (status ${run.status})`);
+      if (Date.now() > deadline) throw timeout(run.status);
       await sleep(options.pollMs ?? 1000);
     }
+  }
+
+  /** The run's updates over graphql-ws until it ends; { ended: undefined } when the socket failed. */
+  private async followRun(id: string, deadline: number, onProgress?: (run: RunFieldsFragment) => void) {
+    const client = createClient({
+      url: this.webSocketEndpoint as string,
+      webSocketImpl: WebSocket,
+      lazy: true,
+      retryAttempts: 0,
+      connectionParams: this.token ? { authorization: `Bearer ${this.token}` } : {},
+    });
+    const updates = client.iterate<RunUpdatedSubscription>({ query: print(RunUpdatedDocument), variables: { id } });
+    let timedOut = false;
+    let last: RunFieldsFragment | undefined;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      void updates.return?.();
+    }, Math.max(0, deadline - Date.now()));
+    try {
+      for await (const result of updates) {
+        const error = result.errors?.[0];
+        if (error) throw new FashionHowError(String(error.extensions?.code ?? 'INTERNAL_SERVER_ERROR'), error.message, error.extensions ?? {});
+        last = result.data!.runUpdated;
+        onProgress?.(last);
+        if (FINAL.has(last.status)) return { ended: last };
+      }
+    } catch (error) {
+      // A GraphQL error is the answer; anything else is the socket failing, and polling takes over.
+      if (error instanceof FashionHowError) throw error;
+    } finally {
+      clearTimeout(timer);
+      await client.dispose();
+    }
+    return { ended: undefined, timedOut, last };
   }
 
   async createEnsemble(input: CreateEnsembleInput) {

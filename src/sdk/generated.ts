@@ -3,16 +3,31 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+/** Which artifacts to list; absent fields match every artifact. */
+export type ArtifactFilter = {
+  /** Artifacts of runs of this backbone, e.g. resnet18 (imported models do not match). */
+  backbone?: string | null | undefined;
+  /** Artifacts of runs of this head, e.g. feedforward (imported models do not match). */
+  head?: string | null | undefined;
+  /** Only imported models (true) or only those of runs (false). */
+  imported?: boolean | null | undefined;
+};
+
+/** A box in image pixels. */
 export type BboxInput = {
-  /** Exclusive. */
+  /** Right edge, exclusive. */
   xmax: number;
+  /** Left edge, inclusive. */
   xmin: number;
-  /** Exclusive. */
+  /** Bottom edge, exclusive. */
   ymax: number;
+  /** Top edge, inclusive. */
   ymin: number;
 };
 
+/** One image to classify and the item's box in it. */
 export type ClassifyImage = {
+  /** The item's box; it must lie inside the image. */
   bbox: BboxInput;
   /**
    * The encoded image as a file part of a multipart request (the GraphQL multipart request spec; send
@@ -23,25 +38,37 @@ export type ClassifyImage = {
   image?: string | null | undefined;
 };
 
+/** What classify scores and with which model. */
 export type ClassifyInput = {
+  /** Answer with this single artifact instead of an ensemble. */
   artifactId?: string | number | null | undefined;
+  /** Answer with this ensemble instead of the default one. */
   ensembleId?: string | number | null | undefined;
+  /** The images, at most FASHION_HOW_MAX_CLASSIFY_IMAGES (default 64). */
   images: Array<ClassifyImage>;
-  /** Also return each member's distribution. */
+  /** Also return each member's distribution (default false). */
   includeMembers?: boolean | null | undefined;
 };
 
+/** One backbone with one head. */
 export type ComboInput = {
+  /** A backbone trainingCapabilities lists, e.g. resnet18. */
   backbone: string;
+  /** A head trainingCapabilities lists: feedforward or residual. */
   head: string;
 };
 
+/** A hand-weighted soft vote. */
 export type CreateEnsembleInput = {
+  /** Make it the default ensemble (default false; the first ensemble always is). */
   makeDefault?: boolean | null | undefined;
+  /** The members, sharing a label schema. */
   members: Array<EnsembleMemberInput>;
+  /** The ensemble's name. */
   name: string;
 };
 
+/** The CutMix augmentation (a box from another image pasted in, labels mixed by the pasted area). */
 export type CutMixMode =
   /** No CutMix. */
   | 'OFF'
@@ -50,35 +77,59 @@ export type CutMixMode =
   /** Each batch mixed with a shuffled copy of itself, with probability cutmixProbability. */
   | 'ONLINE';
 
+/** Which datasets to list; absent fields match every dataset. */
+export type DatasetFilter = {
+  /** Datasets whose name contains this text (case-sensitive). */
+  nameContains?: string | null | undefined;
+};
+
+/** Which ensembles to list; absent fields match every ensemble. */
+export type EnsembleFilter = {
+  /** Ensembles whose name contains this text (case-sensitive). */
+  nameContains?: string | null | undefined;
+};
+
+/** One member of a hand-weighted ensemble. */
 export type EnsembleMemberInput = {
+  /** The member's model. */
   artifactId: string | number;
+  /** Its weight in the vote, above 0 (default 1). */
   weight?: number;
 };
 
+/** What evaluate scores: exactly one of runId, artifactId and ensembleId. */
 export type EvaluateInput = {
+  /** An artifact. */
   artifactId?: string | number | null | undefined;
   /** Default: the run's dataset; required for an artifact or an ensemble. */
   datasetId?: string | number | null | undefined;
+  /** An ensemble. */
   ensembleId?: string | number | null | undefined;
+  /** A finished run (its artifact). */
   runId?: string | number | null | undefined;
   /** Default: VALIDATION for a run on its own dataset, every item otherwise. */
   split?: Split | null | undefined;
 };
 
+/** What fitEnsemble builds its ensemble from. */
 export type FitEnsembleInput = {
   /** The pool to select from (up to 64 artifacts of the dataset's label schema). */
   artifactIds: Array<string | number>;
+  /** The dataset to fit on. */
   datasetId: string | number;
-  /** Fit a logit adjustment of the vote per task for ACSA. */
+  /** Fit a logit adjustment of the vote per task for ACSA (default false). */
   logitAdjustment?: boolean | null | undefined;
+  /** Make it the default ensemble (default false). */
   makeDefault?: boolean | null | undefined;
+  /** What to maximise (default MEAN_ACSA). */
   metric?: FitMetric | null | undefined;
+  /** The new ensemble's name. */
   name: string;
-  /** Selection steps (1-100): the most picks the ensemble can hold. */
+  /** Selection steps (1-100, default 25): the most picks the ensemble can hold. */
   rounds?: number | null | undefined;
   /** The fitting split; report on another one (import with testFraction to hold out TEST). */
   split?: Split | null | undefined;
-  /** Fit a temperature per member and task (minimising NLL) before selection. */
+  /** Fit a temperature per member and task (minimising NLL) before selection (default true). */
   temperatureScaling?: boolean | null | undefined;
 };
 
@@ -91,32 +142,66 @@ export type FitMetric =
   /** Mean over tasks of the negative log-likelihood (minimised). */
   | 'NLL';
 
+/** Where a dataset's files are and how to split it. */
 export type ImportDatasetInput = {
+  /** Path of the CSV on the server. */
   csvPath: string;
-  /** Default: images/ beside the CSV if it exists, else the CSV's folder. */
+  /** Folder the CSV's image names are relative to. Default: images/ beside the CSV if it exists, else the CSV's folder. */
   imageRoot?: string | null | undefined;
   /** A JSON or YAML label schema; default: <csv stem>.schema.json|yaml beside the CSV, else Fashion-How's. */
   labelSchemaPath?: string | null | undefined;
+  /** The dataset's name; default: the CSV's file name. */
   name?: string | null | undefined;
+  /** Store the valid rows and keep the bad ones as rejects instead of refusing the import (default false). */
   skipInvalid?: boolean | null | undefined;
+  /** Seed of the stratified split (default 1). */
   splitSeed?: number | null | undefined;
   /** Share held out as TEST (default 0): fit ensembles and logit adjustment on VALIDATION, report on TEST (e.g. 0.15 and 0.15 for 70:15:15). */
   testFraction?: number | null | undefined;
+  /** Share of the items in VALIDATION, above 0 and below 1 (default 0.25). */
   validationFraction?: number | null | undefined;
 };
 
+/** A model a user brings. */
 export type ImportModelInput = {
   /** Its model.json (input size, normalisation, tasks and their outputs), a file part too; at most 1 MiB. */
   modelJson: Blob;
+  /** The model's name. */
   name: string;
   /** The ONNX graph, a file part of a multipart request; at most FASHION_HOW_MAX_MODEL_BYTES (default 256 MiB). */
   onnx: Blob;
 };
 
-export type RunFilter = {
-  backbone?: string | null | undefined;
+/** Which reports to list; absent fields match every report. */
+export type ReportFilter = {
+  /** Reports of this artifact. */
+  artifactId?: string | number | null | undefined;
+  /** Reports on this dataset. */
   datasetId?: string | number | null | undefined;
+  /** Reports of this ensemble. */
+  ensembleId?: string | number | null | undefined;
+  /** Reports of this run. */
+  runId?: string | number | null | undefined;
+};
+
+/** What a token may do; roles nest (READER < TRAINER < ADMIN). Input also accepts the old lowercase names (reader, trainer, admin). */
+export type Role =
+  /** Also token management. */
+  | 'ADMIN'
+  /** Queries, subscriptions and classify. */
+  | 'READER'
+  /** Also imports, training, ensembles, evaluations and model imports. */
+  | 'TRAINER';
+
+/** Which runs to list; absent fields match every run. */
+export type RunFilter = {
+  /** Runs of this backbone, e.g. resnet18. */
+  backbone?: string | null | undefined;
+  /** Runs on this dataset. */
+  datasetId?: string | number | null | undefined;
+  /** Runs of this head, e.g. feedforward. */
   head?: string | null | undefined;
+  /** Runs in any of these statuses. */
   status?: Array<RunStatus> | null | undefined;
 };
 
@@ -131,24 +216,48 @@ export type RunPhase =
   /** Another run is building the pixel cache this run needs; it waits, then reuses it. */
   | 'WAITING_FOR_IMAGES';
 
+/** Where a training run is in its life. QUEUED and RUNNING change by themselves; the others are final. */
 export type RunStatus =
+  /** Stopped by cancelRun; resumable from its last checkpoint. */
   | 'CANCELLED'
+  /** The worker failed or its artifact was refused; error says why. */
   | 'FAILED'
+  /** The process running it stopped (restart, crash); resumable with resumeRun. */
   | 'INTERRUPTED'
+  /** Waiting for a free training slot. */
   | 'QUEUED'
+  /** The worker is preparing images or training. */
   | 'RUNNING'
+  /** Finished with a checked artifact and a validation report. */
   | 'SUCCEEDED';
 
+/** Which end of a list comes first. Lists are ordered by creation time, then id, so the order never changes while rows are added. */
+export type SortOrder =
+  /** The newest row first: rows created while a client pages are not seen (they come before the first page). */
+  | 'NEWEST_FIRST'
+  /** The oldest row first: rows created while a client pages appear on later pages. */
+  | 'OLDEST_FIRST';
+
+/** Which part of a dataset an item belongs to. */
 export type Split =
+  /** Items held out for final reports; present only when the dataset was imported with a testFraction. */
   | 'TEST'
+  /** Items the runs learn from (75% by default). */
   | 'TRAIN'
+  /** Items held out for early checks and fitting ensembles (25% by default, stratified). */
   | 'VALIDATION';
 
+/** What startTraining trains: every backbone with every head, plus explicit combos (duplicates trained once). */
 export type StartTrainingInput = {
+  /** Backbones to combine with every head in heads. */
   backbones?: Array<string> | null | undefined;
+  /** Explicit (backbone, head) pairs. */
   combos?: Array<ComboInput> | null | undefined;
+  /** The dataset to train on. */
   datasetId: string | number;
+  /** Heads to combine with every backbone in backbones. */
   heads?: Array<string> | null | undefined;
+  /** Hyperparameters; absent fields take the seed's recipe. */
   options?: TrainingOptions | null | undefined;
   /** Train each combo as a student of this teacher's soft targets (distillation). */
   teacher?: TeacherInput | null | undefined;
@@ -160,47 +269,75 @@ export type TeacherInput = {
   alpha?: number | null | undefined;
   /** Also train each combo without the teacher, so the student's report shows what the teacher added (default true). */
   compareWithoutTeacher?: boolean | null | undefined;
+  /** The teacher ensemble; it must predict the dataset's label schema. */
   ensembleId: string | number;
   /** Softening of both distributions, above 0 and at most 20 (default 2). */
   temperature?: number | null | undefined;
 };
 
-/** Every field is optional; the defaults are the seed's recipe (3 epochs, batch 64, 224 px, AdamW, 5% warmup, offline CutMix x4). */
+/** Which tokens to list; absent fields match every token. */
+export type TokenFilter = {
+  /** Only revoked tokens (true) or only working ones (false). */
+  revoked?: boolean | null | undefined;
+  /** Tokens with this role. */
+  role?: Role | null | undefined;
+};
+
+/** Every field is optional; the defaults are the seed's recipe (3 epochs, batch 64, 224 px, AdamW, 5% warmup, offline CutMix x4). A value out of range answers BAD_USER_INPUT naming the field and its range. */
 export type TrainingOptions = {
   /** The backbone learns at learningRate x this (0-10, default 1): fine-tune pretrained weights more gently than the new heads. */
   backboneLrMultiplier?: number | null | undefined;
+  /** Draw training batches with equal chances per class (default false). */
   balancedSampling?: boolean | null | undefined;
+  /** Images per step, 1 to 4096 (default 64). */
   batchSize?: number | null | undefined;
-  /** Training images over which BatchNorm statistics are recomputed after each epoch (precise BN); 0 turns it off. */
+  /** Training images over which BatchNorm statistics are recomputed after each epoch (precise BN), 0 to 1,000,000 (default 1024); 0 turns it off. */
   bnCalibrationImages?: number | null | undefined;
+  /** Weight each class's loss by its inverse frequency (default false). */
   classWeightedLoss?: boolean | null | undefined;
-  /** torch.compile the training forward (torch 2.x only; default false). Checkpoints, resume and the ONNX export use the eager model. */
+  /** Use torch.compile on the training forward (torch 2.x only; default false). Checkpoints, resume and the ONNX export use the eager model. */
   compile?: boolean | null | undefined;
+  /** The CutMix variant (default OFFLINE). */
   cutmix?: CutMixMode | null | undefined;
+  /** Beta distribution parameter of the CutMix box area, 0.01 to 100 (default 1). */
   cutmixAlpha?: number | null | undefined;
+  /** Mixed copies per image and epoch under OFFLINE CutMix, 0 to 32 (default 4). */
   cutmixCopies?: number | null | undefined;
+  /** Probability that a batch is mixed under ONLINE CutMix, 0 to 1 (default 0.5). */
   cutmixProbability?: number | null | undefined;
-  /** DataLoader processes feeding the step; absent: the worker's choice (CUDA: most cores, CPU: none, which measured fastest on cached pixels). */
+  /** DataLoader processes feeding the step, 0 to 64; absent: the worker's choice (CUDA: most cores, CPU: none, which measured fastest on cached pixels). */
   dataLoaderWorkers?: number | null | undefined;
-  /** auto, cpu or cuda. */
+  /** One of auto (CUDA when torch sees a device, default), cpu or cuda. */
   device?: string | null | undefined;
+  /** Dropout before each head, 0 to 0.99 (default 0.2). */
   dropout?: number | null | undefined;
+  /** Passes over the training split, 1 to 1000 (default 3). */
   epochs?: number | null | undefined;
   /** Steps at the start with the backbone frozen, only the heads learning (default 0). */
   freezeBackboneSteps?: number | null | undefined;
+  /** Width of each head's hidden layer, 1 to 65,536 (default 512). */
   hiddenSize?: number | null | undefined;
+  /** Side of the square network input in pixels, 16 to 1024 (default 224). */
   imageSize?: number | null | undefined;
+  /** Peak AdamW learning rate, 1e-8 to 1 (default 0.001). */
   learningRate?: number | null | undefined;
+  /** Train with logit-adjusted loss against the class priors (default false). */
   logitAdjustment?: boolean | null | undefined;
+  /** Stop each epoch after this many steps (quick experiments); absent: every batch. */
   maxStepsPerEpoch?: number | null | undefined;
-  /** auto, off, bf16 or fp16 (CUDA only). */
+  /** One of auto (default), off, bf16 or fp16 (CUDA only). */
   mixedPrecision?: string | null | undefined;
-  /** auto (weights cache, else download, else random init with a warning; default), imagenet (cache, else download, else fail), none, or a path to a state dict on the training host. */
+  /** One of auto (weights cache, else download, else random init with a warning; default), imagenet (cache, else download, else fail), none, or a path to a state dict on the training host. */
   pretrained?: string | null | undefined;
+  /** Seed of initialisation, shuffling and augmentation, 0 to 2^31-1 (default 1). */
   seed?: number | null | undefined;
+  /** Torch threads, 0 to 1024 (default 0: torch's own choice). */
   threads?: number | null | undefined;
+  /** Wall-clock limit of one attempt in seconds, 1 to 2,592,000 (default 86,400); past it the run FAILED. */
   timeLimitSeconds?: number | null | undefined;
+  /** Share of the steps with a linear warmup, 0 to 1 (default 0.05); linear decay after it. */
   warmupFraction?: number | null | undefined;
+  /** AdamW weight decay, 0 to 1 (default 0.0001). */
   weightDecay?: number | null | undefined;
 };
 
@@ -288,8 +425,78 @@ export type ImportModelMutationVariables = Exact<{
 
 export type ImportModelMutation = { importModel: { id: string, name: string, sizeBytes: number, sha256: string, outputKind: string, inputSize: number, tasks: Array<{ name: string, classes: Array<string> }> } };
 
+export type PageFieldsFragment = { hasNextPage: boolean, endCursor: string | null };
+
+export type RunsPageQueryVariables = Exact<{
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+  filter?: RunFilter | null | undefined;
+  order?: SortOrder | null | undefined;
+}>;
+
+
+export type RunsPageQuery = { runsConnection: { edges: Array<{ node: { id: string, backbone: string, head: string, status: RunStatus, error: string | null, device: string | null, pretrained: boolean | null, parameterCount: number | null, bestValidationAcsa: number | null, attempts: number, createdAt: string, startedAt: string | null, finishedAt: string | null, warnings: Array<string>, progress: { phase: RunPhase, prepared: number | null, toPrepare: number | null, weightsFile: string | null, downloadedBytes: number | null, downloadBytes: number | null, epoch: number, step: number, totalSteps: number, loss: number | null, imagesPerSecond: number | null, lr: number | null } | null, imageCache: { spec: string, items: number, built: number, reused: number, lostRows: number, seconds: number, imagesPerSecond: number | null, bytes: number } | null, weights: { source: string, file: string, sha256: string, downloaded: boolean } | null, distillation: { teacher: { id: string }, baselineRun: { id: string } | null, comparison: { split: Split, itemCount: number, student: { meanTop1: number, meanAcsa: number, sizeMB: number, cpuLatencyMs: number }, teacher: { meanTop1: number, meanAcsa: number }, baseline: { meanTop1: number, meanAcsa: number } | null, compliance: { compliant: boolean, sizeMB: number, limitMB: number, cpuLatencyMs: number } } | null } | null, epochs: Array<{ epoch: number, trainLoss: number, seconds: number, meanTop1: number, meanAcsa: number, validation: Array<{ task: string, top1: number, acsa: number }> }>, artifact: { id: string, name: string, sha256: string, sizeBytes: number, exportMaxAbsDiff: number | null } | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+
+export type DatasetsPageQueryVariables = Exact<{
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+  filter?: DatasetFilter | null | undefined;
+  order?: SortOrder | null | undefined;
+}>;
+
+
+export type DatasetsPageQuery = { datasetsConnection: { edges: Array<{ node: { id: string, name: string, itemCount: number, rejectCount: number, createdAt: string, splits: Array<{ split: Split, count: number }> } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+
+export type ReportsPageQueryVariables = Exact<{
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+  filter?: ReportFilter | null | undefined;
+  order?: SortOrder | null | undefined;
+}>;
+
+
+export type ReportsPageQuery = { reportsConnection: { edges: Array<{ node: { id: string, split: string, source: string, itemCount: number, meanTop1: number, meanAcsa: number, durationMs: number, createdAt: string, run: { id: string } | null, artifact: { id: string, name: string } | null, ensemble: { id: string, name: string } | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+
+export type ArtifactsPageQueryVariables = Exact<{
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+  filter?: ArtifactFilter | null | undefined;
+  order?: SortOrder | null | undefined;
+}>;
+
+
+export type ArtifactsPageQuery = { artifactsConnection: { edges: Array<{ node: { id: string, name: string, backbone: string | null, head: string | null, outputKind: string, sha256: string, sizeBytes: number, parameterCount: number | null, inputSize: number, createdAt: string, run: { id: string } | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+
+export type EnsemblesPageQueryVariables = Exact<{
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+  filter?: EnsembleFilter | null | undefined;
+  order?: SortOrder | null | undefined;
+}>;
+
+
+export type EnsemblesPageQuery = { ensemblesConnection: { edges: Array<{ node: { id: string, name: string, isDefault: boolean, createdAt: string, members: Array<{ weight: number, temperatures: Array<number> | null, artifact: { id: string, name: string } }> } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+
+export type TokensPageQueryVariables = Exact<{
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+  filter?: TokenFilter | null | undefined;
+  order?: SortOrder | null | undefined;
+}>;
+
+
+export type TokensPageQuery = { tokensConnection: { edges: Array<{ node: { id: string, name: string, role: Role, prefix: string, createdAt: string, lastUsedAt: string | null, revokedAt: string | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+
+export type RunUpdatedSubscriptionVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type RunUpdatedSubscription = { runUpdated: { id: string, backbone: string, head: string, status: RunStatus, error: string | null, device: string | null, pretrained: boolean | null, parameterCount: number | null, bestValidationAcsa: number | null, attempts: number, createdAt: string, startedAt: string | null, finishedAt: string | null, warnings: Array<string>, progress: { phase: RunPhase, prepared: number | null, toPrepare: number | null, weightsFile: string | null, downloadedBytes: number | null, downloadBytes: number | null, epoch: number, step: number, totalSteps: number, loss: number | null, imagesPerSecond: number | null, lr: number | null } | null, imageCache: { spec: string, items: number, built: number, reused: number, lostRows: number, seconds: number, imagesPerSecond: number | null, bytes: number } | null, weights: { source: string, file: string, sha256: string, downloaded: boolean } | null, distillation: { teacher: { id: string }, baselineRun: { id: string } | null, comparison: { split: Split, itemCount: number, student: { meanTop1: number, meanAcsa: number, sizeMB: number, cpuLatencyMs: number }, teacher: { meanTop1: number, meanAcsa: number }, baseline: { meanTop1: number, meanAcsa: number } | null, compliance: { compliant: boolean, sizeMB: number, limitMB: number, cpuLatencyMs: number } } | null } | null, epochs: Array<{ epoch: number, trainLoss: number, seconds: number, meanTop1: number, meanAcsa: number, validation: Array<{ task: string, top1: number, acsa: number }> }>, artifact: { id: string, name: string, sha256: string, sizeBytes: number, exportMaxAbsDiff: number | null } | null } };
+
 export const RunFieldsFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"RunFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"TrainingRun"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"backbone"}},{"kind":"Field","name":{"kind":"Name","value":"head"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"error"}},{"kind":"Field","name":{"kind":"Name","value":"device"}},{"kind":"Field","name":{"kind":"Name","value":"pretrained"}},{"kind":"Field","name":{"kind":"Name","value":"parameterCount"}},{"kind":"Field","name":{"kind":"Name","value":"bestValidationAcsa"}},{"kind":"Field","name":{"kind":"Name","value":"attempts"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"startedAt"}},{"kind":"Field","name":{"kind":"Name","value":"finishedAt"}},{"kind":"Field","name":{"kind":"Name","value":"progress"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"phase"}},{"kind":"Field","name":{"kind":"Name","value":"prepared"}},{"kind":"Field","name":{"kind":"Name","value":"toPrepare"}},{"kind":"Field","name":{"kind":"Name","value":"weightsFile"}},{"kind":"Field","name":{"kind":"Name","value":"downloadedBytes"}},{"kind":"Field","name":{"kind":"Name","value":"downloadBytes"}},{"kind":"Field","name":{"kind":"Name","value":"epoch"}},{"kind":"Field","name":{"kind":"Name","value":"step"}},{"kind":"Field","name":{"kind":"Name","value":"totalSteps"}},{"kind":"Field","name":{"kind":"Name","value":"loss"}},{"kind":"Field","name":{"kind":"Name","value":"imagesPerSecond"}},{"kind":"Field","name":{"kind":"Name","value":"lr"}}]}},{"kind":"Field","name":{"kind":"Name","value":"imageCache"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"spec"}},{"kind":"Field","name":{"kind":"Name","value":"items"}},{"kind":"Field","name":{"kind":"Name","value":"built"}},{"kind":"Field","name":{"kind":"Name","value":"reused"}},{"kind":"Field","name":{"kind":"Name","value":"lostRows"}},{"kind":"Field","name":{"kind":"Name","value":"seconds"}},{"kind":"Field","name":{"kind":"Name","value":"imagesPerSecond"}},{"kind":"Field","name":{"kind":"Name","value":"bytes"}}]}},{"kind":"Field","name":{"kind":"Name","value":"weights"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"source"}},{"kind":"Field","name":{"kind":"Name","value":"file"}},{"kind":"Field","name":{"kind":"Name","value":"sha256"}},{"kind":"Field","name":{"kind":"Name","value":"downloaded"}}]}},{"kind":"Field","name":{"kind":"Name","value":"warnings"}},{"kind":"Field","name":{"kind":"Name","value":"distillation"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"teacher"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}}]}},{"kind":"Field","name":{"kind":"Name","value":"baselineRun"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}}]}},{"kind":"Field","name":{"kind":"Name","value":"comparison"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"split"}},{"kind":"Field","name":{"kind":"Name","value":"itemCount"}},{"kind":"Field","name":{"kind":"Name","value":"student"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"meanTop1"}},{"kind":"Field","name":{"kind":"Name","value":"meanAcsa"}},{"kind":"Field","name":{"kind":"Name","value":"sizeMB"}},{"kind":"Field","name":{"kind":"Name","value":"cpuLatencyMs"}}]}},{"kind":"Field","name":{"kind":"Name","value":"teacher"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"meanTop1"}},{"kind":"Field","name":{"kind":"Name","value":"meanAcsa"}}]}},{"kind":"Field","name":{"kind":"Name","value":"baseline"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"meanTop1"}},{"kind":"Field","name":{"kind":"Name","value":"meanAcsa"}}]}},{"kind":"Field","name":{"kind":"Name","value":"compliance"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"compliant"}},{"kind":"Field","name":{"kind":"Name","value":"sizeMB"}},{"kind":"Field","name":{"kind":"Name","value":"limitMB"}},{"kind":"Field","name":{"kind":"Name","value":"cpuLatencyMs"}}]}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"epochs"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"epoch"}},{"kind":"Field","name":{"kind":"Name","value":"trainLoss"}},{"kind":"Field","name":{"kind":"Name","value":"seconds"}},{"kind":"Field","name":{"kind":"Name","value":"meanTop1"}},{"kind":"Field","name":{"kind":"Name","value":"meanAcsa"}},{"kind":"Field","name":{"kind":"Name","value":"validation"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"task"}},{"kind":"Field","name":{"kind":"Name","value":"top1"}},{"kind":"Field","name":{"kind":"Name","value":"acsa"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"artifact"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"sha256"}},{"kind":"Field","name":{"kind":"Name","value":"sizeBytes"}},{"kind":"Field","name":{"kind":"Name","value":"exportMaxAbsDiff"}}]}}]}}]} as unknown as DocumentNode<RunFieldsFragment, unknown>;
 export const ReportFieldsFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"ReportFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"EvaluationReport"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"split"}},{"kind":"Field","name":{"kind":"Name","value":"source"}},{"kind":"Field","name":{"kind":"Name","value":"itemCount"}},{"kind":"Field","name":{"kind":"Name","value":"meanTop1"}},{"kind":"Field","name":{"kind":"Name","value":"meanAcsa"}},{"kind":"Field","name":{"kind":"Name","value":"durationMs"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"run"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}}]}},{"kind":"Field","name":{"kind":"Name","value":"artifact"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"ensemble"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"model"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"sizeMB"}},{"kind":"Field","name":{"kind":"Name","value":"parameterCount"}},{"kind":"Field","name":{"kind":"Name","value":"cpuLatencyMs"}}]}},{"kind":"Field","name":{"kind":"Name","value":"gainOverBestMember"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"meanTop1"}},{"kind":"Field","name":{"kind":"Name","value":"meanAcsa"}},{"kind":"Field","name":{"kind":"Name","value":"bestMemberArtifactId"}}]}},{"kind":"Field","name":{"kind":"Name","value":"details"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"task"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"itemCount"}},{"kind":"Field","name":{"kind":"Name","value":"top1"}},{"kind":"Field","name":{"kind":"Name","value":"topK"}},{"kind":"Field","name":{"kind":"Name","value":"acsa"}},{"kind":"Field","name":{"kind":"Name","value":"macroF1"}},{"kind":"Field","name":{"kind":"Name","value":"weightedF1"}},{"kind":"Field","name":{"kind":"Name","value":"mcc"}},{"kind":"Field","name":{"kind":"Name","value":"kappa"}},{"kind":"Field","name":{"kind":"Name","value":"gmeanRecall"}},{"kind":"Field","name":{"kind":"Name","value":"nll"}},{"kind":"Field","name":{"kind":"Name","value":"brier"}},{"kind":"Field","name":{"kind":"Name","value":"ece"}},{"kind":"Field","name":{"kind":"Name","value":"top1Interval"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"low"}},{"kind":"Field","name":{"kind":"Name","value":"high"}}]}},{"kind":"Field","name":{"kind":"Name","value":"acsaInterval"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"low"}},{"kind":"Field","name":{"kind":"Name","value":"high"}}]}},{"kind":"Field","name":{"kind":"Name","value":"reliability"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"lower"}},{"kind":"Field","name":{"kind":"Name","value":"upper"}},{"kind":"Field","name":{"kind":"Name","value":"count"}},{"kind":"Field","name":{"kind":"Name","value":"accuracy"}},{"kind":"Field","name":{"kind":"Name","value":"confidence"}}]}},{"kind":"Field","name":{"kind":"Name","value":"classes"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"index"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"support"}},{"kind":"Field","name":{"kind":"Name","value":"predicted"}},{"kind":"Field","name":{"kind":"Name","value":"precision"}},{"kind":"Field","name":{"kind":"Name","value":"recall"}},{"kind":"Field","name":{"kind":"Name","value":"f1"}},{"kind":"Field","name":{"kind":"Name","value":"specificity"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"confusionMatrices"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"task"}},{"kind":"Field","name":{"kind":"Name","value":"taskName"}},{"kind":"Field","name":{"kind":"Name","value":"classes"}},{"kind":"Field","name":{"kind":"Name","value":"rows"}},{"kind":"Field","name":{"kind":"Name","value":"normalized"}}]}},{"kind":"Field","name":{"kind":"Name","value":"members"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"artifact"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"meanTop1"}},{"kind":"Field","name":{"kind":"Name","value":"meanAcsa"}}]}}]}}]} as unknown as DocumentNode<ReportFieldsFragment, unknown>;
+export const PageFieldsFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"PageFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"PageInfo"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}}]}}]} as unknown as DocumentNode<PageFieldsFragment, unknown>;
 export const HealthDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Health"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"health"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"ok"}},{"kind":"Field","name":{"kind":"Name","value":"version"}},{"kind":"Field","name":{"kind":"Name","value":"database"}},{"kind":"Field","name":{"kind":"Name","value":"limits"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"maxClassifyImages"}},{"kind":"Field","name":{"kind":"Name","value":"maxImageBytes"}},{"kind":"Field","name":{"kind":"Name","value":"maxImagePixels"}},{"kind":"Field","name":{"kind":"Name","value":"maxBodyBytes"}}]}}]}}]}}]} as unknown as DocumentNode<HealthQuery, HealthQueryVariables>;
 export const DatasetsDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Datasets"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"datasets"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"itemCount"}},{"kind":"Field","name":{"kind":"Name","value":"rejectCount"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"splits"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"split"}},{"kind":"Field","name":{"kind":"Name","value":"count"}}]}}]}}]}}]} as unknown as DocumentNode<DatasetsQuery, DatasetsQueryVariables>;
 export const ImportDatasetDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"ImportDataset"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ImportDatasetInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"importDataset"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"created"}},{"kind":"Field","name":{"kind":"Name","value":"itemCount"}},{"kind":"Field","name":{"kind":"Name","value":"rejects"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"line"}},{"kind":"Field","name":{"kind":"Name","value":"reason"}},{"kind":"Field","name":{"kind":"Name","value":"row"}}]}},{"kind":"Field","name":{"kind":"Name","value":"dataset"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"itemCount"}}]}}]}}]}}]} as unknown as DocumentNode<ImportDatasetMutation, ImportDatasetMutationVariables>;
@@ -302,3 +509,10 @@ export const ClassifyDocument = {"kind":"Document","definitions":[{"kind":"Opera
 export const EvaluateDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"Evaluate"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"EvaluateInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"evaluate"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"ReportFields"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"ReportFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"EvaluationReport"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"split"}},{"kind":"Field","name":{"kind":"Name","value":"source"}},{"kind":"Field","name":{"kind":"Name","value":"itemCount"}},{"kind":"Field","name":{"kind":"Name","value":"meanTop1"}},{"kind":"Field","name":{"kind":"Name","value":"meanAcsa"}},{"kind":"Field","name":{"kind":"Name","value":"durationMs"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"run"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}}]}},{"kind":"Field","name":{"kind":"Name","value":"artifact"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"ensemble"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"model"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"sizeMB"}},{"kind":"Field","name":{"kind":"Name","value":"parameterCount"}},{"kind":"Field","name":{"kind":"Name","value":"cpuLatencyMs"}}]}},{"kind":"Field","name":{"kind":"Name","value":"gainOverBestMember"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"meanTop1"}},{"kind":"Field","name":{"kind":"Name","value":"meanAcsa"}},{"kind":"Field","name":{"kind":"Name","value":"bestMemberArtifactId"}}]}},{"kind":"Field","name":{"kind":"Name","value":"details"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"task"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"itemCount"}},{"kind":"Field","name":{"kind":"Name","value":"top1"}},{"kind":"Field","name":{"kind":"Name","value":"topK"}},{"kind":"Field","name":{"kind":"Name","value":"acsa"}},{"kind":"Field","name":{"kind":"Name","value":"macroF1"}},{"kind":"Field","name":{"kind":"Name","value":"weightedF1"}},{"kind":"Field","name":{"kind":"Name","value":"mcc"}},{"kind":"Field","name":{"kind":"Name","value":"kappa"}},{"kind":"Field","name":{"kind":"Name","value":"gmeanRecall"}},{"kind":"Field","name":{"kind":"Name","value":"nll"}},{"kind":"Field","name":{"kind":"Name","value":"brier"}},{"kind":"Field","name":{"kind":"Name","value":"ece"}},{"kind":"Field","name":{"kind":"Name","value":"top1Interval"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"low"}},{"kind":"Field","name":{"kind":"Name","value":"high"}}]}},{"kind":"Field","name":{"kind":"Name","value":"acsaInterval"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"low"}},{"kind":"Field","name":{"kind":"Name","value":"high"}}]}},{"kind":"Field","name":{"kind":"Name","value":"reliability"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"lower"}},{"kind":"Field","name":{"kind":"Name","value":"upper"}},{"kind":"Field","name":{"kind":"Name","value":"count"}},{"kind":"Field","name":{"kind":"Name","value":"accuracy"}},{"kind":"Field","name":{"kind":"Name","value":"confidence"}}]}},{"kind":"Field","name":{"kind":"Name","value":"classes"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"index"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"support"}},{"kind":"Field","name":{"kind":"Name","value":"predicted"}},{"kind":"Field","name":{"kind":"Name","value":"precision"}},{"kind":"Field","name":{"kind":"Name","value":"recall"}},{"kind":"Field","name":{"kind":"Name","value":"f1"}},{"kind":"Field","name":{"kind":"Name","value":"specificity"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"confusionMatrices"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"task"}},{"kind":"Field","name":{"kind":"Name","value":"taskName"}},{"kind":"Field","name":{"kind":"Name","value":"classes"}},{"kind":"Field","name":{"kind":"Name","value":"rows"}},{"kind":"Field","name":{"kind":"Name","value":"normalized"}}]}},{"kind":"Field","name":{"kind":"Name","value":"members"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"artifact"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"meanTop1"}},{"kind":"Field","name":{"kind":"Name","value":"meanAcsa"}}]}}]}}]} as unknown as DocumentNode<EvaluateMutation, EvaluateMutationVariables>;
 export const ReportDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Report"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"report"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"ReportFields"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"ReportFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"EvaluationReport"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"split"}},{"kind":"Field","name":{"kind":"Name","value":"source"}},{"kind":"Field","name":{"kind":"Name","value":"itemCount"}},{"kind":"Field","name":{"kind":"Name","value":"meanTop1"}},{"kind":"Field","name":{"kind":"Name","value":"meanAcsa"}},{"kind":"Field","name":{"kind":"Name","value":"durationMs"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"run"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}}]}},{"kind":"Field","name":{"kind":"Name","value":"artifact"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"ensemble"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"model"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"sizeMB"}},{"kind":"Field","name":{"kind":"Name","value":"parameterCount"}},{"kind":"Field","name":{"kind":"Name","value":"cpuLatencyMs"}}]}},{"kind":"Field","name":{"kind":"Name","value":"gainOverBestMember"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"meanTop1"}},{"kind":"Field","name":{"kind":"Name","value":"meanAcsa"}},{"kind":"Field","name":{"kind":"Name","value":"bestMemberArtifactId"}}]}},{"kind":"Field","name":{"kind":"Name","value":"details"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"task"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"itemCount"}},{"kind":"Field","name":{"kind":"Name","value":"top1"}},{"kind":"Field","name":{"kind":"Name","value":"topK"}},{"kind":"Field","name":{"kind":"Name","value":"acsa"}},{"kind":"Field","name":{"kind":"Name","value":"macroF1"}},{"kind":"Field","name":{"kind":"Name","value":"weightedF1"}},{"kind":"Field","name":{"kind":"Name","value":"mcc"}},{"kind":"Field","name":{"kind":"Name","value":"kappa"}},{"kind":"Field","name":{"kind":"Name","value":"gmeanRecall"}},{"kind":"Field","name":{"kind":"Name","value":"nll"}},{"kind":"Field","name":{"kind":"Name","value":"brier"}},{"kind":"Field","name":{"kind":"Name","value":"ece"}},{"kind":"Field","name":{"kind":"Name","value":"top1Interval"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"low"}},{"kind":"Field","name":{"kind":"Name","value":"high"}}]}},{"kind":"Field","name":{"kind":"Name","value":"acsaInterval"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"low"}},{"kind":"Field","name":{"kind":"Name","value":"high"}}]}},{"kind":"Field","name":{"kind":"Name","value":"reliability"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"lower"}},{"kind":"Field","name":{"kind":"Name","value":"upper"}},{"kind":"Field","name":{"kind":"Name","value":"count"}},{"kind":"Field","name":{"kind":"Name","value":"accuracy"}},{"kind":"Field","name":{"kind":"Name","value":"confidence"}}]}},{"kind":"Field","name":{"kind":"Name","value":"classes"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"index"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"support"}},{"kind":"Field","name":{"kind":"Name","value":"predicted"}},{"kind":"Field","name":{"kind":"Name","value":"precision"}},{"kind":"Field","name":{"kind":"Name","value":"recall"}},{"kind":"Field","name":{"kind":"Name","value":"f1"}},{"kind":"Field","name":{"kind":"Name","value":"specificity"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"confusionMatrices"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"task"}},{"kind":"Field","name":{"kind":"Name","value":"taskName"}},{"kind":"Field","name":{"kind":"Name","value":"classes"}},{"kind":"Field","name":{"kind":"Name","value":"rows"}},{"kind":"Field","name":{"kind":"Name","value":"normalized"}}]}},{"kind":"Field","name":{"kind":"Name","value":"members"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"artifact"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"meanTop1"}},{"kind":"Field","name":{"kind":"Name","value":"meanAcsa"}}]}}]}}]} as unknown as DocumentNode<ReportQuery, ReportQueryVariables>;
 export const ImportModelDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"ImportModel"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ImportModelInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"importModel"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"sizeBytes"}},{"kind":"Field","name":{"kind":"Name","value":"sha256"}},{"kind":"Field","name":{"kind":"Name","value":"outputKind"}},{"kind":"Field","name":{"kind":"Name","value":"inputSize"}},{"kind":"Field","name":{"kind":"Name","value":"tasks"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"classes"}}]}}]}}]}}]} as unknown as DocumentNode<ImportModelMutation, ImportModelMutationVariables>;
+export const RunsPageDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"RunsPage"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"after"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"filter"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"RunFilter"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"order"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"SortOrder"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"runsConnection"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"after"}}},{"kind":"Argument","name":{"kind":"Name","value":"filter"},"value":{"kind":"Variable","name":{"kind":"Name","value":"filter"}}},{"kind":"Argument","name":{"kind":"Name","value":"order"},"value":{"kind":"Variable","name":{"kind":"Name","value":"order"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"RunFields"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"PageFields"}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"RunFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"TrainingRun"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"backbone"}},{"kind":"Field","name":{"kind":"Name","value":"head"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"error"}},{"kind":"Field","name":{"kind":"Name","value":"device"}},{"kind":"Field","name":{"kind":"Name","value":"pretrained"}},{"kind":"Field","name":{"kind":"Name","value":"parameterCount"}},{"kind":"Field","name":{"kind":"Name","value":"bestValidationAcsa"}},{"kind":"Field","name":{"kind":"Name","value":"attempts"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"startedAt"}},{"kind":"Field","name":{"kind":"Name","value":"finishedAt"}},{"kind":"Field","name":{"kind":"Name","value":"progress"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"phase"}},{"kind":"Field","name":{"kind":"Name","value":"prepared"}},{"kind":"Field","name":{"kind":"Name","value":"toPrepare"}},{"kind":"Field","name":{"kind":"Name","value":"weightsFile"}},{"kind":"Field","name":{"kind":"Name","value":"downloadedBytes"}},{"kind":"Field","name":{"kind":"Name","value":"downloadBytes"}},{"kind":"Field","name":{"kind":"Name","value":"epoch"}},{"kind":"Field","name":{"kind":"Name","value":"step"}},{"kind":"Field","name":{"kind":"Name","value":"totalSteps"}},{"kind":"Field","name":{"kind":"Name","value":"loss"}},{"kind":"Field","name":{"kind":"Name","value":"imagesPerSecond"}},{"kind":"Field","name":{"kind":"Name","value":"lr"}}]}},{"kind":"Field","name":{"kind":"Name","value":"imageCache"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"spec"}},{"kind":"Field","name":{"kind":"Name","value":"items"}},{"kind":"Field","name":{"kind":"Name","value":"built"}},{"kind":"Field","name":{"kind":"Name","value":"reused"}},{"kind":"Field","name":{"kind":"Name","value":"lostRows"}},{"kind":"Field","name":{"kind":"Name","value":"seconds"}},{"kind":"Field","name":{"kind":"Name","value":"imagesPerSecond"}},{"kind":"Field","name":{"kind":"Name","value":"bytes"}}]}},{"kind":"Field","name":{"kind":"Name","value":"weights"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"source"}},{"kind":"Field","name":{"kind":"Name","value":"file"}},{"kind":"Field","name":{"kind":"Name","value":"sha256"}},{"kind":"Field","name":{"kind":"Name","value":"downloaded"}}]}},{"kind":"Field","name":{"kind":"Name","value":"warnings"}},{"kind":"Field","name":{"kind":"Name","value":"distillation"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"teacher"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}}]}},{"kind":"Field","name":{"kind":"Name","value":"baselineRun"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}}]}},{"kind":"Field","name":{"kind":"Name","value":"comparison"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"split"}},{"kind":"Field","name":{"kind":"Name","value":"itemCount"}},{"kind":"Field","name":{"kind":"Name","value":"student"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"meanTop1"}},{"kind":"Field","name":{"kind":"Name","value":"meanAcsa"}},{"kind":"Field","name":{"kind":"Name","value":"sizeMB"}},{"kind":"Field","name":{"kind":"Name","value":"cpuLatencyMs"}}]}},{"kind":"Field","name":{"kind":"Name","value":"teacher"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"meanTop1"}},{"kind":"Field","name":{"kind":"Name","value":"meanAcsa"}}]}},{"kind":"Field","name":{"kind":"Name","value":"baseline"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"meanTop1"}},{"kind":"Field","name":{"kind":"Name","value":"meanAcsa"}}]}},{"kind":"Field","name":{"kind":"Name","value":"compliance"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"compliant"}},{"kind":"Field","name":{"kind":"Name","value":"sizeMB"}},{"kind":"Field","name":{"kind":"Name","value":"limitMB"}},{"kind":"Field","name":{"kind":"Name","value":"cpuLatencyMs"}}]}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"epochs"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"epoch"}},{"kind":"Field","name":{"kind":"Name","value":"trainLoss"}},{"kind":"Field","name":{"kind":"Name","value":"seconds"}},{"kind":"Field","name":{"kind":"Name","value":"meanTop1"}},{"kind":"Field","name":{"kind":"Name","value":"meanAcsa"}},{"kind":"Field","name":{"kind":"Name","value":"validation"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"task"}},{"kind":"Field","name":{"kind":"Name","value":"top1"}},{"kind":"Field","name":{"kind":"Name","value":"acsa"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"artifact"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"sha256"}},{"kind":"Field","name":{"kind":"Name","value":"sizeBytes"}},{"kind":"Field","name":{"kind":"Name","value":"exportMaxAbsDiff"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"PageFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"PageInfo"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}}]}}]} as unknown as DocumentNode<RunsPageQuery, RunsPageQueryVariables>;
+export const DatasetsPageDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"DatasetsPage"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"after"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"filter"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"DatasetFilter"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"order"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"SortOrder"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"datasetsConnection"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"after"}}},{"kind":"Argument","name":{"kind":"Name","value":"filter"},"value":{"kind":"Variable","name":{"kind":"Name","value":"filter"}}},{"kind":"Argument","name":{"kind":"Name","value":"order"},"value":{"kind":"Variable","name":{"kind":"Name","value":"order"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"itemCount"}},{"kind":"Field","name":{"kind":"Name","value":"rejectCount"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"splits"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"split"}},{"kind":"Field","name":{"kind":"Name","value":"count"}}]}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"PageFields"}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"PageFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"PageInfo"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}}]}}]} as unknown as DocumentNode<DatasetsPageQuery, DatasetsPageQueryVariables>;
+export const ReportsPageDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"ReportsPage"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"after"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"filter"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"ReportFilter"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"order"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"SortOrder"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"reportsConnection"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"after"}}},{"kind":"Argument","name":{"kind":"Name","value":"filter"},"value":{"kind":"Variable","name":{"kind":"Name","value":"filter"}}},{"kind":"Argument","name":{"kind":"Name","value":"order"},"value":{"kind":"Variable","name":{"kind":"Name","value":"order"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"split"}},{"kind":"Field","name":{"kind":"Name","value":"source"}},{"kind":"Field","name":{"kind":"Name","value":"itemCount"}},{"kind":"Field","name":{"kind":"Name","value":"meanTop1"}},{"kind":"Field","name":{"kind":"Name","value":"meanAcsa"}},{"kind":"Field","name":{"kind":"Name","value":"durationMs"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"run"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}}]}},{"kind":"Field","name":{"kind":"Name","value":"artifact"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"ensemble"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"PageFields"}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"PageFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"PageInfo"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}}]}}]} as unknown as DocumentNode<ReportsPageQuery, ReportsPageQueryVariables>;
+export const ArtifactsPageDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"ArtifactsPage"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"after"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"filter"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"ArtifactFilter"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"order"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"SortOrder"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"artifactsConnection"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"after"}}},{"kind":"Argument","name":{"kind":"Name","value":"filter"},"value":{"kind":"Variable","name":{"kind":"Name","value":"filter"}}},{"kind":"Argument","name":{"kind":"Name","value":"order"},"value":{"kind":"Variable","name":{"kind":"Name","value":"order"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"backbone"}},{"kind":"Field","name":{"kind":"Name","value":"head"}},{"kind":"Field","name":{"kind":"Name","value":"outputKind"}},{"kind":"Field","name":{"kind":"Name","value":"sha256"}},{"kind":"Field","name":{"kind":"Name","value":"sizeBytes"}},{"kind":"Field","name":{"kind":"Name","value":"parameterCount"}},{"kind":"Field","name":{"kind":"Name","value":"inputSize"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"run"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}}]}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"PageFields"}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"PageFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"PageInfo"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}}]}}]} as unknown as DocumentNode<ArtifactsPageQuery, ArtifactsPageQueryVariables>;
+export const EnsemblesPageDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"EnsemblesPage"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"after"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"filter"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"EnsembleFilter"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"order"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"SortOrder"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"ensemblesConnection"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"after"}}},{"kind":"Argument","name":{"kind":"Name","value":"filter"},"value":{"kind":"Variable","name":{"kind":"Name","value":"filter"}}},{"kind":"Argument","name":{"kind":"Name","value":"order"},"value":{"kind":"Variable","name":{"kind":"Name","value":"order"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"isDefault"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"members"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"weight"}},{"kind":"Field","name":{"kind":"Name","value":"temperatures"}},{"kind":"Field","name":{"kind":"Name","value":"artifact"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}}]}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"PageFields"}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"PageFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"PageInfo"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}}]}}]} as unknown as DocumentNode<EnsemblesPageQuery, EnsemblesPageQueryVariables>;
+export const TokensPageDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"TokensPage"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"after"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"filter"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"TokenFilter"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"order"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"SortOrder"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"tokensConnection"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"after"}}},{"kind":"Argument","name":{"kind":"Name","value":"filter"},"value":{"kind":"Variable","name":{"kind":"Name","value":"filter"}}},{"kind":"Argument","name":{"kind":"Name","value":"order"},"value":{"kind":"Variable","name":{"kind":"Name","value":"order"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"role"}},{"kind":"Field","name":{"kind":"Name","value":"prefix"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"lastUsedAt"}},{"kind":"Field","name":{"kind":"Name","value":"revokedAt"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"PageFields"}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"PageFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"PageInfo"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}}]}}]} as unknown as DocumentNode<TokensPageQuery, TokensPageQueryVariables>;
+export const RunUpdatedDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"subscription","name":{"kind":"Name","value":"RunUpdated"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"runUpdated"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"RunFields"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"RunFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"TrainingRun"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"backbone"}},{"kind":"Field","name":{"kind":"Name","value":"head"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"error"}},{"kind":"Field","name":{"kind":"Name","value":"device"}},{"kind":"Field","name":{"kind":"Name","value":"pretrained"}},{"kind":"Field","name":{"kind":"Name","value":"parameterCount"}},{"kind":"Field","name":{"kind":"Name","value":"bestValidationAcsa"}},{"kind":"Field","name":{"kind":"Name","value":"attempts"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"startedAt"}},{"kind":"Field","name":{"kind":"Name","value":"finishedAt"}},{"kind":"Field","name":{"kind":"Name","value":"progress"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"phase"}},{"kind":"Field","name":{"kind":"Name","value":"prepared"}},{"kind":"Field","name":{"kind":"Name","value":"toPrepare"}},{"kind":"Field","name":{"kind":"Name","value":"weightsFile"}},{"kind":"Field","name":{"kind":"Name","value":"downloadedBytes"}},{"kind":"Field","name":{"kind":"Name","value":"downloadBytes"}},{"kind":"Field","name":{"kind":"Name","value":"epoch"}},{"kind":"Field","name":{"kind":"Name","value":"step"}},{"kind":"Field","name":{"kind":"Name","value":"totalSteps"}},{"kind":"Field","name":{"kind":"Name","value":"loss"}},{"kind":"Field","name":{"kind":"Name","value":"imagesPerSecond"}},{"kind":"Field","name":{"kind":"Name","value":"lr"}}]}},{"kind":"Field","name":{"kind":"Name","value":"imageCache"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"spec"}},{"kind":"Field","name":{"kind":"Name","value":"items"}},{"kind":"Field","name":{"kind":"Name","value":"built"}},{"kind":"Field","name":{"kind":"Name","value":"reused"}},{"kind":"Field","name":{"kind":"Name","value":"lostRows"}},{"kind":"Field","name":{"kind":"Name","value":"seconds"}},{"kind":"Field","name":{"kind":"Name","value":"imagesPerSecond"}},{"kind":"Field","name":{"kind":"Name","value":"bytes"}}]}},{"kind":"Field","name":{"kind":"Name","value":"weights"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"source"}},{"kind":"Field","name":{"kind":"Name","value":"file"}},{"kind":"Field","name":{"kind":"Name","value":"sha256"}},{"kind":"Field","name":{"kind":"Name","value":"downloaded"}}]}},{"kind":"Field","name":{"kind":"Name","value":"warnings"}},{"kind":"Field","name":{"kind":"Name","value":"distillation"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"teacher"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}}]}},{"kind":"Field","name":{"kind":"Name","value":"baselineRun"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}}]}},{"kind":"Field","name":{"kind":"Name","value":"comparison"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"split"}},{"kind":"Field","name":{"kind":"Name","value":"itemCount"}},{"kind":"Field","name":{"kind":"Name","value":"student"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"meanTop1"}},{"kind":"Field","name":{"kind":"Name","value":"meanAcsa"}},{"kind":"Field","name":{"kind":"Name","value":"sizeMB"}},{"kind":"Field","name":{"kind":"Name","value":"cpuLatencyMs"}}]}},{"kind":"Field","name":{"kind":"Name","value":"teacher"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"meanTop1"}},{"kind":"Field","name":{"kind":"Name","value":"meanAcsa"}}]}},{"kind":"Field","name":{"kind":"Name","value":"baseline"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"meanTop1"}},{"kind":"Field","name":{"kind":"Name","value":"meanAcsa"}}]}},{"kind":"Field","name":{"kind":"Name","value":"compliance"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"compliant"}},{"kind":"Field","name":{"kind":"Name","value":"sizeMB"}},{"kind":"Field","name":{"kind":"Name","value":"limitMB"}},{"kind":"Field","name":{"kind":"Name","value":"cpuLatencyMs"}}]}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"epochs"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"epoch"}},{"kind":"Field","name":{"kind":"Name","value":"trainLoss"}},{"kind":"Field","name":{"kind":"Name","value":"seconds"}},{"kind":"Field","name":{"kind":"Name","value":"meanTop1"}},{"kind":"Field","name":{"kind":"Name","value":"meanAcsa"}},{"kind":"Field","name":{"kind":"Name","value":"validation"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"task"}},{"kind":"Field","name":{"kind":"Name","value":"top1"}},{"kind":"Field","name":{"kind":"Name","value":"acsa"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"artifact"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"sha256"}},{"kind":"Field","name":{"kind":"Name","value":"sizeBytes"}},{"kind":"Field","name":{"kind":"Name","value":"exportMaxAbsDiff"}}]}}]}}]} as unknown as DocumentNode<RunUpdatedSubscription, RunUpdatedSubscriptionVariables>;

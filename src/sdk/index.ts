@@ -1,3 +1,3 @@
 // fashion-how/sdk: the typed client for programs (pipelines, notebooks, services).
-export { type ClassifyOptions, type Classification, type ClientOptions, FashionHowClient, FashionHowError, type ImageInput } from './client.js';
+export { type ClassifyOptions, type Classification, type ClientOptions, FashionHowClient, FashionHowError, type ImageInput, type PageOptions, type WaitOptions } from './client.js';
 export type * from './generated.js';

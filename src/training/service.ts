@@ -7,11 +7,12 @@ import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Db } from '../db/client.js';
-import type { TrainingRun } from '../db/generated/client.js';
+import type { Prisma, TrainingRun } from '../db/generated/client.js';
 import type { TaskSpec } from '../domain.js';
 import { AppError, badInput, ErrorCode, ensureError, notFound } from '../errors.js';
 import { registerRunArtifact } from '../inference/registry.js';
 import type { Logger } from '../log.js';
+import { type PageRequest, paginate } from '../pagination.js';
 import { storeRunValidationReport } from '../reports/store.js';
 import { type Hyperparameters, preprocessFor, resolveHyperparameters } from './hyper.js';
 import type { DistillationRecord } from './distillation.js';
@@ -115,6 +116,16 @@ export interface EpochRecord {
   validation: TaskMetric[];
 }
 
+/** The storage query of a run filter: every given field must match. */
+function runWhere(filter: RunFilter): Prisma.TrainingRunWhereInput {
+  return {
+    ...(filter.status?.length ? { status: { in: filter.status } } : {}),
+    ...(filter.datasetId ? { datasetId: filter.datasetId } : {}),
+    ...(filter.backbone ? { backbone: filter.backbone } : {}),
+    ...(filter.head ? { head: filter.head } : {}),
+  };
+}
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -125,7 +136,8 @@ function isAlive(pid: number): boolean {
 }
 
 export class TrainingService {
-  /** Emits 'run' with a run id whenever that run's record changes, and 'ended' (id, status) when a job ends. */
+  /** Emits 'run' with a run id whenever that run is created or its record changes, 'report' with a report
+   *  id when a finished run stored its validation report, and 'ended' (id, status) when a job ends. */
   readonly events = new EventEmitter();
   private runtimeProbe?: Promise<PythonRuntime>;
   private queue?: JobQueue;
@@ -242,7 +254,10 @@ export class TrainingService {
       }
       return created;
     });
-    for (const run of runs) await this.enqueue(run.id);
+    for (const run of runs) {
+      this.changed(run.id);
+      await this.enqueue(run.id);
+    }
     return runs;
   }
 
@@ -264,15 +279,18 @@ export class TrainingService {
   }
 
   list(filter: RunFilter = {}): Promise<TrainingRun[]> {
-    return this.db.trainingRun.findMany({
-      where: {
-        ...(filter.status?.length ? { status: { in: filter.status } } : {}),
-        ...(filter.datasetId ? { datasetId: filter.datasetId } : {}),
-        ...(filter.backbone ? { backbone: filter.backbone } : {}),
-        ...(filter.head ? { head: filter.head } : {}),
-      },
-      orderBy: { id: 'asc' },
-    });
+    return this.db.trainingRun.findMany({ where: runWhere(filter), orderBy: { id: 'asc' } });
+  }
+
+  /** One page of the runs that match the filter (see pagination.ts). */
+  page(filter: RunFilter, request: PageRequest) {
+    const where = runWhere(filter);
+    return paginate(request, (page) => this.db.trainingRun.findMany({ ...page, where: { AND: [where, page.where] } }), () => this.db.trainingRun.count({ where }));
+  }
+
+  /** The run, when it matches the filter; null otherwise. */
+  findMatching(id: number, filter: RunFilter): Promise<TrainingRun | null> {
+    return this.db.trainingRun.findFirst({ where: { AND: [{ id }, runWhere(filter)] } });
   }
 
   /** Stops a queued or running run; a running one ends as CANCELLED with its last checkpoint kept for resumeRun. */
@@ -482,7 +500,8 @@ export class TrainingService {
     } else if (exit.code === 0 && done && artifact) {
       try {
         const stored = await registerRunArtifact(this.db, run, { id: run.dataset.labelSchemaId, tasks }, artifact);
-        await storeRunValidationReport(this.db, { datasetId: run.datasetId, runId, artifactId: stored.id }, tasks, artifact.predictionsPath);
+        const report = await storeRunValidationReport(this.db, { datasetId: run.datasetId, runId, artifactId: stored.id }, tasks, artifact.predictionsPath);
+        this.events.emit('report', report.id);
         await this.finish(runId, 'SUCCEEDED', null, exit.stderrTail);
       } catch (error) {
         await this.finish(runId, 'FAILED', `the run trained but its artifact was refused: ${ensureError(error).message}`, exit.stderrTail);

@@ -113,6 +113,49 @@ describe('dashboard', () => {
     await page.close();
   });
 
+  it("updates the Runs page from the subscription: a run's new status shows without another HTTP query", async () => {
+    const run = await app.services.db.trainingRun.create({ data: { datasetId: fixture.datasetId, backbone: 'resnet18', head: 'residual', status: 'QUEUED', config: {} } });
+    const { page, problems } = await visit('runs');
+    const posts: string[] = [];
+    page.on('request', (request) => request.url().endsWith('/graphql') && request.method() === 'POST' && posts.push(request.postData() ?? ''));
+    const status = page.getByTestId(`run-${run.id}`).getByTestId('run-status');
+    expect(await status.textContent()).toBe('QUEUED');
+    await expect.poll(() => page.getByTestId('runs-live').textContent()).toMatch(/^Live/);
+    await app.services.training.cancel(run.id);
+    await expect.poll(() => status.textContent(), { timeout: 10_000 }).toBe('CANCELLED');
+    // Longer than the 2 s the page used to poll at: still not a single query.
+    await page.waitForTimeout(2500);
+    expect(posts).toEqual([]);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('polls the Runs page instead when a proxy blocks the WebSocket', async () => {
+    const run = await app.services.db.trainingRun.create({ data: { datasetId: fixture.datasetId, backbone: 'resnet18', head: 'residual', status: 'QUEUED', config: {} } });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.routeWebSocket(/\/graphql$/, (socket) => socket.close({ code: 1006 }));
+    const posts: string[] = [];
+    page.on('request', (request) => request.url().endsWith('/graphql') && request.method() === 'POST' && posts.push(request.postData() ?? ''));
+    await page.goto(`${server.url}/#/runs`);
+    await expect.poll(() => page.getByTestId('runs-live').textContent()).toMatch(/^Updates every 2 s/);
+    await app.services.training.cancel(run.id);
+    await expect.poll(() => page.getByTestId(`run-${run.id}`).getByTestId('run-status').textContent(), { timeout: 10_000 }).toBe('CANCELLED');
+    expect(posts.filter((body) => body.includes('runsConnection')).length).toBeGreaterThan(1);
+    await page.close();
+  });
+
+  it('pages through the runs, newest first, 50 at a time', async () => {
+    await app.services.db.trainingRun.createMany({ data: Array.from({ length: 55 }, () => ({ datasetId: fixture.datasetId, backbone: 'resnet18', head: 'feedforward', status: 'CANCELLED', config: {} })) });
+    const all = (await app.services.db.trainingRun.findMany({ select: { id: true }, orderBy: { id: 'desc' } })).map((r) => `#${r.id}`);
+    const { page } = await visit('runs');
+    const shown = () => page.getByTestId('runs-table').locator('tbody tr td:first-child').allTextContents();
+    await expect.poll(shown).toEqual(all.slice(0, 50));
+    expect(await page.getByText(`50 of ${all.length} shown`).count()).toBe(1);
+    await page.getByTestId('load-more').click();
+    await expect.poll(shown).toEqual(all.slice(0, 100));
+    await page.close();
+  });
+
   it('starts a run from the form with a trainer token', async () => {
     const before = await app.services.db.trainingRun.count();
     const { page } = await visit('runs');

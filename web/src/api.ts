@@ -1,8 +1,9 @@
-// GraphQL over fetch (files as multipart parts, see src/sdk/wire.ts), with the API token kept in this
-// browser session. Result types are generated.
+// GraphQL over fetch (files as multipart parts, see src/sdk/wire.ts), and subscriptions over graphql-ws
+// on the same path, with the API token kept in this browser session. Result types are generated.
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
-import { useCallback, useEffect, useState } from 'react';
+import { createClient } from 'graphql-ws';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { encodeRequest } from '../../src/sdk/wire.js';
 
 const TOKEN_KEY = 'fashion-how-token';
@@ -49,6 +50,42 @@ export function useQuery<R, V extends Record<string, unknown>>(document: TypedDo
   }, [reload, pollMs]);
   return { data, error, reload };
 }
+
+/**
+ * Follows a subscription over the WebSocket at /graphql, calling onData with each result. Returns
+ * true once the socket failed (a proxy that blocks WebSockets, a refused token): the caller polls then.
+ */
+export function useSubscription<R, V extends Record<string, unknown>>(document: TypedDocumentNode<R, V>, variables: V | undefined, onData: (data: R) => void): boolean {
+  const [failed, setFailed] = useState(false);
+  const handler = useRef(onData);
+  handler.current = onData;
+  const key = JSON.stringify(variables ?? {});
+  useEffect(() => {
+    const token = getToken();
+    const client = createClient({
+      url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql`,
+      lazy: true,
+      retryAttempts: 0,
+      connectionParams: token ? { authorization: `Bearer ${token}` } : {},
+    });
+    const unsubscribe = client.subscribe<R>(
+      { query: print(document), variables },
+      {
+        next: (result) => result.data && handler.current(result.data as R),
+        error: () => setFailed(true),
+        complete: () => undefined,
+      },
+    );
+    return () => {
+      unsubscribe();
+      void client.dispose();
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [document, key]);
+  return failed;
+}
+
+export const nodesOf = <N>(connection: { edges: { node: N }[] }): N[] => connection.edges.map((edge) => edge.node);
 
 export const pct = (value: number) => `${(value * 100).toFixed(1)}%`;
 export const f3 = (value: number) => value.toFixed(3);

@@ -1,14 +1,5 @@
 import type { QueryResolvers } from '../../generated/graphql.js';
-import { parseId } from '../ids.js';
+import { reportWhere } from '../filters.js';
 
 export const reports: NonNullable<QueryResolvers['reports']> = (_parent, { filter }, { services }) =>
-  services.db.evaluationReport.findMany({
-    where: {
-      parentReportId: null,
-      ...(filter?.datasetId ? { datasetId: parseId(filter.datasetId, 'dataset') } : {}),
-      ...(filter?.runId ? { runId: parseId(filter.runId, 'run') } : {}),
-      ...(filter?.artifactId ? { artifactId: parseId(filter.artifactId, 'artifact') } : {}),
-      ...(filter?.ensembleId ? { ensembleId: parseId(filter.ensembleId, 'ensemble') } : {}),
-    },
-    orderBy: { id: 'desc' },
-  });
+  services.db.evaluationReport.findMany({ where: reportWhere(filter), orderBy: { id: 'desc' } });

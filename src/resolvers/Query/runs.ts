@@ -1,10 +1,4 @@
 import type { QueryResolvers } from '../../generated/graphql.js';
-import { parseId } from '../ids.js';
+import { runFilterOf } from '../filters.js';
 
-export const runs: NonNullable<QueryResolvers['runs']> = (_parent, { filter }, { services }) =>
-  services.training.list({
-    status: filter?.status ?? undefined,
-    datasetId: filter?.datasetId ? parseId(filter.datasetId, 'dataset') : undefined,
-    backbone: filter?.backbone ?? undefined,
-    head: filter?.head ?? undefined,
-  });
+export const runs: NonNullable<QueryResolvers['runs']> = (_parent, { filter }, { services }) => services.training.list(runFilterOf(filter));

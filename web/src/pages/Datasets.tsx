@@ -1,4 +1,4 @@
-import { pct, useQuery } from '../api.js';
+import { nodesOf, pct, useQuery } from '../api.js';
 import { BAR_COLOUR, Chart, RARE_COLOUR } from '../chart.js';
 import { DatasetsPageDocument } from '../generated.js';
 
@@ -9,11 +9,12 @@ export function DatasetsPage() {
   const { data, error } = useQuery(DatasetsPageDocument);
   if (error) return <p className="error">{error.message}</p>;
   if (!data) return <p className="muted">Loading…</p>;
-  if (data.datasets.length === 0) return <p className="muted">No datasets yet: run <code>fashion-how synth</code> and <code>fashion-how import</code>, or <code>fashion-how demo</code>.</p>;
+  const datasets = nodesOf(data.datasets);
+  if (datasets.length === 0) return <p className="muted">No datasets yet: run <code>fashion-how synth</code> and <code>fashion-how import</code>, or <code>fashion-how demo</code>.</p>;
   return (
     <>
       <h1>Datasets</h1>
-      {data.datasets.map((dataset) => (
+      {datasets.map((dataset) => (
         <section className="card" key={dataset.id} data-testid={`dataset-${dataset.id}`}>
           <h2>
             {dataset.name} <span className="muted">#{dataset.id}</span>

@@ -1,8 +1,8 @@
 import { useState } from 'react';
-import { f3, request, useQuery } from '../api.js';
+import { f3, nodesOf, request, useQuery } from '../api.js';
 import { CreateEnsembleFormDocument, EnsemblesPageDocument, type EnsemblesPageQuery, FitEnsembleFormDocument, type FitMetric, type Split } from '../generated.js';
 
-type EnsembleRow = EnsemblesPageQuery['ensembles'][number];
+type EnsembleRow = EnsemblesPageQuery['ensembles']['edges'][number]['node'];
 
 function describeFit(e: EnsembleRow): string {
   if (!e.fit) return 'weights by hand';
@@ -13,7 +13,7 @@ function describeFit(e: EnsembleRow): string {
 /** Greedy selection over chosen finished runs, fitted on one split. */
 function FitForm({ data, onFitted }: { data: EnsemblesPageQuery; onFitted: () => Promise<void> }) {
   const [name, setName] = useState('');
-  const [datasetId, setDatasetId] = useState(data.datasets[0]?.id ?? '');
+  const [datasetId, setDatasetId] = useState(nodesOf(data.datasets)[0]?.id ?? '');
   const [split, setSplit] = useState<Split>('VALIDATION');
   const [metric, setMetric] = useState<FitMetric>('MEAN_ACSA');
   const [temperatureScaling, setTemperatureScaling] = useState(true);
@@ -40,7 +40,7 @@ function FitForm({ data, onFitted }: { data: EnsemblesPageQuery; onFitted: () =>
       <p className="muted">Greedy selection with replacement over the candidates, maximising the metric on the fitting split; report it on another split.</p>
       <div className="fields">
         <label>name <input value={name} onChange={(e) => setName(e.target.value)} required style={{ width: 220 }} /></label>
-        <label>dataset <select value={datasetId} onChange={(e) => setDatasetId(e.target.value)}>{data.datasets.map((d) => <option key={d.id} value={d.id}>{d.name}</option>)}</select></label>
+        <label>dataset <select value={datasetId} onChange={(e) => setDatasetId(e.target.value)}>{nodesOf(data.datasets).map((d) => <option key={d.id} value={d.id}>{d.name}</option>)}</select></label>
         <label>fitting split <select value={split} onChange={(e) => setSplit(e.target.value as Split)}>{(['VALIDATION', 'TEST', 'TRAIN'] as const).map((s) => <option key={s}>{s}</option>)}</select></label>
         <label>metric <select value={metric} onChange={(e) => setMetric(e.target.value as FitMetric)}>{(['MEAN_ACSA', 'MEAN_TOP1', 'NLL'] as const).map((m) => <option key={m}>{m}</option>)}</select></label>
         <label className="check"><input type="checkbox" checked={temperatureScaling} onChange={(e) => setTemperatureScaling(e.target.checked)} /> temperature scaling</label>
@@ -48,7 +48,7 @@ function FitForm({ data, onFitted }: { data: EnsemblesPageQuery; onFitted: () =>
       </div>
       <p>
         candidates:{' '}
-        {data.artifacts.map((a) => (
+        {nodesOf(data.artifacts).map((a) => (
           <label key={a.id} className="check">
             <input type="checkbox" checked={candidates.includes(a.id)} onChange={(e) => setCandidates(e.target.checked ? [...candidates, a.id] : candidates.filter((c) => c !== a.id))} /> {a.name}
           </label>
@@ -66,7 +66,7 @@ export function EnsemblesPage() {
   const [message, setMessage] = useState('');
   if (error) return <p className="error">{error.message}</p>;
   if (!data) return <p className="muted">Loading…</p>;
-  const latest = (ensembleId: string) => data.reports.find((r) => r.ensemble?.id === ensembleId);
+  const latest = (ensembleId: string) => nodesOf(data.reports).find((r) => r.ensemble?.id === ensembleId);
   return (
     <>
       <h1>Ensembles</h1>
@@ -76,7 +76,7 @@ export function EnsemblesPage() {
             <tr><th>ensemble</th><th>members (weight)</th><th>how</th><th className="num">mean top-1</th><th className="num">mean ACSA</th></tr>
           </thead>
           <tbody>
-            {data.ensembles.map((e) => (
+            {nodesOf(data.ensembles).map((e) => (
               <tr key={e.id}>
                 <td>{e.name}{e.isDefault && ' (default)'}</td>
                 <td>{e.members.map((m) => `${m.artifact.name} (${m.weight}${m.temperatures ? `, T ${m.temperatures.map((t) => t.toFixed(2)).join('/')}` : ''})`).join(', ')}</td>
@@ -87,7 +87,7 @@ export function EnsemblesPage() {
             ))}
           </tbody>
         </table>
-        {data.ensembles.length === 0 && <p className="muted">No ensembles yet.</p>}
+        {data.ensembles.edges.length === 0 && <p className="muted">No ensembles yet.</p>}
       </section>
       <form
         className="card"
@@ -110,7 +110,7 @@ export function EnsemblesPage() {
             <tr><th>artifact</th><th className="num">best val. ACSA</th><th className="num">size MB</th><th>weight (0 = leave out)</th></tr>
           </thead>
           <tbody>
-            {data.artifacts.map((a) => (
+            {nodesOf(data.artifacts).map((a) => (
               <tr key={a.id}>
                 <td>{a.name}</td>
                 <td className="num">{a.run?.bestValidationAcsa != null ? f3(a.run.bestValidationAcsa) : '–'}</td>
@@ -122,7 +122,7 @@ export function EnsemblesPage() {
         </table>
         <button type="submit">Create</button> <span>{message}</span>
       </form>
-      {data.artifacts.length > 0 && <FitForm data={data} onFitted={reload} />}
+      {data.artifacts.edges.length > 0 && <FitForm data={data} onFitted={reload} />}
     </>
   );
 }

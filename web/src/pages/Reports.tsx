@@ -1,15 +1,20 @@
 import { useState } from 'react';
-import { f3, pct, useQuery } from '../api.js';
+import { f3, pct, useQuery, useSubscription } from '../api.js';
+import { MoreButton, usePages } from '../paging.js';
 import { Chart } from '../chart.js';
-import { type ReportBodyFragment, ReportPageDocument, ReportsPageDocument } from '../generated.js';
+import { type ReportBodyFragment, ReportPageDocument, ReportsLiveDocument, ReportsPageDocument } from '../generated.js';
 
 const subject = (r: { ensemble?: { name: string } | null; artifact?: { name: string } | null; run?: { id: string } | null }) =>
   r.ensemble ? `ensemble ${r.ensemble.name}` : r.artifact ? r.artifact.name : r.run ? `run ${r.run.id}` : '';
 
+/** Newest first, as the server orders reports: ids grow with creation. */
+const newerReport = (a: { id: string }, b: { id: string }) => Number(a.id) > Number(b.id);
+
 export function ReportsPage() {
-  const { data, error } = useQuery(ReportsPageDocument);
-  if (error) return <p className="error">{error.message}</p>;
-  if (!data) return <p className="muted">Loading…</p>;
+  const reports = usePages(ReportsPageDocument, { first: 50 }, (r) => r.reportsConnection, newerReport);
+  useSubscription(ReportsLiveDocument, undefined, ({ reportAdded }) => reports.merge([reportAdded]));
+  if (reports.error) return <p className="error">{reports.error.message}</p>;
+  if (!reports.rows) return <p className="muted">Loading…</p>;
   return (
     <>
       <h1>Reports</h1>
@@ -19,7 +24,7 @@ export function ReportsPage() {
             <tr><th>report</th><th>model</th><th>split</th><th>source</th><th className="num">items</th><th className="num">mean top-1</th><th className="num">mean ACSA</th></tr>
           </thead>
           <tbody>
-            {data.reports.map((r) => (
+            {reports.rows.map((r) => (
               <tr key={r.id}>
                 <td><a href={`#/reports/${r.id}`}>#{r.id}</a></td>
                 <td>{subject(r)}</td>
@@ -32,7 +37,8 @@ export function ReportsPage() {
             ))}
           </tbody>
         </table>
-        {data.reports.length === 0 && <p className="muted">No reports yet: finish a run, or run <code>fashion-how evaluate</code>.</p>}
+        {reports.rows.length === 0 && <p className="muted">No reports yet: finish a run, or run <code>fashion-how evaluate</code>.</p>}
+        <MoreButton shown={reports.rows.length} total={reports.total} hasMore={reports.hasMore} more={reports.more} />
       </section>
     </>
   );

@@ -1,12 +1,13 @@
-import { useState } from 'react';
-import { f3, request, useQuery } from '../api.js';
+import { useEffect, useRef, useState } from 'react';
+import { f3, nodesOf, request, useQuery, useSubscription } from '../api.js';
+import { MoreButton, usePages } from '../paging.js';
 import { Chart } from '../chart.js';
-import { CancelRunButtonDocument, ResumeRunButtonDocument, RunPageDocument, type RunPageQuery, type RunRowFragment, RunsPageDocument, StartTrainingFormDocument } from '../generated.js';
+import { CancelRunButtonDocument, type RunDetailFragment, ResumeRunButtonDocument, RunLiveDocument, RunPageDocument, type RunPageQuery, type RunRowFragment, RunsLiveDocument, RunsPageDocument, StartTrainingChoicesDocument, StartTrainingFormDocument } from '../generated.js';
 
 const ACTIVE = new Set(['QUEUED', 'RUNNING']);
 const RESUMABLE = new Set(['FAILED', 'CANCELLED', 'INTERRUPTED']);
 
-function StartForm({ datasets, backbones, heads, onStarted }: { datasets: { id: string; name: string }[]; backbones: string[]; heads: string[]; onStarted: () => void }) {
+function StartForm({ datasets, backbones, heads, onStarted }: { datasets: { id: string; name: string }[]; backbones: string[]; heads: string[]; onStarted: () => unknown }) {
   // The seed's recipe, pre-filled.
   const [form, setForm] = useState({ datasetId: datasets[0]?.id ?? '', backbones: ['resnet18'], heads: ['feedforward'], epochs: 3, batchSize: 64, imageSize: 224 });
   const [message, setMessage] = useState('');
@@ -87,8 +88,21 @@ function describeCache(cache: NonNullable<RunPageQuery['run']['imageCache']>): s
   return `images: ${count(cache.items)} from the pixel cache (${made}${count(cache.reused)} reused, ${cache.seconds.toFixed(1)} s${lost}; ${cache.spec}, ${(cache.bytes / 2 ** 20).toFixed(cache.bytes < 10 * 2 ** 20 ? 1 : 0)} MiB on disk)`;
 }
 
+/** Newest first, as the page asks for them: ids grow with creation. */
+const newerRun = (a: { id: string }, b: { id: string }) => Number(a.id) > Number(b.id);
+
 export function RunsPage() {
-  const { data, error, reload } = useQuery(RunsPageDocument, undefined, 2000);
+  const runs = usePages(RunsPageDocument, { first: 50 }, (r) => r.runsConnection, newerRun);
+  const choices = useQuery(StartTrainingChoicesDocument);
+  // Progress and status changes are pushed; without a WebSocket the first page is polled instead.
+  const blocked = useSubscription(RunsLiveDocument, undefined, ({ runsUpdated }) => runs.merge([runsUpdated]));
+  const refresh = useRef(runs.refresh);
+  refresh.current = runs.refresh;
+  useEffect(() => {
+    if (!blocked) return;
+    const timer = setInterval(() => void refresh.current(), 2000);
+    return () => clearInterval(timer);
+  }, [blocked]);
   const act = async (action: 'cancel' | 'resume', id: string) => {
     try {
       if (action === 'cancel') await request(CancelRunButtonDocument, { id });
@@ -96,10 +110,11 @@ export function RunsPage() {
     } catch (e) {
       alert((e as Error).message);
     }
-    await reload();
   };
+  const error = runs.error ?? choices.error;
   if (error) return <p className="error">{error.message}</p>;
-  if (!data) return <p className="muted">Loading…</p>;
+  if (!runs.rows || !choices.data) return <p className="muted">Loading…</p>;
+  const datasets = nodesOf(choices.data.datasets);
   return (
     <>
       <h1>Runs</h1>
@@ -109,13 +124,13 @@ export function RunsPage() {
             <tr><th>run</th><th>dataset</th><th>backbone</th><th>head</th><th>status</th><th>epoch</th><th className="num">images/s</th><th className="num">best val. ACSA</th><th></th></tr>
           </thead>
           <tbody>
-            {data.runs.map((run) => (
-              <tr key={run.id}>
+            {runs.rows.map((run) => (
+              <tr key={run.id} data-testid={`run-${run.id}`}>
                 <td><a href={`#/runs/${run.id}`}>#{run.id}</a></td>
                 <td>{run.dataset.name}</td>
                 <td>{run.backbone}</td>
                 <td>{run.head}</td>
-                <td className={`status-${run.status}`} title={run.error ?? ''}>{run.status}</td>
+                <td className={`status-${run.status}`} title={run.error ?? ''} data-testid="run-status">{run.status}</td>
                 <td data-testid="run-progress">{describeProgress(run.progress)}</td>
                 <td className="num">{run.progress?.imagesPerSecond?.toFixed(0) ?? ''}</td>
                 <td className="num">{run.bestValidationAcsa !== null ? f3(run.bestValidationAcsa) : ''}</td>
@@ -127,18 +142,28 @@ export function RunsPage() {
             ))}
           </tbody>
         </table>
-        {data.runs.length === 0 && <p className="muted">No runs yet.</p>}
+        {runs.rows.length === 0 && <p className="muted">No runs yet.</p>}
+        <MoreButton shown={runs.rows.length} total={runs.total} hasMore={runs.hasMore} more={runs.more} />
+        <p className="muted" data-testid="runs-live">{blocked ? 'Updates every 2 s (no WebSocket).' : 'Live: updates are pushed as they happen.'}</p>
       </section>
-      {data.datasets.length > 0 && <StartForm datasets={data.datasets} backbones={data.trainingCapabilities.backbones} heads={data.trainingCapabilities.heads} onStarted={reload} />}
+      {datasets.length > 0 && <StartForm datasets={datasets} backbones={choices.data.trainingCapabilities.backbones} heads={choices.data.trainingCapabilities.heads} onStarted={() => blocked && runs.refresh()} />}
     </>
   );
 }
 
 export function RunPage({ id }: { id: string }) {
-  const { data, error } = useQuery(RunPageDocument, { id }, 3000);
+  const [pushed, setPushed] = useState<RunDetailFragment>();
+  const blocked = useSubscription(RunLiveDocument, { id }, ({ runUpdated }) => setPushed(runUpdated));
+  const { data, error, reload } = useQuery(RunPageDocument, { id }, blocked ? 3000 : undefined);
+  // The run's reports appear when it ends; ask for them once then.
+  const ended = pushed !== undefined && !ACTIVE.has(pushed.status);
+  useEffect(() => {
+    if (ended) void reload();
+  }, [ended, reload]);
   if (error) return <p className="error">{error.message}</p>;
   if (!data) return <p className="muted">Loading…</p>;
-  const { run } = data;
+  const run = !blocked && pushed?.id === id ? pushed : data.run;
+  const reports = nodesOf(data.reports);
   const epochs = run.epochs.map((e) => e.epoch);
   const tasks = run.epochs[0]?.validation.map((v) => v.task) ?? [];
   return (
@@ -164,7 +189,7 @@ export function RunPage({ id }: { id: string }) {
         <h2>Configuration</h2>
         <p>
           device {run.device ?? '–'}, <span data-testid="weights">{run.weights ? `starting weights ${run.weights.file} (sha256 ${run.weights.sha256.slice(0, 12)}…${run.weights.downloaded ? ', downloaded by this run' : ''})` : 'random init'}</span>; reports:{' '}
-          {data.reports.map((r) => <a key={r.id} href={`#/reports/${r.id}`} style={{ marginRight: 6 }}>#{r.id} ({r.split}, ACSA {f3(r.meanAcsa)})</a>)}
+          {reports.map((r) => <a key={r.id} href={`#/reports/${r.id}`} style={{ marginRight: 6 }}>#{r.id} ({r.split}, ACSA {f3(r.meanAcsa)})</a>)}
         </p>
         {run.warnings.map((w) => <p key={w} className="error">{w}</p>)}
         {run.imageCache && <p data-testid="image-cache">{describeCache(run.imageCache)}</p>}

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { pct, request, useQuery } from '../api.js';
+import { nodesOf, pct, request, useQuery } from '../api.js';
 import { Chart } from '../chart.js';
 import { type TryItQuery, TryItDocument, TryItModelsDocument } from '../generated.js';
 
@@ -58,7 +58,7 @@ export function TryItPage() {
           model
           <select value={ensembleId} onChange={(e) => setEnsembleId(e.target.value)}>
             <option value="">default ensemble</option>
-            {models.data?.ensembles.map((e) => <option key={e.id} value={e.id}>{e.name}</option>)}
+            {models.data && nodesOf(models.data.ensembles).map((e) => <option key={e.id} value={e.id}>{e.name}</option>)}
           </select>
         </label>
         <button type="submit" disabled={!file}>Classify</button>
