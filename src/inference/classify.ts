@@ -51,6 +51,11 @@ export class ClassifyService {
   /** sharp's work, taken round-robin across clients; as many at once as libuv has threads for it. */
   private readonly preprocessing = new FairScheduler(Number(process.env.UV_THREADPOOL_SIZE) || 4);
 
+  /** Images one model's queue holds: the platform's own work sizes its requests to fit. */
+  get queueCapacity(): number {
+    return this.pool.queueCapacity;
+  }
+
   /** The models a request votes with, and their weights. */
   async members(request: Pick<ClassifyRequest, 'ensembleId' | 'artifactId'>) {
     if (request.ensembleId !== undefined && request.artifactId !== undefined) throw badInput('give ensembleId or artifactId, not both');

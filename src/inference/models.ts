@@ -56,6 +56,11 @@ export class ModelPool {
     return model;
   }
 
+  /** Images one model's queue holds (FASHION_HOW_INFERENCE_QUEUE). */
+  get queueCapacity(): number {
+    return this.settings.maxQueue;
+  }
+
   /** Loaded and warmed up: a request for it will not wait for a session to be created. */
   isWarm(artifactId: number): boolean {
     return this.warmed.has(artifactId);

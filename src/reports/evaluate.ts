@@ -8,7 +8,7 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 import type { Db, Prisma } from '../db/client.js';
 import type { Split, TaskSpec } from '../domain.js';
-import { badInput, notFound } from '../errors.js';
+import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
 import type { ClassifyService, TaskResult } from '../inference/classify.js';
 import type { ModelPool } from '../inference/models.js';
 import { argmax, bootstrapIntervals, decisionScoresOf, mean, taskMetrics, type TaskMetrics } from './metrics.js';
@@ -49,6 +49,7 @@ export interface ReportMetrics {
 }
 
 const CHUNK = 16;
+const PARALLEL_CHUNKS = 4;
 
 /** A report of every item of a large dataset is many rows; SQLite writes them in well under a minute. */
 const WRITE_TRANSACTION = { timeout: 120_000, maxWait: 60_000 };
@@ -63,19 +64,35 @@ export async function scoreItems(
   signal?: AbortSignal,
 ): Promise<TaskResult[][]> {
   const results: TaskResult[][] = new Array(items.length);
-  const limit = pLimit(4);
+  const limit = pLimit(PARALLEL_CHUNKS);
+  // All chunks in flight together fit in half a model's queue (what one client may hold while others wait).
+  const size = Math.max(1, Math.min(CHUNK, Math.floor(classify.queueCapacity / (2 * PARALLEL_CHUNKS))));
   await Promise.all(
-    Array.from({ length: Math.ceil(items.length / CHUNK) }, (_, c) =>
+    Array.from({ length: Math.ceil(items.length / size) }, (_, c) =>
       limit(async () => {
         signal?.throwIfAborted();
-        const chunk = items.slice(c * CHUNK, (c + 1) * CHUNK);
+        const chunk = items.slice(c * size, (c + 1) * size);
         const images = await Promise.all(chunk.map(async (item) => ({ image: await readFile(path.join(imageRoot, item.imagePath)), bbox: item })));
-        const outcome = await classify.score({ images, ...target, client: 'platform evaluation' });
-        outcome.results.forEach((r, i) => (results[c * CHUNK + i] = r));
+        const outcome = await scoreWhenThereIsRoom(() => classify.score({ images, ...target, client: 'platform evaluation' }), signal);
+        outcome.results.forEach((r, i) => (results[c * size + i] = r));
       }),
     ),
   );
   return results;
+}
+
+/** The platform's own scoring shares the models with clients: a full queue (OVERLOADED) means wait a
+ *  little and try again, not fail an evaluation that has scored half a dataset. */
+async function scoreWhenThereIsRoom<T>(score: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await score();
+    } catch (error) {
+      if (!(error instanceof AppError && error.code === ErrorCode.OVERLOADED) || attempt >= 600) throw error;
+      signal?.throwIfAborted();
+      await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 50));
+    }
+  }
 }
 
 /** A split's items (every item for ALL) in id order, and their true class per task: truth[task][item]. */

@@ -442,6 +442,19 @@ describe('operations', () => {
       const two = await ask(2);
       expect(two.errors).toBeUndefined();
       expect(two.data?.classify.results).toHaveLength(2);
+      // The platform's own scoring fits its requests to the queue and waits for room: an evaluation
+      // finishes while clients keep the two places busy (and some of them are refused).
+      let stop = false;
+      const flood = Promise.all([0, 1, 2].map(async () => {
+        let refused = 0;
+        while (!stop) if ((await ask(1)).errors?.[0]?.extensions?.code === 'OVERLOADED') refused++;
+        return refused;
+      }));
+      const report = await tight.services.evaluation.evaluate({ artifactId: artifactIds[0]!, datasetId: (await tight.services.db.dataset.findFirstOrThrow()).id });
+      stop = true;
+      expect(report.itemCount).toBe(rows.length);
+      expect((await tight.services.db.confusionMatrix.findMany({ where: { reportId: report.id } })).map((m) => (m.rows as number[][]).flat().reduce((a, b) => a + b, 0))).toEqual([rows.length, rows.length, rows.length]);
+      expect((await flood).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
     } finally {
       await tightServer.close();
       await tight.close();
