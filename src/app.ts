@@ -7,6 +7,7 @@ import { databaseReachable, openDatabase } from './db/client.js';
 import { ClassifyService } from './inference/classify.js';
 import { EnsembleService } from './inference/ensembles.js';
 import { ModelPool } from './inference/models.js';
+import { sweepIncoming } from './inference/registry.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { EvaluationService } from './reports/evaluate.js';
@@ -50,6 +51,7 @@ export async function openApp(config: AppConfig): Promise<App> {
   training.events.on('report', (reportId: number) => pubsub.publish('reportAdded', { reportId }));
   evaluation.events.on('report', (reportId: number) => pubsub.publish('reportAdded', { reportId }));
   await training.interruptOrphans();
+  await sweepIncoming(config.dataDir);
   const services: Services = {
     db,
     datasets: new DatasetService(db),

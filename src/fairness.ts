@@ -49,7 +49,8 @@ export class FairScheduler {
     return new Promise<T>((resolve, reject) => {
       const start = () => {
         this.running++;
-        task()
+        Promise.resolve()
+          .then(task) // a task that throws at once still frees its slot
           .then(resolve, reject)
           .finally(() => {
             this.running--;

@@ -6,10 +6,9 @@
 // prevention still applies: a multipart request must carry `Apollo-Require-Preflight` (or
 // `X-Apollo-Operation-Name`), which a browser form on another site cannot add.
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Request, RequestHandler, Response } from 'express';
 import { type FileUpload, GraphQLUpload, graphqlUploadExpress } from 'graphql-upload-minimal';
 import { AppError, badInput } from './errors.js';
 
@@ -24,23 +23,45 @@ export interface UploadLimits {
 }
 
 /** Express middleware that turns a multipart request into GraphQL's { query, variables } body. */
-// One byte over the largest limit, so the kind's own limit (checked while reading) is the one that speaks.
-export const uploadMiddleware = (limits: UploadLimits) => graphqlUploadExpress({ maxFileSize: limits.maxFileBytes + 1, maxFiles: limits.maxFiles, maxFieldSize: 1_000_000 });
+export function uploadMiddleware(limits: UploadLimits): RequestHandler {
+  // One byte over the largest limit, so the kind's own limit (checked while reading) is the one that speaks.
+  const parse = graphqlUploadExpress({ maxFileSize: limits.maxFileBytes + 1, maxFiles: limits.maxFiles, maxFieldSize: 1_000_000 });
+  return (req, res, next) => {
+    if (req.is('multipart/form-data')) answerAfterTheBody(req, res);
+    parse(req, res, next);
+  };
+}
 
-/** The limit a stream crossed, for error messages; graphql-upload truncates files above maxFileBytes. */
+/** A request refused before its file parts are read (a limit, a bad argument, RATE_LIMITED) still has
+ *  them in flight, and the parser waits for someone to read them: the answer would sit behind a body
+ *  nobody reads until a timeout, and the connection with it. So the answer goes once the rest of the
+ *  body has been read and thrown away. */
+function answerAfterTheBody(req: Request, res: Response) {
+  const end = res.end.bind(res) as (...args: unknown[]) => Response;
+  res.end = ((...args: unknown[]) => {
+    if (req.complete || req.destroyed) return end(...args);
+    req.unpipe();
+    req.once('end', () => end(...args));
+    req.once('error', () => end(...args));
+    req.resume();
+    return res;
+  }) as Response['end'];
+}
+
+/** The limit a stream crossed, for error messages; the parser truncates files above maxFileBytes. */
 class TooLarge extends Error {}
 
-/** Counts a stream's bytes and fails it past `maxBytes`. */
-async function* limited(stream: Readable, maxBytes: number, onChunk?: (chunk: Buffer) => void): AsyncGenerator<Buffer> {
+/** Reads a stream to its end, handing each chunk to `onChunk` until `maxBytes` is crossed. Past the limit
+ *  it keeps reading (and drops the rest): a part left half read would stall the request's later parts
+ *  and its connection, since the parser waits for it. */
+async function consume(stream: Readable, maxBytes: number, onChunk: (chunk: Buffer) => unknown): Promise<void> {
   let bytes = 0;
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     bytes += chunk.length;
-    if (bytes > maxBytes) throw new TooLarge();
-    onChunk?.(chunk);
-    yield chunk;
+    if (bytes <= maxBytes) await onChunk(chunk);
   }
-  // The multipart parser ends a file it cut at its own limit as if it were complete, marking it truncated.
-  if ((stream as { truncated?: boolean }).truncated) throw new TooLarge();
+  // The parser ends a file it cut at its own limit as if it were complete, marking it truncated.
+  if (bytes > maxBytes || (stream as { truncated?: boolean }).truncated) throw new TooLarge();
 }
 
 function uploadError(error: unknown, what: string, maxBytes: number, limitName: string): AppError {
@@ -55,7 +76,7 @@ function uploadError(error: unknown, what: string, maxBytes: number, limitName: 
 export async function readUpload(upload: Upload, what: string, maxBytes: number, limitName: string): Promise<Buffer> {
   try {
     const chunks: Buffer[] = [];
-    for await (const chunk of limited((await upload).createReadStream(), maxBytes)) chunks.push(chunk);
+    await consume((await upload).createReadStream(), maxBytes, (chunk) => chunks.push(chunk));
     return Buffer.concat(chunks);
   } catch (error) {
     throw uploadError(error, what, maxBytes, limitName);
@@ -68,13 +89,17 @@ export async function saveStream(source: () => Promise<Readable>, file: string, 
   const hash = createHash('sha256');
   let bytes = 0;
   try {
-    await pipeline(
-      limited(await source(), maxBytes, (chunk) => {
+    const stream = await source();
+    const handle = await open(file, 'wx');
+    try {
+      await consume(stream, maxBytes, async (chunk) => {
         hash.update(chunk);
         bytes += chunk.length;
-      }),
-      createWriteStream(file, { flags: 'wx' }),
-    );
+        await handle.write(chunk);
+      });
+    } finally {
+      await handle.close();
+    }
     return { sha256: hash.digest('hex'), bytes };
   } catch (error) {
     await rm(file, { force: true });

@@ -33,6 +33,7 @@ export class TokenService {
   private readonly lastRecorded = new Map<number, number>();
   /** Tokens checked in the last RECENT_TOKENS_MS, by hash. */
   private readonly recent = new Map<string, { caller: Caller; until: number }>();
+  private revocations = 0;
 
   constructor(private readonly db: Db) {}
 
@@ -56,6 +57,7 @@ export class TokenService {
     if (!row) throw notFound('token', id);
     const revoked = await this.db.apiToken.update({ where: { id }, data: { revokedAt: row.revokedAt ?? new Date() } });
     this.recent.delete(row.hash); // at once here; other processes notice within RECENT_TOKENS_MS
+    this.revocations++;
     return revoked;
   }
 
@@ -71,6 +73,7 @@ export class TokenService {
     const hash = hashOf(match[1]!);
     const known = this.recent.get(hash);
     if (known && known.until > Date.now()) return known.caller;
+    const revocationsBefore = this.revocations;
     const row = await this.db.apiToken.findUnique({ where: { hash } });
     if (!row || row.revokedAt) throw new AppError(ErrorCode.UNAUTHENTICATED, 'this API token is not valid (unknown or revoked)');
     // Recording use is best effort and must not slow the request: at most once a minute per token, not a
@@ -81,7 +84,8 @@ export class TokenService {
       void this.db.apiToken.update({ where: { id: row.id }, data: { lastUsedAt: new Date(now) } }).catch(() => undefined);
     }
     const caller: Caller = { tokenId: row.id, name: row.name, role: row.role as Role };
-    this.recent.set(hash, { caller, until: now + RECENT_TOKENS_MS });
+    // Not remembered when a revocation happened during the lookup (the row read may predate it).
+    if (this.revocations === revocationsBefore) this.recent.set(hash, { caller, until: now + RECENT_TOKENS_MS });
     return caller;
   }
 }

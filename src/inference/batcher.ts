@@ -42,6 +42,7 @@ export class MicroBatcher {
 
   /** Queues one request's rows (all or none) and resolves with each row's slice of every output. */
   submitAll(rows: Float32Array[], client = ''): Promise<Record<string, Float32Array>[]> {
+    if (rows.length === 0) return Promise.resolve([]);
     const { rowLength, maxQueue } = this.options;
     const wrong = rows.find((row) => row.length !== rowLength);
     if (wrong) return Promise.reject(new Error(`a row has ${wrong.length} values; the model takes ${rowLength}`));
@@ -100,11 +101,11 @@ export class MicroBatcher {
     this.running = true;
     const taken = this.take();
     this.options.onQueueLength?.(this.waitingRows);
-    const { rowLength } = this.options;
-    const batch = new Float32Array(taken.length * rowLength);
-    taken.forEach((p, i) => batch.set(p.row, i * rowLength));
     const started = performance.now();
     try {
+      const { rowLength } = this.options;
+      const batch = new Float32Array(taken.length * rowLength);
+      taken.forEach((p, i) => batch.set(p.row, i * rowLength));
       const outputs = await this.options.run(batch, taken.length);
       this.options.onBatch?.(taken.length, (performance.now() - started) / 1000);
       taken.forEach((p, i) => {

@@ -2,7 +2,7 @@
 // ONNX Runtime, against the outputs PyTorch gave on the same input tensors.
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ImageLimits } from '../config.js';
 import { encodePng, preprocess, type PreprocessSpec } from '../data/image.js';
@@ -146,6 +146,8 @@ function checkModelInfo(doc: unknown): ModelInfo {
  *  only once every check passed, so a refused or interrupted import leaves nothing behind and never
  *  touches a stored graph. No message names a server path. */
 export async function importModel(db: Db, dataDir: string, request: ImportModelRequest, limits: ImageLimits) {
+  // model.json may fail while the folder is made: handled in the race below, not an unhandled rejection.
+  Promise.resolve(request.modelJson).catch(() => undefined);
   const store = path.join(dataDir, 'artifacts');
   await mkdir(path.join(store, 'incoming'), { recursive: true });
   const scratch = path.join(store, 'incoming', `${randomUUID()}.onnx`);
@@ -175,8 +177,23 @@ export async function importModel(db: Db, dataDir: string, request: ImportModelR
       },
     });
   } finally {
+    // A graph still arriving (model.json failed first) would otherwise land after the clean-up.
+    await saving.catch(() => undefined);
     await rm(scratch, { force: true });
   }
+}
+
+/** Scratch files of imports killed mid-way (a day old: no import takes that long) are removed at start. */
+export async function sweepIncoming(dataDir: string): Promise<void> {
+  const incoming = path.join(dataDir, 'artifacts', 'incoming');
+  const names = await readdir(incoming).catch(() => [] as string[]);
+  await Promise.all(
+    names.map(async (name) => {
+      const file = path.join(incoming, name);
+      const info = await stat(file).catch(() => null);
+      if (info && Date.now() - info.mtimeMs > 24 * 3600 * 1000) await rm(file, { force: true });
+    }),
+  );
 }
 
 /** Loads the graph in ONNX Runtime and checks it against model.json: one image input of the declared

@@ -163,9 +163,10 @@ export class EvaluationService {
     const costs = await Promise.all(members.map(async ({ model }) => ({ latencyMs: await this.models.latencyMs(model.artifact.id), sizeBytes: model.artifact.sizeBytes, parameterCount: model.artifact.parameterCount })));
     const durationMs = Math.round(performance.now() - started);
 
-    // Every row of a report (its members' reports, predictions and the ensemble's gain included) is
-    // written in one transaction: a process killed mid-way leaves no half report.
-    const store = async (tx: Prisma.TransactionClient, probabilities: number[][][], owner: { artifactId?: number; ensembleId?: number; runId?: number; parentReportId?: number }, cost: ReportMetrics['model'], extra: Partial<ReportMetrics> = {}) => {
+    // Metrics (bootstrap intervals included) are computed first; then every row of a report (its members'
+    // reports and predictions included) is written in one short transaction: a process killed mid-way
+    // leaves no half report, and the write lock is held only while inserting.
+    const prepare = (probabilities: number[][][], owner: { artifactId?: number; ensembleId?: number; runId?: number }, cost: ReportMetrics['model'], extra: Partial<ReportMetrics> = {}) => {
       const scored = tasks.map((task, t) => ({ task, t, metrics: taskMetrics(truth[t]!, probabilities[t]!, task.classes.length) }));
       const taskReports: TaskReport[] = scored.map(({ task, t, metrics }) => {
         const { confusion: _c, confusionNormalized: _n, ...rest } = metrics;
@@ -173,27 +174,31 @@ export class EvaluationService {
         return { task: t, name: task.name, ...rest, intervals: bootstrapIntervals(truth[t]!, predicted, task.classes.length, 1000, t + 1) };
       });
       const metrics: ReportMetrics = { source: 'evaluation', tasks: taskReports, meanTop1: mean(taskReports.map((r) => r.top1)), meanAcsa: mean(taskReports.map((r) => r.acsa)), model: cost, ...extra };
-      const report = await tx.evaluationReport.create({
-        data: {
-          datasetId: dataset.id,
-          split,
-          ...owner,
-          itemCount: items.length,
-          metrics: metrics as object,
-          durationMs,
-          confusionMatrices: { create: scored.map(({ task, t, metrics: m }) => ({ task: t, taskName: task.name, classes: task.classes, rows: m.confusion })) },
-        },
-      });
-      await tx.reportPrediction.createMany({
-        data: tasks.flatMap((_, t) =>
-          items.map((item, i) => {
-            const row = probabilities[t]![i]!;
-            const predictedClass = argmax(row);
-            return { reportId: report.id, itemId: item.id, task: t, trueClass: truth[t]![i]!, predictedClass, confidence: row[predictedClass]!, trueProbability: row[truth[t]![i]!]! };
-          }),
-        ),
-      });
-      return { report, metrics };
+      const write = async (tx: Prisma.TransactionClient, parentReportId?: number) => {
+        const report = await tx.evaluationReport.create({
+          data: {
+            datasetId: dataset.id,
+            split,
+            ...owner,
+            ...(parentReportId !== undefined ? { parentReportId } : {}),
+            itemCount: items.length,
+            metrics: metrics as object,
+            durationMs,
+            confusionMatrices: { create: scored.map(({ task, t, metrics: m }) => ({ task: t, taskName: task.name, classes: task.classes, rows: m.confusion })) },
+          },
+        });
+        await tx.reportPrediction.createMany({
+          data: tasks.flatMap((_, t) =>
+            items.map((item, i) => {
+              const row = probabilities[t]![i]!;
+              const predictedClass = argmax(row);
+              return { reportId: report.id, itemId: item.id, task: t, trueClass: truth[t]![i]!, predictedClass, confidence: row[predictedClass]!, trueProbability: row[truth[t]![i]!]! };
+            }),
+          ),
+        });
+        return report;
+      };
+      return { metrics, write };
     };
 
     const combined = tasks.map((_, t) => results.map((r) => r[t]!.probabilities));
@@ -203,27 +208,30 @@ export class EvaluationService {
       cpuLatencyMs: costs.reduce((s, c) => s + c.latencyMs, 0),
     };
     if (target.kind === 'artifact') {
-      return this.db.$transaction(async (tx) => (await store(tx, combined, { artifactId: target.id, runId }, total)).report, WRITE_TRANSACTION);
+      const single = prepare(combined, { artifactId: target.id, runId }, total);
+      return this.db.$transaction((tx) => single.write(tx), WRITE_TRANSACTION);
     }
     const adjusted = results.some((r) => r.some((task) => task.softVote !== undefined));
     const decisions = adjusted
       ? [decisionScores('SOFT_VOTE', tasks, truth, tasks.map((_, t) => results.map((r) => r[t]!.softVote ?? r[t]!.probabilities))), decisionScores('LOGIT_ADJUSTED', tasks, truth, combined)]
       : undefined;
+    const memberReports = members.map(({ model }, m) => {
+      const probabilities = tasks.map((_, t) => results.map((r) => r[t]!.members![m]!.probabilities));
+      const cost = costs[m]!;
+      return prepare(probabilities, { artifactId: model.artifact.id, runId: model.artifact.runId ?? undefined }, { sizeMB: cost.sizeBytes / 1e6, parameterCount: cost.parameterCount, cpuLatencyMs: cost.latencyMs });
+    });
+    const memberMetrics = memberReports.map((r) => r.metrics);
+    const ensembleReport = prepare(combined, { ensembleId: target.id }, total, decisions ? { decisions } : {});
+    const best = memberMetrics.reduce((b, m, i) => (m.meanAcsa > memberMetrics[b]!.meanAcsa ? i : b), 0);
+    ensembleReport.metrics.gain = {
+      meanTop1: ensembleReport.metrics.meanTop1 - Math.max(...memberMetrics.map((m) => m.meanTop1)),
+      meanAcsa: ensembleReport.metrics.meanAcsa - memberMetrics[best]!.meanAcsa,
+      bestMemberArtifactId: members[best]!.model.artifact.id,
+    };
     return this.db.$transaction(async (tx) => {
-      const ensembleReport = await store(tx, combined, { ensembleId: target.id }, total, decisions ? { decisions } : {});
-      const memberMetrics: ReportMetrics[] = [];
-      for (const [m, { model }] of members.entries()) {
-        const probabilities = tasks.map((_, t) => results.map((r) => r[t]!.members![m]!.probabilities));
-        const cost = costs[m]!;
-        memberMetrics.push((await store(tx, probabilities, { artifactId: model.artifact.id, runId: model.artifact.runId ?? undefined, parentReportId: ensembleReport.report.id }, { sizeMB: cost.sizeBytes / 1e6, parameterCount: cost.parameterCount, cpuLatencyMs: cost.latencyMs })).metrics);
-      }
-      const best = memberMetrics.reduce((b, m, i) => (m.meanAcsa > memberMetrics[b]!.meanAcsa ? i : b), 0);
-      const gain = {
-        meanTop1: ensembleReport.metrics.meanTop1 - Math.max(...memberMetrics.map((m) => m.meanTop1)),
-        meanAcsa: ensembleReport.metrics.meanAcsa - memberMetrics[best]!.meanAcsa,
-        bestMemberArtifactId: members[best]!.model.artifact.id,
-      };
-      return tx.evaluationReport.update({ where: { id: ensembleReport.report.id }, data: { metrics: { ...ensembleReport.metrics, gain } as object } });
+      const report = await ensembleReport.write(tx);
+      for (const member of memberReports) await member.write(tx, report.id);
+      return report;
     }, WRITE_TRANSACTION);
   }
 }

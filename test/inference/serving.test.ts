@@ -379,6 +379,21 @@ describe('binary images and uploads', () => {
     expect((await readerUpload(CLASSIFY, one({ file: null }), { 'input.images.0.file': await bytesOf(row) })).data?.classify.results).toHaveLength(1);
   });
 
+  it('answers a request refused before its file parts are read, and the connection serves the next one', async () => {
+    const row = rows[16]!;
+    const big = Buffer.concat([await bytesOf(row), Buffer.alloc(150_000, 1)]); // under the byte limit, over a parser buffer
+    const started = performance.now();
+    // Refused in the resolver (image and file both given), then over the byte limit while reading: in
+    // neither case is the part read to its end by a resolver.
+    const both = await readerUpload(CLASSIFY, { input: { images: [{ bbox: row.bbox, file: null, image: await b64(row) }], artifactId: String(artifactIds[0]) } }, { 'input.images.0.file': big });
+    expect(both.errors?.[0]?.message).toMatch(/exactly one/);
+    const over = await readerUpload(CLASSIFY, { input: { images: [{ bbox: row.bbox, file: null }], artifactId: String(artifactIds[0]) } }, { 'input.images.0.file': Buffer.alloc(LIMITS.maxBytes + 50_000, 2) });
+    expect(over.errors?.[0]?.message).toMatch(/over the limit of 200000 bytes/);
+    const next = await readerUpload(CLASSIFY, { input: { images: [{ bbox: row.bbox, file: null }], artifactId: String(artifactIds[0]) } }, { 'input.images.0.file': await bytesOf(row) });
+    expect(next.data?.classify.results).toHaveLength(1);
+    expect(performance.now() - started).toBeLessThan(5000);
+  });
+
   it('answers UNAVAILABLE for an artifact whose stored graph is corrupt or missing, while the others keep serving', async () => {
     const original = await app.services.db.modelArtifact.findUniqueOrThrow({ where: { id: artifactIds[1] } });
     const onnx = await readFile(original.onnxPath);
