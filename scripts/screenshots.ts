@@ -1,11 +1,12 @@
 // `npm run screenshots`: the dashboard's pages at 1280x800, from a fresh fixture database, into
 // screenshots/ (for reviewing the look; not a test).
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { openApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
+import { modelCardHtml } from '../src/reports/modelCard.js';
 import { startServer } from '../src/server.js';
 import { buildDashboardFixture } from '../test/web/fixture.js';
 
@@ -28,6 +29,7 @@ const pages: [string, string][] = [
   [`reports/${fixture.report.id}`, 'report'],
   [`reports/${adjustedReport.id}`, 'report-fitted'],
   ['ensembles', 'ensembles'],
+  [`compare/${fixture.runs.map((r) => r.id).join(',')}`, 'compare'],
   ['try', 'try-it'],
 ];
 for (const [hash, name] of pages) {
@@ -36,16 +38,25 @@ for (const [hash, name] of pages) {
   await page.waitForTimeout(500);
   await page.screenshot({ path: path.join(out, `${name}.png`) });
   console.log(`wrote screenshots/${name}.png`);
+  if (name === 'compare') await page.screenshot({ path: path.join(out, 'compare-full.png'), fullPage: true });
 }
 const row = fixture.synthetic.rows[0]!;
 await page.goto(`${server.url}/#/try`);
 await page.getByTestId('upload').setInputFiles(path.join(fixture.synthetic.imageRoot, row.imageName));
 for (const key of ['xmin', 'ymin', 'xmax', 'ymax'] as const) await page.getByTestId(`bbox-${key}`).fill(String(row.bbox[key]));
 await page.getByRole('button', { name: 'Classify' }).click();
-await page.getByTestId('prediction').waitFor();
+await page.getByTestId('saliency-0').waitFor();
 await page.waitForTimeout(500);
 await page.screenshot({ path: path.join(out, 'try-it-answer.png') });
-console.log('wrote screenshots/try-it-answer.png');
+await page.screenshot({ path: path.join(out, 'try-it-answer-full.png'), fullPage: true });
+console.log('wrote screenshots/try-it-answer.png and try-it-answer-full.png');
+// The model card as a colleague opens it: from disk, nothing else.
+const card = path.join(out, 'model-card.html');
+await writeFile(card, await modelCardHtml(app.services, fixture.report.id));
+await page.goto(`file://${card}`);
+await page.screenshot({ path: path.join(out, 'model-card.png') });
+await page.screenshot({ path: path.join(out, 'model-card-full.png'), fullPage: true });
+console.log('wrote screenshots/model-card.html, model-card.png and model-card-full.png');
 await browser.close();
 await server.close();
 await app.close();

@@ -9,6 +9,7 @@ import { ROLES } from './auth/tokens.js';
 import { percent, table } from './cli/format.js';
 import { createProgress } from './cli/progress.js';
 import { printReport, reportCsv, reportJson } from './cli/report.js';
+import { modelCardHtml } from './reports/modelCard.js';
 import { runDemo } from './cli/demo.js';
 import { describeDistillation, followRuns, runsTable } from './cli/train.js';
 import { describeFit } from './cli/ensemble.js';
@@ -452,18 +453,23 @@ export function buildProgram(): Command {
 
   program
     .command('report')
-    .description('show a stored report as tables, or export it as JSON or CSV')
+    .description('show a stored report as tables, or export it as JSON, CSV or a model card (one HTML file)')
     .argument('<id>', 'report id', int('id', 1))
     .option('--json', 'print the whole report as JSON')
     .option('--csv <file>', 'write the per-class rows as CSV')
-    .action((id: number, options: { json?: boolean; csv?: string }) =>
+    .option('--html <file>', 'write the model card: one self-contained HTML file (no script, no network) with every number of the report')
+    .action((id: number, options: { json?: boolean; csv?: string; html?: string }) =>
       withApp(async (app) => {
         if (options.csv) {
           await writeFile(options.csv, await reportCsv(app, id));
           console.error(`wrote ${options.csv}`);
         }
+        if (options.html) {
+          await writeFile(options.html, await modelCardHtml(app.services, id));
+          console.error(`wrote ${options.html}`);
+        }
         if (options.json) console.log(await reportJson(app, id));
-        else if (!options.csv) await printReport(app, id);
+        else if (!options.csv && !options.html) await printReport(app, id);
       }),
     );
 

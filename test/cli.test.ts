@@ -79,6 +79,24 @@ describe('fashion-how CLI', () => {
     expect(csvRows).toHaveLength(1 + 7 + 6 + 3);
     const json = JSON.parse((await cli('report', reportId, '--json')).stdout);
     expect(json.confusionMatrices.map((m: { rows: number[][] }) => m.rows.flat().reduce((a, b) => a + b, 0))).toEqual([15, 15, 15]);
+    // The model card of a single small model: its numbers, and the 2024 rules met.
+    const htmlFile = path.join(scratch.dir, 'card.html');
+    const carded = await cli('report', reportId, '--html', htmlFile);
+    expect(carded.code, carded.stderr).toBe(0);
+    expect(carded.stderr).toContain(`wrote ${htmlFile}`);
+    const html = await readFile(htmlFile, 'utf8');
+    expect(html).toMatch(/^<!doctype html>/);
+    expect(html).not.toMatch(/<script|https?:\/\//);
+    expect(html).toContain(`mean ACSA<b>${json.metrics.meanAcsa.toFixed(3)}</b>`);
+    expect(html).toContain('data-compliant="true"');
+    expect(html).toContain(`${json.metrics.model.cpuLatencyMs.toFixed(2)} ms per image`);
+    expect((await cli('report', '999', '--html', htmlFile)).stderr).toMatch(/report 999 does not exist/);
+    // The run's own quick report: what it lacks is said, and without a measured latency no compliance is claimed.
+    expect((await cli('report', '1', '--html', htmlFile)).code).toBe(0);
+    const quick = await readFile(htmlFile, 'utf8');
+    expect(quick).toContain('quick validation report');
+    expect(quick).toContain('data-compliant="false"');
+    expect(quick).toContain('latency not measured');
     const token = await cli('token', 'create', '--role', 'admin', '--name', 'cli test');
     expect(token.stdout.trim()).toMatch(/^fh_[A-Za-z0-9_-]{43}$/);
     expect((await cli('token', 'list')).stdout).toMatch(new RegExp(`cli test\\s+admin\\s+${token.stdout.trim().slice(0, 10)}`));

@@ -129,6 +129,13 @@ export interface Preprocessed {
   source: ImageInfo;
 }
 
+export interface Letterboxed {
+  /** The model's input before normalisation: size x size interleaved RGB, padding included. */
+  pixels: Uint8Array;
+  geometry: LetterboxGeometry;
+  source: ImageInfo;
+}
+
 /** Builds a lookup table per channel so the per-pixel work is one read and one write. */
 function normalisationTables(spec: PreprocessSpec): Float32Array[] {
   return [0, 1, 2].map((c) => {
@@ -138,8 +145,8 @@ function normalisationTables(spec: PreprocessSpec): Float32Array[] {
   });
 }
 
-/** Decodes, crops to the bbox, letterboxes to spec.size and normalises into a CHW tensor. */
-export async function preprocess(input: ImageInput, bbox: Bbox, spec: PreprocessSpec, limits: ImageLimits): Promise<Preprocessed> {
+/** Decodes, crops to the bbox and letterboxes to spec.size: the pixels a model sees, as 8-bit RGB. */
+export async function letterbox(input: ImageInput, bbox: Bbox, spec: PreprocessSpec, limits: ImageLimits): Promise<Letterboxed> {
   const image = open(input, limits);
   const source = await header(input, limits);
   const problem = bboxProblem(bbox, source.width, source.height);
@@ -148,13 +155,13 @@ export async function preprocess(input: ImageInput, bbox: Bbox, spec: Preprocess
   const cropHeight = bbox.ymax - bbox.ymin;
   const geometry = letterboxGeometry(cropWidth, cropHeight, spec.size);
   const pad = { r: spec.padValue, g: spec.padValue, b: spec.padValue };
-  let pixels: Buffer;
+  let crop: Buffer;
   try {
     // Decode the whole image first: cropping straight from the file would let libvips stop reading
     // after the bbox's last row, and a truncated or corrupt tail would go unnoticed.
     const decoded = await image.toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
     const { width, height, channels } = decoded.info;
-    pixels = await sharp(decoded.data, { raw: { width, height, channels } })
+    crop = await sharp(decoded.data, { raw: { width, height, channels } })
       .extract({ left: bbox.xmin, top: bbox.ymin, width: cropWidth, height: cropHeight })
       .resize(geometry.width, geometry.height, { fit: 'fill', kernel: 'linear' })
       .flatten({ background: pad })
@@ -164,24 +171,34 @@ export async function preprocess(input: ImageInput, bbox: Bbox, spec: Preprocess
   } catch (error) {
     throw describeSharpFailure(error);
   }
-  if (pixels.length !== geometry.width * geometry.height * 3) {
-    throw new ImageError(`image decoded to an unexpected layout (${pixels.length} bytes for ${geometry.width}x${geometry.height} RGB)`);
+  if (crop.length !== geometry.width * geometry.height * 3) {
+    throw new ImageError(`image decoded to an unexpected layout (${crop.length} bytes for ${geometry.width}x${geometry.height} RGB)`);
   }
   const { size } = spec;
-  const plane = size * size;
+  const pixels = new Uint8Array(size * size * 3).fill(spec.padValue);
+  for (let y = 0; y < geometry.height; y++) {
+    pixels.set(crop.subarray(y * geometry.width * 3, (y + 1) * geometry.width * 3), ((geometry.top + y) * size + geometry.left) * 3);
+  }
+  return { pixels, geometry, source };
+}
+
+/** Interleaved size x size RGB to the CHW tensor a model takes: (pixel / 255 - mean) / std. */
+export function normalise(pixels: Uint8Array, spec: PreprocessSpec): Float32Array {
+  const plane = spec.size * spec.size;
   const tensor = new Float32Array(3 * plane);
   const tables = normalisationTables(spec);
   for (let c = 0; c < 3; c++) {
     const table = tables[c]!;
     const offset = c * plane;
-    tensor.fill(table[spec.padValue]!, offset, offset + plane);
-    for (let y = 0; y < geometry.height; y++) {
-      const row = offset + (geometry.top + y) * size + geometry.left;
-      const src = y * geometry.width * 3 + c;
-      for (let x = 0; x < geometry.width; x++) tensor[row + x] = table[pixels[src + x * 3]!]!;
-    }
+    for (let i = 0; i < plane; i++) tensor[offset + i] = table[pixels[i * 3 + c]!]!;
   }
-  return { tensor, geometry, source };
+  return tensor;
+}
+
+/** Decodes, crops to the bbox, letterboxes to spec.size and normalises into a CHW tensor. */
+export async function preprocess(input: ImageInput, bbox: Bbox, spec: PreprocessSpec, limits: ImageLimits): Promise<Preprocessed> {
+  const { pixels, geometry, source } = await letterbox(input, bbox, spec, limits);
+  return { tensor: normalise(pixels, spec), geometry, source };
 }
 
 /** Encodes interleaved 8-bit RGB pixels as a JPEG (synthetic data, test fixtures). */

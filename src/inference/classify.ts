@@ -5,7 +5,7 @@
 import type { ImageLimits } from '../config.js';
 import type { Bbox } from '../domain.js';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
-import { preprocess, type PreprocessSpec } from '../data/image.js';
+import { letterbox, preprocess, type PreprocessSpec } from '../data/image.js';
 import { FairScheduler } from '../fairness.js';
 import { adjustForPrior, withTemperature } from './ensembleFit.js';
 import type { EnsembleService, LogitAdjustment } from './ensembles.js';
@@ -80,13 +80,16 @@ export class ClassifyService {
     return this.score(request);
   }
 
+  /** One image's 8-bit letterboxed input for a spec, taken through the same fair preprocessing queue. */
+  letterbox(image: Buffer, bbox: Bbox, spec: PreprocessSpec, client = '') {
+    return this.preprocessing.run(client, () => letterbox(image, bbox, spec, this.limits.image));
+  }
+
   /** Scores any number of images (the platform's own work, e.g. evaluation); each image's limits still apply. */
   async score(request: ClassifyRequest): Promise<ClassifyOutcome> {
     const { images } = request;
-    const { target, members, adjustment } = await this.members(request);
-    const specs = new Map<string, PreprocessSpec>();
-    for (const { model } of members) specs.set(specKey(model), specOf(model));
-    const totalWeight = members.reduce((sum, m) => sum + m.weight, 0);
+    const plan = await this.members(request);
+    const specs = specsOf(plan.members);
 
     // Every image is preprocessed once per distinct spec before any model is asked, so a request's rows
     // enter each model's queue together (admitted or refused as one).
@@ -97,15 +100,22 @@ export class ClassifyService {
           try {
             bySpec.set(key, (await this.preprocessing.run(request.client ?? '', () => preprocess(image, bbox, spec, this.limits.image))).tensor);
           } catch (error) {
-            if (error instanceof AppError && error.code === ErrorCode.BAD_USER_INPUT) throw badInput(`images[${index}]: ${error.message}`);
-            throw error;
+            throw imageError(error, `images[${index}]`);
           }
         }
         return bySpec;
       }),
     );
-    const outputs = await Promise.all(members.map(({ model }) => model.batcher.submitAll(tensors.map((t) => t.get(specKey(model))!), request.client)));
-    const results = images.map((_, index) => {
+    return { target: plan.target, results: await this.vote(plan, tensors, request) };
+  }
+
+  /** Runs prepared tensors (one per distinct preprocessing spec, per image) through every member's
+   *  batcher and soft-votes: classify and the occlusion maps share this one path. */
+  async vote(plan: VotePlan, tensors: Map<string, Float32Array>[], options: { includeMembers?: boolean; client?: string }): Promise<TaskResult[][]> {
+    const { members, adjustment } = plan;
+    const totalWeight = members.reduce((sum, m) => sum + m.weight, 0);
+    const outputs = await Promise.all(members.map(({ model }) => model.batcher.submitAll(tensors.map((t) => t.get(specKey(model))!), options.client)));
+    return tensors.map((_, index) => {
       const votes = outputs.map((perImage) => perImage[index]!);
       const tasks = members[0]!.model.info.tasks;
       return tasks.map((task, t): TaskResult => {
@@ -122,14 +132,26 @@ export class ClassifyService {
           classes: task.classes,
           probabilities: adjusted ?? vote,
           ...(adjusted ? { softVote: vote } : {}),
-          ...(request.includeMembers ? { members: memberVotes } : {}),
+          ...(options.includeMembers ? { members: memberVotes } : {}),
         };
       });
     });
-    return { target, results };
   }
+}
+
+/** The models a request votes with: what members() answers. */
+export type VotePlan = Awaited<ReturnType<ClassifyService['members']>>;
+
+/** A preprocessing failure of one image, named as the request names it (e.g. images[2]). */
+export function imageError(error: unknown, where: string): unknown {
+  return error instanceof AppError && error.code === ErrorCode.BAD_USER_INPUT ? badInput(`${where}: ${error.message}`) : error;
+}
+
+/** The distinct preprocessing specs of the members, by key (members of one size share one). */
+export function specsOf(members: VotePlan['members']): Map<string, PreprocessSpec> {
+  return new Map(members.map(({ model }): [string, PreprocessSpec] => [specKey(model), specOf(model)]));
 }
 
 const specOf = (model: LoadedModel): PreprocessSpec => preprocessSpecOf(model.info.input);
 
-const specKey = (model: LoadedModel) => JSON.stringify(specOf(model));
+export const specKey = (model: LoadedModel) => JSON.stringify(specOf(model));

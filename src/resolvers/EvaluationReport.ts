@@ -1,5 +1,6 @@
 import type { EvaluationReportResolvers } from '../generated/graphql.js';
 import type { ReportMetrics } from '../reports/evaluate.js';
+import { modelCardHtml } from '../reports/modelCard.js';
 import type { TaskScore } from '../reports/store.js';
 
 /** Worker reports hold { tasks: TaskScore[], meanTop1, meanAcsa }; evaluation reports hold ReportMetrics. */
@@ -35,6 +36,7 @@ export const EvaluationReport: EvaluationReportResolvers = {
     return gain ? { ...gain, bestMemberArtifactId: String(gain.bestMemberArtifactId) } : null;
   },
   decisions: (row) => evaluation(row)?.decisions ?? null,
+  modelCard: (row, _args, { services }) => modelCardHtml(services, row.id),
   model: (row) => evaluation(row)?.model ?? null,
   confusionMatrices: (row, _args, { services }) => services.db.confusionMatrix.findMany({ where: { reportId: row.id }, orderBy: { task: 'asc' } }),
   worstConfusions: async (row, { task, limit }, { services }) => {

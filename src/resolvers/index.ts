@@ -22,6 +22,7 @@ import { startTraining } from './Mutation/startTraining.js';
 import { artifact } from './Query/artifact.js';
 import { artifacts } from './Query/artifacts.js';
 import { classify } from './Query/classify.js';
+import { saliency } from './Query/saliency.js';
 import { dataset } from './Query/dataset.js';
 import { datasets } from './Query/datasets.js';
 import { ensemble } from './Query/ensemble.js';
@@ -51,7 +52,7 @@ export const resolvers: Resolvers = {
   JSON: JSONResolver,
   Upload: GraphQLUpload,
   Query: {
-    health, datasets, datasetsConnection, dataset, runs, runsConnection, run, trainingCapabilities, classify, ensembles, ensemblesConnection, ensemble,
+    health, datasets, datasetsConnection, dataset, runs, runsConnection, run, trainingCapabilities, classify, saliency, ensembles, ensemblesConnection, ensemble,
     artifacts, artifactsConnection, artifact, tokens, tokensConnection, report, reports, reportsConnection,
   },
   Mutation: { importDataset, startTraining, cancelRun, resumeRun, importModel, createEnsemble, fitEnsemble, setDefaultEnsemble, createToken, revokeToken, evaluate },

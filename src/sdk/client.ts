@@ -36,6 +36,8 @@ import {
   ImportModelDocument,
   ImportDatasetDocument,
   type ImportDatasetInput,
+  ModelCardDocument,
+  SaliencyDocument,
   ReportDocument,
   RunDocument,
   type RunFieldsFragment,
@@ -329,6 +331,11 @@ export class FashionHowClient {
     return (await this.request(ReportDocument, { id })).report;
   }
 
+  /** The report's model card: one self-contained HTML document to save or share (the CLI's `report ID --html`). */
+  async modelCard(reportId: string): Promise<string> {
+    return (await this.request(ModelCardDocument, { id: reportId })).report.modelCard;
+  }
+
   /**
    * Classifies any number of images: they are sent in requests that fit the server's per-request
    * image limit (and body size), a few at a time, and the answers come back in input order.
@@ -370,6 +377,17 @@ export class FashionHowClient {
     };
     await Promise.all(Array.from({ length: Math.min(4, chunks.length) }, worker));
     return answers.flat().map((result, index) => ({ ...result, index }));
+  }
+
+  /**
+   * What the model sees of one image and where each task's decision came from: its input crop (a PNG
+   * data: URL, exactly as preprocessing makes it) and an occlusion map per task (grid x grid drops of
+   * the predicted class's probability, row-major). `grid` is 2 to 16, default 8.
+   */
+  async saliency({ image, bbox }: ImageInput, options: Omit<ClassifyOptions, 'members'> & { grid?: number } = {}) {
+    const bytes = typeof image === 'string' ? await readFile(image) : image;
+    const encoded = this.imageEncoding === 'multipart' ? { file: new Blob([bytes]) } : { image: Buffer.from(bytes).toString('base64') };
+    return (await this.request(SaliencyDocument, { input: { ...encoded, bbox, ensembleId: options.ensembleId, artifactId: options.artifactId, grid: options.grid } })).saliency;
   }
 
   /** Uploads an ONNX graph and its model.json (paths, bytes, or model.json as an object); the server

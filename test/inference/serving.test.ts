@@ -126,6 +126,30 @@ describe('classify', () => {
     });
   });
 
+  it("explains the default ensemble's decision with an occlusion map per task, scored like classify", async () => {
+    const SALIENCY = `query($input: SaliencyInput!) { saliency(input: $input) { model crop size grid patchColour letterbox { left top width height } tasks { task predicted { index name probability } drops } } }`;
+    const { data, errors } = await reader(SALIENCY, { input: { ...(await item(rows[4]!)), grid: 3 } });
+    expect(errors).toBeUndefined();
+    const answer = (await reader(CLASSIFY, { input: { images: [await item(rows[4]!)] } })).data!.classify.results[0].tasks as (Prediction & { predicted: { index: number; probability: number } })[];
+    const info = (await app.services.db.modelArtifact.findUniqueOrThrow({ where: { id: artifactIds[0]! } })).modelInfo as unknown as ModelInfo;
+    expect(data!.saliency).toMatchObject({ model: 'pair', size: info.input.size, grid: 3, patchColour: info.input.mean.map((m) => Math.round(m * 255)) });
+    expect(data!.saliency.crop).toMatch(/^data:image\/png;base64,/);
+    data!.saliency.tasks.forEach((task: { task: string; predicted: { index: number; probability: number }; drops: number[] }, t: number) => {
+      // Unoccluded, the map's answer is classify's.
+      expect(task.predicted.index).toBe(answer[t]!.predicted.index);
+      expect(task.predicted.probability).toBeCloseTo(answer[t]!.predicted.probability, 6);
+      expect(task.drops).toHaveLength(9);
+      // A drop can only take away what the class had, or add what the others had.
+      for (const drop of task.drops) {
+        expect(drop).toBeGreaterThanOrEqual(task.predicted.probability - 1 - 1e-6);
+        expect(drop).toBeLessThanOrEqual(task.predicted.probability + 1e-6);
+      }
+    });
+    const bad = async (input: Record<string, unknown>) => (await reader(SALIENCY, { input: { ...(await item(rows[4]!)), ...input } })).errors?.[0];
+    expect(await bad({ grid: 17 })).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: 'grid must be an integer from 2 to 16 (cells per side; grid x grid occluded copies are scored), got 17' });
+    expect((await bad({ bbox: { xmin: 0, ymin: 0, xmax: 5000, ymax: 10 } }))?.message).toMatch(/^image: bbox \(0, 0, 5000, 10\) must lie inside the \d+x\d+ image$/);
+  });
+
   it('batches concurrent requests and gives every caller its own row', async () => {
     const before = await metric('fashion_how_inference_batch_size_count');
     const chosen = rows.slice(10, 34);

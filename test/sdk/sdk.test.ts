@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { modelCardHtml } from '../../src/reports/modelCard.js';
 import type { App } from '../../src/app.js';
 import { writeSyntheticDataset } from '../../src/data/synth.js';
 import { FashionHowClient, FashionHowError } from '../../src/sdk/index.js';
@@ -45,6 +46,8 @@ describe('the SDK against a real server', () => {
     expect(report.members).toHaveLength(2);
     expect(report.confusionMatrices.every((m) => m.rows.flat().reduce((a, b) => a + b, 0) === 15)).toBe(true);
     expect((await client.report(report.id)).id).toBe(report.id);
+    // The model card through the SDK is the CLI's file, byte for byte (one renderer).
+    expect(await client.modelCard(report.id)).toBe(await modelCardHtml(app.services, Number(report.id)));
 
     const fitted = await client.fitEnsemble({ name: 'sdk fitted', artifactIds: finished.map((r) => r.artifact!.id), datasetId: imported.dataset.id, rounds: 4 });
     expect(fitted.fit!.score).toBeGreaterThanOrEqual(fitted.fit!.bestMemberScore);
@@ -65,6 +68,12 @@ describe('the SDK against a real server', () => {
     // the server as {} and be refused); as base64 JSON, for proxies that refuse multipart, the answers agree.
     const viaJson = await new FashionHowClient({ endpoint: server.graphqlUrl, imageEncoding: 'base64' }).classify(images, { members: true });
     expect(viaJson).toEqual(answers);
+
+    // Saliency: as multipart or base64 the same maps; unoccluded, the answer is classify's.
+    const explained = await client.saliency(images[0]!, { grid: 2 });
+    expect(explained.tasks.map((t) => t.drops.length)).toEqual([4, 4, 4]);
+    expect(explained.tasks.map((t) => t.predicted.probability)).toEqual(answers[0]!.tasks.map((t) => t.predicted.probability));
+    expect(await new FashionHowClient({ endpoint: server.graphqlUrl, imageEncoding: 'base64' }).saliency(images[0]!, { grid: 2 })).toEqual(explained);
 
     // A model uploaded through the SDK is the same bytes and serves like the artifact it copies.
     const source = await app.services.db.modelArtifact.findUniqueOrThrow({ where: { id: Number(finished[0]!.artifact!.id) } });

@@ -1,8 +1,13 @@
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
+import type { ReportMetrics } from '../../src/reports/evaluate.js';
+import type { EpochRecord } from '../../src/training/service.js';
+import { preprocess } from '../../src/data/image.js';
 import { type RunningServer, startServer } from '../../src/server.js';
 import { openTestApp, useScratchDir } from '../helpers.js';
 import { buildDashboardFixture } from './fixture.js';
@@ -41,7 +46,7 @@ afterAll(async () => {
 
 describe('dashboard', () => {
   it('loads every page without console errors', async () => {
-    for (const hash of ['datasets', 'runs', `runs/${fixture.runs[0]!.id}`, 'reports', `reports/${fixture.report.id}`, 'ensembles', 'try']) {
+    for (const hash of ['datasets', 'runs', `runs/${fixture.runs[0]!.id}`, 'reports', `reports/${fixture.report.id}`, 'ensembles', 'compare', 'try']) {
       const { page, problems } = await visit(hash);
       await page.waitForSelector('main h1');
       expect(problems, hash).toEqual([]);
@@ -87,6 +92,72 @@ describe('dashboard', () => {
     await page.close();
   });
 
+  it("downloads a model card that renders offline, every section, with the stored report's numbers", async () => {
+    const { page } = await visit(`reports/${fixture.report.id}`);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('model-card').click()]);
+    expect(download.suggestedFilename()).toBe(`model-card-report-${fixture.report.id}.html`);
+    const file = path.join(scratch.dir, download.suggestedFilename());
+    await download.saveAs(file);
+    await page.close();
+
+    // Opened from disk with every request but the file itself refused: nothing may need the network.
+    const card = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const requested: string[] = [];
+    await card.route('**/*', (route) => (route.request().url().startsWith('file:') ? route.continue() : (requested.push(route.request().url()), route.abort())));
+    const problems: string[] = [];
+    card.on('console', (message) => message.type() === 'error' && problems.push(message.text()));
+    await card.goto(`file://${file}`);
+    expect(requested).toEqual([]);
+    expect(problems).toEqual([]);
+    expect(await card.locator('script').count()).toBe(0);
+    for (const section of ['summary', 'metrics', 'task-0', 'task-1', 'task-2', 'data', 'training', 'cost']) {
+      const box = await card.locator(`#${section}`).boundingBox();
+      expect(box?.height ?? 0, section).toBeGreaterThan(40);
+    }
+    const cells = async (selector: string) => Promise.all((await card.locator(selector).all()).map(async (row) => (await row.locator('td').allTextContents()).map((text) => text.trim())));
+
+    const stored = await app.services.db.evaluationReport.findUniqueOrThrow({ where: { id: fixture.report.id } });
+    const metrics = stored.metrics as unknown as ReportMetrics;
+    const f3 = (v: number) => v.toFixed(3);
+    expect(await card.locator('#headline b').allTextContents()).toEqual([f3(metrics.meanTop1), f3(metrics.meanAcsa), String(stored.itemCount), f3(metrics.model.sizeMB), metrics.model.cpuLatencyMs.toFixed(2)]);
+    expect((await cells('#metrics-table tbody tr')).map((row) => row.slice(0, 5))).toEqual(
+      metrics.tasks.map((t) => [t.name, f3(t.top1), `[${f3(t.intervals.top1.low)}, ${f3(t.intervals.top1.high)}]`, f3(t.acsa), `[${f3(t.intervals.acsa.low)}, ${f3(t.intervals.acsa.high)}]`]),
+    );
+    const members = await app.services.db.evaluationReport.findMany({ where: { parentReportId: stored.id }, orderBy: { id: 'asc' } });
+    expect((await cells('#members-table tbody tr')).map((row) => row.slice(1))).toEqual(members.map((m) => [f3((m.metrics as unknown as ReportMetrics).meanTop1), f3((m.metrics as unknown as ReportMetrics).meanAcsa)]));
+
+    const matrices = await app.services.db.confusionMatrix.findMany({ where: { reportId: stored.id }, orderBy: { task: 'asc' } });
+    for (const matrix of matrices) {
+      const t = matrix.task;
+      expect((await card.locator(`#confusion-${t} text.cell`).allTextContents()).map(Number), `confusion ${t}`).toEqual((matrix.rows as number[][]).flat());
+      const detail = metrics.tasks[t]!;
+      expect(await cells(`#classes-${t} tbody tr`)).toEqual(detail.classes.map((c) => [(matrix.classes as string[])[c.index]!, String(c.support), String(c.predicted), f3(c.precision), f3(c.recall), f3(c.f1), f3(c.specificity)]));
+      const filled = detail.reliability.filter((b) => b.count > 0);
+      expect((await cells(`#reliability-${t} tbody tr`)).map((row) => [Number(row[1]), row[2], row[3]])).toEqual(filled.map((b) => [b.count, f3(b.accuracy), f3(b.confidence)]));
+      expect(await card.locator(`#task-${t} svg rect[data-bin]`).count()).toBe(filled.length);
+    }
+
+    // The class distribution, counted here from the items themselves.
+    const items = await app.services.db.item.findMany({ where: { datasetId: fixture.datasetId }, include: { labels: true } });
+    for (const [t, matrix] of matrices.entries()) {
+      const count = (split: string, k: number) => items.filter((i) => i.split === split && i.labels.find((l) => l.task === t)!.classIndex === k).length;
+      expect((await cells(`#distribution-${t} tbody tr`)).map((row) => [row[1], row[3]].map((v) => Number(v!.replace(/,/g, ''))))).toEqual((matrix.classes as string[]).map((_, k) => [count('TRAIN', k), count('VALIDATION', k)]));
+    }
+
+    // Each member's run: its config and where its weights came from (random init in the fixture).
+    for (const run of fixture.runs) {
+      const record = await app.services.training.get(run.id);
+      const config = Object.fromEntries((await cells(`#config-${run.id} tbody tr`)).map(([k, v]) => [k!, JSON.parse(v!)] as const));
+      expect(config).toEqual(record!.config);
+      expect(await card.locator(`#run-${run.id}`).textContent()).toContain('random initialisation');
+    }
+    expect((await cells('#cost-table tbody tr'))[0]).toEqual(['what was scored', f3(metrics.model.sizeMB), metrics.model.parameterCount!.toLocaleString('en-US'), metrics.model.cpuLatencyMs.toFixed(2)]);
+    // Two members: not the one model the 2024 rules allow.
+    expect(await card.locator('#compliance').getAttribute('data-compliant')).toBe('false');
+    expect(await card.locator('#compliance').textContent()).toContain(`2 models (one allowed) · ✔ ${f3(metrics.model.sizeMB)} MB (limit 25 MB)`);
+    await card.close();
+  });
+
   it('classifies an uploaded image on the Try it page', async () => {
     const { page, problems } = await visit('try');
     const row = fixture.synthetic.rows[0]!;
@@ -109,6 +180,154 @@ describe('dashboard', () => {
       return `${t.task}: ${t.classes[best]} (${(t.probabilities[best]! * 100).toFixed(1)}%)`;
     });
     expect((await prediction.locator('h2').allTextContents()).slice(1)).toEqual(expected);
+    // The default ensemble's occlusion maps follow: one per task, 8 x 8 cells by default.
+    for (const t of [0, 1, 2]) {
+      await page.getByTestId(`saliency-${t}`).waitFor({ timeout: 30_000 });
+      expect(await page.getByTestId(`saliency-${t}`).locator('rect.saliency-cell').count()).toBe(64);
+    }
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it("compares runs with their records' values, and ranks models with the Pareto fronts marked", async () => {
+    const f3 = (v: number) => v.toFixed(3);
+    const { page, problems } = await visit(`compare/${fixture.runs.map((r) => r.id).join(',')}`);
+    await page.getByTestId('compare-final').waitFor();
+    for (const run of fixture.runs) {
+      const stored = (await app.services.training.get(run.id))!;
+      const epochs = stored.epochs as unknown as EpochRecord[];
+      const last = epochs[epochs.length - 1]!;
+      const average = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+      const cells = await page.getByTestId(`compare-run-${run.id}`).locator('td').allTextContents();
+      expect(cells.slice(2, 9)).toEqual([String(epochs.length), f3(last.trainLoss), f3(average(last.validation.map((v) => v.top1))), f3(average(last.validation.map((v) => v.acsa))), ...last.validation.map((v) => f3(v.acsa))]);
+      // Each chart overlays one line per run, named in its legend.
+      for (const chart of ['compare-loss', 'compare-acsa-0', 'compare-acsa-1', 'compare-acsa-2']) {
+        expect(await page.getByTestId(chart).locator('text').allTextContents(), chart).toContain(`#${run.id} ${stored.backbone}+${stored.head}`);
+      }
+    }
+
+    // The leaderboard: the ensemble and its two members, scored on the same items.
+    const reports = [await app.services.db.evaluationReport.findUniqueOrThrow({ where: { id: fixture.report.id } }), ...(await app.services.db.evaluationReport.findMany({ where: { parentReportId: fixture.report.id } }))];
+    const rows = reports.map((r) => ({ key: r.ensembleId ? `e${r.ensembleId}` : `a${r.artifactId}`, metrics: r.metrics as unknown as ReportMetrics }));
+    const beaten = (cost: (m: ReportMetrics) => number) => (m: ReportMetrics) =>
+      rows.some((o) => o.metrics !== m && o.metrics.meanAcsa >= m.meanAcsa && cost(o.metrics) <= cost(m) && (o.metrics.meanAcsa > m.meanAcsa || cost(o.metrics) < cost(m)));
+    const table = page.getByTestId('leaderboard');
+    expect(await table.locator('tbody tr').count()).toBe(3);
+    for (const { key, metrics } of rows) {
+      const cells = await page.getByTestId(`leader-${key}`).locator('td').allTextContents();
+      expect(cells.slice(1, 6), key).toEqual([f3(metrics.meanAcsa), f3(metrics.meanTop1), metrics.model.sizeMB.toFixed(2), metrics.model.parameterCount!.toLocaleString('en-US'), metrics.model.cpuLatencyMs.toFixed(2)]);
+      expect(cells.slice(6, 8), key).toEqual([beaten((m) => m.model.sizeMB)(metrics) ? '' : '★', beaten((m) => m.model.cpuLatencyMs)(metrics) ? '' : '★']);
+    }
+    // Sorted by mean ACSA, best first; one click on size sorts smallest first.
+    const shownInOrder = async (value: (m: ReportMetrics) => number) =>
+      (await Promise.all((await table.locator('tbody tr').all()).map((tr) => tr.getAttribute('data-testid')))).map((id) => value(rows.find((r) => `leader-${r.key}` === id)!.metrics));
+    const acsa = await shownInOrder((m) => m.meanAcsa);
+    expect(acsa).toEqual([...acsa].sort((a, b) => b - a));
+    await page.getByTestId('sort-size').click();
+    expect(await shownInOrder((m) => m.model.sizeMB)).toEqual(rows.map((r) => r.metrics.model.sizeMB).sort((a, b) => a - b));
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('keeps the drawn box and the numbers in step, both ways', async () => {
+    const { page, problems } = await visit('try');
+    const row = fixture.synthetic.rows[1]!;
+    await page.getByTestId('upload').setInputFiles(path.join(fixture.synthetic.imageRoot, row.imageName));
+    const editor = page.getByTestId('bbox-editor');
+    await editor.waitFor();
+    const field = async (key: string) => Number(await page.getByTestId(`bbox-${key}`).inputValue());
+    const fields = async () => ({ xmin: await field('xmin'), ymin: await field('ymin'), xmax: await field('xmax'), ymax: await field('ymax') });
+    const drawn = async () => {
+      const [x, y, width, height] = await Promise.all(['x', 'y', 'width', 'height'].map(async (a) => Number(await page.getByTestId('bbox-rect').getAttribute(a))));
+      return { xmin: x, ymin: y, xmax: x! + width!, ymax: y! + height! };
+    };
+    // The box defaults to the whole image: its size is the image's.
+    const { xmax: W, ymax: H } = await fields();
+    expect(await drawn()).toEqual({ xmin: 0, ymin: 0, xmax: W, ymax: H });
+
+    // Numbers to drawing.
+    for (const key of ['xmin', 'ymin', 'xmax', 'ymax'] as const) await page.getByTestId(`bbox-${key}`).fill(String(row.bbox[key]));
+    expect(await drawn()).toEqual(row.bbox);
+
+    // Drawing to numbers: a drag outside the box draws a new one, a drag inside moves it.
+    const screen = async (x: number, y: number) => {
+      const box = (await editor.boundingBox())!;
+      return [box.x + (x * box.width) / W, box.y + (y * box.height) / H] as const;
+    };
+    const dragFrom = async (from: [number, number], to: [number, number]) => {
+      await page.mouse.move(...(await screen(...from)));
+      await page.mouse.down();
+      await page.mouse.move(...(await screen(...to)), { steps: 6 });
+      await page.mouse.up();
+    };
+    for (const [key, value] of Object.entries({ xmin: W - 8, ymin: H - 8, xmax: W, ymax: H })) await page.getByTestId(`bbox-${key}`).fill(String(value));
+    const drawnBox = { xmin: 3, ymin: 5, xmax: Math.floor(W / 2), ymax: Math.floor(H / 2) };
+    await dragFrom([drawnBox.xmin + 0.2, drawnBox.ymin + 0.2], [drawnBox.xmax + 0.2, drawnBox.ymax + 0.2]);
+    expect(await fields()).toEqual(drawnBox);
+    expect(await drawn()).toEqual(drawnBox);
+    await dragFrom([10.2, 10.2], [17.2, 14.2]);
+    const moved = { xmin: drawnBox.xmin + 7, ymin: drawnBox.ymin + 4, xmax: drawnBox.xmax + 7, ymax: drawnBox.ymax + 4 };
+    expect(await fields()).toEqual(moved);
+    expect(await drawn()).toEqual(moved);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it("shows the model's input exactly as preprocessing makes it, and occlusion maps whose values are the server's", async () => {
+    const artifact = fixture.artifacts[0]!;
+    const row = fixture.synthetic.rows[2]!;
+    const bytes = await readFile(path.join(fixture.synthetic.imageRoot, row.imageName));
+    const { page, problems } = await visit('try');
+    await page.getByTestId('upload').setInputFiles(path.join(fixture.synthetic.imageRoot, row.imageName));
+    await page.getByTestId('bbox-editor').waitFor();
+    for (const key of ['xmin', 'ymin', 'xmax', 'ymax'] as const) await page.getByTestId(`bbox-${key}`).fill(String(row.bbox[key]));
+    await page.getByTestId('model').selectOption(`a:${artifact.id}`);
+    const grid = 4;
+    await page.getByTestId('grid').fill(String(grid));
+    await page.getByRole('button', { name: 'Classify' }).click();
+    await page.getByTestId('saliency-2').waitFor({ timeout: 30_000 });
+
+    // The crop: the PNG the page shows, decoded here, is the tensor serving feeds the model, de-normalised.
+    const model = await app.services.models.get(artifact.id);
+    const { size, padValue, mean, std } = model.info.input;
+    const spec = { size, padValue, mean: mean as [number, number, number], std: std as [number, number, number] };
+    const { tensor } = await preprocess(bytes, row.bbox, spec, app.config.imageLimits);
+    const plane = size * size;
+    const expectedPixels = new Uint8Array(plane * 3);
+    for (let c = 0; c < 3; c++) for (let i = 0; i < plane; i++) expectedPixels[i * 3 + c] = Math.round((tensor[c * plane + i]! * std[c]! + mean[c]!) * 255);
+    const src = (await page.getByTestId('crop').getAttribute('src'))!;
+    expect(src).toMatch(/^data:image\/png;base64,/);
+    const shown = await sharp(Buffer.from(src.split(',')[1]!, 'base64')).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    expect([shown.info.width, shown.info.height]).toEqual([size, size]);
+    const sha = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
+    expect(sha(shown.data)).toBe(sha(expectedPixels));
+
+    // The maps: every cell covered in turn by the mean colour, all copies run here straight through the
+    // artifact's ONNX session, and the drop of the predicted class's probability.
+    const edge = (i: number) => Math.round((i * size) / grid);
+    const copies = [expectedPixels];
+    for (let cell = 0; cell < grid * grid; cell++) {
+      const copy = expectedPixels.slice();
+      const [r, c] = [Math.floor(cell / grid), cell % grid];
+      for (let y = edge(r); y < edge(r + 1); y++) for (let x = edge(c); x < edge(c + 1); x++) for (let ch = 0; ch < 3; ch++) copy[(y * size + x) * 3 + ch] = Math.round(mean[ch]! * 255);
+      copies.push(copy);
+    }
+    const batch = new Float32Array(copies.length * 3 * plane);
+    copies.forEach((pixels, n) => {
+      for (let ch = 0; ch < 3; ch++) for (let i = 0; i < plane; i++) batch[n * 3 * plane + ch * plane + i] = (pixels[i * 3 + ch]! / 255 - mean[ch]!) / std[ch]!;
+    });
+    const outputs = await model.session.run(batch, copies.length, size);
+    for (const [t, task] of model.info.tasks.entries()) {
+      const K = task.classes.length;
+      const probs = outputs[task.output]!;
+      const predicted = [...probs.slice(0, K)].indexOf(Math.max(...probs.slice(0, K)));
+      const expected = Array.from({ length: grid * grid }, (_, cell) => probs[predicted]! - probs[(cell + 1) * K + predicted]!);
+      const cells = page.getByTestId(`saliency-${t}`).locator('rect.saliency-cell');
+      const values = await Promise.all((await cells.all()).map(async (rect) => Number(await rect.getAttribute('data-value'))));
+      expect(values).toHaveLength(grid * grid);
+      values.forEach((v, cell) => expect(v, `task ${t} cell ${cell}`).toBeCloseTo(expected[cell]!, 6));
+      expect(await page.getByTestId(`saliency-${t}`).locator('figcaption b').textContent()).toBe(task.name);
+    }
     expect(problems).toEqual([]);
     await page.close();
   });

@@ -2,6 +2,7 @@
 import { useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import { getToken, setToken } from './api.js';
+import { ComparePage } from './pages/Compare.js';
 import { DatasetsPage } from './pages/Datasets.js';
 import { EnsemblesPage } from './pages/Ensembles.js';
 import { ReportPage, ReportsPage } from './pages/Reports.js';
@@ -14,6 +15,7 @@ const PAGES = [
   ['runs', 'Runs'],
   ['reports', 'Reports'],
   ['ensembles', 'Ensembles'],
+  ['compare', 'Compare'],
   ['try', 'Try it'],
 ] as const;
 
@@ -65,6 +67,7 @@ function App() {
         {page === 'runs' && (id ? <RunPage id={id} /> : <RunsPage />)}
         {page === 'reports' && (id ? <ReportPage id={id} /> : <ReportsPage />)}
         {page === 'ensembles' && <EnsemblesPage />}
+        {page === 'compare' && <ComparePage ids={id?.split(',').filter(Boolean) ?? []} />}
         {page === 'try' && <TryItPage />}
       </main>
     </>

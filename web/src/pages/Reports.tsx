@@ -1,8 +1,8 @@
 import { useState } from 'react';
-import { f3, pct, useQuery, useSubscription } from '../api.js';
+import { f3, pct, request, useQuery, useSubscription } from '../api.js';
 import { MoreButton, usePages } from '../paging.js';
 import { Chart } from '../chart.js';
-import { type ReportBodyFragment, ReportPageDocument, ReportsLiveDocument, ReportsPageDocument } from '../generated.js';
+import { type ReportBodyFragment, ReportModelCardDocument, ReportPageDocument, ReportsLiveDocument, ReportsPageDocument } from '../generated.js';
 
 const subject = (r: { ensemble?: { name: string } | null; artifact?: { name: string } | null; run?: { id: string } | null }) =>
   r.ensemble ? `ensemble ${r.ensemble.name}` : r.artifact ? r.artifact.name : r.run ? `run ${r.run.id}` : '';
@@ -108,6 +108,34 @@ function TaskSection({ report, task, normalized }: { report: ReportBodyFragment;
   );
 }
 
+/** Fetches the card over GraphQL (so the token and read rules are the queries') and saves it as a file. */
+function ModelCardButton({ id }: { id: string }) {
+  const [message, setMessage] = useState('');
+  return (
+    <span className="download">
+      <button
+        data-testid="model-card"
+        onClick={async () => {
+          setMessage('');
+          try {
+            const { report } = await request(ReportModelCardDocument, { id });
+            const link = document.createElement('a');
+            link.href = URL.createObjectURL(new Blob([report.modelCard], { type: 'text/html' }));
+            link.download = `model-card-report-${id}.html`;
+            link.click();
+            setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+          } catch (e) {
+            setMessage((e as Error).message);
+          }
+        }}
+      >
+        Download model card
+      </button>{' '}
+      {message && <span className="error">{message}</span>}
+    </span>
+  );
+}
+
 export function ReportPage({ id }: { id: string }) {
   const [task, setTask] = useState(0);
   const [normalized, setNormalized] = useState(false);
@@ -118,7 +146,7 @@ export function ReportPage({ id }: { id: string }) {
   const side = [report, ...report.members];
   return (
     <>
-      <h1>Report #{report.id}: {subject(report)} on {report.split} ({report.itemCount} items)</h1>
+      <h1>Report #{report.id}: {subject(report)} on {report.split} ({report.itemCount} items) <ModelCardButton id={report.id} /></h1>
       <section className="card">
         <table data-testid="headline">
           <thead>

@@ -1,0 +1,314 @@
+// A model card: one self-contained HTML file (inline CSS and SVG, no script, no network) that a
+// colleague can open offline. Every number comes from the stored report and the records it points to
+// (run, artifacts, dataset); the CLI (`report --html`) and the GraphQL field the dashboard downloads
+// from both call modelCardHtml, so the two can never disagree.
+import type { Db } from '../db/client.js';
+import type { ConfusionMatrix, EvaluationReport, ModelArtifact, TrainingRun } from '../db/generated/client.js';
+import type { DatasetService, TaskDistribution } from '../data/datasets.js';
+import type { Split } from '../domain.js';
+import { notFound } from '../errors.js';
+import type { ModelInfo } from '../inference/registry.js';
+import { COMPLIANCE_LIMIT_MB } from '../training/distillation.js';
+import type { EpochRecord, RunProgress } from '../training/service.js';
+import { VERSION } from '../version.js';
+import type { ReportMetrics } from './evaluate.js';
+import type { ReliabilityBin } from './metrics.js';
+import type { TaskScore } from './store.js';
+
+/** A worker's quick report holds top-1 and ACSA per task; an evaluation holds everything. */
+type StoredMetrics = ReportMetrics | { source: 'training-worker'; tasks: TaskScore[]; meanTop1: number; meanAcsa: number };
+
+interface CardModel {
+  artifact: ModelArtifact;
+  run: TrainingRun | null;
+  /** Ensemble weight (1 for a single model). */
+  weight: number;
+}
+
+export interface ModelCardData {
+  report: EvaluationReport;
+  metrics: StoredMetrics;
+  subject: string;
+  datasetName: string;
+  confusion: ConfusionMatrix[];
+  /** Class counts of the split the model learnt from (TRAIN) and of the split scored. */
+  distribution: { train: TaskDistribution[]; scored: TaskDistribution[] };
+  models: CardModel[];
+  members: { report: EvaluationReport; artifactName: string }[];
+  cost: { sizeMB: number; parameterCount: number | null; cpuLatencyMs: number | null };
+  compliance: { models: number; sizeMB: number; limitMB: number; cpuLatencyMs: number | null; compliant: boolean };
+}
+
+/** Reads everything a card shows; throws NOT_FOUND for an unknown report. */
+export async function loadModelCard(services: { db: Db; datasets: DatasetService }, reportId: number): Promise<ModelCardData> {
+  const { db, datasets } = services;
+  const report = await db.evaluationReport.findUnique({ where: { id: reportId } });
+  if (!report) throw notFound('report', reportId);
+  const metrics = report.metrics as unknown as StoredMetrics;
+  const dataset = await datasets.get(report.datasetId);
+  const confusion = await db.confusionMatrix.findMany({ where: { reportId }, orderBy: { task: 'asc' } });
+  const scoredSplit = report.split === 'ALL' ? undefined : (report.split as Split);
+  const distribution = { train: await datasets.distribution(dataset.id, 'TRAIN'), scored: await datasets.distribution(dataset.id, scoredSplit) };
+
+  let models: CardModel[];
+  let subject: string;
+  if (report.ensembleId) {
+    const ensemble = await db.ensemble.findUniqueOrThrow({ where: { id: report.ensembleId }, include: { members: { include: { artifact: { include: { run: true } } }, orderBy: { artifactId: 'asc' } } } });
+    models = ensemble.members.map((m) => ({ artifact: m.artifact, run: m.artifact.run, weight: m.weight }));
+    subject = `ensemble "${ensemble.name}" (${models.length} member${models.length === 1 ? '' : 's'})`;
+  } else {
+    const artifact = await db.modelArtifact.findUniqueOrThrow({ where: { id: report.artifactId! }, include: { run: true } });
+    models = [{ artifact, run: artifact.run, weight: 1 }];
+    subject = artifact.run ? `run ${artifact.run.id}: ${artifact.run.backbone} + ${artifact.run.head} (artifact ${artifact.id})` : `artifact "${artifact.name}" (${artifact.id})`;
+  }
+  const memberRows = await db.evaluationReport.findMany({ where: { parentReportId: reportId }, orderBy: { id: 'asc' }, include: { artifact: true } });
+  const members = memberRows.map(({ artifact, ...memberReport }) => ({ report: memberReport, artifactName: artifact?.name ?? '' }));
+
+  // An evaluation measured size, parameters and latency; a worker's quick report did not, so size and
+  // parameters come from the artifacts and the latency stays unknown.
+  const cost =
+    metrics.source === 'evaluation'
+      ? metrics.model
+      : {
+          sizeMB: models.reduce((s, m) => s + m.artifact.sizeBytes, 0) / 1e6,
+          parameterCount: models.every((m) => m.artifact.parameterCount !== null) ? models.reduce((s, m) => s + m.artifact.parameterCount!, 0) : null,
+          cpuLatencyMs: null,
+        };
+  const compliance = {
+    models: models.length,
+    sizeMB: cost.sizeMB,
+    limitMB: COMPLIANCE_LIMIT_MB,
+    cpuLatencyMs: cost.cpuLatencyMs,
+    compliant: models.length === 1 && cost.sizeMB <= COMPLIANCE_LIMIT_MB && cost.cpuLatencyMs !== null,
+  };
+  return { report, metrics, subject, datasetName: dataset.name, confusion, distribution, models, members, cost, compliance };
+}
+
+export async function modelCardHtml(services: { db: Db; datasets: DatasetService }, reportId: number): Promise<string> {
+  return renderModelCard(await loadModelCard(services, reportId));
+}
+
+const escapeHtml = (value: unknown) =>
+  String(value).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const f3 = (value: number) => value.toFixed(3);
+const pct = (share: number) => `${(share * 100).toFixed(1)}%`;
+const int = (value: number) => value.toLocaleString('en-US');
+
+/** Headers are text; cells are HTML the caller escaped (some hold SVG or code). */
+function table(headers: string[], rows: (string | number)[][], attributes = ''): string {
+  const head = headers.some(Boolean) ? `<thead><tr>${headers.map((h, c) => `<th${c > 0 ? ' class="num"' : ''}>${escapeHtml(h)}</th>`).join('')}</tr></thead>` : '';
+  const body = rows.map((row) => `<tr>${row.map((cell, c) => `<td${c > 0 ? ' class="num"' : ''}>${cell}</td>`).join('')}</tr>`).join('');
+  return `<table${attributes}>${head}<tbody>${body}</tbody></table>`;
+}
+
+/** A blue scale from white (0) to dark (1), the dashboard's heatmap colours. */
+function shade(share: number): string {
+  const mix = (a: number, b: number) => Math.round(a + (b - a) * Math.min(1, Math.max(0, share)));
+  return `rgb(${mix(245, 31)},${mix(247, 95)},${mix(250, 191)})`;
+}
+
+/** Counts in each cell, shaded by the row share (so rare classes' rows are as readable as common ones). */
+function confusionSvg(matrix: ConfusionMatrix): string {
+  const classes = matrix.classes as string[];
+  const rows = matrix.rows as number[][];
+  const K = classes.length;
+  const cell = 44;
+  const left = 130;
+  const top = 110;
+  const cells = rows
+    .map((row, t) => {
+      const support = row.reduce((a, b) => a + b, 0);
+      return row
+        .map((count, p) => {
+          const share = support ? count / support : 0;
+          const x = left + p * cell;
+          const y = top + t * cell;
+          return `<rect x="${x}" y="${y}" width="${cell}" height="${cell}" fill="${shade(share)}" stroke="#fff"/><text class="cell" data-true="${t}" data-predicted="${p}" x="${x + cell / 2}" y="${y + cell / 2 + 4}" text-anchor="middle" fill="${share > 0.55 ? '#fff' : '#222'}">${count}</text>`;
+        })
+        .join('');
+    })
+    .join('');
+  const rowLabels = classes.map((c, t) => `<text x="${left - 6}" y="${top + t * cell + cell / 2 + 4}" text-anchor="end">${escapeHtml(c)}</text>`).join('');
+  const columnLabels = classes.map((c, p) => `<text transform="translate(${left + p * cell + cell / 2 + 4},${top - 6}) rotate(-40)">${escapeHtml(c)}</text>`).join('');
+  // Room on the right for the last column's slanted name.
+  const width = left + K * cell + 90;
+  const height = top + K * cell + 30;
+  return `<svg class="chart" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="confusion matrix of ${escapeHtml(matrix.taskName)}">${columnLabels}${rowLabels}${cells}<text x="${left + (K * cell) / 2}" y="${height - 8}" text-anchor="middle" class="axis">predicted →</text><text transform="translate(14,${top + (K * cell) / 2}) rotate(-90)" text-anchor="middle" class="axis">true →</text></svg>`;
+}
+
+/** Accuracy per confidence bin against the diagonal of perfect calibration; empty bins draw nothing. */
+function reliabilitySvg(bins: ReliabilityBin[], task: number): string {
+  const size = 220;
+  const pad = 34;
+  const x = (v: number) => pad + v * size;
+  const y = (v: number) => pad / 2 + (1 - v) * size;
+  const bars = bins
+    .map((b) => (b.count ? `<rect data-bin="${b.lower.toFixed(2)}" x="${x(b.lower) + 1}" y="${y(b.accuracy)}" width="${(b.upper - b.lower) * size - 2}" height="${b.accuracy * size}" fill="#3b6fd4"><title>confidence ${b.lower.toFixed(2)}-${b.upper.toFixed(2)}: ${b.count} items, accuracy ${f3(b.accuracy)}</title></rect>` : ''))
+    .join('');
+  const ticks = [0, 0.5, 1].map((v) => `<text x="${x(v)}" y="${y(0) + 14}" text-anchor="middle">${v}</text><text x="${pad - 4}" y="${y(v) + 4}" text-anchor="end">${v}</text>`).join('');
+  const width = size + pad + 10;
+  const height = size + pad + 14;
+  return `<svg class="chart" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="reliability diagram of task ${task}"><rect x="${x(0)}" y="${y(1)}" width="${size}" height="${size}" fill="none" stroke="#ccc"/>${bars}<line x1="${x(0)}" y1="${y(0)}" x2="${x(1)}" y2="${y(1)}" stroke="#d9534f" stroke-dasharray="4 3"/>${ticks}<text x="${x(0.5)}" y="${height - 2}" text-anchor="middle" class="axis">confidence</text></svg>`;
+}
+
+/** A horizontal share bar for a table cell. */
+const shareBar = (share: number, rare: boolean) =>
+  `<svg width="120" height="12" viewBox="0 0 120 12" aria-hidden="true"><rect width="120" height="12" fill="#eef1f6"/><rect width="${(share * 120).toFixed(1)}" height="12" fill="${rare ? '#d9534f' : '#3b6fd4'}"/></svg>`;
+
+function metricsSection(data: ModelCardData): string {
+  const { metrics } = data;
+  if (metrics.source !== 'evaluation') {
+    return `<p class="note">This is the quick validation report a run leaves (the worker's own predictions): top-1 and ACSA only. Run <code>fashion-how evaluate --run ${data.report.runId ?? ''}</code> for intervals, per-class rows and calibration.</p>${table(
+      ['task', 'top-1', 'ACSA'],
+      metrics.tasks.map((t) => [escapeHtml(t.name), f3(t.top1), f3(t.acsa)]),
+      ' id="metrics-table"',
+    )}`;
+  }
+  const interval = (i: { low: number; high: number }) => `[${f3(i.low)}, ${f3(i.high)}]`;
+  return `${table(
+    ['task', 'top-1', '95% CI', 'ACSA', '95% CI', 'macro F1', 'weighted F1', 'MCC', 'kappa', 'G-mean recall', 'NLL', 'Brier', 'ECE'],
+    metrics.tasks.map((t) => [escapeHtml(t.name), f3(t.top1), interval(t.intervals.top1), f3(t.acsa), interval(t.intervals.acsa), f3(t.macroF1), f3(t.weightedF1), f3(t.mcc), f3(t.kappa), f3(t.gmeanRecall), f3(t.nll), f3(t.brier), f3(t.ece)]),
+    ' id="metrics-table"',
+  )}<p class="note">Intervals: bootstrap 95% (1,000 resamples of the scored items). ACSA is the mean per-class recall, the challenge's imbalance-aware score.</p>${
+    metrics.decisions
+      ? `<h3>Decisions side by side</h3>${table(
+          ['decision', 'mean top-1', 'mean ACSA', ...metrics.decisions[0]!.tasks.map((t) => `${t.task} top-1 / ACSA`)],
+          metrics.decisions.map((d) => [d.decision === 'SOFT_VOTE' ? 'plain soft vote' : 'logit-adjusted (this ensemble answers with it)', f3(d.meanTop1), f3(d.meanAcsa), ...d.tasks.map((t) => `${f3(t.top1)} / ${f3(t.acsa)}`)]),
+        )}`
+      : ''
+  }${
+    data.members.length
+      ? `<h3>Members on the same items</h3>${table(
+          ['member', 'mean top-1', 'mean ACSA'],
+          data.members.map((m) => [escapeHtml(m.artifactName), f3((m.report.metrics as unknown as ReportMetrics).meanTop1), f3((m.report.metrics as unknown as ReportMetrics).meanAcsa)]),
+          ' id="members-table"',
+        )}${metrics.gain ? `<p>Gain over the best member: mean ACSA ${metrics.gain.meanAcsa >= 0 ? '+' : ''}${f3(metrics.gain.meanAcsa)}, mean top-1 ${metrics.gain.meanTop1 >= 0 ? '+' : ''}${f3(metrics.gain.meanTop1)}${metrics.gain.meanAcsa < 0 ? ' (the ensemble is worse than its best member)' : ''}.</p>` : ''}`
+      : ''
+  }`;
+}
+
+function taskSection(data: ModelCardData, matrix: ConfusionMatrix): string {
+  const classes = matrix.classes as string[];
+  const detail = data.metrics.source === 'evaluation' ? data.metrics.tasks.find((t) => t.task === matrix.task) : undefined;
+  const perClass = detail
+    ? table(
+        ['class', 'support', 'predicted', 'precision', 'recall', 'F1', 'specificity'],
+        detail.classes.map((c) => [escapeHtml(classes[c.index]!), c.support, c.predicted, f3(c.precision), f3(c.recall), f3(c.f1), f3(c.specificity)]),
+        ` id="classes-${matrix.task}"`,
+      )
+    : '<p class="note">Per-class rows come with an evaluation report.</p>';
+  const calibration = detail
+    ? `<h3>Calibration (ECE ${f3(detail.ece)})</h3>${reliabilitySvg(detail.reliability, matrix.task)}${table(
+        ['confidence', 'items', 'accuracy', 'mean confidence'],
+        detail.reliability.filter((b) => b.count > 0).map((b) => [`${b.lower.toFixed(2)}–${b.upper.toFixed(2)}`, b.count, f3(b.accuracy), f3(b.confidence)]),
+        ` id="reliability-${matrix.task}" class="compact"`,
+      )}<p class="note">Bins without items are left out of the table.</p>`
+    : '<p class="note">Calibration comes with an evaluation report.</p>';
+  return `<section class="task" id="task-${matrix.task}"><h2>${escapeHtml(matrix.taskName)}</h2><div class="columns"><div><h3>Confusion matrix (counts; shade = share of the true class)</h3><div id="confusion-${matrix.task}">${confusionSvg(matrix)}</div></div><div><h3>Per class</h3>${perClass}${calibration}</div></div></section>`;
+}
+
+function dataSection(data: ModelCardData): string {
+  const scoredName = data.report.split === 'ALL' ? 'all items' : data.report.split;
+  return data.distribution.scored
+    .map((scored, t) => {
+      const train = data.distribution.train[t]!;
+      return `<h3>${escapeHtml(scored.name)}${scored.imbalanceRatio ? ` <span class="muted">(imbalance ${scored.imbalanceRatio.toFixed(1)}:1 in ${escapeHtml(scoredName)})</span>` : ''}</h3>${table(
+        ['class', `TRAIN`, 'share', `${scoredName}`, 'share', ''],
+        scored.classes.map((c, k) => [escapeHtml(c.name), int(train.classes[k]!.count), pct(train.classes[k]!.share), int(c.count), pct(c.share), shareBar(c.share, c.share < 0.05)]),
+        ` id="distribution-${t}" class="compact"`,
+      )}`;
+    })
+    .join('');
+}
+
+function trainingSection(data: ModelCardData): string {
+  return data.models
+    .map(({ artifact, run, weight }) => {
+      const info = artifact.modelInfo as unknown as ModelInfo;
+      const title = `<h3>${escapeHtml(artifact.name)}${data.models.length > 1 ? ` <span class="muted">(weight ${weight})</span>` : ''}</h3>`;
+      const facts = [
+        ['backbone', escapeHtml(info.backbone ?? run?.backbone ?? 'unknown')],
+        ['head', escapeHtml(info.head ?? run?.head ?? 'unknown')],
+        ['input', `${info.input.size}×${info.input.size}, pad ${info.input.padValue}, mean [${info.input.mean.join(', ')}], std [${info.input.std.join(', ')}]`],
+        ['ONNX sha256', `<code>${escapeHtml(artifact.sha256)}</code>`],
+      ];
+      if (!run) {
+        return `${title}${table(['', ''], [...facts, ['origin', 'imported model: no training record on this server']], ' class="facts"')}`;
+      }
+      const progress = run.progress as RunProgress | null;
+      const weights = progress?.weights;
+      const weightsLine = weights
+        ? `${escapeHtml(weights.source)} weights <code>${escapeHtml(weights.file)}</code>, sha256 <code>${escapeHtml(weights.sha256.slice(0, 16))}…</code>${weights.downloaded ? ' (downloaded by this run)' : ''}`
+        : 'random initialisation (no pretrained weights)';
+      const config = run.config as Record<string, unknown>;
+      const epochs = (run.epochs as EpochRecord[] | null) ?? [];
+      const meanOf = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
+      const record = table(
+        ['', ''],
+        [...facts, ['run', `${run.id} (${escapeHtml(run.status)}), device ${escapeHtml(run.device ?? 'unknown')}`], ['weights source', weightsLine], ...(progress?.warnings ?? []).map((w) => ['warning', escapeHtml(w)])],
+        ` class="facts" id="run-${run.id}"`,
+      );
+      const epochTable = epochs.length
+        ? `<h4>Epochs</h4>${table(['epoch', 'train loss', 'validation mean top-1', 'validation mean ACSA', 'seconds'], epochs.map((e) => [e.epoch, f3(e.trainLoss), f3(meanOf(e.validation.map((v) => v.top1))), f3(meanOf(e.validation.map((v) => v.acsa))), e.seconds.toFixed(1)]), ' class="compact"')}`
+        : '';
+      const configTable = table(['setting', 'value'], Object.entries(config).map(([k, v]) => [escapeHtml(k), escapeHtml(JSON.stringify(v))]), ` class="compact config" id="config-${run.id}"`);
+      return `${title}<div class="columns"><div>${record}${epochTable}</div><div><h4>Training config</h4>${configTable}</div></div>`;
+    })
+    .join('');
+}
+
+function costSection(data: ModelCardData): string {
+  const { cost } = data;
+  const rows: (string | number)[][] = [['what was scored', f3(cost.sizeMB), cost.parameterCount === null ? 'unknown' : int(cost.parameterCount), cost.cpuLatencyMs === null ? 'not measured' : cost.cpuLatencyMs.toFixed(2)]];
+  if (data.members.length) {
+    for (const m of data.members) {
+      const model = (m.report.metrics as unknown as ReportMetrics).model;
+      rows.push([escapeHtml(m.artifactName), f3(model.sizeMB), model.parameterCount === null ? 'unknown' : int(model.parameterCount), model.cpuLatencyMs.toFixed(2)]);
+    }
+  }
+  return `${table(['model', 'ONNX MB', 'parameters', 'CPU ms per image'], rows, ' id="cost-table"')}<p class="note">Size is the ONNX file in MB (10<sup>6</sup> bytes), summed over an ensemble's members; latency is the mean of single-image runs on the evaluating machine's CPU${data.members.length ? ', summed over members' : ''}.</p>`;
+}
+
+function complianceLine(data: ModelCardData): string {
+  const c = data.compliance;
+  const mark = (ok: boolean) => (ok ? '✔' : '✘');
+  return `<p id="compliance" class="${c.compliant ? 'ok' : 'bad'}" data-compliant="${c.compliant}"><b>2024 constraints: ${c.compliant ? 'compliant' : 'not compliant'}.</b> ${mark(c.models === 1)} ${c.models} model${c.models === 1 ? '' : 's'} (one allowed) · ${mark(c.sizeMB <= c.limitMB)} ${f3(c.sizeMB)} MB (limit ${c.limitMB} MB) · ${mark(c.cpuLatencyMs !== null)} CPU: ${c.cpuLatencyMs === null ? 'latency not measured (evaluate to measure it)' : `${c.cpuLatencyMs.toFixed(2)} ms per image`}</p>`;
+}
+
+const STYLE = `
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#222;margin:0;background:#f5f7fa}
+main{max-width:1180px;margin:0 auto;padding:24px}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:0 0 10px}h3{font-size:15px;margin:16px 0 6px}h4{font-size:13px;margin:12px 0 4px}
+section{background:#fff;border:1px solid #dde3ec;border-radius:6px;padding:16px 18px;margin:14px 0}
+table{border-collapse:collapse;margin:4px 0 8px}th,td{padding:3px 8px;border-bottom:1px solid #e6eaf0;text-align:left;vertical-align:middle}
+th{font-weight:600;background:#f0f3f8}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+table.compact td,table.compact th{padding:2px 6px;font-size:12.5px}table.facts td{text-align:left}table.facts td:first-child{color:#555;white-space:nowrap}
+.columns{display:flex;flex-wrap:wrap;gap:24px}.columns>div{flex:1 1 420px;min-width:0}
+.chart{font-size:11px;max-width:100%;height:auto}.chart .axis{fill:#555}
+.muted,.note{color:#666}.note{font-size:12.5px}code{font-size:12px;word-break:break-all}
+#compliance{padding:8px 12px;border-radius:4px;margin:10px 0 0}#compliance.ok{background:#e7f5ea}#compliance.bad{background:#fbeaea}
+.headline{display:flex;gap:28px;margin-top:10px}.headline div{font-size:12px;color:#555}.headline b{display:block;font-size:22px;color:#222}
+@media print{body{background:#fff}section{break-inside:avoid}}
+`;
+
+/** The card as one HTML document. Pure: the same data gives the same bytes. */
+export function renderModelCard(data: ModelCardData): string {
+  const { report, metrics } = data;
+  const split = report.split === 'ALL' ? 'every item' : `the ${report.split} split`;
+  const headline = `<div class="headline" id="headline"><div>mean top-1<b>${f3(metrics.meanTop1)}</b></div><div>mean ACSA<b>${f3(metrics.meanAcsa)}</b></div><div>items<b>${int(report.itemCount)}</b></div><div>ONNX MB<b>${f3(data.cost.sizeMB)}</b></div><div>CPU ms / image<b>${data.cost.cpuLatencyMs === null ? '–' : data.cost.cpuLatencyMs.toFixed(2)}</b></div></div>`;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>Model card: ${escapeHtml(data.subject)} (report ${report.id})</title>
+<style>${STYLE}</style></head>
+<body><main>
+<section id="summary"><h1>Model card: ${escapeHtml(data.subject)}</h1>
+<p class="muted">Report ${report.id} (${escapeHtml(metrics.source)}), scored on ${escapeHtml(split)} of dataset "${escapeHtml(data.datasetName)}" (${report.datasetId}), ${int(report.itemCount)} items, stored ${report.createdAt.toISOString()}; fashion-how ${escapeHtml(VERSION)}.</p>
+${headline}${complianceLine(data)}</section>
+<section id="metrics"><h2>Metrics</h2>${metricsSection(data)}</section>
+${data.confusion.map((m) => taskSection(data, m)).join('\n')}
+<section id="data"><h2>Data distribution</h2><p class="note">Items per class in the split the model learnt from (TRAIN) and in the split scored; red bars: classes under 5%.</p>${dataSection(data)}</section>
+<section id="training"><h2>Training</h2>${trainingSection(data)}</section>
+<section id="cost"><h2>Size and speed</h2>${costSection(data)}</section>
+</main></body></html>
+`;
+}
