@@ -8,6 +8,7 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { type FieldNode, type FragmentDefinitionNode, getArgumentValues, GraphQLError, type GraphQLSchema, Kind, type SelectionSetNode } from 'graphql';
 import type { Context } from './context.js';
 import { AppError, ErrorCode } from './errors.js';
+import { SALIENCY_GRID } from './inference/saliency.js';
 
 /** Seconds a client is told to wait after RATE_LIMITED: about one batch's time. */
 export const RETRY_AFTER_SECONDS = 1;
@@ -113,14 +114,22 @@ function rootFields(selectionSet: SelectionSetNode, name: string, fragments: Rec
   });
 }
 
-/** Images the operation asks classify for, over all its classify fields. */
-export function classifyImageCount(schema: GraphQLSchema, selectionSet: SelectionSetNode, fragments: Record<string, FragmentDefinitionNode>, variables: Record<string, unknown>): number {
-  const field = schema.getQueryType()?.getFields().classify;
-  if (!field) return 0;
-  return rootFields(selectionSet, 'classify', fragments).reduce((total, node) => {
-    const { input } = getArgumentValues(field, node, variables) as { input?: { images?: unknown[] } };
-    return total + (input?.images?.length ?? 0);
+/** What an operation asks of the models, over all its classify and saliency fields (aliases and
+ *  fragments included): the images it sends, and the copies the models score. A saliency map sends one
+ *  image and scores grid x grid + 1 occluded copies of it. */
+export function classifyImageCount(schema: GraphQLSchema, selectionSet: SelectionSetNode, fragments: Record<string, FragmentDefinitionNode>, variables: Record<string, unknown>): { images: number; copies: number } {
+  const fields = schema.getQueryType()?.getFields() ?? {};
+  const inputs = (name: string) => {
+    const field = fields[name];
+    return field ? rootFields(selectionSet, name, fragments).map((node) => (getArgumentValues(field, node, variables) as { input?: Record<string, unknown> }).input) : [];
+  };
+  const classified = inputs('classify').reduce((total, input) => total + ((input?.images as unknown[] | undefined)?.length ?? 0), 0);
+  const maps = inputs('saliency');
+  const copies = maps.reduce((total, input) => {
+    const grid = typeof input?.grid === 'number' ? input.grid : SALIENCY_GRID.default;
+    return total + grid * grid + 1;
   }, 0);
+  return { images: classified + maps.length, copies };
 }
 
 /** Refuses an operation whose classify fields ask for more images than one request may hold, or whose
@@ -134,19 +143,24 @@ export function classifyBudgetPlugin(limits: { maxImages: number; imageCost: num
         async didResolveOperation({ operation, document, schema, request }) {
           if (operation?.operation !== 'query') return;
           const fragments = Object.fromEntries(document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]));
-          let images: number;
+          let asked: { images: number; copies: number };
           try {
-            images = classifyImageCount(schema, operation.selectionSet, fragments, request.variables ?? {});
+            asked = classifyImageCount(schema, operation.selectionSet, fragments, request.variables ?? {});
           } catch {
             return; // variables that do not fit: execution reports them with its own message
           }
+          const { images, copies } = asked;
           if (images > maxImages) {
             throw new GraphQLError(`a request may classify at most ${maxImages} images over all its classify fields (FASHION_HOW_MAX_CLASSIFY_IMAGES); this one asks for ${images}`, {
               extensions: { code: ErrorCode.BAD_USER_INPUT, http: { status: 400 } },
             });
           }
-          if (images * imageCost > maxCost) {
-            throw new GraphQLError(`this request costs ${images * imageCost} (${images} images x ${imageCost}, FASHION_HOW_CLASSIFY_IMAGE_COST), over the query cost limit of ${maxCost} (FASHION_HOW_MAX_QUERY_COST)`, {
+          // An occluded copy skips the upload and the decoding: half an image's cost.
+          const copyCost = imageCost / 2;
+          const cost = images * imageCost + copies * copyCost;
+          if (cost > maxCost) {
+            const parts = [`${images} images x ${imageCost}, FASHION_HOW_CLASSIFY_IMAGE_COST`, ...(copies > 0 ? [`${copies} saliency copies x ${copyCost}`] : [])];
+            throw new GraphQLError(`this request costs ${cost} (${parts.join('; ')}), over the query cost limit of ${maxCost} (FASHION_HOW_MAX_QUERY_COST)`, {
               extensions: { code: ErrorCode.BAD_USER_INPUT, http: { status: 400 } },
             });
           }

@@ -10,7 +10,8 @@ import { argmax } from '../reports/metrics.js';
 
 export const SALIENCY_GRID = { min: 2, max: 16, default: 8 } as const;
 
-/** Occluded copies go to the batchers this many at a time, so a map never holds a model's whole queue. */
+/** Occluded copies go to the batchers at most this many at a time (and at most half a model's queue,
+ *  what one client may hold while others wait), so a map never holds a model's whole queue. */
 const CHUNK = 16;
 
 export interface SaliencyRequest {
@@ -53,7 +54,7 @@ export function cellBounds(row: number, column: number, size: number, grid: numb
 }
 
 /** The patch colour for a spec: its mean in 8 bits, which normalises to (almost exactly) 0. */
-export const patchColour = (spec: PreprocessSpec): [number, number, number] => [0, 1, 2].map((c) => Math.round(spec.mean[c]! * 255)) as [number, number, number];
+export const patchColour = (spec: PreprocessSpec): [number, number, number] => [0, 1, 2].map((c) => Math.min(255, Math.max(0, Math.round(spec.mean[c]! * 255)))) as [number, number, number];
 
 /** A copy of interleaved RGB pixels with one grid cell covered by the patch colour. */
 export function occlude(pixels: Uint8Array, size: number, grid: number, cell: number, colour: readonly number[]): Uint8Array {
@@ -84,8 +85,9 @@ export async function saliency(classify: ClassifyService, request: SaliencyReque
   const tensorsOf = (copy: number) =>
     new Map(crops.map(({ key, spec, pixels }): [string, Float32Array] => [key, normalise(copy === 0 ? pixels : occlude(pixels, spec.size, grid, copy - 1, patchColour(spec)), spec)]));
   const results = [];
-  for (let start = 0; start < copies; start += CHUNK) {
-    const chunk = Array.from({ length: Math.min(CHUNK, copies - start) }, (_, i) => tensorsOf(start + i));
+  const size = Math.max(1, Math.min(CHUNK, Math.floor(classify.queueCapacity / 2)));
+  for (let start = 0; start < copies; start += size) {
+    const chunk = Array.from({ length: Math.min(size, copies - start) }, (_, i) => tensorsOf(start + i));
     results.push(...(await classify.vote(plan, chunk, { client: request.client })));
   }
   const [base, ...occluded] = results;

@@ -1,3 +1,4 @@
+import { badInput } from '../errors.js';
 import type { EvaluationReportResolvers } from '../generated/graphql.js';
 import type { ReportMetrics } from '../reports/evaluate.js';
 import { modelCardHtml } from '../reports/modelCard.js';
@@ -36,7 +37,14 @@ export const EvaluationReport: EvaluationReportResolvers = {
     return gain ? { ...gain, bestMemberArtifactId: String(gain.bestMemberArtifactId) } : null;
   },
   decisions: (row) => evaluation(row)?.decisions ?? null,
-  modelCard: (row, _args, { services }) => modelCardHtml(services, row.id),
+  modelCard: (row, _args, { services }, info) => {
+    // A card reads the whole report, its dataset's distribution and its runs: one at a time, through
+    // report(id), not for every row of a list (which the query cost would price as one string each).
+    for (let at: typeof info.path | undefined = info.path; at; at = at.prev) {
+      if (typeof at.key === 'number') throw badInput('modelCard is available on one report at a time: ask report(id) { modelCard }, not a list of reports');
+    }
+    return modelCardHtml(services, row.id);
+  },
   model: (row) => evaluation(row)?.model ?? null,
   confusionMatrices: (row, _args, { services }) => services.db.confusionMatrix.findMany({ where: { reportId: row.id }, orderBy: { task: 'asc' } }),
   worstConfusions: async (row, { task, limit }, { services }) => {

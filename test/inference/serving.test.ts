@@ -148,6 +148,15 @@ describe('classify', () => {
     const bad = async (input: Record<string, unknown>) => (await reader(SALIENCY, { input: { ...(await item(rows[4]!)), ...input } })).errors?.[0];
     expect(await bad({ grid: 17 })).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: 'grid must be an integer from 2 to 16 (cells per side; grid x grid occluded copies are scored), got 17' });
     expect((await bad({ bbox: { xmin: 0, ymin: 0, xmax: 5000, ymax: 10 } }))?.message).toMatch(/^image: bbox \(0, 0, 5000, 10\) must lie inside the \d+x\d+ image$/);
+    // Its copies count in the query cost (half an image each: no upload, no decoding), aliases included:
+    // one map of 16 x 16 passes (1 x 250 + 257 x 125 = 32,375), two do not.
+    const maps = (n: number) => `query($input: SaliencyInput!) { ${Array.from({ length: n }, (_, i) => `s${i}: saliency(input: $input) { grid }`).join(' ')} }`;
+    const input = { ...(await item(rows[4]!)), grid: 16, artifactId: String(artifactIds[0]) };
+    expect((await reader(maps(1), { input })).errors).toBeUndefined();
+    expect((await reader(maps(2), { input })).errors?.[0]).toMatchObject({
+      extensions: { code: 'BAD_USER_INPUT' },
+      message: `this request costs 64750 (2 images x 250, FASHION_HOW_CLASSIFY_IMAGE_COST; 514 saliency copies x 125), over the query cost limit of ${app.config.graphql.maxCost} (FASHION_HOW_MAX_QUERY_COST)`,
+    });
   });
 
   it('batches concurrent requests and gives every caller its own row', async () => {
@@ -260,6 +269,15 @@ describe('access control', () => {
     expect((await graphqlClient(server.graphqlUrl, doomed.token)(mutation)).errors).toBeUndefined(); // checked, remembered
     expect((await admin(`mutation { revokeToken(id: "${doomed.id}") { revokedAt } }`)).errors).toBeUndefined();
     expect((await graphqlClient(server.graphqlUrl, doomed.token)(mutation)).errors?.[0]).toMatchObject({ extensions: { code: 'UNAUTHENTICATED' }, message: expect.stringContaining('this API token is not valid (unknown or revoked)') });
+  });
+
+  it('writes a model card for one report at a time, not for every row of a list', async () => {
+    const id = (await app.services.db.evaluationReport.findFirstOrThrow()).id;
+    const one = await reader(`{ report(id: "${id}") { modelCard } }`);
+    expect(one.errors).toBeUndefined();
+    expect(one.data?.report.modelCard).toMatch(/^<!DOCTYPE html>/i);
+    const many = await reader(`{ reportsConnection(first: 5) { edges { node { modelCard } } } }`);
+    expect(many.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: 'modelCard is available on one report at a time: ask report(id) { modelCard }, not a list of reports' });
   });
 
   it('asks for a reader token on every query when anonymous reads are off', async () => {

@@ -26,5 +26,9 @@ export function Chart({ option, height = 260, testId }: { option: Option; height
   return <div ref={element} style={{ width: '100%', height }} data-testid={testId} />;
 }
 
+/** ECharts puts what a tooltip formatter returns into the page as HTML: names and class names come
+ *  from users (a model named <img onerror=...> would run in every reader's dashboard), so escape them. */
+export const escapeHtml = (text: string) => echarts.format.encodeHTML(text);
+
 export const BAR_COLOUR = '#3b6fd4';
 export const RARE_COLOUR = '#d9534f';

@@ -3,7 +3,7 @@
 import { useState } from 'react';
 import { paretoFront } from '../../../src/reports/pareto.js';
 import { f3, nodesOf, useQuery } from '../api.js';
-import { Chart } from '../chart.js';
+import { Chart, escapeHtml } from '../chart.js';
 import { type CompareRunsQuery, CompareRunsDocument, LeaderboardDocument, type LeaderboardReportFragment } from '../generated.js';
 
 type Run = CompareRunsQuery['runs']['edges'][number]['node'];
@@ -180,7 +180,7 @@ function Leaderboard() {
         height={280}
         option={{
           grid: { left: 56, right: 20, top: 30, bottom: 40 },
-          tooltip: { formatter: (p: unknown) => (p as { data: { name: string } }).data.name },
+          tooltip: { formatter: (p: unknown) => escapeHtml((p as { data: { name: string } }).data.name) },
           xAxis: { type: 'value', name: 'ONNX MB', nameLocation: 'middle', nameGap: 26 },
           yAxis: { type: 'value', name: 'mean ACSA', scale: true },
           series: [

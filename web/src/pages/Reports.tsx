@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { f3, pct, request, useQuery, useSubscription } from '../api.js';
 import { MoreButton, usePages } from '../paging.js';
-import { Chart } from '../chart.js';
+import { Chart, escapeHtml } from '../chart.js';
 import { type ReportBodyFragment, ReportModelCardDocument, ReportPageDocument, ReportsLiveDocument, ReportsPageDocument } from '../generated.js';
 
 const subject = (r: { ensemble?: { name: string } | null; artifact?: { name: string } | null; run?: { id: string } | null }) =>
@@ -54,7 +54,7 @@ function Heatmap({ matrix, normalized }: { matrix: ReportBodyFragment['confusion
       height={Math.max(240, 36 * K + 110)}
       option={{
         grid: { left: 120, right: 20, top: 10, bottom: 90 },
-        tooltip: { formatter: (p: unknown) => { const [x, y, v] = (p as { value: number[] }).value; return `true ${matrix.classes[K - 1 - y!]}, predicted ${matrix.classes[x!]}: ${v}`; } },
+        tooltip: { formatter: (p: unknown) => { const [x, y, v] = (p as { value: number[] }).value; return escapeHtml(`true ${matrix.classes[K - 1 - y!]}, predicted ${matrix.classes[x!]}: ${v}`); } },
         xAxis: { type: 'category', data: matrix.classes, name: 'predicted', nameLocation: 'middle', nameGap: 70, axisLabel: { rotate: 35 } },
         yAxis: { type: 'category', data: [...matrix.classes].reverse(), name: 'true' },
         visualMap: { show: false, min: 0, max: Math.max(1e-9, ...values.flat()), inRange: { color: ['#f5f7fa', '#1f5fbf'] } },
