@@ -1,7 +1,7 @@
 // `fashion-how demo`: the whole platform on synthetic data in a few minutes on a 2-core CPU: generate,
 // import, train two combos, evaluate them and their ensemble, serve, and show one classify answer.
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { App } from '../app.js';
 import { importDataset } from '../data/import.js';
@@ -89,12 +89,13 @@ export async function runDemo(app: App, options: DemoOptions): Promise<RunningSe
   const bbox = { xmin: item.xmin, ymin: item.ymin, xmax: item.xmax, ymax: item.ymax };
   const client = new FashionHowClient({ endpoint: server.graphqlUrl, token });
   const [answer] = await client.classify([{ image: imagePath, bbox }]);
+  // The GraphQL multipart request spec: the operation as one field, the image as a binary file part.
   const requestFile = path.join(config.dataDir, 'demo-classify.json');
   await writeFile(
     requestFile,
     JSON.stringify({
       query: 'query($input: ClassifyInput!) { classify(input: $input) { model results { tasks { task predicted { name probability } } } } }',
-      variables: { input: { images: [{ image: (await readFile(imagePath)).toString('base64'), bbox }] } },
+      variables: { input: { images: [{ file: null, bbox }] } },
     }),
   );
   const { tasks } = await services.datasets.labelSchema((await services.datasets.get(imported.datasetId)).labelSchemaId);
@@ -103,7 +104,8 @@ export async function runDemo(app: App, options: DemoOptions): Promise<RunningSe
   console.log(`dashboard:        ${server.url}/  (paste the admin token top right to train and build ensembles from it)`);
   console.log(`GraphQL endpoint: ${server.graphqlUrl}`);
   console.log(`admin token:      ${token}`);
-  console.log(`example classify: curl -s ${server.graphqlUrl} -H 'content-type: application/json' -d @${requestFile}`);
+  console.log(`example classify: curl -s ${server.graphqlUrl} -H 'Apollo-Require-Preflight: true' -F 'operations=<${requestFile}' \\`);
+  console.log(`                    -F 'map={"0":["variables.input.images.0.file"]}' -F '0=@"${imagePath}"'`);
   console.log(`                  (item ${item.id}: ${item.imagePath}, bbox ${bbox.xmin},${bbox.ymin},${bbox.xmax},${bbox.ymax})`);
   for (const [t, task] of answer!.tasks.entries()) {
     const truth = tasks[t]!.classes[item.labels[t]!.classIndex]!;
