@@ -10,46 +10,29 @@
 //   --sweep: (b) multipart again for micro-batch sizes and waits (FASHION_HOW_MICROBATCH_MAX / _WAIT_MS).
 // Targets (issue 15): server CPU per image <= 1.15 x (a); lone-client p50 <= 1.5 x (a) one at a time.
 //   npm run bench:serve [-- --backbone resnet18 --size 224 --requests 400 --sweep]
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
-import { openApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
 import { preprocess } from '../src/data/image.js';
-import { importDataset } from '../src/data/import.js';
-import { writeSyntheticDataset } from '../src/data/synth.js';
 import { openSession } from '../src/inference/onnx.js';
 import { type ModelInfo, preprocessSpecOf } from '../src/inference/registry.js';
 import { findPython } from '../src/training/python.js';
+import { arg, CLASSIFY_QUERY, multipartClassify, percentile, startServe, trainedModel } from './servedModel.js';
 
-const arg = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1]! : fallback;
-};
 const backbone = arg('backbone', 'resnet18');
 const size = Number(arg('size', '224'));
 const requests = Number(arg('requests', '400'));
 const dir = await mkdtemp(path.join(os.tmpdir(), 'fashion-how-bench-serve-'));
 // The clients share one address: lift the per-client limit, this measures throughput, not fairness.
 const env = { ...process.env, FASHION_HOW_DATA_DIR: path.join(dir, 'data'), LOG_LEVEL: 'silent', FASHION_HOW_MAX_CLIENT_CONCURRENCY: '1000' };
-const config = loadConfig(env);
-
-// A model to serve: one real training step of the chosen backbone (its weights do not change the speed).
-const synthetic = await writeSyntheticDataset({ out: path.join(dir, 'synth'), count: 256, seed: 2, minSide: 240, maxSide: 480 });
-const app = await openApp(config);
-const { datasetId } = await importDataset({ csvPath: synthetic.csvPath, imageRoot: synthetic.imageRoot }, app.services.importContext);
-const [run] = await app.services.training.startTraining({ datasetId, backbones: [backbone], heads: ['feedforward'], options: { epochs: 1, imageSize: size, batchSize: 8, maxStepsPerEpoch: 1, cutmix: 'off', dataLoaderWorkers: 0, bnCalibrationImages: 8 } });
-await app.services.training.waitFor([run!.id]);
-const artifact = await app.services.db.modelArtifact.findFirstOrThrow({ where: { runId: run!.id } });
-const { token } = await app.services.tokens.create('bench', 'reader');
-await app.close();
+const { config, synthetic, artifact, tokens, files } = await trainedModel({ dir, env, backbone, size, count: 256, seed: 2, tokenNames: ['bench'] });
+const token = tokens[0]!;
 const info = artifact.modelInfo as unknown as ModelInfo;
 const spec = preprocessSpecOf(info.input);
 const limits = config.imageLimits;
 const rows = synthetic.rows;
-const files = await Promise.all(rows.map((r) => readFile(path.join(synthetic.imageRoot, r.imageName))));
 
 // (a) onnxruntime-node alone, then with preprocessing (CPU time of this process counted), then one at a time.
 const cpuSeconds = () => {
@@ -92,38 +75,15 @@ for (let i = 0; i < 64; i++) {
 await session.release();
 
 // (b) end to end through a server process.
-const percentile = (values: number[], p: number) => {
-  const sorted = [...values].sort((x, y) => x - y);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-};
-const query = `query($input: ClassifyInput!) { classify(input: $input) { results { tasks { predicted { index probability } } } } }`;
-const jsonBodies = rows.map((r, i) => JSON.stringify({ query, variables: { input: { artifactId: String(artifact.id), images: [{ image: files[i]!.toString('base64'), bbox: r.bbox }] } } }));
-const multipartBody = (i: number) => {
-  const form = new FormData();
-  form.set('operations', JSON.stringify({ query, variables: { input: { artifactId: String(artifact.id), images: [{ file: null, bbox: rows[i]!.bbox }] } } }));
-  form.set('map', JSON.stringify({ 0: ['variables.input.images.0.file'] }));
-  form.set('0', new Blob([files[i]!]), 'image.jpg');
-  return form;
-};
-const multipartBodies = rows.map((_, i) => multipartBody(i));
+const jsonBodies = rows.map((r, i) => JSON.stringify({ query: CLASSIFY_QUERY, variables: { input: { artifactId: String(artifact.id), images: [{ image: files[i]!.toString('base64'), bbox: r.bbox }] } } }));
+const multipartBodies = rows.map((r, i) => multipartClassify(artifact.id, r.bbox, files[i]!));
 
 interface Load { rate: number; p50: number; p99: number; cpuPerImage: number }
 
 async function startServer(extraEnv: Record<string, string> = {}) {
-  const server = spawn(process.execPath, [new URL('../bin/fashion-how.js', import.meta.url).pathname, 'serve', '--port', '0'], { env: { ...env, LOG_LEVEL: 'error', ...extraEnv }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve) => {
-    let out = '';
-    server.stdout!.on('data', (chunk) => {
-      out += chunk;
-      const match = out.match(/GraphQL: (\S+)/);
-      if (match) resolve(match[1]!);
-    });
-  });
-  /** The server process's own CPU-seconds so far, from its Prometheus metrics. */
-  const serverCpu = async () => {
-    const text = await (await fetch(url.replace(/\/graphql$/, '/metrics'))).text();
-    return Number(text.match(/^fashion_how_process_cpu_seconds_total (\S+)$/m)![1]);
-  };
+  const { url, metrics, stop } = await startServe({ ...env, ...extraEnv });
+  /** The server process's own CPU-seconds so far. */
+  const serverCpu = async () => (await metrics())('process_cpu_seconds_total');
   const call = async (i: number, multipart: boolean) => {
     const t = performance.now();
     const headers: Record<string, string> = multipart ? { 'apollo-require-preflight': 'true' } : { 'content-type': 'application/json' };
@@ -145,7 +105,7 @@ async function startServer(extraEnv: Record<string, string> = {}) {
     return { rate: count / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), cpuPerImage: ((await serverCpu()) - cpuBefore) / count };
   };
   for (let i = 0; i < 32; i++) await call(i, i % 2 === 0); // warm-up, both paths
-  return { load, stop: () => server.kill('SIGTERM') };
+  return { load, stop };
 }
 
 const clients = 16;
@@ -153,7 +113,7 @@ const server = await startServer();
 const multipart = await server.load(requests, clients, true);
 const base64 = await server.load(requests, clients, false);
 const lone = await server.load(64, 1, true);
-server.stop();
+await server.stop();
 
 const sweep: { maxBatch: number; waitMs: number; result: Load }[] = [];
 if (process.argv.includes('--sweep')) {
@@ -161,7 +121,7 @@ if (process.argv.includes('--sweep')) {
     for (const waitMs of [0, 5]) {
       const swept = await startServer({ FASHION_HOW_MICROBATCH_MAX: String(maxBatch), FASHION_HOW_MICROBATCH_WAIT_MS: String(waitMs) });
       sweep.push({ maxBatch, waitMs, result: await swept.load(requests, clients, true) });
-      swept.stop();
+      await swept.stop();
     }
   }
 }

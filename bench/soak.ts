@@ -5,58 +5,25 @@
 // much), the admitted requests' p50 / p99, and the server's resident memory, open file descriptors and
 // active handles from its /metrics. Pass when memory stays flat, p99 stays bounded and nothing leaks.
 //   npm run bench:soak [-- --minutes 10 --backbone resnet18 --size 224]
-import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { openApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
-import { importDataset } from '../src/data/import.js';
-import { writeSyntheticDataset } from '../src/data/synth.js';
+import { arg, multipartClassify, percentile, startServe, trainedModel } from './servedModel.js';
 
-const arg = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1]! : fallback;
-};
 const minutes = Number(arg('minutes', '10'));
 const backbone = arg('backbone', 'resnet18');
 const size = Number(arg('size', '224'));
 const dir = await mkdtemp(path.join(os.tmpdir(), 'fashion-how-soak-'));
 const env = { ...process.env, FASHION_HOW_DATA_DIR: path.join(dir, 'data'), LOG_LEVEL: 'silent' };
-
-const synthetic = await writeSyntheticDataset({ out: path.join(dir, 'synth'), count: 128, seed: 4, minSide: 240, maxSide: 480 });
-const app = await openApp(loadConfig(env));
-const { datasetId } = await importDataset({ csvPath: synthetic.csvPath, imageRoot: synthetic.imageRoot }, app.services.importContext);
-const [run] = await app.services.training.startTraining({ datasetId, backbones: [backbone], heads: ['feedforward'], options: { epochs: 1, imageSize: size, batchSize: 8, maxStepsPerEpoch: 1, cutmix: 'off', dataLoaderWorkers: 0, bnCalibrationImages: 8 } });
-await app.services.training.waitFor([run!.id]);
-const artifact = await app.services.db.modelArtifact.findFirstOrThrow({ where: { runId: run!.id } });
-const tokens = await Promise.all(Array.from({ length: 8 }, async (_, i) => (await app.services.tokens.create(`soak ${i}`, 'reader')).token));
-await app.close();
-const files = await Promise.all(synthetic.rows.map((r) => readFile(path.join(synthetic.imageRoot, r.imageName))));
-
-const server = spawn(process.execPath, [new URL('../bin/fashion-how.js', import.meta.url).pathname, 'serve', '--port', '0'], { env: { ...env, LOG_LEVEL: 'error' }, stdio: ['ignore', 'pipe', 'inherit'] });
-const url = await new Promise<string>((resolve) => {
-  let out = '';
-  server.stdout!.on('data', (chunk) => {
-    out += chunk;
-    const match = out.match(/GraphQL: (\S+)/);
-    if (match) resolve(match[1]!);
-  });
-});
-const query = `query($input: ClassifyInput!) { classify(input: $input) { results { tasks { predicted { index probability } } } } }`;
-const body = (i: number) => {
-  const form = new FormData();
-  form.set('operations', JSON.stringify({ query, variables: { input: { artifactId: String(artifact.id), images: [{ file: null, bbox: synthetic.rows[i]!.bbox }] } } }));
-  form.set('map', JSON.stringify({ 0: ['variables.input.images.0.file'] }));
-  form.set('0', new Blob([files[i]!]), 'image.jpg');
-  return form;
-};
+const { synthetic, artifact, tokens, files } = await trainedModel({ dir, env, backbone, size, count: 128, seed: 4, tokenNames: Array.from({ length: 8 }, (_, i) => `soak ${i}`) });
+const server = await startServe(env);
+const { url } = server;
 
 type Outcome = { kind: 'ok' | 'refused' | 'error'; ms: number; code?: string };
 async function call(i: number): Promise<Outcome> {
   const started = performance.now();
   try {
-    const response = await fetch(url, { method: 'POST', headers: { 'apollo-require-preflight': 'true', authorization: `Bearer ${tokens[i % tokens.length]}` }, body: body(i % files.length), signal: AbortSignal.timeout(60_000) });
+    const response = await fetch(url, { method: 'POST', headers: { 'apollo-require-preflight': 'true', authorization: `Bearer ${tokens[i % tokens.length]}` }, body: multipartClassify(artifact.id, synthetic.rows[i % files.length]!.bbox, files[i % files.length]!), signal: AbortSignal.timeout(60_000) });
     const answer = (await response.json()) as { errors?: { extensions?: { code?: string } }[] };
     const code = answer.errors?.[0]?.extensions?.code;
     const ms = performance.now() - started;
@@ -69,16 +36,9 @@ async function call(i: number): Promise<Outcome> {
 }
 
 async function serverMetrics() {
-  const text = await (await fetch(url.replace(/\/graphql$/, '/metrics'))).text();
-  const value = (name: string) => Number(text.match(new RegExp(`^fashion_how_${name} (\\S+)$`, 'm'))?.[1] ?? NaN);
+  const value = await server.metrics();
   return { rssMB: value('process_resident_memory_bytes') / 2 ** 20, fds: value('process_open_fds'), handles: value('nodejs_active_handles_total') };
 }
-
-const percentile = (values: number[], p: number) => {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((x, y) => x - y);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-};
 
 // Capacity: 16 closed-loop clients for 20 s (after a warm-up).
 for (let i = 0; i < 32; i++) await call(i);
@@ -133,6 +93,5 @@ console.log(`resident memory: ${firstRss.toFixed(0)} MB after minute 1, ${rssVal
 console.log(`admitted p99 per minute: ${Math.min(...minutesRows.map((m) => m.p99)).toFixed(0)}-${Math.max(...minutesRows.map((m) => m.p99)).toFixed(0)} ms`);
 console.log(`errors by code: ${[...errorCodes].map(([code, n]) => `${code} ${n}`).join(', ') || 'none'}`);
 console.log(`after the load: ${end.fds} open fds (${start.fds} at start), ${end.handles} active handles (${start.handles} at start)`);
-server.kill('SIGTERM');
-await new Promise((resolve) => server.once('exit', resolve));
+await server.stop();
 await rm(dir, { recursive: true, force: true });

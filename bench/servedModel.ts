@@ -1,0 +1,75 @@
+// What the serving benchmarks (serve.ts, soak.ts) share: their command-line options, a model to serve
+// (one real training step of a backbone: its weights do not change the speed), a `fashion-how serve`
+// process with its own Prometheus metrics, one classify request as a multipart body, and percentiles.
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { openApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { importDataset } from '../src/data/import.js';
+import { writeSyntheticDataset } from '../src/data/synth.js';
+import type { Bbox } from '../src/domain.js';
+
+/** `--name value` from the command line, or `fallback`. */
+export function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1]! : fallback;
+}
+
+/** Synthesises `count` photo-sized items under `dir`, trains one step of `backbone`+feedforward on
+ *  them and makes a reader token per name; the app is closed again, the data stays for a server. */
+export async function trainedModel(options: { dir: string; env: NodeJS.ProcessEnv; backbone: string; size: number; count: number; seed: number; tokenNames: string[] }) {
+  const config = loadConfig(options.env);
+  const synthetic = await writeSyntheticDataset({ out: path.join(options.dir, 'synth'), count: options.count, seed: options.seed, minSide: 240, maxSide: 480 });
+  const app = await openApp(config);
+  const { datasetId } = await importDataset({ csvPath: synthetic.csvPath, imageRoot: synthetic.imageRoot }, app.services.importContext);
+  const [run] = await app.services.training.startTraining({ datasetId, backbones: [options.backbone], heads: ['feedforward'], options: { epochs: 1, imageSize: options.size, batchSize: 8, maxStepsPerEpoch: 1, cutmix: 'off', dataLoaderWorkers: 0, bnCalibrationImages: 8 } });
+  await app.services.training.waitFor([run!.id]);
+  const artifact = await app.services.db.modelArtifact.findFirstOrThrow({ where: { runId: run!.id } });
+  const tokens: string[] = [];
+  for (const name of options.tokenNames) tokens.push((await app.services.tokens.create(name, 'reader')).token);
+  await app.close();
+  const files = await Promise.all(synthetic.rows.map((r) => readFile(path.join(synthetic.imageRoot, r.imageName))));
+  return { config, synthetic, artifact, tokens, files };
+}
+
+/** A `fashion-how serve` process on a free port; `metric(name)` reads one of its fashion_how_* values. */
+export async function startServe(env: NodeJS.ProcessEnv) {
+  const server = spawn(process.execPath, [new URL('../bin/fashion-how.js', import.meta.url).pathname, 'serve', '--port', '0'], { env: { ...env, LOG_LEVEL: 'error' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve) => {
+    let out = '';
+    server.stdout!.on('data', (chunk) => {
+      out += chunk;
+      const match = out.match(/GraphQL: (\S+)/);
+      if (match) resolve(match[1]!);
+    });
+  });
+  const metrics = async () => {
+    const text = await (await fetch(url.replace(/\/graphql$/, '/metrics'))).text();
+    return (name: string) => Number(text.match(new RegExp(`^fashion_how_${name} (\\S+)$`, 'm'))?.[1] ?? NaN);
+  };
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      server.once('exit', () => resolve());
+      server.kill('SIGTERM');
+    });
+  return { url, metrics, stop };
+}
+
+export const CLASSIFY_QUERY = `query($input: ClassifyInput!) { classify(input: $input) { results { tasks { predicted { index probability } } } } }`;
+
+/** One image of one artifact as a GraphQL multipart request (the image a binary part). */
+export function multipartClassify(artifactId: number, bbox: Bbox, image: Buffer): FormData {
+  const form = new FormData();
+  form.set('operations', JSON.stringify({ query: CLASSIFY_QUERY, variables: { input: { artifactId: String(artifactId), images: [{ file: null, bbox }] } } }));
+  form.set('map', JSON.stringify({ 0: ['variables.input.images.0.file'] }));
+  form.set('0', new Blob([image]), 'image.jpg');
+  return form;
+}
+
+/** The p-th percentile (nearest rank); NaN without values. */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
