@@ -23,6 +23,8 @@ export interface AppConfig {
   imageLimits: ImageLimits;
   /** How many images are decoded at once while validating an import. */
   importConcurrency: number;
+  /** Images preprocessed at once while serving: libuv's thread pool, where sharp runs (UV_THREADPOOL_SIZE). */
+  preprocessingThreads: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   /** Python interpreter for the training worker; undefined tries /usr/bin/python3, python3, python. */
   python?: string;
@@ -104,6 +106,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxBytes: integer(env, 'FASHION_HOW_MAX_IMAGE_BYTES', 10 * 1024 * 1024, 1),
     },
     importConcurrency: integer(env, 'FASHION_HOW_IMPORT_CONCURRENCY', Math.max(2, os.availableParallelism() * 2), 1, 256),
+    preprocessingThreads: integer(env, 'UV_THREADPOOL_SIZE', 4, 1, 1024),
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
     python: env.FASHION_HOW_PYTHON || undefined,
     trainingConcurrency: env.FASHION_HOW_TRAINING_CONCURRENCY ? integer(env, 'FASHION_HOW_TRAINING_CONCURRENCY', 1, 1, 256) : undefined,
@@ -146,6 +149,7 @@ export const CONFIG_VARIABLES: ReadonlyArray<[name: string, meaning: string]> = 
   ['FASHION_HOW_MAX_IMAGE_PIXELS', 'largest image in pixels (default 40000000)'],
   ['FASHION_HOW_MAX_IMAGE_BYTES', 'largest encoded image from a client (default 10485760)'],
   ['FASHION_HOW_IMPORT_CONCURRENCY', 'images decoded at once during import (default 2 x cores)'],
+  ['UV_THREADPOOL_SIZE', "libuv's thread pool, where sharp preprocesses images; serving schedules that many at once (default 4)"],
   ['LOG_LEVEL', 'debug | info | warn | error | silent (default info)'],
   ['FASHION_HOW_PYTHON', 'Python with torch + torchvision for training (default: first of /usr/bin/python3, python3, python that works)'],
   ['FASHION_HOW_TRAINING_CONCURRENCY', 'training jobs at once (default: one per CUDA device, at least 1)'],

@@ -20,7 +20,7 @@ export class ClientLimiter {
   constructor(private readonly limit: number) {}
 
   /** Takes a slot for the client, or refuses with RATE_LIMITED; call the returned function when done. */
-  acquire(client: string): () => void {
+  private acquire(client: string): () => void {
     const used = this.inFlight.get(client) ?? 0;
     if (used >= this.limit) {
       throw new AppError(ErrorCode.RATE_LIMITED, `this client already has ${used} classify requests in flight, the limit is ${this.limit} (FASHION_HOW_MAX_CLIENT_CONCURRENCY); retry after ${RETRY_AFTER_SECONDS} s`, { retryAfterSeconds: RETRY_AFTER_SECONDS });
@@ -34,6 +34,16 @@ export class ClientLimiter {
       if (left > 0) this.inFlight.set(client, left);
       else this.inFlight.delete(client);
     };
+  }
+
+  /** Runs `work` in one of the client's slots (RATE_LIMITED when it has none left). */
+  async run<T>(client: string, work: () => Promise<T>): Promise<T> {
+    const release = this.acquire(client);
+    try {
+      return await work();
+    } finally {
+      release();
+    }
   }
 }
 

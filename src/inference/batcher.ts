@@ -27,6 +27,10 @@ interface Pending {
   reject(error: unknown): void;
 }
 
+/** Images one client may hold in a model's queue of `maxQueue` while other clients wait: half. The
+ *  platform's own work (evaluation, saliency maps) sizes its requests to fit it. */
+export const clientShareOf = (maxQueue: number) => Math.max(1, Math.floor(maxQueue / 2));
+
 export class MicroBatcher {
   /** Waiting rows per client, clients in the order they get their next turn. */
   private readonly waiting = new Map<string, Pending[]>();
@@ -51,8 +55,9 @@ export class MicroBatcher {
     }
     const mine = this.waiting.get(client)?.length ?? 0;
     const others = this.waitingRows - mine;
-    if (others > 0 && mine + rows.length > maxQueue / 2) {
-      return Promise.reject(overloaded(`this client already has ${mine} images waiting for the model while others wait too; one client may hold at most ${Math.floor(maxQueue / 2)} (half of FASHION_HOW_INFERENCE_QUEUE); retry shortly`));
+    const share = clientShareOf(maxQueue);
+    if (others > 0 && mine + rows.length > share) {
+      return Promise.reject(overloaded(`this client already has ${mine} images waiting for the model while others wait too; one client may hold at most ${share} (half of FASHION_HOW_INFERENCE_QUEUE); retry shortly`));
     }
     const queue = this.waiting.get(client) ?? [];
     this.waiting.set(client, queue);

@@ -45,15 +45,18 @@ export class ClassifyService {
   constructor(
     private readonly pool: ModelPool,
     private readonly ensembles: EnsembleService,
-    private readonly limits: { maxImages: number; image: ImageLimits },
-  ) {}
+    private readonly limits: { maxImages: number; image: ImageLimits; preprocessingThreads: number },
+  ) {
+    this.preprocessing = new FairScheduler(limits.preprocessingThreads);
+  }
 
   /** sharp's work, taken round-robin across clients; as many at once as libuv has threads for it. */
-  private readonly preprocessing = new FairScheduler(Number(process.env.UV_THREADPOOL_SIZE) || 4);
+  private readonly preprocessing: FairScheduler;
 
-  /** Images one model's queue holds: the platform's own work sizes its requests to fit. */
-  get queueCapacity(): number {
-    return this.pool.queueCapacity;
+  /** Images one client may hold in a model's queue while others wait: the platform's own work sizes
+   *  its requests to fit. */
+  get clientShare(): number {
+    return this.pool.clientShare;
   }
 
   /** The models a request votes with, and their weights. */

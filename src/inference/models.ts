@@ -3,7 +3,7 @@ import type { Db } from '../db/client.js';
 import type { ModelArtifact } from '../db/generated/client.js';
 import { AppError, ErrorCode, notFound } from '../errors.js';
 import type { Metrics } from '../metrics.js';
-import { MicroBatcher } from './batcher.js';
+import { clientShareOf, MicroBatcher } from './batcher.js';
 import { type ModelSession, openSession } from './onnx.js';
 import { type ModelInfo, sha256File } from './registry.js';
 
@@ -56,9 +56,9 @@ export class ModelPool {
     return model;
   }
 
-  /** Images one model's queue holds (FASHION_HOW_INFERENCE_QUEUE). */
-  get queueCapacity(): number {
-    return this.settings.maxQueue;
+  /** Images one client may hold in a model's queue while others wait (see clientShareOf). */
+  get clientShare(): number {
+    return clientShareOf(this.settings.maxQueue);
   }
 
   /** Loaded and warmed up: a request for it will not wait for a session to be created. */

@@ -85,7 +85,7 @@ export async function saliency(classify: ClassifyService, request: SaliencyReque
   const tensorsOf = (copy: number) =>
     new Map(crops.map(({ key, spec, pixels }): [string, Float32Array] => [key, normalise(copy === 0 ? pixels : occlude(pixels, spec.size, grid, copy - 1, patchColour(spec)), spec)]));
   const results = [];
-  const size = Math.max(1, Math.min(CHUNK, Math.floor(classify.queueCapacity / 2)));
+  const size = Math.min(CHUNK, classify.clientShare);
   for (let start = 0; start < copies; start += size) {
     const chunk = Array.from({ length: Math.min(size, copies - start) }, (_, i) => tensorsOf(start + i));
     results.push(...(await classify.vote(plan, chunk, { client: request.client })));

@@ -65,8 +65,8 @@ export async function scoreItems(
 ): Promise<TaskResult[][]> {
   const results: TaskResult[][] = new Array(items.length);
   const limit = pLimit(PARALLEL_CHUNKS);
-  // All chunks in flight together fit in half a model's queue (what one client may hold while others wait).
-  const size = Math.max(1, Math.min(CHUNK, Math.floor(classify.queueCapacity / (2 * PARALLEL_CHUNKS))));
+  // All chunks in flight together fit in what one client may hold of a model's queue while others wait.
+  const size = Math.max(1, Math.min(CHUNK, Math.floor(classify.clientShare / PARALLEL_CHUNKS)));
   await Promise.all(
     Array.from({ length: Math.ceil(items.length / size) }, (_, c) =>
       limit(async () => {

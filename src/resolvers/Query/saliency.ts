@@ -5,8 +5,7 @@ import { parseId } from '../ids.js';
 
 export const saliency: NonNullable<QueryResolvers['saliency']> = async (_parent, { input }, { services, config, client }) => {
   // The occluded copies are model time like classify's images: the same per-client limit applies.
-  const release = services.clientLimiter.acquire(client);
-  try {
+  return services.clientLimiter.run(client, async () => {
     const result = await explain(services.classify, {
       image: await imageBytes(input, 'image', config),
       bbox: input.bbox,
@@ -28,7 +27,5 @@ export const saliency: NonNullable<QueryResolvers['saliency']> = async (_parent,
         drops: t.drops,
       })),
     };
-  } finally {
-    release();
-  }
+  });
 };
