@@ -1,4 +1,24 @@
+import { randomBytes } from 'node:crypto';
 import { defineConfig } from 'vitest/config';
+
+// The PostgreSQL server the postgresql project makes its databases in (scripts/test.mjs finds one, or
+// starts a throwaway one, and says so loudly when it cannot), and this run's mark in their names.
+const postgresqlServer = process.env.FASHION_HOW_TEST_POSTGRESQL_SERVER || 'postgresql://postgres@127.0.0.1:5432/test';
+process.env.FASHION_HOW_TEST_RUN ??= randomBytes(3).toString('hex');
+
+/** Tests that never open a database run once; every other test runs on SQLite and on PostgreSQL. */
+const WITHOUT_DATABASE = [
+  'test/schema.test.ts',
+  'test/data/split.test.ts',
+  'test/data/labelSchema.test.ts',
+  'test/data/image.test.ts',
+  'test/reports/pareto.test.ts',
+  'test/reports/metrics.test.ts',
+  'test/inference/batcher.test.ts',
+  'test/inference/ensembleFit.test.ts',
+  'test/training/worker.test.ts',
+  'test/training/preprocessParity.test.ts',
+];
 
 export default defineConfig({
   // graphql has no "exports": Node loads its CommonJS index.js for dependencies (Apollo, graphql-tools,
@@ -6,12 +26,24 @@ export default defineConfig({
   // refused by the other ("from another module or realm"). One copy, as under Node.
   resolve: { alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }] },
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
-    // Two cores: two test files at a time keeps image decoding and SQLite from starving each other.
+    // Two cores: two test files at a time keeps image decoding and the database from starving each other.
     maxWorkers: 2,
     minWorkers: 1,
+    globalSetup: ['test/globalSetup.ts'],
+    projects: [
+      { extends: true, test: { name: 'sqlite', include: ['test/**/*.test.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'postgresql',
+          include: ['test/**/*.test.ts'],
+          exclude: [...WITHOUT_DATABASE, 'test/cluster.test.ts'],
+          env: { FASHION_HOW_TEST_POSTGRESQL_URL: postgresqlServer },
+        },
+      },
+    ],
   },
 });

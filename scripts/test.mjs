@@ -2,6 +2,7 @@
 // and ends with the plain line `N passed, N failed` that CI reads.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
+import { ensurePostgresql } from './postgresql.mjs';
 
 const run = (command, args) => spawnSync(command, args, { stdio: 'inherit' }).status ?? 1;
 const results = '.vitest-results.json';
@@ -11,7 +12,22 @@ if (run('npm', ['run', '--silent', 'build']) !== 0 || run('npx', ['tsc', '-p', '
   process.exit(1);
 }
 rmSync(results, { force: true });
-const status = run('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${results}`, ...process.argv.slice(2)]);
+// Every test that opens a database runs on SQLite and on PostgreSQL (vitest's two projects).
+const postgresql = await ensurePostgresql();
+const projects = [];
+if (postgresql.url) {
+  process.env.FASHION_HOW_TEST_POSTGRESQL_SERVER = postgresql.url;
+  if (postgresql.started) console.log(`PostgreSQL: no server answered, so the tests use a throwaway one at ${postgresql.url}`);
+} else {
+  projects.push('--project', 'sqlite');
+  console.log(`\n!!! THE POSTGRESQL HALF OF THE TESTS DID NOT RUN: ${postgresql.reason} !!!\n`);
+}
+let status;
+try {
+  status = run('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${results}`, ...projects, ...process.argv.slice(2)]);
+} finally {
+  postgresql.stop?.();
+}
 let passed = 0;
 let failed = 0;
 try {
@@ -21,5 +37,6 @@ try {
 } catch {
   failed = 1;
 }
+if (!postgresql.url) console.log(`!!! PostgreSQL half not run: ${postgresql.reason}`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(status === 0 && failed === 0 && passed > 0 ? 0 : 1);

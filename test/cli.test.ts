@@ -4,7 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { useScratchDir } from './helpers.js';
+import { testDatabaseUrl, useScratchDir } from './helpers.js';
 
 // Runs the built command exactly as a user would (npm test builds dist/ first).
 const BIN = new URL('../bin/fashion-how.js', import.meta.url).pathname;
@@ -17,7 +17,7 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
 async function cliWith(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], {
-      env: { ...process.env, FASHION_HOW_DATA_DIR: path.join(scratch.dir, 'data'), DATABASE_URL: '', LOG_LEVEL: 'silent', ...env },
+      env: { ...process.env, FASHION_HOW_DATA_DIR: path.join(scratch.dir, 'data'), DATABASE_URL: testDatabaseUrl(path.join(scratch.dir, 'data')), LOG_LEVEL: 'silent', ...env },
     });
     return { code: 0, stdout, stderr };
   } catch (error) {

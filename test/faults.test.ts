@@ -13,7 +13,7 @@ import { writeSyntheticDataset } from '../src/data/synth.js';
 import { FashionHowClient, FashionHowError } from '../src/sdk/index.js';
 import { type RunningServer, startServer } from '../src/server.js';
 import { TINY_TRAINING, trainTinyPair } from './fixtures/training.js';
-import { graphqlClient, openTestApp, storedRowCounts, useScratchDir } from './helpers.js';
+import { graphqlClient, openTestApp, storedRowCounts, testDatabaseUrl, useScratchDir } from './helpers.js';
 
 const BIN = new URL('../bin/fashion-how.js', import.meta.url).pathname;
 const scratch = useScratchDir();
@@ -21,7 +21,7 @@ let app: App;
 let datasetId: number;
 let artifactIds: number[];
 const dataDir = () => path.join(scratch.dir, 'data');
-const env = () => ({ ...process.env, FASHION_HOW_DATA_DIR: dataDir(), DATABASE_URL: '', LOG_LEVEL: 'silent' });
+const env = () => ({ ...process.env, FASHION_HOW_DATA_DIR: dataDir(), DATABASE_URL: testDatabaseUrl(dataDir()), LOG_LEVEL: 'silent' });
 
 /** Starts the CLI and resolves once a line of its stderr or stdout matches `pattern`. */
 function startCli(args: string[], pattern: RegExp | null, extraEnv: Record<string, string> = {}): { child: ChildProcess; matched: Promise<string>; exited: Promise<number | null> } {

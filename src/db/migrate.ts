@@ -11,7 +11,14 @@ import type { PrismaClient } from './generated/client.js';
 
 /** The package root: two levels above this file in both src/db and dist/db. */
 export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const MIGRATIONS_DIR = path.join(PACKAGE_ROOT, 'prisma', 'sqlite', 'migrations');
+
+export type DatabaseFlavour = 'sqlite' | 'postgresql';
+
+/** Each flavour's migrations and the Prisma CLI configuration that applies them. */
+const FLAVOURS: Record<DatabaseFlavour, { migrations: string; config: string }> = {
+  sqlite: { migrations: path.join(PACKAGE_ROOT, 'prisma', 'sqlite', 'migrations'), config: 'prisma.config.ts' },
+  postgresql: { migrations: path.join(PACKAGE_ROOT, 'prisma', 'postgresql', 'migrations'), config: 'prisma.postgresql.config.ts' },
+};
 
 export class SchemaTooNewError extends Error {
   constructor(readonly unknownMigrations: string[]) {
@@ -23,8 +30,8 @@ export class SchemaTooNewError extends Error {
   }
 }
 
-export async function knownMigrations(): Promise<string[]> {
-  const entries = await readdir(MIGRATIONS_DIR, { withFileTypes: true });
+export async function knownMigrations(flavour: DatabaseFlavour = 'sqlite'): Promise<string[]> {
+  const entries = await readdir(FLAVOURS[flavour].migrations, { withFileTypes: true });
   return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
 }
 
@@ -42,18 +49,20 @@ export async function appliedMigrations(db: PrismaClient): Promise<string[]> {
 }
 
 /** Brings the database up to this version's schema; returns the migrations it applied. */
-export async function migrate(db: PrismaClient, databaseUrl: string): Promise<string[]> {
-  const [known, applied] = await Promise.all([knownMigrations(), appliedMigrations(db)]);
+export async function migrate(db: PrismaClient, databaseUrl: string, flavour: DatabaseFlavour): Promise<string[]> {
+  const [known, applied] = await Promise.all([knownMigrations(flavour), appliedMigrations(db)]);
   const unknown = applied.filter((name) => !known.includes(name));
   if (unknown.length > 0) throw new SchemaTooNewError(unknown);
   const pending = known.filter((name) => !applied.includes(name));
   if (pending.length === 0) return [];
   const prismaCli = createRequire(import.meta.url).resolve('prisma/build/index.js');
-  // Prisma's schema engine (WebAssembly) cannot open a database in write-ahead-log mode, which
-  // openDatabase turns on again once the migrations are in.
-  await db.$queryRawUnsafe('PRAGMA journal_mode = DELETE');
+  // Prisma's schema engine (WebAssembly) cannot open a SQLite database in write-ahead-log mode, which
+  // openDatabase turns on again once the migrations are in. On PostgreSQL, migrate deploy holds an
+  // advisory lock, so replicas starting together apply each migration once.
+  if (flavour === 'sqlite') await db.$queryRawUnsafe('PRAGMA journal_mode = DELETE');
   try {
-    await promisify(execFile)(process.execPath, [prismaCli, 'migrate', 'deploy'], {
+    const hook = path.join(PACKAGE_ROOT, 'prisma', 'unref-idle-timers.cjs');
+    await promisify(execFile)(process.execPath, ['--require', hook, prismaCli, 'migrate', 'deploy', '--config', FLAVOURS[flavour].config], {
       cwd: PACKAGE_ROOT,
       env: { ...process.env, DATABASE_URL: databaseUrl },
       timeout: 120_000,
