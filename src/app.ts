@@ -3,7 +3,7 @@ import { TokenService } from './auth/tokens.js';
 import type { AppConfig } from './config.js';
 import type { Services } from './context.js';
 import { DatasetService } from './data/datasets.js';
-import { databaseReachable, openDatabase } from './db/client.js';
+import { databaseReachable, flavourOf, openDatabase } from './db/client.js';
 import { ClassifyService } from './inference/classify.js';
 import { EnsembleService } from './inference/ensembles.js';
 import { ModelPool } from './inference/models.js';
@@ -43,7 +43,22 @@ export async function openApp(config: AppConfig): Promise<App> {
   const classify = new ClassifyService(models, ensembles, { maxImages: config.serving.maxClassifyImages, image: config.imageLimits, preprocessingThreads: config.preprocessingThreads });
   const evaluation = new EvaluationService(db, classify, models);
   const distillation = new DistillationService(db, config.dataDir, classify, evaluation, log);
-  const training = new TrainingService(db, { dataDir: config.dataDir, pixelCacheDir: config.pixelCacheDir, weights: config.weights, python: config.python, concurrency: config.trainingConcurrency }, log, distillation);
+  const training = new TrainingService(
+    db,
+    {
+      dataDir: config.dataDir,
+      pixelCacheDir: config.pixelCacheDir,
+      weights: config.weights,
+      python: config.python,
+      concurrency: config.trainingConcurrency,
+      // On PostgreSQL, runs go through its job queue and any worker host may take them.
+      jobQueue: flavourOf(config.databaseUrl) === 'postgresql' ? { connectionString: config.databaseUrl } : undefined,
+      heartbeatMs: config.heartbeatMs,
+      heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+    },
+    log,
+    distillation,
+  );
   training.events.on('ended', (runId: number) => distillation.runEnded(runId));
   // The one place that publishes to subscriptions: every write the services announce, nothing else.
   const pubsub = new LocalPubSub();
@@ -51,6 +66,7 @@ export async function openApp(config: AppConfig): Promise<App> {
   training.events.on('report', (reportId: number) => pubsub.publish('reportAdded', { reportId }));
   evaluation.events.on('report', (reportId: number) => pubsub.publish('reportAdded', { reportId }));
   await training.interruptOrphans();
+  training.startReaper();
   await sweepIncoming(config.dataDir);
   const services: Services = {
     db,

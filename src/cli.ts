@@ -23,7 +23,7 @@ import { importModel } from './inference/registry.js';
 import { startServer } from './server.js';
 import { saveStream } from './uploads.js';
 import { CUTMIX_MODES, DEVICES, type Hyperparameters, PRECISIONS, SEED_RECIPE } from './training/hyper.js';
-import { RUN_STATUSES, type RunStatus } from './training/service.js';
+import { RUN_STATUSES, type RunStatus, WORKER_ID } from './training/service.js';
 import { VERSION } from './version.js';
 
 function int(name: string, min: number) {
@@ -129,6 +129,15 @@ async function printDataset(app: App, id: number, split?: Split) {
   }
 }
 
+/** "0,1" -> [0, 1]: CUDA device indices, each once. */
+function gpuList(value: string): number[] {
+  const gpus = value.split(',').map((part) => Number(part.trim()));
+  if (gpus.length === 0 || gpus.some((g) => !Number.isInteger(g) || g < 0) || new Set(gpus).size !== gpus.length) {
+    throw new InvalidArgumentError(`--gpus must be distinct device indices separated by commas, e.g. 0,1; got "${value}"`);
+  }
+  return gpus;
+}
+
 function untilSignal(): Promise<void> {
   return new Promise((resolve) => {
     process.once('SIGINT', () => resolve());
@@ -136,10 +145,16 @@ function untilSignal(): Promise<void> {
   });
 }
 
-async function serve(app: App) {
+async function serve(app: App, options: { worker: boolean }) {
+  const { training } = app.services;
+  if (!options.worker && !training.distributed) {
+    throw new Error('--no-worker needs PostgreSQL (DATABASE_URL=postgresql://...): with SQLite the server is the one process that trains');
+  }
   const server = await startServer(app);
-  const adopted = await app.services.training.adoptQueued();
+  const adopted = await training.adoptQueued();
   if (adopted.length > 0) console.log(`queued training runs picked up: ${adopted.join(', ')}`);
+  if (options.worker) await training.startWorker();
+  if (training.distributed) console.log(options.worker ? `training: this server is also a worker of the PostgreSQL job queue (${WORKER_ID})` : 'training: queued for worker hosts (fashion-how worker); this server trains nothing');
   if ((await app.services.tokens.count()) === 0) {
     console.log('no API tokens yet: mutations need one. Create the first admin token with `fashion-how token create --role admin --name me`');
   }
@@ -260,6 +275,8 @@ export function buildProgram(): Command {
           timeLimitSeconds: options.timeLimit,
         };
         const teacher = options.teacher ? { ensembleId: options.teacher, temperature: options.teacherTemperature, alpha: options.teacherAlpha, compareWithoutTeacher: options.baseline } : undefined;
+        // With PostgreSQL this process is a worker of the queue while it waits (worker hosts may take runs too).
+        await app.services.training.startWorker();
         const runs = await app.services.training.startTraining({ datasetId: options.dataset, backbones: options.backbones, heads: options.heads, options: hyper, teacher });
         console.log(`queued ${runs.length} run(s): ${runs.map((r) => `${r.id} ${r.backbone}+${r.head}`).join(', ')}`);
         const finished = await followRuns(app, runs);
@@ -477,16 +494,36 @@ export function buildProgram(): Command {
     .command('serve')
     .description('start the GraphQL server (and the dashboard) on HOST:PORT')
     .option('--port <port>', 'port (default: PORT or 4000)', int('port', 0))
-    .action((options: { port?: number }) => {
+    .option('--no-worker', 'with PostgreSQL: serve only, and leave training jobs to worker hosts')
+    .action((options: { port?: number; worker: boolean }) => {
       const config = loadConfig();
       return openApp(options.port === undefined ? config : { ...config, port: options.port }).then(async (app) => {
         try {
-          await serve(app);
+          await serve(app, { worker: options.worker });
         } finally {
           await app.close();
         }
       });
     });
+
+  program
+    .command('worker')
+    .description('with PostgreSQL: take training jobs from its job queue and run them on this host, one per GPU, until stopped')
+    .option('--gpus <list>', 'CUDA devices to use, one job on each, e.g. 0,1 (default: none, CPU or torch\'s default device)', gpuList)
+    .option('--concurrency <n>', 'jobs at once (default: one per listed GPU, else FASHION_HOW_TRAINING_CONCURRENCY or 1)', int('concurrency', 1))
+    .action((options: { gpus?: number[]; concurrency?: number }) =>
+      withApp(async (app) => {
+        const { training } = app.services;
+        if (!training.distributed) throw new Error('fashion-how worker needs PostgreSQL: set DATABASE_URL=postgresql://user@host:5432/db (the same database the servers use)');
+        if (options.gpus && options.concurrency && options.concurrency !== options.gpus.length) {
+          throw new Error(`--concurrency ${options.concurrency} differs from the ${options.gpus.length} GPUs in --gpus: a job per GPU`);
+        }
+        await training.startWorker({ gpus: options.gpus, concurrency: options.concurrency });
+        console.log(`worker ${WORKER_ID}: taking training jobs (concurrency ${options.gpus?.length || options.concurrency || app.config.trainingConcurrency || 1}${options.gpus ? `, GPUs ${options.gpus.join(',')}` : ''})`);
+        await untilSignal();
+        console.log(`worker ${WORKER_ID}: stopping; running jobs become INTERRUPTED and can be resumed`);
+      }),
+    );
 
   program
     .command('demo')

@@ -30,6 +30,10 @@ export interface AppConfig {
   python?: string;
   /** Training jobs at once; undefined = one per CUDA device (at least one). */
   trainingConcurrency?: number;
+  /** How often a running training job writes its heartbeat (and sees a cancel from another host), and
+   *  how old a heartbeat may grow before the run counts as INTERRUPTED (its host or process is gone). */
+  heartbeatMs: number;
+  heartbeatTimeoutMs: number;
   /** Where the training worker keeps letterboxed uint8 pixels, one folder per preprocessing spec. */
   pixelCacheDir: string;
   /** Pretrained weights: the cache folder (undefined: torch hub's), a mirror base URL, a manifest file. */
@@ -90,6 +94,16 @@ function oneOf<T extends string>(env: Env, name: string, choices: readonly T[], 
   return raw as T;
 }
 
+function heartbeat(env: Env): Pick<AppConfig, 'heartbeatMs' | 'heartbeatTimeoutMs'> {
+  const heartbeatMs = integer(env, 'FASHION_HOW_HEARTBEAT_MS', 2000, 100, 600_000);
+  const heartbeatTimeoutMs = integer(env, 'FASHION_HOW_HEARTBEAT_TIMEOUT_MS', 30_000, 1000, 86_400_000);
+  // A slow database write must not make a live worker look dead: a few heartbeats fit in the timeout.
+  if (heartbeatTimeoutMs < 3 * heartbeatMs) {
+    throw new Error(`FASHION_HOW_HEARTBEAT_TIMEOUT_MS (${heartbeatTimeoutMs}) must be at least 3 x FASHION_HOW_HEARTBEAT_MS (${heartbeatMs})`);
+  }
+  return { heartbeatMs, heartbeatTimeoutMs };
+}
+
 /** Builds the configuration from environment variables; every variable is optional. */
 export function loadConfig(env: Env = process.env): AppConfig {
   const dataDir = path.resolve(env.FASHION_HOW_DATA_DIR || 'data');
@@ -110,6 +124,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
     python: env.FASHION_HOW_PYTHON || undefined,
     trainingConcurrency: env.FASHION_HOW_TRAINING_CONCURRENCY ? integer(env, 'FASHION_HOW_TRAINING_CONCURRENCY', 1, 1, 256) : undefined,
+    ...heartbeat(env),
     pixelCacheDir: path.resolve(env.FASHION_HOW_PIXEL_CACHE_DIR || path.join(dataDir, 'cache', 'pixels')),
     weights: {
       dir: env.FASHION_HOW_WEIGHTS_DIR ? path.resolve(env.FASHION_HOW_WEIGHTS_DIR) : undefined,
@@ -141,7 +156,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
 /** The environment variables loadConfig reads, with their defaults, for `--help` and the README. */
 export const CONFIG_VARIABLES: ReadonlyArray<[name: string, meaning: string]> = [
   ['FASHION_HOW_DATA_DIR', 'folder for the SQLite file and artifacts (default ./data)'],
-  ['DATABASE_URL', 'database to use (default file:<data dir>/fashion-how.db)'],
+  ['DATABASE_URL', 'database: file:<path> (SQLite, one host) or postgresql://user@host:5432/db (several hosts; training through its job queue) (default file:<data dir>/fashion-how.db)'],
   ['HOST', 'address the server listens on (default 127.0.0.1)'],
   ['PORT', 'port the server listens on (default 4000)'],
   ['FASHION_HOW_MAX_BODY_BYTES', 'largest JSON request body (default 33554432)'],
@@ -153,6 +168,8 @@ export const CONFIG_VARIABLES: ReadonlyArray<[name: string, meaning: string]> = 
   ['LOG_LEVEL', 'debug | info | warn | error | silent (default info)'],
   ['FASHION_HOW_PYTHON', 'Python with torch + torchvision for training (default: first of /usr/bin/python3, python3, python that works)'],
   ['FASHION_HOW_TRAINING_CONCURRENCY', 'training jobs at once (default: one per CUDA device, at least 1)'],
+  ['FASHION_HOW_HEARTBEAT_MS', 'how often a running training job writes its heartbeat and looks for a cancel from another host (default 2000)'],
+  ['FASHION_HOW_HEARTBEAT_TIMEOUT_MS', 'a RUNNING run whose heartbeat is older than this becomes INTERRUPTED: its host or process is gone (default 30000)'],
   ['FASHION_HOW_WEIGHTS_DIR', "where pretrained weights are cached (default: torch hub's checkpoints folder)"],
   ['FASHION_HOW_WEIGHTS_MIRROR', "base URL serving torchvision's weight files, for sites without internet"],
   ['FASHION_HOW_WEIGHTS_MANIFEST', 'JSON {backbone: {file, sha256}} replacing torchvision\'s weight files'],

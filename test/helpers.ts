@@ -1,4 +1,5 @@
-// Shared test scaffolding: temporary folders, a fresh SQLite database per test file, synthetic data.
+// Shared test scaffolding: temporary folders, a fresh database per data folder (SQLite, or PostgreSQL
+// in the suite's postgresql project), synthetic data.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { crc32, deflateSync } from 'node:zlib';
 import { afterAll, beforeAll } from 'vitest';
@@ -6,6 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { type App, openApp } from '../src/app.js';
 import { type AppConfig, loadConfig } from '../src/config.js';
+import { testDatabaseUrl } from './fixtures/databases.js';
+
+export { TEST_DATABASE, testDatabaseUrl } from './fixtures/databases.js';
 
 export async function tempDir(prefix = 'fashion-how-test-'): Promise<{ dir: string; remove(): Promise<void> }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
@@ -27,13 +31,16 @@ export function useScratchDir(): { readonly dir: string } {
   };
 }
 
-/** A configuration that keeps everything inside `dir`, listening on a free port. */
+/** A configuration that keeps everything inside `dir` (and its own database), listening on a free port. */
 export function testConfig(dir: string, overrides: Partial<AppConfig> = {}): AppConfig {
-  return { ...loadConfig({ FASHION_HOW_DATA_DIR: dir, PORT: '0', LOG_LEVEL: 'silent' }), ...overrides };
+  return { ...loadConfig({ FASHION_HOW_DATA_DIR: dir, DATABASE_URL: testDatabaseUrl(dir), PORT: '0', LOG_LEVEL: 'silent' }), ...overrides };
 }
 
+/** An app as `fashion-how serve` runs it: on PostgreSQL it is also a worker of the job queue. */
 export async function openTestApp(dir: string, overrides: Partial<AppConfig> = {}): Promise<App> {
-  return openApp(testConfig(dir, overrides));
+  const app = await openApp(testConfig(dir, overrides));
+  await app.services.training.startWorker();
+  return app;
 }
 
 /** Rows of every table an import writes, to prove that a refused import stored nothing. */

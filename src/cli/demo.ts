@@ -52,6 +52,7 @@ export async function runDemo(app: App, options: DemoOptions): Promise<RunningSe
     console.log(`3. reusing ensemble ${ensemble.id} "${name}" trained by an earlier demo`);
   } else {
     console.log(`3. training ${recipe.backbones.length * recipe.heads.length} runs: ${recipe.backbones.join(', ')} x ${recipe.heads.join(', ')}`);
+    await services.training.startWorker();
     const runs = await services.training.startTraining({
       datasetId: imported.datasetId,
       backbones: recipe.backbones,

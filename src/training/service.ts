@@ -1,10 +1,14 @@
 // Training runs: startTraining makes one run per (backbone, head) combination and queues them; each
 // job spawns the Python worker, streams its events into the run's record, and on success registers
-// the checked ONNX artifact and the validation report. Runs left RUNNING by a process that died are
-// marked INTERRUPTED at start-up and can be resumed from their last epoch checkpoint.
+// the checked ONNX artifact and the validation report. On SQLite the queue is in this process; on
+// PostgreSQL it is the database's job queue (jobQueue.ts), served by `fashion-how worker` on any host.
+// A running job writes a heartbeat; a run whose process died (same host: its pid is gone; any host: its
+// heartbeat stopped) becomes INTERRUPTED and can be resumed from its last epoch checkpoint, which the
+// artifact store holds for every host.
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type { Db } from '../db/client.js';
 import type { Prisma, TrainingRun } from '../db/generated/client.js';
@@ -18,6 +22,7 @@ import { type Hyperparameters, preprocessFor, resolveHyperparameters } from './h
 import type { DistillationRecord } from './distillation.js';
 import { findPython, type PythonRuntime } from './python.js';
 import { JobQueue } from './queue.js';
+import { PostgresJobQueue, type WorkerSlots } from './jobQueue.js';
 import { type ImageCacheUse, runWorker, type TaskMetric, type WeightsRecord, type WorkerEvent } from './workerProcess.js';
 
 export const RUN_STATUSES = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'INTERRUPTED'] as const;
@@ -31,7 +36,19 @@ const enum Stop {
   Cancel = 'cancel',
   Shutdown = 'shutdown',
   Timeout = 'timeout',
+  /** Another process declared the run's worker dead (missing heartbeat) and may have resumed it. */
+  Lost = 'lost',
 }
+
+/** Where epoch checkpoints are kept for every host (the artifact store, content-addressed). */
+export interface CheckpointStore {
+  put(file: string, kind: 'checkpoint'): Promise<{ sha256: string }>;
+  /** A local copy of the stored checkpoint, its hash verified. */
+  fetch(sha256: string, kind: 'checkpoint'): Promise<string>;
+}
+
+/** This process as the holder of runs: "hostname:pid" (unique across hosts, readable in listings). */
+export const WORKER_ID = `${os.hostname()}:${process.pid}`;
 
 export interface TrainingSettings {
   dataDir: string;
@@ -43,7 +60,18 @@ export interface TrainingSettings {
   python?: string;
   /** Jobs at once; undefined = one per CUDA device, at least one. */
   concurrency?: number;
+  /** PostgreSQL's job queue instead of the in-process one (runs may execute on any worker host). */
+  jobQueue?: { connectionString: string };
+  /** How often a running job writes its heartbeat and looks for a cancel from another host. */
+  heartbeatMs?: number;
+  /** A RUNNING run whose heartbeat is older than this is INTERRUPTED (its host or process is gone). */
+  heartbeatTimeoutMs?: number;
+  /** Checkpoints go here after every epoch, so that another host can resume the run. */
+  checkpoints?: CheckpointStore;
 }
+
+export const DEFAULT_HEARTBEAT_MS = 2000;
+export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 30_000;
 
 export interface Combo {
   backbone: string;
@@ -126,6 +154,18 @@ function runWhere(filter: RunFilter): Prisma.TrainingRunWhereInput {
   };
 }
 
+/** Whether a run's holder is a process on this host that is gone (a same-host check needs no timeout). */
+function deadOnThisHost(workerId: string | null, ownerPid: number | null): boolean {
+  if (workerId) {
+    const separator = workerId.lastIndexOf(':');
+    if (workerId.slice(0, separator) !== os.hostname()) return false;
+    const pid = Number(workerId.slice(separator + 1));
+    return pid !== process.pid && !isAlive(pid);
+  }
+  // Written by a version without worker ids: its owner ran on this host.
+  return !(ownerPid && ownerPid !== process.pid && isAlive(ownerPid));
+}
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -141,6 +181,8 @@ export class TrainingService {
   readonly events = new EventEmitter();
   private runtimeProbe?: Promise<PythonRuntime>;
   private queue?: JobQueue;
+  private readonly postgresQueue?: PostgresJobQueue;
+  private reaper?: NodeJS.Timeout;
   /** Completion of each job this process queued, settled when it ends or is dropped from the queue. */
   private readonly pending = new Map<number, { done: Promise<void>; settle: () => void }>();
 
@@ -149,7 +191,59 @@ export class TrainingService {
     private readonly settings: TrainingSettings,
     private readonly log: Logger,
     private readonly teachers?: TeacherTargets,
-  ) {}
+  ) {
+    if (settings.jobQueue) this.postgresQueue = new PostgresJobQueue(settings.jobQueue.connectionString, log);
+  }
+
+  private get heartbeatMs() {
+    return this.settings.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  }
+
+  /** Whether runs go through PostgreSQL's job queue (and any worker host may run them). */
+  get distributed(): boolean {
+    return this.postgresQueue !== undefined;
+  }
+
+  /** Makes this process a worker of PostgreSQL's job queue (serve does, unless --no-worker; so does
+   *  `fashion-how worker`). With the in-process queue (SQLite) the process that queues a run runs it. */
+  async startWorker(slots?: Partial<WorkerSlots>): Promise<void> {
+    if (!this.postgresQueue) return;
+    const gpus = slots?.gpus ?? [];
+    const concurrency = slots?.concurrency ?? (gpus.length || this.settings.concurrency || 1);
+    await this.postgresQueue.start({ concurrency, gpus }, WORKER_ID, (runId, signal, gpu) => this.execute(runId, signal, gpu));
+  }
+
+  /** Every few seconds, RUNNING runs whose worker stopped sending heartbeats become INTERRUPTED. Any
+   *  process may do this; the update is conditional, so two reapers never clash. */
+  startReaper(): void {
+    if (this.reaper) return;
+    this.reaper = setInterval(() => {
+      this.interruptStale().catch((error) => this.log.warn({ err: error }, 'could not check training heartbeats'));
+    }, Math.max(500, Math.min(this.heartbeatMs, (this.settings.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS) / 2)));
+    this.reaper.unref();
+  }
+
+  /** RUNNING runs whose last heartbeat is older than the timeout become INTERRUPTED; returns their ids. */
+  async interruptStale(now = new Date()): Promise<number[]> {
+    const timeoutMs = this.settings.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS;
+    const stale = await this.db.trainingRun.findMany({ where: { status: 'RUNNING', heartbeatAt: { lt: new Date(now.getTime() - timeoutMs) } }, orderBy: { id: 'asc' } });
+    const interrupted: number[] = [];
+    for (const run of stale) {
+      const seconds = Math.round((now.getTime() - run.heartbeatAt!.getTime()) / 1000);
+      // The dead worker's job goes first, so that the run's resume never meets it.
+      await this.postgresQueue?.releaseJobOf(run.id);
+      const { count } = await this.db.trainingRun.updateMany({
+        where: { id: run.id, status: 'RUNNING', workerId: run.workerId, heartbeatAt: run.heartbeatAt },
+        data: { status: 'INTERRUPTED', finishedAt: now, workerPid: null, error: `its worker ${run.workerId ?? ''} stopped sending heartbeats ${seconds} s ago (host or process gone); resume it with resumeRun` },
+      });
+      if (count === 1) {
+        interrupted.push(run.id);
+        this.changed(run.id);
+      }
+    }
+    if (interrupted.length > 0) this.log.warn({ runs: interrupted }, 'training runs without a heartbeat marked INTERRUPTED');
+    return interrupted;
+  }
 
   /** The Python runtime, probed once; a failed probe is retried next time (the user may install torch). */
   runtime(): Promise<PythonRuntime> {
@@ -169,6 +263,10 @@ export class TrainingService {
   }
 
   private async enqueue(runId: number): Promise<void> {
+    if (this.postgresQueue) {
+      await this.postgresQueue.enqueue(runId);
+      return;
+    }
     const queue = await this.jobs();
     if (this.pending.has(runId)) return;
     let settle!: () => void;
@@ -180,19 +278,19 @@ export class TrainingService {
         settle();
       },
     });
-    queue.enqueue(runId, (signal) => this.execute(runId, signal).finally(() => this.pending.get(runId)?.settle()));
+    queue.enqueue(runId, (signal) => this.execute(runId, signal, undefined).finally(() => this.pending.get(runId)?.settle()));
   }
 
   private changed(runId: number) {
     this.events.emit('run', runId);
   }
 
-  /** Runs left RUNNING by a process that is gone become INTERRUPTED. Safe in any process, run at start-up. */
+  /** Runs left RUNNING by a process of this host that is gone become INTERRUPTED (runs of other hosts
+   *  are judged by their heartbeat: interruptStale). Safe in any process, run at start-up. */
   async interruptOrphans(): Promise<number[]> {
-    const orphans = (await this.db.trainingRun.findMany({ where: { status: 'RUNNING' }, orderBy: { id: 'asc' } })).filter(
-      (run) => !(run.ownerPid && run.ownerPid !== process.pid && isAlive(run.ownerPid)),
-    );
+    const orphans = (await this.db.trainingRun.findMany({ where: { status: 'RUNNING' }, orderBy: { id: 'asc' } })).filter((run) => deadOnThisHost(run.workerId, run.ownerPid));
     for (const run of orphans) {
+      await this.postgresQueue?.releaseJobOf(run.id);
       await this.db.trainingRun.update({
         where: { id: run.id },
         data: { status: 'INTERRUPTED', finishedAt: new Date(), workerPid: null, error: 'the process running this job stopped (restart or crash); resume it with resumeRun' },
@@ -202,8 +300,10 @@ export class TrainingService {
     return orphans.map((r) => r.id);
   }
 
-  /** Queues, in this process, the QUEUED runs whose owner is gone (the server does this at start-up). */
+  /** Queues, in this process, the QUEUED runs whose owner is gone (the server does this at start-up).
+   *  PostgreSQL's queue keeps its jobs by itself: nothing to adopt. */
   async adoptQueued(): Promise<number[]> {
+    if (this.postgresQueue) return [];
     const orphans = (await this.db.trainingRun.findMany({ where: { status: 'QUEUED' }, orderBy: { id: 'asc' } })).filter(
       (run) => !(run.ownerPid && isAlive(run.ownerPid)) || run.ownerPid === process.pid,
     );
@@ -230,12 +330,12 @@ export class TrainingService {
     if ((request.backbones?.length ?? 0) > 0 !== (request.heads?.length ?? 0) > 0) {
       throw badInput('backbones and heads go together: every backbone is trained with every head');
     }
-    const runtime = await this.runtime();
-    for (const { backbone, head } of combos) {
-      if (!runtime.backbones.includes(backbone)) throw badInput(`Unsupported backbone "${backbone}". Choose one of: ${runtime.backbones.join(', ')}`);
-      if (!runtime.heads.includes(head)) throw badInput(`Unsupported head "${head}". Choose one of: ${runtime.heads.join(', ')}`);
-    }
-    if (hyper.device === 'cuda' && runtime.cudaDevices === 0) throw badInput('device "cuda" was asked for, but torch sees no CUDA device here');
+    const runtime = await this.runtime().catch((error: unknown) => {
+      // A host that only queues (serve --no-worker, no torch) leaves the check to the worker host.
+      if (this.postgresQueue) return null;
+      throw error;
+    });
+    if (runtime) this.checkCombos(combos, hyper, runtime);
     const unique = [...new Map(combos.map((c) => [`${c.backbone}+${c.head}`, c])).values()];
     const teacher = request.teacher ? await this.checkTeacher(request.teacher, dataset.labelSchemaId) : null;
     const runs = await this.db.$transaction(async (tx) => {
@@ -259,6 +359,15 @@ export class TrainingService {
       await this.enqueue(run.id);
     }
     return runs;
+  }
+
+  private checkCombos(combos: Combo[], hyper: Hyperparameters, runtime: PythonRuntime) {
+    for (const { backbone, head } of combos) {
+      if (!runtime.backbones.includes(backbone)) throw badInput(`Unsupported backbone "${backbone}". Choose one of: ${runtime.backbones.join(', ')}`);
+      if (!runtime.heads.includes(head)) throw badInput(`Unsupported head "${head}". Choose one of: ${runtime.heads.join(', ')}`);
+    }
+    // With a job queue the run may go to a GPU host; only the in-process queue knows the device here.
+    if (!this.postgresQueue && hyper.device === 'cuda' && runtime.cudaDevices === 0) throw badInput('device "cuda" was asked for, but torch sees no CUDA device here');
   }
 
   private async checkTeacher(request: TeacherRequest, labelSchemaId: number) {
@@ -300,16 +409,18 @@ export class TrainingService {
     if (status !== 'QUEUED' && status !== 'RUNNING') {
       throw new AppError(ErrorCode.CONFLICT, `run ${id} is ${status}; only QUEUED or RUNNING runs can be cancelled`);
     }
-    const stopped = this.queue?.stop(id, Stop.Cancel) ?? 'unknown';
+    const stopped = this.postgresQueue?.stop(id, Stop.Cancel) ?? this.queue?.stop(id, Stop.Cancel) ?? 'unknown';
     if (stopped === 'aborted') {
-      await this.pending.get(id)?.done;
+      if (this.postgresQueue) await this.waitFor([id]);
+      else await this.pending.get(id)?.done;
       return this.get(id);
     }
-    if (status === 'RUNNING' && run.ownerPid && run.ownerPid !== process.pid && isAlive(run.ownerPid)) {
-      // Owned by another process (a CLI, another server): mark it, then stop its worker; the owner
-      // sees the CANCELLED status when the worker exits and keeps it.
-      await this.db.trainingRun.update({ where: { id }, data: { status: 'CANCELLED', finishedAt: new Date() } });
-      if (run.workerPid) {
+    if (status === 'RUNNING' && run.workerId !== WORKER_ID && !deadOnThisHost(run.workerId, run.ownerPid)) {
+      // Held by another process (a CLI, another server, a worker host): mark it; its holder sees the
+      // CANCELLED status at its next heartbeat, stops its worker and keeps the status. On this host the
+      // worker is also signalled at once.
+      await this.db.trainingRun.updateMany({ where: { id, status: 'RUNNING' }, data: { status: 'CANCELLED', finishedAt: new Date() } });
+      if (run.workerPid && run.workerId?.startsWith(`${os.hostname()}:`)) {
         try {
           process.kill(-run.workerPid, 'SIGTERM');
         } catch {
@@ -330,59 +441,107 @@ export class TrainingService {
     if (!RESUMABLE.includes(run.status as RunStatus)) {
       throw new AppError(ErrorCode.CONFLICT, `run ${id} is ${run.status}; only ${RESUMABLE.join(', ')} runs can be resumed`);
     }
-    await this.runtime();
-    const updated = await this.db.trainingRun.update({ where: { id }, data: { status: 'QUEUED', error: null, finishedAt: null, ownerPid: process.pid } });
+    if (!this.postgresQueue) await this.runtime();
+    const updated = await this.db.trainingRun.update({ where: { id }, data: { status: 'QUEUED', error: null, finishedAt: null, ownerPid: process.pid, workerId: null, heartbeatAt: null } });
     this.changed(id);
     await this.enqueue(id);
     return updated;
   }
 
-  /** Resolves once the given runs (default: every run this process queued) have finished. */
+  /** Resolves once the given runs (default: every run this process queued) have finished. With
+   *  PostgreSQL's queue any host may run them, so the given runs' records are watched instead. */
   async waitFor(ids?: number[]): Promise<void> {
+    if (this.postgresQueue && ids) {
+      for (;;) {
+        const open = await this.db.trainingRun.count({ where: { id: { in: ids }, status: { notIn: [...FINAL_STATUSES] } } });
+        // A run this process executes settles its record last: wait for the job itself too.
+        if (open === 0 && !ids.some((id) => this.postgresQueue!.isRunning(id))) return;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
     const waiting = ids ?? [...this.pending.keys()];
     await Promise.all(waiting.map((id) => this.pending.get(id)?.done));
   }
 
   /** Stops every job of this process: running runs become INTERRUPTED (resumable), queued ones stay
-   *  QUEUED for the next process to adopt. */
+   *  QUEUED for the next process to adopt (in PostgreSQL's queue, for the next worker). */
   async close(): Promise<void> {
+    clearInterval(this.reaper);
+    this.reaper = undefined;
+    if (this.postgresQueue) {
+      this.postgresQueue.stopAll(Stop.Shutdown);
+      await this.postgresQueue.close();
+      return;
+    }
     const running = [...this.pending.keys()].filter((id) => this.queue?.isRunning(id));
     this.queue?.stopAll(Stop.Shutdown);
     for (const [id, { settle }] of this.pending) if (!running.includes(id)) settle();
     await this.waitFor(running);
   }
 
-  private async execute(runId: number, signal: AbortSignal): Promise<void> {
-    const run = await this.db.trainingRun.findUnique({ where: { id: runId }, include: { dataset: { include: { labelSchema: true } } } });
-    if (!run || run.status !== 'QUEUED') return;
+  private async execute(runId: number, signal: AbortSignal, gpu: number | undefined): Promise<void> {
+    // The claim: only a QUEUED run is taken, and by one process, so a job for a cancelled run, or one
+    // that arrives twice, ends here and a run never runs twice at once.
+    const claim = await this.db.trainingRun.updateMany({
+      where: { id: runId, status: 'QUEUED' },
+      data: { status: 'RUNNING', workerId: WORKER_ID, heartbeatAt: new Date(), ownerPid: process.pid, finishedAt: null, error: null },
+    });
+    if (claim.count === 0) return;
+    this.changed(runId);
+    const run = await this.db.trainingRun.findUniqueOrThrow({ where: { id: runId }, include: { dataset: { include: { labelSchema: true } } } });
     const tasks = run.dataset.labelSchema.tasks as unknown as TaskSpec[];
     const hyper = resolveHyperparameters(run.config as Partial<Hyperparameters>);
     const runDir = path.join(this.settings.dataDir, 'runs', String(run.id));
     const checkpoint = path.join(runDir, 'checkpoint.pt');
-    const resume = run.attempts > 0 && existsSync(checkpoint);
+
+    // Stops from outside (cancel, shutdown), the time limit, and the heartbeat's findings all end the job.
+    const job = new AbortController();
+    const forward = () => job.abort(signal.reason);
+    signal.addEventListener('abort', forward, { once: true });
+    if (signal.aborted) forward();
+    const heartbeat = setInterval(() => {
+      this.beat(runId)
+        .then((stop) => stop && job.abort(stop))
+        .catch((error) => this.log.warn({ err: error, runId }, 'could not write the heartbeat'));
+    }, this.heartbeatMs);
+    const stopBeating = () => {
+      clearInterval(heartbeat);
+      signal.removeEventListener('abort', forward);
+    };
 
     let runtime: PythonRuntime;
     const distillation = run.distillation as DistillationRecord | null;
     let teacherFile: string | undefined;
+    let resume = false;
     try {
       runtime = await this.runtime();
       await mkdir(runDir, { recursive: true });
+      resume = run.attempts > 0 && (existsSync(checkpoint) || (await this.fetchCheckpoint(run.checkpointSha256, checkpoint)));
       await this.writeItems(run.datasetId, run.dataset.imageRoot, path.join(runDir, 'items.jsonl'));
-      if (distillation) teacherFile = await this.teachers!.teacherTargets(distillation.teacherEnsembleId, run.datasetId, signal);
+      if (distillation) teacherFile = await this.teachers!.teacherTargets(distillation.teacherEnsembleId, run.datasetId, job.signal);
+      if (job.signal.aborted) throw job.signal.reason;
     } catch (error) {
-      if (signal.aborted) {
+      stopBeating();
+      if (job.signal.aborted) {
         // Stopped while preparing (scoring a teacher can take minutes): it never ran. On shutdown it
-        // stays QUEUED for the next process to adopt.
-        if (signal.reason !== Stop.Shutdown) await this.finish(runId, 'CANCELLED', 'cancelled before it started', '');
+        // goes back to QUEUED for the next process or worker to take.
+        if (job.signal.reason === Stop.Shutdown) await this.requeue(runId);
+        else if (job.signal.reason !== Stop.Lost) await this.finish(runId, 'CANCELLED', 'cancelled before it started', '');
         return;
       }
       await this.finish(runId, 'FAILED', ensureError(error).message, '');
       return;
     }
-    await this.db.trainingRun.update({
-      where: { id: runId },
-      data: { status: 'RUNNING', startedAt: run.startedAt ?? new Date(), finishedAt: null, attempts: { increment: 1 }, runDir, ownerPid: process.pid, error: null, ...(resume ? {} : { epochs: [], progress: undefined }) },
+    const started = await this.db.trainingRun.updateMany({
+      where: { id: runId, status: 'RUNNING', workerId: WORKER_ID },
+      data: { startedAt: run.startedAt ?? new Date(), attempts: { increment: 1 }, runDir, ...(resume ? {} : { epochs: [], progress: undefined }) },
     });
+    if (started.count === 0) {
+      // Cancelled (or declared lost) while preparing.
+      stopBeating();
+      if ((await this.get(runId)).status === 'CANCELLED') await this.finish(runId, 'CANCELLED', 'cancelled before it started', '');
+      return;
+    }
     this.changed(runId);
 
     // Writes happen in event order; a slow write never reorders progress and epochs.
@@ -402,15 +561,13 @@ export class TrainingService {
     let workerError: string | undefined;
     let done = false;
 
-    const job = new AbortController();
-    const forward = () => job.abort(signal.reason);
-    signal.addEventListener('abort', forward, { once: true });
-    if (signal.aborted) forward(); // stopped while preparing: the listener above would never fire
     const timer = setTimeout(() => job.abort(Stop.Timeout), hyper.timeLimitSeconds * 1000);
 
     const exit = await runWorker({
       python: runtime.executable,
       signal: job.signal,
+      // One job per GPU: the slot's device is the only one the worker sees.
+      env: gpu === undefined ? {} : { CUDA_VISIBLE_DEVICES: String(gpu) },
       config: {
         runDir,
         itemsFile: path.join(runDir, 'items.jsonl'),
@@ -467,6 +624,9 @@ export class TrainingService {
             epochs.push(record);
             const snapshot = [...epochs];
             write(() => this.db.trainingRun.update({ where: { id: runId }, data: { epochs: snapshot as object[] } }));
+            // The checkpoint of this epoch is on disk; with worker hosts it goes to the shared store too,
+            // so that any host can resume the run.
+            if (this.postgresQueue && this.settings.checkpoints) write(() => this.storeCheckpoint(runId, checkpoint));
             break;
           }
           case 'artifact':
@@ -486,8 +646,13 @@ export class TrainingService {
       },
     }).catch((error: unknown) => ({ code: null, signal: null, stopReason: undefined, stderrTail: `could not start ${runtime.executable}: ${ensureError(error).message}` }));
     clearTimeout(timer);
-    signal.removeEventListener('abort', forward);
+    stopBeating();
     await writes;
+    if (exit.stopReason === Stop.Lost) {
+      // Another process declared this worker dead and owns the run's record now: write nothing.
+      this.log.warn({ runId }, 'stopped a run that was marked INTERRUPTED for a missing heartbeat');
+      return;
+    }
 
     const current = await this.db.trainingRun.findUniqueOrThrow({ where: { id: runId }, select: { status: true } });
     if (exit.stopReason === Stop.Cancel || current.status === 'CANCELLED') {
@@ -512,10 +677,43 @@ export class TrainingService {
     }
   }
 
+  /** The final record of a run this process holds (a run another process took over is left alone). */
   private async finish(runId: number, status: RunStatus, error: string | null, stderrTail: string) {
-    await this.db.trainingRun.update({ where: { id: runId }, data: { status, error, stderrTail: stderrTail || null, finishedAt: new Date(), workerPid: null } });
+    const { count } = await this.db.trainingRun.updateMany({
+      where: { id: runId, workerId: WORKER_ID },
+      data: { status, error, stderrTail: stderrTail || null, finishedAt: new Date(), workerPid: null, heartbeatAt: null },
+    });
+    if (count === 0) return;
     this.changed(runId);
     this.events.emit('ended', runId, status);
+  }
+
+  /** A heartbeat of a run this process executes; says why to stop when the record is no longer ours
+   *  to run (cancelled from another process, or declared dead by a reaper). */
+  private async beat(runId: number): Promise<Stop | null> {
+    const { count } = await this.db.trainingRun.updateMany({ where: { id: runId, status: 'RUNNING', workerId: WORKER_ID }, data: { heartbeatAt: new Date() } });
+    if (count === 1) return null;
+    const run = await this.db.trainingRun.findUnique({ where: { id: runId }, select: { status: true } });
+    return run?.status === 'CANCELLED' ? Stop.Cancel : Stop.Lost;
+  }
+
+  /** Back to QUEUED after a shutdown before the worker started; PostgreSQL's queue gets a new job. */
+  private async requeue(runId: number) {
+    const { count } = await this.db.trainingRun.updateMany({ where: { id: runId, status: 'RUNNING', workerId: WORKER_ID }, data: { status: 'QUEUED', workerId: null, heartbeatAt: null } });
+    if (count === 1 && this.postgresQueue) await this.postgresQueue.enqueue(runId);
+    this.changed(runId);
+  }
+
+  private async storeCheckpoint(runId: number, checkpoint: string) {
+    const { sha256 } = await this.settings.checkpoints!.put(checkpoint, 'checkpoint');
+    await this.db.trainingRun.update({ where: { id: runId }, data: { checkpointSha256: sha256 } });
+  }
+
+  /** Copies the run's last stored checkpoint into its folder (a resume on another host); false if none. */
+  private async fetchCheckpoint(sha256: string | null, checkpoint: string): Promise<boolean> {
+    if (!sha256 || !this.settings.checkpoints) return false;
+    await copyFile(await this.settings.checkpoints.fetch(sha256, 'checkpoint'), checkpoint);
+    return true;
   }
 
   /** The worker reads items from a file: absolute image path, bbox, labels in task order, split. */

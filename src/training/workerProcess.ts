@@ -61,6 +61,8 @@ export interface WorkerOptions {
   signal: AbortSignal;
   onSpawn(pid: number): void;
   onEvent(event: WorkerEvent): void;
+  /** Variables added to the worker's environment (e.g. CUDA_VISIBLE_DEVICES for its GPU slot). */
+  env?: Record<string, string>;
   stderrLines?: number;
   killGraceMs?: number;
 }
@@ -79,7 +81,7 @@ export function runWorker(options: WorkerOptions): Promise<WorkerExit> {
       shell: false,
       detached: true,
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' },
+      env: { ...process.env, ...options.env, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' },
     });
     const tail: string[] = [];
     let stopReason: unknown;

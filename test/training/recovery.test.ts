@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openApp } from '../../src/app.js';
 import { importDataset } from '../../src/data/import.js';
 import { writeSyntheticDataset } from '../../src/data/synth.js';
-import { eventually, graphqlClient, processAlive, testConfig, useScratchDir } from '../helpers.js';
+import { eventually, graphqlClient, processAlive, testConfig, testDatabaseUrl, useScratchDir } from '../helpers.js';
 
 // A server process that dies mid-run (kill -9) must not leave its run RUNNING forever: the next start
 // marks it INTERRUPTED, and resumeRun continues from the last epoch checkpoint.
@@ -14,7 +14,7 @@ const scratch = useScratchDir();
 let server: ChildProcess | undefined;
 
 async function startServerProcess(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0'], { env: { ...process.env, FASHION_HOW_DATA_DIR: dataDir, DATABASE_URL: '', LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0'], { env: { ...process.env, FASHION_HOW_DATA_DIR: dataDir, DATABASE_URL: testDatabaseUrl(dataDir), LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
@@ -51,6 +51,7 @@ describe('restart recovery', () => {
     }, 'the first epoch checkpoint', 120_000);
 
     const app = await openApp(testConfig(dataDir));
+    await app.services.training.startWorker();
     const { workerPid } = await app.services.db.trainingRun.findUniqueOrThrow({ where: { id: Number(id) } });
     first.child.kill('SIGKILL');
     await once(first.child, 'exit');
@@ -77,5 +78,5 @@ describe('restart recovery', () => {
     } finally {
       await app.close();
     }
-  });
+  }, 240_000); // two attempts of a run and a server start, on a shared two-core machine
 });
