@@ -16,6 +16,7 @@ import { DistillationService } from './training/distillation.js';
 import { ClientLimiter } from './fairness.js';
 import { TrainingService } from './training/service.js';
 import { LocalPubSub } from './pubsub.js';
+import { openArtifactStore } from './storage/artifactStore.js';
 
 export interface Readiness {
   ready: boolean;
@@ -39,11 +40,12 @@ export async function openApp(config: AppConfig): Promise<App> {
   const log = createLogger(config);
   const metrics = createMetrics();
   const ensembles = new EnsembleService(db);
-  const models = new ModelPool(db, config.serving, metrics);
+  const artifactStore = openArtifactStore(config.artifactStore, config.artifactCacheDir);
+  const models = new ModelPool(db, config.serving, metrics, artifactStore);
   const classify = new ClassifyService(models, ensembles, { maxImages: config.serving.maxClassifyImages, image: config.imageLimits, preprocessingThreads: config.preprocessingThreads });
   const evaluation = new EvaluationService(db, classify, models);
   const distillation = new DistillationService(db, config.dataDir, classify, evaluation, log);
-  const training = new TrainingService(db, { dataDir: config.dataDir, pixelCacheDir: config.pixelCacheDir, weights: config.weights, python: config.python, concurrency: config.trainingConcurrency }, log, distillation);
+  const training = new TrainingService(db, { dataDir: config.dataDir, artifactStore, pixelCacheDir: config.pixelCacheDir, weights: config.weights, python: config.python, concurrency: config.trainingConcurrency }, log, distillation);
   training.events.on('ended', (runId: number) => distillation.runEnded(runId));
   // The one place that publishes to subscriptions: every write the services announce, nothing else.
   const pubsub = new LocalPubSub();
@@ -54,6 +56,7 @@ export async function openApp(config: AppConfig): Promise<App> {
   await sweepIncoming(config.dataDir);
   const services: Services = {
     db,
+    artifactStore,
     datasets: new DatasetService(db),
     importContext: { db, imageLimits: config.imageLimits, concurrency: config.importConcurrency },
     training,
@@ -88,6 +91,7 @@ export async function openApp(config: AppConfig): Promise<App> {
       await training.close();
       await distillation.settled();
       await models.close();
+      artifactStore.close();
       await db.$disconnect();
     },
   };

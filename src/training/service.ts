@@ -11,6 +11,7 @@ import type { Prisma, TrainingRun } from '../db/generated/client.js';
 import type { TaskSpec } from '../domain.js';
 import { AppError, badInput, ErrorCode, ensureError, notFound } from '../errors.js';
 import { registerRunArtifact } from '../inference/registry.js';
+import type { ArtifactStore } from '../storage/artifactStore.js';
 import type { Logger } from '../log.js';
 import { type PageRequest, paginate } from '../pagination.js';
 import { storeRunValidationReport } from '../reports/store.js';
@@ -35,6 +36,8 @@ const enum Stop {
 
 export interface TrainingSettings {
   dataDir: string;
+  /** Where finished runs' graphs are put, for serving on any host (and, later, checkpoints for resuming). */
+  artifactStore: ArtifactStore;
   /** The worker's pixel cache (shared by every run that uses the same preprocessing spec). */
   pixelCacheDir: string;
   /** Where pretrained weights are cached and fetched from (see weights.py). */
@@ -499,7 +502,7 @@ export class TrainingService {
       await this.finish(runId, 'FAILED', `the run exceeded its time limit of ${hyper.timeLimitSeconds} s`, exit.stderrTail);
     } else if (exit.code === 0 && done && artifact) {
       try {
-        const stored = await registerRunArtifact(this.db, run, { id: run.dataset.labelSchemaId, tasks }, artifact);
+        const stored = await registerRunArtifact(this.db, this.settings.artifactStore, run, { id: run.dataset.labelSchemaId, tasks }, artifact);
         const report = await storeRunValidationReport(this.db, { datasetId: run.datasetId, runId, artifactId: stored.id }, tasks, artifact.predictionsPath);
         this.events.emit('report', report.id);
         await this.finish(runId, 'SUCCEEDED', null, exit.stderrTail);

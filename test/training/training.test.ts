@@ -207,7 +207,7 @@ describe('startTraining', () => {
   });
 
   it('says what to install when no Python can import torch', async () => {
-    const training = new TrainingService(app.services.db, { dataDir: scratch.dir, pixelCacheDir: scratch.dir, python: '/nonexistent/python3' }, createLogger({ logLevel: 'silent' }));
+    const training = new TrainingService(app.services.db, { dataDir: scratch.dir, artifactStore: app.services.artifactStore, pixelCacheDir: scratch.dir, python: '/nonexistent/python3' }, createLogger({ logLevel: 'silent' }));
     const error = await training.startTraining({ datasetId: Number(datasetId), backbones: ['resnet18'], heads: ['feedforward'] }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'UNAVAILABLE' });
     expect((error as Error).message).toContain('/nonexistent/python3: not found');
