@@ -117,6 +117,9 @@ describe('startTraining', () => {
     expect(first.artifact.sizeBytes).toBe((await stat(artifactRow.onnxPath)).size);
     expect(first.artifact).toMatchObject({ inputSize: 32, tasks: [{ name: 'Daily' }, { name: 'Gender' }, { name: 'Embellishment' }] });
     expect(first.artifact.exportMaxAbsDiff).toBeLessThan(1e-4);
+    // The checked graph went into the artifact store, where serving hosts fetch it by sha256.
+    expect(app.services.artifactStore.locationOf(artifactRow.sha256, 'onnx')).toBe(path.join(app.config.dataDir, 'artifacts', 'onnx', artifactRow.sha256));
+    expect(Buffer.compare(await readFile(app.services.artifactStore.locationOf(artifactRow.sha256, 'onnx')), bytes)).toBe(0);
 
     // onnxruntime-node on the worker's own input tensors gives the worker's validation predictions.
     const runDir = path.dirname(artifactRow.onnxPath);
