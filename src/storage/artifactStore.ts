@@ -191,8 +191,9 @@ export class DirectoryStore extends ContentStore {
   }
 
   private failed(action: string, sha256: string, kind: ObjectKind, error: unknown): ArtifactStoreError {
+    // The code only: Node's message names the file, and this message may reach a client (a run's error).
     const code = errnoOf(error) ?? 'error';
-    return new ArtifactStoreError(`the artifact store could not ${action} ${kind} object ${sha256} (${code}: ${(error as Error).message})`, code);
+    return new ArtifactStoreError(`the artifact store could not ${action} ${kind} object ${sha256} (${code})`, code);
   }
 
   protected async sizeOf(sha256: string, kind: ObjectKind): Promise<number | null> {
@@ -280,7 +281,10 @@ export class S3Store extends ContentStore {
 
   private failed(action: string, sha256: string, kind: ObjectKind, error: unknown): ArtifactStoreError {
     const name = (error as Error)?.name && (error as Error).name !== 'Error' ? (error as Error).name : errnoOf(error) ?? 'error';
-    return new ArtifactStoreError(`the artifact store ${this.location} could not ${action} ${kind} object ${sha256} (${name}: ${(error as Error)?.message})`, name);
+    // The server's own words (e.g. "The specified bucket does not exist") when it answered; a network
+    // error's message names the endpoint's address, and this message may reach a client (a run's error).
+    const answered = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode !== undefined;
+    return new ArtifactStoreError(`the artifact store ${this.location} could not ${action} ${kind} object ${sha256} (${answered ? `${name}: ${(error as Error).message}` : name})`, name);
   }
 
   protected async sizeOf(sha256: string, kind: ObjectKind): Promise<number | null> {

@@ -248,6 +248,18 @@ describe('artifact store settings', () => {
     expect(config({ FASHION_HOW_ARTIFACT_STORE: 's3://bucket', AWS_REGION: 'eu-west-1' }).artifactStore).toMatchObject({ bucket: 'bucket', prefix: '', region: 'eu-west-1', endpoint: undefined, credentials: undefined });
   });
 
+  it('names a missing bucket', async () => {
+    const settings = loadConfig({ ...s3.env(), FASHION_HOW_ARTIFACT_STORE: 's3://no-such-bucket', FASHION_HOW_DATA_DIR: path.join(scratch.dir, 'no-bucket') });
+    const store = openArtifactStore(settings.artifactStore, settings.artifactCacheDir);
+    try {
+      const file = path.join(scratch.dir, 'no-bucket-source');
+      await writeFile(file, 'bytes');
+      await expect(store.put(file, 'checkpoint')).rejects.toMatchObject({ reason: 'NoSuchBucket', message: expect.stringMatching(/^the artifact store s3:\/\/no-such-bucket could not write checkpoint object [0-9a-f]{64} \(NoSuchBucket: /) });
+    } finally {
+      store.close();
+    }
+  });
+
   it('refuses bad settings naming the variable', () => {
     expect(() => config({ FASHION_HOW_ARTIFACT_STORE: 'gs://bucket/x' })).toThrow('FASHION_HOW_ARTIFACT_STORE must be a folder path or s3://bucket[/prefix], got "gs://bucket/x"');
     expect(() => config({ FASHION_HOW_ARTIFACT_STORE: 's3://Bad_Bucket' })).toThrow(/^FASHION_HOW_ARTIFACT_STORE names the bucket "Bad_Bucket"/);
@@ -264,6 +276,7 @@ describe('artifact store settings', () => {
       expect((error as { reason: string }).reason).toMatch(/^[A-Za-z_]+$/);
       expect((error as { reason: string }).reason).not.toContain('127.0.0.1');
       expect((error as Error).message).toMatch(/^the artifact store s3:\/\/bucket could not read onnx object/);
+      expect((error as Error).message).not.toContain('127.0.0.1');
     } finally {
       store.close();
     }
