@@ -27,7 +27,9 @@ export interface ArtifactStore {
   put(localFile: string, kind: ObjectKind): Promise<StoredObject>;
   /** A local path holding exactly the bytes stored under `sha256`, in this host's cache. The cached copy
    *  is verified on every call, and a download is verified before it enters the cache: a mismatch throws
-   *  ArtifactCorruptError and leaves no file behind; an absent object throws ArtifactMissingError. */
+   *  ArtifactCorruptError and leaves no file behind; an absent object throws ArtifactMissingError.
+   *  The file is read-only by contract: from a folder store on the same file system it is a hard link
+   *  to the stored object itself (copy it before changing it, e.g. to resume training into it). */
   fetch(sha256: string, kind: ObjectKind): Promise<string>;
   has(sha256: string, kind: ObjectKind): Promise<boolean>;
   /** Where one object lives (a file path or an s3:// URL): a record for operators, not a way to read it. */

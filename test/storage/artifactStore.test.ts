@@ -87,7 +87,7 @@ describe.each(kinds)('the artifact store on %s', (_name, kind) => {
     const fetched = await store.fetch(put.sha256, 'onnx');
     expect(fetched).toBe(path.join(dataDir, 'cache', 'store', 'onnx', put.sha256));
     expect(Buffer.compare(await readFile(fetched), bytes)).toBe(0);
-    expect(await fetch(store, put.sha256)).toBe(fetched); // from the cache, still the same bytes
+    expect(await store.fetch(put.sha256, 'onnx')).toBe(fetched); // from the cache, still the same bytes
     expect(Buffer.compare(await readFile(fetched), bytes)).toBe(0);
     expect(await cacheFiles(dataDir, 'onnx')).toEqual([put.sha256]); // no temporary file left
   });
@@ -181,9 +181,6 @@ describe.each(kinds)('the artifact store on %s', (_name, kind) => {
     }
   });
 });
-
-/** fetch, named so the second call above reads as what it checks. */
-const fetch = (store: ArtifactStore, sha256: string) => store.fetch(sha256, 'onnx');
 
 describe('a directory store and its cache', () => {
   const storeIn = (root: string, cacheDir: string) => openArtifactStore({ kind: 'directory', dir: root }, cacheDir);
