@@ -16,6 +16,7 @@ import { DistillationService } from './training/distillation.js';
 import { ClientLimiter } from './fairness.js';
 import { TrainingService } from './training/service.js';
 import { LocalPubSub } from './pubsub.js';
+import { openArtifactStore } from './storage/artifactStore.js';
 
 export interface Readiness {
   ready: boolean;
@@ -39,7 +40,8 @@ export async function openApp(config: AppConfig): Promise<App> {
   const log = createLogger(config);
   const metrics = createMetrics();
   const ensembles = new EnsembleService(db);
-  const models = new ModelPool(db, config.serving, metrics);
+  const artifactStore = openArtifactStore(config.artifactStore, config.artifactCacheDir);
+  const models = new ModelPool(db, config.serving, metrics, artifactStore);
   const classify = new ClassifyService(models, ensembles, { maxImages: config.serving.maxClassifyImages, image: config.imageLimits, preprocessingThreads: config.preprocessingThreads });
   const evaluation = new EvaluationService(db, classify, models);
   const distillation = new DistillationService(db, config.dataDir, classify, evaluation, log);
@@ -47,6 +49,7 @@ export async function openApp(config: AppConfig): Promise<App> {
     db,
     {
       dataDir: config.dataDir,
+      artifactStore,
       pixelCacheDir: config.pixelCacheDir,
       weights: config.weights,
       python: config.python,
@@ -70,6 +73,7 @@ export async function openApp(config: AppConfig): Promise<App> {
   await sweepIncoming(config.dataDir);
   const services: Services = {
     db,
+    artifactStore,
     datasets: new DatasetService(db),
     importContext: { db, imageLimits: config.imageLimits, concurrency: config.importConcurrency },
     training,
@@ -104,6 +108,7 @@ export async function openApp(config: AppConfig): Promise<App> {
       await training.close();
       await distillation.settled();
       await models.close();
+      artifactStore.close();
       await db.$disconnect();
     },
   };

@@ -381,7 +381,7 @@ export function buildProgram(): Command {
         });
         const name = options.name ?? path.basename(onnx, '.onnx');
         const saveOnnx = (file: string) => saveStream(async () => createReadStream(onnx), file, onnx, app.config.maxModelBytes, 'FASHION_HOW_MAX_MODEL_BYTES');
-        const artifact = await importModel(app.services.db, app.config.dataDir, { name, modelJson, saveOnnx }, app.config.imageLimits);
+        const artifact = await importModel({ db: app.services.db, artifactStore: app.services.artifactStore, dataDir: app.config.dataDir }, { name, modelJson, saveOnnx }, app.config.imageLimits);
         console.log(`artifact ${artifact.id} "${artifact.name}": ${(artifact.sizeBytes / 2 ** 20).toFixed(1)} MiB, sha256 ${artifact.sha256.slice(0, 12)}`);
       }),
     );

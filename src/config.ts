@@ -10,6 +10,21 @@ export interface ImageLimits {
   maxBytes: number;
 }
 
+/** Where artifacts and checkpoints are kept, by sha256 (see src/storage/artifactStore.ts). */
+export type ArtifactStoreSettings = { kind: 'directory'; dir: string } | S3StoreSettings;
+
+export interface S3StoreSettings {
+  kind: 's3';
+  bucket: string;
+  /** Key prefix without leading or trailing slashes; '' for the bucket's root. */
+  prefix: string;
+  /** A custom endpoint (MinIO, Ceph, ...); undefined for AWS itself. */
+  endpoint?: string;
+  region: string;
+  /** Undefined: the AWS SDK's own chain (shared config files, instance or container roles). */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+}
+
 export interface AppConfig {
   /** Where the default SQLite file, imported artifacts and run folders live. */
   dataDir: string;
@@ -36,6 +51,10 @@ export interface AppConfig {
   heartbeatTimeoutMs: number;
   /** Where the training worker keeps letterboxed uint8 pixels, one folder per preprocessing spec. */
   pixelCacheDir: string;
+  /** The content-addressed store of ONNX graphs and checkpoints, shared by every host of an installation. */
+  artifactStore: ArtifactStoreSettings;
+  /** This host's verified copies of objects fetched from the artifact store. */
+  artifactCacheDir: string;
   /** Pretrained weights: the cache folder (undefined: torch hub's), a mirror base URL, a manifest file. */
   weights: { dir?: string; mirror?: string; manifest?: string };
   serving: {
@@ -104,6 +123,36 @@ function heartbeat(env: Env): Pick<AppConfig, 'heartbeatMs' | 'heartbeatTimeoutM
   return { heartbeatMs, heartbeatTimeoutMs };
 }
 
+// An S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens, starting and ending alphanumeric.
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+function artifactStore(env: Env, dataDir: string): ArtifactStoreSettings {
+  const raw = env.FASHION_HOW_ARTIFACT_STORE;
+  const endpoint = env.FASHION_HOW_S3_ENDPOINT || undefined;
+  if (!raw || !/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
+    if (endpoint) throw new Error(`FASHION_HOW_S3_ENDPOINT is set, but FASHION_HOW_ARTIFACT_STORE is not an s3:// URL (got "${raw ?? ''}"): say s3://bucket/prefix to use it`);
+    return { kind: 'directory', dir: path.resolve(raw || path.join(dataDir, 'artifacts')) };
+  }
+  const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(raw);
+  if (!match) throw new Error(`FASHION_HOW_ARTIFACT_STORE must be a folder path or s3://bucket[/prefix], got "${raw}"`);
+  const [, bucket, prefix] = match as unknown as [string, string, string];
+  if (!BUCKET.test(bucket)) throw new Error(`FASHION_HOW_ARTIFACT_STORE names the bucket "${bucket}": a bucket name is 3 to 63 lowercase letters, digits, dots and hyphens`);
+  if (endpoint && !/^https?:\/\/[^/]+/.test(endpoint)) throw new Error(`FASHION_HOW_S3_ENDPOINT must be an http:// or https:// URL, got "${endpoint}"`);
+  const accessKeyId = env.AWS_ACCESS_KEY_ID || undefined;
+  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY || undefined;
+  if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) {
+    throw new Error(`${accessKeyId ? 'AWS_SECRET_ACCESS_KEY' : 'AWS_ACCESS_KEY_ID'} is not set, but ${accessKeyId ? 'AWS_ACCESS_KEY_ID' : 'AWS_SECRET_ACCESS_KEY'} is: give both, or neither to use the AWS SDK's own credential chain`);
+  }
+  return {
+    kind: 's3',
+    bucket,
+    prefix: prefix.replace(/^\/+|\/+$/g, ''),
+    endpoint,
+    region: env.AWS_REGION || 'us-east-1',
+    credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, sessionToken: env.AWS_SESSION_TOKEN || undefined } : undefined,
+  };
+}
+
 /** Builds the configuration from environment variables; every variable is optional. */
 export function loadConfig(env: Env = process.env): AppConfig {
   const dataDir = path.resolve(env.FASHION_HOW_DATA_DIR || 'data');
@@ -126,6 +175,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     trainingConcurrency: env.FASHION_HOW_TRAINING_CONCURRENCY ? integer(env, 'FASHION_HOW_TRAINING_CONCURRENCY', 1, 1, 256) : undefined,
     ...heartbeat(env),
     pixelCacheDir: path.resolve(env.FASHION_HOW_PIXEL_CACHE_DIR || path.join(dataDir, 'cache', 'pixels')),
+    artifactStore: artifactStore(env, dataDir),
+    artifactCacheDir: path.resolve(env.FASHION_HOW_ARTIFACT_CACHE_DIR || path.join(dataDir, 'cache', 'store')),
     weights: {
       dir: env.FASHION_HOW_WEIGHTS_DIR ? path.resolve(env.FASHION_HOW_WEIGHTS_DIR) : undefined,
       mirror: env.FASHION_HOW_WEIGHTS_MIRROR || undefined,
@@ -174,6 +225,13 @@ export const CONFIG_VARIABLES: ReadonlyArray<[name: string, meaning: string]> = 
   ['FASHION_HOW_WEIGHTS_MIRROR', "base URL serving torchvision's weight files, for sites without internet"],
   ['FASHION_HOW_WEIGHTS_MANIFEST', 'JSON {backbone: {file, sha256}} replacing torchvision\'s weight files'],
   ['FASHION_HOW_PIXEL_CACHE_DIR', 'letterboxed training images, decoded once per size (default <data dir>/cache/pixels)'],
+  ['FASHION_HOW_ARTIFACT_STORE', 'where ONNX graphs and checkpoints are kept by sha256, shared by all hosts: a folder (any shared mount) or s3://bucket/prefix (default <data dir>/artifacts)'],
+  ['FASHION_HOW_ARTIFACT_CACHE_DIR', "this host's verified copies of objects fetched from the artifact store (default <data dir>/cache/store)"],
+  ['FASHION_HOW_S3_ENDPOINT', 'URL of an S3-compatible server (MinIO, Ceph, ...) for an s3:// artifact store (default: AWS S3)'],
+  ['AWS_REGION', 'region of an s3:// artifact store (default us-east-1)'],
+  ['AWS_ACCESS_KEY_ID', "access key of an s3:// artifact store, with AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN if temporary); unset: the AWS SDK's own chain (config files, instance roles)"],
+  ['AWS_SECRET_ACCESS_KEY', 'secret key going with AWS_ACCESS_KEY_ID'],
+  ['AWS_SESSION_TOKEN', 'session token of temporary credentials (optional)'],
   ['FASHION_HOW_MAX_CLASSIFY_IMAGES', 'most images in one classify request (default 64)'],
   ['FASHION_HOW_MICROBATCH_MAX', 'rows per ONNX Runtime run (default 16)'],
   ['FASHION_HOW_MICROBATCH_WAIT_MS', 'how long an idle model waits for more rows before it runs (default 0: at once; batches form while one runs)'],

@@ -13,10 +13,13 @@ import type { PubSub } from './pubsub.js';
 import type { EvaluationService } from './reports/evaluate.js';
 import type { EnsembleFitter } from './inference/fitEnsemble.js';
 import type { DistillationService } from './training/distillation.js';
+import type { ArtifactStore } from './storage/artifactStore.js';
 import type { TrainingService } from './training/service.js';
 
 export interface Services {
   db: Db;
+  /** ONNX graphs and training checkpoints by sha256, shared by every host (put, fetch, has). */
+  artifactStore: ArtifactStore;
   datasets: DatasetService;
   /** What importDataset needs besides the request. */
   importContext: ImportContext;

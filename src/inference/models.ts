@@ -3,6 +3,7 @@ import type { Db } from '../db/client.js';
 import type { ModelArtifact } from '../db/generated/client.js';
 import { AppError, ErrorCode, notFound } from '../errors.js';
 import type { Metrics } from '../metrics.js';
+import { type ArtifactStore, ArtifactCorruptError, ArtifactMissingError, ArtifactStoreError } from '../storage/artifactStore.js';
 import { clientShareOf, MicroBatcher } from './batcher.js';
 import { type ModelSession, openSession } from './onnx.js';
 import { type ModelInfo, sha256File } from './registry.js';
@@ -40,6 +41,7 @@ export class ModelPool {
     private readonly db: Db,
     private readonly settings: ServingSettings,
     private readonly metrics: Metrics,
+    private readonly store: ArtifactStore,
   ) {}
 
   /** The loaded model of an artifact, loading and warming it on first use. */
@@ -70,15 +72,21 @@ export class ModelPool {
     const artifact = await this.db.modelArtifact.findUnique({ where: { id: artifactId } });
     if (!artifact) throw notFound('artifact', artifactId);
     const info = artifact.modelInfo as unknown as ModelInfo;
-    // The store is content-addressed: a graph whose bytes are not the registered ones (truncated,
-    // overwritten, missing) is refused here rather than served or crashing the session.
+    // The store is content-addressed and fetch verifies: a graph whose bytes are not the registered ones
+    // (truncated, overwritten, missing) is refused here rather than served or crashing the session.
     const unavailable = (why: string) => new AppError(ErrorCode.UNAVAILABLE, `artifact ${artifactId} ("${artifact.name}") cannot be served: ${why}; other models keep serving`);
-    const sha256 = await sha256File(artifact.onnxPath).catch(() => null);
-    if (sha256 === null) throw unavailable('its ONNX file is missing from the artifact store');
-    if (sha256 !== artifact.sha256) throw unavailable(`its ONNX file changed since it was registered (sha256 ${sha256.slice(0, 12)}, registered ${artifact.sha256.slice(0, 12)})`);
+    let file: string;
+    try {
+      file = await this.localGraph(artifact);
+    } catch (error) {
+      if (error instanceof ArtifactMissingError) throw unavailable('its ONNX file is missing from the artifact store');
+      if (error instanceof ArtifactCorruptError) throw unavailable(`its ONNX file changed since it was registered (sha256 ${error.actual.slice(0, 12)}, registered ${artifact.sha256.slice(0, 12)})`);
+      // A store's reason names no path or address (e.g. ECONNREFUSED, AccessDenied); anything else is a bug.
+      throw unavailable(`its ONNX file could not be fetched from the artifact store (${error instanceof ArtifactStoreError ? error.reason : 'unexpected error'})`);
+    }
     let session: ModelSession;
     try {
-      session = await openSession(artifact.onnxPath, { intraOpThreads: this.settings.intraOpThreads });
+      session = await openSession(file, { intraOpThreads: this.settings.intraOpThreads });
     } catch {
       throw unavailable('ONNX Runtime cannot load its graph');
     }
@@ -104,6 +112,21 @@ export class ModelPool {
     // Warm-up: the first run allocates and optimises; do it before any caller waits on it.
     await session.run(new Float32Array(3 * size * size), 1, size);
     return { artifact, info, session, batcher };
+  }
+
+  /** This host's verified copy of an artifact's graph. An artifact registered before the shared store
+   *  existed has its graph only at `onnxPath` (a run folder, or data/artifacts/<sha256>.onnx): when that
+   *  file holds exactly the registered bytes it is put into the store, so upgraded installations keep
+   *  serving and other hosts can fetch it from then on. */
+  private async localGraph(artifact: ModelArtifact): Promise<string> {
+    try {
+      return await this.store.fetch(artifact.sha256, 'onnx');
+    } catch (error) {
+      if (!(error instanceof ArtifactMissingError)) throw error;
+      if ((await sha256File(artifact.onnxPath).catch(() => null)) !== artifact.sha256) throw error;
+      await this.store.put(artifact.onnxPath, 'onnx');
+      return this.store.fetch(artifact.sha256, 'onnx');
+    }
   }
 
   /** Mean time of one single-image run on this machine, in milliseconds (the report's CPU latency). */

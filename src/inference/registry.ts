@@ -2,14 +2,15 @@
 // ONNX Runtime, against the outputs PyTorch gave on the same input tensors.
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ImageLimits } from '../config.js';
 import { encodePng, preprocess, type PreprocessSpec } from '../data/image.js';
 import { schemaFingerprint } from '../data/labelSchema.js';
 import type { Db } from '../db/client.js';
 import type { TaskSpec } from '../domain.js';
-import { badInput } from '../errors.js';
+import { AppError, badInput, ErrorCode } from '../errors.js';
+import { type ArtifactStore, ArtifactStoreError } from '../storage/artifactStore.js';
 import { type ModelSession, openSession } from './onnx.js';
 
 /** Largest |ONNX Runtime - PyTorch| accepted at registration; float32 graphs agree to ~1e-6. */
@@ -70,9 +71,12 @@ export interface RunArtifactFiles {
   sha256: string;
 }
 
-/** Checks a finished run's export and stores it as a ModelArtifact. */
+/** Checks a finished run's export, puts its graph into the artifact store and records it as a
+ *  ModelArtifact. `onnxPath` keeps the run folder's copy (beside model.json and the check files): serving
+ *  fetches the graph from the store by sha256, on any host. */
 export async function registerRunArtifact(
   db: Db,
+  store: ArtifactStore,
   run: { id: number; backbone: string; head: string },
   labelSchema: { id: number; tasks: TaskSpec[] },
   files: RunArtifactFiles,
@@ -87,7 +91,8 @@ export async function registerRunArtifact(
   if (!(diff <= EXPORT_TOLERANCE)) {
     throw new Error(`the exported ONNX graph disagrees with PyTorch by ${diff.toExponential(2)} (tolerance ${EXPORT_TOLERANCE})`);
   }
-  const { size: sizeBytes } = await stat(files.onnxPath);
+  const { sha256: stored, bytes: sizeBytes } = await store.put(files.onnxPath, 'onnx');
+  if (stored !== sha256) throw new Error(`model.onnx changed while it was stored: sha256 ${stored} is not the checked ${sha256}`);
   return db.modelArtifact.create({
     data: {
       name: `${run.backbone}+${run.head} (run ${run.id})`,
@@ -141,16 +146,22 @@ function checkModelInfo(doc: unknown): ModelInfo {
   return { format: info.format ?? 'external', ...info } as ModelInfo;
 }
 
+/** What importModel writes to: the database, the artifact store, and a local data folder for scratch files. */
+export interface ImportTarget {
+  db: Db;
+  artifactStore: ArtifactStore;
+  dataDir: string;
+}
+
 /** Registers a user's ONNX model after checking its graph against its model.json and running it once.
- *  The graph lands in a scratch file first and enters the content-addressed store (artifacts/<sha256>.onnx)
- *  only once every check passed, so a refused or interrupted import leaves nothing behind and never
- *  touches a stored graph. No message names a server path. */
-export async function importModel(db: Db, dataDir: string, request: ImportModelRequest, limits: ImageLimits) {
+ *  The graph lands in a local scratch file first and is put into the content-addressed artifact store
+ *  only once every check passed, so a refused or interrupted import stores nothing and never touches a
+ *  stored graph. No message names a server path. */
+export async function importModel({ db, artifactStore, dataDir }: ImportTarget, request: ImportModelRequest, limits: ImageLimits) {
   // model.json may fail while the folder is made: handled in the race below, not an unhandled rejection.
   Promise.resolve(request.modelJson).catch(() => undefined);
-  const store = path.join(dataDir, 'artifacts');
-  await mkdir(path.join(store, 'incoming'), { recursive: true });
-  const scratch = path.join(store, 'incoming', `${randomUUID()}.onnx`);
+  await mkdir(incomingDir(dataDir), { recursive: true });
+  const scratch = path.join(incomingDir(dataDir), `${randomUUID()}.onnx`);
   // The graph is received while model.json is read: uploads arrive in one stream, in the client's order.
   // A graph that fails (e.g. over its size limit) fails the import even while model.json is awaited.
   const saving = request.saveOnnx(scratch);
@@ -160,8 +171,12 @@ export async function importModel(db: Db, dataDir: string, request: ImportModelR
     const info = checkModelInfo(parseModelJson(modelJson));
     const { sha256, bytes } = await saving;
     await checkGraph(scratch, info, limits);
-    const stored = path.join(store, `${sha256}.onnx`);
-    await rename(scratch, stored); // same bytes when it exists already: replacing it changes nothing
+    const stored = await artifactStore.put(scratch, 'onnx').catch((error: unknown) => {
+      // The store's reason names no path or address; the full message is for the server's operator.
+      if (error instanceof ArtifactStoreError) throw new AppError(ErrorCode.UNAVAILABLE, `the model passed its checks but the artifact store could not store it (${error.reason}); try again later`);
+      throw error;
+    });
+    if (stored.sha256 !== sha256) throw new Error(`the uploaded graph changed after it was received: sha256 ${stored.sha256}, received as ${sha256}`);
     const tasks = info.tasks.map((t) => ({ name: t.name, column: t.name, classes: t.classes }));
     const fingerprint = schemaFingerprint({ name: request.name, tasks });
     const labelSchema = await db.labelSchema.upsert({ where: { fingerprint }, create: { name: request.name, fingerprint, tasks }, update: {} });
@@ -169,7 +184,7 @@ export async function importModel(db: Db, dataDir: string, request: ImportModelR
       data: {
         name: request.name,
         labelSchemaId: labelSchema.id,
-        onnxPath: stored,
+        onnxPath: artifactStore.locationOf(sha256, 'onnx'),
         sha256,
         sizeBytes: bytes,
         parameterCount: info.parameterCount ?? null,
@@ -183,9 +198,12 @@ export async function importModel(db: Db, dataDir: string, request: ImportModelR
   }
 }
 
+// Scratch files stay on this host (and where they always were), whatever the artifact store is.
+const incomingDir = (dataDir: string) => path.join(dataDir, 'artifacts', 'incoming');
+
 /** Scratch files of imports killed mid-way (a day old: no import takes that long) are removed at start. */
 export async function sweepIncoming(dataDir: string): Promise<void> {
-  const incoming = path.join(dataDir, 'artifacts', 'incoming');
+  const incoming = incomingDir(dataDir);
   const names = await readdir(incoming).catch(() => [] as string[]);
   await Promise.all(
     names.map(async (name) => {

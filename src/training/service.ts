@@ -15,6 +15,7 @@ import type { Prisma, TrainingRun } from '../db/generated/client.js';
 import type { TaskSpec } from '../domain.js';
 import { AppError, badInput, ErrorCode, ensureError, notFound } from '../errors.js';
 import { registerRunArtifact } from '../inference/registry.js';
+import type { ArtifactStore } from '../storage/artifactStore.js';
 import type { Logger } from '../log.js';
 import { type PageRequest, paginate } from '../pagination.js';
 import { storeRunValidationReport } from '../reports/store.js';
@@ -40,18 +41,14 @@ const enum Stop {
   Lost = 'lost',
 }
 
-/** Where epoch checkpoints are kept for every host (the artifact store, content-addressed). */
-export interface CheckpointStore {
-  put(file: string, kind: 'checkpoint'): Promise<{ sha256: string }>;
-  /** A local copy of the stored checkpoint, its hash verified. */
-  fetch(sha256: string, kind: 'checkpoint'): Promise<string>;
-}
-
 /** This process as the holder of runs: "hostname:pid" (unique across hosts, readable in listings). */
 export const WORKER_ID = `${os.hostname()}:${process.pid}`;
 
 export interface TrainingSettings {
   dataDir: string;
+  /** Where finished runs' graphs are put, for serving on any host, and (with worker hosts) every epoch's
+   *  checkpoint, so that any host can resume a run. */
+  artifactStore: ArtifactStore;
   /** The worker's pixel cache (shared by every run that uses the same preprocessing spec). */
   pixelCacheDir: string;
   /** Where pretrained weights are cached and fetched from (see weights.py). */
@@ -66,8 +63,6 @@ export interface TrainingSettings {
   heartbeatMs?: number;
   /** A RUNNING run whose heartbeat is older than this is INTERRUPTED (its host or process is gone). */
   heartbeatTimeoutMs?: number;
-  /** Checkpoints go here after every epoch, so that another host can resume the run. */
-  checkpoints?: CheckpointStore;
 }
 
 export const DEFAULT_HEARTBEAT_MS = 2000;
@@ -626,7 +621,7 @@ export class TrainingService {
             write(() => this.db.trainingRun.update({ where: { id: runId }, data: { epochs: snapshot as object[] } }));
             // The checkpoint of this epoch is on disk; with worker hosts it goes to the shared store too,
             // so that any host can resume the run.
-            if (this.postgresQueue && this.settings.checkpoints) write(() => this.storeCheckpoint(runId, checkpoint));
+            if (this.postgresQueue) write(() => this.storeCheckpoint(runId, checkpoint));
             break;
           }
           case 'artifact':
@@ -664,7 +659,7 @@ export class TrainingService {
       await this.finish(runId, 'FAILED', `the run exceeded its time limit of ${hyper.timeLimitSeconds} s`, exit.stderrTail);
     } else if (exit.code === 0 && done && artifact) {
       try {
-        const stored = await registerRunArtifact(this.db, run, { id: run.dataset.labelSchemaId, tasks }, artifact);
+        const stored = await registerRunArtifact(this.db, this.settings.artifactStore, run, { id: run.dataset.labelSchemaId, tasks }, artifact);
         const report = await storeRunValidationReport(this.db, { datasetId: run.datasetId, runId, artifactId: stored.id }, tasks, artifact.predictionsPath);
         this.events.emit('report', report.id);
         await this.finish(runId, 'SUCCEEDED', null, exit.stderrTail);
@@ -705,14 +700,14 @@ export class TrainingService {
   }
 
   private async storeCheckpoint(runId: number, checkpoint: string) {
-    const { sha256 } = await this.settings.checkpoints!.put(checkpoint, 'checkpoint');
+    const { sha256 } = await this.settings.artifactStore.put(checkpoint, 'checkpoint');
     await this.db.trainingRun.update({ where: { id: runId }, data: { checkpointSha256: sha256 } });
   }
 
   /** Copies the run's last stored checkpoint into its folder (a resume on another host); false if none. */
   private async fetchCheckpoint(sha256: string | null, checkpoint: string): Promise<boolean> {
-    if (!sha256 || !this.settings.checkpoints) return false;
-    await copyFile(await this.settings.checkpoints.fetch(sha256, 'checkpoint'), checkpoint);
+    if (!sha256) return false;
+    await copyFile(await this.settings.artifactStore.fetch(sha256, 'checkpoint'), checkpoint);
     return true;
   }
 

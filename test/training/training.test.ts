@@ -117,6 +117,9 @@ describe('startTraining', () => {
     expect(first.artifact.sizeBytes).toBe((await stat(artifactRow.onnxPath)).size);
     expect(first.artifact).toMatchObject({ inputSize: 32, tasks: [{ name: 'Daily' }, { name: 'Gender' }, { name: 'Embellishment' }] });
     expect(first.artifact.exportMaxAbsDiff).toBeLessThan(1e-4);
+    // The checked graph went into the artifact store, where serving hosts fetch it by sha256.
+    expect(app.services.artifactStore.locationOf(artifactRow.sha256, 'onnx')).toBe(path.join(app.config.dataDir, 'artifacts', 'onnx', artifactRow.sha256));
+    expect(Buffer.compare(await readFile(app.services.artifactStore.locationOf(artifactRow.sha256, 'onnx')), bytes)).toBe(0);
 
     // onnxruntime-node on the worker's own input tensors gives the worker's validation predictions.
     const runDir = path.dirname(artifactRow.onnxPath);
@@ -207,7 +210,7 @@ describe('startTraining', () => {
   });
 
   it('says what to install when no Python can import torch', async () => {
-    const training = new TrainingService(app.services.db, { dataDir: scratch.dir, pixelCacheDir: scratch.dir, python: '/nonexistent/python3' }, createLogger({ logLevel: 'silent' }));
+    const training = new TrainingService(app.services.db, { dataDir: scratch.dir, artifactStore: app.services.artifactStore, pixelCacheDir: scratch.dir, python: '/nonexistent/python3' }, createLogger({ logLevel: 'silent' }));
     const error = await training.startTraining({ datasetId: Number(datasetId), backbones: ['resnet18'], heads: ['feedforward'] }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'UNAVAILABLE' });
     expect((error as Error).message).toContain('/nonexistent/python3: not found');
