@@ -18,6 +18,7 @@ const WITHOUT_DATABASE = [
   'test/inference/ensembleFit.test.ts',
   'test/training/worker.test.ts',
   'test/training/preprocessParity.test.ts',
+  'test/storage/artifactStore.test.ts',
 ];
 
 export default defineConfig({
