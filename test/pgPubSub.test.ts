@@ -1,0 +1,137 @@
+// PgPubSub against the real PostgreSQL server: two instances stand for two processes sharing one
+// database. Each run makes its own database (NOTIFY channels are per database, so parallel runs never
+// hear each other) and drops it afterwards.
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../src/log.js';
+import { CHANNELS, isPostgresUrl, openPubSub, PgPubSub } from '../src/pgPubSub.js';
+import { LocalPubSub } from '../src/pubsub.js';
+import { eventually } from './helpers.js';
+
+// The same variable and default as the rest of the PostgreSQL tests.
+const SERVER = process.env.FASHION_HOW_TEST_POSTGRESQL_SERVER || 'postgresql://postgres@127.0.0.1:5432/test';
+const database = `fashion_how_pubsub_${randomBytes(4).toString('hex')}`;
+const url = (() => {
+  const parsed = new URL(SERVER);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+})();
+const log = createLogger({ logLevel: 'silent' });
+const open: PgPubSub[] = [];
+const fast = { log, backoffMs: { first: 50, most: 400 } };
+
+async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: SERVER });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+async function openOne(): Promise<PgPubSub> {
+  const pubsub = await PgPubSub.open(url, fast);
+  open.push(pubsub);
+  return pubsub;
+}
+
+/** The first `count` notices of an iterator, or a failure after `timeoutMs`. */
+async function take<T>(iterator: AsyncIterator<T>, count: number, timeoutMs = 10_000): Promise<T[]> {
+  const got: T[] = [];
+  const deadline = Date.now() + timeoutMs;
+  while (got.length < count) {
+    const next = await Promise.race([iterator.next(), new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), Math.max(1, deadline - Date.now())))]);
+    if (next === 'timeout') throw new Error(`received ${got.length} of ${count} notices within ${timeoutMs} ms`);
+    if (next.done) throw new Error(`the iterator ended after ${got.length} of ${count} notices`);
+    got.push(next.value);
+  }
+  return got;
+}
+
+/** The backend pids listening on a channel of this test's database. */
+const listeners = () =>
+  admin(async (client) => (await client.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN %'`, [database])).rows.map((r) => r.pid));
+
+beforeAll(async () => {
+  await admin((client) => client.query(`CREATE DATABASE ${database}`));
+});
+afterAll(async () => {
+  await Promise.all(open.map((p) => p.close()));
+  await admin((client) => client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
+});
+
+describe('PgPubSub', () => {
+  it('delivers notices published in one process to subscribers in another, in order, for many notices', async () => {
+    const [a, b] = [await openOne(), await openOne()];
+    const runs = b.subscribe('runChanged');
+    const reports = b.subscribe('reportAdded');
+    const ensembles = b.subscribe('ensemblesChanged');
+    for (let runId = 1; runId <= 500; runId++) a.publish('runChanged', { runId });
+    a.publish('reportAdded', { reportId: 7 });
+    a.publish('ensemblesChanged', { ensembleId: 3 });
+    expect(await take(runs, 500)).toEqual(Array.from({ length: 500 }, (_, i) => ({ runId: i + 1 })));
+    expect(await take(reports, 1)).toEqual([{ reportId: 7 }]);
+    expect(await take(ensembles, 1)).toEqual([{ ensembleId: 3 }]);
+    // The publisher's own subscribers get its notices once (locally), not a second time as an echo.
+    const own = a.subscribe('runChanged');
+    a.publish('runChanged', { runId: 501 });
+    b.publish('runChanged', { runId: 502 });
+    expect(await take(own, 2)).toEqual([{ runId: 501 }, { runId: 502 }]);
+    const extra = await Promise.race([own.next(), new Promise((resolve) => setTimeout(() => resolve('none'), 500))]);
+    expect(extra).toBe('none');
+    for (const iterator of [runs, reports, ensembles, own]) await iterator.return?.();
+  });
+
+  it('listens on namespaced channels, so a NOTIFY from any client reaches subscribers', async () => {
+    const b = await openOne();
+    const runs = b.subscribe('runChanged');
+    expect(CHANNELS.runChanged).toBe('fashion_how_run_changed');
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    await client.query('SELECT pg_notify($1, $2)', [CHANNELS.runChanged, JSON.stringify({ from: 'psql', notice: { runId: 42 } })]);
+    await client.query('SELECT pg_notify($1, $2)', [CHANNELS.runChanged, 'not json']);
+    await client.query('SELECT pg_notify($1, $2)', [CHANNELS.runChanged, JSON.stringify({ from: 'psql', notice: { runId: 43 } })]);
+    await client.end();
+    expect(await take(runs, 2)).toEqual([{ runId: 42 }, { runId: 43 }]);
+    await runs.return?.();
+  });
+
+  it('re-listens after its connection is killed, and the same iterator receives later notices', async () => {
+    const [a, b] = [await openOne(), await openOne()];
+    const runs = b.subscribe('runChanged');
+    a.publish('runChanged', { runId: 1 });
+    expect(await take(runs, 1)).toEqual([{ runId: 1 }]);
+    const before = await listeners();
+    expect(before).toHaveLength(open.length); // one listening connection per open instance
+    // Kill every listening backend of this database: b's (and a's) connection drops under them.
+    await admin((client) => client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND query LIKE $2', [database, 'LISTEN %']));
+    const connectionsBefore = b.connections;
+    await eventually(async () => (b.connections > connectionsBefore && a.connections > 1 ? true : undefined), 'b and a to listen again', 10_000, 20);
+    expect((await listeners()).some((pid) => before.includes(pid))).toBe(false);
+    for (let runId = 2; runId <= 50; runId++) a.publish('runChanged', { runId });
+    expect(await take(runs, 49)).toEqual(Array.from({ length: 49 }, (_, i) => ({ runId: i + 2 })));
+    await runs.return?.();
+  });
+
+  it('close() ends the iterators of its subscribers, even one waiting for a notice', async () => {
+    const b = await PgPubSub.open(url, fast);
+    const runs = b.subscribe('runChanged');
+    const waiting = runs.next();
+    await b.close();
+    expect(await waiting).toEqual({ done: true, value: undefined });
+    expect(await runs.next()).toEqual({ done: true, value: undefined });
+  });
+
+  it('openPubSub chooses LISTEN/NOTIFY for postgres:// and postgresql:// URLs and in-process otherwise', async () => {
+    expect(isPostgresUrl('postgresql://u@h/db')).toBe(true);
+    expect(isPostgresUrl('postgres://u@h/db')).toBe(true);
+    expect(isPostgresUrl('file:/tmp/x.db')).toBe(false);
+    expect(await openPubSub('file:/tmp/fashion-how.db', log)).toBeInstanceOf(LocalPubSub);
+    const pg = await openPubSub(url.replace(/^postgresql:/, 'postgres:'), log);
+    open.push(pg as PgPubSub);
+    expect(pg).toBeInstanceOf(PgPubSub);
+    await expect(openPubSub('postgresql://postgres:secret@127.0.0.1:1/nowhere', log)).rejects.toThrow(/^cannot LISTEN for change notices on postgresql:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/nowhere: /);
+  });
+});
