@@ -1,35 +1,20 @@
 // PgPubSub against the real PostgreSQL server: two instances stand for two processes sharing one
 // database. Each run makes its own database (NOTIFY channels are per database, so parallel runs never
 // hear each other) and drops it afterwards.
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.js';
 import { CHANNELS, isPostgresUrl, openPubSub, PgPubSub } from '../src/pgPubSub.js';
 import { LocalPubSub } from '../src/pubsub.js';
+import { onServer, scratchPostgresDatabase } from './fixtures/pgDatabase.js';
 import { eventually } from './helpers.js';
 
-// The same variable and default as the rest of the PostgreSQL tests.
-const SERVER = process.env.FASHION_HOW_TEST_POSTGRESQL_SERVER || 'postgresql://postgres@127.0.0.1:5432/test';
-const database = `fashion_how_pubsub_${randomBytes(4).toString('hex')}`;
-const url = (() => {
-  const parsed = new URL(SERVER);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
-})();
+let database: string;
+let url: string;
+let drop: () => Promise<void>;
 const log = createLogger({ logLevel: 'silent' });
 const open: PgPubSub[] = [];
 const fast = { log, backoffMs: { first: 50, most: 400 } };
-
-async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: SERVER });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
 
 async function openOne(): Promise<PgPubSub> {
   const pubsub = await PgPubSub.open(url, fast);
@@ -52,14 +37,14 @@ async function take<T>(iterator: AsyncIterator<T>, count: number, timeoutMs = 10
 
 /** The backend pids listening on a channel of this test's database. */
 const listeners = () =>
-  admin(async (client) => (await client.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN %'`, [database])).rows.map((r) => r.pid));
+  onServer(async (client) => (await client.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN %'`, [database])).rows.map((r) => r.pid));
 
 beforeAll(async () => {
-  await admin((client) => client.query(`CREATE DATABASE ${database}`));
+  ({ name: database, url, drop } = await scratchPostgresDatabase('fashion_how_pubsub'));
 });
 afterAll(async () => {
   await Promise.all(open.map((p) => p.close()));
-  await admin((client) => client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
+  await drop?.();
 });
 
 describe('PgPubSub', () => {
@@ -106,7 +91,7 @@ describe('PgPubSub', () => {
     const before = await listeners();
     expect(before).toHaveLength(open.length); // one listening connection per open instance
     // Kill every listening backend of this database: b's (and a's) connection drops under them.
-    await admin((client) => client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND query LIKE $2', [database, 'LISTEN %']));
+    await onServer((client) => client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND query LIKE $2', [database, 'LISTEN %']));
     const connectionsBefore = b.connections;
     await eventually(async () => (b.connections > connectionsBefore && a.connections > 1 ? true : undefined), 'b and a to listen again', 10_000, 20);
     expect((await listeners()).some((pid) => before.includes(pid))).toBe(false);

@@ -10,7 +10,12 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App, Readiness } from '../src/app.js';
 import { writeSyntheticDataset, type SynthRow } from '../src/data/synth.js';
+import { DefaultEnsembleWatcher } from '../src/inference/defaultEnsemble.js';
+import { ModelPool } from '../src/inference/models.js';
+import { createMetrics } from '../src/metrics.js';
+import { PgPubSub } from '../src/pgPubSub.js';
 import { findPython } from '../src/training/python.js';
+import { scratchPostgresDatabase } from './fixtures/pgDatabase.js';
 import { graphqlClient, multipartClient, openTestApp, useScratchDir } from './helpers.js';
 
 const BIN = new URL('../bin/fashion-how.js', import.meta.url).pathname;
@@ -195,5 +200,37 @@ describe('serving replicas on one database', () => {
     // The file comes back (a shared mount remounted): the next check loads it.
     await writeFile(fragile.onnxPath, copy);
     await untilReadyWith(b.url, String(threeId));
+  });
+
+  it('on PostgreSQL a notice from another process makes a replica warm the new default at once, long before its poll', async () => {
+    // Prisma does not open PostgreSQL URLs in this version, so the ensembles stay in the SQLite file and
+    // only the notices travel through PostgreSQL: the replica's watcher listens through one PgPubSub, the
+    // process that changes the default publishes through another, and the poll is an hour away.
+    const scratchPg = await scratchPostgresDatabase('fashion_how_replicas');
+    const log = admin.log;
+    const [changer, listener] = [await PgPubSub.open(scratchPg.url, { log }), await PgPubSub.open(scratchPg.url, { log })];
+    const pool = new ModelPool(admin.services.db, { maxBatch: 4, maxWaitMs: 0, maxQueue: 16, intraOpThreads: 1 }, createMetrics());
+    const watcher = new DefaultEnsembleWatcher(admin.services.ensembles, pool, { refreshMs: 3_600_000, log });
+    try {
+      await watcher.start(listener);
+      const current = (await admin.services.ensembles.getDefault())!;
+      expect((await admin.services.ensembles.members(current.id)).every((m) => pool.isWarm(m.artifactId))).toBe(true);
+      const two = await admin.services.db.ensemble.findFirstOrThrow({ where: { name: 'two' } });
+      expect(pool.isWarm(Number(modelIds[1]))).toBe(false);
+      // What the other process does: change the row, then announce it.
+      await admin.services.db.$transaction([admin.services.db.ensemble.updateMany({ data: { isDefault: false } }), admin.services.db.ensemble.update({ where: { id: two.id }, data: { isDefault: true } })]);
+      const sent = performance.now();
+      changer.publish('ensemblesChanged', { ensembleId: two.id });
+      while (!modelIds.every((id) => pool.isWarm(Number(id)))) {
+        if (performance.now() - sent > 5_000) throw new Error('the notice did not make the watcher warm the new default within 5 s');
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      console.log(`a PostgreSQL notice had the new default warm ${Math.round(performance.now() - sent)} ms after it was sent`);
+    } finally {
+      watcher.stop();
+      await Promise.all([changer.close(), listener.close()]);
+      await pool.close();
+      await scratchPg.drop();
+    }
   });
 });
