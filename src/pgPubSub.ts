@@ -24,6 +24,10 @@ export interface PgPubSubOptions {
   log: Logger;
   /** Reconnect delays after the listening connection drops: doubling from the first to the last. */
   backoffMs?: { first: number; most: number };
+  /** How often the listening connection is asked `SELECT 1`, and how long any query or connection
+   *  attempt may take: a network cut without a reset leaves a socket that looks open for hours (TCP
+   *  keepalive's defaults), and a LISTEN connection that only receives would never notice. */
+  heartbeatMs?: number;
 }
 
 /** Whether a database URL names PostgreSQL (the scheme is all this looks at). */
@@ -56,9 +60,11 @@ export class PgPubSub implements PubSub {
   private readonly publisher: pg.Pool;
   private listener?: pg.Client;
   private reconnectTimer?: NodeJS.Timeout;
+  private heartbeat?: NodeJS.Timeout;
   private delay: number;
   private closed = false;
   private readonly backoff: { first: number; most: number };
+  private readonly heartbeatMs: number;
   /** Times the listening connection was (re-)established: tests and logs read it. */
   connections = 0;
 
@@ -68,7 +74,10 @@ export class PgPubSub implements PubSub {
   ) {
     this.backoff = options.backoffMs ?? { first: 100, most: 5_000 };
     this.delay = this.backoff.first;
-    this.publisher = new pg.Pool({ connectionString: url, max: 1, keepAlive: true });
+    this.heartbeatMs = options.heartbeatMs ?? 15_000;
+    // A pooled connection whose query times out is discarded by the pool, so a dead one cannot hold up
+    // the notices queued behind it.
+    this.publisher = new pg.Pool({ connectionString: url, max: 1, keepAlive: true, query_timeout: this.heartbeatMs, connectionTimeoutMillis: this.heartbeatMs });
     // An idle pooled connection that dies (server restart) is replaced on the next query; without a
     // listener its error would crash the process.
     this.publisher.on('error', (error) => options.log.warn({ err: error }, 'a PostgreSQL connection for notices dropped'));
@@ -105,6 +114,7 @@ export class PgPubSub implements PubSub {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.reconnectTimer);
+    clearInterval(this.heartbeat);
     this.local.close();
     const listener = this.listener;
     this.listener = undefined;
@@ -112,7 +122,7 @@ export class PgPubSub implements PubSub {
   }
 
   private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url, keepAlive: true });
+    const client = new pg.Client({ connectionString: this.url, keepAlive: true, query_timeout: this.heartbeatMs, connectionTimeoutMillis: this.heartbeatMs });
     client.on('notification', ({ channel, payload }) => this.received(channel, payload));
     // 'error' comes first when the backend is terminated or the network drops, then 'end'; both lead to
     // one reconnect.
@@ -132,6 +142,21 @@ export class PgPubSub implements PubSub {
     this.listener = client;
     this.connections += 1;
     this.delay = this.backoff.first;
+    this.heartbeat ??= setInterval(() => this.probe(), this.heartbeatMs).unref();
+  }
+
+  /** Asks the listening connection to answer; one that does not within a heartbeat (query_timeout) is
+   *  given up and replaced. */
+  private probe() {
+    const client = this.listener;
+    if (!client) return;
+    client.query('SELECT 1').catch((error: unknown) => {
+      if (this.listener !== client) return;
+      this.options.log.warn({ err: error }, 'the PostgreSQL connection listening for change notices stopped answering');
+      this.dropped(client);
+      // Ending a connection whose peer is gone can wait on the socket; nothing waits on it.
+      void client.end().catch(() => undefined);
+    });
   }
 
   private dropped(client: pg.Client) {

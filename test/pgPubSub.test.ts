@@ -1,6 +1,7 @@
 // PgPubSub against the real PostgreSQL server: two instances stand for two processes sharing one
 // database. Each run makes its own database (NOTIFY channels are per database, so parallel runs never
 // hear each other) and drops it afterwards.
+import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.js';
@@ -98,6 +99,45 @@ describe('PgPubSub', () => {
     for (let runId = 2; runId <= 50; runId++) a.publish('runChanged', { runId });
     expect(await take(runs, 49)).toEqual(Array.from({ length: 49 }, (_, i) => ({ runId: i + 2 })));
     await runs.return?.();
+  });
+
+  it('gives up a listening connection that stops answering without a reset (a network cut) and listens again', async () => {
+    // A TCP proxy in front of the server whose open connections can be frozen: bytes stop flowing both
+    // ways, but no side sees a reset, as when a firewall or NAT forgets a connection. New connections
+    // pass as before.
+    const target = new URL(url);
+    const sockets: net.Socket[] = [];
+    const proxy = net.createServer((incoming) => {
+      const outgoing = net.connect(Number(target.port || 5432), target.hostname);
+      sockets.push(incoming, outgoing);
+      incoming.pipe(outgoing).pipe(incoming);
+      incoming.on('error', () => undefined);
+      outgoing.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const proxied = new URL(url);
+    proxied.host = `127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
+    const a = await openOne();
+    const b = await PgPubSub.open(proxied.toString(), { ...fast, heartbeatMs: 300 });
+    try {
+      const runs = b.subscribe('runChanged');
+      a.publish('runChanged', { runId: 1 });
+      expect(await take(runs, 1)).toEqual([{ runId: 1 }]);
+      // Freeze every connection open now: b's listener hears nothing more, and nobody sees a reset.
+      for (const socket of sockets) {
+        socket.unpipe();
+        socket.pause();
+      }
+      a.publish('runChanged', { runId: 2 }); // sent into the cut: lost, as the README says
+      await eventually(async () => (b.connections > 1 ? true : undefined), 'b to notice the silent connection and listen again', 10_000, 20);
+      for (let runId = 3; runId <= 20; runId++) a.publish('runChanged', { runId });
+      expect(await take(runs, 18)).toEqual(Array.from({ length: 18 }, (_, i) => ({ runId: i + 3 })));
+      await runs.return?.();
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await b.close();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   });
 
   it('close() ends the iterators of its subscribers, even one waiting for a notice', async () => {
