@@ -110,7 +110,7 @@ export async function openApp(config: AppConfig): Promise<App> {
       return { ready: warm, ...(reason ? { reason } : {}), database, defaultEnsemble: { id: ensemble.id, name: ensemble.name, warm, models: artifactIds.length, modelsWarm }, replica };
     },
     async close() {
-      watcher.stop();
+      await watcher.stop();
       await pubsub.close();
       await training.close();
       await distillation.settled();

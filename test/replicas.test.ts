@@ -197,9 +197,10 @@ describe('serving replicas on one database', () => {
     expect(answer.status).toBe(503);
     expect(answer.body.reason).toBe(`the default ensemble ${threeId} ("three") cannot be loaded on this replica: artifact ${fragile.id} ("fragile") cannot be served: its ONNX file is missing from the artifact store; other models keep serving`);
     expect(JSON.stringify(answer.body)).not.toContain(scratch.dir);
-    // The file comes back (a shared mount remounted): the next check loads it.
+    // The file comes back (a shared mount remounted): a later check (every ten polls) loads it.
     await writeFile(fragile.onnxPath, copy);
-    await untilReadyWith(b.url, String(threeId));
+    const recovered = await untilReadyWith(b.url, String(threeId), 10 * REFRESH_MS + 15_000);
+    expect(recovered.seen[0]!.status).toBe(503);
   });
 
   it('on PostgreSQL a notice from another process makes a replica warm the new default at once, long before its poll', async () => {
@@ -227,7 +228,7 @@ describe('serving replicas on one database', () => {
       }
       console.log(`a PostgreSQL notice had the new default warm ${Math.round(performance.now() - sent)} ms after it was sent`);
     } finally {
-      watcher.stop();
+      await watcher.stop();
       await Promise.all([changer.close(), listener.close()]);
       await pool.close();
       await scratchPg.drop();

@@ -24,13 +24,14 @@ interface Target {
 export class DefaultEnsembleWatcher {
   private target: Target | null | undefined;
   /** Why the current target could not be loaded here (a safe message: AppErrors name no paths). */
-  private failure?: { ensembleId: number; message: string };
+  private failure?: { ensembleId: number; message: string; at: number };
   private warming?: Promise<void>;
   private checking?: Promise<void>;
   private again = false;
   private timer?: NodeJS.Timeout;
   private notices?: AsyncIterator<unknown>;
   private lastPollError?: string;
+  private stopped = false;
 
   constructor(
     private readonly ensembles: EnsembleService,
@@ -42,7 +43,7 @@ export class DefaultEnsembleWatcher {
   async start(pubsub: PubSub): Promise<void> {
     await this.check();
     if (this.target) await this.warming;
-    if (this.timer) return;
+    if (this.timer || this.stopped) return;
     this.timer = setInterval(() => void this.check(), this.options.refreshMs);
     const notices = pubsub.subscribe('ensemblesChanged');
     this.notices = notices;
@@ -55,9 +56,13 @@ export class DefaultEnsembleWatcher {
     })();
   }
 
-  stop() {
+  /** Stops following; resolves once no check is running, so nothing starts loading a model after the
+   *  pool is closed (a model already loading is settled by ModelPool.close). */
+  async stop() {
+    this.stopped = true;
     clearInterval(this.timer);
-    void this.notices?.return?.();
+    await this.notices?.return?.();
+    await this.checking;
   }
 
   /** Why this replica cannot serve an ensemble's members, if loading them failed. */
@@ -74,26 +79,28 @@ export class DefaultEnsembleWatcher {
     this.checking = (async () => {
       do {
         this.again = false;
-        await this.checkOnce();
+        // A database that does not answer is said once per distinct error; the next check tries again.
+        await this.checkOnce().then(
+          () => (this.lastPollError = undefined),
+          (error: unknown) => {
+            const message = error instanceof Error ? error.message : String(error);
+            if (message !== this.lastPollError) this.options.log.warn({ err: error }, 'could not check which ensemble is the default');
+            this.lastPollError = message;
+          },
+        );
       } while (this.again);
     })().finally(() => (this.checking = undefined));
     return this.checking;
   }
 
   private async checkOnce() {
-    let current;
-    try {
-      current = await this.ensembles.getDefault();
-      this.lastPollError = undefined;
-    } catch (error) {
-      const message = (error as Error).message;
-      if (message !== this.lastPollError) this.options.log.warn({ err: error }, 'could not check which ensemble is the default');
-      this.lastPollError = message;
-      return;
-    }
+    if (this.stopped) return;
+    const current = await this.ensembles.getDefault();
     const unchanged = this.target !== undefined && (this.target?.id ?? null) === (current?.id ?? null);
-    // A default whose members failed to load is tried again on each check (a file may have come back).
-    if (unchanged && !(current && this.failureFor(current.id))) return;
+    // A default whose members failed to load is tried again every ten checks (a file may have come
+    // back), not on each: checking a large graph's sha256 every few seconds would be a busy loop.
+    const retry = current !== null && this.failure?.ensembleId === current.id && Date.now() - this.failure.at >= 10 * this.options.refreshMs;
+    if (unchanged && !retry) return;
     if (!current) {
       this.target = null;
       this.failure = undefined;
@@ -101,6 +108,7 @@ export class DefaultEnsembleWatcher {
     }
     const target: Target = unchanged && this.target ? this.target : { id: current.id, name: current.name, artifactIds: (await this.ensembles.members(current.id)).map((m) => m.artifactId) };
     if (!unchanged) this.options.log.info({ ensembleId: target.id, name: target.name, artifactIds: target.artifactIds }, 'the default ensemble changed; warming its models');
+    if (this.stopped) return;
     this.target = target;
     this.warming = this.warm(target);
   }
@@ -116,7 +124,7 @@ export class DefaultEnsembleWatcher {
       if (this.target !== target) return;
       const message = error instanceof AppError ? error.message : 'its models could not be loaded (see the server log)';
       if (this.failure?.message !== message) this.options.log.error({ err: error, ensembleId: target.id }, 'could not warm the default ensemble');
-      this.failure = { ensembleId: target.id, message };
+      this.failure = { ensembleId: target.id, message, at: Date.now() };
     }
   }
 }
