@@ -61,6 +61,8 @@ export class PgPubSub implements PubSub {
   private listener?: pg.Client;
   private reconnectTimer?: NodeJS.Timeout;
   private heartbeat?: NodeJS.Timeout;
+  /** pg_notify calls not yet answered: close() lets them finish (a pool that ends drops queued queries). */
+  private readonly sending = new Set<Promise<unknown>>();
   private delay: number;
   private closed = false;
   private readonly backoff: { first: number; most: number };
@@ -99,11 +101,13 @@ export class PgPubSub implements PubSub {
     if (this.closed) return;
     this.local.publish(topic, notice);
     const payload = JSON.stringify({ from: this.id, notice } satisfies Envelope);
-    this.publisher.query('SELECT pg_notify($1, $2)', [CHANNELS[topic], payload]).catch((error: unknown) => {
+    const sent = this.publisher.query('SELECT pg_notify($1, $2)', [CHANNELS[topic], payload]).catch((error: unknown) => {
       // Other processes miss this notice; the write it announces is stored, and they read it on their
       // next notice about the row (see the class comment).
       this.options.log.warn({ err: error, topic }, 'could not send a change notice to other processes');
     });
+    this.sending.add(sent);
+    void sent.finally(() => this.sending.delete(sent));
   }
 
   subscribe<T extends Topic>(topic: T): AsyncIterableIterator<ChangeNotices[T]> {
@@ -118,6 +122,8 @@ export class PgPubSub implements PubSub {
     this.local.close();
     const listener = this.listener;
     this.listener = undefined;
+    // A short-lived process (the CLI) publishes and closes at once: its notices still go out.
+    await Promise.allSettled(this.sending);
     await Promise.allSettled([listener?.end(), this.publisher.end()]);
   }
 

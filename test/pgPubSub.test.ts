@@ -140,6 +140,16 @@ describe('PgPubSub', () => {
     }
   });
 
+  it('close() first sends the notices published just before it, as a short-lived CLI process needs', async () => {
+    const b = await openOne();
+    const runs = b.subscribe('runChanged');
+    const a = await PgPubSub.open(url, fast);
+    for (let runId = 1; runId <= 100; runId++) a.publish('runChanged', { runId });
+    await a.close();
+    expect(await take(runs, 100)).toEqual(Array.from({ length: 100 }, (_, i) => ({ runId: i + 1 })));
+    await runs.return?.();
+  });
+
   it('close() ends the iterators of its subscribers, even one waiting for a notice', async () => {
     const b = await PgPubSub.open(url, fast);
     const runs = b.subscribe('runChanged');
