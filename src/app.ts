@@ -1,4 +1,5 @@
 // Composition root: opens the database and builds the services once; the server and the CLI share it.
+import os from 'node:os';
 import { TokenService } from './auth/tokens.js';
 import type { AppConfig } from './config.js';
 import type { Services } from './context.js';
@@ -15,21 +16,37 @@ import { EnsembleFitter } from './inference/fitEnsemble.js';
 import { DistillationService } from './training/distillation.js';
 import { ClientLimiter } from './fairness.js';
 import { TrainingService } from './training/service.js';
-import { LocalPubSub } from './pubsub.js';
 import { openArtifactStore } from './storage/artifactStore.js';
+import { isPostgresUrl, openPubSub } from './pgPubSub.js';
+import { DefaultEnsembleWatcher } from './inference/defaultEnsemble.js';
 
+/** This process's readiness: each replica answers for its own models (a load balancer asks each). */
 export interface Readiness {
   ready: boolean;
+  /** Why not, when not ready. */
+  reason?: string;
   database: boolean;
-  /** The default ensemble and whether all its members are loaded and warmed; null when there is none. */
-  defaultEnsemble: { id: number; name: string; warm: boolean } | null;
+  /** The default ensemble as the database has it now, and whether this process has all its members
+   *  loaded and warmed; null when there is none. */
+  defaultEnsemble: { id: number; name: string; warm: boolean; models: number; modelsWarm: number } | null;
+  replica: {
+    /** hostname:pid, the same in this process's logs. */
+    id: string;
+    /** Artifacts loaded and warm in this process (earlier defaults' stay loaded). */
+    modelsLoaded: number[];
+    /** How changes from other processes arrive: LISTEN/NOTIFY plus the poll, or the poll alone. */
+    changeNotices: 'postgresql' | 'poll only';
+    modelRefreshMs: number;
+  };
 }
 
 export interface App {
   config: AppConfig;
   services: Services;
   log: Logger;
-  /** Loads and warms the default ensemble's models (the server does this before it reports ready). */
+  /** Loads and warms the default ensemble's models (resolving when they are warm), then keeps following
+   *  the default: a change made by another replica or the CLI is warmed within FASHION_HOW_MODEL_REFRESH_MS,
+   *  sooner on PostgreSQL. Serving processes call it; other commands need not. */
   warmDefaultEnsemble(): Promise<void>;
   readiness(): Promise<Readiness>;
   close(): Promise<void>;
@@ -64,8 +81,9 @@ export async function openApp(config: AppConfig): Promise<App> {
   );
   training.events.on('ended', (runId: number) => distillation.runEnded(runId));
   // The one place that publishes to subscriptions: every write the services announce, nothing else.
-  const pubsub = new LocalPubSub();
+  const pubsub = await openPubSub(config.databaseUrl, log);
   training.events.on('run', (runId: number) => pubsub.publish('runChanged', { runId }));
+  ensembles.events.on('changed', (ensembleId: number) => pubsub.publish('ensemblesChanged', { ensembleId }));
   training.events.on('report', (reportId: number) => pubsub.publish('reportAdded', { reportId }));
   evaluation.events.on('report', (reportId: number) => pubsub.publish('reportAdded', { reportId }));
   await training.interruptOrphans();
@@ -88,23 +106,32 @@ export async function openApp(config: AppConfig): Promise<App> {
     clientLimiter: new ClientLimiter(config.serving.maxClientConcurrency),
     pubsub,
   };
+  const watcher = new DefaultEnsembleWatcher(ensembles, models, { refreshMs: config.modelRefreshMs, log });
+  const replicaId = `${os.hostname()}:${process.pid}`;
   return {
     config,
     services,
     log,
-    async warmDefaultEnsemble() {
-      const ensemble = await ensembles.getDefault();
-      if (!ensemble) return;
-      await Promise.all((await ensembles.members(ensemble.id)).map((m) => models.get(m.artifactId)));
-    },
+    warmDefaultEnsemble: () => watcher.start(pubsub),
     async readiness() {
+      const replica = { id: replicaId, modelsLoaded: models.warmIds(), changeNotices: isPostgresUrl(config.databaseUrl) ? ('postgresql' as const) : ('poll only' as const), modelRefreshMs: config.modelRefreshMs };
       const database = await databaseReachable(db);
-      const ensemble = database ? await ensembles.getDefault() : null;
-      const warm = ensemble ? (await ensembles.members(ensemble.id)).every((m) => models.isWarm(m.artifactId)) : true;
-      return { ready: database && warm, database, defaultEnsemble: ensemble ? { id: ensemble.id, name: ensemble.name, warm } : null };
+      if (!database) return { ready: false, reason: 'the database does not answer', database, defaultEnsemble: null, replica };
+      // The database's default, not the watcher's: a change the watcher has not seen yet already makes
+      // this replica not ready, rather than ready with the old default.
+      const ensemble = await ensembles.getDefault();
+      if (!ensemble) return { ready: true, database, defaultEnsemble: null, replica };
+      const artifactIds = (await ensembles.members(ensemble.id)).map((m) => m.artifactId);
+      const modelsWarm = artifactIds.filter((id) => models.isWarm(id)).length;
+      const warm = modelsWarm === artifactIds.length;
+      const named = `default ensemble ${ensemble.id} ("${ensemble.name}")`;
+      const failure = watcher.failureFor(ensemble.id);
+      const reason = warm ? undefined : failure ? `the ${named} cannot be loaded on this replica: ${failure}` : `the ${named} is warming on this replica: ${modelsWarm} of ${artifactIds.length} models warm`;
+      return { ready: warm, ...(reason ? { reason } : {}), database, defaultEnsemble: { id: ensemble.id, name: ensemble.name, warm, models: artifactIds.length, modelsWarm }, replica };
     },
     async close() {
-      pubsub.close();
+      await watcher.stop();
+      await pubsub.close();
       await training.close();
       await distillation.settled();
       await models.close();

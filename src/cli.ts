@@ -407,6 +407,16 @@ export function buildProgram(): Command {
       }),
     );
   ensemble
+    .command('default')
+    .description('make an ensemble the default (running servers warm it within FASHION_HOW_MODEL_REFRESH_MS)')
+    .argument('<id>', 'ensemble id', int('id', 1))
+    .action((id: number) =>
+      withApp(async (app) => {
+        const made = await app.services.ensembles.setDefault(id);
+        console.log(`ensemble ${made.id} "${made.name}" is the default`);
+      }),
+    );
+  ensemble
     .command('list')
     .description('list ensembles and their members')
     .action(() =>

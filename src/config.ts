@@ -70,6 +70,10 @@ export interface AppConfig {
     /** Classify requests one client (token, else address) may have in flight. */
     maxClientConcurrency: number;
   };
+  /** How often a serving process checks whether the default ensemble changed (another replica or the
+   *  CLI may change it) and warms the new one; on PostgreSQL a notice usually arrives first. Outside
+   *  `serving` so that tests which spell out serving's limits need not repeat it. */
+  modelRefreshMs: number;
   graphql: {
     introspection: boolean;
     landingPage: boolean;
@@ -190,6 +194,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxClientConcurrency: integer(env, 'FASHION_HOW_MAX_CLIENT_CONCURRENCY', 8, 1, 10_000),
       intraOpThreads: integer(env, 'FASHION_HOW_INTRA_OP_THREADS', 0, 0, 1024),
     },
+    modelRefreshMs: integer(env, 'FASHION_HOW_MODEL_REFRESH_MS', 2000, 100, 3_600_000),
     graphql: {
       introspection: flag(env, 'FASHION_HOW_INTROSPECTION', true),
       landingPage: flag(env, 'FASHION_HOW_LANDING_PAGE', isLoopback(host)),
@@ -238,6 +243,7 @@ export const CONFIG_VARIABLES: ReadonlyArray<[name: string, meaning: string]> = 
   ['FASHION_HOW_INFERENCE_QUEUE', 'rows waiting per model before OVERLOADED (default 256)'],
   ['FASHION_HOW_MAX_CLIENT_CONCURRENCY', 'classify requests one client (token, else address) may have in flight before RATE_LIMITED (default 8)'],
   ['FASHION_HOW_INTRA_OP_THREADS', 'ONNX Runtime threads per operator (default 0 = its choice)'],
+  ['FASHION_HOW_MODEL_REFRESH_MS', "how often a server checks whether the default ensemble changed and warms the new one (default 2000; on PostgreSQL a notice usually comes first)"],
   ['FASHION_HOW_INTROSPECTION', 'GraphQL introspection (default true)'],
   ['FASHION_HOW_LANDING_PAGE', 'Apollo landing page at /graphql (default: true on loopback)'],
   ['FASHION_HOW_MAX_QUERY_DEPTH', 'deepest GraphQL selection (default 12)'],

@@ -1,7 +1,7 @@
-// Change notices from the services that write (training, evaluation) to the GraphQL subscriptions
-// that read them. Notices carry ids only: a subscriber reads the row itself, so a notice is small
-// enough for PostgreSQL's NOTIFY. One process uses LocalPubSub; serving replicas on PostgreSQL
-// (issue 10) need a LISTEN/NOTIFY implementation of the same PubSub interface.
+// Change notices from the services that write (training, evaluation, ensembles) to the GraphQL
+// subscriptions and the serving replicas that read them. Notices carry ids only: a subscriber reads the
+// row itself, so a notice is small enough for PostgreSQL's NOTIFY. One process uses LocalPubSub;
+// processes sharing a PostgreSQL database use PgPubSub (pgPubSub.ts), the same interface over LISTEN/NOTIFY.
 import { EventEmitter } from 'node:events';
 
 export interface ChangeNotices {
@@ -9,6 +9,8 @@ export interface ChangeNotices {
   runChanged: { runId: number };
   /** A top-level report was stored (a member report comes with its ensemble's). */
   reportAdded: { reportId: number };
+  /** An ensemble was created or made the default: serving replicas re-read the default and warm it. */
+  ensemblesChanged: { ensembleId: number };
 }
 export type Topic = keyof ChangeNotices;
 
@@ -16,8 +18,8 @@ export interface PubSub {
   publish<T extends Topic>(topic: T, notice: ChangeNotices[T]): void;
   /** The notices published after this call, in publish order, until the iterator's return(). */
   subscribe<T extends Topic>(topic: T): AsyncIterableIterator<ChangeNotices[T]>;
-  /** Ends every subscription. */
-  close(): void;
+  /** Ends every subscription (and, for PgPubSub, its connections). */
+  close(): void | Promise<void>;
 }
 
 const done = <T>(): IteratorResult<T> => ({ done: true, value: undefined });

@@ -1,6 +1,7 @@
 // Ensembles: weighted soft votes over artifacts that share a label schema, optionally with a
 // temperature per member and task and a logit adjustment of the vote (both fitted by fitEnsemble). One
 // of them is the default that classify uses when a request names no model.
+import { EventEmitter } from 'node:events';
 import type { Db } from '../db/client.js';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
 
@@ -26,6 +27,9 @@ export interface CreateEnsembleInput {
 }
 
 export class EnsembleService {
+  /** 'changed' (ensembleId) after an ensemble is created or made the default: replicas warm the new default. */
+  readonly events = new EventEmitter();
+
   constructor(private readonly db: Db) {}
 
   async create(input: CreateEnsembleInput) {
@@ -46,7 +50,7 @@ export class EnsembleService {
     }
     if (await this.db.ensemble.findUnique({ where: { name } })) throw new AppError(ErrorCode.CONFLICT, `an ensemble named "${name}" already exists`);
     const isFirst = (await this.db.ensemble.count()) === 0;
-    return this.db.$transaction(async (tx) => {
+    const created = await this.db.$transaction(async (tx) => {
       const makeDefault = input.makeDefault || isFirst;
       if (makeDefault) await tx.ensemble.updateMany({ where: { isDefault: true }, data: { isDefault: false } });
       return tx.ensemble.create({
@@ -60,6 +64,8 @@ export class EnsembleService {
         },
       });
     });
+    this.events.emit('changed', created.id);
+    return created;
   }
 
   list() {
@@ -78,10 +84,12 @@ export class EnsembleService {
 
   async setDefault(id: number) {
     await this.get(id);
-    return this.db.$transaction(async (tx) => {
+    const ensemble = await this.db.$transaction(async (tx) => {
       await tx.ensemble.updateMany({ where: { isDefault: true }, data: { isDefault: false } });
       return tx.ensemble.update({ where: { id }, data: { isDefault: true } });
     });
+    this.events.emit('changed', id);
+    return ensemble;
   }
 
   members(ensembleId: number) {

@@ -68,6 +68,11 @@ export class ModelPool {
     return this.warmed.has(artifactId);
   }
 
+  /** The artifacts loaded and warm in this process, by id. */
+  warmIds(): number[] {
+    return [...this.warmed].sort((a, b) => a - b);
+  }
+
   private async load(artifactId: number): Promise<LoadedModel> {
     const artifact = await this.db.modelArtifact.findUnique({ where: { id: artifactId } });
     if (!artifact) throw notFound('artifact', artifactId);
