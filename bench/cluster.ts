@@ -7,22 +7,21 @@
 //     the same clients either all on one replica or split across both (the two cores of this machine
 //     bound both: the figure says what replication costs here, not what it gains on two hosts).
 // Options: --runs N (pick-up/cancel samples, default 5), --seconds S (per throughput phase, default 20),
-// --clients C (default 16), --server postgresql://... (default the tests' server).
+// --clients C (default 16); the PostgreSQL server is the tests' (FASHION_HOW_TEST_POSTGRESQL_SERVER).
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { type App, openApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { importDataset } from '../src/data/import.js';
 import { writeSyntheticDataset } from '../src/data/synth.js';
+import { POSTGRESQL_SERVER, scratchPostgresDatabase } from '../test/fixtures/databases.js';
 import { arg, multipartClassify, percentile, startServe, trainedModel } from './servedModel.js';
 
 const runs = Number(arg('runs', '5'));
 const seconds = Number(arg('seconds', '20'));
 const clients = Number(arg('clients', '16'));
-const server = arg('server', process.env.FASHION_HOW_TEST_POSTGRESQL_SERVER || 'postgresql://postgres@127.0.0.1:5432/test');
 const BIN = new URL('../bin/fashion-how.js', import.meta.url).pathname;
 // Long enough to be RUNNING when cancelled: many steps of a tiny model.
 const LONG_RUN = { imageSize: 32, epochs: 20, batchSize: 4, hiddenSize: 16, cutmix: 'offline', cutmixCopies: 32, dataLoaderWorkers: 0, threads: 1, pretrained: 'none' } as const;
@@ -36,23 +35,6 @@ async function until<T>(probe: () => Promise<T | undefined>, every = 5): Promise
     if (value !== undefined) return value;
     await sleep(every);
   }
-}
-
-async function freshDatabase(name: string): Promise<string> {
-  const admin = new pg.Client({ connectionString: server });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
-  await admin.end();
-  const url = new URL(server);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
-async function dropDatabase(url: string) {
-  const admin = new pg.Client({ connectionString: server });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(new URL(url).pathname.slice(1))} WITH (FORCE)`);
-  await admin.end();
 }
 
 /** Pick-up and cancel latencies of `runs` runs queued by `queuer`, whose jobs `runner` executes. */
@@ -93,8 +75,8 @@ async function jobFigures(dir: string) {
   await local.close();
 
   // PostgreSQL: this process queues and cancels (as a server with --no-worker would); a worker process runs.
-  const databaseUrl = await freshDatabase(`fh_bench_${process.pid}_jobs`);
-  const env = { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent' };
+  const database = await scratchPostgresDatabase('fh_bench_jobs');
+  const env = { ...process.env, DATABASE_URL: database.url, LOG_LEVEL: 'silent' };
   const queuer = await openApp(loadConfig({ ...env, FASHION_HOW_DATA_DIR: path.join(dir, 'queuer') }));
   const datasetId = await dataset(queuer, path.join(dir, 'queuer'));
   const worker = spawn(process.execPath, [BIN, 'worker', '--concurrency', '1'], { env: { ...env, FASHION_HOW_DATA_DIR: path.join(dir, 'worker') }, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -103,7 +85,7 @@ async function jobFigures(dir: string) {
   worker.kill('SIGTERM');
   await new Promise((resolve) => worker.once('exit', resolve));
   await queuer.close();
-  await dropDatabase(databaseUrl);
+  await database.drop();
   return { local: localFigures, queued };
 }
 
@@ -126,8 +108,8 @@ async function throughput(urls: string[], artifactId: number, images: { file: Bu
 }
 
 async function replicaFigures(dir: string) {
-  const databaseUrl = await freshDatabase(`fh_bench_${process.pid}_serve`);
-  const env = { ...process.env, DATABASE_URL: databaseUrl, FASHION_HOW_DATA_DIR: path.join(dir, 'serve-a'), LOG_LEVEL: 'silent' };
+  const database = await scratchPostgresDatabase('fh_bench_serve');
+  const env = { ...process.env, DATABASE_URL: database.url, FASHION_HOW_DATA_DIR: path.join(dir, 'serve-a'), LOG_LEVEL: 'silent' };
   const tokenNames = Array.from({ length: 8 }, (_, i) => `client ${i}`);
   const model = await trainedModel({ dir, env, backbone: 'resnet18', size: 224, count: 64, seed: 5, tokenNames });
   const images = model.synthetic.rows.map((row, i) => ({ file: model.files[i]!, bbox: row.bbox }));
@@ -138,13 +120,13 @@ async function replicaFigures(dir: string) {
   const one = await throughput([a.url], model.artifact.id, images, model.tokens);
   const two = await throughput([a.url, b.url], model.artifact.id, images, model.tokens);
   await Promise.all([a.stop(), b.stop()]);
-  await dropDatabase(databaseUrl);
+  await database.drop();
   return { one, two };
 }
 
 const dir = await mkdtemp(path.join(os.tmpdir(), 'fashion-how-bench-cluster-'));
 try {
-  console.log(`cluster benchmark on ${os.cpus().length} cores, PostgreSQL at ${new URL(server).host}: ${runs} runs, ${seconds} s per throughput phase, ${clients} clients`);
+  console.log(`cluster benchmark on ${os.cpus().length} cores, PostgreSQL at ${new URL(POSTGRESQL_SERVER).host}: ${runs} runs, ${seconds} s per throughput phase, ${clients} clients`);
   const jobs = await jobFigures(dir);
   console.log(`job pick-up (startTraining -> RUNNING):  in-process queue (SQLite) ${ms(jobs.local.pickUp)} | PostgreSQL queue, worker process ${ms(jobs.queued.pickUp)}`);
   console.log(`cancel (cancelRun -> worker stopped):    same process (SQLite)      ${ms(jobs.local.cancel)} | other process via heartbeat ${ms(jobs.queued.cancel)}`);

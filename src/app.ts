@@ -17,7 +17,7 @@ import { DistillationService } from './training/distillation.js';
 import { ClientLimiter } from './fairness.js';
 import { TrainingService } from './training/service.js';
 import { openArtifactStore } from './storage/artifactStore.js';
-import { isPostgresUrl, openPubSub } from './pgPubSub.js';
+import { openPubSub } from './pgPubSub.js';
 import { DefaultEnsembleWatcher } from './inference/defaultEnsemble.js';
 
 /** This process's readiness: each replica answers for its own models (a load balancer asks each). */
@@ -114,7 +114,7 @@ export async function openApp(config: AppConfig): Promise<App> {
     log,
     warmDefaultEnsemble: () => watcher.start(pubsub),
     async readiness() {
-      const replica = { id: replicaId, modelsLoaded: models.warmIds(), changeNotices: isPostgresUrl(config.databaseUrl) ? ('postgresql' as const) : ('poll only' as const), modelRefreshMs: config.modelRefreshMs };
+      const replica = { id: replicaId, modelsLoaded: models.warmIds(), changeNotices: flavourOf(config.databaseUrl) === 'postgresql' ? ('postgresql' as const) : ('poll only' as const), modelRefreshMs: config.modelRefreshMs };
       const database = await databaseReachable(db);
       if (!database) return { ready: false, reason: 'the database does not answer', database, defaultEnsemble: null, replica };
       // The database's default, not the watcher's: a change the watcher has not seen yet already makes

@@ -3,6 +3,7 @@
 // another. PostgreSQL is already there; no broker of our own.
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import { flavourOf } from './db/client.js';
 import type { Logger } from './log.js';
 import { type ChangeNotices, LocalPubSub, type PubSub, type Topic } from './pubsub.js';
 
@@ -31,7 +32,6 @@ export interface PgPubSubOptions {
 }
 
 /** Whether a database URL names PostgreSQL (the scheme is all this looks at). */
-export const isPostgresUrl = (url: string) => /^postgres(ql)?:\/\//i.test(url);
 
 /** The URL without its password, for logs and errors. */
 function redacted(url: string): string {
@@ -203,5 +203,5 @@ export class PgPubSub implements PubSub {
  *  host share it; in-process on SQLite, which has no notices between processes (replicas on one SQLite
  *  file follow the default ensemble by polling, and their subscriptions see their own writes only). */
 export async function openPubSub(databaseUrl: string, log: Logger): Promise<PubSub> {
-  return isPostgresUrl(databaseUrl) ? PgPubSub.open(databaseUrl, { log }) : new LocalPubSub();
+  return flavourOf(databaseUrl) === 'postgresql' ? PgPubSub.open(databaseUrl, { log }) : new LocalPubSub();
 }

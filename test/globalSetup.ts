@@ -1,12 +1,11 @@
 // Once per `vitest run`: afterwards, drop the PostgreSQL databases this run's tests made (their names
 // carry FASHION_HOW_TEST_RUN, so a run never drops another's).
 import pg from 'pg';
-import { TEST_DATABASE_PREFIX } from './fixtures/databases.js';
+import { POSTGRESQL_SERVER, TEST_DATABASE_PREFIX } from './fixtures/databases.js';
 
 export default function setup() {
   return async () => {
-    const server = process.env.FASHION_HOW_TEST_POSTGRESQL_SERVER || 'postgresql://postgres@127.0.0.1:5432/test';
-    const client = new pg.Client({ connectionString: server });
+    const client = new pg.Client({ connectionString: POSTGRESQL_SERVER });
     try {
       await client.connect();
     } catch {

@@ -5,9 +5,10 @@ import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.js';
-import { CHANNELS, isPostgresUrl, openPubSub, PgPubSub } from '../src/pgPubSub.js';
+import { CHANNELS, openPubSub, PgPubSub } from '../src/pgPubSub.js';
+import { flavourOf } from '../src/db/client.js';
 import { LocalPubSub } from '../src/pubsub.js';
-import { onServer, scratchPostgresDatabase } from './fixtures/pgDatabase.js';
+import { onServer, scratchPostgresDatabase } from './fixtures/databases.js';
 import { eventually } from './helpers.js';
 
 let database: string;
@@ -160,9 +161,9 @@ describe('PgPubSub', () => {
   });
 
   it('openPubSub chooses LISTEN/NOTIFY for postgres:// and postgresql:// URLs and in-process otherwise', async () => {
-    expect(isPostgresUrl('postgresql://u@h/db')).toBe(true);
-    expect(isPostgresUrl('postgres://u@h/db')).toBe(true);
-    expect(isPostgresUrl('file:/tmp/x.db')).toBe(false);
+    expect(flavourOf('postgresql://u@h/db')).toBe('postgresql');
+    expect(flavourOf('postgres://u@h/db')).toBe('postgresql');
+    expect(flavourOf('file:/tmp/x.db')).toBe('sqlite');
     expect(await openPubSub('file:/tmp/fashion-how.db', log)).toBeInstanceOf(LocalPubSub);
     const pg = await openPubSub(url.replace(/^postgresql:/, 'postgres:'), log);
     open.push(pg as PgPubSub);

@@ -15,7 +15,7 @@ import { ModelPool } from '../src/inference/models.js';
 import { createMetrics } from '../src/metrics.js';
 import { PgPubSub } from '../src/pgPubSub.js';
 import { findPython } from '../src/training/python.js';
-import { scratchPostgresDatabase } from './fixtures/pgDatabase.js';
+import { scratchPostgresDatabase } from './fixtures/databases.js';
 import { graphqlClient, multipartClient, openTestApp, useScratchDir } from './helpers.js';
 
 const BIN = new URL('../bin/fashion-how.js', import.meta.url).pathname;

@@ -25,7 +25,7 @@ function sqliteFile(databaseUrl: string): string | null {
 /** Which database a URL names, or null when it names none this version supports. */
 export function flavourOf(databaseUrl: string): DatabaseFlavour | null {
   if (databaseUrl.startsWith('file:')) return 'sqlite';
-  if (/^postgres(ql)?:\/\//.test(databaseUrl)) return 'postgresql';
+  if (/^postgres(ql)?:\/\//i.test(databaseUrl)) return 'postgresql';
   return null;
 }
 
