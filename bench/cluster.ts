@@ -7,7 +7,7 @@
 //     the same clients either all on one replica or split across both (the two cores of this machine
 //     bound both: the figure says what replication costs here, not what it gains on two hosts).
 // Options: --runs N (pick-up/cancel samples, default 5), --seconds S (per throughput phase, default 20),
-// --clients C (default 16); the PostgreSQL server is the tests' (FASHION_HOW_TEST_POSTGRESQL_SERVER).
+// --clients C (default 16), --only jobs|replicas; the PostgreSQL server is the tests' (FASHION_HOW_TEST_POSTGRESQL_SERVER).
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -37,10 +37,11 @@ async function until<T>(probe: () => Promise<T | undefined>, every = 5): Promise
   }
 }
 
-/** Pick-up and cancel latencies of `runs` runs queued by `queuer`, whose jobs `runner` executes. */
-async function latencies(queuer: App, datasetId: number) {
+/** Pick-up and cancel latencies of `runs` runs queued by `queuer`. `cancel` stops a RUNNING run: the
+ *  service's own cancelRun, or (another host) only what cancelRun writes for a run held elsewhere. */
+async function latencies(queuer: App, datasetId: number, cancel: (runId: number) => Promise<unknown>) {
   const pickUp: number[] = [];
-  const cancel: number[] = [];
+  const cancelled: number[] = [];
   for (let i = 0; i < runs; i++) {
     const queuedAt = performance.now();
     const [run] = await queuer.services.training.startTraining({ datasetId, backbones: ['mobilenet_v3_small'], heads: ['feedforward'], options: { ...LONG_RUN, seed: i } });
@@ -52,15 +53,15 @@ async function latencies(queuer: App, datasetId: number) {
       return (r.progress as { phase?: string } | null)?.phase === 'TRAINING' && r.workerPid ? true : undefined;
     }, 20);
     const cancelledAt = performance.now();
-    await queuer.services.training.cancel(run!.id);
+    await cancel(run!.id);
     // Done when the process running it wrote its final record (after its Python worker exited).
     await until(async () => {
       const r = await queuer.services.db.trainingRun.findUniqueOrThrow({ where: { id: run!.id } });
       return r.status === 'CANCELLED' && r.workerPid === null && r.heartbeatAt === null ? true : undefined;
     });
-    cancel.push(performance.now() - cancelledAt);
+    cancelled.push(performance.now() - cancelledAt);
   }
-  return { pickUp, cancel };
+  return { pickUp, cancel: cancelled };
 }
 
 async function dataset(app: App, dir: string) {
@@ -71,7 +72,7 @@ async function dataset(app: App, dir: string) {
 async function jobFigures(dir: string) {
   // Baseline: SQLite, the in-process queue.
   const local = await openApp(loadConfig({ FASHION_HOW_DATA_DIR: path.join(dir, 'local'), LOG_LEVEL: 'silent' }));
-  const localFigures = await latencies(local, await dataset(local, path.join(dir, 'local')));
+  const localFigures = await latencies(local, await dataset(local, path.join(dir, 'local')), (id) => local.services.training.cancel(id));
   await local.close();
 
   // PostgreSQL: this process queues and cancels (as a server with --no-worker would); a worker process runs.
@@ -81,7 +82,10 @@ async function jobFigures(dir: string) {
   const datasetId = await dataset(queuer, path.join(dir, 'queuer'));
   const worker = spawn(process.execPath, [BIN, 'worker', '--concurrency', '1'], { env: { ...env, FASHION_HOW_DATA_DIR: path.join(dir, 'worker') }, stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve) => worker.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('taking training jobs') && resolve()));
-  const queued = await latencies(queuer, datasetId);
+  // On one machine cancelRun also signals the worker's process directly; a worker on another host
+  // learns it only from the run's record at its next heartbeat, so that is what is written here.
+  const remoteCancel = (id: number) => queuer.services.db.trainingRun.updateMany({ where: { id, status: 'RUNNING' }, data: { status: 'CANCELLED', finishedAt: new Date() } });
+  const queued = await latencies(queuer, datasetId, remoteCancel);
   worker.kill('SIGTERM');
   await new Promise((resolve) => worker.once('exit', resolve));
   await queuer.close();
@@ -127,11 +131,16 @@ async function replicaFigures(dir: string) {
 const dir = await mkdtemp(path.join(os.tmpdir(), 'fashion-how-bench-cluster-'));
 try {
   console.log(`cluster benchmark on ${os.cpus().length} cores, PostgreSQL at ${new URL(POSTGRESQL_SERVER).host}: ${runs} runs, ${seconds} s per throughput phase, ${clients} clients`);
-  const jobs = await jobFigures(dir);
-  console.log(`job pick-up (startTraining -> RUNNING):  in-process queue (SQLite) ${ms(jobs.local.pickUp)} | PostgreSQL queue, worker process ${ms(jobs.queued.pickUp)}`);
-  console.log(`cancel (cancelRun -> worker stopped):    same process (SQLite)      ${ms(jobs.local.cancel)} | other process via heartbeat ${ms(jobs.queued.cancel)}`);
-  const replicas = await replicaFigures(dir);
-  console.log(`classify throughput, ${clients} clients:   one replica ${replicas.one.toFixed(1)} images/s | two replicas ${replicas.two.toFixed(1)} images/s | ratio ${(replicas.two / replicas.one).toFixed(2)} (both on the same ${os.cpus().length} cores)`);
+  const only = arg('only', 'all');
+  if (only !== 'replicas') {
+    const jobs = await jobFigures(dir);
+    console.log(`job pick-up (startTraining -> RUNNING):  in-process queue (SQLite) ${ms(jobs.local.pickUp)} | PostgreSQL queue, worker process ${ms(jobs.queued.pickUp)}`);
+  console.log(`cancel (cancelRun -> worker stopped):    same process (SQLite)      ${ms(jobs.local.cancel)} | another host, at its next heartbeat (every ${loadConfig({}).heartbeatMs} ms) ${ms(jobs.queued.cancel)}`);
+  }
+  if (only !== 'jobs') {
+    const replicas = await replicaFigures(dir);
+    console.log(`classify throughput, ${clients} clients:   one replica ${replicas.one.toFixed(1)} images/s | two replicas ${replicas.two.toFixed(1)} images/s | ratio ${(replicas.two / replicas.one).toFixed(2)} (both on the same ${os.cpus().length} cores)`);
+  }
 } finally {
   await rm(dir, { recursive: true, force: true });
 }

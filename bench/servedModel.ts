@@ -23,6 +23,7 @@ export async function trainedModel(options: { dir: string; env: NodeJS.ProcessEn
   const synthetic = await writeSyntheticDataset({ out: path.join(options.dir, 'synth'), count: options.count, seed: options.seed, minSide: 240, maxSide: 480 });
   const app = await openApp(config);
   const { datasetId } = await importDataset({ csvPath: synthetic.csvPath, imageRoot: synthetic.imageRoot }, app.services.importContext);
+  await app.services.training.startWorker(); // on PostgreSQL the run goes through the job queue: train it here
   const [run] = await app.services.training.startTraining({ datasetId, backbones: [options.backbone], heads: ['feedforward'], options: { epochs: 1, imageSize: options.size, batchSize: 8, maxStepsPerEpoch: 1, cutmix: 'off', dataLoaderWorkers: 0, bnCalibrationImages: 8 } });
   await app.services.training.waitFor([run!.id]);
   const artifact = await app.services.db.modelArtifact.findFirstOrThrow({ where: { runId: run!.id } });

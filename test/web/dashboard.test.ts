@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import sharp from 'sharp';
@@ -420,6 +421,9 @@ describe('dashboard', () => {
     expect(caches.map((c) => [c.built, c.reused])).toEqual([[caches[0]!.items, 0], [0, caches[0]!.items]]);
     const { page } = await visit(`runs/${first!.id}`);
     expect(await page.getByTestId('image-cache').textContent()).toMatch(new RegExp(`^images: ${caches[0]!.items} from the pixel cache \\(decoded ${caches[0]!.items} at \\d+ images/s, 0 reused, `));
+    // Which process ran it (hostname:pid; this one, the fixture trained here) and how often it started.
+    expect(first!.workerId).toBe(`${os.hostname()}:${process.pid}`);
+    expect(await page.getByTestId('worker').textContent()).toBe(`last run by ${first!.workerId}, attempt ${first!.attempts}`);
     await page.close();
 
     const preparing = await app.services.db.trainingRun.create({

@@ -188,7 +188,7 @@ export function RunPage({ id }: { id: string }) {
       <section className="card">
         <h2>Configuration</h2>
         <p>
-          device {run.device ?? '–'}, <span data-testid="weights">{run.weights ? `starting weights ${run.weights.file} (sha256 ${run.weights.sha256.slice(0, 12)}…${run.weights.downloaded ? ', downloaded by this run' : ''})` : 'random init'}</span>; reports:{' '}
+          device {run.device ?? '–'}, <span data-testid="worker">{run.workerId ? `${run.status === 'RUNNING' ? 'running on' : 'last run by'} ${run.workerId}${run.status === 'RUNNING' && run.heartbeatAt ? ` (heartbeat ${new Date(run.heartbeatAt).toLocaleTimeString()})` : ''}, attempt ${run.attempts}` : 'not started yet'}</span>, <span data-testid="weights">{run.weights ? `starting weights ${run.weights.file} (sha256 ${run.weights.sha256.slice(0, 12)}…${run.weights.downloaded ? ', downloaded by this run' : ''})` : 'random init'}</span>; reports:{' '}
           {reports.map((r) => <a key={r.id} href={`#/reports/${r.id}`} style={{ marginRight: 6 }}>#{r.id} ({r.split}, ACSA {f3(r.meanAcsa)})</a>)}
         </p>
         {run.warnings.map((w) => <p key={w} className="error">{w}</p>)}
