@@ -114,20 +114,21 @@ export async function openApp(config: AppConfig): Promise<App> {
     log,
     warmDefaultEnsemble: () => watcher.start(pubsub),
     async readiness() {
-      const replica = { id: replicaId, modelsLoaded: models.warmIds(), changeNotices: flavourOf(config.databaseUrl) === 'postgresql' ? ('postgresql' as const) : ('poll only' as const), modelRefreshMs: config.modelRefreshMs };
+      // Read at the end: models warm up while this awaits the database.
+      const replica = () => ({ id: replicaId, modelsLoaded: models.warmIds(), changeNotices: flavourOf(config.databaseUrl) === 'postgresql' ? ('postgresql' as const) : ('poll only' as const), modelRefreshMs: config.modelRefreshMs });
       const database = await databaseReachable(db);
-      if (!database) return { ready: false, reason: 'the database does not answer', database, defaultEnsemble: null, replica };
+      if (!database) return { ready: false, reason: 'the database does not answer', database, defaultEnsemble: null, replica: replica() };
       // The database's default, not the watcher's: a change the watcher has not seen yet already makes
       // this replica not ready, rather than ready with the old default.
       const ensemble = await ensembles.getDefault();
-      if (!ensemble) return { ready: true, database, defaultEnsemble: null, replica };
+      if (!ensemble) return { ready: true, database, defaultEnsemble: null, replica: replica() };
       const artifactIds = (await ensembles.members(ensemble.id)).map((m) => m.artifactId);
       const modelsWarm = artifactIds.filter((id) => models.isWarm(id)).length;
       const warm = modelsWarm === artifactIds.length;
       const named = `default ensemble ${ensemble.id} ("${ensemble.name}")`;
       const failure = watcher.failureFor(ensemble.id);
       const reason = warm ? undefined : failure ? `the ${named} cannot be loaded on this replica: ${failure}` : `the ${named} is warming on this replica: ${modelsWarm} of ${artifactIds.length} models warm`;
-      return { ready: warm, ...(reason ? { reason } : {}), database, defaultEnsemble: { id: ensemble.id, name: ensemble.name, warm, models: artifactIds.length, modelsWarm }, replica };
+      return { ready: warm, ...(reason ? { reason } : {}), database, defaultEnsemble: { id: ensemble.id, name: ensemble.name, warm, models: artifactIds.length, modelsWarm }, replica: replica() };
     },
     async close() {
       await watcher.stop();

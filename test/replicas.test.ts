@@ -16,12 +16,14 @@ import { createMetrics } from '../src/metrics.js';
 import { PgPubSub } from '../src/pgPubSub.js';
 import { findPython } from '../src/training/python.js';
 import { scratchPostgresDatabase } from './fixtures/databases.js';
-import { graphqlClient, multipartClient, openTestApp, useScratchDir } from './helpers.js';
+import { graphqlClient, multipartClient, openTestApp, TEST_DATABASE, testDatabaseUrl, useScratchDir } from './helpers.js';
 
 const BIN = new URL('../bin/fashion-how.js', import.meta.url).pathname;
 const REFRESH_MS = 1000;
 const scratch = useScratchDir();
-const databaseUrl = () => `file:${path.join(scratch.dir, 'shared.db')}`;
+/** The one database and the one artifact store (a shared folder) the replicas have in common. */
+const databaseUrl = () => testDatabaseUrl(path.join(scratch.dir, 'shared')) || `file:${path.join(scratch.dir, 'shared.db')}`;
+const sharedStore = () => path.join(scratch.dir, 'store');
 let admin: App;
 let token: string;
 let modelIds: string[];
@@ -32,7 +34,7 @@ const replicas: { name: string; child: ChildProcess; url: string }[] = [];
 /** Starts `fashion-how serve` on a free port with its own data folder and the shared database. */
 async function startReplica(name: string) {
   const child = spawn(process.execPath, [BIN, 'serve', '--port', '0'], {
-    env: { ...process.env, DATABASE_URL: databaseUrl(), FASHION_HOW_DATA_DIR: path.join(scratch.dir, name), LOG_LEVEL: 'error', FASHION_HOW_MODEL_REFRESH_MS: String(REFRESH_MS) },
+    env: { ...process.env, DATABASE_URL: databaseUrl(), FASHION_HOW_ARTIFACT_STORE: sharedStore(), FASHION_HOW_DATA_DIR: path.join(scratch.dir, name), LOG_LEVEL: 'error', FASHION_HOW_MODEL_REFRESH_MS: String(REFRESH_MS) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -68,7 +70,7 @@ async function classify(url: string) {
 const CREATE = `mutation($input: CreateEnsembleInput!) { createEnsemble(input: $input) { id name isDefault } }`;
 
 beforeAll(async () => {
-  admin = await openTestApp(path.join(scratch.dir, 'admin'), { databaseUrl: databaseUrl() });
+  admin = await openTestApp(path.join(scratch.dir, 'admin'), { databaseUrl: databaseUrl(), artifactStore: { kind: 'directory', dir: sharedStore() } });
   token = (await admin.services.tokens.create('replicas test', 'trainer')).token;
   // Two tiny graphs with the same tasks (so they can share an ensemble) and different input sizes (so
   // their answers differ).
@@ -126,7 +128,7 @@ describe('serving replicas on one database', () => {
     // No ensemble yet: both ready (nothing to warm), each naming itself.
     const first = await readyz(b.url);
     expect(first.status).toBe(200);
-    expect(first.body).toMatchObject({ ready: true, defaultEnsemble: null, replica: { changeNotices: 'poll only', modelRefreshMs: REFRESH_MS } });
+    expect(first.body).toMatchObject({ ready: true, defaultEnsemble: null, replica: { changeNotices: TEST_DATABASE === 'postgresql' ? 'postgresql' : 'poll only', modelRefreshMs: REFRESH_MS } });
     expect(first.body.replica.id).toBe(`${first.body.replica.id.split(':')[0]}:${b.child.pid}`);
 
     const one = await trainer(CREATE, { input: { name: 'one', members: [{ artifactId: modelIds[0], weight: 1 }] } });
@@ -176,14 +178,16 @@ describe('serving replicas on one database', () => {
   it("says why a replica is not ready when the default's model cannot be loaded there, naming no path, and recovers when it can", async () => {
     const [a, b] = replicas as [(typeof replicas)[0], (typeof replicas)[0]];
     const trainer = graphqlClient(`${a.url}/graphql`, token);
-    const artifact = await admin.services.db.modelArtifact.findUniqueOrThrow({ where: { id: Number(modelIds[1]) } });
-    const copy = await readFile(artifact.onnxPath);
-    // B has model 1 loaded already; a third import of the same bytes is a new artifact B has never loaded.
+    // A graph no replica has seen (other bytes: the store and the caches are content-addressed).
+    const file = path.join(scratch.dir, 'models', 'fragile.onnx');
+    await promisify(execFile)((await findPython()).executable, [new URL('./inference/tinyModel.py', import.meta.url).pathname, file, '28', 'probabilities', '4', '2']);
+    const copy = await readFile(file);
     const upload = multipartClient(`${a.url}/graphql`, token);
-    const modelJson = { input: { size: 32, padValue: 255, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] }, outputKind: 'probabilities', tasks: [{ name: 'Style', classes: ['a', 'b', 'c', 'd'], output: 'out_0' }, { name: 'Fit', classes: ['x', 'y'], output: 'out_1' }] };
+    const modelJson = { input: { size: 28, padValue: 255, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] }, outputKind: 'probabilities', tasks: [{ name: 'Style', classes: ['a', 'b', 'c', 'd'], output: 'out_0' }, { name: 'Fit', classes: ['x', 'y'], output: 'out_1' }] };
     const imported = await upload(`mutation($input: ImportModelInput!) { importModel(input: $input) { id } }`, { input: { name: 'fragile', onnx: null, modelJson: null } }, { 'input.onnx': copy, 'input.modelJson': Buffer.from(JSON.stringify(modelJson)) });
     expect(imported.errors).toBeUndefined();
     const fragile = await admin.services.db.modelArtifact.findUniqueOrThrow({ where: { id: Number(imported.data!.importModel.id) } });
+    // Gone from the shared store (a mount gone away) before any replica fetched it.
     await rm(fragile.onnxPath);
     const three = await trainer(CREATE, { input: { name: 'three', makeDefault: true, members: [{ artifactId: String(fragile.id), weight: 1 }] } });
     expect(three.errors).toBeUndefined();

@@ -96,6 +96,8 @@ describe('the SDK against a real server', () => {
   it('retries OVERLOADED with backoff until the model has room', async () => {
     const tight = await openTestApp(path.join(scratch.dir, 'data'), { serving: { maxClassifyImages: 8, maxBatch: 64, maxWaitMs: 300, maxQueue: 2, intraOpThreads: 1, maxClientConcurrency: 8 } });
     const tightServer = await startServer(tight);
+    // Loaded first (fetched from the artifact store and warmed): the timing below is about the queue.
+    await tight.warmDefaultEnsemble();
     try {
       const pair = (offset: number) => synthetic.rows.slice(offset, offset + 2).map((r) => ({ image: path.join(synthetic.imageRoot, r.imageName), bbox: r.bbox }));
       // Two images fill the queue for 300 ms (maxWaitMs); a second pair arriving meanwhile is refused.
