@@ -528,8 +528,8 @@ export function buildProgram(): Command {
         if (options.gpus && options.concurrency && options.concurrency !== options.gpus.length) {
           throw new Error(`--concurrency ${options.concurrency} differs from the ${options.gpus.length} GPUs in --gpus: a job per GPU`);
         }
-        await training.startWorker({ gpus: options.gpus, concurrency: options.concurrency });
-        console.log(`worker ${WORKER_ID}: taking training jobs (concurrency ${options.gpus?.length || options.concurrency || app.config.trainingConcurrency || 1}${options.gpus ? `, GPUs ${options.gpus.join(',')}` : ''})`);
+        const slots = (await training.startWorker({ gpus: options.gpus, concurrency: options.concurrency }))!;
+        console.log(`worker ${WORKER_ID}: taking training jobs (concurrency ${slots.concurrency}${slots.gpus.length ? `, GPUs ${slots.gpus.join(',')}` : ''})`);
         await untilSignal();
         console.log(`worker ${WORKER_ID}: stopping; running jobs become INTERRUPTED and can be resumed`);
       }),

@@ -201,11 +201,12 @@ export class TrainingService {
 
   /** Makes this process a worker of PostgreSQL's job queue (serve does, unless --no-worker; so does
    *  `fashion-how worker`). With the in-process queue (SQLite) the process that queues a run runs it. */
-  async startWorker(slots?: Partial<WorkerSlots>): Promise<void> {
-    if (!this.postgresQueue) return;
+  async startWorker(slots?: Partial<WorkerSlots>): Promise<WorkerSlots | null> {
+    if (!this.postgresQueue) return null;
     const gpus = slots?.gpus ?? [];
     const concurrency = slots?.concurrency ?? (gpus.length || this.settings.concurrency || 1);
     await this.postgresQueue.start({ concurrency, gpus }, WORKER_ID, (runId, signal, gpu) => this.execute(runId, signal, gpu));
+    return { concurrency, gpus };
   }
 
   /** Every few seconds, RUNNING runs whose worker stopped sending heartbeats become INTERRUPTED. Any
