@@ -17,7 +17,7 @@ const config: CodegenConfig = {
       plugins: ['typescript-operations', 'typed-document-node'],
       config: { enumsAsTypes: true, useTypeImports: true, scalars: { DateTime: 'string', JSON: 'unknown', Upload: 'Blob' }, avoidOptionals: { field: true, inputValue: false } },
     },
-    'src/generated/graphql.ts': {
+    'src/api/generated/graphql.ts': {
       plugins: ['typescript', 'typescript-resolvers'],
       config: {
         useIndexSignature: true,

@@ -7,7 +7,7 @@ import { chromium } from 'playwright-core';
 import { openApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { modelCardHtml } from '../src/reports/modelCard.js';
-import { startServer } from '../src/server.js';
+import { startServer } from '../src/api/server.js';
 import { buildDashboardFixture } from '../test/web/fixture.js';
 
 const dir = await mkdtemp(path.join(os.tmpdir(), 'fashion-how-screenshots-'));

@@ -1,23 +1,23 @@
 // Composition root: opens the database and builds the services once; the server and the CLI share it.
-import os from 'node:os';
 import { TokenService } from './auth/tokens.js';
 import type { AppConfig } from './config.js';
-import type { Services } from './context.js';
+import type { Services } from './api/context.js';
 import { DatasetService } from './data/datasets.js';
 import { databaseReachable, flavourOf, openDatabase } from './db/client.js';
 import { ClassifyService } from './inference/classify.js';
 import { EnsembleService } from './inference/ensembles.js';
 import { ModelPool } from './inference/models.js';
 import { sweepIncoming } from './inference/registry.js';
+import { PROCESS_ID } from './host.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { EvaluationService } from './reports/evaluate.js';
 import { EnsembleFitter } from './inference/fitEnsemble.js';
 import { DistillationService } from './training/distillation.js';
-import { ClientLimiter } from './fairness.js';
+import { ClientLimiter } from './api/clientLimiter.js';
 import { TrainingService } from './training/service.js';
 import { openArtifactStore } from './storage/artifactStore.js';
-import { openPubSub } from './pgPubSub.js';
+import { openPubSub } from './pubsub/postgresPubSub.js';
 import { DefaultEnsembleWatcher } from './inference/defaultEnsemble.js';
 
 /** This process's readiness: each replica answers for its own models (a load balancer asks each). */
@@ -107,7 +107,6 @@ export async function openApp(config: AppConfig): Promise<App> {
     pubsub,
   };
   const watcher = new DefaultEnsembleWatcher(ensembles, models, { refreshMs: config.modelRefreshMs, log });
-  const replicaId = `${os.hostname()}:${process.pid}`;
   return {
     config,
     services,
@@ -115,7 +114,7 @@ export async function openApp(config: AppConfig): Promise<App> {
     warmDefaultEnsemble: () => watcher.start(pubsub),
     async readiness() {
       // Read at the end: models warm up while this awaits the database.
-      const replica = () => ({ id: replicaId, modelsLoaded: models.warmIds(), changeNotices: flavourOf(config.databaseUrl) === 'postgresql' ? ('postgresql' as const) : ('poll only' as const), modelRefreshMs: config.modelRefreshMs });
+      const replica = () => ({ id: PROCESS_ID, modelsLoaded: models.warmIds(), changeNotices: flavourOf(config.databaseUrl) === 'postgresql' ? ('postgresql' as const) : ('poll only' as const), modelRefreshMs: config.modelRefreshMs });
       const database = await databaseReachable(db);
       if (!database) return { ready: false, reason: 'the database does not answer', database, defaultEnsemble: null, replica: replica() };
       // The database's default, not the watcher's: a change the watcher has not seen yet already makes

@@ -20,10 +20,11 @@ import { DEFAULT_SPLIT_SEED, DEFAULT_VALIDATION_FRACTION, importDataset, type Im
 import { writeSyntheticDataset } from './data/synth.js';
 import { AppError, badInput, ensureError } from './errors.js';
 import { importModel } from './inference/registry.js';
-import { startServer } from './server.js';
-import { saveStream } from './uploads.js';
+import { startServer } from './api/server.js';
+import { saveStream } from './api/uploads.js';
 import { CUTMIX_MODES, DEVICES, type Hyperparameters, PRECISIONS, SEED_RECIPE } from './training/hyper.js';
-import { RUN_STATUSES, type RunStatus, WORKER_ID } from './training/service.js';
+import { PROCESS_ID } from './host.js';
+import { RUN_STATUSES, type RunStatus } from './training/runRecord.js';
 import { VERSION } from './version.js';
 
 function int(name: string, min: number) {
@@ -154,7 +155,7 @@ async function serve(app: App, options: { worker: boolean }) {
   const adopted = await training.adoptQueued();
   if (adopted.length > 0) console.log(`queued training runs picked up: ${adopted.join(', ')}`);
   if (options.worker) await training.startWorker();
-  if (training.distributed) console.log(options.worker ? `training: this server is also a worker of the PostgreSQL job queue (${WORKER_ID})` : 'training: queued for worker hosts (fashion-how worker); this server trains nothing');
+  if (training.distributed) console.log(options.worker ? `training: this server is also a worker of the PostgreSQL job queue (${PROCESS_ID})` : 'training: queued for worker hosts (fashion-how worker); this server trains nothing');
   if ((await app.services.tokens.count()) === 0) {
     console.log('no API tokens yet: mutations need one. Create the first admin token with `fashion-how token create --role admin --name me`');
   }
@@ -529,9 +530,9 @@ export function buildProgram(): Command {
           throw new Error(`--concurrency ${options.concurrency} differs from the ${options.gpus.length} GPUs in --gpus: a job per GPU`);
         }
         const slots = (await training.startWorker({ gpus: options.gpus, concurrency: options.concurrency }))!;
-        console.log(`worker ${WORKER_ID}: taking training jobs (concurrency ${slots.concurrency}${slots.gpus.length ? `, GPUs ${slots.gpus.join(',')}` : ''})`);
+        console.log(`worker ${PROCESS_ID}: taking training jobs (concurrency ${slots.concurrency}${slots.gpus.length ? `, GPUs ${slots.gpus.join(',')}` : ''})`);
         await untilSignal();
-        console.log(`worker ${WORKER_ID}: stopping; running jobs become INTERRUPTED and can be resumed`);
+        console.log(`worker ${PROCESS_ID}: stopping; running jobs become INTERRUPTED and can be resumed`);
       }),
     );
 

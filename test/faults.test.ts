@@ -11,7 +11,7 @@ import type { App } from '../src/app.js';
 import { importDataset } from '../src/data/import.js';
 import { writeSyntheticDataset } from '../src/data/synth.js';
 import { FashionHowClient, FashionHowError } from '../src/sdk/index.js';
-import { type RunningServer, startServer } from '../src/server.js';
+import { type RunningServer, startServer } from '../src/api/server.js';
 import { TINY_TRAINING, trainTinyPair } from './fixtures/training.js';
 import { graphqlClient, openTestApp, storedRowCounts, testDatabaseUrl, useScratchDir } from './helpers.js';
 

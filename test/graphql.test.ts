@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import { writeSyntheticDataset } from '../src/data/synth.js';
 import { createLogger } from '../src/log.js';
-import { errorFormatter, type RunningServer, startServer } from '../src/server.js';
+import { errorFormatter } from '../src/api/errors.js';
+import { type RunningServer, startServer } from '../src/api/server.js';
 import { type GraphQLResponse, graphqlClient, naiveCsv, openTestApp, storedRowCounts, tempDir } from './helpers.js';
 import { readFile, writeFile } from 'node:fs/promises';
 

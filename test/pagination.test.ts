@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import { importDataset } from '../src/data/import.js';
 import { writeSyntheticDataset } from '../src/data/synth.js';
-import { type RunningServer, startServer } from '../src/server.js';
+import { type RunningServer, startServer } from '../src/api/server.js';
 import { type GraphQLResponse, graphqlClient, openTestApp, useScratchDir } from './helpers.js';
 
 // Connections over HTTP against a real server and database: pages of runs while runs are added.

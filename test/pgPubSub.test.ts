@@ -5,9 +5,9 @@ import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.js';
-import { CHANNELS, openPubSub, PgPubSub } from '../src/pgPubSub.js';
+import { CHANNELS, openPubSub, PgPubSub } from '../src/pubsub/postgresPubSub.js';
 import { flavourOf } from '../src/db/client.js';
-import { LocalPubSub } from '../src/pubsub.js';
+import { LocalPubSub } from '../src/pubsub/pubsub.js';
 import { onServer, scratchPostgresDatabase } from './fixtures/databases.js';
 import { eventually } from './helpers.js';
 

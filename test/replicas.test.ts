@@ -13,7 +13,7 @@ import { writeSyntheticDataset, type SynthRow } from '../src/data/synth.js';
 import { DefaultEnsembleWatcher } from '../src/inference/defaultEnsemble.js';
 import { ModelPool } from '../src/inference/models.js';
 import { createMetrics } from '../src/metrics.js';
-import { PgPubSub } from '../src/pgPubSub.js';
+import { PgPubSub } from '../src/pubsub/postgresPubSub.js';
 import { findPython } from '../src/training/python.js';
 import { scratchPostgresDatabase } from './fixtures/databases.js';
 import { graphqlClient, multipartClient, openTestApp, TEST_DATABASE, testDatabaseUrl, useScratchDir } from './helpers.js';

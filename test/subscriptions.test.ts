@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import { importDataset } from '../src/data/import.js';
 import { writeSyntheticDataset } from '../src/data/synth.js';
-import { type RunningServer, startServer } from '../src/server.js';
+import { type RunningServer, startServer } from '../src/api/server.js';
 import { TINY_TRAINING } from './fixtures/training.js';
 import { graphqlClient, openTestApp, useScratchDir } from './helpers.js';
 

@@ -8,7 +8,7 @@ import { importDataset } from '../data/import.js';
 import { writeSyntheticDataset } from '../data/synth.js';
 import type { ReportMetrics } from '../reports/evaluate.js';
 import { FashionHowClient } from '../sdk/index.js';
-import { type RunningServer, startServer } from '../server.js';
+import { type RunningServer, startServer } from '../api/server.js';
 import type { Hyperparameters } from '../training/hyper.js';
 import { describeFit } from './ensemble.js';
 import { f3, table } from './format.js';

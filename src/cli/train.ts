@@ -4,7 +4,7 @@ import cliProgress from 'cli-progress';
 import type { App } from '../app.js';
 import type { TrainingRun } from '../db/generated/client.js';
 import type { Hyperparameters } from '../training/hyper.js';
-import { type EpochRecord, FINAL_STATUSES, type RunProgress } from '../training/service.js';
+import { type EpochRecord, FINAL_STATUSES, type RunProgress } from '../training/runRecord.js';
 import type { DistillationRecord, DistillationScores } from '../training/distillation.js';
 import { f3, table } from './format.js';
 

@@ -8,6 +8,7 @@
 // rows are admitted all together or refused at once with OVERLOADED (never half a request queued),
 // and while other clients wait, one client may hold at most half of the queue.
 import { AppError, ErrorCode } from '../errors.js';
+import { RoundRobin } from './roundRobin.js';
 
 export interface BatcherOptions {
   maxBatch: number;
@@ -32,16 +33,15 @@ interface Pending {
 export const clientShareOf = (maxQueue: number) => Math.max(1, Math.floor(maxQueue / 2));
 
 export class MicroBatcher {
-  /** Waiting rows per client, clients in the order they get their next turn. */
-  private readonly waiting = new Map<string, Pending[]>();
-  private waitingRows = 0;
+  /** Waiting rows per client, taken in turn. */
+  private readonly waiting = new RoundRobin<Pending>();
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private running = false;
 
   constructor(private readonly options: BatcherOptions) {}
 
   get queueLength(): number {
-    return this.waitingRows;
+    return this.waiting.size;
   }
 
   /** Queues one request's rows (all or none) and resolves with each row's slice of every output. */
@@ -50,20 +50,17 @@ export class MicroBatcher {
     const { rowLength, maxQueue } = this.options;
     const wrong = rows.find((row) => row.length !== rowLength);
     if (wrong) return Promise.reject(new Error(`a row has ${wrong.length} values; the model takes ${rowLength}`));
-    if (this.waitingRows + rows.length > maxQueue) {
-      return Promise.reject(overloaded(`the model is overloaded: ${this.waitingRows} images are waiting and this request adds ${rows.length}, the limit is ${maxQueue} (FASHION_HOW_INFERENCE_QUEUE); retry shortly`));
+    if (this.waiting.size + rows.length > maxQueue) {
+      return Promise.reject(overloaded(`the model is overloaded: ${this.waiting.size} images are waiting and this request adds ${rows.length}, the limit is ${maxQueue} (FASHION_HOW_INFERENCE_QUEUE); retry shortly`));
     }
-    const mine = this.waiting.get(client)?.length ?? 0;
-    const others = this.waitingRows - mine;
+    const mine = this.waiting.sizeOf(client);
+    const others = this.waiting.size - mine;
     const share = clientShareOf(maxQueue);
     if (others > 0 && mine + rows.length > share) {
       return Promise.reject(overloaded(`this client already has ${mine} images waiting for the model while others wait too; one client may hold at most ${share} (half of FASHION_HOW_INFERENCE_QUEUE); retry shortly`));
     }
-    const queue = this.waiting.get(client) ?? [];
-    this.waiting.set(client, queue);
-    const done = rows.map((row) => new Promise<Record<string, Float32Array>>((resolve, reject) => queue.push({ row, resolve, reject })));
-    this.waitingRows += rows.length;
-    this.options.onQueueLength?.(this.waitingRows);
+    const done = rows.map((row) => new Promise<Record<string, Float32Array>>((resolve, reject) => this.waiting.push(client, { row, resolve, reject })));
+    this.options.onQueueLength?.(this.waiting.size);
     this.schedule();
     return Promise.all(done);
   }
@@ -75,7 +72,7 @@ export class MicroBatcher {
 
   private schedule() {
     if (this.running || this.timer) return;
-    if (this.waitingRows >= this.options.maxBatch || this.options.maxWaitMs === 0) {
+    if (this.waiting.size >= this.options.maxBatch || this.options.maxWaitMs === 0) {
       // setImmediate rather than now: rows submitted in the same turn of the event loop share the batch.
       this.timer = setImmediate(() => this.flushFromTimer());
     } else {
@@ -91,21 +88,15 @@ export class MicroBatcher {
   /** Up to maxBatch rows, one per client in turn; a client that still has rows goes to the back. */
   private take(): Pending[] {
     const taken: Pending[] = [];
-    while (taken.length < this.options.maxBatch && this.waitingRows > 0) {
-      const [client, rows] = this.waiting.entries().next().value!;
-      taken.push(rows.shift()!);
-      this.waitingRows--;
-      this.waiting.delete(client);
-      if (rows.length > 0) this.waiting.set(client, rows);
-    }
+    while (taken.length < this.options.maxBatch && this.waiting.size > 0) taken.push(this.waiting.shift()!);
     return taken;
   }
 
   private async flush() {
-    if (this.running || this.waitingRows === 0) return;
+    if (this.running || this.waiting.size === 0) return;
     this.running = true;
     const taken = this.take();
-    this.options.onQueueLength?.(this.waitingRows);
+    this.options.onQueueLength?.(this.waiting.size);
     const started = performance.now();
     try {
       const { rowLength } = this.options;
@@ -127,7 +118,7 @@ export class MicroBatcher {
       this.running = false;
       // Rows that arrived during the run have waited already: send them now (no timer is set while a
       // batch runs, see schedule).
-      if (this.waitingRows > 0) void this.flush();
+      if (this.waiting.size > 0) void this.flush();
     }
   }
 }

@@ -6,7 +6,7 @@ import type { ImageLimits } from '../config.js';
 import type { Bbox } from '../domain.js';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
 import { letterbox, preprocess, type PreprocessSpec } from '../data/image.js';
-import { FairScheduler } from '../fairness.js';
+import { FairScheduler } from './scheduler.js';
 import { adjustForPrior, withTemperature } from './ensembleFit.js';
 import type { EnsembleService, LogitAdjustment } from './ensembles.js';
 import type { LoadedModel, ModelPool } from './models.js';

@@ -3,7 +3,7 @@
 // the first request that needs them, and /readyz would say "not ready" until someone asked.
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { PubSub } from '../pubsub.js';
+import type { PubSub } from '../pubsub/pubsub.js';
 import type { EnsembleService } from './ensembles.js';
 import type { ModelPool } from './models.js';
 

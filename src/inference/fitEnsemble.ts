@@ -5,7 +5,7 @@
 import type { Db } from '../db/client.js';
 import { SPLITS, type Split, type TaskSpec } from '../domain.js';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
-import { labelledItems, scoreItems } from '../reports/evaluate.js';
+import { labelledItems, scoreItems } from './scoring.js';
 import type { ClassifyService } from './classify.js';
 import { FIT_METRICS, type FitMetric, fitTau, fitTemperature, greedySelection, logPriorOf, softVote, type Votes, withTemperature } from './ensembleFit.js';
 import type { EnsembleService, LogitAdjustment } from './ensembles.js';

@@ -9,7 +9,7 @@ import type { Split } from '../domain.js';
 import { notFound } from '../errors.js';
 import type { ModelInfo } from '../inference/registry.js';
 import { COMPLIANCE_LIMIT_MB } from '../training/distillation.js';
-import type { EpochRecord, RunProgress } from '../training/service.js';
+import type { EpochRecord, RunProgress } from '../training/runRecord.js';
 import { VERSION } from '../version.js';
 import type { ReportMetrics } from './evaluate.js';
 import type { ReliabilityBin } from './metrics.js';

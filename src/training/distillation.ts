@@ -13,8 +13,9 @@ import type { TaskSpec } from '../domain.js';
 import type { ClassifyService } from '../inference/classify.js';
 import { ensureError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { type EvaluationService, type ReportMetrics, scoreItems } from '../reports/evaluate.js';
-import { FINAL_STATUSES } from './service.js';
+import { scoreItems } from '../inference/scoring.js';
+import type { EvaluationService, ReportMetrics } from '../reports/evaluate.js';
+import { FINAL_STATUSES } from './runRecord.js';
 
 /** The 2024 season's limit on the one model allowed. */
 export const COMPLIANCE_LIMIT_MB = 25;

@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { importDataset } from '../../src/data/import.js';
 import { writeSyntheticDataset, type SynthRow } from '../../src/data/synth.js';
-import { FairScheduler } from '../../src/fairness.js';
-import { type RunningServer, startServer } from '../../src/server.js';
+import { FairScheduler } from '../../src/inference/scheduler.js';
+import { type RunningServer, startServer } from '../../src/api/server.js';
 import { trainTinyPair } from '../fixtures/training.js';
 import { graphqlClient, openTestApp, useScratchDir } from '../helpers.js';
 

@@ -5,7 +5,7 @@ import type { App } from '../../src/app.js';
 import { importDataset } from '../../src/data/import.js';
 import { writeSyntheticDataset, type SynthRow } from '../../src/data/synth.js';
 import type { ReportMetrics } from '../../src/reports/evaluate.js';
-import { type RunningServer, startServer } from '../../src/server.js';
+import { type RunningServer, startServer } from '../../src/api/server.js';
 import { trainTinyPair } from '../fixtures/training.js';
 import { graphqlClient, openTestApp, useScratchDir } from '../helpers.js';
 

@@ -10,7 +10,7 @@ import { importDataset } from '../../src/data/import.js';
 import { writeSyntheticDataset, type SynthRow } from '../../src/data/synth.js';
 import { openSession } from '../../src/inference/onnx.js';
 import { type ModelInfo, preprocessSpecOf } from '../../src/inference/registry.js';
-import { type RunningServer, startServer } from '../../src/server.js';
+import { type RunningServer, startServer } from '../../src/api/server.js';
 import { findPython } from '../../src/training/python.js';
 import { trainTinyPair } from '../fixtures/training.js';
 import { eventually, graphqlClient, multipartClient, openTestApp, pngClaiming, useScratchDir } from '../helpers.js';

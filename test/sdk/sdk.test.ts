@@ -4,7 +4,7 @@ import { modelCardHtml } from '../../src/reports/modelCard.js';
 import type { App } from '../../src/app.js';
 import { writeSyntheticDataset } from '../../src/data/synth.js';
 import { FashionHowClient, FashionHowError } from '../../src/sdk/index.js';
-import { type RunningServer, startServer } from '../../src/server.js';
+import { type RunningServer, startServer } from '../../src/api/server.js';
 import { openTestApp, useScratchDir } from '../helpers.js';
 
 const scratch = useScratchDir();

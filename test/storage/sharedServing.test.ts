@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { encodePng } from '../../src/data/image.js';
-import { type RunningServer, startServer } from '../../src/server.js';
+import { type RunningServer, startServer } from '../../src/api/server.js';
 import { findPython } from '../../src/training/python.js';
 import { type S3TestServer, startS3Server } from '../fixtures/s3.js';
 import { graphqlClient, multipartClient, openTestApp, useScratchDir } from '../helpers.js';

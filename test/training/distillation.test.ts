@@ -5,9 +5,9 @@ import type { App } from '../../src/app.js';
 import { importDataset } from '../../src/data/import.js';
 import { writeSyntheticDataset } from '../../src/data/synth.js';
 import type { ReportMetrics } from '../../src/reports/evaluate.js';
-import { type RunningServer, startServer } from '../../src/server.js';
+import { type RunningServer, startServer } from '../../src/api/server.js';
 import type { DistillationRecord } from '../../src/training/distillation.js';
-import type { EpochRecord } from '../../src/training/service.js';
+import type { EpochRecord } from '../../src/training/runRecord.js';
 import { TINY_TRAINING, trainTinyPair } from '../fixtures/training.js';
 import { graphqlClient, openTestApp, useScratchDir } from '../helpers.js';
 

@@ -8,7 +8,7 @@ import { importDataset } from '../../src/data/import.js';
 import { writeSyntheticDataset } from '../../src/data/synth.js';
 import { createLogger } from '../../src/log.js';
 import { openSession } from '../../src/inference/onnx.js';
-import { type RunningServer, startServer } from '../../src/server.js';
+import { type RunningServer, startServer } from '../../src/api/server.js';
 import { TrainingService } from '../../src/training/service.js';
 import { eventually, graphqlClient, openTestApp, processAlive, tempDir } from '../helpers.js';
 
@@ -210,7 +210,7 @@ describe('startTraining', () => {
   });
 
   it('says what to install when no Python can import torch', async () => {
-    const training = new TrainingService(app.services.db, { dataDir: scratch.dir, artifactStore: app.services.artifactStore, pixelCacheDir: scratch.dir, python: '/nonexistent/python3' }, createLogger({ logLevel: 'silent' }));
+    const training = new TrainingService(app.services.db, { dataDir: scratch.dir, artifactStore: app.services.artifactStore, pixelCacheDir: scratch.dir, python: '/nonexistent/python3', heartbeatMs: app.config.heartbeatMs, heartbeatTimeoutMs: app.config.heartbeatTimeoutMs }, createLogger({ logLevel: 'silent' }));
     const error = await training.startTraining({ datasetId: Number(datasetId), backbones: ['resnet18'], heads: ['feedforward'] }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'UNAVAILABLE' });
     expect((error as Error).message).toContain('/nonexistent/python3: not found');

@@ -9,7 +9,7 @@ import type { App } from '../../src/app.js';
 import { importDataset } from '../../src/data/import.js';
 import { writeSyntheticDataset } from '../../src/data/synth.js';
 import { findPython } from '../../src/training/python.js';
-import type { RunProgress } from '../../src/training/service.js';
+import type { RunProgress } from '../../src/training/runRecord.js';
 import { TINY_TRAINING } from '../fixtures/training.js';
 import { openTestApp, useScratchDir } from '../helpers.js';
 

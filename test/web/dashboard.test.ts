@@ -7,9 +7,9 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import type { ReportMetrics } from '../../src/reports/evaluate.js';
-import type { EpochRecord } from '../../src/training/service.js';
+import type { EpochRecord } from '../../src/training/runRecord.js';
 import { preprocess } from '../../src/data/image.js';
-import { type RunningServer, startServer } from '../../src/server.js';
+import { type RunningServer, startServer } from '../../src/api/server.js';
 import { openTestApp, useScratchDir } from '../helpers.js';
 import { buildDashboardFixture } from './fixture.js';
 

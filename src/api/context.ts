@@ -1,0 +1,48 @@
+// What every resolver receives: the services, built once per server, and the caller of this request.
+import type { Caller, TokenService } from '../auth/tokens.js';
+import type { AppConfig } from '../config.js';
+import type { DatasetService } from '../data/datasets.js';
+import type { ImportContext } from '../data/import.js';
+import type { Db } from '../db/client.js';
+import type { ClassifyService } from '../inference/classify.js';
+import type { EnsembleService } from '../inference/ensembles.js';
+import type { ModelPool } from '../inference/models.js';
+import type { ClientLimiter } from './clientLimiter.js';
+import type { Metrics } from '../metrics.js';
+import type { PubSub } from '../pubsub/pubsub.js';
+import type { EvaluationService } from '../reports/evaluate.js';
+import type { EnsembleFitter } from '../inference/fitEnsemble.js';
+import type { DistillationService } from '../training/distillation.js';
+import type { ArtifactStore } from '../storage/artifactStore.js';
+import type { TrainingService } from '../training/service.js';
+
+export interface Services {
+  db: Db;
+  /** ONNX graphs and training checkpoints by sha256, shared by every host (put, fetch, has). */
+  artifactStore: ArtifactStore;
+  datasets: DatasetService;
+  /** What importDataset needs besides the request. */
+  importContext: ImportContext;
+  training: TrainingService;
+  tokens: TokenService;
+  ensembles: EnsembleService;
+  models: ModelPool;
+  classify: ClassifyService;
+  evaluation: EvaluationService;
+  fitter: EnsembleFitter;
+  distillation: DistillationService;
+  metrics: Metrics;
+  /** Classify requests in flight per client. */
+  clientLimiter: ClientLimiter;
+  /** Change notices for subscriptions. */
+  pubsub: PubSub;
+}
+
+export interface Context {
+  config: AppConfig;
+  services: Services;
+  /** The token's owner, or null for a request without one. */
+  caller: Caller | null;
+  /** Who fair-use limits count this request against: the token, else the remote address. */
+  client: string;
+}

@@ -1,0 +1,67 @@
+import { badInput } from '../../errors.js';
+import type { EvaluationReportResolvers } from '../generated/graphql.js';
+import type { ReportMetrics } from '../../reports/evaluate.js';
+import { modelCardHtml } from '../../reports/modelCard.js';
+import type { TaskScore } from '../../reports/store.js';
+
+/** Worker reports hold { tasks: TaskScore[], meanTop1, meanAcsa }; evaluation reports hold ReportMetrics. */
+type Stored = (ReportMetrics | { source: 'training-worker'; tasks: TaskScore[]; meanTop1: number; meanAcsa: number }) & { source: string };
+const metrics = (row: { metrics: unknown }) => row.metrics as Stored;
+const evaluation = (row: { metrics: unknown }) => (metrics(row).source === 'evaluation' ? (metrics(row) as ReportMetrics) : null);
+
+export const EvaluationReport: EvaluationReportResolvers = {
+  id: (row) => String(row.id),
+  source: (row) => metrics(row).source,
+  tasks: (row) => metrics(row).tasks.map((t) => ({ task: t.name, top1: t.top1, acsa: t.acsa })),
+  meanTop1: (row) => metrics(row).meanTop1,
+  meanAcsa: (row) => metrics(row).meanAcsa,
+  dataset: (row, _args, { services }) => services.datasets.get(row.datasetId),
+  run: (row, _args, { services }) => (row.runId ? services.training.get(row.runId) : null),
+  artifact: (row, _args, { services }) => (row.artifactId ? services.db.modelArtifact.findUnique({ where: { id: row.artifactId } }) : null),
+  ensemble: (row, _args, { services }) => (row.ensembleId ? services.ensembles.get(row.ensembleId) : null),
+  details: async (row, _args, { services }) => {
+    const report = evaluation(row);
+    if (!report) return [];
+    const dataset = await services.datasets.get(row.datasetId);
+    const { tasks } = await services.datasets.labelSchema(dataset.labelSchemaId);
+    return report.tasks.map((t) => ({
+      ...t,
+      top1Interval: t.intervals.top1,
+      acsaInterval: t.intervals.acsa,
+      classes: t.classes.map((c) => ({ ...c, name: tasks[t.task]!.classes[c.index]! })),
+    }));
+  },
+  members: (row, _args, { services }) => services.db.evaluationReport.findMany({ where: { parentReportId: row.id }, orderBy: { id: 'asc' } }),
+  gainOverBestMember: (row) => {
+    const gain = evaluation(row)?.gain;
+    return gain ? { ...gain, bestMemberArtifactId: String(gain.bestMemberArtifactId) } : null;
+  },
+  decisions: (row) => evaluation(row)?.decisions ?? null,
+  modelCard: (row, _args, { services }, info) => {
+    // A card reads the whole report, its dataset's distribution and its runs: one at a time, through
+    // report(id), not for every row of a list (which the query cost would price as one string each).
+    for (let at: typeof info.path | undefined = info.path; at; at = at.prev) {
+      if (typeof at.key === 'number') throw badInput('modelCard is available on one report at a time: ask report(id) { modelCard }, not a list of reports');
+    }
+    return modelCardHtml(services, row.id);
+  },
+  model: (row) => evaluation(row)?.model ?? null,
+  confusionMatrices: (row, _args, { services }) => services.db.confusionMatrix.findMany({ where: { reportId: row.id }, orderBy: { task: 'asc' } }),
+  worstConfusions: async (row, { task, limit }, { services }) => {
+    const matrix = await services.db.confusionMatrix.findFirst({ where: { reportId: row.id, task } });
+    if (!matrix) return [];
+    const classes = matrix.classes as string[];
+    const wrong = await services.db.reportPrediction.findMany({ where: { reportId: row.id, task, NOT: { trueClass: { equals: services.db.reportPrediction.fields.predictedClass } } }, orderBy: { confidence: 'desc' }, take: Math.min(Math.max(limit ?? 20, 0), 500) });
+    const items = await services.db.item.findMany({ where: { id: { in: wrong.map((w) => w.itemId) } } });
+    return wrong.map((w) => {
+      const item = items.find((i) => i.id === w.itemId)!;
+      return {
+        itemId: String(w.itemId),
+        imagePath: item.imagePath,
+        bbox: { xmin: item.xmin, ymin: item.ymin, xmax: item.xmax, ymax: item.ymax },
+        trueClass: { index: w.trueClass, name: classes[w.trueClass]!, probability: w.trueProbability },
+        predictedClass: { index: w.predictedClass, name: classes[w.predictedClass]!, probability: w.confidence },
+      };
+    });
+  },
+};

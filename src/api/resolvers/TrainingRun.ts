@@ -1,0 +1,56 @@
+import type { TrainingRunResolvers } from '../generated/graphql.js';
+import { mean } from '../../reports/metrics.js';
+import type { DistillationRecord, DistillationScores } from '../../training/distillation.js';
+import type { EpochRecord, RunProgress, RunStatus } from '../../training/runRecord.js';
+
+
+function epochsOf(row: { epochs: unknown }) {
+  return ((row.epochs as EpochRecord[] | null) ?? []).map((e) => ({
+    ...e,
+    meanTop1: mean(e.validation.map((v) => v.top1)),
+    meanAcsa: mean(e.validation.map((v) => v.acsa)),
+  }));
+}
+
+export const TrainingRun: TrainingRunResolvers = {
+  id: (row) => String(row.id),
+  dataset: (row, _args, { services }) => services.datasets.get(row.datasetId),
+  status: (row) => row.status as RunStatus,
+  parameterCount: (row) => ((row.progress as { parameterCount?: number } | null)?.parameterCount ?? null),
+  progress: (row) => {
+    const progress = row.progress as RunProgress | null;
+    return progress ? { ...progress, phase: progress.phase ?? 'TRAINING', updatedAt: new Date(progress.updatedAt) } : null;
+  },
+  imageCache: (row) => (row.progress as RunProgress | null)?.imageCache ?? null,
+  weights: (row) => (row.progress as RunProgress | null)?.weights ?? null,
+  distillation: async (row, _args, { services }) => {
+    const record = row.distillation as DistillationRecord | null;
+    if (!record) return null;
+    const report = (scores: DistillationScores) => services.db.evaluationReport.findUniqueOrThrow({ where: { id: scores.reportId } });
+    const comparison = record.comparison
+      ? {
+          ...record.comparison,
+          student: { ...record.comparison.student, report: await report(record.comparison.student) },
+          teacher: { ...record.comparison.teacher, report: await report(record.comparison.teacher) },
+          baseline: record.comparison.baseline ? { ...record.comparison.baseline, report: await report(record.comparison.baseline) } : null,
+        }
+      : null;
+    return {
+      teacher: await services.ensembles.get(record.teacherEnsembleId),
+      temperature: record.temperature,
+      alpha: record.alpha,
+      baselineRun: record.baselineRunId ? await services.training.get(record.baselineRunId) : null,
+      comparison,
+      comparisonError: record.comparisonError ?? null,
+    };
+  },
+  warnings: (row) => (row.progress as RunProgress | null)?.warnings ?? [],
+  epochs: (row) => epochsOf(row),
+  bestValidationAcsa: (row) => {
+    const scores = epochsOf(row).map((e) => e.meanAcsa);
+    return scores.length ? Math.max(...scores) : null;
+  },
+  artifact: (row, _args, { services }) => services.db.modelArtifact.findUnique({ where: { runId: row.id } }),
+  validationReport: (row, _args, { services }) =>
+    services.db.evaluationReport.findFirst({ where: { runId: row.id, split: 'VALIDATION' }, orderBy: { id: 'desc' } }),
+};

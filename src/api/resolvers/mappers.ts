@@ -1,0 +1,22 @@
+// Storage rows behind GraphQL types. Prisma types stop here: the SDK and web/ see only GraphQL shapes.
+import type { ApiToken, ConfusionMatrix, Dataset, Ensemble, EvaluationReport, ModelArtifact, TrainingRun } from '../../db/generated/client.js';
+import type { ClassifyOutcome } from '../../inference/classify.js';
+import type { LabelSchemaSpec } from '../../domain.js';
+import type { Page } from '../pagination.js';
+
+export type DatasetRow = Dataset;
+export type LabelSchemaRow = LabelSchemaSpec & { id: number };
+export type TrainingRunRow = TrainingRun;
+export type ModelArtifactRow = ModelArtifact;
+export type EvaluationReportRow = EvaluationReport;
+export type EnsembleRow = Ensemble;
+export type ClassifyResultRow = ClassifyOutcome;
+export type ConfusionMatrixRow = ConfusionMatrix;
+/** A token as listed: everything but its hash. */
+export type ApiTokenRow = Omit<ApiToken, 'hash'>;
+export type DatasetConnectionRow = Page<DatasetRow>;
+export type TrainingRunConnectionRow = Page<TrainingRunRow>;
+export type EnsembleConnectionRow = Page<EnsembleRow>;
+export type ModelArtifactConnectionRow = Page<ModelArtifactRow>;
+export type ApiTokenConnectionRow = Page<ApiTokenRow>;
+export type EvaluationReportConnectionRow = Page<EvaluationReportRow>;
