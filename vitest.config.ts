@@ -9,6 +9,7 @@ process.env.FASHION_HOW_TEST_RUN ??= randomBytes(3).toString('hex');
 /** Tests that never open a database run once; every other test runs on SQLite and on PostgreSQL. */
 const WITHOUT_DATABASE = [
   'test/schema.test.ts',
+  'test/settings.test.ts',
   'test/data/split.test.ts',
   'test/data/labelSchema.test.ts',
   'test/data/image.test.ts',

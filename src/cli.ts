@@ -14,7 +14,8 @@ import { runDemo } from './cli/demo.js';
 import { describeDistillation, followRuns, runsTable } from './cli/train.js';
 import { describeFit } from './cli/ensemble.js';
 import { FIT_METRICS, type FitMetric } from './inference/ensembleFit.js';
-import { CONFIG_VARIABLES, loadConfig } from './config.js';
+import { loadConfig } from './config.js';
+import { SETTINGS, type Setting } from './settings.js';
 import { type Bbox, SPLITS, type Split } from './domain.js';
 import { DEFAULT_SPLIT_SEED, DEFAULT_VALIDATION_FRACTION, importDataset, type ImportOutcome } from './data/import.js';
 import { writeSyntheticDataset } from './data/synth.js';
@@ -170,7 +171,7 @@ export function buildProgram(): Command {
     .description('Fashion-How sensibility platform: datasets, training, ensembles, reports over GraphQL.')
     .version(VERSION)
     .showHelpAfterError()
-    .addHelpText('after', `\nEnvironment:\n${CONFIG_VARIABLES.map(([name, meaning]) => `  ${name.padEnd(32)} ${meaning}`).join('\n')}`);
+    .addHelpText('after', `\nEnvironment:\n${Object.values(SETTINGS).map((s: Setting<unknown>) => `  ${s.name.padEnd(34)} ${s.description} (default ${s.defaultText})`).join('\n')}`);
 
   program
     .command('synth')

@@ -3,10 +3,10 @@ import type { Db } from '../db/client.js';
 import type { ModelArtifact } from '../db/generated/client.js';
 import { AppError, ErrorCode, notFound } from '../errors.js';
 import type { Metrics } from '../metrics.js';
-import { type ArtifactStore, ArtifactCorruptError, ArtifactMissingError, ArtifactStoreError } from '../storage/artifactStore.js';
+import { type ArtifactStore, ArtifactCorruptError, ArtifactMissingError, ArtifactStoreError, hashFile } from '../storage/artifactStore.js';
 import { clientShareOf, MicroBatcher } from './batcher.js';
 import { type ModelSession, openSession } from './onnx.js';
-import { type ModelInfo, sha256File } from './registry.js';
+import type { ModelInfo } from './registry.js';
 
 export interface ServingSettings {
   maxBatch: number;
@@ -128,7 +128,7 @@ export class ModelPool {
       return await this.store.fetch(artifact.sha256, 'onnx');
     } catch (error) {
       if (!(error instanceof ArtifactMissingError)) throw error;
-      if ((await sha256File(artifact.onnxPath).catch(() => null)) !== artifact.sha256) throw error;
+      if ((await hashFile(artifact.onnxPath).catch(() => null))?.sha256 !== artifact.sha256) throw error;
       await this.store.put(artifact.onnxPath, 'onnx');
       return this.store.fetch(artifact.sha256, 'onnx');
     }

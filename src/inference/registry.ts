@@ -1,7 +1,6 @@
 // The model registry: an artifact is registered only after its ONNX graph has been checked, through
 // ONNX Runtime, against the outputs PyTorch gave on the same input tensors.
-import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ImageLimits } from '../config.js';
@@ -10,7 +9,7 @@ import { schemaFingerprint } from '../data/labelSchema.js';
 import type { Db } from '../db/client.js';
 import type { TaskSpec } from '../domain.js';
 import { AppError, badInput, ErrorCode } from '../errors.js';
-import { type ArtifactStore, ArtifactStoreError } from '../storage/artifactStore.js';
+import { type ArtifactStore, ArtifactStoreError, hashFile } from '../storage/artifactStore.js';
 import { type ModelSession, openSession } from './onnx.js';
 
 /** Largest |ONNX Runtime - PyTorch| accepted at registration; float32 graphs agree to ~1e-6. */
@@ -33,12 +32,6 @@ export interface ModelInfo {
 export function preprocessSpecOf(input: ModelInfo['input']): PreprocessSpec {
   const { size, padValue, mean, std } = input;
   return { size, padValue, mean: mean as [number, number, number], std: std as [number, number, number] };
-}
-
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 /** Runs the graph on the worker's check inputs (check/inputs.f32) and compares with check/outputs.json. */
@@ -85,7 +78,7 @@ export async function registerRunArtifact(
   const declared = info.tasks.map((t) => `${t.name}:${t.classes.length}`).join(',');
   const expected = labelSchema.tasks.map((t) => `${t.name}:${t.classes.length}`).join(',');
   if (declared !== expected) throw new Error(`model.json declares tasks ${declared} but the dataset's schema has ${expected}`);
-  const sha256 = await sha256File(files.onnxPath);
+  const { sha256 } = await hashFile(files.onnxPath);
   if (sha256 !== files.sha256) throw new Error(`model.onnx changed after export: sha256 ${sha256} is not the worker's ${files.sha256}`);
   const diff = await exportMaxAbsDiff(files.onnxPath, files.checkDir, info);
   if (!(diff <= EXPORT_TOLERANCE)) {
