@@ -10,7 +10,9 @@ import type { ImageCacheUse, TaskMetric, WeightsRecord } from './workerProcess.j
 
 export const RUN_STATUSES = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'INTERRUPTED'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
-/** Statuses resumeRun takes a run out of (the GraphQL field TrainingRun.resumable says it to clients). */
+/** Statuses cancelRun stops a run in (TrainingRun.cancellable says it to clients). */
+export const CANCELLABLE_STATUSES: ReadonlySet<string> = new Set<RunStatus>(['QUEUED', 'RUNNING']);
+/** Statuses resumeRun takes a run out of (TrainingRun.resumable says it to clients). */
 export const RESUMABLE_STATUSES: ReadonlySet<string> = new Set<RunStatus>(['INTERRUPTED', 'CANCELLED', 'FAILED']);
 /** Statuses a run does not leave by itself. */
 export const FINAL_STATUSES: ReadonlySet<string> = new Set<RunStatus>(['SUCCEEDED', 'FAILED', 'CANCELLED', 'INTERRUPTED']);

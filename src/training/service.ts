@@ -20,7 +20,7 @@ import { PostgresRunQueue } from './postgresRunQueue.js';
 import { findPython, type PythonRuntime } from './python.js';
 import { RunExecutor } from './runExecutor.js';
 import { type RunQueue, Stop, type WorkerSlots } from './runQueue.js';
-import { heldByDeadProcessHere, RESUMABLE_STATUSES, RunRecords, type RunStatus } from './runRecord.js';
+import { CANCELLABLE_STATUSES, heldByDeadProcessHere, RESUMABLE_STATUSES, RunRecords, type RunStatus } from './runRecord.js';
 
 export interface TrainingSettings {
   dataDir: string;
@@ -317,7 +317,7 @@ export class TrainingService {
   async cancel(id: number): Promise<TrainingRun> {
     const run = await this.get(id);
     const status = run.status as RunStatus;
-    if (status !== 'QUEUED' && status !== 'RUNNING') {
+    if (!CANCELLABLE_STATUSES.has(status)) {
       throw new AppError(ErrorCode.CONFLICT, `run ${id} is ${status}; only QUEUED or RUNNING runs can be cancelled`);
     }
     const stopped = this.queue.stop(id, Stop.Cancel);

@@ -162,8 +162,11 @@ describe('startTraining', () => {
     const live = await running(run!.id);
     const workerPid = (await app.services.db.trainingRun.findUniqueOrThrow({ where: { id: Number(live.id) } })).workerPid!;
     expect(processAlive(workerPid)).toBe(true);
-    const cancelled = await gql(`mutation($id: ID!) { cancelRun(id: $id) { status error } }`, { id: run!.id });
+    const before = await gql(`query($id: ID!) { run(id: $id) { cancellable resumable } }`, { id: run!.id });
+    expect(before.data?.run).toEqual({ cancellable: true, resumable: false });
+    const cancelled = await gql(`mutation($id: ID!) { cancelRun(id: $id) { status error cancellable resumable } }`, { id: run!.id });
     expect(cancelled.data?.cancelRun.status).toBe('CANCELLED');
+    expect([cancelled.data?.cancelRun.cancellable, cancelled.data?.cancelRun.resumable]).toEqual([false, true]);
     expect(cancelled.data?.cancelRun.error).toMatch(/^cancelled/);
     await eventually(async () => (processAlive(workerPid) ? undefined : true), 'the worker to exit', 15_000);
     const again = await gql(`mutation($id: ID!) { cancelRun(id: $id) { status } }`, { id: run!.id });

@@ -1,7 +1,7 @@
 import type { TrainingRunResolvers } from '../generated/graphql.js';
 import { mean } from '../../reports/metrics.js';
 import type { DistillationRecord, DistillationScores } from '../../training/distillation.js';
-import type { EpochRecord, RunProgress, RunStatus } from '../../training/runRecord.js';
+import { CANCELLABLE_STATUSES, type EpochRecord, RESUMABLE_STATUSES, type RunProgress, type RunStatus } from '../../training/runRecord.js';
 
 
 function epochsOf(row: { epochs: unknown }) {
@@ -16,6 +16,8 @@ export const TrainingRun: TrainingRunResolvers = {
   id: (row) => String(row.id),
   dataset: (row, _args, { services }) => services.datasets.get(row.datasetId),
   status: (row) => row.status as RunStatus,
+  cancellable: (row) => CANCELLABLE_STATUSES.has(row.status),
+  resumable: (row) => RESUMABLE_STATUSES.has(row.status),
   parameterCount: (row) => ((row.progress as { parameterCount?: number } | null)?.parameterCount ?? null),
   progress: (row) => {
     const progress = row.progress as RunProgress | null;

@@ -4,8 +4,6 @@ import { MoreButton, usePages } from '../paging.js';
 import { Chart } from '../chart.js';
 import { CancelRunButtonDocument, type RunDetailFragment, ResumeRunButtonDocument, RunLiveDocument, RunPageDocument, type RunPageQuery, type RunRowFragment, RunsLiveDocument, RunsPageDocument, StartTrainingChoicesDocument, StartTrainingFormDocument } from '../generated.js';
 
-const ACTIVE = new Set(['QUEUED', 'RUNNING']);
-const RESUMABLE = new Set(['FAILED', 'CANCELLED', 'INTERRUPTED']);
 
 function StartForm({ datasets, backbones, heads, onStarted }: { datasets: { id: string; name: string }[]; backbones: string[]; heads: string[]; onStarted: () => unknown }) {
   // The seed's recipe, pre-filled.
@@ -135,8 +133,8 @@ export function RunsPage() {
                 <td className="num">{run.progress?.imagesPerSecond?.toFixed(0) ?? ''}</td>
                 <td className="num">{run.bestValidationAcsa !== null ? f3(run.bestValidationAcsa) : ''}</td>
                 <td>
-                  {ACTIVE.has(run.status) && <button onClick={() => act('cancel', run.id)}>Cancel</button>}
-                  {RESUMABLE.has(run.status) && <button onClick={() => act('resume', run.id)}>Resume</button>}
+                  {run.cancellable && <button onClick={() => act('cancel', run.id)}>Cancel</button>}
+                  {run.resumable && <button onClick={() => act('resume', run.id)}>Resume</button>}
                 </td>
               </tr>
             ))}
@@ -156,7 +154,7 @@ export function RunPage({ id }: { id: string }) {
   const blocked = useSubscription(RunLiveDocument, { id }, ({ runUpdated }) => setPushed(runUpdated));
   const { data, error, reload } = useQuery(RunPageDocument, { id }, blocked ? 3000 : undefined);
   // The run's reports appear when it ends; ask for them once then.
-  const ended = pushed !== undefined && !ACTIVE.has(pushed.status);
+  const ended = pushed !== undefined && !pushed.cancellable;
   useEffect(() => {
     if (ended) void reload();
   }, [ended, reload]);
