@@ -8,7 +8,6 @@
 //     bound both: the figure says what replication costs here, not what it gains on two hosts).
 // Options: --runs N (pick-up/cancel samples, default 5), --seconds S (per throughput phase, default 20),
 // --clients C (default 16), --only jobs|replicas; the PostgreSQL server is the tests' (FASHION_HOW_TEST_POSTGRESQL_SERVER).
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,11 +17,11 @@ import { importDataset } from '../src/data/import.js';
 import { writeSyntheticDataset } from '../src/data/synth.js';
 import { POSTGRESQL_SERVER, scratchPostgresDatabase } from '../test/fixtures/databases.js';
 import { arg, multipartClassify, percentile, startServe, trainedModel } from './servedModel.js';
+import { startCli } from '../test/fixtures/cli.js';
 
 const runs = Number(arg('runs', '5'));
 const seconds = Number(arg('seconds', '20'));
 const clients = Number(arg('clients', '16'));
-const BIN = new URL('../bin/fashion-how.js', import.meta.url).pathname;
 // Long enough to be RUNNING when cancelled: many steps of a tiny model.
 const LONG_RUN = { imageSize: 32, epochs: 20, batchSize: 4, hiddenSize: 16, cutmix: 'offline', cutmixCopies: 32, dataLoaderWorkers: 0, threads: 1, pretrained: 'none' } as const;
 
@@ -80,8 +79,9 @@ async function jobFigures(dir: string) {
   const env = { ...process.env, DATABASE_URL: database.url, LOG_LEVEL: 'silent' };
   const queuer = await openApp(loadConfig({ ...env, FASHION_HOW_DATA_DIR: path.join(dir, 'queuer') }));
   const datasetId = await dataset(queuer, path.join(dir, 'queuer'));
-  const worker = spawn(process.execPath, [BIN, 'worker', '--concurrency', '1'], { env: { ...env, FASHION_HOW_DATA_DIR: path.join(dir, 'worker') }, stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve) => worker.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('taking training jobs') && resolve()));
+  const started = startCli(['worker', '--concurrency', '1'], { ...env, FASHION_HOW_DATA_DIR: path.join(dir, 'worker') }, 'the worker');
+  const worker = started.child;
+  await started.waitFor(/taking training jobs/);
   // On one machine cancelRun also signals the worker's process directly; a worker on another host
   // learns it only from the run's record at its next heartbeat, so that is what is written here.
   const remoteCancel = (id: number) => queuer.services.db.trainingRun.updateMany({ where: { id, status: 'RUNNING' }, data: { status: 'CANCELLED', finishedAt: new Date() } });

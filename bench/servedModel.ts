@@ -1,7 +1,6 @@
 // What the serving benchmarks (serve.ts, soak.ts) share: their command-line options, a model to serve
 // (one real training step of a backbone: its weights do not change the speed), a `fashion-how serve`
 // process with its own Prometheus metrics, one classify request as a multipart body, and percentiles.
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { openApp } from '../src/app.js';
@@ -9,6 +8,7 @@ import { loadConfig } from '../src/config.js';
 import { importDataset } from '../src/data/import.js';
 import { writeSyntheticDataset } from '../src/data/synth.js';
 import type { Bbox } from '../src/domain.js';
+import { startCli } from '../test/fixtures/cli.js';
 
 /** `--name value` from the command line, or `fallback`. */
 export function arg(name: string, fallback: string): string {
@@ -36,15 +36,9 @@ export async function trainedModel(options: { dir: string; env: NodeJS.ProcessEn
 
 /** A `fashion-how serve` process on a free port; `metric(name)` reads one of its fashion_how_* values. */
 export async function startServe(env: NodeJS.ProcessEnv) {
-  const server = spawn(process.execPath, [new URL('../bin/fashion-how.js', import.meta.url).pathname, 'serve', '--port', '0'], { env: { ...env, LOG_LEVEL: 'error' }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve) => {
-    let out = '';
-    server.stdout!.on('data', (chunk) => {
-      out += chunk;
-      const match = out.match(/GraphQL: (\S+)/);
-      if (match) resolve(match[1]!);
-    });
-  });
+  const serve = startCli(['serve', '--port', '0'], { ...env, LOG_LEVEL: 'error' }, 'the server');
+  const server = serve.child;
+  const [, url] = (await serve.waitFor(/GraphQL: (\S+)/)) as [string, string];
   const metrics = async () => {
     const text = await (await fetch(url.replace(/\/graphql$/, '/metrics'))).text();
     return (name: string) => Number(text.match(new RegExp(`^fashion_how_${name} (\\S+)$`, 'm'))?.[1] ?? NaN);

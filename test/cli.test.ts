@@ -4,26 +4,18 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { type CliResult, runCli } from './fixtures/cli.js';
 import { testDatabaseUrl, useScratchDir } from './helpers.js';
 
 // Runs the built command exactly as a user would (npm test builds dist/ first).
-const BIN = new URL('../bin/fashion-how.js', import.meta.url).pathname;
 const scratch = useScratchDir();
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function cli(...args: string[]): Promise<CliResult> {
   return cliWith({}, ...args);
 }
 
-async function cliWith(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], {
-      env: { ...process.env, FASHION_HOW_DATA_DIR: path.join(scratch.dir, 'data'), DATABASE_URL: testDatabaseUrl(path.join(scratch.dir, 'data')), LOG_LEVEL: 'silent', ...env },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const { code, stdout, stderr } = error as { code: number; stdout: string; stderr: string };
-    return { code, stdout, stderr };
-  }
+function cliWith(env: Record<string, string>, ...args: string[]): Promise<CliResult> {
+  return runCli(args, { ...process.env, FASHION_HOW_DATA_DIR: path.join(scratch.dir, 'data'), DATABASE_URL: testDatabaseUrl(path.join(scratch.dir, 'data')), LOG_LEVEL: 'silent', ...env });
 }
 
 describe('fashion-how CLI', () => {

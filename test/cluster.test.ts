@@ -4,7 +4,7 @@
 // after its first checkpoint; its run becomes INTERRUPTED by the missing heartbeat and is resumed and
 // finished by the other worker from the checkpoint in the object store; an ensemble built on replica B
 // answers identically through both replicas; nothing is lost.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -13,11 +13,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openApp } from '../src/app.js';
 import { importDataset } from '../src/data/import.js';
 import { writeSyntheticDataset } from '../src/data/synth.js';
+import { startCli } from './fixtures/cli.js';
 import { startS3Server, type S3TestServer } from './fixtures/s3.js';
 import { TEST_DATABASE_PREFIX } from './fixtures/databases.js';
 import { eventually, graphqlClient, processAlive, testConfig, useScratchDir } from './helpers.js';
 
-const BIN = new URL('../bin/fashion-how.js', import.meta.url).pathname;
 const server = process.env.FASHION_HOW_TEST_POSTGRESQL_SERVER;
 const scratch = useScratchDir();
 const children: ChildProcess[] = [];
@@ -33,18 +33,10 @@ const clusterEnv = () => ({
   LOG_LEVEL: 'info',
 });
 
-function start(name: string, args: string[], ready: RegExp): Promise<{ child: ChildProcess; match: RegExpMatchArray; output: () => string }> {
-  const dataDir = path.join(scratch.dir, name);
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...clusterEnv(), FASHION_HOW_DATA_DIR: dataDir }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let output = '';
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  child.stderr!.on('data', (chunk) => (output += chunk));
-  return eventually(async () => {
-    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}:\n${output.slice(-3000)}`);
-    const match = output.match(ready);
-    return match ? { child, match, output: () => output } : undefined;
-  }, `${name} to start`, 60_000);
+async function start(name: string, args: string[], ready: RegExp): Promise<{ child: ChildProcess; match: RegExpMatchArray; output: () => string }> {
+  const cli = startCli(args, { ...process.env, ...clusterEnv(), FASHION_HOW_DATA_DIR: path.join(scratch.dir, name) }, name);
+  children.push(cli.child);
+  return { child: cli.child, match: await cli.waitFor(ready, 60_000), output: cli.output };
 }
 
 beforeAll(async () => {

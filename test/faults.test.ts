@@ -2,20 +2,18 @@
 // an import, an evaluation and serving, and several processes writing one SQLite file at once. Each
 // case checks what a user would: nothing half stored, the work can be done again, nobody hangs, and no
 // database-busy error reaches anyone.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import { importDataset } from '../src/data/import.js';
 import { writeSyntheticDataset } from '../src/data/synth.js';
 import { FashionHowClient, FashionHowError } from '../src/sdk/index.js';
 import { type RunningServer, startServer } from '../src/api/server.js';
+import { runCli, startCli as startCliProcess } from './fixtures/cli.js';
 import { TINY_TRAINING, trainTinyPair } from './fixtures/training.js';
 import { graphqlClient, openTestApp, storedRowCounts, testDatabaseUrl, useScratchDir } from './helpers.js';
 
-const BIN = new URL('../bin/fashion-how.js', import.meta.url).pathname;
 const scratch = useScratchDir();
 let app: App;
 let datasetId: number;
@@ -23,33 +21,8 @@ let artifactIds: number[];
 const dataDir = () => path.join(scratch.dir, 'data');
 const env = () => ({ ...process.env, FASHION_HOW_DATA_DIR: dataDir(), DATABASE_URL: testDatabaseUrl(dataDir()), LOG_LEVEL: 'silent' });
 
-/** Starts the CLI and resolves once a line of its stderr or stdout matches `pattern`. */
-function startCli(args: string[], pattern: RegExp | null, extraEnv: Record<string, string> = {}): { child: ChildProcess; matched: Promise<string>; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...env(), ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const matched = new Promise<string>((resolve, reject) => {
-    const look = (chunk: Buffer) => {
-      output += chunk;
-      const line = output.split('\n').find((l) => pattern?.test(l));
-      if (line) resolve(line);
-    };
-    child.stdout!.on('data', look);
-    child.stderr!.on('data', look);
-    void exited.then((code) => reject(new Error(`the CLI exited (${code}) before printing ${pattern}: ${output}`)));
-  });
-  matched.catch(() => undefined);
-  return { child, matched, exited };
-}
-
-const cli = async (...args: string[]) => {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], { env: env() });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    return error as { code: number; stdout: string; stderr: string };
-  }
-};
+const startCli = (args: string[], extraEnv: Record<string, string> = {}) => startCliProcess(args, { ...env(), ...extraEnv });
+const cli = (...args: string[]) => runCli(args, env());
 
 beforeAll(async () => {
   app = await openTestApp(dataDir());
@@ -64,8 +37,8 @@ describe('faults', () => {
   it('a CLI import killed while it stores leaves no partial dataset, and importing again works', async () => {
     const big = await writeSyntheticDataset({ out: path.join(scratch.dir, 'big'), count: 3000, seed: 32, minSide: 32, maxSide: 40 });
     const before = await storedRowCounts(app);
-    const importing = startCli(['import', big.csvPath, '--name', 'killed'], /^storing 3000 items/);
-    await importing.matched;
+    const importing = startCli(['import', big.csvPath, '--name', 'killed']);
+    await importing.waitFor(/^storing 3000 items/m);
     importing.child.kill('SIGKILL');
     expect(await importing.exited).toBeNull(); // killed, not finished
     const after = await storedRowCounts(app);
@@ -82,7 +55,7 @@ describe('faults', () => {
     const ensemble = await app.services.ensembles.create({ name: 'faults pair', members: artifactIds.map((artifactId) => ({ artifactId, weight: 1 })) });
     const reportRows = async () => ({ reports: await app.services.db.evaluationReport.count(), predictions: await app.services.db.reportPrediction.count() });
     const before = await reportRows();
-    const evaluating = startCli(['evaluate', '--ensemble', String(ensemble.id), '--dataset', String(datasetId), '--split', 'ALL'], null);
+    const evaluating = startCli(['evaluate', '--ensemble', String(ensemble.id), '--dataset', String(datasetId), '--split', 'ALL']);
     // Long enough to be scoring or writing (the CLI starts in about a second), short of the end.
     await new Promise((resolve) => setTimeout(resolve, 1800));
     evaluating.child.kill('SIGKILL');
@@ -126,9 +99,9 @@ describe('faults', () => {
         probe.close(() => resolve(free));
       });
     });
-    const serve = () => startCli(['serve', '--port', String(port)], /^GraphQL: /, { LOG_LEVEL: 'error' });
+    const serve = () => startCli(['serve', '--port', String(port)], { LOG_LEVEL: 'error' });
     let server = serve();
-    await server.matched;
+    await server.waitFor(/^GraphQL: /m);
     const endpoint = `http://127.0.0.1:${port}/graphql`;
     const rows = (await app.services.db.item.findMany({ where: { datasetId }, take: 8, include: { dataset: true } })).map(({ dataset, imagePath, xmin, ymin, xmax, ymax }) => ({ image: path.join(dataset.imageRoot, imagePath), bbox: { xmin, ymin, xmax, ymax } }));
     const patient = new FashionHowClient({ endpoint, retries: 12, backoffMs: 100 });
@@ -155,7 +128,7 @@ describe('faults', () => {
     expect(impatient).toBeInstanceOf(FashionHowError);
     expect(impatient).toMatchObject({ code: 'UNREACHABLE', message: expect.stringMatching(/ECONNREFUSED/) });
     server = serve();
-    await server.matched;
+    await server.waitFor(/^GraphQL: /m);
     const restartedAt = outcomes.length;
     await new Promise((resolve) => setTimeout(resolve, 1000));
     stop = true;

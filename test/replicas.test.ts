@@ -3,7 +3,7 @@
 // B without a restart: B's /readyz says 503 while it warms the new members, then 200, and B answers
 // classify with the new default exactly as A does. (On PostgreSQL a notice arrives before the poll;
 // on SQLite the poll is all there is, so this is the slower path.)
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -15,10 +15,10 @@ import { ModelPool } from '../src/inference/models.js';
 import { createMetrics } from '../src/metrics.js';
 import { PgPubSub } from '../src/pubsub/postgresPubSub.js';
 import { findPython } from '../src/training/python.js';
+import { runCli, startCli } from './fixtures/cli.js';
 import { scratchPostgresDatabase } from './fixtures/databases.js';
 import { graphqlClient, multipartClient, openTestApp, TEST_DATABASE, testDatabaseUrl, useScratchDir } from './helpers.js';
 
-const BIN = new URL('../bin/fashion-how.js', import.meta.url).pathname;
 const REFRESH_MS = 1000;
 const scratch = useScratchDir();
 /** The one database and the one artifact store (a shared folder) the replicas have in common. */
@@ -33,22 +33,13 @@ const replicas: { name: string; child: ChildProcess; url: string }[] = [];
 
 /** Starts `fashion-how serve` on a free port with its own data folder and the shared database. */
 async function startReplica(name: string) {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0'], {
-    env: { ...process.env, DATABASE_URL: databaseUrl(), FASHION_HOW_ARTIFACT_STORE: sharedStore(), FASHION_HOW_DATA_DIR: path.join(scratch.dir, name), LOG_LEVEL: 'error', FASHION_HOW_MODEL_REFRESH_MS: String(REFRESH_MS) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const look = (chunk: Buffer) => {
-      output += chunk;
-      const match = /^GraphQL: (http:\/\/\S+)\/graphql$/m.exec(output);
-      if (match) resolve(match[1]!);
-    };
-    child.stdout!.on('data', look);
-    child.stderr!.on('data', look);
-    child.once('exit', (code) => reject(new Error(`replica ${name} exited (${code}) before listening: ${output}`)));
-  });
-  const replica = { name, child, url };
+  const serve = startCli(
+    ['serve', '--port', '0'],
+    { ...process.env, DATABASE_URL: databaseUrl(), FASHION_HOW_ARTIFACT_STORE: sharedStore(), FASHION_HOW_DATA_DIR: path.join(scratch.dir, name), LOG_LEVEL: 'error', FASHION_HOW_MODEL_REFRESH_MS: String(REFRESH_MS) },
+    `replica ${name}`,
+  );
+  const [, url] = await serve.waitFor(/^GraphQL: (http:\/\/\S+)\/graphql$/m);
+  const replica = { name, child: serve.child, url: url! };
   replicas.push(replica);
   return replica;
 }
@@ -167,7 +158,7 @@ describe('serving replicas on one database', () => {
     const [, b] = replicas as [(typeof replicas)[0], (typeof replicas)[0]];
     expect((await admin.services.ensembles.getDefault())?.name).toBe('two');
     const oneId = (await admin.services.db.ensemble.findFirstOrThrow({ where: { name: 'one' } })).id;
-    const { stdout } = await promisify(execFile)(process.execPath, [BIN, 'ensemble', 'default', String(oneId)], { env: { ...process.env, DATABASE_URL: databaseUrl(), FASHION_HOW_DATA_DIR: path.join(scratch.dir, 'cli'), LOG_LEVEL: 'silent' } });
+    const { stdout } = await runCli(['ensemble', 'default', String(oneId)], { ...process.env, DATABASE_URL: databaseUrl(), FASHION_HOW_DATA_DIR: path.join(scratch.dir, 'cli'), LOG_LEVEL: 'silent' });
     expect(stdout).toBe(`ensemble ${oneId} "one" is the default\n`);
     const toOne = await untilReadyWith(b.url, String(oneId));
     // Its model was still loaded, so B is ready at once with it.

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -6,20 +6,17 @@ import { openApp } from '../../src/app.js';
 import { importDataset } from '../../src/data/import.js';
 import { writeSyntheticDataset } from '../../src/data/synth.js';
 import { eventually, graphqlClient, processAlive, testConfig, testDatabaseUrl, useScratchDir } from '../helpers.js';
+import { startCli } from '../fixtures/cli.js';
 
 // A server process that dies mid-run (kill -9) must not leave its run RUNNING forever: the next start
 // marks it INTERRUPTED, and resumeRun continues from the last epoch checkpoint.
-const BIN = new URL('../../bin/fashion-how.js', import.meta.url).pathname;
 const scratch = useScratchDir();
 let server: ChildProcess | undefined;
 
 async function startServerProcess(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0'], { env: { ...process.env, FASHION_HOW_DATA_DIR: dataDir, DATABASE_URL: testDatabaseUrl(dataDir), LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  child.stderr!.on('data', (chunk) => (output += chunk));
-  const url = await eventually(async () => output.match(/GraphQL: (http:\/\/\S+)/)?.[1], 'the server to listen', 30_000);
-  return { child, url };
+  const serve = startCli(['serve', '--port', '0'], { ...process.env, FASHION_HOW_DATA_DIR: dataDir, DATABASE_URL: testDatabaseUrl(dataDir), LOG_LEVEL: 'info' }, 'the server');
+  const [, url] = await serve.waitFor(/GraphQL: (http:\/\/\S+)/, 30_000);
+  return { child: serve.child, url: url! };
 }
 
 afterAll(() => {

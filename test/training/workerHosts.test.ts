@@ -1,25 +1,22 @@
 // `fashion-how worker` as another host would run it: its own process and data folder, jobs from
 // PostgreSQL's queue. A cancel made in another process reaches it through the run's record at its next
 // heartbeat; a run is taken by one worker only. On SQLite the worker and serve --no-worker refuse to start.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { importDataset } from '../../src/data/import.js';
 import { writeSyntheticDataset } from '../../src/data/synth.js';
+import { runCli, startCli } from '../fixtures/cli.js';
 import { eventually, openTestApp, processAlive, TEST_DATABASE, testConfig, testDatabaseUrl, useScratchDir } from '../helpers.js';
 import { openApp } from '../../src/app.js';
 
-const BIN = new URL('../../bin/fashion-how.js', import.meta.url).pathname;
 const scratch = useScratchDir();
 const children: ChildProcess[] = [];
 afterAll(() => children.forEach((child) => child.kill('SIGKILL')));
 
-function cli(args: string[], dataDir: string, extraEnv: Record<string, string> = {}) {
-  return promisify(execFile)(process.execPath, [BIN, ...args], { env: { ...process.env, FASHION_HOW_DATA_DIR: dataDir, DATABASE_URL: testDatabaseUrl(dataDir), LOG_LEVEL: 'silent', ...extraEnv } }).then(
-    ({ stdout }) => ({ code: 0, out: stdout }),
-    (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, out: error.stdout + error.stderr }),
-  );
+async function cli(args: string[], dataDir: string, extraEnv: Record<string, string> = {}) {
+  const { code, stdout, stderr } = await runCli(args, { ...process.env, FASHION_HOW_DATA_DIR: dataDir, DATABASE_URL: testDatabaseUrl(dataDir), LOG_LEVEL: 'silent', ...extraEnv });
+  return { code, out: code === 0 ? stdout : stdout + stderr };
 }
 
 describe.skipIf(TEST_DATABASE !== 'sqlite')('worker hosts need PostgreSQL', () => {
@@ -46,12 +43,9 @@ describe.skipIf(TEST_DATABASE !== 'postgresql')('a worker host on PostgreSQL', (
 
     const workerDir = path.join(scratch.dir, 'worker');
     const env = { ...process.env, FASHION_HOW_DATA_DIR: workerDir, DATABASE_URL: testDatabaseUrl(serverDir), FASHION_HOW_HEARTBEAT_MS: '500', FASHION_HOW_HEARTBEAT_TIMEOUT_MS: '5000', LOG_LEVEL: 'silent' };
-    const worker = spawn(process.execPath, [BIN, 'worker', '--concurrency', '1'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const { child: worker, waitFor } = startCli(['worker', '--concurrency', '1'], env, 'the worker');
     children.push(worker);
-    let output = '';
-    worker.stdout!.on('data', (chunk) => (output += chunk));
-    worker.stderr!.on('data', (chunk) => (output += chunk));
-    const workerId = await eventually(async () => output.match(/worker (\S+): taking training jobs/)?.[1], 'the worker to start', 60_000);
+    const [, workerId] = await waitFor(/worker (\S+): taking training jobs/, 60_000);
     expect(workerId).toBe(`${(await import('node:os')).hostname()}:${worker.pid}`);
 
     try {
