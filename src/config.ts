@@ -166,6 +166,16 @@ export function loadConfig(env: Env = process.env): AppConfig {
   };
 }
 
+/** Whether the CLI shows the stack of an unexpected error; a bad value counts as no (the CLI is already
+ *  reporting an error, perhaps that very value). */
+export function debugEnabled(env: Env = process.env): boolean {
+  try {
+    return SETTINGS.debug.read(env, { dataDir: '', host: '' });
+  } catch {
+    return false;
+  }
+}
+
 /** What an SDK client takes from the environment when its caller does not say. */
 export function loadClientConfig(env: Env = process.env): { endpoint: string; token?: string } {
   const base: Base = { dataDir: '', host: '' };

@@ -189,12 +189,13 @@ export const SETTINGS = {
   // Open reads suit a server on the loopback interface; a server others can reach asks for tokens.
   anonymousRead: flag('FASHION_HOW_ANONYMOUS_READ', 'queries and classify without a token (mutations always need one)', ({ host }) => isLoopback(host), 'true on a loopback address'),
   endpoint: text('FASHION_HOW_ENDPOINT', 'the GraphQL endpoint an SDK client talks to', { default: 'http://127.0.0.1:4000/graphql', type: 'URL', scope: 'client' }),
+  debug: flag('FASHION_HOW_DEBUG', 'the CLI prints the stack of an unexpected error', false),
   token: optionalText('FASHION_HOW_TOKEN', 'the API token an SDK client sends', { defaultText: 'none', scope: 'client' }),
 } satisfies Record<string, Setting<unknown>>;
 
 /** The settings as a Markdown table, for docs/configuration.md. */
 export function settingsTable(): string {
   const cell = (value: string) => value.replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-  const rows = Object.values(SETTINGS).map((s: Setting<unknown>) => `| \`${s.name}\` | ${cell(s.type)} | ${cell(s.defaultText)} | ${s.scope} | ${cell(s.description)} |`);
+  const rows = Object.values(SETTINGS).map((s: Setting<unknown>) => `| \`${s.name}\` | ${cell(s.type)} | ${cell(s.defaultText)} | ${s.scope === 'server' ? 'server, CLI' : 'SDK client'} | ${cell(s.description)} |`);
   return ['| variable | type | default | read by | meaning |', '| --- | --- | --- | --- | --- |', ...rows].join('\n');
 }

@@ -1,0 +1,126 @@
+// fashion-how synth, import, datasets, dataset: data in, and what it holds.
+import { type Command, InvalidArgumentError } from 'commander';
+import type { App } from '../app.js';
+import { DEFAULT_SPLIT_SEED, DEFAULT_VALIDATION_FRACTION, type ImportOutcome, importDataset } from '../data/import.js';
+import { writeSyntheticDataset } from '../data/synth.js';
+import { SPLITS, type Split } from '../domain.js';
+import { percent, table } from './format.js';
+import { fraction, int } from './options.js';
+import { createProgress } from './progress.js';
+import { withApp } from './session.js';
+
+async function synth(options: { out: string; count: number; seed: number; minSide: number; maxSide: number }) {
+  const progress = createProgress('synth');
+  const result = await writeSyntheticDataset({ ...options, onProgress: (done, total) => progress.update(done, total) });
+  progress.stop();
+  console.log(`wrote ${result.rows.length} images under ${result.imageRoot}`);
+  console.log(`wrote ${result.csvPath}`);
+  return result;
+}
+
+interface ImportOptions {
+  images?: string;
+  name?: string;
+  schema?: string;
+  skipInvalid?: boolean;
+  seed: number;
+  validationFraction: number;
+  testFraction: number;
+}
+
+async function runImport(app: App, csv: string, options: ImportOptions): Promise<ImportOutcome> {
+  const progress = createProgress('validate');
+  const outcome = await importDataset(
+    {
+      csvPath: csv,
+      imageRoot: options.images,
+      name: options.name,
+      labelSchemaPath: options.schema,
+      skipInvalid: options.skipInvalid,
+      splitSeed: options.seed,
+      validationFraction: options.validationFraction,
+      testFraction: options.testFraction,
+    },
+    {
+      ...app.services.importContext,
+      onProgress: (p) => {
+        if (p.phase === 'validate') progress.update(p.done, p.total);
+        else if (p.done === 0) console.error(`storing ${p.total} items in one transaction`);
+      },
+    },
+  );
+  progress.stop();
+  if (!outcome.created) {
+    console.log(`this CSV was imported before (same content): dataset ${outcome.datasetId}, ${outcome.itemCount} items; nothing new stored`);
+    return outcome;
+  }
+  console.log(`imported dataset ${outcome.datasetId}: ${outcome.itemCount} items in ${(outcome.durationMs / 1000).toFixed(1)} s`);
+  if (outcome.rejects.length > 0) {
+    console.log(`skipped ${outcome.rejects.length} invalid rows (kept as rejects):`);
+    for (const r of outcome.rejects.slice(0, 20)) console.log(`  line ${r.line}: ${r.reason}`);
+  }
+  return outcome;
+}
+
+async function printDataset(app: App, id: number, split?: Split) {
+  const { datasets } = app.services;
+  const dataset = await datasets.get(id);
+  const splits = await datasets.splitCounts(id);
+  console.log(`dataset ${dataset.id} "${dataset.name}": ${dataset.itemCount} items (${splits.map((s) => `${s.split.toLowerCase()} ${s.count}`).join(', ')})`);
+  if (dataset.rejectCount > 0) console.log(`${dataset.rejectCount} rows were rejected at import`);
+  for (const task of await datasets.distribution(id, split)) {
+    console.log(`\n${task.name}${split ? ` (${split.toLowerCase()})` : ''}: ${task.total} labels, imbalance ratio ${task.imbalanceRatio?.toFixed(1) ?? 'n/a'}`);
+    console.log(table(['#', 'class', 'count', 'share'], task.classes.map((c) => [c.index, c.name, c.count, percent(c.share)])));
+  }
+}
+
+export function addDataCommands(program: Command): void {
+  program
+    .command('synth')
+    .description('write a synthetic Fashion-How dataset (JPEGs + train.csv) with a learnable signal per task')
+    .requiredOption('--out <dir>', 'output folder')
+    .option('--count <n>', 'number of items', int('count', 1), 1000)
+    .option('--seed <s>', 'random seed', int('seed', 0), 1)
+    .option('--min-side <px>', 'smallest image side', int('min-side', 32), 160)
+    .option('--max-side <px>', 'largest image side', int('max-side', 32), 320)
+    .action(async (options) => {
+      await synth(options);
+    });
+
+  program
+    .command('import')
+    .description('import a Fashion-How CSV and its images into the database')
+    .argument('<csv>', 'CSV with image_name,BBox_xmin,BBox_ymin,BBox_xmax,BBox_ymax and one column per task')
+    .option('--images <dir>', 'image root the image_name values are relative to (default: images/ beside the CSV, else its folder)')
+    .option('--name <name>', 'dataset name (default: the CSV file name)')
+    .option('--schema <file>', 'label schema JSON/YAML (default: <csv stem>.schema.json|yaml beside the CSV, else Fashion-How\'s)')
+    .option('--skip-invalid', 'import the valid rows and keep the invalid ones as rejects, instead of importing nothing')
+    .option('--seed <s>', 'seed of the stratified split', int('seed', 0), DEFAULT_SPLIT_SEED)
+    .option('--validation-fraction <f>', 'share of items in the validation split', fraction, DEFAULT_VALIDATION_FRACTION)
+    .option('--test-fraction <f>', 'share of items held out as TEST, e.g. 0.15 with --validation-fraction 0.15 for 70:15:15', fraction, 0)
+    .action(async (csv: string, options: ImportOptions) => {
+      await withApp((app) => runImport(app, csv, options));
+    });
+
+  program
+    .command('datasets')
+    .description('list the imported datasets')
+    .action(() =>
+      withApp(async (app) => {
+        const rows = await app.services.datasets.list();
+        if (rows.length === 0) return console.log('no datasets yet: try `fashion-how synth --out data/synth` then `fashion-how import data/synth/train.csv`');
+        console.log(table(['id', 'name', 'items', 'rejects', 'imported'], rows.map((d) => [d.id, d.name, d.itemCount, d.rejectCount, d.createdAt.toISOString()])));
+      }),
+    );
+
+  program
+    .command('dataset')
+    .description('show one dataset: items per split and the class distribution of every task')
+    .argument('<id>', 'dataset id', int('id', 1))
+    .option('--split <split>', `only one split (${SPLITS.join(', ')})`, (raw: string) => {
+      const split = raw.toUpperCase();
+      if (!(SPLITS as readonly string[]).includes(split)) throw new InvalidArgumentError(`choose one of ${SPLITS.join(', ')}`);
+      return split as Split;
+    })
+    .action((id: number, options: { split?: Split }) => withApp((app) => printDataset(app, id, options.split)));
+}
