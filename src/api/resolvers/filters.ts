@@ -3,15 +3,12 @@
 import type { Prisma } from '../../db/generated/client.js';
 import type { ArtifactFilter, DatasetFilter, EnsembleFilter, ReportFilter, RunFilter, TokenFilter } from '../generated/graphql.js';
 import type { RunFilter as RunQuery } from '../../training/service.js';
+import { nullsAsAbsent } from './absent.js';
 import { parseId } from './ids.js';
 
 export function runFilterOf(filter: RunFilter | null | undefined): RunQuery {
-  return {
-    status: filter?.status ?? undefined,
-    datasetId: filter?.datasetId ? parseId(filter.datasetId, 'dataset') : undefined,
-    backbone: filter?.backbone ?? undefined,
-    head: filter?.head ?? undefined,
-  };
+  const { status, datasetId, backbone, head } = nullsAsAbsent(filter ?? {});
+  return { status, datasetId: datasetId ? parseId(datasetId, 'dataset') : undefined, backbone, head };
 }
 
 /** Top-level reports only: an ensemble's member reports are reached through its report. */

@@ -1,5 +1,6 @@
 import { requireRole } from '../../../auth/tokens.js';
 import type { MutationResolvers } from '../../generated/graphql.js';
+import { nullsAsAbsent } from '../absent.js';
 import { parseId } from '../ids.js';
 
 export const evaluate: NonNullable<MutationResolvers['evaluate']> = (_parent, { input }, { services, caller }) => {
@@ -10,6 +11,6 @@ export const evaluate: NonNullable<MutationResolvers['evaluate']> = (_parent, { 
     artifactId: id(input.artifactId, 'artifact'),
     ensembleId: id(input.ensembleId, 'ensemble'),
     datasetId: id(input.datasetId, 'dataset'),
-    split: input.split ?? undefined,
+    split: nullsAsAbsent(input).split,
   });
 };

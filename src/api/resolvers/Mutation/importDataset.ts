@@ -1,20 +1,12 @@
 import { requireRole } from '../../../auth/tokens.js';
 import { importDataset as runImport } from '../../../data/import.js';
 import type { MutationResolvers } from '../../generated/graphql.js';
+import { nullsAsAbsent } from '../absent.js';
 
 export const importDataset: NonNullable<MutationResolvers['importDataset']> = async (_parent, { input }, { services, caller }) => {
   requireRole(caller, 'trainer', 'importDataset');
   const outcome = await runImport(
-    {
-      csvPath: input.csvPath,
-      imageRoot: input.imageRoot ?? undefined,
-      name: input.name ?? undefined,
-      labelSchemaPath: input.labelSchemaPath ?? undefined,
-      skipInvalid: input.skipInvalid ?? false,
-      splitSeed: input.splitSeed ?? undefined,
-      validationFraction: input.validationFraction ?? undefined,
-      testFraction: input.testFraction ?? undefined,
-    },
+    { skipInvalid: false, ...nullsAsAbsent(input) },
     services.importContext,
   );
   return {

@@ -1,5 +1,6 @@
 import type { QueryResolvers } from '../../generated/graphql.js';
 import { saliency as explain } from '../../../inference/saliency.js';
+import { nullsAsAbsent } from '../absent.js';
 import { imageBytes } from '../imageInput.js';
 import { parseId } from '../ids.js';
 
@@ -11,7 +12,7 @@ export const saliency: NonNullable<QueryResolvers['saliency']> = async (_parent,
       bbox: input.bbox,
       ensembleId: input.ensembleId ? parseId(input.ensembleId, 'ensemble') : undefined,
       artifactId: input.artifactId ? parseId(input.artifactId, 'artifact') : undefined,
-      grid: input.grid ?? undefined,
+      grid: nullsAsAbsent(input).grid,
       client,
     });
     return {
