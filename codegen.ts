@@ -10,12 +10,22 @@ const config: CodegenConfig = {
     'web/src/generated.ts': {
       documents: 'web/src/operations.graphql',
       plugins: ['typescript-operations', 'typed-document-node'],
-      config: { enumsAsTypes: true, useTypeImports: true, scalars: { DateTime: 'string', JSON: 'unknown', Upload: 'Blob' }, avoidOptionals: { field: true, inputValue: false } },
+      config: {
+        enumsAsTypes: true,
+        useTypeImports: true,
+        scalars: { DateTime: 'string', JSON: 'unknown', Upload: 'Blob' },
+        avoidOptionals: { field: true, inputValue: false },
+      },
     },
     'src/sdk/generated.ts': {
       documents: 'src/sdk/operations.graphql',
       plugins: ['typescript-operations', 'typed-document-node'],
-      config: { enumsAsTypes: true, useTypeImports: true, scalars: { DateTime: 'string', JSON: 'unknown', Upload: 'Blob' }, avoidOptionals: { field: true, inputValue: false } },
+      config: {
+        enumsAsTypes: true,
+        useTypeImports: true,
+        scalars: { DateTime: 'string', JSON: 'unknown', Upload: 'Blob' },
+        avoidOptionals: { field: true, inputValue: false },
+      },
     },
     'src/api/generated/graphql.ts': {
       plugins: ['typescript', 'typescript-resolvers'],

@@ -1,11 +1,11 @@
 // Prisma CLI configuration. The JavaScript schema engine with the better-sqlite3 adapter lets
 // generate / migrate deploy run offline (Prisma's native engine download is unreachable here).
 import path from 'node:path';
-import { defineConfig } from 'prisma/config';
 import { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
+import { defineConfig } from 'prisma/config';
 
 // The schema reads env("DATABASE_URL"); without it the CLI falls back to downloading an engine.
-process.env.DATABASE_URL ??= `file:${path.resolve("data/fashion-how.db")}`;
+process.env.DATABASE_URL ??= `file:${path.resolve('data/fashion-how.db')}`;
 const url = process.env.DATABASE_URL;
 
 export default defineConfig({

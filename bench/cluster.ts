@@ -15,17 +15,28 @@ import { type App, openApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { importDataset } from '../src/data/import.js';
 import { writeSyntheticDataset } from '../src/data/synth.js';
+import { startCli } from '../test/fixtures/cli.js';
 import { POSTGRESQL_SERVER, scratchPostgresDatabase } from '../test/fixtures/databases.js';
 import { arg, multipartClassify, percentile, startServe, trainedModel } from './servedModel.js';
-import { startCli } from '../test/fixtures/cli.js';
 
 const runs = Number(arg('runs', '5'));
 const seconds = Number(arg('seconds', '20'));
 const clients = Number(arg('clients', '16'));
 // Long enough to be RUNNING when cancelled: many steps of a tiny model.
-const LONG_RUN = { imageSize: 32, epochs: 20, batchSize: 4, hiddenSize: 16, cutmix: 'offline', cutmixCopies: 32, dataLoaderWorkers: 0, threads: 1, pretrained: 'none' } as const;
+const LONG_RUN = {
+  imageSize: 32,
+  epochs: 20,
+  batchSize: 4,
+  hiddenSize: 16,
+  cutmix: 'offline',
+  cutmixCopies: 32,
+  dataLoaderWorkers: 0,
+  threads: 1,
+  pretrained: 'none',
+} as const;
 
-const ms = (values: number[]) => `median ${percentile(values, 50).toFixed(0)} ms (min ${Math.min(...values).toFixed(0)}, max ${Math.max(...values).toFixed(0)})`;
+const ms = (values: number[]) =>
+  `median ${percentile(values, 50).toFixed(0)} ms (min ${Math.min(...values).toFixed(0)}, max ${Math.max(...values).toFixed(0)})`;
 const sleep = (t: number) => new Promise((resolve) => setTimeout(resolve, t));
 
 async function until<T>(probe: () => Promise<T | undefined>, every = 5): Promise<T> {
@@ -43,7 +54,12 @@ async function latencies(queuer: App, datasetId: number, cancel: (runId: number)
   const cancelled: number[] = [];
   for (let i = 0; i < runs; i++) {
     const queuedAt = performance.now();
-    const [run] = await queuer.services.training.startTraining({ datasetId, backbones: ['mobilenet_v3_small'], heads: ['feedforward'], options: { ...LONG_RUN, seed: i } });
+    const [run] = await queuer.services.training.startTraining({
+      datasetId,
+      backbones: ['mobilenet_v3_small'],
+      heads: ['feedforward'],
+      options: { ...LONG_RUN, seed: i },
+    });
     await until(async () => ((await queuer.services.db.trainingRun.findUniqueOrThrow({ where: { id: run!.id } })).status === 'RUNNING' ? true : undefined));
     pickUp.push(performance.now() - queuedAt);
     // Cancel once the Python worker is training (a cancel before it starts is a different path).
@@ -84,7 +100,8 @@ async function jobFigures(dir: string) {
   await started.waitFor(/taking training jobs/);
   // On one machine cancelRun also signals the worker's process directly; a worker on another host
   // learns it only from the run's record at its next heartbeat, so that is what is written here.
-  const remoteCancel = (id: number) => queuer.services.db.trainingRun.updateMany({ where: { id, status: 'RUNNING' }, data: { status: 'CANCELLED', finishedAt: new Date() } });
+  const remoteCancel = (id: number) =>
+    queuer.services.db.trainingRun.updateMany({ where: { id, status: 'RUNNING' }, data: { status: 'CANCELLED', finishedAt: new Date() } });
   const queued = await latencies(queuer, datasetId, remoteCancel);
   worker.kill('SIGTERM');
   await new Promise((resolve) => worker.once('exit', resolve));
@@ -94,7 +111,12 @@ async function jobFigures(dir: string) {
 }
 
 /** Images per second that `clients` clients get, client i sending to urls[i % urls.length]. */
-async function throughput(urls: string[], artifactId: number, images: { file: Buffer; bbox: { xmin: number; ymin: number; xmax: number; ymax: number } }[], tokens: string[]) {
+async function throughput(
+  urls: string[],
+  artifactId: number,
+  images: { file: Buffer; bbox: { xmin: number; ymin: number; xmax: number; ymax: number } }[],
+  tokens: string[],
+) {
   let done = 0;
   const deadline = performance.now() + seconds * 1000;
   await Promise.all(
@@ -102,7 +124,11 @@ async function throughput(urls: string[], artifactId: number, images: { file: Bu
       const url = urls[c % urls.length]!;
       for (let i = c; performance.now() < deadline; i += clients) {
         const image = images[i % images.length]!;
-        const response = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${tokens[c % tokens.length]}`, 'apollo-require-preflight': 'true' }, body: multipartClassify(artifactId, image.bbox, image.file) });
+        const response = await fetch(url, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${tokens[c % tokens.length]}`, 'apollo-require-preflight': 'true' },
+          body: multipartClassify(artifactId, image.bbox, image.file),
+        });
         const body = (await response.json()) as { errors?: unknown[] };
         if (!body.errors) done++;
       }
@@ -130,16 +156,24 @@ async function replicaFigures(dir: string) {
 
 const dir = await mkdtemp(path.join(os.tmpdir(), 'fashion-how-bench-cluster-'));
 try {
-  console.log(`cluster benchmark on ${os.cpus().length} cores, PostgreSQL at ${new URL(POSTGRESQL_SERVER).host}: ${runs} runs, ${seconds} s per throughput phase, ${clients} clients`);
+  console.log(
+    `cluster benchmark on ${os.cpus().length} cores, PostgreSQL at ${new URL(POSTGRESQL_SERVER).host}: ${runs} runs, ${seconds} s per throughput phase, ${clients} clients`,
+  );
   const only = arg('only', 'all');
   if (only !== 'replicas') {
     const jobs = await jobFigures(dir);
-    console.log(`job pick-up (startTraining -> RUNNING):  in-process queue (SQLite) ${ms(jobs.local.pickUp)} | PostgreSQL queue, worker process ${ms(jobs.queued.pickUp)}`);
-  console.log(`cancel (cancelRun -> worker stopped):    same process (SQLite)      ${ms(jobs.local.cancel)} | another host, at its next heartbeat (every ${loadConfig({}).heartbeatMs} ms) ${ms(jobs.queued.cancel)}`);
+    console.log(
+      `job pick-up (startTraining -> RUNNING):  in-process queue (SQLite) ${ms(jobs.local.pickUp)} | PostgreSQL queue, worker process ${ms(jobs.queued.pickUp)}`,
+    );
+    console.log(
+      `cancel (cancelRun -> worker stopped):    same process (SQLite)      ${ms(jobs.local.cancel)} | another host, at its next heartbeat (every ${loadConfig({}).heartbeatMs} ms) ${ms(jobs.queued.cancel)}`,
+    );
   }
   if (only !== 'jobs') {
     const replicas = await replicaFigures(dir);
-    console.log(`classify throughput, ${clients} clients:   one replica ${replicas.one.toFixed(1)} images/s | two replicas ${replicas.two.toFixed(1)} images/s | ratio ${(replicas.two / replicas.one).toFixed(2)} (both on the same ${os.cpus().length} cores)`);
+    console.log(
+      `classify throughput, ${clients} clients:   one replica ${replicas.one.toFixed(1)} images/s | two replicas ${replicas.two.toFixed(1)} images/s | ratio ${(replicas.two / replicas.one).toFixed(2)} (both on the same ${os.cpus().length} cores)`,
+    );
   }
 } finally {
   await rm(dir, { recursive: true, force: true });

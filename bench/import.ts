@@ -3,9 +3,10 @@
 // the same concurrency and nothing else. The ratio is the cost of everything the import adds
 // (CSV parsing, path checks, bbox and label checks, the split, the transaction).
 //   npm run bench:import -- [--count 14000] [--min-side 240] [--max-side 480] [--keep DIR]
+
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { mkdtemp, rm } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import { openApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';

@@ -2,9 +2,10 @@
 // on the held-out TEST split: each member, their plain soft vote, the ensemble selected on VALIDATION
 // without and with logit adjustment, and a distilled mobilenet_v3_small student with its baseline.
 //   npm run bench:quality -- [--count 4000] [--size 64] [--epochs 3] [--keep DIR]
+
+import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { mkdtemp } from 'node:fs/promises';
 import { openApp } from '../src/app.js';
 import { f3, table } from '../src/cli/format.js';
 import { loadConfig } from '../src/config.js';
@@ -31,7 +32,10 @@ const { services } = app;
 try {
   console.log(`machine: ${os.cpus().length} cores, ${os.cpus()[0]?.model}; ${count} synthetic items, ${size} px, ${epochs} epochs, split 70:15:15`);
   const synthetic = await writeSyntheticDataset({ out: path.join(dir, 'synth'), count, seed: 7, minSide: 96, maxSide: 200 });
-  const { datasetId } = await importDataset({ csvPath: synthetic.csvPath, imageRoot: synthetic.imageRoot, validationFraction: 0.15, testFraction: 0.15 }, services.importContext);
+  const { datasetId } = await importDataset(
+    { csvPath: synthetic.csvPath, imageRoot: synthetic.imageRoot, validationFraction: 0.15, testFraction: 0.15 },
+    services.importContext,
+  );
   const options: Partial<Hyperparameters> = { epochs, batchSize: 32, imageSize: size, cutmix: 'offline', cutmixCopies: 1, pretrained: 'none', seed: 1 };
   const combos = [
     { backbone: 'resnet18', head: 'feedforward' },
@@ -51,7 +55,12 @@ try {
   const adjusted = await services.fitter.fit({ name: 'selected + logit adjustment', artifactIds: ids, datasetId, split: 'VALIDATION', logitAdjustment: true });
   console.log(`[${seconds()} s] fitted: selected ${JSON.stringify((await services.ensembles.members(selected.id)).map((m) => [m.artifactId, m.weight]))}`);
 
-  const students = await services.training.startTraining({ datasetId, combos: [{ backbone: 'mobilenet_v3_small', head: 'feedforward' }], options, teacher: { ensembleId: adjusted.id } });
+  const students = await services.training.startTraining({
+    datasetId,
+    combos: [{ backbone: 'mobilenet_v3_small', head: 'feedforward' }],
+    options,
+    teacher: { ensembleId: adjusted.id },
+  });
   await services.training.waitFor(students.map((r) => r.id));
   await services.distillation.settled();
   const student = await services.training.get(students.at(-1)!.id);
@@ -61,7 +70,14 @@ try {
   const rows: string[][] = [];
   const add = async (label: string, target: { artifactId?: number; ensembleId?: number }) => {
     const metrics = (await services.evaluation.evaluate({ ...target, datasetId, split: 'TEST' })).metrics as unknown as ReportMetrics;
-    rows.push([label, f3(metrics.meanTop1), f3(metrics.meanAcsa), ...metrics.tasks.map((t) => `${f3(t.top1)} / ${f3(t.acsa)}`), metrics.model.sizeMB.toFixed(1), metrics.model.cpuLatencyMs.toFixed(1)]);
+    rows.push([
+      label,
+      f3(metrics.meanTop1),
+      f3(metrics.meanAcsa),
+      ...metrics.tasks.map((t) => `${f3(t.top1)} / ${f3(t.acsa)}`),
+      metrics.model.sizeMB.toFixed(1),
+      metrics.model.cpuLatencyMs.toFixed(1),
+    ]);
     return metrics;
   };
   for (const artifact of artifacts) await add(artifact.name, { artifactId: artifact.id });
@@ -78,12 +94,15 @@ try {
     }
   }
   const tasks = adjustedMetrics.tasks.map((t) => `${t.name} top-1 / ACSA`);
-  console.log(`\nheld-out TEST (${(await services.db.item.count({ where: { datasetId, split: 'TEST' } }))} items):`);
+  console.log(`\nheld-out TEST (${await services.db.item.count({ where: { datasetId, split: 'TEST' } })} items):`);
   console.log(table(['model', 'mean top-1', 'mean ACSA', ...tasks, 'MB', 'CPU ms'], rows));
-  if (softVote) console.log(`the adjusted ensemble's own soft vote (no adjustment) on TEST: mean top-1 ${f3(softVote.meanTop1)}, mean ACSA ${f3(softVote.meanAcsa)}`);
+  if (softVote)
+    console.log(`the adjusted ensemble's own soft vote (no adjustment) on TEST: mean top-1 ${f3(softVote.meanTop1)}, mean ACSA ${f3(softVote.meanAcsa)}`);
   if (record.comparison) {
     const { compliance } = record.comparison;
-    console.log(`student compliance: ${compliance.compliant ? 'yes' : 'NO'} (1 model, ${compliance.sizeMB.toFixed(1)} MB of ${compliance.limitMB}, ${compliance.cpuLatencyMs.toFixed(1)} ms per image on this CPU)`);
+    console.log(
+      `student compliance: ${compliance.compliant ? 'yes' : 'NO'} (1 model, ${compliance.sizeMB.toFixed(1)} MB of ${compliance.limitMB}, ${compliance.cpuLatencyMs.toFixed(1)} ms per image on this CPU)`,
+    );
   }
   console.log(`total ${seconds()} s`);
 } finally {

@@ -55,13 +55,15 @@ for (const batch of [1, 4, 8, 16, 32]) {
   if (rate > best.rate) best = { batch, rate };
 }
 const limit = pLimit(4);
-let started = performance.now();
-let cpuStarted = cpuSeconds();
+const started = performance.now();
+const cpuStarted = cpuSeconds();
 const tensors = await Promise.all(rows.map((r, i) => limit(async () => (await preprocess(files[i]!, r.bbox, spec, limits)).tensor)));
 for (let i = 0; i < tensors.length; i += best.batch) {
   const chunk = tensors.slice(i, i + best.batch);
   const input = new Float32Array(chunk.length * one.length);
-  chunk.forEach((t, j) => input.set(t, j * one.length));
+  chunk.forEach((t, j) => {
+    input.set(t, j * one.length);
+  });
   await session.run(input, chunk.length, size);
 }
 const withPreprocessing = tensors.length / ((performance.now() - started) / 1000);
@@ -75,10 +77,20 @@ for (let i = 0; i < 64; i++) {
 await session.release();
 
 // (b) end to end through a server process.
-const jsonBodies = rows.map((r, i) => JSON.stringify({ query: CLASSIFY_QUERY, variables: { input: { artifactId: String(artifact.id), images: [{ image: files[i]!.toString('base64'), bbox: r.bbox }] } } }));
+const jsonBodies = rows.map((r, i) =>
+  JSON.stringify({
+    query: CLASSIFY_QUERY,
+    variables: { input: { artifactId: String(artifact.id), images: [{ image: files[i]!.toString('base64'), bbox: r.bbox }] } },
+  }),
+);
 const multipartBodies = rows.map((r, i) => multipartClassify(artifact.id, r.bbox, files[i]!));
 
-interface Load { rate: number; p50: number; p99: number; cpuPerImage: number }
+interface Load {
+  rate: number;
+  p50: number;
+  p99: number;
+  cpuPerImage: number;
+}
 
 async function startServer(extraEnv: Record<string, string> = {}) {
   const { url, metrics, stop } = await startServe({ ...env, ...extraEnv });
@@ -87,7 +99,11 @@ async function startServer(extraEnv: Record<string, string> = {}) {
   const call = async (i: number, multipart: boolean) => {
     const t = performance.now();
     const headers: Record<string, string> = multipart ? { 'apollo-require-preflight': 'true' } : { 'content-type': 'application/json' };
-    const response = await fetch(url, { method: 'POST', headers: { ...headers, authorization: `Bearer ${token}` }, body: multipart ? multipartBodies[i % rows.length] : jsonBodies[i % rows.length] });
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { ...headers, authorization: `Bearer ${token}` },
+      body: multipart ? multipartBodies[i % rows.length] : jsonBodies[i % rows.length],
+    });
     const answer = (await response.json()) as { errors?: unknown[] };
     if (answer.errors) throw new Error(JSON.stringify(answer.errors));
     return performance.now() - t;
@@ -98,9 +114,11 @@ async function startServer(extraEnv: Record<string, string> = {}) {
     let next = 0;
     const cpuBefore = await serverCpu();
     const began = performance.now();
-    await Promise.all(Array.from({ length: clients }, async () => {
-      while (next < count) latencies.push(await call(next++, multipart));
-    }));
+    await Promise.all(
+      Array.from({ length: clients }, async () => {
+        while (next < count) latencies.push(await call(next++, multipart));
+      }),
+    );
     const seconds = (performance.now() - began) / 1000;
     return { rate: count / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), cpuPerImage: ((await serverCpu()) - cpuBefore) / count };
   };
@@ -128,21 +146,32 @@ if (process.argv.includes('--sweep')) {
 
 // (c) PyTorch eager on the same images.
 const itemsFile = path.join(dir, 'items.json');
-await writeFile(itemsFile, JSON.stringify(rows.map((r) => ({ path: path.join(synthetic.imageRoot, r.imageName), bbox: [r.bbox.xmin, r.bbox.ymin, r.bbox.xmax, r.bbox.ymax] }))));
+await writeFile(
+  itemsFile,
+  JSON.stringify(rows.map((r) => ({ path: path.join(synthetic.imageRoot, r.imageName), bbox: [r.bbox.xmin, r.bbox.ymin, r.bbox.xmax, r.bbox.ymax] }))),
+);
 const python = await findPython(process.env.FASHION_HOW_PYTHON);
-const torchRun = spawnSync(python.executable, [new URL('./serve_torch.py', import.meta.url).pathname, path.dirname(artifact.onnxPath), itemsFile, String(best.batch)], { encoding: 'utf8' });
+const torchRun = spawnSync(
+  python.executable,
+  [new URL('./serve_torch.py', import.meta.url).pathname, path.dirname(artifact.onnxPath), itemsFile, String(best.batch)],
+  { encoding: 'utf8' },
+);
 if (torchRun.status !== 0) throw new Error(torchRun.stderr);
 const eager = JSON.parse(torchRun.stdout.trim().split('\n').pop()!) as { withPreprocessing: number; modelOnly: number };
 
 const row = (name: string, l: Load) => `| ${name} | ${l.rate.toFixed(1)} | ${l.p50.toFixed(1)} | ${l.p99.toFixed(1)} | ${(l.cpuPerImage * 1000).toFixed(1)} |`;
-console.log(`machine: ${os.cpus().length} cores, ${os.cpus()[0]?.model}; model ${backbone}+feedforward at ${size} px (${(artifact.sizeBytes / 1e6).toFixed(1)} MB ONNX)`);
+console.log(
+  `machine: ${os.cpus().length} cores, ${os.cpus()[0]?.model}; model ${backbone}+feedforward at ${size} px (${(artifact.sizeBytes / 1e6).toFixed(1)} MB ONNX)`,
+);
 console.log(`onnxruntime-node images/s by batch size: ${rates.join(', ')}`);
 console.log('');
 console.log('| path | images/s | p50 ms | p99 ms | CPU ms per image |');
 console.log('|---|---:|---:|---:|---:|');
 console.log(`| (a) onnxruntime-node, pre-made tensors, batch ${best.batch} | ${best.rate.toFixed(1)} | | | |`);
 console.log(`| (a) + preprocessing (sharp decode, crop, letterbox), one process | ${withPreprocessing.toFixed(1)} | | | ${(inProcessCpu * 1000).toFixed(1)} |`);
-console.log(`| (a) one image at a time, preprocessing + model | ${(1000 / percentile(single, 50)).toFixed(1)} | ${percentile(single, 50).toFixed(1)} | ${percentile(single, 99).toFixed(1)} | |`);
+console.log(
+  `| (a) one image at a time, preprocessing + model | ${(1000 / percentile(single, 50)).toFixed(1)} | ${percentile(single, 50).toFixed(1)} | ${percentile(single, 99).toFixed(1)} | |`,
+);
 console.log(row(`(b) classify, ${clients} clients, 1 image per request, multipart`, multipart));
 console.log(row(`(b) classify, ${clients} clients, 1 image per request, base64 JSON`, base64));
 console.log(row('(b) classify, 1 client, 1 image at a time, multipart', lone));
@@ -152,10 +181,17 @@ if (sweep.length > 0) {
   console.log('');
   console.log('| FASHION_HOW_MICROBATCH_MAX | _WAIT_MS | images/s | p50 ms | p99 ms | server CPU ms per image |');
   console.log('|---:|---:|---:|---:|---:|---:|');
-  for (const { maxBatch, waitMs, result } of sweep) console.log(`| ${maxBatch} | ${waitMs} | ${result.rate.toFixed(1)} | ${result.p50.toFixed(1)} | ${result.p99.toFixed(1)} | ${(result.cpuPerImage * 1000).toFixed(1)} |`);
+  for (const { maxBatch, waitMs, result } of sweep)
+    console.log(
+      `| ${maxBatch} | ${waitMs} | ${result.rate.toFixed(1)} | ${result.p50.toFixed(1)} | ${result.p99.toFixed(1)} | ${(result.cpuPerImage * 1000).toFixed(1)} |`,
+    );
 }
 console.log('');
-console.log(`server CPU per image / in-process (multipart) = ${(multipart.cpuPerImage / inProcessCpu).toFixed(2)} (target <= 1.15); base64 JSON: ${(base64.cpuPerImage / inProcessCpu).toFixed(2)}`);
+console.log(
+  `server CPU per image / in-process (multipart) = ${(multipart.cpuPerImage / inProcessCpu).toFixed(2)} (target <= 1.15); base64 JSON: ${(base64.cpuPerImage / inProcessCpu).toFixed(2)}`,
+);
 console.log(`lone client p50 / one image at a time in process = ${(lone.p50 / percentile(single, 50)).toFixed(2)} (target <= 1.5)`);
-console.log(`(b) multipart / (a with preprocessing) = ${(multipart.rate / withPreprocessing).toFixed(2)}; (b) multipart / (c with preprocessing) = ${(multipart.rate / eager.withPreprocessing).toFixed(2)}`);
+console.log(
+  `(b) multipart / (a with preprocessing) = ${(multipart.rate / withPreprocessing).toFixed(2)}; (b) multipart / (c with preprocessing) = ${(multipart.rate / eager.withPreprocessing).toFixed(2)}`,
+);
 await rm(dir, { recursive: true, force: true });

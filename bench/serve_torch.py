@@ -27,7 +27,7 @@ with torch.no_grad():
     started = time.perf_counter()
     tensors = []
     for start in range(0, len(items), batch):
-        chunk = torch.stack([preprocess(i["path"], i["bbox"]) for i in items[start:start + batch]])
+        chunk = torch.stack([preprocess(i["path"], i["bbox"]) for i in items[start : start + batch]])
         tensors.append(chunk)
         model(chunk)
     with_preprocessing = len(items) / (time.perf_counter() - started)

@@ -18,13 +18,26 @@ export function arg(name: string, fallback: string): string {
 
 /** Synthesises `count` photo-sized items under `dir`, trains one step of `backbone`+feedforward on
  *  them and makes a reader token per name; the app is closed again, the data stays for a server. */
-export async function trainedModel(options: { dir: string; env: NodeJS.ProcessEnv; backbone: string; size: number; count: number; seed: number; tokenNames: string[] }) {
+export async function trainedModel(options: {
+  dir: string;
+  env: NodeJS.ProcessEnv;
+  backbone: string;
+  size: number;
+  count: number;
+  seed: number;
+  tokenNames: string[];
+}) {
   const config = loadConfig(options.env);
   const synthetic = await writeSyntheticDataset({ out: path.join(options.dir, 'synth'), count: options.count, seed: options.seed, minSide: 240, maxSide: 480 });
   const app = await openApp(config);
   const { datasetId } = await importDataset({ csvPath: synthetic.csvPath, imageRoot: synthetic.imageRoot }, app.services.importContext);
   await app.services.training.startWorker(); // on PostgreSQL the run goes through the job queue: train it here
-  const [run] = await app.services.training.startTraining({ datasetId, backbones: [options.backbone], heads: ['feedforward'], options: { epochs: 1, imageSize: options.size, batchSize: 8, maxStepsPerEpoch: 1, cutmix: 'off', dataLoaderWorkers: 0, bnCalibrationImages: 8 } });
+  const [run] = await app.services.training.startTraining({
+    datasetId,
+    backbones: [options.backbone],
+    heads: ['feedforward'],
+    options: { epochs: 1, imageSize: options.size, batchSize: 8, maxStepsPerEpoch: 1, cutmix: 'off', dataLoaderWorkers: 0, bnCalibrationImages: 8 },
+  });
   await app.services.training.waitFor([run!.id]);
   const artifact = await app.services.db.modelArtifact.findFirstOrThrow({ where: { runId: run!.id } });
   const tokens: string[] = [];

@@ -15,7 +15,15 @@ const backbone = arg('backbone', 'resnet18');
 const size = Number(arg('size', '224'));
 const dir = await mkdtemp(path.join(os.tmpdir(), 'fashion-how-soak-'));
 const env = { ...process.env, FASHION_HOW_DATA_DIR: path.join(dir, 'data'), LOG_LEVEL: 'silent' };
-const { synthetic, artifact, tokens, files } = await trainedModel({ dir, env, backbone, size, count: 128, seed: 4, tokenNames: Array.from({ length: 8 }, (_, i) => `soak ${i}`) });
+const { synthetic, artifact, tokens, files } = await trainedModel({
+  dir,
+  env,
+  backbone,
+  size,
+  count: 128,
+  seed: 4,
+  tokenNames: Array.from({ length: 8 }, (_, i) => `soak ${i}`),
+});
 const server = await startServe(env);
 const { url } = server;
 
@@ -23,7 +31,12 @@ type Outcome = { kind: 'ok' | 'refused' | 'error'; ms: number; code?: string };
 async function call(i: number): Promise<Outcome> {
   const started = performance.now();
   try {
-    const response = await fetch(url, { method: 'POST', headers: { 'apollo-require-preflight': 'true', authorization: `Bearer ${tokens[i % tokens.length]}` }, body: multipartClassify(artifact.id, synthetic.rows[i % files.length]!.bbox, files[i % files.length]!), signal: AbortSignal.timeout(60_000) });
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'apollo-require-preflight': 'true', authorization: `Bearer ${tokens[i % tokens.length]}` },
+      body: multipartClassify(artifact.id, synthetic.rows[i % files.length]!.bbox, files[i % files.length]!),
+      signal: AbortSignal.timeout(60_000),
+    });
     const answer = (await response.json()) as { errors?: { extensions?: { code?: string } }[] };
     const code = answer.errors?.[0]?.extensions?.code;
     const ms = performance.now() - started;
@@ -45,13 +58,17 @@ for (let i = 0; i < 32; i++) await call(i);
 let next = 0;
 let served = 0;
 const capacityUntil = performance.now() + 20_000;
-await Promise.all(Array.from({ length: 16 }, async () => {
-  while (performance.now() < capacityUntil) if ((await call(next++)).kind === 'ok') served++;
-}));
+await Promise.all(
+  Array.from({ length: 16 }, async () => {
+    while (performance.now() < capacityUntil) if ((await call(next++)).kind === 'ok') served++;
+  }),
+);
 const capacity = served / 20;
 const rate = 2 * capacity;
 const start = await serverMetrics();
-console.log(`machine: ${os.cpus().length} cores, ${os.cpus()[0]?.model}; ${backbone}+feedforward at ${size} px; capacity ${capacity.toFixed(1)} images/s, offered ${rate.toFixed(1)} requests/s (one image each) for ${minutes} min`);
+console.log(
+  `machine: ${os.cpus().length} cores, ${os.cpus()[0]?.model}; ${backbone}+feedforward at ${size} px; capacity ${capacity.toFixed(1)} images/s, offered ${rate.toFixed(1)} requests/s (one image each) for ${minutes} min`,
+);
 console.log(`server at start: ${start.rssMB.toFixed(0)} MB resident, ${start.fds} open fds, ${start.handles} active handles`);
 console.log('');
 console.log('| minute | sent | admitted | refused | errors | admitted p50 ms | admitted p99 ms | resident MB | open fds | active handles |');
@@ -79,7 +96,9 @@ for (let minute = 1; minute <= minutes; minute++) {
   for (const o of outcomes) if (o.kind === 'error') errorCodes.set(o.code ?? '?', (errorCodes.get(o.code ?? '?') ?? 0) + 1);
   const p99 = percentile(admitted, 99);
   minutesRows.push({ rssMB: metrics.rssMB, p99 });
-  console.log(`| ${minute} | ${outcomes.length} | ${admitted.length} | ${outcomes.filter((o) => o.kind === 'refused').length} | ${outcomes.filter((o) => o.kind === 'error').length} | ${percentile(admitted, 50).toFixed(0)} | ${p99.toFixed(0)} | ${metrics.rssMB.toFixed(0)} | ${metrics.fds} | ${metrics.handles} |`);
+  console.log(
+    `| ${minute} | ${outcomes.length} | ${admitted.length} | ${outcomes.filter((o) => o.kind === 'refused').length} | ${outcomes.filter((o) => o.kind === 'error').length} | ${percentile(admitted, 50).toFixed(0)} | ${p99.toFixed(0)} | ${metrics.rssMB.toFixed(0)} | ${metrics.fds} | ${metrics.handles} |`,
+  );
 }
 await Promise.all(inFlight);
 // Idle keep-alive connections close after about a minute (the server keeps them 65 s, the client one
@@ -89,7 +108,9 @@ const end = await serverMetrics();
 const firstRss = minutesRows[0]!.rssMB;
 const rssValues = minutesRows.map((m) => m.rssMB);
 console.log('');
-console.log(`resident memory: ${firstRss.toFixed(0)} MB after minute 1, ${rssValues.at(-1)!.toFixed(0)} MB after minute ${minutes} (max ${Math.max(...rssValues).toFixed(0)}, ${(((rssValues.at(-1)! - firstRss) / firstRss) * 100).toFixed(1)} % from minute 1 to the end)`);
+console.log(
+  `resident memory: ${firstRss.toFixed(0)} MB after minute 1, ${rssValues.at(-1)!.toFixed(0)} MB after minute ${minutes} (max ${Math.max(...rssValues).toFixed(0)}, ${(((rssValues.at(-1)! - firstRss) / firstRss) * 100).toFixed(1)} % from minute 1 to the end)`,
+);
 console.log(`admitted p99 per minute: ${Math.min(...minutesRows.map((m) => m.p99)).toFixed(0)}-${Math.max(...minutesRows.map((m) => m.p99)).toFixed(0)} ms`);
 console.log(`errors by code: ${[...errorCodes].map(([code, n]) => `${code} ${n}`).join(', ') || 'none'}`);
 console.log(`after the load: ${end.fds} open fds (${start.fds} at start), ${end.handles} active handles (${start.handles} at start)`);

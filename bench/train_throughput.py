@@ -29,7 +29,7 @@ WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src", "
 sys.path.insert(0, WORKER)
 from models import FashionNet  # noqa: E402
 from optim import build_optimizer, build_scheduler  # noqa: E402
-from train import soft_cross_entropy  # noqa: E402
+from scoring import soft_cross_entropy  # noqa: E402
 
 CLASS_COUNTS = [7, 6, 3]
 TASKS = [{"name": n, "classes": [str(i) for i in range(k)]} for n, k in zip(["Daily", "Gender", "Embellishment"], CLASS_COUNTS)]
@@ -83,18 +83,43 @@ def read_items(csv_path, image_root, validation):
     with open(csv_path, newline="") as handle:
         rows = list(csv.DictReader(handle))
     return [
-        item(i, os.path.join(image_root, row["image_name"]), [int(row[k]) for k in ("BBox_xmin", "BBox_ymin", "BBox_xmax", "BBox_ymax")], [int(row[t["name"]]) for t in TASKS], validation)
+        item(
+            i,
+            os.path.join(image_root, row["image_name"]),
+            [int(row[k]) for k in ("BBox_xmin", "BBox_ymin", "BBox_xmax", "BBox_ymax")],
+            [int(row[t["name"]]) for t in TASKS],
+            validation,
+        )
         for i, row in enumerate(rows)
     ]
 
 
 def hyper(args, steps, compiled):
     return {
-        "epochs": 1, "batchSize": args.batch, "learningRate": 1e-3, "weightDecay": 1e-4, "warmupFraction": 0.05,
-        "hiddenSize": 512, "dropout": 0.2, "cutmix": args.cutmix, "cutmixAlpha": 1.0, "cutmixProbability": 0.5,
-        "cutmixCopies": 4, "classWeightedLoss": False, "balancedSampling": False, "logitAdjustment": False, "seed": 1,
-        "device": args.device, "mixedPrecision": args.amp, "dataLoaderWorkers": args.workers, "bnCalibrationImages": 0, "threads": 0,
-        "maxStepsPerEpoch": steps, "pretrained": "none", "timeLimitSeconds": 3600, "compile": compiled,
+        "epochs": 1,
+        "batchSize": args.batch,
+        "learningRate": 1e-3,
+        "weightDecay": 1e-4,
+        "warmupFraction": 0.05,
+        "hiddenSize": 512,
+        "dropout": 0.2,
+        "cutmix": args.cutmix,
+        "cutmixAlpha": 1.0,
+        "cutmixProbability": 0.5,
+        "cutmixCopies": 4,
+        "classWeightedLoss": False,
+        "balancedSampling": False,
+        "logitAdjustment": False,
+        "seed": 1,
+        "device": args.device,
+        "mixedPrecision": args.amp,
+        "dataLoaderWorkers": args.workers,
+        "bnCalibrationImages": 0,
+        "threads": 0,
+        "maxStepsPerEpoch": steps,
+        "pretrained": "none",
+        "timeLimitSeconds": 3600,
+        "compile": compiled,
     }
 
 
@@ -103,9 +128,16 @@ def run_worker(args, items, run_dir, cache_dir, compiled=False):
     with open(items_file, "w") as handle:
         handle.writelines(json.dumps(i) + "\n" for i in items)
     config = {
-        "runDir": run_dir, "itemsFile": items_file, "cacheDir": cache_dir, "tasks": TASKS, "backbone": args.backbone, "head": args.head,
+        "runDir": run_dir,
+        "itemsFile": items_file,
+        "cacheDir": cache_dir,
+        "tasks": TASKS,
+        "backbone": args.backbone,
+        "head": args.head,
         "preprocess": {"size": args.size, "padValue": 255, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
-        "hyper": hyper(args, args.warmup + args.steps, compiled), "resume": False, "checkItems": 8,
+        "hyper": hyper(args, args.warmup + args.steps, compiled),
+        "resume": False,
+        "checkItems": 8,
     }
     process = subprocess.Popen([sys.executable, "-u", os.path.join(WORKER, "train.py")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=WORKER)
     process.stdin.write(json.dumps(config))
@@ -208,8 +240,10 @@ def main():
                 build = f"{cache['imagesPerSecond']:.0f}" if cache["imagesPerSecond"] else f"reused ({cache['reused']})"
                 rows.append((kind, "compiled" if compiled else "eager", rate, bare[compiled], build, cache["bytes"] / 2**20))
 
-    print(f"device: {header['device']}, torch {torch.__version__}, {os.cpu_count()} CPUs; {args.backbone}+{args.head} at {args.size} px, batch {args.batch}, "
-          f"mixed precision {header['mixedPrecision']}, channels_last {header['channelsLast']}, {header['dataLoaderWorkers']} DataLoader workers, cutmix {args.cutmix}")
+    print(
+        f"device: {header['device']}, torch {torch.__version__}, {os.cpu_count()} CPUs; {args.backbone}+{args.head} at {args.size} px, batch {args.batch}, "
+        f"mixed precision {header['mixedPrecision']}, channels_last {header['channelsLast']}, {header['dataLoaderWorkers']} DataLoader workers, cutmix {args.cutmix}"
+    )
     print("| images | mode | bare loop images/s | worker images/s | worker / bare | cache build images/s | cache MiB |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for kind, mode, rate, bare_rate, build, mib in rows:

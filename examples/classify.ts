@@ -5,10 +5,17 @@ import path from 'node:path';
 import { FashionHowClient } from 'fashion-how/sdk';
 
 const [csv = 'data/synth/train.csv', root = path.join(path.dirname(csv), 'images')] = process.argv.slice(2);
-const rows = (await readFile(csv, 'utf8')).trim().split('\n').slice(1, 101).map((line) => line.split(','));
+const rows = (await readFile(csv, 'utf8'))
+  .trim()
+  .split('\n')
+  .slice(1, 101)
+  .map((line) => line.split(','));
 const client = new FashionHowClient(); // endpoint and token from FASHION_HOW_ENDPOINT / FASHION_HOW_TOKEN
 const answers = await client.classify(
-  rows.map(([name, xmin, ymin, xmax, ymax]) => ({ image: path.join(root, name!), bbox: { xmin: Number(xmin), ymin: Number(ymin), xmax: Number(xmax), ymax: Number(ymax) } })),
+  rows.map(([name, xmin, ymin, xmax, ymax]) => ({
+    image: path.join(root, name!),
+    bbox: { xmin: Number(xmin), ymin: Number(ymin), xmax: Number(xmax), ymax: Number(ymax) },
+  })),
 );
 for (const [i, answer] of answers.entries()) {
   console.log(`${rows[i]![0]}: ${answer.tasks.map((t) => `${t.task}=${t.predicted.name} (${(t.predicted.probability * 100).toFixed(0)}%)`).join(', ')}`);

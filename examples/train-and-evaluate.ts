@@ -14,9 +14,16 @@ const runs = await client.startTraining({
   options: { epochs: 2, imageSize: 64, batchSize: 32, cutmix: 'OFFLINE', cutmixCopies: 1 },
 });
 const finished = await Promise.all(
-  runs.map((run) => client.waitForRun(run.id, { onProgress: (r) => r.progress && console.log(`run ${r.id}: ${r.status} epoch ${r.progress.epoch} step ${r.progress.step}/${r.progress.totalSteps}`) })),
+  runs.map((run) =>
+    client.waitForRun(run.id, {
+      onProgress: (r) => r.progress && console.log(`run ${r.id}: ${r.status} epoch ${r.progress.epoch} step ${r.progress.step}/${r.progress.totalSteps}`),
+    }),
+  ),
 );
 const ensemble = await client.createEnsemble({ name: `example ${Date.now()}`, members: finished.map((r) => ({ artifactId: r.artifact!.id, weight: 1 })) });
 const report = await client.evaluate({ ensembleId: ensemble.id, datasetId: dataset.id, split: 'VALIDATION' });
 console.log(`ensemble mean ACSA ${report.meanAcsa.toFixed(3)} (members: ${report.members.map((m) => m.meanAcsa.toFixed(3)).join(', ')})`);
-for (const task of report.details) console.log(`${task.name}: top-1 ${task.top1.toFixed(3)} [${task.top1Interval.low.toFixed(3)}, ${task.top1Interval.high.toFixed(3)}], ACSA ${task.acsa.toFixed(3)}`);
+for (const task of report.details)
+  console.log(
+    `${task.name}: top-1 ${task.top1.toFixed(3)} [${task.top1Interval.low.toFixed(3)}, ${task.top1Interval.high.toFixed(3)}], ACSA ${task.acsa.toFixed(3)}`,
+  );

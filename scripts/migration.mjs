@@ -5,7 +5,7 @@
 // prisma/sqlite/schema.prisma is the one to edit; the PostgreSQL twin differs only in provider and in
 // where its client is generated, and is never edited by hand.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -35,7 +35,10 @@ function diff(config, databaseUrl, from, to) {
 }
 
 function nextNumber(dir) {
-  const numbers = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => Number.parseInt(e.name, 10)).filter(Number.isFinite);
+  const numbers = readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => Number.parseInt(e.name, 10))
+    .filter(Number.isFinite);
   return String(Math.max(0, ...numbers) + 1).padStart(4, '0');
 }
 

@@ -13,7 +13,9 @@ export const DEFAULT_SERVER = 'postgresql://postgres@127.0.0.1:5432/test';
 export function postgresqlPrograms() {
   const root = '/usr/lib/postgresql';
   if (!existsSync(root)) return null;
-  const versions = readdirSync(root).filter((v) => existsSync(path.join(root, v, 'bin', 'pg_ctl'))).sort((a, b) => Number(b) - Number(a));
+  const versions = readdirSync(root)
+    .filter((v) => existsSync(path.join(root, v, 'bin', 'pg_ctl')))
+    .sort((a, b) => Number(b) - Number(a));
   return versions.length ? path.join(root, versions[0], 'bin') : null;
 }
 
@@ -44,14 +46,28 @@ export async function ensurePostgresql() {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fashion-how-postgresql-'));
   const port = await freePort();
   try {
-    if (asRoot) chownSync(dir, Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' })), Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' })));
+    if (asRoot)
+      chownSync(
+        dir,
+        Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' })),
+        Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' })),
+      );
     const as = (program, args) => (asRoot ? ['runuser', ['-u', 'postgres', '--', path.join(bin, program), ...args]] : [path.join(bin, program), args]);
     const run = (program, args) => {
       const [command, argv] = as(program, args);
       execFileSync(command, argv, { stdio: 'ignore', timeout: 120_000 });
     };
     run('initdb', ['-D', path.join(dir, 'data'), '-U', 'postgres', '-A', 'trust']);
-    run('pg_ctl', ['-D', path.join(dir, 'data'), '-l', path.join(dir, 'server.log'), '-w', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, 'start']);
+    run('pg_ctl', [
+      '-D',
+      path.join(dir, 'data'),
+      '-l',
+      path.join(dir, 'server.log'),
+      '-w',
+      '-o',
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`,
+      'start',
+    ]);
     const url = `postgresql://postgres@127.0.0.1:${port}/postgres`;
     return {
       url,

@@ -4,10 +4,10 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { startServer } from '../src/api/server.js';
 import { openApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { modelCardHtml } from '../src/reports/modelCard.js';
-import { startServer } from '../src/api/server.js';
 import { buildDashboardFixture } from '../test/web/fixture.js';
 
 const dir = await mkdtemp(path.join(os.tmpdir(), 'fashion-how-screenshots-'));
@@ -17,9 +17,17 @@ const app = await openApp(loadConfig({ FASHION_HOW_DATA_DIR: path.join(dir, 'dat
 const server = await startServer(app);
 const fixture = await buildDashboardFixture(app, dir);
 // A fitted ensemble with logit adjustment, and its report with both decisions.
-const fitted = await app.services.fitter.fit({ name: 'fitted pair', artifactIds: fixture.artifacts.map((a) => a.id), datasetId: fixture.datasetId, logitAdjustment: true });
+const fitted = await app.services.fitter.fit({
+  name: 'fitted pair',
+  artifactIds: fixture.artifacts.map((a) => a.id),
+  datasetId: fixture.datasetId,
+  logitAdjustment: true,
+});
 const adjustedReport = await app.services.evaluation.evaluate({ ensembleId: fitted.id, datasetId: fixture.datasetId, split: 'VALIDATION' });
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'] });
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+});
 const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
 const pages: [string, string][] = [
   ['datasets', 'datasets'],

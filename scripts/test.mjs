@@ -7,7 +7,12 @@ import { ensurePostgresql } from './postgresql.mjs';
 const run = (command, args) => spawnSync(command, args, { stdio: 'inherit' }).status ?? 1;
 const results = '.vitest-results.json';
 
-if (run('npm', ['run', '--silent', 'build']) !== 0 || run('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']) !== 0) {
+// The formatter, the linters, the import-cycle and layout checks (npm run lint) fail the run like a test.
+if (
+  run('npm', ['run', '--silent', 'build']) !== 0 ||
+  run('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']) !== 0 ||
+  run('npm', ['run', '--silent', 'lint']) !== 0
+) {
   console.log('0 passed, 1 failed');
   process.exit(1);
 }

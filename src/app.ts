@@ -1,24 +1,25 @@
 // Composition root: opens the database and builds the services once; the server and the CLI share it.
+
+import { ClientLimiter } from './api/clientLimiter.js';
+import type { Services } from './api/context.js';
 import { TokenService } from './auth/tokens.js';
 import type { AppConfig } from './config.js';
-import type { Services } from './api/context.js';
 import { DatasetService } from './data/datasets.js';
 import { databaseReachable, flavourOf, openDatabase } from './db/client.js';
+import { PROCESS_ID } from './host.js';
 import { ClassifyService } from './inference/classify.js';
+import { DefaultEnsembleWatcher } from './inference/defaultEnsemble.js';
 import { EnsembleService } from './inference/ensembles.js';
+import { EnsembleFitter } from './inference/fitEnsemble.js';
 import { ModelPool } from './inference/models.js';
 import { sweepIncoming } from './inference/registry.js';
-import { PROCESS_ID } from './host.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
-import { EvaluationService } from './reports/evaluate.js';
-import { EnsembleFitter } from './inference/fitEnsemble.js';
-import { DistillationService } from './training/distillation.js';
-import { ClientLimiter } from './api/clientLimiter.js';
-import { TrainingService } from './training/service.js';
-import { openArtifactStore } from './storage/artifactStore.js';
 import { openPubSub } from './pubsub/postgresPubSub.js';
-import { DefaultEnsembleWatcher } from './inference/defaultEnsemble.js';
+import { EvaluationService } from './reports/evaluate.js';
+import { openArtifactStore } from './storage/artifactStore.js';
+import { DistillationService } from './training/distillation.js';
+import { TrainingService } from './training/service.js';
 
 /** This process's readiness: each replica answers for its own models (a load balancer asks each). */
 export interface Readiness {
@@ -59,7 +60,11 @@ export async function openApp(config: AppConfig): Promise<App> {
   const ensembles = new EnsembleService(db);
   const artifactStore = openArtifactStore(config.artifactStore, config.artifactCacheDir);
   const models = new ModelPool(db, config.serving, metrics, artifactStore);
-  const classify = new ClassifyService(models, ensembles, { maxImages: config.serving.maxClassifyImages, image: config.imageLimits, preprocessingThreads: config.preprocessingThreads });
+  const classify = new ClassifyService(models, ensembles, {
+    maxImages: config.serving.maxClassifyImages,
+    image: config.imageLimits,
+    preprocessingThreads: config.preprocessingThreads,
+  });
   const evaluation = new EvaluationService(db, classify, models);
   const distillation = new DistillationService(db, config.dataDir, classify, evaluation, log);
   const training = new TrainingService(
@@ -114,7 +119,12 @@ export async function openApp(config: AppConfig): Promise<App> {
     warmDefaultEnsemble: () => watcher.start(pubsub),
     async readiness() {
       // Read at the end: models warm up while this awaits the database.
-      const replica = () => ({ id: PROCESS_ID, modelsLoaded: models.warmIds(), changeNotices: flavourOf(config.databaseUrl) === 'postgresql' ? ('postgresql' as const) : ('poll only' as const), modelRefreshMs: config.modelRefreshMs });
+      const replica = () => ({
+        id: PROCESS_ID,
+        modelsLoaded: models.warmIds(),
+        changeNotices: flavourOf(config.databaseUrl) === 'postgresql' ? ('postgresql' as const) : ('poll only' as const),
+        modelRefreshMs: config.modelRefreshMs,
+      });
       const database = await databaseReachable(db);
       if (!database) return { ready: false, reason: 'the database does not answer', database, defaultEnsemble: null, replica: replica() };
       // The database's default, not the watcher's: a change the watcher has not seen yet already makes
@@ -126,8 +136,18 @@ export async function openApp(config: AppConfig): Promise<App> {
       const warm = modelsWarm === artifactIds.length;
       const named = `default ensemble ${ensemble.id} ("${ensemble.name}")`;
       const failure = watcher.failureFor(ensemble.id);
-      const reason = warm ? undefined : failure ? `the ${named} cannot be loaded on this replica: ${failure}` : `the ${named} is warming on this replica: ${modelsWarm} of ${artifactIds.length} models warm`;
-      return { ready: warm, ...(reason ? { reason } : {}), database, defaultEnsemble: { id: ensemble.id, name: ensemble.name, warm, models: artifactIds.length, modelsWarm }, replica: replica() };
+      const reason = warm
+        ? undefined
+        : failure
+          ? `the ${named} cannot be loaded on this replica: ${failure}`
+          : `the ${named} is warming on this replica: ${modelsWarm} of ${artifactIds.length} models warm`;
+      return {
+        ready: warm,
+        ...(reason ? { reason } : {}),
+        database,
+        defaultEnsemble: { id: ensemble.id, name: ensemble.name, warm, models: artifactIds.length, modelsWarm },
+        replica: replica(),
+      };
     },
     async close() {
       await watcher.stop();

@@ -2,13 +2,13 @@
 // server uses, opened on the database that the environment (src/config.ts) names; the commands live in
 // src/cli/, one file per group.
 import { Command } from 'commander';
-import { debugEnabled } from './config.js';
 import { addDataCommands } from './cli/dataCommands.js';
 import { addModelCommands } from './cli/modelCommands.js';
 import { addServerCommands } from './cli/serverCommands.js';
 import { addTrainingCommands } from './cli/trainingCommands.js';
+import { debugEnabled } from './config.js';
 import { AppError, ensureError } from './errors.js';
-import { type Setting, SETTINGS } from './settings.js';
+import { SETTINGS, type Setting } from './settings.js';
 import { VERSION } from './version.js';
 
 export function buildProgram(): Command {
@@ -16,7 +16,12 @@ export function buildProgram(): Command {
     .description('Fashion-How sensibility platform: datasets, training, ensembles, reports over GraphQL.')
     .version(VERSION)
     .showHelpAfterError()
-    .addHelpText('after', `\nEnvironment:\n${Object.values(SETTINGS).map((s: Setting<unknown>) => `  ${s.name.padEnd(34)} ${s.description} (default ${s.defaultText})`).join('\n')}`);
+    .addHelpText(
+      'after',
+      `\nEnvironment:\n${Object.values(SETTINGS)
+        .map((s: Setting<unknown>) => `  ${s.name.padEnd(34)} ${s.description} (default ${s.defaultText})`)
+        .join('\n')}`,
+    );
 
   addDataCommands(program);
   addTrainingCommands(program);

@@ -94,18 +94,24 @@ function artifactStore(env: Env, base: Base): ArtifactStoreSettings {
   const raw = SETTINGS.artifactStore.read(env, base);
   const endpoint = SETTINGS.s3Endpoint.read(env, base);
   if (!raw || !/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
-    if (endpoint) throw new Error(`FASHION_HOW_S3_ENDPOINT is set, but FASHION_HOW_ARTIFACT_STORE is not an s3:// URL (got "${raw ?? ''}"): say s3://bucket/prefix to use it`);
+    if (endpoint)
+      throw new Error(
+        `FASHION_HOW_S3_ENDPOINT is set, but FASHION_HOW_ARTIFACT_STORE is not an s3:// URL (got "${raw ?? ''}"): say s3://bucket/prefix to use it`,
+      );
     return { kind: 'directory', dir: path.resolve(raw ?? path.join(base.dataDir, 'artifacts')) };
   }
   const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(raw);
   if (!match) throw new Error(`FASHION_HOW_ARTIFACT_STORE must be a folder path or s3://bucket[/prefix], got "${raw}"`);
   const [, bucket, prefix] = match as unknown as [string, string, string];
-  if (!BUCKET.test(bucket)) throw new Error(`FASHION_HOW_ARTIFACT_STORE names the bucket "${bucket}": a bucket name is 3 to 63 lowercase letters, digits, dots and hyphens`);
+  if (!BUCKET.test(bucket))
+    throw new Error(`FASHION_HOW_ARTIFACT_STORE names the bucket "${bucket}": a bucket name is 3 to 63 lowercase letters, digits, dots and hyphens`);
   if (endpoint && !/^https?:\/\/[^/]+/.test(endpoint)) throw new Error(`FASHION_HOW_S3_ENDPOINT must be an http:// or https:// URL, got "${endpoint}"`);
   const accessKeyId = SETTINGS.awsAccessKeyId.read(env, base);
   const secretAccessKey = SETTINGS.awsSecretAccessKey.read(env, base);
   if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) {
-    throw new Error(`${accessKeyId ? 'AWS_SECRET_ACCESS_KEY' : 'AWS_ACCESS_KEY_ID'} is not set, but ${accessKeyId ? 'AWS_ACCESS_KEY_ID' : 'AWS_SECRET_ACCESS_KEY'} is: give both, or neither to use the AWS SDK's own credential chain`);
+    throw new Error(
+      `${accessKeyId ? 'AWS_SECRET_ACCESS_KEY' : 'AWS_ACCESS_KEY_ID'} is not set, but ${accessKeyId ? 'AWS_ACCESS_KEY_ID' : 'AWS_SECRET_ACCESS_KEY'} is: give both, or neither to use the AWS SDK's own credential chain`,
+    );
   }
   return {
     kind: 's3',

@@ -28,11 +28,9 @@ export class AppError extends Error {
   }
 }
 
-export const badInput = (message: string, details?: Record<string, unknown>) =>
-  new AppError(ErrorCode.BAD_USER_INPUT, message, details);
+export const badInput = (message: string, details?: Record<string, unknown>) => new AppError(ErrorCode.BAD_USER_INPUT, message, details);
 
-export const notFound = (what: string, id: string | number) =>
-  new AppError(ErrorCode.NOT_FOUND, `${what} ${id} does not exist`);
+export const notFound = (what: string, id: string | number) => new AppError(ErrorCode.NOT_FOUND, `${what} ${id} does not exist`);
 
 /** Normalises anything thrown into an Error, so callers can rely on `.message`. */
 export function ensureError(thrown: unknown): Error {

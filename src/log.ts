@@ -1,5 +1,5 @@
 // Structured logs (JSON lines on stderr) for the server and long-running jobs.
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 import type { AppConfig } from './config.js';
 
 export type { Logger };

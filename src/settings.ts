@@ -87,7 +87,11 @@ function choice<T extends string>(name: string, description: string, choices: re
 }
 
 /** Free text (a URL, a command); `asPath` resolves it against the working folder. */
-function text(name: string, description: string, options: { default: Default<string>; defaultText?: string; type?: string; asPath?: boolean; scope?: 'server' | 'client' }): Setting<string> {
+function text(
+  name: string,
+  description: string,
+  options: { default: Default<string>; defaultText?: string; type?: string; asPath?: boolean; scope?: 'server' | 'client' },
+): Setting<string> {
   return {
     name,
     type: options.type ?? (options.asPath ? 'path' : 'text'),
@@ -101,7 +105,11 @@ function text(name: string, description: string, options: { default: Default<str
   };
 }
 
-function optionalText(name: string, description: string, options: { defaultText: string; type?: string; asPath?: boolean; scope?: 'server' | 'client' }): Setting<string | undefined> {
+function optionalText(
+  name: string,
+  description: string,
+  options: { defaultText: string; type?: string; asPath?: boolean; scope?: 'server' | 'client' },
+): Setting<string | undefined> {
   return {
     name,
     type: options.type ?? (options.asPath ? 'path' : 'text'),
@@ -118,17 +126,28 @@ function optionalText(name: string, description: string, options: { defaultText:
 const MiB = 1024 * 1024;
 
 export const SETTINGS = {
-  dataDir: text('FASHION_HOW_DATA_DIR', 'folder for the SQLite file, run folders and (by default) the artifact store and caches', { default: 'data', defaultText: './data', asPath: true }),
-  databaseUrl: text('DATABASE_URL', 'database: file:<path> (SQLite, one host) or postgresql://user@host:5432/db (several hosts; training through its job queue)', {
-    default: ({ dataDir }) => `file:${path.join(dataDir, 'fashion-how.db')}`,
-    defaultText: 'file:<data dir>/fashion-how.db',
-    type: 'URL',
+  dataDir: text('FASHION_HOW_DATA_DIR', 'folder for the SQLite file, run folders and (by default) the artifact store and caches', {
+    default: 'data',
+    defaultText: './data',
+    asPath: true,
   }),
+  databaseUrl: text(
+    'DATABASE_URL',
+    'database: file:<path> (SQLite, one host) or postgresql://user@host:5432/db (several hosts; training through its job queue)',
+    {
+      default: ({ dataDir }) => `file:${path.join(dataDir, 'fashion-how.db')}`,
+      defaultText: 'file:<data dir>/fashion-how.db',
+      type: 'URL',
+    },
+  ),
   host: text('HOST', 'address the server listens on', { default: '127.0.0.1' }),
   port: integer('PORT', 'port the server listens on (0: any free port)', { default: 4000, min: 0, max: 65535 }),
   maxBodyBytes: integer('FASHION_HOW_MAX_BODY_BYTES', 'largest JSON request body, in bytes', { default: 32 * MiB, min: 1024 }),
   maxModelBytes: integer('FASHION_HOW_MAX_MODEL_BYTES', 'largest ONNX graph importModel accepts, in bytes', { default: 256 * MiB, min: 1024 }),
-  maxImagePixels: integer('FASHION_HOW_MAX_IMAGE_PIXELS', 'largest image, width x height, checked before decoding (decompression-bomb guard)', { default: 40_000_000, min: 1 }),
+  maxImagePixels: integer('FASHION_HOW_MAX_IMAGE_PIXELS', 'largest image, width x height, checked before decoding (decompression-bomb guard)', {
+    default: 40_000_000,
+    min: 1,
+  }),
   maxImageBytes: integer('FASHION_HOW_MAX_IMAGE_BYTES', 'largest encoded image from a client, in bytes', { default: 10 * MiB, min: 1 }),
   importConcurrency: integer('FASHION_HOW_IMPORT_CONCURRENCY', 'images decoded at once while an import is validated', {
     default: () => Math.max(2, os.availableParallelism() * 2),
@@ -136,59 +155,126 @@ export const SETTINGS = {
     min: 1,
     max: 256,
   }),
-  preprocessingThreads: integer('UV_THREADPOOL_SIZE', "libuv's thread pool, where sharp preprocesses images; serving schedules that many at once", { default: 4, min: 1, max: 1024 }),
-  logLevel: choice('LOG_LEVEL', 'how much the server logs (JSON lines on stdout)', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
-  python: optionalText('FASHION_HOW_PYTHON', 'Python with torch + torchvision for training', { defaultText: 'the first of /usr/bin/python3, python3, python that can import torch', type: 'path' }),
-  trainingConcurrency: optionalInteger('FASHION_HOW_TRAINING_CONCURRENCY', 'training jobs at once in one process', { min: 1, max: 256, defaultText: 'one per CUDA device, at least 1' }),
-  heartbeatMs: integer('FASHION_HOW_HEARTBEAT_MS', 'how often a running training job writes its heartbeat and looks for a cancel from another host', { default: 2000, min: 100, max: 600_000 }),
-  heartbeatTimeoutMs: integer('FASHION_HOW_HEARTBEAT_TIMEOUT_MS', 'a RUNNING run whose heartbeat is older than this becomes INTERRUPTED (its host or process is gone); at least 3 x FASHION_HOW_HEARTBEAT_MS', {
-    default: 30_000,
-    min: 1000,
-    max: 86_400_000,
+  preprocessingThreads: integer('UV_THREADPOOL_SIZE', "libuv's thread pool, where sharp preprocesses images; serving schedules that many at once", {
+    default: 4,
+    min: 1,
+    max: 1024,
   }),
+  logLevel: choice('LOG_LEVEL', 'how much the server logs (JSON lines on stdout)', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
+  python: optionalText('FASHION_HOW_PYTHON', 'Python with torch + torchvision for training', {
+    defaultText: 'the first of /usr/bin/python3, python3, python that can import torch',
+    type: 'path',
+  }),
+  trainingConcurrency: optionalInteger('FASHION_HOW_TRAINING_CONCURRENCY', 'training jobs at once in one process', {
+    min: 1,
+    max: 256,
+    defaultText: 'one per CUDA device, at least 1',
+  }),
+  heartbeatMs: integer('FASHION_HOW_HEARTBEAT_MS', 'how often a running training job writes its heartbeat and looks for a cancel from another host', {
+    default: 2000,
+    min: 100,
+    max: 600_000,
+  }),
+  heartbeatTimeoutMs: integer(
+    'FASHION_HOW_HEARTBEAT_TIMEOUT_MS',
+    'a RUNNING run whose heartbeat is older than this becomes INTERRUPTED (its host or process is gone); at least 3 x FASHION_HOW_HEARTBEAT_MS',
+    {
+      default: 30_000,
+      min: 1000,
+      max: 86_400_000,
+    },
+  ),
   weightsDir: optionalText('FASHION_HOW_WEIGHTS_DIR', 'where pretrained weights are cached', { defaultText: "torch hub's checkpoints folder", asPath: true }),
-  weightsMirror: optionalText('FASHION_HOW_WEIGHTS_MIRROR', "base URL serving torchvision's weight files, for sites without internet", { defaultText: 'none', type: 'URL' }),
-  weightsManifest: optionalText('FASHION_HOW_WEIGHTS_MANIFEST', "JSON file {backbone: {file, sha256}} replacing torchvision's weight files", { defaultText: 'none', asPath: true }),
+  weightsMirror: optionalText('FASHION_HOW_WEIGHTS_MIRROR', "base URL serving torchvision's weight files, for sites without internet", {
+    defaultText: 'none',
+    type: 'URL',
+  }),
+  weightsManifest: optionalText('FASHION_HOW_WEIGHTS_MANIFEST', "JSON file {backbone: {file, sha256}} replacing torchvision's weight files", {
+    defaultText: 'none',
+    asPath: true,
+  }),
   pixelCacheDir: text('FASHION_HOW_PIXEL_CACHE_DIR', 'letterboxed training images, decoded once per preprocessing spec', {
     default: ({ dataDir }) => path.join(dataDir, 'cache', 'pixels'),
     defaultText: '<data dir>/cache/pixels',
     asPath: true,
   }),
-  artifactStore: optionalText('FASHION_HOW_ARTIFACT_STORE', 'where ONNX graphs and checkpoints are kept by sha256, shared by all hosts: a folder (any shared mount) or s3://bucket/prefix', {
-    defaultText: '<data dir>/artifacts',
-    type: 'path or s3:// URL',
-  }),
+  artifactStore: optionalText(
+    'FASHION_HOW_ARTIFACT_STORE',
+    'where ONNX graphs and checkpoints are kept by sha256, shared by all hosts: a folder (any shared mount) or s3://bucket/prefix',
+    {
+      defaultText: '<data dir>/artifacts',
+      type: 'path or s3:// URL',
+    },
+  ),
   artifactCacheDir: text('FASHION_HOW_ARTIFACT_CACHE_DIR', "this host's verified copies of objects fetched from the artifact store", {
     default: ({ dataDir }) => path.join(dataDir, 'cache', 'store'),
     defaultText: '<data dir>/cache/store',
     asPath: true,
   }),
-  s3Endpoint: optionalText('FASHION_HOW_S3_ENDPOINT', 'URL of an S3-compatible server (MinIO, Ceph, ...) for an s3:// artifact store', { defaultText: 'AWS S3 itself', type: 'URL' }),
+  s3Endpoint: optionalText('FASHION_HOW_S3_ENDPOINT', 'URL of an S3-compatible server (MinIO, Ceph, ...) for an s3:// artifact store', {
+    defaultText: 'AWS S3 itself',
+    type: 'URL',
+  }),
   awsRegion: text('AWS_REGION', 'region of an s3:// artifact store', { default: 'us-east-1' }),
-  awsAccessKeyId: optionalText('AWS_ACCESS_KEY_ID', 'access key of an s3:// artifact store, with AWS_SECRET_ACCESS_KEY (give both or neither)', { defaultText: "the AWS SDK's own chain (config files, instance roles)" }),
+  awsAccessKeyId: optionalText('AWS_ACCESS_KEY_ID', 'access key of an s3:// artifact store, with AWS_SECRET_ACCESS_KEY (give both or neither)', {
+    defaultText: "the AWS SDK's own chain (config files, instance roles)",
+  }),
   awsSecretAccessKey: optionalText('AWS_SECRET_ACCESS_KEY', 'secret key going with AWS_ACCESS_KEY_ID', { defaultText: 'none' }),
   awsSessionToken: optionalText('AWS_SESSION_TOKEN', 'session token of temporary credentials', { defaultText: 'none' }),
-  maxClassifyImages: integer('FASHION_HOW_MAX_CLASSIFY_IMAGES', 'most images in one request, over all its classify fields', { default: 64, min: 1, max: 10_000 }),
-  maxBatch: integer('FASHION_HOW_MICROBATCH_MAX', 'rows per ONNX Runtime run', { default: 16, min: 1, max: 1024 }),
-  maxWaitMs: integer('FASHION_HOW_MICROBATCH_WAIT_MS', 'how long an idle model waits for more rows before it runs (0: at once; batches form while one runs)', { default: 0, min: 0, max: 10_000 }),
-  maxQueue: integer('FASHION_HOW_INFERENCE_QUEUE', 'rows waiting per model before requests are refused with OVERLOADED', { default: 256, min: 1, max: 1_000_000 }),
-  maxClientConcurrency: integer('FASHION_HOW_MAX_CLIENT_CONCURRENCY', 'classify requests one client (token, else address) may have in flight before RATE_LIMITED', { default: 8, min: 1, max: 10_000 }),
-  intraOpThreads: integer('FASHION_HOW_INTRA_OP_THREADS', 'ONNX Runtime threads per operator (0: its own choice)', { default: 0, min: 0, max: 1024 }),
-  modelRefreshMs: integer('FASHION_HOW_MODEL_REFRESH_MS', 'how often a server checks whether the default ensemble changed and warms the new one (on PostgreSQL a notice usually comes first)', {
-    default: 2000,
-    min: 100,
-    max: 3_600_000,
+  maxClassifyImages: integer('FASHION_HOW_MAX_CLASSIFY_IMAGES', 'most images in one request, over all its classify fields', {
+    default: 64,
+    min: 1,
+    max: 10_000,
   }),
+  maxBatch: integer('FASHION_HOW_MICROBATCH_MAX', 'rows per ONNX Runtime run', { default: 16, min: 1, max: 1024 }),
+  maxWaitMs: integer('FASHION_HOW_MICROBATCH_WAIT_MS', 'how long an idle model waits for more rows before it runs (0: at once; batches form while one runs)', {
+    default: 0,
+    min: 0,
+    max: 10_000,
+  }),
+  maxQueue: integer('FASHION_HOW_INFERENCE_QUEUE', 'rows waiting per model before requests are refused with OVERLOADED', {
+    default: 256,
+    min: 1,
+    max: 1_000_000,
+  }),
+  maxClientConcurrency: integer(
+    'FASHION_HOW_MAX_CLIENT_CONCURRENCY',
+    'classify requests one client (token, else address) may have in flight before RATE_LIMITED',
+    { default: 8, min: 1, max: 10_000 },
+  ),
+  intraOpThreads: integer('FASHION_HOW_INTRA_OP_THREADS', 'ONNX Runtime threads per operator (0: its own choice)', { default: 0, min: 0, max: 1024 }),
+  modelRefreshMs: integer(
+    'FASHION_HOW_MODEL_REFRESH_MS',
+    'how often a server checks whether the default ensemble changed and warms the new one (on PostgreSQL a notice usually comes first)',
+    {
+      default: 2000,
+      min: 100,
+      max: 3_600_000,
+    },
+  ),
   introspection: flag('FASHION_HOW_INTROSPECTION', 'GraphQL introspection', true),
   landingPage: flag('FASHION_HOW_LANDING_PAGE', 'Apollo landing page at /graphql', ({ host }) => isLoopback(host), 'true on a loopback address'),
   maxDepth: integer('FASHION_HOW_MAX_QUERY_DEPTH', 'deepest GraphQL selection', { default: 12, min: 1, max: 1000 }),
   // A connection adds two levels (edges, node), which graphql-armor's depth factor of 1.5 turns into
   // 2.25 times the cost of the same fields as a plain list: 50,000 lets them through, as 20,000 did.
   maxCost: integer('FASHION_HOW_MAX_QUERY_COST', 'GraphQL query cost limit', { default: 50_000, min: 1, max: 10_000_000 }),
-  classifyImageCost: integer('FASHION_HOW_CLASSIFY_IMAGE_COST', 'query cost of one classified image, checked against FASHION_HOW_MAX_QUERY_COST', { default: 250, min: 0, max: 10_000_000 }),
+  classifyImageCost: integer('FASHION_HOW_CLASSIFY_IMAGE_COST', 'query cost of one classified image, checked against FASHION_HOW_MAX_QUERY_COST', {
+    default: 250,
+    min: 0,
+    max: 10_000_000,
+  }),
   // Open reads suit a server on the loopback interface; a server others can reach asks for tokens.
-  anonymousRead: flag('FASHION_HOW_ANONYMOUS_READ', 'queries and classify without a token (mutations always need one)', ({ host }) => isLoopback(host), 'true on a loopback address'),
-  endpoint: text('FASHION_HOW_ENDPOINT', 'the GraphQL endpoint an SDK client talks to', { default: 'http://127.0.0.1:4000/graphql', type: 'URL', scope: 'client' }),
+  anonymousRead: flag(
+    'FASHION_HOW_ANONYMOUS_READ',
+    'queries and classify without a token (mutations always need one)',
+    ({ host }) => isLoopback(host),
+    'true on a loopback address',
+  ),
+  endpoint: text('FASHION_HOW_ENDPOINT', 'the GraphQL endpoint an SDK client talks to', {
+    default: 'http://127.0.0.1:4000/graphql',
+    type: 'URL',
+    scope: 'client',
+  }),
   debug: flag('FASHION_HOW_DEBUG', 'the CLI prints the stack of an unexpected error', false),
   token: optionalText('FASHION_HOW_TOKEN', 'the API token an SDK client sends', { defaultText: 'none', scope: 'client' }),
 } satisfies Record<string, Setting<unknown>>;
@@ -196,6 +282,9 @@ export const SETTINGS = {
 /** The settings as a Markdown table, for docs/configuration.md. */
 export function settingsTable(): string {
   const cell = (value: string) => value.replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-  const rows = Object.values(SETTINGS).map((s: Setting<unknown>) => `| \`${s.name}\` | ${cell(s.type)} | ${cell(s.defaultText)} | ${s.scope === 'server' ? 'server, CLI' : 'SDK client'} | ${cell(s.description)} |`);
+  const rows = Object.values(SETTINGS).map(
+    (s: Setting<unknown>) =>
+      `| \`${s.name}\` | ${cell(s.type)} | ${cell(s.defaultText)} | ${s.scope === 'server' ? 'server, CLI' : 'SDK client'} | ${cell(s.description)} |`,
+  );
   return ['| variable | type | default | read by | meaning |', '| --- | --- | --- | --- | --- |', ...rows].join('\n');
 }

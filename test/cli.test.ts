@@ -15,7 +15,13 @@ function cli(...args: string[]): Promise<CliResult> {
 }
 
 function cliWith(env: Record<string, string>, ...args: string[]): Promise<CliResult> {
-  return runCli(args, { ...process.env, FASHION_HOW_DATA_DIR: path.join(scratch.dir, 'data'), DATABASE_URL: testDatabaseUrl(path.join(scratch.dir, 'data')), LOG_LEVEL: 'silent', ...env });
+  return runCli(args, {
+    ...process.env,
+    FASHION_HOW_DATA_DIR: path.join(scratch.dir, 'data'),
+    DATABASE_URL: testDatabaseUrl(path.join(scratch.dir, 'data')),
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
 }
 
 describe('fashion-how CLI', () => {
@@ -44,7 +50,29 @@ describe('fashion-how CLI', () => {
   });
 
   it('trains a combo and follows it to the end, then lists it', async () => {
-    const result = await cli('train', '--dataset', '1', '--backbones', 'mobilenet_v3_small', '--heads', 'feedforward', '--epochs', '1', '--batch-size', '16', '--image-size', '32', '--max-steps', '2', '--cutmix', 'off', '--workers', '0', '--pretrained', 'none');
+    const result = await cli(
+      'train',
+      '--dataset',
+      '1',
+      '--backbones',
+      'mobilenet_v3_small',
+      '--heads',
+      'feedforward',
+      '--epochs',
+      '1',
+      '--batch-size',
+      '16',
+      '--image-size',
+      '32',
+      '--max-steps',
+      '2',
+      '--cutmix',
+      'off',
+      '--workers',
+      '0',
+      '--pretrained',
+      'none',
+    );
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('queued 1 run(s): 1 mobilenet_v3_small+feedforward');
     // Not a terminal: one plain line per status change and epoch.
@@ -54,7 +82,15 @@ describe('fashion-how CLI', () => {
     const listed = await cli('runs', '--status', 'succeeded');
     expect(listed.stdout).toMatch(/^\s*1\s+mobilenet_v3_small\s+feedforward\s+SUCCEEDED/m);
     const csv = (await readFile(path.join(scratch.dir, 'synth', 'train.csv'), 'utf8')).trim().split('\n')[1]!.split(',');
-    const classified = await cli('classify', '--artifact', '1', '--image', path.join(scratch.dir, 'synth', 'images', csv[0]!), '--bbox', csv.slice(1, 5).join(','));
+    const classified = await cli(
+      'classify',
+      '--artifact',
+      '1',
+      '--image',
+      path.join(scratch.dir, 'synth', 'images', csv[0]!),
+      '--bbox',
+      csv.slice(1, 5).join(','),
+    );
     expect(classified.code, classified.stderr).toBe(0);
     expect(classified.stdout).toMatch(/^artifact 1 "mobilenet_v3_small\+feedforward \(run 1\)"$/m);
     expect(classified.stdout).toMatch(/^Daily: .+ \(\d+\.\d%\)$/m);
@@ -100,7 +136,9 @@ describe('fashion-how CLI', () => {
   it('fits an ensemble, says how, and reports the soft vote and the adjusted decision side by side', async () => {
     const fitted = await cli('ensemble', 'fit', '--name', 'cli fit', '--artifacts', '1', '--dataset', '1', '--logit-adjustment', '--rounds', '3');
     expect(fitted.code, fitted.stderr).toBe(0);
-    expect(fitted.stdout).toMatch(/^ensemble 1 "cli fit": greedy selection with replacement \(Caruana et al\., 2004\), MEAN_ACSA on dataset 1 VALIDATION \(15 items\), 1 of 3 steps kept/m);
+    expect(fitted.stdout).toMatch(
+      /^ensemble 1 "cli fit": greedy selection with replacement \(Caruana et al\., 2004\), MEAN_ACSA on dataset 1 VALIDATION \(15 items\), 1 of 3 steps kept/m,
+    );
     const taus = [...fitted.stdout.matchAll(/(Daily|Gender|Embellishment) tau (\d\.\d)/g)].map((m) => Number(m[2]));
     expect(taus).toHaveLength(3);
     const evaluated = await cli('evaluate', '--ensemble', '1', '--dataset', '1', '--split', 'validation');
@@ -121,11 +159,21 @@ describe('fashion-how CLI', () => {
     const onnx = (await promisify(execFile)('find', [path.join(scratch.dir, 'data'), '-name', 'model.onnx'])).stdout.trim().split('\n')[0]!;
     const imported = await cli('import-model', onnx, '--name', 'from disk');
     expect(imported.code, imported.stderr).toBe(0);
-    const sha256 = createHash('sha256').update(await readFile(onnx)).digest('hex');
+    const sha256 = createHash('sha256')
+      .update(await readFile(onnx))
+      .digest('hex');
     expect(imported.stdout).toMatch(new RegExp(`^artifact (\\d+) "from disk": \\d+\\.\\d MiB, sha256 ${sha256.slice(0, 12)}$`, 'm'));
     const id = imported.stdout.match(/^artifact (\d+)/)![1]!;
     const csv = (await readFile(path.join(scratch.dir, 'synth', 'train.csv'), 'utf8')).trim().split('\n')[1]!.split(',');
-    const classified = await cli('classify', '--artifact', id, '--image', path.join(scratch.dir, 'synth', 'images', csv[0]!), '--bbox', csv.slice(1, 5).join(','));
+    const classified = await cli(
+      'classify',
+      '--artifact',
+      id,
+      '--image',
+      path.join(scratch.dir, 'synth', 'images', csv[0]!),
+      '--bbox',
+      csv.slice(1, 5).join(','),
+    );
     expect(classified.stdout).toMatch(new RegExp(`^artifact ${id} "from disk"$`, 'm'));
     const badJson = path.join(scratch.dir, 'bad-model.json');
     await writeFile(badJson, JSON.stringify({ input: { size: 32 }, tasks: [] }));
@@ -136,10 +184,30 @@ describe('fashion-how CLI', () => {
 
   it('says when a run trained from random init because its pretrained weights could not be had', async () => {
     // A mirror where nothing listens (the discard port) stands in for a site without internet.
-    const result = await cliWith({ FASHION_HOW_WEIGHTS_MIRROR: 'http://127.0.0.1:9/models', FASHION_HOW_WEIGHTS_DIR: path.join(scratch.dir, 'weights') },
-      'train', '--dataset', '1', '--backbones', 'mobilenet_v3_small', '--heads', 'residual', '--epochs', '1', '--batch-size', '16', '--image-size', '32', '--max-steps', '1', '--cutmix', 'off');
+    const result = await cliWith(
+      { FASHION_HOW_WEIGHTS_MIRROR: 'http://127.0.0.1:9/models', FASHION_HOW_WEIGHTS_DIR: path.join(scratch.dir, 'weights') },
+      'train',
+      '--dataset',
+      '1',
+      '--backbones',
+      'mobilenet_v3_small',
+      '--heads',
+      'residual',
+      '--epochs',
+      '1',
+      '--batch-size',
+      '16',
+      '--image-size',
+      '32',
+      '--max-steps',
+      '1',
+      '--cutmix',
+      'off',
+    );
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stderr).toMatch(/^run \d+ mobilenet_v3_small\+residual: warning: could not download mobilenet_v3_small-[0-9a-f]+\.pth from http:\/\/127\.0\.0\.1:9\/models\/.*training mobilenet_v3_small from random init instead$/m);
+    expect(result.stderr).toMatch(
+      /^run \d+ mobilenet_v3_small\+residual: warning: could not download mobilenet_v3_small-[0-9a-f]+\.pth from http:\/\/127\.0\.0\.1:9\/models\/.*training mobilenet_v3_small from random init instead$/m,
+    );
   });
 
   it('exits non-zero and lists bad lines when the import is refused', async () => {

@@ -14,8 +14,8 @@ import { openApp } from '../src/app.js';
 import { importDataset } from '../src/data/import.js';
 import { writeSyntheticDataset } from '../src/data/synth.js';
 import { startCli } from './fixtures/cli.js';
-import { startS3Server, type S3TestServer } from './fixtures/s3.js';
 import { TEST_DATABASE_PREFIX } from './fixtures/databases.js';
+import { type S3TestServer, startS3Server } from './fixtures/s3.js';
 import { eventually, graphqlClient, processAlive, testConfig, useScratchDir } from './helpers.js';
 
 const server = process.env.FASHION_HOW_TEST_POSTGRESQL_SERVER;
@@ -65,14 +65,22 @@ describe.skipIf(!server)('a cluster on one machine: PostgreSQL, S3, two replicas
 
     const replicaA = await start('replica-a', ['serve', '--port', '0', '--no-worker'], /GraphQL: (http:\/\/\S+)/);
     const replicaB = await start('replica-b', ['serve', '--port', '0', '--no-worker'], /GraphQL: (http:\/\/\S+)/);
-    const workers = [await start('worker-1', ['worker', '--concurrency', '1'], /worker (\S+): taking training jobs/), await start('worker-2', ['worker', '--concurrency', '1'], /worker (\S+): taking training jobs/)];
+    const workers = [
+      await start('worker-1', ['worker', '--concurrency', '1'], /worker (\S+): taking training jobs/),
+      await start('worker-2', ['worker', '--concurrency', '1'], /worker (\S+): taking training jobs/),
+    ];
     const a = graphqlClient(replicaA.match[1]!, token);
     const b = graphqlClient(replicaB.match[1]!, token);
 
     // Epoch 1 is short and epoch 2 long (many CutMix copies), so a kill after the first checkpoint
     // lands while the run is still going.
     const started = await a(`mutation($input: StartTrainingInput!) { startTraining(input: $input) { id status } }`, {
-      input: { datasetId: String(datasetId), backbones: ['mobilenet_v3_small'], heads: ['feedforward', 'residual'], options: { ...TINY, epochs: 2, cutmixCopies: 15 } },
+      input: {
+        datasetId: String(datasetId),
+        backbones: ['mobilenet_v3_small'],
+        heads: ['feedforward', 'residual'],
+        options: { ...TINY, epochs: 2, cutmixCopies: 15 },
+      },
     });
     expect(started.errors).toBeUndefined();
     const ids: string[] = started.data!.startTraining.map((r: { id: string }) => r.id);
@@ -81,25 +89,36 @@ describe.skipIf(!server)('a cluster on one machine: PostgreSQL, S3, two replicas
     const run = async (id: string) => (await b(runQuery, { id })).data!.run;
 
     // Each worker takes one run (one job at a time each).
-    const holders = await eventually(async () => {
-      const runs = await Promise.all(ids.map(run));
-      return runs.every((r) => r.status === 'RUNNING' && r.workerId) ? runs.map((r) => r.workerId as string) : undefined;
-    }, 'both runs to be taken', 60_000);
+    const holders = await eventually(
+      async () => {
+        const runs = await Promise.all(ids.map(run));
+        return runs.every((r) => r.status === 'RUNNING' && r.workerId) ? runs.map((r) => r.workerId as string) : undefined;
+      },
+      'both runs to be taken',
+      60_000,
+    );
     const workerIds = workers.map((w) => w.match[1]!);
     expect(new Set(holders).size).toBe(2);
     expect([...holders].sort()).toEqual([...workerIds].sort());
 
     // Kill -9 the worker holding the first run once that run's first checkpoint is in the store.
     const [victimRun, survivorRun] = ids as [string, string];
-    await eventually(async () => {
-      const r = await run(victimRun);
-      if (r.status !== 'RUNNING') throw new Error(`run ${victimRun} ended ${r.status} before the kill: ${r.error}`);
-      return r.epochs.length >= 1 && r.progress?.epoch === 2 ? true : undefined;
-    }, 'the first epoch checkpoint', 120_000);
+    await eventually(
+      async () => {
+        const r = await run(victimRun);
+        if (r.status !== 'RUNNING') throw new Error(`run ${victimRun} ended ${r.status} before the kill: ${r.error}`);
+        return r.epochs.length >= 1 && r.progress?.epoch === 2 ? true : undefined;
+      },
+      'the first epoch checkpoint',
+      120_000,
+    );
     const db = new pg.Client({ connectionString: databaseUrl });
     await db.connect();
     try {
-      const { rows } = await db.query<{ checkpointSha256: string | null; workerPid: number | null }>('SELECT "checkpointSha256", "workerPid" FROM "TrainingRun" WHERE id = $1', [Number(victimRun)]);
+      const { rows } = await db.query<{ checkpointSha256: string | null; workerPid: number | null }>(
+        'SELECT "checkpointSha256", "workerPid" FROM "TrainingRun" WHERE id = $1',
+        [Number(victimRun)],
+      );
       expect(rows[0]!.checkpointSha256).toMatch(/^[0-9a-f]{64}$/);
       const victim = workers[workerIds.indexOf(holders[0]!)]!;
       victim.child.kill('SIGKILL');
@@ -109,21 +128,29 @@ describe.skipIf(!server)('a cluster on one machine: PostgreSQL, S3, two replicas
       await eventually(async () => (processAlive(rows[0]!.workerPid!) ? undefined : true), 'the orphaned Python worker to exit', 60_000);
 
       // No process of that worker is left to say anything: only the missing heartbeat tells.
-      const interrupted = await eventually(async () => {
-        const r = await run(victimRun);
-        return r.status === 'INTERRUPTED' ? r : undefined;
-      }, 'the run to be INTERRUPTED by its missing heartbeat', 60_000);
+      const interrupted = await eventually(
+        async () => {
+          const r = await run(victimRun);
+          return r.status === 'INTERRUPTED' ? r : undefined;
+        },
+        'the run to be INTERRUPTED by its missing heartbeat',
+        60_000,
+      );
       expect(interrupted.error).toMatch(/stopped sending heartbeats/);
       expect(Date.now() - killedAt).toBeGreaterThanOrEqual(3000 - 500); // not before the timeout
 
       const resumed = await b(`mutation($id: ID!) { resumeRun(id: $id) { id status } }`, { id: victimRun });
       expect(resumed.errors).toBeUndefined();
       const survivorId = workerIds.find((w) => w !== holders[0])!;
-      const finished = await eventually(async () => {
-        const runs = await Promise.all(ids.map(run));
-        for (const r of runs) if (['FAILED', 'CANCELLED'].includes(r.status)) throw new Error(`a run ended ${r.status}: ${r.error}`);
-        return runs.every((r) => r.status === 'SUCCEEDED') ? runs : undefined;
-      }, 'both runs to succeed', 300_000);
+      const finished = await eventually(
+        async () => {
+          const runs = await Promise.all(ids.map(run));
+          for (const r of runs) if (['FAILED', 'CANCELLED'].includes(r.status)) throw new Error(`a run ended ${r.status}: ${r.error}`);
+          return runs.every((r) => r.status === 'SUCCEEDED') ? runs : undefined;
+        },
+        'both runs to succeed',
+        300_000,
+      );
       // The resumed run continued from epoch 1's checkpoint on the other worker (its own data folder
       // never saw that checkpoint: it came from the object store).
       expect(finished[0].progress.resumedFromEpoch).toBe(1);

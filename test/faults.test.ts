@@ -5,11 +5,11 @@
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer } from '../src/api/server.js';
 import type { App } from '../src/app.js';
 import { importDataset } from '../src/data/import.js';
 import { writeSyntheticDataset } from '../src/data/synth.js';
 import { FashionHowClient, FashionHowError } from '../src/sdk/index.js';
-import { type RunningServer, startServer } from '../src/api/server.js';
 import { runCli, startCli as startCliProcess } from './fixtures/cli.js';
 import { TINY_TRAINING, trainTinyPair } from './fixtures/training.js';
 import { graphqlClient, openTestApp, storedRowCounts, testDatabaseUrl, useScratchDir } from './helpers.js';
@@ -44,7 +44,10 @@ describe('faults', () => {
     const after = await storedRowCounts(app);
     // All or nothing: either the transaction had not committed (nothing new) or it had (all of it).
     const added = { datasets: after.datasets - before.datasets, items: after.items - before.items, labels: after.labels - before.labels };
-    expect([{ datasets: 0, items: 0, labels: 0 }, { datasets: 1, items: 3000, labels: 9000 }]).toContainEqual(added);
+    expect([
+      { datasets: 0, items: 0, labels: 0 },
+      { datasets: 1, items: 3000, labels: 9000 },
+    ]).toContainEqual(added);
     const again = await cli('import', big.csvPath, '--name', 'killed');
     expect(again.code, again.stderr).toBe(0);
     const dataset = await app.services.db.dataset.findFirstOrThrow({ where: { name: 'killed' } });
@@ -62,10 +65,17 @@ describe('faults', () => {
     await evaluating.exited;
     const after = await reportRows();
     // An ensemble report is three reports (the vote and two members) of 200 items x 3 tasks each, or none.
-    expect([{ reports: 0, predictions: 0 }, { reports: 3, predictions: 3 * 600 }]).toContainEqual({ reports: after.reports - before.reports, predictions: after.predictions - before.predictions });
+    expect([
+      { reports: 0, predictions: 0 },
+      { reports: 3, predictions: 3 * 600 },
+    ]).toContainEqual({ reports: after.reports - before.reports, predictions: after.predictions - before.predictions });
     const again = await cli('evaluate', '--ensemble', String(ensemble.id), '--dataset', String(datasetId), '--split', 'ALL');
     expect(again.code, again.stderr).toBe(0);
-    const report = await app.services.db.evaluationReport.findFirstOrThrow({ where: { ensembleId: ensemble.id }, orderBy: { id: 'desc' }, include: { confusionMatrices: true, memberReports: true } });
+    const report = await app.services.db.evaluationReport.findFirstOrThrow({
+      where: { ensembleId: ensemble.id },
+      orderBy: { id: 'desc' },
+      include: { confusionMatrices: true, memberReports: true },
+    });
     expect(report.confusionMatrices.map((m) => (m.rows as number[][]).flat().reduce((a, b) => a + b, 0))).toEqual([200, 200, 200]);
     expect(report.memberReports).toHaveLength(2);
     expect((report.metrics as { gain?: unknown }).gain).toBeDefined();
@@ -76,9 +86,16 @@ describe('faults', () => {
     const server = await startServer(app);
     try {
       const trainer = graphqlClient(server.graphqlUrl, (await app.services.tokens.create('faults trainer', 'trainer')).token);
-      const [run] = await app.services.training.startTraining({ datasetId, backbones: ['mobilenet_v3_small'], heads: ['feedforward'], options: { ...TINY_TRAINING, maxStepsPerEpoch: 8, epochs: 2 } });
+      const [run] = await app.services.training.startTraining({
+        datasetId,
+        backbones: ['mobilenet_v3_small'],
+        heads: ['feedforward'],
+        options: { ...TINY_TRAINING, maxStepsPerEpoch: 8, epochs: 2 },
+      });
       const importing = cli('import', other.csvPath, '--name', 'concurrent');
-      const evaluated = trainer(`mutation($input: EvaluateInput!) { evaluate(input: $input) { id itemCount } }`, { input: { artifactId: String(artifactIds[0]), datasetId: String(datasetId) } });
+      const evaluated = trainer(`mutation($input: EvaluateInput!) { evaluate(input: $input) { id itemCount } }`, {
+        input: { artifactId: String(artifactIds[0]), datasetId: String(datasetId) },
+      });
       const [imported, evaluation] = await Promise.all([importing, evaluated, app.services.training.waitFor([run!.id])]);
       expect(imported.code, imported.stderr).toBe(0);
       expect(imported.stdout).toMatch(/^imported dataset \d+: 3000 items/m);
@@ -103,7 +120,9 @@ describe('faults', () => {
     let server = serve();
     await server.waitFor(/^GraphQL: /m);
     const endpoint = `http://127.0.0.1:${port}/graphql`;
-    const rows = (await app.services.db.item.findMany({ where: { datasetId }, take: 8, include: { dataset: true } })).map(({ dataset, imagePath, xmin, ymin, xmax, ymax }) => ({ image: path.join(dataset.imageRoot, imagePath), bbox: { xmin, ymin, xmax, ymax } }));
+    const rows = (await app.services.db.item.findMany({ where: { datasetId }, take: 8, include: { dataset: true } })).map(
+      ({ dataset, imagePath, xmin, ymin, xmax, ymax }) => ({ image: path.join(dataset.imageRoot, imagePath), bbox: { xmin, ymin, xmax, ymax } }),
+    );
     const patient = new FashionHowClient({ endpoint, retries: 12, backoffMs: 100 });
     const outcomes: { ok: boolean; ms: number; code?: string }[] = [];
     let stop = false;
@@ -124,7 +143,9 @@ describe('faults', () => {
     server.child.kill('SIGKILL'); // a crash, with requests in flight
     await server.exited;
     // While it is down, a client that does not retry is told so at once, with a code it can act on.
-    const impatient = await new FashionHowClient({ endpoint, retries: 0 }).classify([rows[0]!], { artifactId: String(artifactIds[0]) }).catch((e: unknown) => e);
+    const impatient = await new FashionHowClient({ endpoint, retries: 0 })
+      .classify([rows[0]!], { artifactId: String(artifactIds[0]) })
+      .catch((e: unknown) => e);
     expect(impatient).toBeInstanceOf(FashionHowError);
     expect(impatient).toMatchObject({ code: 'UNREACHABLE', message: expect.stringMatching(/ECONNREFUSED/) });
     server = serve();

@@ -12,7 +12,9 @@ export default function setup() {
       return; // no server: the postgresql project did not run, and made nothing
     }
     try {
-      const { rows } = await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [`${TEST_DATABASE_PREFIX}${process.env.FASHION_HOW_TEST_RUN}_%`]);
+      const { rows } = await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [
+        `${TEST_DATABASE_PREFIX}${process.env.FASHION_HOW_TEST_RUN}_%`,
+      ]);
       for (const { datname } of rows) await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(datname)} WITH (FORCE)`);
     } finally {
       await client.end();

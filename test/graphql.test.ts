@@ -1,12 +1,12 @@
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errorFormatter } from '../src/api/errors.js';
+import { type RunningServer, startServer } from '../src/api/server.js';
 import type { App } from '../src/app.js';
 import { writeSyntheticDataset } from '../src/data/synth.js';
 import { createLogger } from '../src/log.js';
-import { errorFormatter } from '../src/api/errors.js';
-import { type RunningServer, startServer } from '../src/api/server.js';
 import { type GraphQLResponse, graphqlClient, naiveCsv, openTestApp, storedRowCounts, tempDir } from './helpers.js';
-import { readFile, writeFile } from 'node:fs/promises';
 
 let scratch: Awaited<ReturnType<typeof tempDir>>;
 let app: App;
@@ -71,13 +71,16 @@ describe('GraphQL API', () => {
   it('answers BAD_USER_INPUT with line numbers for bad rows and stores nothing', async () => {
     const csv = path.join(scratch.dir, 'bad.csv');
     const row = synthetic.rows[0]!;
-    await writeFile(csv, `image_name,BBox_xmin,BBox_ymin,BBox_xmax,BBox_ymax,Daily,Gender,Embellishment\n${row.imageName},0,0,9999,10,0,0,0\n../x.jpg,0,0,1,1,0,0,0\n`);
+    await writeFile(
+      csv,
+      `image_name,BBox_xmin,BBox_ymin,BBox_xmax,BBox_ymax,Daily,Gender,Embellishment\n${row.imageName},0,0,9999,10,0,0,0\n../x.jpg,0,0,1,1,0,0,0\n`,
+    );
     const before = await storedRowCounts(app);
     const { data, errors } = await gql(IMPORT, { input: { csvPath: csv, imageRoot: synthetic.imageRoot } });
     expect(data).toBeNull();
     expect(errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect(errors?.[0]?.message).toMatch(/2 of 2 rows are invalid/);
-    expect((errors?.[0]?.extensions?.rejects as { line: number }[]).map((r) => r.line)).toEqual([2, 3]);
+    expect((errors![0]!.extensions!.rejects as { line: number }[]).map((r) => r.line)).toEqual([2, 3]);
     expect(errors?.[0]?.extensions).not.toHaveProperty('stacktrace');
     expect(await storedRowCounts(app)).toEqual(before);
   });
@@ -90,7 +93,11 @@ describe('GraphQL API', () => {
   });
 
   it('refuses a request body over the limit with a clear message', async () => {
-    const response = await fetch(server.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: `{ health { ok } } #${'x'.repeat(70 * 1024)}` }) });
+    const response = await fetch(server.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: `{ health { ok } } #${'x'.repeat(70 * 1024)}` }),
+    });
     expect(response.status).toBe(413);
     const body = (await response.json()) as GraphQLResponse;
     expect(body.errors?.[0]?.message).toBe('request body is larger than the limit of 65536 bytes');
@@ -99,7 +106,10 @@ describe('GraphQL API', () => {
   it('keeps unexpected errors opaque: no message, stack or file path reaches the client', () => {
     const format = errorFormatter(createLogger({ logLevel: 'silent' }));
     const leaky = new Error("ENOENT: no such file or directory, open '/srv/secret/path/model.onnx'");
-    const formatted = format({ message: leaky.message, path: ['dataset'], extensions: { code: 'INTERNAL_SERVER_ERROR', stacktrace: leaky.stack?.split('\n') } }, leaky);
+    const formatted = format(
+      { message: leaky.message, path: ['dataset'], extensions: { code: 'INTERNAL_SERVER_ERROR', stacktrace: leaky.stack?.split('\n') } },
+      leaky,
+    );
     expect(formatted).toEqual({ message: 'Internal server error', path: ['dataset'], extensions: { code: 'INTERNAL_SERVER_ERROR' } });
     expect(JSON.stringify(formatted)).not.toContain('/srv/secret');
   });

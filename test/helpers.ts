@@ -1,10 +1,10 @@
 // Shared test scaffolding: temporary folders, a fresh database per data folder (SQLite, or PostgreSQL
 // in the suite's postgresql project), synthetic data.
 import { mkdtemp, rm } from 'node:fs/promises';
-import { crc32, deflateSync } from 'node:zlib';
-import { afterAll, beforeAll } from 'vitest';
 import os from 'node:os';
 import path from 'node:path';
+import { crc32, deflateSync } from 'node:zlib';
+import { afterAll, beforeAll } from 'vitest';
 import { type App, openApp } from '../src/app.js';
 import { type AppConfig, loadConfig } from '../src/config.js';
 import { testDatabaseUrl } from './fixtures/databases.js';
@@ -79,12 +79,18 @@ export function graphqlClient(url: string, token?: string) {
 /** A bare client for the GraphQL multipart request spec, written out by hand: `files` maps a variables
  *  path (e.g. "input.images.0.file") to the bytes sent as that file part; the variable itself goes as null. */
 export function multipartClient(url: string, token?: string, extraHeaders: Record<string, string> = { 'apollo-require-preflight': 'true' }) {
-  return async <T = Record<string, any>>(query: string, variables: Record<string, unknown>, files: Record<string, Uint8Array>): Promise<GraphQLResponse<T> & { status: number }> => {
+  return async <T = Record<string, any>>(
+    query: string,
+    variables: Record<string, unknown>,
+    files: Record<string, Uint8Array>,
+  ): Promise<GraphQLResponse<T> & { status: number }> => {
     const form = new FormData();
     form.set('operations', JSON.stringify({ query, variables }));
     const paths = Object.keys(files);
     form.set('map', JSON.stringify(Object.fromEntries(paths.map((p, i) => [String(i), [`variables.${p}`]]))));
-    paths.forEach((p, i) => form.set(String(i), new Blob([files[p]!]), `part-${i}`));
+    paths.forEach((p, i) => {
+      form.set(String(i), new Blob([files[p]!]), `part-${i}`);
+    });
     const response = await fetch(url, { method: 'POST', headers: { ...extraHeaders, ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: form });
     const text = await response.text();
     try {
@@ -130,6 +136,10 @@ export function pngClaiming(width: number, height: number): Buffer {
   ihdr.writeUInt32BE(height, 4);
   ihdr.set([8, 0, 0, 0, 0], 8); // 8-bit greyscale
   const rows = deflateSync(Buffer.alloc(Math.min(height, 64) * (width + 1)));
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', rows), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', rows),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
-

@@ -1,9 +1,9 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningServer, startServer } from '../src/api/server.js';
 import type { App } from '../src/app.js';
 import { importDataset } from '../src/data/import.js';
 import { writeSyntheticDataset } from '../src/data/synth.js';
-import { type RunningServer, startServer } from '../src/api/server.js';
 import { type GraphQLResponse, graphqlClient, openTestApp, useScratchDir } from './helpers.js';
 
 // Connections over HTTP against a real server and database: pages of runs while runs are added.
@@ -32,7 +32,10 @@ interface RunPage {
 async function addRuns(count: number, status = 'CANCELLED'): Promise<number[]> {
   const ids: number[] = [];
   for (let i = 0; i < count; i++) {
-    ids.push((await app.services.db.trainingRun.create({ data: { datasetId, backbone: 'resnet18', head: i % 2 ? 'residual' : 'feedforward', status, config: {} } })).id);
+    ids.push(
+      (await app.services.db.trainingRun.create({ data: { datasetId, backbone: 'resnet18', head: i % 2 ? 'residual' : 'feedforward', status, config: {} } }))
+        .id,
+    );
   }
   return ids;
 }
@@ -109,7 +112,10 @@ describe('runsConnection', () => {
     expect(tooLarge.errors?.[0]?.message).toMatch(/^first must be from 1 to 100 \(MAX_PAGE_SIZE\), got 101/);
     expect((await gql(PAGE, { first: 0 })).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     const forged = await gql(PAGE, { after: 'not-a-cursor' });
-    expect(forged.errors?.[0]).toMatchObject({ message: expect.stringMatching(/^after must be a cursor this API gave/), extensions: { code: 'BAD_USER_INPUT' } });
+    expect(forged.errors?.[0]).toMatchObject({
+      message: expect.stringMatching(/^after must be a cursor this API gave/),
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
   });
 
   it('keeps the old list field working for existing clients', async () => {

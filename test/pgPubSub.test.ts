@@ -4,9 +4,9 @@
 import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { flavourOf } from '../src/db/client.js';
 import { createLogger } from '../src/log.js';
 import { CHANNELS, openPubSub, PgPubSub } from '../src/pubsub/postgresPubSub.js';
-import { flavourOf } from '../src/db/client.js';
 import { LocalPubSub } from '../src/pubsub/pubsub.js';
 import { onServer, scratchPostgresDatabase } from './fixtures/databases.js';
 import { eventually } from './helpers.js';
@@ -29,7 +29,10 @@ async function take<T>(iterator: AsyncIterator<T>, count: number, timeoutMs = 10
   const got: T[] = [];
   const deadline = Date.now() + timeoutMs;
   while (got.length < count) {
-    const next = await Promise.race([iterator.next(), new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), Math.max(1, deadline - Date.now())))]);
+    const next = await Promise.race([
+      iterator.next(),
+      new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), Math.max(1, deadline - Date.now()))),
+    ]);
     if (next === 'timeout') throw new Error(`received ${got.length} of ${count} notices within ${timeoutMs} ms`);
     if (next.done) throw new Error(`the iterator ended after ${got.length} of ${count} notices`);
     got.push(next.value);
@@ -39,7 +42,9 @@ async function take<T>(iterator: AsyncIterator<T>, count: number, timeoutMs = 10
 
 /** The backend pids listening on a channel of this test's database. */
 const listeners = () =>
-  onServer(async (client) => (await client.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN %'`, [database])).rows.map((r) => r.pid));
+  onServer(async (client) =>
+    (await client.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN %'`, [database])).rows.map((r) => r.pid),
+  );
 
 beforeAll(async () => {
   ({ name: database, url, drop } = await scratchPostgresDatabase('fashion_how_pubsub'));
@@ -93,7 +98,9 @@ describe('PgPubSub', () => {
     const before = await listeners();
     expect(before).toHaveLength(open.length); // one listening connection per open instance
     // Kill every listening backend of this database: b's (and a's) connection drops under them.
-    await onServer((client) => client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND query LIKE $2', [database, 'LISTEN %']));
+    await onServer((client) =>
+      client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND query LIKE $2', [database, 'LISTEN %']),
+    );
     const connectionsBefore = b.connections;
     await eventually(async () => (b.connections > connectionsBefore && a.connections > 1 ? true : undefined), 'b and a to listen again', 10_000, 20);
     expect((await listeners()).some((pid) => before.includes(pid))).toBe(false);
@@ -168,6 +175,8 @@ describe('PgPubSub', () => {
     const pg = await openPubSub(url.replace(/^postgresql:/, 'postgres:'), log);
     open.push(pg as PgPubSub);
     expect(pg).toBeInstanceOf(PgPubSub);
-    await expect(openPubSub('postgresql://postgres:secret@127.0.0.1:1/nowhere', log)).rejects.toThrow(/^cannot LISTEN for change notices on postgresql:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/nowhere: /);
+    await expect(openPubSub('postgresql://postgres:secret@127.0.0.1:1/nowhere', log)).rejects.toThrow(
+      /^cannot LISTEN for change notices on postgresql:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/nowhere: /,
+    );
   });
 });

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App, Readiness } from '../src/app.js';
-import { writeSyntheticDataset, type SynthRow } from '../src/data/synth.js';
+import { type SynthRow, writeSyntheticDataset } from '../src/data/synth.js';
 import { DefaultEnsembleWatcher } from '../src/inference/defaultEnsemble.js';
 import { ModelPool } from '../src/inference/models.js';
 import { createMetrics } from '../src/metrics.js';
@@ -35,7 +35,14 @@ const replicas: { name: string; child: ChildProcess; url: string }[] = [];
 async function startReplica(name: string) {
   const serve = startCli(
     ['serve', '--port', '0'],
-    { ...process.env, DATABASE_URL: databaseUrl(), FASHION_HOW_ARTIFACT_STORE: sharedStore(), FASHION_HOW_DATA_DIR: path.join(scratch.dir, name), LOG_LEVEL: 'error', FASHION_HOW_MODEL_REFRESH_MS: String(REFRESH_MS) },
+    {
+      ...process.env,
+      DATABASE_URL: databaseUrl(),
+      FASHION_HOW_ARTIFACT_STORE: sharedStore(),
+      FASHION_HOW_DATA_DIR: path.join(scratch.dir, name),
+      LOG_LEVEL: 'error',
+      FASHION_HOW_MODEL_REFRESH_MS: String(REFRESH_MS),
+    },
     `replica ${name}`,
   );
   const [, url] = await serve.waitFor(/^GraphQL: (http:\/\/\S+)\/graphql$/m);
@@ -51,7 +58,9 @@ async function readyz(url: string): Promise<{ status: number; body: Readiness }>
 
 const CLASSIFY = `query($input: ClassifyInput!) { classify(input: $input) { model ensemble { id } results { tasks { task distribution { probability } } } } }`;
 async function classify(url: string) {
-  const { data, errors } = await graphqlClient(`${url}/graphql`)<{ classify: { model: string; ensemble: { id: string }; results: { tasks: { task: string; distribution: { probability: number }[] }[] }[] } }>(CLASSIFY, {
+  const { data, errors } = await graphqlClient(`${url}/graphql`)<{
+    classify: { model: string; ensemble: { id: string }; results: { tasks: { task: string; distribution: { probability: number }[] }[] }[] };
+  }>(CLASSIFY, {
     input: { images: [{ image, bbox: row.bbox }] },
   });
   expect(errors, JSON.stringify(errors)).toBeUndefined();
@@ -75,14 +84,28 @@ beforeAll(async () => {
   await startReplica('b');
   const upload = multipartClient(`${replicaA.url}/graphql`, token);
   modelIds = [];
-  for (const [size, kind] of [[24, 'logits'], [32, 'probabilities']] as const) {
+  for (const [size, kind] of [
+    [24, 'logits'],
+    [32, 'probabilities'],
+  ] as const) {
     const file = path.join(dir, `tiny${size}.onnx`);
     await promisify(execFile)(python.executable, [new URL('./inference/tinyModel.py', import.meta.url).pathname, file, String(size), kind, '4', '2']);
-    const modelJson = { input: { size, padValue: 255, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] }, outputKind: kind, tasks: [{ name: 'Style', classes: ['a', 'b', 'c', 'd'], output: 'out_0' }, { name: 'Fit', classes: ['x', 'y'], output: 'out_1' }] };
-    const imported = await upload(`mutation($input: ImportModelInput!) { importModel(input: $input) { id } }`, { input: { name: `tiny${size}`, onnx: null, modelJson: null } }, {
-      'input.onnx': await readFile(file),
-      'input.modelJson': Buffer.from(JSON.stringify(modelJson)),
-    });
+    const modelJson = {
+      input: { size, padValue: 255, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] },
+      outputKind: kind,
+      tasks: [
+        { name: 'Style', classes: ['a', 'b', 'c', 'd'], output: 'out_0' },
+        { name: 'Fit', classes: ['x', 'y'], output: 'out_1' },
+      ],
+    };
+    const imported = await upload(
+      `mutation($input: ImportModelInput!) { importModel(input: $input) { id } }`,
+      { input: { name: `tiny${size}`, onnx: null, modelJson: null } },
+      {
+        'input.onnx': await readFile(file),
+        'input.modelJson': Buffer.from(JSON.stringify(modelJson)),
+      },
+    );
     expect(imported.errors, JSON.stringify(imported.errors)).toBeUndefined();
     modelIds.push(imported.data!.importModel.id as string);
   }
@@ -107,7 +130,8 @@ async function untilReadyWith(url: string, ensembleId: string, timeoutMs = 15_00
     const answer = await readyz(url);
     seen.push({ ms: performance.now() - started, ...answer });
     if (answer.status === 200 && String(answer.body.defaultEnsemble?.id) === ensembleId) return { ms: performance.now() - started, seen };
-    if (performance.now() - started > timeoutMs) throw new Error(`replica not ready with ensemble ${ensembleId} after ${timeoutMs} ms: ${JSON.stringify(answer)}`);
+    if (performance.now() - started > timeoutMs)
+      throw new Error(`replica not ready with ensemble ${ensembleId} after ${timeoutMs} ms: ${JSON.stringify(answer)}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
@@ -119,7 +143,11 @@ describe('serving replicas on one database', () => {
     // No ensemble yet: both ready (nothing to warm), each naming itself.
     const first = await readyz(b.url);
     expect(first.status).toBe(200);
-    expect(first.body).toMatchObject({ ready: true, defaultEnsemble: null, replica: { changeNotices: TEST_DATABASE === 'postgresql' ? 'postgresql' : 'poll only', modelRefreshMs: REFRESH_MS } });
+    expect(first.body).toMatchObject({
+      ready: true,
+      defaultEnsemble: null,
+      replica: { changeNotices: TEST_DATABASE === 'postgresql' ? 'postgresql' : 'poll only', modelRefreshMs: REFRESH_MS },
+    });
     expect(first.body.replica.id).toBe(`${first.body.replica.id.split(':')[0]}:${b.child.pid}`);
 
     const one = await trainer(CREATE, { input: { name: 'one', members: [{ artifactId: modelIds[0], weight: 1 }] } });
@@ -130,17 +158,32 @@ describe('serving replicas on one database', () => {
 
     // The change under test: a new two-member ensemble made the default through A.
     const changed = performance.now();
-    const two = await trainer(CREATE, { input: { name: 'two', makeDefault: true, members: [{ artifactId: modelIds[0], weight: 1 }, { artifactId: modelIds[1], weight: 3 }] } });
+    const two = await trainer(CREATE, {
+      input: {
+        name: 'two',
+        makeDefault: true,
+        members: [
+          { artifactId: modelIds[0], weight: 1 },
+          { artifactId: modelIds[1], weight: 3 },
+        ],
+      },
+    });
     expect(two.errors).toBeUndefined();
     const twoId = two.data!.createEnsemble.id as string;
     const toTwo = await untilReadyWith(b.url, twoId);
     const propagationMs = performance.now() - changed;
     const waiting = toTwo.seen.filter((s) => s.status === 503);
-    console.log(`replica B ready with the new default ${Math.round(propagationMs)} ms after replica A changed it (poll every ${REFRESH_MS} ms; ${waiting.length} /readyz answers of 503 on the way)`);
+    console.log(
+      `replica B ready with the new default ${Math.round(propagationMs)} ms after replica A changed it (poll every ${REFRESH_MS} ms; ${waiting.length} /readyz answers of 503 on the way)`,
+    );
     expect(propagationMs).toBeLessThan(REFRESH_MS + 5_000);
     // B names the new default as soon as the database has it, and says it is warming until it is warm.
     expect(waiting.length).toBeGreaterThan(0);
-    expect(waiting[0]!.body).toMatchObject({ ready: false, reason: `the default ensemble ${twoId} ("two") is warming on this replica: 1 of 2 models warm`, defaultEnsemble: { id: Number(twoId), warm: false, models: 2, modelsWarm: 1 } });
+    expect(waiting[0]!.body).toMatchObject({
+      ready: false,
+      reason: `the default ensemble ${twoId} ("two") is warming on this replica: 1 of 2 models warm`,
+      defaultEnsemble: { id: Number(twoId), warm: false, models: 2, modelsWarm: 1 },
+    });
     const ready = toTwo.seen.at(-1)!.body;
     expect(ready).toMatchObject({ ready: true, defaultEnsemble: { id: Number(twoId), name: 'two', warm: true, models: 2, modelsWarm: 2 } });
     expect(ready.reason).toBeUndefined();
@@ -158,7 +201,12 @@ describe('serving replicas on one database', () => {
     const [, b] = replicas as [(typeof replicas)[0], (typeof replicas)[0]];
     expect((await admin.services.ensembles.getDefault())?.name).toBe('two');
     const oneId = (await admin.services.db.ensemble.findFirstOrThrow({ where: { name: 'one' } })).id;
-    const { stdout } = await runCli(['ensemble', 'default', String(oneId)], { ...process.env, DATABASE_URL: databaseUrl(), FASHION_HOW_DATA_DIR: path.join(scratch.dir, 'cli'), LOG_LEVEL: 'silent' });
+    const { stdout } = await runCli(['ensemble', 'default', String(oneId)], {
+      ...process.env,
+      DATABASE_URL: databaseUrl(),
+      FASHION_HOW_DATA_DIR: path.join(scratch.dir, 'cli'),
+      LOG_LEVEL: 'silent',
+    });
     expect(stdout).toBe(`ensemble ${oneId} "one" is the default\n`);
     const toOne = await untilReadyWith(b.url, String(oneId));
     // Its model was still loaded, so B is ready at once with it.
@@ -171,11 +219,29 @@ describe('serving replicas on one database', () => {
     const trainer = graphqlClient(`${a.url}/graphql`, token);
     // A graph no replica has seen (other bytes: the store and the caches are content-addressed).
     const file = path.join(scratch.dir, 'models', 'fragile.onnx');
-    await promisify(execFile)((await findPython()).executable, [new URL('./inference/tinyModel.py', import.meta.url).pathname, file, '28', 'probabilities', '4', '2']);
+    await promisify(execFile)((await findPython()).executable, [
+      new URL('./inference/tinyModel.py', import.meta.url).pathname,
+      file,
+      '28',
+      'probabilities',
+      '4',
+      '2',
+    ]);
     const copy = await readFile(file);
     const upload = multipartClient(`${a.url}/graphql`, token);
-    const modelJson = { input: { size: 28, padValue: 255, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] }, outputKind: 'probabilities', tasks: [{ name: 'Style', classes: ['a', 'b', 'c', 'd'], output: 'out_0' }, { name: 'Fit', classes: ['x', 'y'], output: 'out_1' }] };
-    const imported = await upload(`mutation($input: ImportModelInput!) { importModel(input: $input) { id } }`, { input: { name: 'fragile', onnx: null, modelJson: null } }, { 'input.onnx': copy, 'input.modelJson': Buffer.from(JSON.stringify(modelJson)) });
+    const modelJson = {
+      input: { size: 28, padValue: 255, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] },
+      outputKind: 'probabilities',
+      tasks: [
+        { name: 'Style', classes: ['a', 'b', 'c', 'd'], output: 'out_0' },
+        { name: 'Fit', classes: ['x', 'y'], output: 'out_1' },
+      ],
+    };
+    const imported = await upload(
+      `mutation($input: ImportModelInput!) { importModel(input: $input) { id } }`,
+      { input: { name: 'fragile', onnx: null, modelJson: null } },
+      { 'input.onnx': copy, 'input.modelJson': Buffer.from(JSON.stringify(modelJson)) },
+    );
     expect(imported.errors).toBeUndefined();
     const fragile = await admin.services.db.modelArtifact.findUniqueOrThrow({ where: { id: Number(imported.data!.importModel.id) } });
     // Gone from the shared store (a mount gone away) before any replica fetched it.
@@ -190,7 +256,9 @@ describe('serving replicas on one database', () => {
       answer = await readyz(b.url);
     }
     expect(answer.status).toBe(503);
-    expect(answer.body.reason).toBe(`the default ensemble ${threeId} ("three") cannot be loaded on this replica: artifact ${fragile.id} ("fragile") cannot be served: its ONNX file is missing from the artifact store; other models keep serving`);
+    expect(answer.body.reason).toBe(
+      `the default ensemble ${threeId} ("three") cannot be loaded on this replica: artifact ${fragile.id} ("fragile") cannot be served: its ONNX file is missing from the artifact store; other models keep serving`,
+    );
     expect(JSON.stringify(answer.body)).not.toContain(scratch.dir);
     // The file comes back (a shared mount remounted): a later check (every ten polls) loads it.
     await writeFile(fragile.onnxPath, copy);
@@ -205,7 +273,12 @@ describe('serving replicas on one database', () => {
     const scratchPg = await scratchPostgresDatabase('fashion_how_replicas');
     const log = admin.log;
     const [changer, listener] = [await PgPubSub.open(scratchPg.url, { log }), await PgPubSub.open(scratchPg.url, { log })];
-    const pool = new ModelPool(admin.services.db, { maxBatch: 4, maxWaitMs: 0, maxQueue: 16, intraOpThreads: 1 }, createMetrics(), admin.services.artifactStore);
+    const pool = new ModelPool(
+      admin.services.db,
+      { maxBatch: 4, maxWaitMs: 0, maxQueue: 16, intraOpThreads: 1 },
+      createMetrics(),
+      admin.services.artifactStore,
+    );
     const watcher = new DefaultEnsembleWatcher(admin.services.ensembles, pool, { refreshMs: 3_600_000, log });
     try {
       await watcher.start(listener);
@@ -214,7 +287,10 @@ describe('serving replicas on one database', () => {
       const two = await admin.services.db.ensemble.findFirstOrThrow({ where: { name: 'two' } });
       expect(pool.isWarm(Number(modelIds[1]))).toBe(false);
       // What the other process does: change the row, then announce it.
-      await admin.services.db.$transaction([admin.services.db.ensemble.updateMany({ data: { isDefault: false } }), admin.services.db.ensemble.update({ where: { id: two.id }, data: { isDefault: true } })]);
+      await admin.services.db.$transaction([
+        admin.services.db.ensemble.updateMany({ data: { isDefault: false } }),
+        admin.services.db.ensemble.update({ where: { id: two.id }, data: { isDefault: true } }),
+      ]);
       const sent = performance.now();
       changer.publish('ensemblesChanged', { ensembleId: two.id });
       while (!modelIds.every((id) => pool.isWarm(Number(id)))) {

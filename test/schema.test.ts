@@ -26,7 +26,11 @@ describe('schema.graphql', () => {
       .replace('  "Queries, subscriptions and classify."\n  READER', '  "Queries, subscriptions and classify."\n  reader');
     const file = path.join(scratch.dir, 'planted.graphql');
     await writeFile(file, planted);
-    expect(lint(file).errors.map((e) => e.rule).sort()).toEqual(['enum-values-all-caps', 'fields-have-descriptions']);
+    expect(
+      lint(file)
+        .errors.map((e) => e.rule)
+        .sort(),
+    ).toEqual(['enum-values-all-caps', 'fields-have-descriptions']);
   });
 
   it('keeps every promise of the released schema, or announces the change', async () => {
@@ -39,9 +43,17 @@ describe('schema.graphql', () => {
     const current = await readFile(path.join(ROOT, 'schema.graphql'), 'utf8');
     const announced = parseAnnouncements(await readFile(path.join(ROOT, 'schema', 'breaking-changes.yaml'), 'utf8'));
     // A field clients read disappears, and an optional argument becomes required.
-    const planted = current.replace('  "Rows refused at import and kept because the import used skipInvalid."\n  rejectCount: Int!\n', '').replace('runs("Only the runs that match every given field." filter: RunFilter)', 'runs("Only the runs that match every given field." filter: RunFilter!)');
+    const planted = current
+      .replace('  "Rows refused at import and kept because the import used skipInvalid."\n  rejectCount: Int!\n', '')
+      .replace(
+        'runs("Only the runs that match every given field." filter: RunFilter)',
+        'runs("Only the runs that match every given field." filter: RunFilter!)',
+      );
     const broken = await compareSchemas(released, planted, announced);
-    expect(broken.unannounced.map((c) => `${c.type} ${c.path}`).sort()).toEqual(['FIELD_ARGUMENT_TYPE_CHANGED Query.runs.filter', 'FIELD_REMOVED Dataset.rejectCount']);
+    expect(broken.unannounced.map((c) => `${c.type} ${c.path}`).sort()).toEqual([
+      'FIELD_ARGUMENT_TYPE_CHANGED Query.runs.filter',
+      'FIELD_REMOVED Dataset.rejectCount',
+    ]);
     expect(describeReport(broken)).toMatch(/^BREAKING, not announced: Field 'rejectCount' was removed from object type 'Dataset'/m);
     const withReview = [...announced, ...broken.unannounced.map((c) => ({ change: c.type, path: c.path!, why: 'planted by a test' }))];
     expect((await compareSchemas(released, planted, withReview)).unannounced).toEqual([]);

@@ -27,6 +27,8 @@ describe('settings', () => {
     expect(() => loadConfig({ PORT: '70000' })).toThrow('PORT must be an integer between 0 and 65535, got "70000"');
     expect(() => loadConfig({ FASHION_HOW_INTROSPECTION: 'maybe' })).toThrow('FASHION_HOW_INTROSPECTION must be true or false, got "maybe"');
     expect(() => loadConfig({ LOG_LEVEL: 'loud' })).toThrow('LOG_LEVEL must be one of debug, info, warn, error, silent, got "loud"');
-    expect(() => loadConfig({ FASHION_HOW_HEARTBEAT_MS: '20000' })).toThrow('FASHION_HOW_HEARTBEAT_TIMEOUT_MS (30000) must be at least 3 x FASHION_HOW_HEARTBEAT_MS (20000)');
+    expect(() => loadConfig({ FASHION_HOW_HEARTBEAT_MS: '20000' })).toThrow(
+      'FASHION_HOW_HEARTBEAT_TIMEOUT_MS (30000) must be at least 3 x FASHION_HOW_HEARTBEAT_MS (20000)',
+    );
   });
 });

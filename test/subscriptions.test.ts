@@ -1,11 +1,11 @@
 import path from 'node:path';
 import { type Client, createClient, type FormattedExecutionResult } from 'graphql-ws';
-import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { type RunningServer, startServer } from '../src/api/server.js';
 import type { App } from '../src/app.js';
 import { importDataset } from '../src/data/import.js';
 import { writeSyntheticDataset } from '../src/data/synth.js';
-import { type RunningServer, startServer } from '../src/api/server.js';
 import { TINY_TRAINING } from './fixtures/training.js';
 import { graphqlClient, openTestApp, useScratchDir } from './helpers.js';
 
@@ -34,7 +34,12 @@ function connect(token?: string, onClose?: (event: { code: number; reason: strin
 }
 
 /** Every result of one operation until it completes, or the error it ended with. */
-async function collect<T>(client: Client, query: string, variables?: Record<string, unknown>, onResult?: (result: FormattedExecutionResult<T, unknown>) => void): Promise<FormattedExecutionResult<T, unknown>[]> {
+async function collect<T>(
+  client: Client,
+  query: string,
+  variables?: Record<string, unknown>,
+  onResult?: (result: FormattedExecutionResult<T, unknown>) => void,
+): Promise<FormattedExecutionResult<T, unknown>[]> {
   const results: FormattedExecutionResult<T, unknown>[] = [];
   for await (const result of client.iterate<T>({ query, variables })) {
     results.push(result);
@@ -67,14 +72,29 @@ afterAll(async () => {
 
 describe('subscriptions over graphql-ws', () => {
   it("delivers a run's progress and its final status in order, then completes", async () => {
-    const [run] = await app.services.training.startTraining({ datasetId, backbones: ['mobilenet_v3_small'], heads: ['feedforward'], options: { ...TINY_TRAINING, maxStepsPerEpoch: 4, epochs: 2 } });
+    const [run] = await app.services.training.startTraining({
+      datasetId,
+      backbones: ['mobilenet_v3_small'],
+      heads: ['feedforward'],
+      options: { ...TINY_TRAINING, maxStepsPerEpoch: 4, epochs: 2 },
+    });
     const reported: string[] = [];
-    void collect<{ reportAdded: { id: string } }>(connect(tokens.reader), `subscription { reportAdded(filter: { runId: "${run!.id}" }) { id } }`, undefined, (r) => reported.push(r.data!.reportAdded.id)).catch(() => undefined);
-    const results = await collect<{ runUpdated: { id: string; status: string; progress: { phase: string; epoch: number; step: number; totalSteps: number } | null; epochs: { epoch: number }[] } }>(
+    void collect<{ reportAdded: { id: string } }>(
       connect(tokens.reader),
-      'subscription($id: ID!) { runUpdated(id: $id) { id status progress { phase epoch step totalSteps } epochs { epoch } } }',
-      { id: String(run!.id) },
-    );
+      `subscription { reportAdded(filter: { runId: "${run!.id}" }) { id } }`,
+      undefined,
+      (r) => reported.push(r.data!.reportAdded.id),
+    ).catch(() => undefined);
+    const results = await collect<{
+      runUpdated: {
+        id: string;
+        status: string;
+        progress: { phase: string; epoch: number; step: number; totalSteps: number } | null;
+        epochs: { epoch: number }[];
+      };
+    }>(connect(tokens.reader), 'subscription($id: ID!) { runUpdated(id: $id) { id status progress { phase epoch step totalSteps } epochs { epoch } } }', {
+      id: String(run!.id),
+    });
     expect(results.every((r) => r.errors === undefined)).toBe(true);
     const updates = results.map((r) => r.data!.runUpdated);
     const statuses = updates.map((u) => u.status);
@@ -109,14 +129,20 @@ describe('subscriptions over graphql-ws', () => {
     expect(allowed.map((r) => r.data?.runUpdated.id)).toEqual([String(run!.id)]);
 
     let closed: { code: number; reason: string } | undefined;
-    await refusal(connect('fh_not-a-token', (event) => (closed = event)), 'subscription { runsUpdated { id } }').catch(() => undefined);
+    await refusal(
+      connect('fh_not-a-token', (event) => (closed = event)),
+      'subscription { runsUpdated { id } }',
+    ).catch(() => undefined);
     expect(closed).toEqual(expect.objectContaining({ code: 4401, reason: 'this API token is not valid (unknown or revoked)' }));
   });
 
   it('refuses a reader token on writes, over HTTP and over the WebSocket', async () => {
     const write = `mutation { startTraining(input: { datasetId: "${datasetId}", combos: [{ backbone: "resnet18", head: "feedforward" }] }) { id } }`;
     const overHttp = await graphqlClient(server.graphqlUrl, tokens.reader)(write);
-    expect(overHttp.errors?.[0]).toMatchObject({ message: 'startTraining needs role trainer or higher; this token has role reader', extensions: { code: 'FORBIDDEN' } });
+    expect(overHttp.errors?.[0]).toMatchObject({
+      message: 'startTraining needs role trainer or higher; this token has role reader',
+      extensions: { code: 'FORBIDDEN' },
+    });
     const [overWs] = await collect(connect(tokens.reader), write);
     expect(overWs!.errors?.[0]).toMatchObject({ message: overHttp.errors![0]!.message, extensions: { code: 'FORBIDDEN' } });
     const cancel = await graphqlClient(server.graphqlUrl, tokens.reader)('mutation { cancelRun(id: "1") { id } }');
@@ -130,8 +156,16 @@ describe('subscriptions over graphql-ws', () => {
 
   it('tells a runsUpdated subscriber of every matching run that changes, and of no other', async () => {
     const seen: Record<string, { id: string; status: string }[]> = { cancelled: [], resnet50: [] };
-    for (const [key, filter] of [['cancelled', '{ status: [CANCELLED] }'], ['resnet50', '{ backbone: "resnet50" }']] as const) {
-      void collect<{ runsUpdated: { id: string; status: string } }>(connect(tokens.reader), `subscription { runsUpdated(filter: ${filter}) { id status } }`, undefined, (r) => seen[key]!.push(r.data!.runsUpdated)).catch(() => undefined);
+    for (const [key, filter] of [
+      ['cancelled', '{ status: [CANCELLED] }'],
+      ['resnet50', '{ backbone: "resnet50" }'],
+    ] as const) {
+      void collect<{ runsUpdated: { id: string; status: string } }>(
+        connect(tokens.reader),
+        `subscription { runsUpdated(filter: ${filter}) { id status } }`,
+        undefined,
+        (r) => seen[key]!.push(r.data!.runsUpdated),
+      ).catch(() => undefined);
     }
     await new Promise((resolve) => setTimeout(resolve, 300));
     const queued = await app.services.db.trainingRun.create({ data: { datasetId, backbone: 'resnet18', head: 'feedforward', status: 'QUEUED', config: {} } });
@@ -152,6 +186,9 @@ describe('roles in capitals', () => {
     const stored = await app.services.db.apiToken.findMany({ where: { name: { in: ['old literal', 'old variable', 'new'] } }, orderBy: { id: 'asc' } });
     expect(stored.map((t) => t.role)).toEqual(['reader', 'trainer', 'admin']);
     const { data } = await admin('{ tokensConnection(first: 100, filter: { role: trainer, revoked: false }) { edges { node { name role } } } }');
-    expect(data!.tokensConnection.edges.map((e: { node: unknown }) => e.node)).toEqual([{ name: 'trainer', role: 'TRAINER' }, { name: 'old variable', role: 'TRAINER' }]);
+    expect(data!.tokensConnection.edges.map((e: { node: unknown }) => e.node)).toEqual([
+      { name: 'trainer', role: 'TRAINER' },
+      { name: 'old variable', role: 'TRAINER' },
+    ]);
   });
 });

@@ -16,7 +16,11 @@ export class ClientLimiter {
   private acquire(client: string): () => void {
     const used = this.inFlight.get(client) ?? 0;
     if (used >= this.limit) {
-      throw new AppError(ErrorCode.RATE_LIMITED, `this client already has ${used} classify requests in flight, the limit is ${this.limit} (FASHION_HOW_MAX_CLIENT_CONCURRENCY); retry after ${RETRY_AFTER_SECONDS} s`, { retryAfterSeconds: RETRY_AFTER_SECONDS });
+      throw new AppError(
+        ErrorCode.RATE_LIMITED,
+        `this client already has ${used} classify requests in flight, the limit is ${this.limit} (FASHION_HOW_MAX_CLIENT_CONCURRENCY); retry after ${RETRY_AFTER_SECONDS} s`,
+        { retryAfterSeconds: RETRY_AFTER_SECONDS },
+      );
     }
     this.inFlight.set(client, used + 1);
     let released = false;

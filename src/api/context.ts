@@ -6,15 +6,15 @@ import type { ImportContext } from '../data/import.js';
 import type { Db } from '../db/client.js';
 import type { ClassifyService } from '../inference/classify.js';
 import type { EnsembleService } from '../inference/ensembles.js';
+import type { EnsembleFitter } from '../inference/fitEnsemble.js';
 import type { ModelPool } from '../inference/models.js';
-import type { ClientLimiter } from './clientLimiter.js';
 import type { Metrics } from '../metrics.js';
 import type { PubSub } from '../pubsub/pubsub.js';
 import type { EvaluationService } from '../reports/evaluate.js';
-import type { EnsembleFitter } from '../inference/fitEnsemble.js';
-import type { DistillationService } from '../training/distillation.js';
 import type { ArtifactStore } from '../storage/artifactStore.js';
+import type { DistillationService } from '../training/distillation.js';
 import type { TrainingService } from '../training/service.js';
+import type { ClientLimiter } from './clientLimiter.js';
 
 export interface Services {
   db: Db;

@@ -56,10 +56,14 @@ export function decodeCursor(cursor: string): Positioned {
 export function pageQuery(request: PageRequest): PageQuery {
   const first = request.first ?? DEFAULT_PAGE_SIZE;
   if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) {
-    throw new AppError(ErrorCode.BAD_USER_INPUT, `first must be from 1 to ${MAX_PAGE_SIZE} (MAX_PAGE_SIZE), got ${first}: ask for the next page with after = pageInfo.endCursor`, {
-      limit: 'MAX_PAGE_SIZE',
-      max: MAX_PAGE_SIZE,
-    });
+    throw new AppError(
+      ErrorCode.BAD_USER_INPUT,
+      `first must be from 1 to ${MAX_PAGE_SIZE} (MAX_PAGE_SIZE), got ${first}: ask for the next page with after = pageInfo.endCursor`,
+      {
+        limit: 'MAX_PAGE_SIZE',
+        max: MAX_PAGE_SIZE,
+      },
+    );
   }
   const direction: Direction = request.order === 'NEWEST_FIRST' ? 'desc' : 'asc';
   const after = request.after ? decodeCursor(request.after) : null;
@@ -72,14 +76,23 @@ export function pageQuery(request: PageRequest): PageQuery {
 }
 
 /** One page of a table: `find` runs the page query within the caller's filter, `count` counts the filter. */
-export async function paginate<T extends Positioned>(request: PageRequest, find: (query: PageQuery) => Promise<T[]>, count: () => Promise<number>): Promise<Page<T>> {
+export async function paginate<T extends Positioned>(
+  request: PageRequest,
+  find: (query: PageQuery) => Promise<T[]>,
+  count: () => Promise<number>,
+): Promise<Page<T>> {
   const query = pageQuery(request);
   const rows = await find(query);
   const page = rows.slice(0, query.take - 1);
   const edges = page.map((node) => ({ cursor: encodeCursor(node), node }));
   return {
     edges,
-    pageInfo: { hasNextPage: rows.length > page.length, hasPreviousPage: Boolean(request.after), startCursor: edges[0]?.cursor ?? null, endCursor: edges.at(-1)?.cursor ?? null },
+    pageInfo: {
+      hasNextPage: rows.length > page.length,
+      hasPreviousPage: Boolean(request.after),
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges.at(-1)?.cursor ?? null,
+    },
     totalCount: count,
   };
 }

@@ -27,8 +27,8 @@ import { classifyBudgetPlugin } from './plugins/classifyBudget.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { readAccessError, readAccessPlugin } from './plugins/readAccess.js';
 import { retryAfterPlugin } from './plugins/retryAfter.js';
-import { acceptOldRoleNames } from './resolvers/Role.js';
 import { resolvers } from './resolvers/index.js';
+import { acceptOldRoleNames } from './resolvers/Role.js';
 import { serveSubscriptions } from './subscriptions.js';
 import { uploadMiddleware } from './uploads.js';
 
@@ -60,7 +60,10 @@ export async function startServer(app: App): Promise<RunningServer> {
   const { graphql } = config;
   const schema = makeExecutableSchema({ typeDefs: await readFile(path.join(PACKAGE_ROOT, 'schema.graphql'), 'utf8'), resolvers });
   acceptOldRoleNames(schema);
-  const validationRules = [maxDepthRule({ n: graphql.maxDepth, ...reportInsteadOfThrowing }), costLimitRule({ maxCost: graphql.maxCost, ...reportInsteadOfThrowing })];
+  const validationRules = [
+    maxDepthRule({ n: graphql.maxDepth, ...reportInsteadOfThrowing }),
+    costLimitRule({ maxCost: graphql.maxCost, ...reportInsteadOfThrowing }),
+  ];
   const formatError = errorFormatter(log);
   const subscriptions = serveSubscriptions(app, {
     httpServer,
@@ -109,7 +112,8 @@ export async function startServer(app: App): Promise<RunningServer> {
           const caller = await app.services.tokens.authenticate(req.headers.authorization);
           return { config, services: app.services, caller, client: caller ? `token ${caller.tokenId}` : `address ${req.ip}` };
         } catch (error) {
-          if (error instanceof AppError) throw new GraphQLError(error.message, { extensions: { code: error.code, http: { status: httpStatusOf(error.code) } } });
+          if (error instanceof AppError)
+            throw new GraphQLError(error.message, { extensions: { code: error.code, http: { status: httpStatusOf(error.code) } } });
           throw error;
         }
       },

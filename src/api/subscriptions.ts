@@ -2,14 +2,24 @@
 // server's /graphql path: subscriptions, and queries or mutations from clients that send everything
 // over one socket. The same schema, validation rules, tokens, read access and error shapes as HTTP.
 import type { Server } from 'node:http';
-import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema, getOperationAST, parse, specifiedRules, validate, type ValidationRule } from 'graphql';
+import {
+  type DocumentNode,
+  GraphQLError,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+  getOperationAST,
+  parse,
+  specifiedRules,
+  type ValidationRule,
+  validate,
+} from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { App } from '../app.js';
 import type { Caller } from '../auth/tokens.js';
-import type { Context } from './context.js';
 import { AppError } from '../errors.js';
+import type { Context } from './context.js';
 
 export interface SubscriptionServerOptions {
   httpServer: Server;
@@ -28,7 +38,8 @@ function authorizationOf(params: Record<string, unknown> | undefined, header: st
   return typeof value === 'string' && value !== '' ? value : header;
 }
 
-const withCode = (error: GraphQLError, code: string) => new GraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, extensions: { code } });
+const withCode = (error: GraphQLError, code: string) =>
+  new GraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, extensions: { code } });
 
 export function serveSubscriptions(app: App, options: SubscriptionServerOptions): { dispose(): void | Promise<void> } {
   const { schema, formatError } = options;
@@ -48,7 +59,7 @@ export function serveSubscriptions(app: App, options: SubscriptionServerOptions)
         }
       },
       onSubscribe: (ctx, _id, payload) => {
-        let document;
+        let document: DocumentNode;
         try {
           document = parse(payload.query);
         } catch (error) {
@@ -59,11 +70,17 @@ export function serveSubscriptions(app: App, options: SubscriptionServerOptions)
         const caller = callers.get(ctx) ?? null;
         const refused = options.readAccess(caller, getOperationAST(document, payload.operationName)?.operation);
         if (refused) return [refused];
-        const contextValue: Context = { config: app.config, services: app.services, caller, client: caller ? `token ${caller.tokenId}` : `address ${ctx.extra.request.socket.remoteAddress}` };
+        const contextValue: Context = {
+          config: app.config,
+          services: app.services,
+          caller,
+          client: caller ? `token ${caller.tokenId}` : `address ${ctx.extra.request.socket.remoteAddress}`,
+        };
         return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
       },
       onError: (_ctx, _id, _payload, errors) => errors.map((error) => formatError(error.toJSON(), error)),
-      onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: result.errors.map((error) => formatError(error.toJSON(), error)) } : result),
+      onNext: (_ctx, _id, _payload, _args, result) =>
+        result.errors ? { ...result, errors: result.errors.map((error) => formatError(error.toJSON(), error)) } : result,
     },
     webSockets,
   );

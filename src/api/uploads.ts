@@ -85,7 +85,13 @@ export async function readUpload(upload: Upload, what: string, maxBytes: number,
 
 /** Streams a received file (an upload, or a file the CLI reads) to `file` (at most `maxBytes`), hashing
  *  it on the way; nothing is left behind when it fails. */
-export async function saveStream(source: () => Promise<Readable>, file: string, what: string, maxBytes: number, limitName: string): Promise<{ sha256: string; bytes: number }> {
+export async function saveStream(
+  source: () => Promise<Readable>,
+  file: string,
+  what: string,
+  maxBytes: number,
+  limitName: string,
+): Promise<{ sha256: string; bytes: number }> {
   const hash = createHash('sha256');
   let bytes = 0;
   try {

@@ -49,7 +49,10 @@ export class TokenService {
   }
 
   list() {
-    return this.db.apiToken.findMany({ orderBy: { id: 'asc' }, select: { id: true, name: true, role: true, prefix: true, createdAt: true, lastUsedAt: true, revokedAt: true } });
+    return this.db.apiToken.findMany({
+      orderBy: { id: 'asc' },
+      select: { id: true, name: true, role: true, prefix: true, createdAt: true, lastUsedAt: true, revokedAt: true },
+    });
   }
 
   async revoke(id: number) {

@@ -70,7 +70,12 @@ async function printDataset(app: App, id: number, split?: Split) {
   if (dataset.rejectCount > 0) console.log(`${dataset.rejectCount} rows were rejected at import`);
   for (const task of await datasets.distribution(id, split)) {
     console.log(`\n${task.name}${split ? ` (${split.toLowerCase()})` : ''}: ${task.total} labels, imbalance ratio ${task.imbalanceRatio?.toFixed(1) ?? 'n/a'}`);
-    console.log(table(['#', 'class', 'count', 'share'], task.classes.map((c) => [c.index, c.name, c.count, percent(c.share)])));
+    console.log(
+      table(
+        ['#', 'class', 'count', 'share'],
+        task.classes.map((c) => [c.index, c.name, c.count, percent(c.share)]),
+      ),
+    );
   }
 }
 
@@ -93,7 +98,7 @@ export function addDataCommands(program: Command): void {
     .argument('<csv>', 'CSV with image_name,BBox_xmin,BBox_ymin,BBox_xmax,BBox_ymax and one column per task')
     .option('--images <dir>', 'image root the image_name values are relative to (default: images/ beside the CSV, else its folder)')
     .option('--name <name>', 'dataset name (default: the CSV file name)')
-    .option('--schema <file>', 'label schema JSON/YAML (default: <csv stem>.schema.json|yaml beside the CSV, else Fashion-How\'s)')
+    .option('--schema <file>', "label schema JSON/YAML (default: <csv stem>.schema.json|yaml beside the CSV, else Fashion-How's)")
     .option('--skip-invalid', 'import the valid rows and keep the invalid ones as rejects, instead of importing nothing')
     .option('--seed <s>', 'seed of the stratified split', int('seed', 0), DEFAULT_SPLIT_SEED)
     .option('--validation-fraction <f>', 'share of items in the validation split', fraction, DEFAULT_VALIDATION_FRACTION)
@@ -109,7 +114,12 @@ export function addDataCommands(program: Command): void {
       withApp(async (app) => {
         const rows = await app.services.datasets.list();
         if (rows.length === 0) return console.log('no datasets yet: try `fashion-how synth --out data/synth` then `fashion-how import data/synth/train.csv`');
-        console.log(table(['id', 'name', 'items', 'rejects', 'imported'], rows.map((d) => [d.id, d.name, d.itemCount, d.rejectCount, d.createdAt.toISOString()])));
+        console.log(
+          table(
+            ['id', 'name', 'items', 'rejects', 'imported'],
+            rows.map((d) => [d.id, d.name, d.itemCount, d.rejectCount, d.createdAt.toISOString()]),
+          ),
+        );
       }),
     );
 

@@ -3,12 +3,12 @@
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { type RunningServer, startServer } from '../api/server.js';
 import type { App } from '../app.js';
 import { importDataset } from '../data/import.js';
 import { writeSyntheticDataset } from '../data/synth.js';
 import type { ReportMetrics } from '../reports/evaluate.js';
 import { FashionHowClient } from '../sdk/index.js';
-import { type RunningServer, startServer } from '../api/server.js';
 import type { Hyperparameters } from '../training/hyper.js';
 import { describeFit } from './ensemble.js';
 import { f3, table } from './format.js';
@@ -25,7 +25,11 @@ export interface DemoOptions {
 
 /** Small enough for a 2-core CPU: resnet18 at 64 px with both heads; a weaker second backbone (mobilenet_v3_small)
  *  was measured to drag the ensemble below its best member. */
-const QUICK = { backbones: ['resnet18'], heads: ['feedforward', 'residual'], options: { epochs: 3, batchSize: 32, imageSize: 64, cutmix: 'offline', cutmixCopies: 1 } as Partial<Hyperparameters> };
+const QUICK = {
+  backbones: ['resnet18'],
+  heads: ['feedforward', 'residual'],
+  options: { epochs: 3, batchSize: 32, imageSize: 64, cutmix: 'offline', cutmixCopies: 1 } as Partial<Hyperparameters>,
+};
 /** 70:15:15: the ensemble is fitted on VALIDATION and judged on TEST, items it never saw. */
 const SPLIT = { validationFraction: 0.15, testFraction: 0.15 };
 const FULL = { backbones: ['resnet152', 'densenet161'], heads: ['feedforward', 'residual'], options: {} as Partial<Hyperparameters> };
@@ -41,9 +45,14 @@ export async function runDemo(app: App, options: DemoOptions): Promise<RunningSe
     await writeSyntheticDataset({ out, count: options.count, seed: options.seed, minSide: 96, maxSide: 200, onProgress: (d, t) => progress.update(d, t) });
     progress.stop();
   }
-  const imported = await importDataset({ csvPath, imageRoot: path.join(out, 'images'), name: `synthetic seed ${options.seed}`, ...SPLIT }, services.importContext);
+  const imported = await importDataset(
+    { csvPath, imageRoot: path.join(out, 'images'), name: `synthetic seed ${options.seed}`, ...SPLIT },
+    services.importContext,
+  );
   const splits = await services.datasets.splitCounts(imported.datasetId);
-  console.log(`2. dataset ${imported.datasetId}: ${imported.itemCount} items (${splits.map((s) => `${s.split.toLowerCase()} ${s.count}`).join(', ')})${imported.created ? '' : ', imported before'}`);
+  console.log(
+    `2. dataset ${imported.datasetId}: ${imported.itemCount} items (${splits.map((s) => `${s.split.toLowerCase()} ${s.count}`).join(', ')})${imported.created ? '' : ', imported before'}`,
+  );
 
   const recipe = options.full || options.gpu ? FULL : QUICK;
   const name = `demo seed ${options.seed}${recipe === FULL ? ' full' : ''}${options.gpu ? ' gpu' : ''}`;
@@ -64,7 +73,14 @@ export async function runDemo(app: App, options: DemoOptions): Promise<RunningSe
     if (failed.length > 0) throw new Error(`demo training failed: ${failed.map((r) => `run ${r.id}: ${r.error}`).join('; ')}`);
     const artifacts = await services.db.modelArtifact.findMany({ where: { runId: { in: finished.map((r) => r.id) } }, orderBy: { id: 'asc' } });
     // Fitted to win on VALIDATION (greedy selection, temperatures, logit adjustment), judged on TEST.
-    ensemble = await services.fitter.fit({ name, artifactIds: artifacts.map((a) => a.id), datasetId: imported.datasetId, split: 'VALIDATION', logitAdjustment: true, makeDefault: true });
+    ensemble = await services.fitter.fit({
+      name,
+      artifactIds: artifacts.map((a) => a.id),
+      datasetId: imported.datasetId,
+      split: 'VALIDATION',
+      logitAdjustment: true,
+      makeDefault: true,
+    });
     console.log(describeFit(ensemble).replace(/^/gm, '   '));
   }
   await services.ensembles.setDefault(ensemble.id);
@@ -85,7 +101,11 @@ export async function runDemo(app: App, options: DemoOptions): Promise<RunningSe
   await app.warmDefaultEnsemble();
 
   // One classify call through the server, as a client would make it.
-  const item = await services.db.item.findFirstOrThrow({ where: { datasetId: imported.datasetId, split: 'VALIDATION' }, orderBy: { id: 'asc' }, include: { labels: { orderBy: { task: 'asc' } } } });
+  const item = await services.db.item.findFirstOrThrow({
+    where: { datasetId: imported.datasetId, split: 'VALIDATION' },
+    orderBy: { id: 'asc' },
+    include: { labels: { orderBy: { task: 'asc' } } },
+  });
   const imagePath = path.join(out, 'images', item.imagePath);
   const bbox = { xmin: item.xmin, ymin: item.ymin, xmax: item.xmax, ymax: item.ymax };
   const client = new FashionHowClient({ endpoint: server.graphqlUrl, token });
@@ -123,7 +143,12 @@ async function membersVersusEnsemble(app: App, reportId: number, name: string): 
   const metrics = report.metrics as unknown as ReportMetrics;
   const members = await db.evaluationReport.findMany({ where: { parentReportId: report.id }, orderBy: { id: 'asc' } });
   const artifacts = await db.modelArtifact.findMany({ where: { id: { in: members.map((m) => m.artifactId!) } } });
-  const row = (label: string, m: { meanTop1: number; meanAcsa: number; tasks: { acsa: number }[] }) => [label, f3(m.meanTop1), f3(m.meanAcsa), ...m.tasks.map((t) => f3(t.acsa))];
+  const row = (label: string, m: { meanTop1: number; meanAcsa: number; tasks: { acsa: number }[] }) => [
+    label,
+    f3(m.meanTop1),
+    f3(m.meanAcsa),
+    ...m.tasks.map((t) => f3(t.acsa)),
+  ];
   const rows = members.map((m) => row(artifacts.find((a) => a.id === m.artifactId)!.name, m.metrics as unknown as ReportMetrics));
   const softVote = metrics.decisions?.find((d) => d.decision === 'SOFT_VOTE');
   if (softVote) rows.push(row(`ensemble "${name}", soft vote only`, softVote));

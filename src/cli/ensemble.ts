@@ -19,7 +19,9 @@ export function describeFit(ensemble: Ensemble): string {
   ];
   const adjustment = ensemble.logitAdjustment as LogitAdjustment | null;
   if (adjustment) {
-    lines.push(`logit adjustment: ${adjustment.tasks.map((t) => `${t.task} tau ${t.tau.toFixed(1)} (ACSA ${f3(t.plainAcsa)} -> ${f3(t.adjustedAcsa)})`).join(', ')}`);
+    lines.push(
+      `logit adjustment: ${adjustment.tasks.map((t) => `${t.task} tau ${t.tau.toFixed(1)} (ACSA ${f3(t.plainAcsa)} -> ${f3(t.adjustedAcsa)})`).join(', ')}`,
+    );
   }
   return lines.join('\n');
 }

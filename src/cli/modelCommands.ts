@@ -29,20 +29,30 @@ export function addModelCommands(program: Command): void {
     })
     .option('--ensemble <id>', 'ensemble id (default: the default ensemble)', int('ensemble', 1))
     .option('--artifact <id>', 'a single artifact instead of an ensemble', int('artifact', 1))
-    .option('--members', 'also show each member\'s vote')
+    .option('--members', "also show each member's vote")
     .option('--json', 'print the answer as JSON')
     .action((options: { image: string; bbox: Bbox; ensemble?: number; artifact?: number; members?: boolean; json?: boolean }) =>
       withApp(async (app) => {
         const image = await readFile(options.image).catch(() => {
           throw badInput(`cannot read image file ${options.image}`);
         });
-        const outcome = await app.services.classify.classify({ images: [{ image, bbox: options.bbox }], ensembleId: options.ensemble, artifactId: options.artifact, includeMembers: options.members });
+        const outcome = await app.services.classify.classify({
+          images: [{ image, bbox: options.bbox }],
+          ensembleId: options.ensemble,
+          artifactId: options.artifact,
+          includeMembers: options.members,
+        });
         if (options.json) return console.log(JSON.stringify(outcome, null, 2));
         console.log(`${outcome.target.kind} ${outcome.target.id} "${outcome.target.name}"`);
         for (const task of outcome.results[0]!) {
           const order = task.probabilities.map((p, k) => [p, k] as const).sort((a, b) => b[0] - a[0]);
           console.log(`\n${task.task}: ${task.classes[order[0]![1]]} (${percent(order[0]![0])})`);
-          console.log(table(['#', 'class', 'probability', ...(task.members ?? []).map((m) => `artifact ${m.artifactId} (w ${m.weight})`)], task.classes.map((name, k) => [k, name, percent(task.probabilities[k]!), ...(task.members ?? []).map((m) => percent(m.probabilities[k]!))])));
+          console.log(
+            table(
+              ['#', 'class', 'probability', ...(task.members ?? []).map((m) => `artifact ${m.artifactId} (w ${m.weight})`)],
+              task.classes.map((name, k) => [k, name, percent(task.probabilities[k]!), ...(task.members ?? []).map((m) => percent(m.probabilities[k]!))]),
+            ),
+          );
         }
       }),
     );
@@ -64,7 +74,11 @@ export function addModelCommands(program: Command): void {
         });
         const name = options.name ?? path.basename(onnx, '.onnx');
         const saveOnnx = (file: string) => saveStream(async () => createReadStream(onnx), file, onnx, app.config.maxModelBytes, 'FASHION_HOW_MAX_MODEL_BYTES');
-        const artifact = await importModel({ db: app.services.db, artifactStore: app.services.artifactStore, dataDir: app.config.dataDir }, { name, modelJson, saveOnnx }, app.config.imageLimits);
+        const artifact = await importModel(
+          { db: app.services.db, artifactStore: app.services.artifactStore, dataDir: app.config.dataDir },
+          { name, modelJson, saveOnnx },
+          app.config.imageLimits,
+        );
         console.log(`artifact ${artifact.id} "${artifact.name}": ${(artifact.sizeBytes / 2 ** 20).toFixed(1)} MiB, sha256 ${artifact.sha256.slice(0, 12)}`);
       }),
     );
@@ -78,7 +92,8 @@ export function addModelCommands(program: Command): void {
       list(raw).map((part) => {
         const [id, weight = '1'] = part.split(':');
         const artifactId = Number(id);
-        if (!Number.isInteger(artifactId) || artifactId < 1 || !(Number(weight) > 0)) throw new InvalidArgumentError(`"${part}" is not artifactId[:weight] with a positive weight`);
+        if (!Number.isInteger(artifactId) || artifactId < 1 || !(Number(weight) > 0))
+          throw new InvalidArgumentError(`"${part}" is not artifactId[:weight] with a positive weight`);
         return { artifactId, weight: Number(weight) };
       }),
     )
@@ -86,7 +101,9 @@ export function addModelCommands(program: Command): void {
     .action((options: { name: string; members: { artifactId: number; weight: number }[]; default?: boolean }) =>
       withApp(async (app) => {
         const created = await app.services.ensembles.create({ name: options.name, members: options.members, makeDefault: options.default });
-        console.log(`ensemble ${created.id} "${created.name}"${created.isDefault ? ' (default)' : ''}: ${options.members.map((m) => `artifact ${m.artifactId} x ${m.weight}`).join(', ')}`);
+        console.log(
+          `ensemble ${created.id} "${created.name}"${created.isDefault ? ' (default)' : ''}: ${options.members.map((m) => `artifact ${m.artifactId} x ${m.weight}`).join(', ')}`,
+        );
       }),
     );
   ensemble
@@ -106,7 +123,12 @@ export function addModelCommands(program: Command): void {
       withApp(async (app) => {
         const rows = await app.services.ensembles.list();
         const members = await Promise.all(rows.map((e) => app.services.ensembles.members(e.id)));
-        console.log(table(['id', 'name', 'default', 'members (artifact x weight)'], rows.map((e, i) => [e.id, e.name, e.isDefault ? 'yes' : '', members[i]!.map((m) => `${m.artifactId} x ${m.weight}`).join(', ')])));
+        console.log(
+          table(
+            ['id', 'name', 'default', 'members (artifact x weight)'],
+            rows.map((e, i) => [e.id, e.name, e.isDefault ? 'yes' : '', members[i]!.map((m) => `${m.artifactId} x ${m.weight}`).join(', ')]),
+          ),
+        );
       }),
     );
 
@@ -122,22 +144,33 @@ export function addModelCommands(program: Command): void {
     .option('--logit-adjustment', 'fit a logit adjustment of the vote per task for ACSA')
     .option('--rounds <n>', 'selection steps (default 25)', int('rounds', 1))
     .option('--default', 'make it the default ensemble')
-    .action((options: { name: string; artifacts: number[]; dataset: number; split?: Split | 'ALL'; metric?: FitMetric; temperature: boolean; logitAdjustment?: boolean; rounds?: number; default?: boolean }) =>
-      withApp(async (app) => {
-        if (options.split === 'ALL') throw new InvalidArgumentError('fit on one split (ALL would leave nothing to report on)');
-        const fitted = await app.services.fitter.fit({
-          name: options.name,
-          artifactIds: options.artifacts,
-          datasetId: options.dataset,
-          split: options.split,
-          metric: options.metric,
-          temperatureScaling: options.temperature,
-          logitAdjustment: options.logitAdjustment,
-          rounds: options.rounds,
-          makeDefault: options.default,
-        });
-        console.log(describeFit(fitted));
-      }),
+    .action(
+      (options: {
+        name: string;
+        artifacts: number[];
+        dataset: number;
+        split?: Split | 'ALL';
+        metric?: FitMetric;
+        temperature: boolean;
+        logitAdjustment?: boolean;
+        rounds?: number;
+        default?: boolean;
+      }) =>
+        withApp(async (app) => {
+          if (options.split === 'ALL') throw new InvalidArgumentError('fit on one split (ALL would leave nothing to report on)');
+          const fitted = await app.services.fitter.fit({
+            name: options.name,
+            artifactIds: options.artifacts,
+            datasetId: options.dataset,
+            split: options.split,
+            metric: options.metric,
+            temperatureScaling: options.temperature,
+            logitAdjustment: options.logitAdjustment,
+            rounds: options.rounds,
+            makeDefault: options.default,
+          });
+          console.log(describeFit(fitted));
+        }),
     );
 
   program
@@ -150,7 +183,13 @@ export function addModelCommands(program: Command): void {
     .option('--split <split>', `${SPLITS.join(', ')} or ALL (default: VALIDATION for a run, else ALL)`, splitOrAll)
     .action((options: { run?: number; artifact?: number; ensemble?: number; dataset?: number; split?: Split | 'ALL' }) =>
       withApp(async (app) => {
-        const report = await app.services.evaluation.evaluate({ runId: options.run, artifactId: options.artifact, ensembleId: options.ensemble, datasetId: options.dataset, split: options.split });
+        const report = await app.services.evaluation.evaluate({
+          runId: options.run,
+          artifactId: options.artifact,
+          ensembleId: options.ensemble,
+          datasetId: options.dataset,
+          split: options.split,
+        });
         await printReport(app, report.id);
       }),
     );

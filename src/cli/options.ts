@@ -23,7 +23,11 @@ export function choice<T extends string>(choices: readonly T[]) {
   };
 }
 
-export const list = (raw: string) => raw.split(',').map((s) => s.trim()).filter(Boolean);
+export const list = (raw: string) =>
+  raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 export function fraction(raw: string) {
   const value = Number(raw);

@@ -1,7 +1,7 @@
 // fashion-how token, serve, demo: the server, its tokens, and the whole platform on synthetic data.
 import type { Command } from 'commander';
-import { type App, openApp } from '../app.js';
 import { startServer } from '../api/server.js';
+import { type App, openApp } from '../app.js';
 import { ROLES } from '../auth/tokens.js';
 import { loadConfig } from '../config.js';
 import { PROCESS_ID } from '../host.js';
@@ -19,7 +19,12 @@ async function serve(app: App, options: { worker: boolean }) {
   const adopted = await training.adoptQueued();
   if (adopted.length > 0) console.log(`queued training runs picked up: ${adopted.join(', ')}`);
   if (options.worker) await training.startWorker();
-  if (training.distributed) console.log(options.worker ? `training: this server is also a worker of the PostgreSQL job queue (${PROCESS_ID})` : 'training: queued for worker hosts (fashion-how worker); this server trains nothing');
+  if (training.distributed)
+    console.log(
+      options.worker
+        ? `training: this server is also a worker of the PostgreSQL job queue (${PROCESS_ID})`
+        : 'training: queued for worker hosts (fashion-how worker); this server trains nothing',
+    );
   if ((await app.services.tokens.count()) === 0) {
     console.log('no API tokens yet: mutations need one. Create the first admin token with `fashion-how token create --role admin --name me`');
   }
@@ -49,7 +54,12 @@ export function addServerCommands(program: Command): void {
     .action(() =>
       withApp(async (app) => {
         const rows = await app.services.tokens.list();
-        console.log(table(['id', 'name', 'role', 'prefix', 'created', 'last used', 'revoked'], rows.map((t) => [t.id, t.name, t.role, t.prefix, t.createdAt.toISOString(), t.lastUsedAt?.toISOString() ?? '', t.revokedAt?.toISOString() ?? ''])));
+        console.log(
+          table(
+            ['id', 'name', 'role', 'prefix', 'created', 'last used', 'revoked'],
+            rows.map((t) => [t.id, t.name, t.role, t.prefix, t.createdAt.toISOString(), t.lastUsedAt?.toISOString() ?? '', t.revokedAt?.toISOString() ?? '']),
+          ),
+        );
       }),
     );
   token

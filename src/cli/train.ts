@@ -3,9 +3,9 @@
 import cliProgress from 'cli-progress';
 import type { App } from '../app.js';
 import type { TrainingRun } from '../db/generated/client.js';
+import type { DistillationRecord, DistillationScores } from '../training/distillation.js';
 import type { Hyperparameters } from '../training/hyper.js';
 import { type EpochRecord, FINAL_STATUSES, type RunProgress } from '../training/runRecord.js';
-import type { DistillationRecord, DistillationScores } from '../training/distillation.js';
 import { f3, table } from './format.js';
 
 const count = (n: number) => n.toLocaleString('en-US');
@@ -14,9 +14,11 @@ export function describeProgress(run: TrainingRun): string {
   const progress = run.progress as RunProgress | null;
   const hyper = run.config as unknown as Hyperparameters;
   if (!progress) return run.status.toLowerCase();
-  if (progress.phase === 'DOWNLOADING_WEIGHTS') return `downloading ${progress.weightsFile} ${((progress.downloadedBytes ?? 0) / 1e6).toFixed(1)}${progress.downloadBytes ? `/${(progress.downloadBytes / 1e6).toFixed(1)}` : ''} MB`;
+  if (progress.phase === 'DOWNLOADING_WEIGHTS')
+    return `downloading ${progress.weightsFile} ${((progress.downloadedBytes ?? 0) / 1e6).toFixed(1)}${progress.downloadBytes ? `/${(progress.downloadBytes / 1e6).toFixed(1)}` : ''} MB`;
   if (progress.phase === 'WAITING_FOR_IMAGES') return 'waiting for another run to finish preparing the images';
-  if (progress.phase === 'PREPARING_IMAGES') return progress.toPrepare ? `preparing images ${count(progress.prepared ?? 0)}/${count(progress.toPrepare)}` : 'preparing (every image already cached)';
+  if (progress.phase === 'PREPARING_IMAGES')
+    return progress.toPrepare ? `preparing images ${count(progress.prepared ?? 0)}/${count(progress.toPrepare)}` : 'preparing (every image already cached)';
   const parts = [`epoch ${Math.max(progress.epoch, 1)}/${hyper.epochs}`, `step ${progress.step}/${progress.totalSteps}`];
   if (progress.loss !== null) parts.push(`loss ${progress.loss.toFixed(3)}`);
   if (progress.imagesPerSecond !== null) parts.push(`${progress.imagesPerSecond.toFixed(0)} img/s`);
@@ -50,7 +52,15 @@ export function describeDistillation(run: TrainingRun): string | null {
 export function runsTable(runs: TrainingRun[]): string {
   return table(
     ['id', 'backbone', 'head', 'status', 'progress', 'best ACSA', 'error'],
-    runs.map((r) => [r.id, r.backbone, r.head, r.status, FINAL_STATUSES.has(r.status) ? '' : describeProgress(r), bestAcsa(r)?.toFixed(3) ?? '', r.error ?? '']),
+    runs.map((r) => [
+      r.id,
+      r.backbone,
+      r.head,
+      r.status,
+      FINAL_STATUSES.has(r.status) ? '' : describeProgress(r),
+      bestAcsa(r)?.toFixed(3) ?? '',
+      r.error ?? '',
+    ]),
   );
 }
 
@@ -58,7 +68,12 @@ export async function followRuns(app: App, runs: TrainingRun[], stream: NodeJS.W
   const { training } = app.services;
   const ids = runs.map((r) => r.id);
   const label = (r: TrainingRun) => `run ${r.id} ${r.backbone}+${r.head}`;
-  const multi = stream.isTTY ? new cliProgress.MultiBar({ stream, format: '{name} [{bar}] {value}/{total} {info}', hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic) : null;
+  const multi = stream.isTTY
+    ? new cliProgress.MultiBar(
+        { stream, format: '{name} [{bar}] {value}/{total} {info}', hideCursor: true, clearOnComplete: false },
+        cliProgress.Presets.shades_classic,
+      )
+    : null;
   const bars = new Map<number, cliProgress.SingleBar>();
   const lastLine = new Map<number, string>();
 

@@ -62,10 +62,18 @@ export function addTrainingCommands(program: Command): void {
           freezeBackboneSteps: options.freezeBackboneSteps,
           timeLimitSeconds: options.timeLimit,
         };
-        const teacher = options.teacher ? { ensembleId: options.teacher, temperature: options.teacherTemperature, alpha: options.teacherAlpha, compareWithoutTeacher: options.baseline } : undefined;
+        const teacher = options.teacher
+          ? { ensembleId: options.teacher, temperature: options.teacherTemperature, alpha: options.teacherAlpha, compareWithoutTeacher: options.baseline }
+          : undefined;
         // With PostgreSQL this process is a worker of the queue while it waits (worker hosts may take runs too).
         await app.services.training.startWorker();
-        const runs = await app.services.training.startTraining({ datasetId: options.dataset, backbones: options.backbones, heads: options.heads, options: hyper, teacher });
+        const runs = await app.services.training.startTraining({
+          datasetId: options.dataset,
+          backbones: options.backbones,
+          heads: options.heads,
+          options: hyper,
+          teacher,
+        });
         console.log(`queued ${runs.length} run(s): ${runs.map((r) => `${r.id} ${r.backbone}+${r.head}`).join(', ')}`);
         const finished = await followRuns(app, runs);
         console.log(`\n${runsTable(finished)}`);
@@ -86,24 +94,29 @@ export function addTrainingCommands(program: Command): void {
     .action((options: { status?: RunStatus[]; dataset?: number }) =>
       withApp(async (app) => {
         const runs = await app.services.training.list({ status: options.status, datasetId: options.dataset });
-        console.log(runs.length ? runsTable(runs) : 'no training runs yet: try `fashion-how train --dataset 1 --backbones mobilenet_v3_small --heads feedforward`');
+        console.log(
+          runs.length ? runsTable(runs) : 'no training runs yet: try `fashion-how train --dataset 1 --backbones mobilenet_v3_small --heads feedforward`',
+        );
       }),
     );
 
   program
     .command('worker')
     .description('with PostgreSQL: take training jobs from its job queue and run them on this host, one per GPU, until stopped')
-    .option('--gpus <list>', 'CUDA devices to use, one job on each, e.g. 0,1 (default: none, CPU or torch\'s default device)', gpuList)
+    .option('--gpus <list>', "CUDA devices to use, one job on each, e.g. 0,1 (default: none, CPU or torch's default device)", gpuList)
     .option('--concurrency <n>', 'jobs at once (default: one per listed GPU, else FASHION_HOW_TRAINING_CONCURRENCY or 1)', int('concurrency', 1))
     .action((options: { gpus?: number[]; concurrency?: number }) =>
       withApp(async (app) => {
         const { training } = app.services;
-        if (!training.distributed) throw new Error('fashion-how worker needs PostgreSQL: set DATABASE_URL=postgresql://user@host:5432/db (the same database the servers use)');
+        if (!training.distributed)
+          throw new Error('fashion-how worker needs PostgreSQL: set DATABASE_URL=postgresql://user@host:5432/db (the same database the servers use)');
         if (options.gpus && options.concurrency && options.concurrency !== options.gpus.length) {
           throw new Error(`--concurrency ${options.concurrency} differs from the ${options.gpus.length} GPUs in --gpus: a job per GPU`);
         }
         const slots = (await training.startWorker({ gpus: options.gpus, concurrency: options.concurrency }))!;
-        console.log(`worker ${PROCESS_ID}: taking training jobs (concurrency ${slots.concurrency}${slots.gpus.length ? `, GPUs ${slots.gpus.join(',')}` : ''})`);
+        console.log(
+          `worker ${PROCESS_ID}: taking training jobs (concurrency ${slots.concurrency}${slots.gpus.length ? `, GPUs ${slots.gpus.join(',')}` : ''})`,
+        );
         await untilSignal();
         console.log(`worker ${PROCESS_ID}: stopping; running jobs become INTERRUPTED and can be resumed`);
       }),

@@ -203,7 +203,9 @@ export async function preprocess(input: ImageInput, bbox: Bbox, spec: Preprocess
 
 /** Encodes interleaved 8-bit RGB pixels as a JPEG (synthetic data, test fixtures). */
 export function encodeJpeg(rgb: Uint8Array, width: number, height: number, quality = 90): Promise<Buffer> {
-  return sharp(rgb, { raw: { width, height, channels: 3 } }).jpeg({ quality }).toBuffer();
+  return sharp(rgb, { raw: { width, height, channels: 3 } })
+    .jpeg({ quality })
+    .toBuffer();
 }
 
 /** Encodes interleaved 8-bit pixels (1 to 4 channels) as a PNG. */

@@ -68,7 +68,10 @@ export const DEFAULT_VALIDATION_FRACTION = 0.25;
 const REJECTS_IN_MESSAGE = 20;
 
 export class ImportRejectedError extends AppError {
-  constructor(readonly rejects: RowReject[], totalRows: number) {
+  constructor(
+    readonly rejects: RowReject[],
+    totalRows: number,
+  ) {
     const shown = rejects.slice(0, REJECTS_IN_MESSAGE).map((r) => `  line ${r.line}: ${r.reason}`);
     if (rejects.length > REJECTS_IN_MESSAGE) shown.push(`  ... and ${rejects.length - REJECTS_IN_MESSAGE} more`);
     super(
@@ -211,7 +214,9 @@ export async function importDataset(request: ImportRequest, context: ImportConte
   }
   const testFraction = request.testFraction ?? 0;
   if (!(testFraction >= 0 && validationFraction + testFraction < 1)) {
-    throw badInput(`testFraction must be at least 0 and leave items to train on (validationFraction + testFraction below 1), got ${testFraction} with validationFraction ${validationFraction}`);
+    throw badInput(
+      `testFraction must be at least 0 and leave items to train on (validationFraction + testFraction below 1), got ${testFraction} with validationFraction ${validationFraction}`,
+    );
   }
   if (!Number.isInteger(splitSeed)) throw badInput(`splitSeed must be an integer, got ${splitSeed}`);
 
@@ -254,7 +259,12 @@ export async function importDataset(request: ImportRequest, context: ImportConte
   if (rejects.length > 0 && !request.skipInvalid) throw new ImportRejectedError(rejects, rows.length);
   if (valid.length === 0) throw new ImportRejectedError(rejects, rows.length);
 
-  const splits = stratifiedSplit(valid.map((v) => v.labels), validationFraction, splitSeed, testFraction);
+  const splits = stratifiedSplit(
+    valid.map((v) => v.labels),
+    validationFraction,
+    splitSeed,
+    testFraction,
+  );
   context.onProgress?.({ phase: 'store', done: 0, total: valid.length });
   try {
     const datasetId = await db.$transaction(

@@ -83,12 +83,18 @@ const dailyColour = (k: number, rng: Rng): Rgb => hueToRgb(k / 7 + (rng() - 0.5)
 function onStripe(pattern: number, x: number, y: number, period: number): boolean {
   const half = period / 2;
   switch (pattern) {
-    case 0: return false;
-    case 1: return y % period < half;
-    case 2: return x % period < half;
-    case 3: return (x + y) % period < half;
-    case 4: return (((x - y) % period) + period) % period < half;
-    default: return (Math.floor(x / half) + Math.floor(y / half)) % 2 === 0;
+    case 0:
+      return false;
+    case 1:
+      return y % period < half;
+    case 2:
+      return x % period < half;
+    case 3:
+      return (x + y) % period < half;
+    case 4:
+      return (((x - y) % period) + period) % period < half;
+    default:
+      return (Math.floor(x / half) + Math.floor(y / half)) % 2 === 0;
   }
 }
 
@@ -96,7 +102,10 @@ const DOTS_PER_EMBELLISHMENT = [0, 3, 10];
 
 class Canvas {
   readonly pixels: Uint8Array;
-  constructor(readonly width: number, readonly height: number) {
+  constructor(
+    readonly width: number,
+    readonly height: number,
+  ) {
     this.pixels = new Uint8Array(width * height * 3);
   }
   set(x: number, y: number, [r, g, b]: Rgb) {
@@ -163,7 +172,8 @@ export async function writeSyntheticDataset(options: SynthOptions): Promise<Synt
   const { out, count, seed, minSide = 160, maxSide = 320, quality = 90 } = options;
   if (!Number.isInteger(count) || count < 1 || count > 1_000_000) throw badInput(`count must be an integer from 1 to 1000000, got ${count}`);
   if (!Number.isInteger(seed)) throw badInput(`seed must be an integer, got ${seed}`);
-  if (!(minSide >= 32 && maxSide >= minSide && maxSide <= 4096)) throw badInput(`image sides must satisfy 32 <= minSide <= maxSide <= 4096, got ${minSide}..${maxSide}`);
+  if (!(minSide >= 32 && maxSide >= minSide && maxSide <= 4096))
+    throw badInput(`image sides must satisfy 32 <= minSide <= maxSide <= 4096, got ${minSide}..${maxSide}`);
   const imageRoot = path.join(out, 'images');
   for (const folder of FOLDERS) await mkdir(path.join(imageRoot, folder), { recursive: true });
   const rows: SynthRow[] = new Array(count);

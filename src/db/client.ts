@@ -44,7 +44,9 @@ export async function openDatabase(databaseUrl: string): Promise<Db> {
   const flavour = flavourOf(databaseUrl);
   if (flavour === 'postgresql') return openPostgresql(databaseUrl);
   if (flavour !== 'sqlite') {
-    throw new Error(`DATABASE_URL must be a SQLite file URL (file:/path/to/db.sqlite) or a PostgreSQL URL (postgresql://user@host:5432/db), got a "${databaseUrl.split(':')[0]}" URL`);
+    throw new Error(
+      `DATABASE_URL must be a SQLite file URL (file:/path/to/db.sqlite) or a PostgreSQL URL (postgresql://user@host:5432/db), got a "${databaseUrl.split(':')[0]}" URL`,
+    );
   }
   const file = sqliteFile(databaseUrl)!;
   await mkdir(path.dirname(file), { recursive: true });

@@ -32,7 +32,10 @@ export class SchemaTooNewError extends Error {
 
 export async function knownMigrations(flavour: DatabaseFlavour = 'sqlite'): Promise<string[]> {
   const entries = await readdir(FLAVOURS[flavour].migrations, { withFileTypes: true });
-  return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  return entries
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
 }
 
 /** Names of the migrations the database has applied; empty for a new database. */

@@ -51,13 +51,21 @@ export class MicroBatcher {
     const wrong = rows.find((row) => row.length !== rowLength);
     if (wrong) return Promise.reject(new Error(`a row has ${wrong.length} values; the model takes ${rowLength}`));
     if (this.waiting.size + rows.length > maxQueue) {
-      return Promise.reject(overloaded(`the model is overloaded: ${this.waiting.size} images are waiting and this request adds ${rows.length}, the limit is ${maxQueue} (FASHION_HOW_INFERENCE_QUEUE); retry shortly`));
+      return Promise.reject(
+        overloaded(
+          `the model is overloaded: ${this.waiting.size} images are waiting and this request adds ${rows.length}, the limit is ${maxQueue} (FASHION_HOW_INFERENCE_QUEUE); retry shortly`,
+        ),
+      );
     }
     const mine = this.waiting.sizeOf(client);
     const others = this.waiting.size - mine;
     const share = clientShareOf(maxQueue);
     if (others > 0 && mine + rows.length > share) {
-      return Promise.reject(overloaded(`this client already has ${mine} images waiting for the model while others wait too; one client may hold at most ${share} (half of FASHION_HOW_INFERENCE_QUEUE); retry shortly`));
+      return Promise.reject(
+        overloaded(
+          `this client already has ${mine} images waiting for the model while others wait too; one client may hold at most ${share} (half of FASHION_HOW_INFERENCE_QUEUE); retry shortly`,
+        ),
+      );
     }
     const done = rows.map((row) => new Promise<Record<string, Float32Array>>((resolve, reject) => this.waiting.push(client, { row, resolve, reject })));
     this.options.onQueueLength?.(this.waiting.size);
@@ -101,7 +109,9 @@ export class MicroBatcher {
     try {
       const { rowLength } = this.options;
       const batch = new Float32Array(taken.length * rowLength);
-      taken.forEach((p, i) => batch.set(p.row, i * rowLength));
+      taken.forEach((p, i) => {
+        batch.set(p.row, i * rowLength);
+      });
       const outputs = await this.options.run(batch, taken.length);
       this.options.onBatch?.(taken.length, (performance.now() - started) / 1000);
       taken.forEach((p, i) => {

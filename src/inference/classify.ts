@@ -3,14 +3,14 @@
 // per-task probabilities (each after its fitted temperature, if any), then the ensemble's logit
 // adjustment, if it has one.
 import type { ImageLimits } from '../config.js';
+import { letterbox, type PreprocessSpec, preprocess } from '../data/image.js';
 import type { Bbox } from '../domain.js';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
-import { letterbox, preprocess, type PreprocessSpec } from '../data/image.js';
-import { FairScheduler } from './scheduler.js';
 import { adjustForPrior, withTemperature } from './ensembleFit.js';
 import type { EnsembleService, LogitAdjustment } from './ensembles.js';
 import type { LoadedModel, ModelPool } from './models.js';
 import { preprocessSpecOf } from './registry.js';
+import { FairScheduler } from './scheduler.js';
 
 export interface ClassifyRequest {
   images: { image: Buffer; bbox: Bbox }[];
@@ -64,13 +64,23 @@ export class ClassifyService {
     if (request.ensembleId !== undefined && request.artifactId !== undefined) throw badInput('give ensembleId or artifactId, not both');
     if (request.artifactId !== undefined) {
       const model = await this.pool.get(request.artifactId);
-      return { target: { kind: 'artifact' as const, id: model.artifact.id, name: model.artifact.name }, members: [{ model, weight: 1, temperatures: null }], adjustment: null };
+      return {
+        target: { kind: 'artifact' as const, id: model.artifact.id, name: model.artifact.name },
+        members: [{ model, weight: 1, temperatures: null }],
+        adjustment: null,
+      };
     }
     const ensemble = request.ensembleId !== undefined ? await this.ensembles.get(request.ensembleId) : await this.ensembles.getDefault();
     if (!ensemble) throw notFound('default ensemble', '(none set): create one with createEnsemble, or pass artifactId');
     const rows = await this.ensembles.members(ensemble.id);
-    const members = await Promise.all(rows.map(async (m) => ({ model: await this.pool.get(m.artifactId), weight: m.weight, temperatures: m.temperatures as number[] | null })));
-    return { target: { kind: 'ensemble' as const, id: ensemble.id, name: ensemble.name }, members, adjustment: ensemble.logitAdjustment as LogitAdjustment | null };
+    const members = await Promise.all(
+      rows.map(async (m) => ({ model: await this.pool.get(m.artifactId), weight: m.weight, temperatures: m.temperatures as number[] | null })),
+    );
+    return {
+      target: { kind: 'ensemble' as const, id: ensemble.id, name: ensemble.name },
+      members,
+      adjustment: ensemble.logitAdjustment as LogitAdjustment | null,
+    };
   }
 
   /** A client's request: the per-request image limit applies. */
@@ -117,7 +127,14 @@ export class ClassifyService {
   async vote(plan: VotePlan, tensors: Map<string, Float32Array>[], options: { includeMembers?: boolean; client?: string }): Promise<TaskResult[][]> {
     const { members, adjustment } = plan;
     const totalWeight = members.reduce((sum, m) => sum + m.weight, 0);
-    const outputs = await Promise.all(members.map(({ model }) => model.batcher.submitAll(tensors.map((t) => t.get(specKey(model))!), options.client)));
+    const outputs = await Promise.all(
+      members.map(({ model }) =>
+        model.batcher.submitAll(
+          tensors.map((t) => t.get(specKey(model))!),
+          options.client,
+        ),
+      ),
+    );
     return tensors.map((_, index) => {
       const votes = outputs.map((perImage) => perImage[index]!);
       const tasks = members[0]!.model.info.tasks;
@@ -126,7 +143,9 @@ export class ClassifyService {
         const memberVotes: MemberVote[] = members.map(({ model, weight, temperatures }, m) => {
           const output = Array.from(votes[m]![model.info.tasks[t]!.output]!);
           const scaled = temperatures ? withTemperature(output, temperatures[t]!) : output;
-          scaled.forEach((p, k) => (vote[k]! += (weight / totalWeight) * p));
+          scaled.forEach((p, k) => {
+            vote[k]! += (weight / totalWeight) * p;
+          });
           return { artifactId: model.artifact.id, weight, probabilities: output };
         });
         const adjusted = adjustment && adjustment.tasks[t]!.tau !== 0 ? adjustForPrior(vote, adjustment.tasks[t]!.logPrior, adjustment.tasks[t]!.tau) : null;

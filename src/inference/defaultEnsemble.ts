@@ -106,8 +106,12 @@ export class DefaultEnsembleWatcher {
       this.failure = undefined;
       return;
     }
-    const target: Target = unchanged && this.target ? this.target : { id: current.id, name: current.name, artifactIds: (await this.ensembles.members(current.id)).map((m) => m.artifactId) };
-    if (!unchanged) this.options.log.info({ ensembleId: target.id, name: target.name, artifactIds: target.artifactIds }, 'the default ensemble changed; warming its models');
+    const target: Target =
+      unchanged && this.target
+        ? this.target
+        : { id: current.id, name: current.name, artifactIds: (await this.ensembles.members(current.id)).map((m) => m.artifactId) };
+    if (!unchanged)
+      this.options.log.info({ ensembleId: target.id, name: target.name, artifactIds: target.artifactIds }, 'the default ensemble changed; warming its models');
     if (this.stopped) return;
     this.target = target;
     this.warming = this.warm(target);

@@ -46,7 +46,11 @@ function softmax(logits: number[]): number[] {
 
 /** The temperature that minimises NLL on the rows (golden-section search on log T over [1/20, 20]). */
 export function fitTemperature(rows: number[][], truth: number[]): number {
-  const loss = (logT: number) => nll(rows.map((row) => withTemperature(row, Math.exp(logT))), truth);
+  const loss = (logT: number) =>
+    nll(
+      rows.map((row) => withTemperature(row, Math.exp(logT))),
+      truth,
+    );
   const ratio = (Math.sqrt(5) - 1) / 2;
   let [low, high] = [Math.log(1 / 20), Math.log(20)];
   let a = high - ratio * (high - low);
@@ -71,9 +75,7 @@ export function fitTemperature(rows: number[][], truth: number[]): number {
 /** The weighted mean of the members' votes. */
 export function softVote(pool: readonly Votes[], weights: readonly number[]): Votes {
   const total = weights.reduce((a, b) => a + b, 0);
-  return pool[0]!.map((task, t) =>
-    task.map((row, i) => row.map((_, k) => pool.reduce((s, votes, m) => s + (weights[m]! / total) * votes[t]![i]![k]!, 0))),
-  );
+  return pool[0]!.map((task, t) => task.map((row, i) => row.map((_, k) => pool.reduce((s, votes, m) => s + (weights[m]! / total) * votes[t]![i]![k]!, 0))));
 }
 
 export interface SelectionStep {
@@ -108,7 +110,13 @@ export function greedySelection(pool: readonly Votes[], truth: number[][], metri
       const score = trialScore(sums, pool[m]!, step, truth, metric);
       if (score > pick.score) pick = { member: m, score };
     }
-    sums.forEach((task, t) => task.forEach((row, i) => row.forEach((_, k) => (row[k]! += pool[pick.member]![t]![i]![k]!))));
+    sums.forEach((task, t) => {
+      task.forEach((row, i) => {
+        row.forEach((_, k) => {
+          row[k]! += pool[pick.member]![t]![i]![k]!;
+        });
+      });
+    });
     counts[pick.member]! += 1;
     steps.push(pick);
     if (pick.score > best.score) best = { score: pick.score, step, counts: [...counts] };
@@ -171,7 +179,12 @@ export const TAU_GRID = Array.from({ length: 31 }, (_, i) => i / 10);
 /** The tau on the grid (0 to 3) with the best ACSA on the rows; the smallest such tau on ties. */
 export function fitTau(rows: number[][], truth: number[], logPrior: number[], grid: readonly number[] = TAU_GRID) {
   const classCount = logPrior.length;
-  const acsaAt = (tau: number) => decisionScoresOf(truth, rows.map((row) => adjustForPrior(row, logPrior, tau)), classCount).acsa;
+  const acsaAt = (tau: number) =>
+    decisionScoresOf(
+      truth,
+      rows.map((row) => adjustForPrior(row, logPrior, tau)),
+      classCount,
+    ).acsa;
   let best = { tau: 0, acsa: acsaAt(0) };
   const plainAcsa = best.acsa;
   for (const tau of grid) {

@@ -46,7 +46,9 @@ export class EnsembleService {
     if (missing.length > 0) throw notFound('artifact', missing.join(', '));
     const schemas = new Set(artifacts.map((a) => a.labelSchemaId));
     if (schemas.size > 1) {
-      throw badInput(`ensemble members must share one label schema (the same tasks and classes); these artifacts use ${schemas.size} different schemas: ${artifacts.map((a) => `${a.id} -> schema ${a.labelSchemaId}`).join(', ')}`);
+      throw badInput(
+        `ensemble members must share one label schema (the same tasks and classes); these artifacts use ${schemas.size} different schemas: ${artifacts.map((a) => `${a.id} -> schema ${a.labelSchemaId}`).join(', ')}`,
+      );
     }
     if (await this.db.ensemble.findUnique({ where: { name } })) throw new AppError(ErrorCode.CONFLICT, `an ensemble named "${name}" already exists`);
     const isFirst = (await this.db.ensemble.count()) === 0;
@@ -60,7 +62,9 @@ export class EnsembleService {
           labelSchemaId: artifacts[0]!.labelSchemaId,
           ...(input.fit ? { fit: input.fit } : {}),
           ...(input.logitAdjustment ? { logitAdjustment: input.logitAdjustment as object } : {}),
-          members: { create: input.members.map((m) => ({ artifactId: m.artifactId, weight: m.weight, ...(m.temperatures ? { temperatures: m.temperatures } : {}) })) },
+          members: {
+            create: input.members.map((m) => ({ artifactId: m.artifactId, weight: m.weight, ...(m.temperatures ? { temperatures: m.temperatures } : {}) })),
+          },
         },
       });
     });

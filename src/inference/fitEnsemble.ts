@@ -5,10 +5,10 @@
 import type { Db } from '../db/client.js';
 import { SPLITS, type Split, type TaskSpec } from '../domain.js';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
-import { labelledItems, scoreItems } from './scoring.js';
 import type { ClassifyService } from './classify.js';
 import { FIT_METRICS, type FitMetric, fitTau, fitTemperature, greedySelection, logPriorOf, softVote, type Votes, withTemperature } from './ensembleFit.js';
 import type { EnsembleService, LogitAdjustment } from './ensembles.js';
+import { labelledItems, scoreItems } from './scoring.js';
 
 export interface FitEnsembleRequest {
   name: string;
@@ -60,7 +60,8 @@ export class EnsembleFitter {
     if (ids.length === 0) throw badInput('give at least one candidate artifact');
     if (ids.length > 64) throw badInput(`at most 64 candidate artifacts, got ${ids.length}`);
     // Before the scoring pass, which takes a while: a name clash would only surface at the end.
-    if (await this.db.ensemble.findUnique({ where: { name: request.name.trim() } })) throw new AppError(ErrorCode.CONFLICT, `an ensemble named "${request.name.trim()}" already exists`);
+    if (await this.db.ensemble.findUnique({ where: { name: request.name.trim() } }))
+      throw new AppError(ErrorCode.CONFLICT, `an ensemble named "${request.name.trim()}" already exists`);
 
     const dataset = await this.db.dataset.findUnique({ where: { id: request.datasetId }, include: { labelSchema: true } });
     if (!dataset) throw notFound('dataset', request.datasetId);
@@ -86,11 +87,17 @@ export class EnsembleFitter {
 
     let logitAdjustment: LogitAdjustment | undefined;
     if (request.logitAdjustment) {
-      const vote = softVote(chosen.map(({ m }) => pool[m]!), chosen.map(({ m }) => selection.counts[m]!));
+      const vote = softVote(
+        chosen.map(({ m }) => pool[m]!),
+        chosen.map(({ m }) => selection.counts[m]!),
+      );
       const trainLabels = await this.db.itemLabel.findMany({ where: { datasetId: dataset.id, split: 'TRAIN' }, select: { task: true, classIndex: true } });
       logitAdjustment = {
         tasks: tasks.map((task, t) => {
-          const logPrior = logPriorOf(trainLabels.filter((l) => l.task === t).map((l) => l.classIndex), task.classes.length);
+          const logPrior = logPriorOf(
+            trainLabels.filter((l) => l.task === t).map((l) => l.classIndex),
+            task.classes.length,
+          );
           const fitted = fitTau(vote[t]!, truth[t]!, logPrior);
           return { task: task.name, tau: fitted.tau, logPrior, plainAcsa: fitted.plainAcsa, adjustedAcsa: fitted.acsa };
         }),
@@ -106,7 +113,12 @@ export class EnsembleFitter {
       itemCount: items.length,
       rounds,
       temperatureScaling: request.temperatureScaling !== false,
-      candidates: ids.map((artifactId, m) => ({ artifactId, score: selection.memberScores[m]!, picks: selection.counts[m]!, temperatures: temperatures[m] ?? null })),
+      candidates: ids.map((artifactId, m) => ({
+        artifactId,
+        score: selection.memberScores[m]!,
+        picks: selection.counts[m]!,
+        temperatures: temperatures[m] ?? null,
+      })),
       steps: selection.steps.map((s) => ({ artifactId: ids[s.member]!, score: s.score })),
       bestStep: selection.bestStep,
       score: selection.score,

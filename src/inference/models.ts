@@ -3,7 +3,7 @@ import type { Db } from '../db/client.js';
 import type { ModelArtifact } from '../db/generated/client.js';
 import { AppError, ErrorCode, notFound } from '../errors.js';
 import type { Metrics } from '../metrics.js';
-import { type ArtifactStore, ArtifactCorruptError, ArtifactMissingError, ArtifactStoreError, hashFile } from '../storage/artifactStore.js';
+import { ArtifactCorruptError, ArtifactMissingError, type ArtifactStore, ArtifactStoreError, hashFile } from '../storage/artifactStore.js';
 import { clientShareOf, MicroBatcher } from './batcher.js';
 import { type ModelSession, openSession } from './onnx.js';
 import type { ModelInfo } from './registry.js';
@@ -79,15 +79,19 @@ export class ModelPool {
     const info = artifact.modelInfo as unknown as ModelInfo;
     // The store is content-addressed and fetch verifies: a graph whose bytes are not the registered ones
     // (truncated, overwritten, missing) is refused here rather than served or crashing the session.
-    const unavailable = (why: string) => new AppError(ErrorCode.UNAVAILABLE, `artifact ${artifactId} ("${artifact.name}") cannot be served: ${why}; other models keep serving`);
+    const unavailable = (why: string) =>
+      new AppError(ErrorCode.UNAVAILABLE, `artifact ${artifactId} ("${artifact.name}") cannot be served: ${why}; other models keep serving`);
     let file: string;
     try {
       file = await this.localGraph(artifact);
     } catch (error) {
       if (error instanceof ArtifactMissingError) throw unavailable('its ONNX file is missing from the artifact store');
-      if (error instanceof ArtifactCorruptError) throw unavailable(`its ONNX file changed since it was registered (sha256 ${error.actual.slice(0, 12)}, registered ${artifact.sha256.slice(0, 12)})`);
+      if (error instanceof ArtifactCorruptError)
+        throw unavailable(`its ONNX file changed since it was registered (sha256 ${error.actual.slice(0, 12)}, registered ${artifact.sha256.slice(0, 12)})`);
       // A store's reason names no path or address (e.g. ECONNREFUSED, AccessDenied); anything else is a bug.
-      throw unavailable(`its ONNX file could not be fetched from the artifact store (${error instanceof ArtifactStoreError ? error.reason : 'unexpected error'})`);
+      throw unavailable(
+        `its ONNX file could not be fetched from the artifact store (${error instanceof ArtifactStoreError ? error.reason : 'unexpected error'})`,
+      );
     }
     let session: ModelSession;
     try {

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ImageLimits } from '../config.js';
-import { encodePng, preprocess, type PreprocessSpec } from '../data/image.js';
+import { encodePng, type PreprocessSpec, preprocess } from '../data/image.js';
 import { schemaFingerprint } from '../data/labelSchema.js';
 import type { Db } from '../db/client.js';
 import type { TaskSpec } from '../domain.js';
@@ -124,16 +124,19 @@ function checkModelInfo(doc: unknown): ModelInfo {
   const problems: string[] = [];
   if (!input || !Number.isInteger(input.size) || input.size < 8 || input.size > 2048) problems.push('input.size must be an integer from 8 to 2048');
   for (const key of ['mean', 'std'] as const) {
-    if (!Array.isArray(input?.[key]) || input[key].length !== 3 || !input[key].every((v) => typeof v === 'number' && Number.isFinite(v))) problems.push(`input.${key} must be 3 numbers`);
+    if (!Array.isArray(input?.[key]) || input[key].length !== 3 || !input[key].every((v) => typeof v === 'number' && Number.isFinite(v)))
+      problems.push(`input.${key} must be 3 numbers`);
   }
   if (input?.std?.some((v) => v === 0)) problems.push('input.std must not contain 0');
   if (input && input.padValue === undefined) input.padValue = 255;
-  if (input && !(Number.isInteger(input.padValue) && input.padValue >= 0 && input.padValue <= 255)) problems.push('input.padValue must be an integer from 0 to 255');
+  if (input && !(Number.isInteger(input.padValue) && input.padValue >= 0 && input.padValue <= 255))
+    problems.push('input.padValue must be an integer from 0 to 255');
   if (info.outputKind === undefined) info.outputKind = 'probabilities';
   if (info.outputKind !== 'probabilities' && info.outputKind !== 'logits') problems.push('outputKind must be "probabilities" or "logits"');
   if (!Array.isArray(info.tasks) || info.tasks.length === 0) problems.push('tasks must list { name, classes, output } for every task');
   info.tasks?.forEach((t, i) => {
-    if (typeof t?.name !== 'string' || !Array.isArray(t.classes) || t.classes.length < 2 || typeof t.output !== 'string') problems.push(`tasks[${i}] must be { name, classes (2 or more), output }`);
+    if (typeof t?.name !== 'string' || !Array.isArray(t.classes) || t.classes.length < 2 || typeof t.output !== 'string')
+      problems.push(`tasks[${i}] must be { name, classes (2 or more), output }`);
   });
   if (problems.length > 0) throw badInput(`model.json is not valid: ${problems.join('; ')}`);
   return { format: info.format ?? 'external', ...info } as ModelInfo;
@@ -166,7 +169,8 @@ export async function importModel({ db, artifactStore, dataDir }: ImportTarget, 
     await checkGraph(scratch, info, limits);
     const stored = await artifactStore.put(scratch, 'onnx').catch((error: unknown) => {
       // The store's reason names no path or address; the full message is for the server's operator.
-      if (error instanceof ArtifactStoreError) throw new AppError(ErrorCode.UNAVAILABLE, `the model passed its checks but the artifact store could not store it (${error.reason}); try again later`);
+      if (error instanceof ArtifactStoreError)
+        throw new AppError(ErrorCode.UNAVAILABLE, `the model passed its checks but the artifact store could not store it (${error.reason}); try again later`);
       throw error;
     });
     if (stored.sha256 !== sha256) throw new Error(`the uploaded graph changed after it was received: sha256 ${stored.sha256}, received as ${sha256}`);
@@ -218,14 +222,16 @@ async function checkGraph(file: string, info: ModelInfo, limits: ImageLimits) {
   }
   try {
     const size = info.input.size;
-    if (session.inputs.length !== 1) throw badInput(`the graph must take one input (an image batch); it takes ${session.inputs.length}: ${session.inputNames.join(', ')}`);
+    if (session.inputs.length !== 1)
+      throw badInput(`the graph must take one input (an image batch); it takes ${session.inputs.length}: ${session.inputNames.join(', ')}`);
     const [, channels, height, width] = session.inputs[0]!.shape; // the batch dimension may be symbolic
     if (session.inputs[0]!.shape.length !== 4 || channels !== 3 || height !== size || width !== size) {
       throw badInput(`the graph's input is [${session.inputs[0]!.shape.join(', ')}]; model.json declares images of [batch, 3, ${size}, ${size}]`);
     }
     for (const task of info.tasks) {
       const output = session.outputs.find((o) => o.name === task.output);
-      if (!output) throw badInput(`model.json maps task ${task.name} to output "${task.output}", but the graph's outputs are ${session.outputNames.join(', ')}`);
+      if (!output)
+        throw badInput(`model.json maps task ${task.name} to output "${task.output}", but the graph's outputs are ${session.outputNames.join(', ')}`);
       const classes = output.shape.at(-1);
       if (typeof classes === 'number' && classes !== task.classes.length) {
         throw badInput(`output "${task.output}" has ${classes} values per image; task ${task.name} declares ${task.classes.length} classes`);
@@ -234,15 +240,23 @@ async function checkGraph(file: string, info: ModelInfo, limits: ImageLimits) {
     // A test inference on a synthetic image through the serving preprocessing.
     const side = Math.max(size, 32);
     const pixels = new Uint8Array(side * side * 3).map((_, i) => (i * 7) % 256);
-    const { tensor } = await preprocess(await encodePng(pixels, side, side, 3), { xmin: 0, ymin: 0, xmax: side, ymax: side }, preprocessSpecOf(info.input), limits);
+    const { tensor } = await preprocess(
+      await encodePng(pixels, side, side, 3),
+      { xmin: 0, ymin: 0, xmax: side, ymax: side },
+      preprocessSpecOf(info.input),
+      limits,
+    );
     const outputs = await session.run(tensor, 1, size);
     for (const task of info.tasks) {
       const values = Array.from(outputs[task.output]!);
-      if (values.length !== task.classes.length) throw badInput(`output "${task.output}" gave ${values.length} values for one image; task ${task.name} has ${task.classes.length} classes`);
+      if (values.length !== task.classes.length)
+        throw badInput(`output "${task.output}" gave ${values.length} values for one image; task ${task.name} has ${task.classes.length} classes`);
       if (!values.every(Number.isFinite)) throw badInput(`output "${task.output}" gave non-finite values on a test image`);
       const sum = values.reduce((a, b) => a + b, 0);
       if (info.outputKind === 'probabilities' && (values.some((v) => v < -1e-6 || v > 1 + 1e-6) || Math.abs(sum - 1) > 1e-3)) {
-        throw badInput(`output "${task.output}" does not look like probabilities (values sum to ${sum.toFixed(4)}); if the graph ends in logits, declare "outputKind": "logits"`);
+        throw badInput(
+          `output "${task.output}" does not look like probabilities (values sum to ${sum.toFixed(4)}); if the graph ends in logits, declare "outputKind": "logits"`,
+        );
       }
     }
   } finally {

@@ -2,11 +2,12 @@
 // of a grid over the model's input is covered in turn by a patch of the normalisation mean (a
 // normalised 0: "no information" to the network), every copy goes through the same members and soft
 // vote as classify, and a cell's value is how much the predicted class's probability drops without it.
+
+import { encodePng, type LetterboxGeometry, normalise, type PreprocessSpec } from '../data/image.js';
 import type { Bbox } from '../domain.js';
 import { badInput } from '../errors.js';
-import { encodePng, type LetterboxGeometry, normalise, type PreprocessSpec } from '../data/image.js';
-import { type ClassifyService, imageError, specsOf } from './classify.js';
 import { argmax } from '../reports/metrics.js';
+import { type ClassifyService, imageError, specsOf } from './classify.js';
 
 export const SALIENCY_GRID = { min: 2, max: 16, default: 8 } as const;
 
@@ -54,7 +55,8 @@ export function cellBounds(row: number, column: number, size: number, grid: numb
 }
 
 /** The patch colour for a spec: its mean in 8 bits, which normalises to (almost exactly) 0. */
-export const patchColour = (spec: PreprocessSpec): [number, number, number] => [0, 1, 2].map((c) => Math.min(255, Math.max(0, Math.round(spec.mean[c]! * 255)))) as [number, number, number];
+export const patchColour = (spec: PreprocessSpec): [number, number, number] =>
+  [0, 1, 2].map((c) => Math.min(255, Math.max(0, Math.round(spec.mean[c]! * 255)))) as [number, number, number];
 
 /** A copy of interleaved RGB pixels with one grid cell covered by the patch colour. */
 export function occlude(pixels: Uint8Array, size: number, grid: number, cell: number, colour: readonly number[]): Uint8Array {
@@ -67,7 +69,9 @@ export function occlude(pixels: Uint8Array, size: number, grid: number, cell: nu
 export async function saliency(classify: ClassifyService, request: SaliencyRequest): Promise<Saliency> {
   const grid = request.grid ?? SALIENCY_GRID.default;
   if (!Number.isInteger(grid) || grid < SALIENCY_GRID.min || grid > SALIENCY_GRID.max) {
-    throw badInput(`grid must be an integer from ${SALIENCY_GRID.min} to ${SALIENCY_GRID.max} (cells per side; grid x grid occluded copies are scored), got ${grid}`);
+    throw badInput(
+      `grid must be an integer from ${SALIENCY_GRID.min} to ${SALIENCY_GRID.max} (cells per side; grid x grid occluded copies are scored), got ${grid}`,
+    );
   }
   const plan = await classify.members(request);
   const specs = [...specsOf(plan.members)];
@@ -83,7 +87,12 @@ export async function saliency(classify: ClassifyService, request: SaliencyReque
   // Copy 0 is the image as it is; copy 1 + c has cell c occluded, in every member's own size.
   const copies = grid * grid + 1;
   const tensorsOf = (copy: number) =>
-    new Map(crops.map(({ key, spec, pixels }): [string, Float32Array] => [key, normalise(copy === 0 ? pixels : occlude(pixels, spec.size, grid, copy - 1, patchColour(spec)), spec)]));
+    new Map(
+      crops.map(({ key, spec, pixels }): [string, Float32Array] => [
+        key,
+        normalise(copy === 0 ? pixels : occlude(pixels, spec.size, grid, copy - 1, patchColour(spec)), spec),
+      ]),
+    );
   const results = [];
   const size = Math.min(CHUNK, classify.clientShare);
   for (let start = 0; start < copies; start += size) {
@@ -101,7 +110,13 @@ export async function saliency(classify: ClassifyService, request: SaliencyReque
     patch: patchColour(first.spec),
     tasks: base!.map((task, t) => {
       const predicted = argmax(task.probabilities);
-      return { task: task.task, classes: task.classes, probabilities: task.probabilities, predicted, drops: occluded.map((o) => task.probabilities[predicted]! - o[t]!.probabilities[predicted]!) };
+      return {
+        task: task.task,
+        classes: task.classes,
+        probabilities: task.probabilities,
+        predicted,
+        drops: occluded.map((o) => task.probabilities[predicted]! - o[t]!.probabilities[predicted]!),
+      };
     }),
   };
 }

@@ -31,7 +31,9 @@ export async function scoreItems(
         const chunk = items.slice(c * size, (c + 1) * size);
         const images = await Promise.all(chunk.map(async (item) => ({ image: await readFile(path.join(imageRoot, item.imagePath)), bbox: item })));
         const outcome = await scoreWhenThereIsRoom(() => classify.score({ images, ...target, client: 'platform evaluation' }), signal);
-        outcome.results.forEach((r, i) => (results[c * size + i] = r));
+        outcome.results.forEach((r, i) => {
+          results[c * size + i] = r;
+        });
       }),
     ),
   );

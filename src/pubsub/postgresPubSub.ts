@@ -79,7 +79,13 @@ export class PgPubSub implements PubSub {
     this.heartbeatMs = options.heartbeatMs ?? 15_000;
     // A pooled connection whose query times out is discarded by the pool, so a dead one cannot hold up
     // the notices queued behind it.
-    this.publisher = new pg.Pool({ connectionString: url, max: 1, keepAlive: true, query_timeout: this.heartbeatMs, connectionTimeoutMillis: this.heartbeatMs });
+    this.publisher = new pg.Pool({
+      connectionString: url,
+      max: 1,
+      keepAlive: true,
+      query_timeout: this.heartbeatMs,
+      connectionTimeoutMillis: this.heartbeatMs,
+    });
     // An idle pooled connection that dies (server restart) is replaced on the next query; without a
     // listener its error would crash the process.
     this.publisher.on('error', (error) => options.log.warn({ err: error }, 'a PostgreSQL connection for notices dropped'));

@@ -92,7 +92,10 @@ export class LocalPubSub implements PubSub {
  * (undefined skips it), ending after a value `isLast` accepts. Written out rather than as an async
  * generator so that return() reaches the notices at once instead of after the next one arrives.
  */
-export function follow<N, T>(notices: AsyncIterator<N>, options: { first?: T; map: (notice: N) => Promise<T | undefined>; isLast?: (value: T) => boolean }): AsyncIterableIterator<T> {
+export function follow<N, T>(
+  notices: AsyncIterator<N>,
+  options: { first?: T; map: (notice: N) => Promise<T | undefined>; isLast?: (value: T) => boolean },
+): AsyncIterableIterator<T> {
   let first = options.first;
   let ended = false;
   const end = async (): Promise<IteratorResult<T>> => {

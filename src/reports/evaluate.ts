@@ -5,11 +5,11 @@
 import { EventEmitter } from 'node:events';
 import type { Db, Prisma } from '../db/client.js';
 import type { Split, TaskSpec } from '../domain.js';
-import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
-import type { ClassifyService, TaskResult } from '../inference/classify.js';
+import { badInput, notFound } from '../errors.js';
+import type { ClassifyService } from '../inference/classify.js';
 import type { ModelPool } from '../inference/models.js';
 import { labelledItems, scoreItems } from '../inference/scoring.js';
-import { argmax, bootstrapIntervals, decisionScoresOf, mean, taskMetrics, type TaskMetrics } from './metrics.js';
+import { argmax, bootstrapIntervals, decisionScoresOf, mean, type TaskMetrics, taskMetrics } from './metrics.js';
 
 export interface EvaluateRequest {
   runId?: number;
@@ -96,27 +96,51 @@ export class EvaluationService {
     const { target, members } = await this.classify.members({ artifactId, ensembleId: request.ensembleId });
     const modelTasks = members[0]!.model.info.tasks;
     if (modelTasks.map((t) => t.classes.length).join() !== tasks.map((t) => t.classes.length).join()) {
-      throw badInput(`the model predicts ${modelTasks.map((t) => `${t.name} (${t.classes.length})`).join(', ')} but dataset ${dataset.id} has ${tasks.map((t) => `${t.name} (${t.classes.length})`).join(', ')}`);
+      throw badInput(
+        `the model predicts ${modelTasks.map((t) => `${t.name} (${t.classes.length})`).join(', ')} but dataset ${dataset.id} has ${tasks.map((t) => `${t.name} (${t.classes.length})`).join(', ')}`,
+      );
     }
 
     const { items, truth } = await labelledItems(this.db, dataset.id, split, tasks.length);
     if (items.length === 0) throw badInput(`dataset ${dataset.id} has no ${split === 'ALL' ? '' : `${split} `}items to evaluate`);
 
-    const results = await scoreItems(this.classify, dataset.imageRoot, items, { artifactId, ensembleId: request.ensembleId, includeMembers: target.kind === 'ensemble' });
-    const costs = await Promise.all(members.map(async ({ model }) => ({ latencyMs: await this.models.latencyMs(model.artifact.id), sizeBytes: model.artifact.sizeBytes, parameterCount: model.artifact.parameterCount })));
+    const results = await scoreItems(this.classify, dataset.imageRoot, items, {
+      artifactId,
+      ensembleId: request.ensembleId,
+      includeMembers: target.kind === 'ensemble',
+    });
+    const costs = await Promise.all(
+      members.map(async ({ model }) => ({
+        latencyMs: await this.models.latencyMs(model.artifact.id),
+        sizeBytes: model.artifact.sizeBytes,
+        parameterCount: model.artifact.parameterCount,
+      })),
+    );
     const durationMs = Math.round(performance.now() - started);
 
     // Metrics (bootstrap intervals included) are computed first; then every row of a report (its members'
     // reports and predictions included) is written in one short transaction: a process killed mid-way
     // leaves no half report, and the write lock is held only while inserting.
-    const prepare = (probabilities: number[][][], owner: { artifactId?: number; ensembleId?: number; runId?: number }, cost: ReportMetrics['model'], extra: Partial<ReportMetrics> = {}) => {
+    const prepare = (
+      probabilities: number[][][],
+      owner: { artifactId?: number; ensembleId?: number; runId?: number },
+      cost: ReportMetrics['model'],
+      extra: Partial<ReportMetrics> = {},
+    ) => {
       const scored = tasks.map((task, t) => ({ task, t, metrics: taskMetrics(truth[t]!, probabilities[t]!, task.classes.length) }));
       const taskReports: TaskReport[] = scored.map(({ task, t, metrics }) => {
         const { confusion: _c, confusionNormalized: _n, ...rest } = metrics;
         const predicted = probabilities[t]!.map(argmax);
         return { task: t, name: task.name, ...rest, intervals: bootstrapIntervals(truth[t]!, predicted, task.classes.length, 1000, t + 1) };
       });
-      const metrics: ReportMetrics = { source: 'evaluation', tasks: taskReports, meanTop1: mean(taskReports.map((r) => r.top1)), meanAcsa: mean(taskReports.map((r) => r.acsa)), model: cost, ...extra };
+      const metrics: ReportMetrics = {
+        source: 'evaluation',
+        tasks: taskReports,
+        meanTop1: mean(taskReports.map((r) => r.top1)),
+        meanAcsa: mean(taskReports.map((r) => r.acsa)),
+        model: cost,
+        ...extra,
+      };
       const write = async (tx: Prisma.TransactionClient, parentReportId?: number) => {
         const report = await tx.evaluationReport.create({
           data: {
@@ -127,7 +151,9 @@ export class EvaluationService {
             itemCount: items.length,
             metrics: metrics as object,
             durationMs,
-            confusionMatrices: { create: scored.map(({ task, t, metrics: m }) => ({ task: t, taskName: task.name, classes: task.classes, rows: m.confusion })) },
+            confusionMatrices: {
+              create: scored.map(({ task, t, metrics: m }) => ({ task: t, taskName: task.name, classes: task.classes, rows: m.confusion })),
+            },
           },
         });
         await tx.reportPrediction.createMany({
@@ -135,7 +161,15 @@ export class EvaluationService {
             items.map((item, i) => {
               const row = probabilities[t]![i]!;
               const predictedClass = argmax(row);
-              return { reportId: report.id, itemId: item.id, task: t, trueClass: truth[t]![i]!, predictedClass, confidence: row[predictedClass]!, trueProbability: row[truth[t]![i]!]! };
+              return {
+                reportId: report.id,
+                itemId: item.id,
+                task: t,
+                trueClass: truth[t]![i]!,
+                predictedClass,
+                confidence: row[predictedClass]!,
+                trueProbability: row[truth[t]![i]!]!,
+              };
             }),
           ),
         });
@@ -156,12 +190,24 @@ export class EvaluationService {
     }
     const adjusted = results.some((r) => r.some((task) => task.softVote !== undefined));
     const decisions = adjusted
-      ? [decisionScores('SOFT_VOTE', tasks, truth, tasks.map((_, t) => results.map((r) => r[t]!.softVote ?? r[t]!.probabilities))), decisionScores('LOGIT_ADJUSTED', tasks, truth, combined)]
+      ? [
+          decisionScores(
+            'SOFT_VOTE',
+            tasks,
+            truth,
+            tasks.map((_, t) => results.map((r) => r[t]!.softVote ?? r[t]!.probabilities)),
+          ),
+          decisionScores('LOGIT_ADJUSTED', tasks, truth, combined),
+        ]
       : undefined;
     const memberReports = members.map(({ model }, m) => {
       const probabilities = tasks.map((_, t) => results.map((r) => r[t]!.members![m]!.probabilities));
       const cost = costs[m]!;
-      return prepare(probabilities, { artifactId: model.artifact.id, runId: model.artifact.runId ?? undefined }, { sizeMB: cost.sizeBytes / 1e6, parameterCount: cost.parameterCount, cpuLatencyMs: cost.latencyMs });
+      return prepare(
+        probabilities,
+        { artifactId: model.artifact.id, runId: model.artifact.runId ?? undefined },
+        { sizeMB: cost.sizeBytes / 1e6, parameterCount: cost.parameterCount, cpuLatencyMs: cost.latencyMs },
+      );
     });
     const memberMetrics = memberReports.map((r) => r.metrics);
     const ensembleReport = prepare(combined, { ensembleId: target.id }, total, decisions ? { decisions } : {});

@@ -66,7 +66,8 @@ export function confusionOf(truth: readonly number[], predicted: readonly number
   const rows = Array.from({ length: classCount }, () => new Array<number>(classCount).fill(0));
   truth.forEach((t, i) => {
     const p = predicted[i]!;
-    if (!(Number.isInteger(t) && t >= 0 && t < classCount && p >= 0 && p < classCount)) throw new RangeError(`class index out of range at item ${i}: true ${t}, predicted ${p}, K = ${classCount}`);
+    if (!(Number.isInteger(t) && t >= 0 && t < classCount && p >= 0 && p < classCount))
+      throw new RangeError(`class index out of range at item ${i}: true ${t}, predicted ${p}, K = ${classCount}`);
     rows[t]![p]! += 1;
   });
   return rows;
@@ -84,7 +85,15 @@ export function fromConfusion(confusion: number[][]) {
     const precision = ratio(tp, predicted[k]!);
     const recall = ratio(tp, support[k]!);
     const trueNegatives = n - support[k]! - predicted[k]! + tp;
-    return { index: k, support: support[k]!, predicted: predicted[k]!, precision, recall, f1: ratio(2 * precision * recall, precision + recall), specificity: ratio(trueNegatives, n - support[k]!) };
+    return {
+      index: k,
+      support: support[k]!,
+      predicted: predicted[k]!,
+      precision,
+      recall,
+      f1: ratio(2 * precision * recall, precision + recall),
+      specificity: ratio(trueNegatives, n - support[k]!),
+    };
   });
   const present = classes.filter((c) => c.support > 0);
   // Macro F1 over the classes that occur in the truth or the predictions (scikit-learn's default labels).
@@ -105,7 +114,9 @@ export function fromConfusion(confusion: number[][]) {
     mcc: mccDenominator === 0 ? 0 : (trace * n - agreement) / mccDenominator,
     // Both raters constant on one class: chance agreement is 1; kappa is 1 when they agree, else 0.
     kappa: expected === 1 ? (observed === 1 ? 1 : 0) : (observed - expected) / (1 - expected),
-    gmeanRecall: present.length ? Math.exp(sum(present.map((c) => Math.log(Math.max(c.recall, 1e-300)))) / present.length) * (present.some((c) => c.recall === 0) ? 0 : 1) : 0,
+    gmeanRecall: present.length
+      ? Math.exp(sum(present.map((c) => Math.log(Math.max(c.recall, 1e-300)))) / present.length) * (present.some((c) => c.recall === 0) ? 0 : 1)
+      : 0,
     confusionNormalized: confusion.map((row, k) => row.map((count) => ratio(count, support[k]!))),
   };
 }
@@ -134,7 +145,13 @@ export function taskMetrics(truth: readonly number[], probabilities: readonly (r
     nll -= Math.log(clipped[truth[i]!]! / total);
     brier += sum(row.map((p, k) => (p - (k === truth[i] ? 1 : 0)) ** 2));
   });
-  const reliability: ReliabilityBin[] = Array.from({ length: bins }, (_, b) => ({ lower: b / bins, upper: (b + 1) / bins, count: 0, accuracy: 0, confidence: 0 }));
+  const reliability: ReliabilityBin[] = Array.from({ length: bins }, (_, b) => ({
+    lower: b / bins,
+    upper: (b + 1) / bins,
+    count: 0,
+    accuracy: 0,
+    confidence: 0,
+  }));
   probabilities.forEach((row, i) => {
     const confidence = row[predicted[i]!]!;
     // Bins are (lower, upper]; a confidence of exactly 0 goes to the first bin.

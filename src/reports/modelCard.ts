@@ -2,9 +2,10 @@
 // colleague can open offline. Every number comes from the stored report and the records it points to
 // (run, artifacts, dataset); the CLI (`report --html`) and the GraphQL field the dashboard downloads
 // from both call modelCardHtml, so the two can never disagree.
+
+import type { DatasetService, TaskDistribution } from '../data/datasets.js';
 import type { Db } from '../db/client.js';
 import type { ConfusionMatrix, EvaluationReport, ModelArtifact, TrainingRun } from '../db/generated/client.js';
-import type { DatasetService, TaskDistribution } from '../data/datasets.js';
 import type { Split } from '../domain.js';
 import { notFound } from '../errors.js';
 import type { ModelInfo } from '../inference/registry.js';
@@ -53,13 +54,18 @@ export async function loadModelCard(services: { db: Db; datasets: DatasetService
   let models: CardModel[];
   let subject: string;
   if (report.ensembleId) {
-    const ensemble = await db.ensemble.findUniqueOrThrow({ where: { id: report.ensembleId }, include: { members: { include: { artifact: { include: { run: true } } }, orderBy: { artifactId: 'asc' } } } });
+    const ensemble = await db.ensemble.findUniqueOrThrow({
+      where: { id: report.ensembleId },
+      include: { members: { include: { artifact: { include: { run: true } } }, orderBy: { artifactId: 'asc' } } },
+    });
     models = ensemble.members.map((m) => ({ artifact: m.artifact, run: m.artifact.run, weight: m.weight }));
     subject = `ensemble "${ensemble.name}" (${models.length} member${models.length === 1 ? '' : 's'})`;
   } else {
     const artifact = await db.modelArtifact.findUniqueOrThrow({ where: { id: report.artifactId! }, include: { run: true } });
     models = [{ artifact, run: artifact.run, weight: 1 }];
-    subject = artifact.run ? `run ${artifact.run.id}: ${artifact.run.backbone} + ${artifact.run.head} (artifact ${artifact.id})` : `artifact "${artifact.name}" (${artifact.id})`;
+    subject = artifact.run
+      ? `run ${artifact.run.id}: ${artifact.run.backbone} + ${artifact.run.head} (artifact ${artifact.id})`
+      : `artifact "${artifact.name}" (${artifact.id})`;
   }
   const memberRows = await db.evaluationReport.findMany({ where: { parentReportId: reportId }, orderBy: { id: 'asc' }, include: { artifact: true } });
   const members = memberRows.map(({ artifact, ...memberReport }) => ({ report: memberReport, artifactName: artifact?.name ?? '' }));
@@ -88,15 +94,16 @@ export async function modelCardHtml(services: { db: Db; datasets: DatasetService
   return renderModelCard(await loadModelCard(services, reportId));
 }
 
-const escapeHtml = (value: unknown) =>
-  String(value).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const escapeHtml = (value: unknown) => String(value).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 const f3 = (value: number) => value.toFixed(3);
 const pct = (share: number) => `${(share * 100).toFixed(1)}%`;
 const int = (value: number) => value.toLocaleString('en-US');
 
 /** Headers are text; cells are HTML the caller escaped (some hold SVG or code). */
 function table(headers: string[], rows: (string | number)[][], attributes = ''): string {
-  const head = headers.some(Boolean) ? `<thead><tr>${headers.map((h, c) => `<th${c > 0 ? ' class="num"' : ''}>${escapeHtml(h)}</th>`).join('')}</tr></thead>` : '';
+  const head = headers.some(Boolean)
+    ? `<thead><tr>${headers.map((h, c) => `<th${c > 0 ? ' class="num"' : ''}>${escapeHtml(h)}</th>`).join('')}</tr></thead>`
+    : '';
   const body = rows.map((row) => `<tr>${row.map((cell, c) => `<td${c > 0 ? ' class="num"' : ''}>${cell}</td>`).join('')}</tr>`).join('');
   return `<table${attributes}>${head}<tbody>${body}</tbody></table>`;
 }
@@ -129,7 +136,9 @@ function confusionSvg(matrix: ConfusionMatrix): string {
     })
     .join('');
   const rowLabels = classes.map((c, t) => `<text x="${left - 6}" y="${top + t * cell + cell / 2 + 4}" text-anchor="end">${escapeHtml(c)}</text>`).join('');
-  const columnLabels = classes.map((c, p) => `<text transform="translate(${left + p * cell + cell / 2 + 4},${top - 6}) rotate(-40)">${escapeHtml(c)}</text>`).join('');
+  const columnLabels = classes
+    .map((c, p) => `<text transform="translate(${left + p * cell + cell / 2 + 4},${top - 6}) rotate(-40)">${escapeHtml(c)}</text>`)
+    .join('');
   // Room on the right for the last column's slanted name.
   const width = left + K * cell + 90;
   const height = top + K * cell + 30;
@@ -143,9 +152,15 @@ function reliabilitySvg(bins: ReliabilityBin[], task: number): string {
   const x = (v: number) => pad + v * size;
   const y = (v: number) => pad / 2 + (1 - v) * size;
   const bars = bins
-    .map((b) => (b.count ? `<rect data-bin="${b.lower.toFixed(2)}" x="${x(b.lower) + 1}" y="${y(b.accuracy)}" width="${(b.upper - b.lower) * size - 2}" height="${b.accuracy * size}" fill="#3b6fd4"><title>confidence ${b.lower.toFixed(2)}-${b.upper.toFixed(2)}: ${b.count} items, accuracy ${f3(b.accuracy)}</title></rect>` : ''))
+    .map((b) =>
+      b.count
+        ? `<rect data-bin="${b.lower.toFixed(2)}" x="${x(b.lower) + 1}" y="${y(b.accuracy)}" width="${(b.upper - b.lower) * size - 2}" height="${b.accuracy * size}" fill="#3b6fd4"><title>confidence ${b.lower.toFixed(2)}-${b.upper.toFixed(2)}: ${b.count} items, accuracy ${f3(b.accuracy)}</title></rect>`
+        : '',
+    )
     .join('');
-  const ticks = [0, 0.5, 1].map((v) => `<text x="${x(v)}" y="${y(0) + 14}" text-anchor="middle">${v}</text><text x="${pad - 4}" y="${y(v) + 4}" text-anchor="end">${v}</text>`).join('');
+  const ticks = [0, 0.5, 1]
+    .map((v) => `<text x="${x(v)}" y="${y(0) + 14}" text-anchor="middle">${v}</text><text x="${pad - 4}" y="${y(v) + 4}" text-anchor="end">${v}</text>`)
+    .join('');
   const width = size + pad + 10;
   const height = size + pad + 14;
   return `<svg class="chart" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="reliability diagram of task ${task}"><rect x="${x(0)}" y="${y(1)}" width="${size}" height="${size}" fill="none" stroke="#ccc"/>${bars}<line x1="${x(0)}" y1="${y(0)}" x2="${x(1)}" y2="${y(1)}" stroke="#d9534f" stroke-dasharray="4 3"/>${ticks}<text x="${x(0.5)}" y="${height - 2}" text-anchor="middle" class="axis">confidence</text></svg>`;
@@ -167,20 +182,43 @@ function metricsSection(data: ModelCardData): string {
   const interval = (i: { low: number; high: number }) => `[${f3(i.low)}, ${f3(i.high)}]`;
   return `${table(
     ['task', 'top-1', '95% CI', 'ACSA', '95% CI', 'macro F1', 'weighted F1', 'MCC', 'kappa', 'G-mean recall', 'NLL', 'Brier', 'ECE'],
-    metrics.tasks.map((t) => [escapeHtml(t.name), f3(t.top1), interval(t.intervals.top1), f3(t.acsa), interval(t.intervals.acsa), f3(t.macroF1), f3(t.weightedF1), f3(t.mcc), f3(t.kappa), f3(t.gmeanRecall), f3(t.nll), f3(t.brier), f3(t.ece)]),
+    metrics.tasks.map((t) => [
+      escapeHtml(t.name),
+      f3(t.top1),
+      interval(t.intervals.top1),
+      f3(t.acsa),
+      interval(t.intervals.acsa),
+      f3(t.macroF1),
+      f3(t.weightedF1),
+      f3(t.mcc),
+      f3(t.kappa),
+      f3(t.gmeanRecall),
+      f3(t.nll),
+      f3(t.brier),
+      f3(t.ece),
+    ]),
     ' id="metrics-table"',
   )}<p class="note">Intervals: bootstrap 95% (1,000 resamples of the scored items). ACSA is the mean per-class recall, the challenge's imbalance-aware score.</p>${
     metrics.decisions
       ? `<h3>Decisions side by side</h3>${table(
           ['decision', 'mean top-1', 'mean ACSA', ...metrics.decisions[0]!.tasks.map((t) => `${t.task} top-1 / ACSA`)],
-          metrics.decisions.map((d) => [d.decision === 'SOFT_VOTE' ? 'plain soft vote' : 'logit-adjusted (this ensemble answers with it)', f3(d.meanTop1), f3(d.meanAcsa), ...d.tasks.map((t) => `${f3(t.top1)} / ${f3(t.acsa)}`)]),
+          metrics.decisions.map((d) => [
+            d.decision === 'SOFT_VOTE' ? 'plain soft vote' : 'logit-adjusted (this ensemble answers with it)',
+            f3(d.meanTop1),
+            f3(d.meanAcsa),
+            ...d.tasks.map((t) => `${f3(t.top1)} / ${f3(t.acsa)}`),
+          ]),
         )}`
       : ''
   }${
     data.members.length
       ? `<h3>Members on the same items</h3>${table(
           ['member', 'mean top-1', 'mean ACSA'],
-          data.members.map((m) => [escapeHtml(m.artifactName), f3((m.report.metrics as unknown as ReportMetrics).meanTop1), f3((m.report.metrics as unknown as ReportMetrics).meanAcsa)]),
+          data.members.map((m) => [
+            escapeHtml(m.artifactName),
+            f3((m.report.metrics as unknown as ReportMetrics).meanTop1),
+            f3((m.report.metrics as unknown as ReportMetrics).meanAcsa),
+          ]),
           ' id="members-table"',
         )}${metrics.gain ? `<p>Gain over the best member: mean ACSA ${metrics.gain.meanAcsa >= 0 ? '+' : ''}${f3(metrics.gain.meanAcsa)}, mean top-1 ${metrics.gain.meanTop1 >= 0 ? '+' : ''}${f3(metrics.gain.meanTop1)}${metrics.gain.meanAcsa < 0 ? ' (the ensemble is worse than its best member)' : ''}.</p>` : ''}`
       : ''
@@ -214,7 +252,14 @@ function dataSection(data: ModelCardData): string {
       const train = data.distribution.train[t]!;
       return `<h3>${escapeHtml(scored.name)}${scored.imbalanceRatio ? ` <span class="muted">(imbalance ${scored.imbalanceRatio.toFixed(1)}:1 in ${escapeHtml(scoredName)})</span>` : ''}</h3>${table(
         ['class', `TRAIN`, 'share', `${scoredName}`, 'share', ''],
-        scored.classes.map((c, k) => [escapeHtml(c.name), int(train.classes[k]!.count), pct(train.classes[k]!.share), int(c.count), pct(c.share), shareBar(c.share, c.share < 0.05)]),
+        scored.classes.map((c, k) => [
+          escapeHtml(c.name),
+          int(train.classes[k]!.count),
+          pct(train.classes[k]!.share),
+          int(c.count),
+          pct(c.share),
+          shareBar(c.share, c.share < 0.05),
+        ]),
         ` id="distribution-${t}" class="compact"`,
       )}`;
     })
@@ -229,7 +274,10 @@ function trainingSection(data: ModelCardData): string {
       const facts = [
         ['backbone', escapeHtml(info.backbone ?? run?.backbone ?? 'unknown')],
         ['head', escapeHtml(info.head ?? run?.head ?? 'unknown')],
-        ['input', `${info.input.size}×${info.input.size}, pad ${info.input.padValue}, mean [${info.input.mean.join(', ')}], std [${info.input.std.join(', ')}]`],
+        [
+          'input',
+          `${info.input.size}×${info.input.size}, pad ${info.input.padValue}, mean [${info.input.mean.join(', ')}], std [${info.input.std.join(', ')}]`,
+        ],
         ['ONNX sha256', `<code>${escapeHtml(artifact.sha256)}</code>`],
       ];
       if (!run) {
@@ -245,13 +293,32 @@ function trainingSection(data: ModelCardData): string {
       const meanOf = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
       const record = table(
         ['', ''],
-        [...facts, ['run', `${run.id} (${escapeHtml(run.status)}), device ${escapeHtml(run.device ?? 'unknown')}`], ['weights source', weightsLine], ...(progress?.warnings ?? []).map((w) => ['warning', escapeHtml(w)])],
+        [
+          ...facts,
+          ['run', `${run.id} (${escapeHtml(run.status)}), device ${escapeHtml(run.device ?? 'unknown')}`],
+          ['weights source', weightsLine],
+          ...(progress?.warnings ?? []).map((w) => ['warning', escapeHtml(w)]),
+        ],
         ` class="facts" id="run-${run.id}"`,
       );
       const epochTable = epochs.length
-        ? `<h4>Epochs</h4>${table(['epoch', 'train loss', 'validation mean top-1', 'validation mean ACSA', 'seconds'], epochs.map((e) => [e.epoch, f3(e.trainLoss), f3(meanOf(e.validation.map((v) => v.top1))), f3(meanOf(e.validation.map((v) => v.acsa))), e.seconds.toFixed(1)]), ' class="compact"')}`
+        ? `<h4>Epochs</h4>${table(
+            ['epoch', 'train loss', 'validation mean top-1', 'validation mean ACSA', 'seconds'],
+            epochs.map((e) => [
+              e.epoch,
+              f3(e.trainLoss),
+              f3(meanOf(e.validation.map((v) => v.top1))),
+              f3(meanOf(e.validation.map((v) => v.acsa))),
+              e.seconds.toFixed(1),
+            ]),
+            ' class="compact"',
+          )}`
         : '';
-      const configTable = table(['setting', 'value'], Object.entries(config).map(([k, v]) => [escapeHtml(k), escapeHtml(JSON.stringify(v))]), ` class="compact config" id="config-${run.id}"`);
+      const configTable = table(
+        ['setting', 'value'],
+        Object.entries(config).map(([k, v]) => [escapeHtml(k), escapeHtml(JSON.stringify(v))]),
+        ` class="compact config" id="config-${run.id}"`,
+      );
       return `${title}<div class="columns"><div>${record}${epochTable}</div><div><h4>Training config</h4>${configTable}</div></div>`;
     })
     .join('');
@@ -259,11 +326,23 @@ function trainingSection(data: ModelCardData): string {
 
 function costSection(data: ModelCardData): string {
   const { cost } = data;
-  const rows: (string | number)[][] = [['what was scored', f3(cost.sizeMB), cost.parameterCount === null ? 'unknown' : int(cost.parameterCount), cost.cpuLatencyMs === null ? 'not measured' : cost.cpuLatencyMs.toFixed(2)]];
+  const rows: (string | number)[][] = [
+    [
+      'what was scored',
+      f3(cost.sizeMB),
+      cost.parameterCount === null ? 'unknown' : int(cost.parameterCount),
+      cost.cpuLatencyMs === null ? 'not measured' : cost.cpuLatencyMs.toFixed(2),
+    ],
+  ];
   if (data.members.length) {
     for (const m of data.members) {
       const model = (m.report.metrics as unknown as ReportMetrics).model;
-      rows.push([escapeHtml(m.artifactName), f3(model.sizeMB), model.parameterCount === null ? 'unknown' : int(model.parameterCount), model.cpuLatencyMs.toFixed(2)]);
+      rows.push([
+        escapeHtml(m.artifactName),
+        f3(model.sizeMB),
+        model.parameterCount === null ? 'unknown' : int(model.parameterCount),
+        model.cpuLatencyMs.toFixed(2),
+      ]);
     }
   }
   return `${table(['model', 'ONNX MB', 'parameters', 'CPU ms per image'], rows, ' id="cost-table"')}<p class="note">Size is the ONNX file in MB (10<sup>6</sup> bytes), summed over an ensemble's members; latency is the mean of single-image runs on the evaluating machine's CPU${data.members.length ? ', summed over members' : ''}.</p>`;

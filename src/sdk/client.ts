@@ -6,93 +6,54 @@ import { print } from 'graphql';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { loadClientConfig } from '../config.js';
-import { encodeRequest } from './wire.js';
+import { collect, walk } from './connections.js';
 import {
+  type ArtifactFilter,
+  ArtifactsPageDocument,
   ClassifyDocument,
-  type ClassifyQuery,
   CreateEnsembleDocument,
   type CreateEnsembleInput,
-  FitEnsembleDocument,
-  type FitEnsembleInput,
-  ArtifactsPageDocument,
-  type ArtifactFilter,
   type DatasetFilter,
   DatasetsPageDocument,
   type EnsembleFilter,
   EnsemblesPageDocument,
-  type PageFieldsFragment,
-  type ReportFilter,
-  ReportsPageDocument,
-  RunsPageDocument,
-  type RunUpdatedSubscription,
-  RunUpdatedDocument,
-  type SortOrder,
-  type TokenFilter,
-  TokensPageDocument,
   EvaluateDocument,
   type EvaluateInput,
+  FitEnsembleDocument,
+  type FitEnsembleInput,
   HealthDocument,
   type HealthQuery,
-  ImportModelDocument,
   ImportDatasetDocument,
   type ImportDatasetInput,
+  ImportModelDocument,
   ModelCardDocument,
-  SaliencyDocument,
   ReportDocument,
+  type ReportFilter,
+  ReportsPageDocument,
   RunDocument,
   type RunFieldsFragment,
   type RunFilter,
+  RunsPageDocument,
+  RunUpdatedDocument,
+  type RunUpdatedSubscription,
+  SaliencyDocument,
   StartTrainingDocument,
   type StartTrainingInput,
+  type TokenFilter,
+  TokensPageDocument,
 } from './generated.js';
+import {
+  type Classification,
+  type ClassifyOptions,
+  type ClientOptions,
+  FashionHowError,
+  type ImageInput,
+  type PageOptions,
+  type WaitOptions,
+} from './types.js';
+import { encodeRequest } from './wire.js';
 
 export type * from './generated.js';
-
-/** An error the server answered, with its stable code (BAD_USER_INPUT, NOT_FOUND, OVERLOADED, ...). */
-export class FashionHowError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly extensions: Record<string, unknown> = {},
-  ) {
-    super(message);
-    this.name = 'FashionHowError';
-  }
-}
-
-export interface ClientOptions {
-  /** GraphQL endpoint; default FASHION_HOW_ENDPOINT, else http://127.0.0.1:4000/graphql. */
-  endpoint?: string;
-  /** API token; default FASHION_HOW_TOKEN. */
-  token?: string;
-  /** GraphQL over WebSocket (graphql-ws) for live updates; default: the endpoint with ws:// or wss://.
-   *  false: never open a WebSocket (waitForRun polls). */
-  webSocketEndpoint?: string | false;
-  /** Retries of a retryable failure (OVERLOADED, RATE_LIMITED, a refused connection, a query cut off),
-   *  with exponential backoff from `backoffMs` (or the server's Retry-After). */
-  retries?: number;
-  backoffMs?: number;
-  /** Longest wait for one answer (default 10 minutes: evaluate and fitEnsemble score whole splits). */
-  timeoutMs?: number;
-  /** How classify sends images: as multipart file parts (default; no base64) or as base64 in JSON
-   *  (for a proxy that refuses multipart requests). */
-  imageEncoding?: 'multipart' | 'base64';
-}
-
-export interface ImageInput {
-  /** A file path, or the encoded bytes. */
-  image: string | Uint8Array;
-  bbox: { xmin: number; ymin: number; xmax: number; ymax: number };
-}
-
-export interface ClassifyOptions {
-  ensembleId?: string;
-  artifactId?: string;
-  /** Also return each member's distribution. */
-  members?: boolean;
-}
-
-export type Classification = ClassifyQuery['classify']['results'][number];
 
 /** The system error code under fetch's "fetch failed" (undici puts it on the cause). */
 function connectionErrorCode(error: unknown): string | undefined {
@@ -100,42 +61,6 @@ function connectionErrorCode(error: unknown): string | undefined {
   return cause?.code;
 }
 
-export interface PageOptions {
-  /** Rows per request, 1 to 100 (the server's MAX_PAGE_SIZE; default 20). */
-  pageSize?: number;
-  /** Oldest or newest first (each list's own default otherwise). */
-  order?: SortOrder;
-}
-
-export interface WaitOptions {
-  /** Sees every state the run passes through (each pushed update, or each poll). */
-  onProgress?: (run: RunFieldsFragment) => void;
-  /** Poll interval when the WebSocket cannot be used (default 1000 ms). */
-  pollMs?: number;
-  /** Gives up with TIMEOUT after this long (default 24 h). */
-  timeoutMs?: number;
-}
-
-type Connection<Node> = { edges: { node: Node }[]; pageInfo: PageFieldsFragment };
-
-/** Walks a connection from the start; each page is asked for only when the caller gets that far. */
-async function* walk<Node>(page: (after: string | undefined) => Promise<Connection<Node>>): AsyncGenerator<Node, void, undefined> {
-  let after: string | undefined;
-  for (;;) {
-    const { edges, pageInfo } = await page(after);
-    for (const edge of edges) yield edge.node;
-    if (!pageInfo.hasNextPage || !pageInfo.endCursor) return;
-    after = pageInfo.endCursor;
-  }
-}
-
-async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
-  const all: T[] = [];
-  for await (const item of items) all.push(item);
-  return all;
-}
-
-const FINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED', 'INTERRUPTED']);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class FashionHowClient {
@@ -216,7 +141,9 @@ export class FashionHowClient {
   }
 
   iterateDatasets(filter?: DatasetFilter, options: PageOptions = {}) {
-    return walk(async (after) => (await this.request(DatasetsPageDocument, { first: options.pageSize, after, filter, order: options.order })).datasetsConnection);
+    return walk(
+      async (after) => (await this.request(DatasetsPageDocument, { first: options.pageSize, after, filter, order: options.order })).datasetsConnection,
+    );
   }
 
   async importDataset(input: ImportDatasetInput) {
@@ -247,11 +174,15 @@ export class FashionHowClient {
   }
 
   iterateArtifacts(filter?: ArtifactFilter, options: PageOptions = {}) {
-    return walk(async (after) => (await this.request(ArtifactsPageDocument, { first: options.pageSize, after, filter, order: options.order })).artifactsConnection);
+    return walk(
+      async (after) => (await this.request(ArtifactsPageDocument, { first: options.pageSize, after, filter, order: options.order })).artifactsConnection,
+    );
   }
 
   iterateEnsembles(filter?: EnsembleFilter, options: PageOptions = {}) {
-    return walk(async (after) => (await this.request(EnsemblesPageDocument, { first: options.pageSize, after, filter, order: options.order })).ensemblesConnection);
+    return walk(
+      async (after) => (await this.request(EnsemblesPageDocument, { first: options.pageSize, after, filter, order: options.order })).ensemblesConnection,
+    );
   }
 
   /** API tokens (needs an admin token). */
@@ -274,7 +205,7 @@ export class FashionHowClient {
     for (;;) {
       const run = await this.run(id);
       options.onProgress?.(run);
-      if (FINAL.has(run.status)) return run;
+      if (!run.cancellable) return run; // a run that can no longer be cancelled has ended
       if (Date.now() > deadline) throw timeout(run.status);
       await sleep(options.pollMs ?? 1000);
     }
@@ -292,17 +223,20 @@ export class FashionHowClient {
     const updates = client.iterate<RunUpdatedSubscription>({ query: print(RunUpdatedDocument), variables: { id } });
     let timedOut = false;
     let last: RunFieldsFragment | undefined;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      void updates.return?.();
-    }, Math.max(0, deadline - Date.now()));
+    const timer = setTimeout(
+      () => {
+        timedOut = true;
+        void updates.return?.();
+      },
+      Math.max(0, deadline - Date.now()),
+    );
     try {
       for await (const result of updates) {
         const error = result.errors?.[0];
         if (error) throw new FashionHowError(String(error.extensions?.code ?? 'INTERNAL_SERVER_ERROR'), error.message, error.extensions ?? {});
         last = result.data!.runUpdated;
         onProgress?.(last);
-        if (FINAL.has(last.status)) return { ended: last };
+        if (!last.cancellable) return { ended: last };
       }
     } catch (error) {
       // A GraphQL error is the answer; anything else is the socket failing, and polling takes over.
@@ -346,7 +280,9 @@ export class FashionHowClient {
     const encoded = await Promise.all(
       images.map(async ({ image, bbox }) => {
         const bytes = typeof image === 'string' ? await readFile(image) : image;
-        return multipart ? { file: new Blob([bytes]), bbox, size: bytes.length } : { image: Buffer.from(bytes).toString('base64'), bbox, size: Math.ceil(bytes.length / 3) * 4 };
+        return multipart
+          ? { file: new Blob([bytes]), bbox, size: bytes.length }
+          : { image: Buffer.from(bytes).toString('base64'), bbox, size: Math.ceil(bytes.length / 3) * 4 };
       }),
     );
     // Requests within the per-request image limit, and for JSON within the body limit.
@@ -387,7 +323,9 @@ export class FashionHowClient {
   async saliency({ image, bbox }: ImageInput, options: Omit<ClassifyOptions, 'members'> & { grid?: number } = {}) {
     const bytes = typeof image === 'string' ? await readFile(image) : image;
     const encoded = this.imageEncoding === 'multipart' ? { file: new Blob([bytes]) } : { image: Buffer.from(bytes).toString('base64') };
-    return (await this.request(SaliencyDocument, { input: { ...encoded, bbox, ensembleId: options.ensembleId, artifactId: options.artifactId, grid: options.grid } })).saliency;
+    return (
+      await this.request(SaliencyDocument, { input: { ...encoded, bbox, ensembleId: options.ensembleId, artifactId: options.artifactId, grid: options.grid } })
+    ).saliency;
   }
 
   /** Uploads an ONNX graph and its model.json (paths, bytes, or model.json as an object); the server

@@ -1,3 +1,12 @@
 // fashion-how/sdk: the typed client for programs (pipelines, notebooks, services).
-export { type ClassifyOptions, type Classification, type ClientOptions, FashionHowClient, FashionHowError, type ImageInput, type PageOptions, type WaitOptions } from './client.js';
+export { FashionHowClient } from './client.js';
 export type * from './generated.js';
+export {
+  type Classification,
+  type ClassifyOptions,
+  type ClientOptions,
+  FashionHowError,
+  type ImageInput,
+  type PageOptions,
+  type WaitOptions,
+} from './types.js';

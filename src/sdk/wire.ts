@@ -12,7 +12,9 @@ export function encodeRequest(query: string, variables: unknown): { body: string
   form.set('operations', JSON.stringify(clone));
   const parts = [...files.entries()];
   form.set('map', JSON.stringify(Object.fromEntries(parts.map(([, paths], i) => [String(i), paths]))));
-  parts.forEach(([file], i) => form.set(String(i), file as Blob, `file-${i}`));
+  parts.forEach(([file], i) => {
+    form.set(String(i), file as Blob, `file-${i}`);
+  });
   // The server's CSRF protection admits multipart requests that carry this header (a browser form cannot).
   return { body: form, headers: { 'apollo-require-preflight': 'true' } };
 }

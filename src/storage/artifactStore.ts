@@ -5,7 +5,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { link, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { ArtifactStoreSettings, S3StoreSettings } from '../config.js';
@@ -155,7 +155,10 @@ abstract class ContentStore implements ArtifactStore {
     // cheap next to what follows, and a disk or a person that altered the cache is caught every time.
     const found = await hashFile(cached).catch((error: unknown) => {
       if (errnoOf(error) === 'ENOENT') return null;
-      throw new ArtifactStoreError(`the local cache of the artifact store cannot be read (${errnoOf(error) ?? (error as Error).message})`, errnoOf(error) ?? 'cache unreadable');
+      throw new ArtifactStoreError(
+        `the local cache of the artifact store cannot be read (${errnoOf(error) ?? (error as Error).message})`,
+        errnoOf(error) ?? 'cache unreadable',
+      );
     });
     if (found?.sha256 === sha256) return cached;
     if (found) await rm(cached, { force: true }); // bytes that changed in the cache are never served
@@ -214,7 +217,11 @@ export class DirectoryStore extends ContentStore {
     try {
       await mkdir(path.dirname(target), { recursive: true });
       const written = await writeHashed(createReadStream(localFile), temporary);
-      if (written.sha256 !== expected.sha256) throw new ArtifactStoreError(`the file changed while it was stored (sha256 ${written.sha256}, first read as ${expected.sha256}); nothing was stored`, 'changed while stored');
+      if (written.sha256 !== expected.sha256)
+        throw new ArtifactStoreError(
+          `the file changed while it was stored (sha256 ${written.sha256}, first read as ${expected.sha256}); nothing was stored`,
+          'changed while stored',
+        );
       await rename(temporary, target);
     } catch (error) {
       throw error instanceof ArtifactStoreError ? error : this.failed('write', expected.sha256, kind, error);
@@ -232,7 +239,8 @@ export class DirectoryStore extends ContentStore {
       return (await hashFile(into)).sha256;
     } catch (error) {
       if (errnoOf(error) === 'ENOENT') throw new ArtifactMissingError(kind, sha256);
-      if (errnoOf(error) !== 'EXDEV' && errnoOf(error) !== 'EPERM' && errnoOf(error) !== 'ENOTSUP' && errnoOf(error) !== 'EMLINK') throw this.failed('read', sha256, kind, error);
+      if (errnoOf(error) !== 'EXDEV' && errnoOf(error) !== 'EPERM' && errnoOf(error) !== 'ENOTSUP' && errnoOf(error) !== 'EMLINK')
+        throw this.failed('read', sha256, kind, error);
     }
     // Another file system (a network mount, a separate cache disk): copy, hashing as it arrives.
     try {
@@ -282,11 +290,14 @@ export class S3Store extends ContentStore {
   }
 
   private failed(action: string, sha256: string, kind: ObjectKind, error: unknown): ArtifactStoreError {
-    const name = (error as Error)?.name && (error as Error).name !== 'Error' ? (error as Error).name : errnoOf(error) ?? 'error';
+    const name = (error as Error)?.name && (error as Error).name !== 'Error' ? (error as Error).name : (errnoOf(error) ?? 'error');
     // The server's own words (e.g. "The specified bucket does not exist") when it answered; a network
     // error's message names the endpoint's address, and this message may reach a client (a run's error).
     const answered = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode !== undefined;
-    return new ArtifactStoreError(`the artifact store ${this.location} could not ${action} ${kind} object ${sha256} (${answered ? `${name}: ${(error as Error).message}` : name})`, name);
+    return new ArtifactStoreError(
+      `the artifact store ${this.location} could not ${action} ${kind} object ${sha256} (${answered ? `${name}: ${(error as Error).message}` : name})`,
+      name,
+    );
   }
 
   protected async sizeOf(sha256: string, kind: ObjectKind): Promise<number | null> {
@@ -307,7 +318,9 @@ export class S3Store extends ContentStore {
     try {
       // A single PUT (up to 5 GiB: any graph or checkpoint of the supported backbones) with its length
       // known up front, so the body streams from disk; S3 makes the object visible only once complete.
-      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: file.pipe(stream), ContentLength: expected.bytes, ContentType: 'application/octet-stream' }));
+      await this.client.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key, Body: file.pipe(stream), ContentLength: expected.bytes, ContentType: 'application/octet-stream' }),
+      );
     } catch (error) {
       throw this.failed('write', expected.sha256, kind, error);
     } finally {
@@ -316,7 +329,10 @@ export class S3Store extends ContentStore {
     const sent = digest();
     if (sent.sha256 !== expected.sha256) {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key })).catch(() => undefined);
-      throw new ArtifactStoreError(`the file changed while it was uploaded (sha256 ${sent.sha256}, first read as ${expected.sha256}); nothing was stored`, 'changed while stored');
+      throw new ArtifactStoreError(
+        `the file changed while it was uploaded (sha256 ${sent.sha256}, first read as ${expected.sha256}); nothing was stored`,
+        'changed while stored',
+      );
     }
   }
 

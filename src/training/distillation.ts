@@ -4,16 +4,17 @@
 // student of the same teacher and dataset reuses. When a student and its baseline (the same student
 // trained without the teacher) have both finished, the three are evaluated on the same items and the
 // comparison, with the compliance line, is stored on the student's run.
-import { existsSync } from 'node:fs';
+
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Db } from '../db/client.js';
 import type { TaskSpec } from '../domain.js';
-import type { ClassifyService } from '../inference/classify.js';
 import { ensureError } from '../errors.js';
-import type { Logger } from '../log.js';
+import type { ClassifyService } from '../inference/classify.js';
 import { scoreItems } from '../inference/scoring.js';
+import type { Logger } from '../log.js';
 import type { EvaluationService, ReportMetrics } from '../reports/evaluate.js';
 import { FINAL_STATUSES } from './runRecord.js';
 
@@ -81,7 +82,10 @@ export class DistillationService {
     const results = await scoreItems(this.classify, dataset.imageRoot, items, { ensembleId }, signal);
     await mkdir(path.dirname(file), { recursive: true });
     const partial = `${file}.${randomUUID()}.partial`;
-    await writeFile(partial, JSON.stringify({ ensembleId, datasetId, itemIds: items.map((i) => i.id), probabilities: tasks.map((_, t) => results.map((r) => r[t]!.probabilities)) }));
+    await writeFile(
+      partial,
+      JSON.stringify({ ensembleId, datasetId, itemIds: items.map((i) => i.id), probabilities: tasks.map((_, t) => results.map((r) => r[t]!.probabilities)) }),
+    );
     await rename(partial, file);
     return file;
   }
@@ -89,7 +93,9 @@ export class DistillationService {
   /** Called when a run ends: compares a student with its teacher and baseline once both are done.
    *  Comparisons of one student run one at a time, so two endings never store it twice. */
   runEnded(runId: number): void {
-    const work = this.chain.then(() => this.compareIfReady(runId)).catch((error) => this.log.error({ err: error, runId }, 'could not compare a distilled student'));
+    const work = this.chain
+      .then(() => this.compareIfReady(runId))
+      .catch((error) => this.log.error({ err: error, runId }, 'could not compare a distilled student'));
     this.chain = work;
     this.pending.add(work);
     void work.finally(() => this.pending.delete(work));
@@ -104,14 +110,24 @@ export class DistillationService {
     const run = await this.db.trainingRun.findUniqueOrThrow({ where: { id: runId } });
     const students = run.distillation
       ? [run]
-      : (await this.db.trainingRun.findMany({ where: { datasetId: run.datasetId } })).filter((r) => (r.distillation as DistillationRecord | null)?.baselineRunId === runId);
+      : (await this.db.trainingRun.findMany({ where: { datasetId: run.datasetId } })).filter(
+          (r) => (r.distillation as DistillationRecord | null)?.baselineRunId === runId,
+        );
     for (const student of students) {
       try {
         await this.compare(student.id);
       } catch (error) {
         // The message may hold server paths (an unreadable image): the run says what failed, the log says why.
         const record = student.distillation as unknown as DistillationRecord;
-        await this.db.trainingRun.update({ where: { id: student.id }, data: { distillation: { ...record, comparisonError: `the comparison could not be made (${ensureError(error).name}); the server log has the details` } as object } });
+        await this.db.trainingRun.update({
+          where: { id: student.id },
+          data: {
+            distillation: {
+              ...record,
+              comparisonError: `the comparison could not be made (${ensureError(error).name}); the server log has the details`,
+            } as object,
+          },
+        });
         throw error;
       }
     }
@@ -128,7 +144,13 @@ export class DistillationService {
     const scores = async (target: { artifactId?: number; ensembleId?: number }): Promise<DistillationScores> => {
       const report = await this.evaluation.evaluate({ ...target, datasetId: student.datasetId, split });
       const metrics = report.metrics as unknown as ReportMetrics;
-      return { reportId: report.id, meanTop1: metrics.meanTop1, meanAcsa: metrics.meanAcsa, sizeMB: metrics.model.sizeMB, cpuLatencyMs: metrics.model.cpuLatencyMs };
+      return {
+        reportId: report.id,
+        meanTop1: metrics.meanTop1,
+        meanAcsa: metrics.meanAcsa,
+        sizeMB: metrics.model.sizeMB,
+        cpuLatencyMs: metrics.model.cpuLatencyMs,
+      };
     };
     const studentScores = await scores({ artifactId: student.artifact.id });
     const comparison: DistillationRecord['comparison'] = {

@@ -1,7 +1,8 @@
 // Training hyperparameters: the seed's recipe as defaults, and the checks that turn a bad value into
 // a message naming the field and its valid range before any run is created.
-import { badInput } from '../errors.js';
+
 import { IMAGENET_PREPROCESS } from '../data/image.js';
+import { badInput } from '../errors.js';
 
 export const CUTMIX_MODES = ['off', 'online', 'offline'] as const;
 export const DEVICES = ['auto', 'cpu', 'cuda'] as const;
@@ -107,7 +108,12 @@ function oneOf<T extends string>(field: string, value: string, choices: readonly
 /** Merges overrides onto the seed's recipe and checks every field. */
 export function resolveHyperparameters(overrides: Partial<Hyperparameters> = {}): Hyperparameters {
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined && v !== null));
-  const hyper: Hyperparameters = { ...SEED_RECIPE, ...defined, maxStepsPerEpoch: overrides.maxStepsPerEpoch ?? null, dataLoaderWorkers: overrides.dataLoaderWorkers ?? null };
+  const hyper: Hyperparameters = {
+    ...SEED_RECIPE,
+    ...defined,
+    maxStepsPerEpoch: overrides.maxStepsPerEpoch ?? null,
+    dataLoaderWorkers: overrides.dataLoaderWorkers ?? null,
+  };
   for (const [key, [min, max, integer]] of Object.entries(RANGES) as [NumericKey, [number, number, boolean]][]) {
     const value = hyper[key];
     if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {

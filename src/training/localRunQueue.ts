@@ -24,7 +24,8 @@ export class LocalRunQueue implements RunQueue {
 
   async startWorker(slots: WorkerSlots, execute: ExecuteRun): Promise<void> {
     if (this.execute) return;
-    if (!(Number.isInteger(slots.concurrency) && slots.concurrency >= 1)) throw new RangeError(`concurrency must be a positive integer, got ${slots.concurrency}`);
+    if (!(Number.isInteger(slots.concurrency) && slots.concurrency >= 1))
+      throw new RangeError(`concurrency must be a positive integer, got ${slots.concurrency}`);
     this.slots = { concurrency: slots.concurrency, gpus: [...slots.gpus] };
     this.execute = execute;
     this.pump();

@@ -9,7 +9,7 @@
 // (a resume racing a stale job) or for a cancelled run does nothing, and a run never runs twice at once.
 // Liveness is the run's heartbeat, not graphile-worker's job lock (which a dead host keeps for 4 hours):
 // see TrainingService.interruptStale and RunRecords.reap.
-import { Logger as QueueLogger, makeWorkerUtils, run, type Runner, type WorkerUtils } from 'graphile-worker';
+import { makeWorkerUtils, Logger as QueueLogger, type Runner, run, type WorkerUtils } from 'graphile-worker';
 import { PROCESS_ID } from '../host.js';
 import type { Logger } from '../log.js';
 import type { ExecuteRun, RunQueue, Stop, WorkerSlots } from './runQueue.js';
@@ -61,7 +61,10 @@ export class PostgresRunQueue implements RunQueue {
   async release(runId: number): Promise<void> {
     const utils = await this.producer();
     const held = await utils.withPgClient((client) =>
-      client.query<{ id: string; locked_by: string | null }>('SELECT id, locked_by FROM graphile_worker.jobs WHERE task_identifier = $1 AND key = $2', [TASK, jobKey(runId)]),
+      client.query<{ id: string; locked_by: string | null }>('SELECT id, locked_by FROM graphile_worker.jobs WHERE task_identifier = $1 AND key = $2', [
+        TASK,
+        jobKey(runId),
+      ]),
     );
     const lockers = held.rows.map((row) => row.locked_by).filter((worker): worker is string => worker !== null);
     if (lockers.length > 0) await utils.forceUnlockWorkers(lockers);
@@ -95,7 +98,13 @@ export class PostgresRunQueue implements RunQueue {
           this.running.set(runId, controller);
           this.log.info({ runId, workerId: PROCESS_ID, gpu }, 'training job picked up');
           const job = execute(runId, controller.signal, gpu);
-          this.settling.set(runId, job.then(() => undefined, () => undefined));
+          this.settling.set(
+            runId,
+            job.then(
+              () => undefined,
+              () => undefined,
+            ),
+          );
           try {
             await job;
           } finally {

@@ -46,7 +46,10 @@ export class PythonUnavailableError extends AppError {
 }
 
 async function probe(executable: string): Promise<PythonRuntime> {
-  const { stdout } = await promisify(execFile)(executable, ['-c', PROBE, WORKER_DIR], { timeout: 120_000, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
+  const { stdout } = await promisify(execFile)(executable, ['-c', PROBE, WORKER_DIR], {
+    timeout: 120_000,
+    env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
+  });
   return { executable, ...JSON.parse(stdout.trim().split('\n').pop()!) };
 }
 

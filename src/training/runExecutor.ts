@@ -14,8 +14,8 @@ import type { ArtifactStore } from '../storage/artifactStore.js';
 import type { DistillationRecord } from './distillation.js';
 import { type Hyperparameters, preprocessFor, resolveHyperparameters } from './hyper.js';
 import type { PythonRuntime } from './python.js';
-import { type EpochRecord, type RunProgress, type RunRecords, type RunStatus } from './runRecord.js';
 import { Stop } from './runQueue.js';
+import type { EpochRecord, RunProgress, RunRecords, RunStatus } from './runRecord.js';
 import { runWorker, type WorkerEvent } from './workerProcess.js';
 
 export type ArtifactEvent = Extract<WorkerEvent, { event: 'artifact' }>;
@@ -88,7 +88,8 @@ export class RunExecutor {
     if (!(await records.start(run, runDir, prepared.resume))) {
       // Cancelled (or declared lost) while preparing.
       stopBeating();
-      if ((await db.trainingRun.findUnique({ where: { id: runId }, select: { status: true } }))?.status === 'CANCELLED') await this.finish(runId, 'CANCELLED', 'cancelled before it started', '');
+      if ((await db.trainingRun.findUnique({ where: { id: runId }, select: { status: true } }))?.status === 'CANCELLED')
+        await this.finish(runId, 'CANCELLED', 'cancelled before it started', '');
       return;
     }
     this.deps.changed(runId);
@@ -118,7 +119,12 @@ export class RunExecutor {
       },
       onSpawn: (pid) => events.write(() => db.trainingRun.update({ where: { id: runId }, data: { workerPid: pid } })),
       onEvent: (event) => events.record(event),
-    }).catch((error: unknown) => ({ code: null, signal: null, stopReason: undefined, stderrTail: `could not start ${runtime.executable}: ${ensureError(error).message}` }));
+    }).catch((error: unknown) => ({
+      code: null,
+      signal: null,
+      stopReason: undefined,
+      stderrTail: `could not start ${runtime.executable}: ${ensureError(error).message}`,
+    }));
     clearTimeout(timer);
     stopBeating();
     await events.flushed();
@@ -131,7 +137,12 @@ export class RunExecutor {
     const current = await db.trainingRun.findUniqueOrThrow({ where: { id: runId }, select: { status: true } });
     if (exit.stopReason === Stop.Cancel || current.status === 'CANCELLED') {
       if (!existsSync(checkpoint)) await rm(runDir, { recursive: true, force: true });
-      await this.finish(runId, 'CANCELLED', existsSync(checkpoint) ? 'cancelled; the last epoch checkpoint is kept for resumeRun' : 'cancelled before the first checkpoint', exit.stderrTail);
+      await this.finish(
+        runId,
+        'CANCELLED',
+        existsSync(checkpoint) ? 'cancelled; the last epoch checkpoint is kept for resumeRun' : 'cancelled before the first checkpoint',
+        exit.stderrTail,
+      );
     } else if (exit.stopReason === Stop.Shutdown) {
       await this.finish(runId, 'INTERRUPTED', 'the server shut down during the run; resume it with resumeRun', exit.stderrTail);
     } else if (exit.stopReason === Stop.Timeout) {
@@ -179,7 +190,10 @@ export class RunExecutor {
     const mergeProgress = async (patch: Partial<RunProgress> & Record<string, unknown>) => {
       const current = (await db.trainingRun.findUniqueOrThrow({ where: { id: runId }, select: { progress: true } })).progress as Record<string, unknown> | null;
       const start = { phase: 'PREPARING_IMAGES', epoch: 0, step: 0, totalSteps: 0, loss: null, imagesPerSecond: null, lr: null };
-      await db.trainingRun.update({ where: { id: runId }, data: { progress: { ...start, ...current, ...patch, updatedAt: new Date().toISOString() } as object } });
+      await db.trainingRun.update({
+        where: { id: runId },
+        data: { progress: { ...start, ...current, ...patch, updatedAt: new Date().toISOString() } as object },
+      });
     };
     const epochs: EpochRecord[] = resume ? ((run.epochs as unknown as EpochRecord[] | null) ?? []) : [];
     const state = {
@@ -290,8 +304,14 @@ export class RunExecutor {
       orderBy: { id: 'asc' },
     });
     const lines = items.map((item) =>
-      JSON.stringify({ id: item.id, path: path.join(imageRoot, item.imagePath), bbox: [item.xmin, item.ymin, item.xmax, item.ymax], labels: item.labels.map((l) => l.classIndex), split: item.split }),
+      JSON.stringify({
+        id: item.id,
+        path: path.join(imageRoot, item.imagePath),
+        bbox: [item.xmin, item.ymin, item.xmax, item.ymax],
+        labels: item.labels.map((l) => l.classIndex),
+        split: item.split,
+      }),
     );
-    await writeFile(file, lines.join('\n') + '\n');
+    await writeFile(file, `${lines.join('\n')}\n`);
   }
 }

@@ -4,7 +4,7 @@
 // says "run N wants a worker"; whether it may run is the run's record (runRecord.ts claims it).
 
 /** Why a job was stopped from outside; passed as the AbortSignal's reason. */
-export const enum Stop {
+export enum Stop {
   Cancel = 'cancel',
   Shutdown = 'shutdown',
   Timeout = 'timeout',

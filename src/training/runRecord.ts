@@ -93,7 +93,10 @@ export class RunRecords {
 
   /** A heartbeat of a run this process executes. */
   async beat(runId: number): Promise<BeatOutcome> {
-    const { count } = await this.db.trainingRun.updateMany({ where: { id: runId, status: 'RUNNING', workerId: PROCESS_ID }, data: { heartbeatAt: new Date() } });
+    const { count } = await this.db.trainingRun.updateMany({
+      where: { id: runId, status: 'RUNNING', workerId: PROCESS_ID },
+      data: { heartbeatAt: new Date() },
+    });
     if (count === 1) return 'ours';
     const run = await this.db.trainingRun.findUnique({ where: { id: runId }, select: { status: true } });
     return run?.status === 'CANCELLED' ? 'cancelled' : 'lost';
@@ -110,7 +113,10 @@ export class RunRecords {
 
   /** RUNNING -> QUEUED after a shutdown before the worker started; true when it was ours to give back. */
   async requeue(runId: number): Promise<boolean> {
-    const { count } = await this.db.trainingRun.updateMany({ where: { id: runId, status: 'RUNNING', workerId: PROCESS_ID }, data: { status: 'QUEUED', workerId: null, heartbeatAt: null } });
+    const { count } = await this.db.trainingRun.updateMany({
+      where: { id: runId, status: 'RUNNING', workerId: PROCESS_ID },
+      data: { status: 'QUEUED', workerId: null, heartbeatAt: null },
+    });
     return count === 1;
   }
 
@@ -125,7 +131,12 @@ export class RunRecords {
     const seconds = Math.round((now.getTime() - run.heartbeatAt!.getTime()) / 1000);
     const { count } = await this.db.trainingRun.updateMany({
       where: { id: run.id, status: 'RUNNING', workerId: run.workerId, heartbeatAt: run.heartbeatAt },
-      data: { status: 'INTERRUPTED', finishedAt: now, workerPid: null, error: `its worker ${run.workerId ?? ''} stopped sending heartbeats ${seconds} s ago (host or process gone); resume it with resumeRun` },
+      data: {
+        status: 'INTERRUPTED',
+        finishedAt: now,
+        workerPid: null,
+        error: `its worker ${run.workerId ?? ''} stopped sending heartbeats ${seconds} s ago (host or process gone); resume it with resumeRun`,
+      },
     });
     return count === 1;
   }
@@ -138,13 +149,20 @@ export class RunRecords {
   async interruptOrphan(runId: number): Promise<void> {
     await this.db.trainingRun.update({
       where: { id: runId },
-      data: { status: 'INTERRUPTED', finishedAt: new Date(), workerPid: null, error: 'the process running this job stopped (restart or crash); resume it with resumeRun' },
+      data: {
+        status: 'INTERRUPTED',
+        finishedAt: new Date(),
+        workerPid: null,
+        error: 'the process running this job stopped (restart or crash); resume it with resumeRun',
+      },
     });
   }
 
   /** QUEUED runs whose owning process is gone (or is this one): the in-process queue adopts them. */
   async unownedQueued(): Promise<TrainingRun[]> {
-    return (await this.db.trainingRun.findMany({ where: { status: 'QUEUED' }, orderBy: { id: 'asc' } })).filter((run) => !(run.ownerPid && isAlive(run.ownerPid)) || run.ownerPid === process.pid);
+    return (await this.db.trainingRun.findMany({ where: { status: 'QUEUED' }, orderBy: { id: 'asc' } })).filter(
+      (run) => !(run.ownerPid && isAlive(run.ownerPid)) || run.ownerPid === process.pid,
+    );
   }
 
   async adopt(runId: number): Promise<void> {
@@ -162,7 +180,10 @@ export class RunRecords {
 
   /** Back to QUEUED for resumeRun, owned by this process until a worker claims it. */
   resume(runId: number): Promise<TrainingRun> {
-    return this.db.trainingRun.update({ where: { id: runId }, data: { status: 'QUEUED', error: null, finishedAt: null, ownerPid: process.pid, workerId: null, heartbeatAt: null } });
+    return this.db.trainingRun.update({
+      where: { id: runId },
+      data: { status: 'QUEUED', error: null, finishedAt: null, ownerPid: process.pid, workerId: null, heartbeatAt: null },
+    });
   }
 
   /** How many of these runs are not final yet. */

@@ -80,7 +80,6 @@ export interface RunFilter {
   head?: string;
 }
 
-
 /** Where a student's teacher targets come from (the distillation service). */
 export interface TeacherTargets {
   teacherTargets(ensembleId: number, datasetId: number, signal?: AbortSignal): Promise<string>;
@@ -164,9 +163,12 @@ export class TrainingService {
    *  process may do this; the update is conditional, so two reapers never clash. */
   startReaper(): void {
     if (this.reaper) return;
-    this.reaper = setInterval(() => {
-      this.interruptStale().catch((error) => this.log.warn({ err: error }, 'could not check training heartbeats'));
-    }, Math.max(500, Math.min(this.settings.heartbeatMs, this.settings.heartbeatTimeoutMs / 2)));
+    this.reaper = setInterval(
+      () => {
+        this.interruptStale().catch((error) => this.log.warn({ err: error }, 'could not check training heartbeats'));
+      },
+      Math.max(500, Math.min(this.settings.heartbeatMs, this.settings.heartbeatTimeoutMs / 2)),
+    );
     this.reaper.unref();
   }
 
@@ -198,7 +200,9 @@ export class TrainingService {
   private async enqueue(runId: number): Promise<void> {
     if (!this.queue.distributed && !this.queue.working) {
       const runtime = await this.runtime();
-      await this.queue.startWorker({ concurrency: this.settings.concurrency ?? Math.max(1, runtime.cudaDevices), gpus: [] }, (id, signal, gpu) => this.executor.execute(id, signal, gpu));
+      await this.queue.startWorker({ concurrency: this.settings.concurrency ?? Math.max(1, runtime.cudaDevices), gpus: [] }, (id, signal, gpu) =>
+        this.executor.execute(id, signal, gpu),
+      );
     }
     await this.queue.enqueue(runId);
   }
@@ -239,10 +243,7 @@ export class TrainingService {
     const dataset = await this.db.dataset.findUnique({ where: { id: request.datasetId } });
     if (!dataset) throw notFound('dataset', request.datasetId);
     const hyper = resolveHyperparameters(request.options);
-    const combos = [
-      ...(request.combos ?? []),
-      ...(request.backbones ?? []).flatMap((backbone) => (request.heads ?? []).map((head) => ({ backbone, head }))),
-    ];
+    const combos = [...(request.combos ?? []), ...(request.backbones ?? []).flatMap((backbone) => (request.heads ?? []).map((head) => ({ backbone, head })))];
     if (combos.length === 0) throw badInput('give at least one backbone and one head, or explicit combos');
     if ((request.backbones?.length ?? 0) > 0 !== (request.heads?.length ?? 0) > 0) {
       throw badInput('backbones and heads go together: every backbone is trained with every head');
@@ -266,7 +267,12 @@ export class TrainingService {
         // The baseline first: on one queue it finishes before its student, which then compares at once.
         const baseline = teacher.compareWithoutTeacher ? await this.records.create(tx, data) : null;
         if (baseline) created.push(baseline);
-        const distillation: DistillationRecord = { teacherEnsembleId: teacher.ensembleId, temperature: teacher.temperature, alpha: teacher.alpha, baselineRunId: baseline?.id ?? null };
+        const distillation: DistillationRecord = {
+          teacherEnsembleId: teacher.ensembleId,
+          temperature: teacher.temperature,
+          alpha: teacher.alpha,
+          baselineRunId: baseline?.id ?? null,
+        };
         created.push(await this.records.create(tx, { ...data, distillation: distillation as object }));
       }
       return created;
@@ -284,7 +290,8 @@ export class TrainingService {
       if (!runtime.heads.includes(head)) throw badInput(`Unsupported head "${head}". Choose one of: ${runtime.heads.join(', ')}`);
     }
     // With a job queue the run may go to a GPU host; only the in-process queue knows the device here.
-    if (!this.queue.distributed && hyper.device === 'cuda' && runtime.cudaDevices === 0) throw badInput('device "cuda" was asked for, but torch sees no CUDA device here');
+    if (!this.queue.distributed && hyper.device === 'cuda' && runtime.cudaDevices === 0)
+      throw badInput('device "cuda" was asked for, but torch sees no CUDA device here');
   }
 
   private async checkTeacher(request: TeacherRequest, labelSchemaId: number) {
@@ -293,7 +300,8 @@ export class TrainingService {
     const ensemble = await this.db.ensemble.findUnique({ where: { id: ensembleId } });
     if (!ensemble) throw notFound('ensemble', ensembleId);
     if (ensemble.labelSchemaId !== labelSchemaId) throw badInput(`teacher ensemble ${ensembleId} predicts another label schema than the dataset's`);
-    if (!(Number.isFinite(temperature) && temperature > 0 && temperature <= 20)) throw badInput(`teacher temperature must be above 0 and at most 20, got ${temperature}`);
+    if (!(Number.isFinite(temperature) && temperature > 0 && temperature <= 20))
+      throw badInput(`teacher temperature must be above 0 and at most 20, got ${temperature}`);
     if (!(Number.isFinite(alpha) && alpha >= 0 && alpha <= 1)) throw badInput(`teacher alpha must be from 0 to 1, got ${alpha}`);
     return { ensembleId, temperature, alpha, compareWithoutTeacher };
   }

@@ -40,10 +40,38 @@ export type WorkerEvent =
   | { event: 'downloading'; file: string; done: number; total: number | null }
   | { event: 'preparing'; done: number; total: number | null; waiting?: boolean }
   | ({ event: 'cache' } & ImageCacheUse)
-  | { event: 'started'; device: string; parameterCount: number; pretrained: boolean; weightsSource: WeightsRecord | null; warnings: string[]; stepsPerEpoch: number; totalSteps: number; resumedFromEpoch: number | null; torchVersion: string; mixedPrecision: string; channelsLast: boolean; compiled: boolean; dataLoaderWorkers: number; trainItems: number; trainExamples: number; validationItems: number }
+  | {
+      event: 'started';
+      device: string;
+      parameterCount: number;
+      pretrained: boolean;
+      weightsSource: WeightsRecord | null;
+      warnings: string[];
+      stepsPerEpoch: number;
+      totalSteps: number;
+      resumedFromEpoch: number | null;
+      torchVersion: string;
+      mixedPrecision: string;
+      channelsLast: boolean;
+      compiled: boolean;
+      dataLoaderWorkers: number;
+      trainItems: number;
+      trainExamples: number;
+      validationItems: number;
+    }
   | { event: 'progress'; epoch: number; step: number; totalSteps: number; loss: number; imagesPerSecond: number; lr: number }
   | { event: 'epoch'; epoch: number; trainLoss: number; validation: TaskMetric[]; seconds: number }
-  | { event: 'artifact'; onnxPath: string; modelJsonPath: string; predictionsPath: string; checkDir: string; sizeBytes: number; sha256: string; parameterCount: number; exportCheck: { items: number; maxAbsDiff: number | null } }
+  | {
+      event: 'artifact';
+      onnxPath: string;
+      modelJsonPath: string;
+      predictionsPath: string;
+      checkDir: string;
+      sizeBytes: number;
+      sha256: string;
+      parameterCount: number;
+      exportCheck: { items: number; maxAbsDiff: number | null };
+    }
   | { event: 'done' }
   | { event: 'error'; message: string };
 

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
+import { bboxProblem, encodeJpeg, IMAGENET_PREPROCESS, inspectImage, letterboxGeometry, type PreprocessSpec, preprocess } from '../../src/data/image.js';
 import { pngClaiming } from '../helpers.js';
-import { bboxProblem, encodeJpeg, IMAGENET_PREPROCESS, inspectImage, letterboxGeometry, preprocess, type PreprocessSpec } from '../../src/data/image.js';
 
 const fixture = (name: string) => new URL(`../fixtures/images/${name}`, import.meta.url).pathname;
 const limits = { maxPixels: 1_000_000, maxBytes: 1_000_000 };
@@ -103,7 +103,6 @@ describe('preprocess', () => {
   });
 });
 
-
 describe('bad images', () => {
   const bbox = { xmin: 0, ymin: 0, xmax: 4, ymax: 4 };
 
@@ -131,7 +130,9 @@ describe('bad images', () => {
   });
 
   it('refuses bboxes outside the image or without area', async () => {
-    await expect(preprocess(fixture('halves.png'), { xmin: 30, ymin: 0, xmax: 41, ymax: 20 }, RAW, limits)).rejects.toThrow('bbox (30, 0, 41, 20) must lie inside the 40x20 image');
+    await expect(preprocess(fixture('halves.png'), { xmin: 30, ymin: 0, xmax: 41, ymax: 20 }, RAW, limits)).rejects.toThrow(
+      'bbox (30, 0, 41, 20) must lie inside the 40x20 image',
+    );
     expect(bboxProblem({ xmin: 5, ymin: 5, xmax: 5, ymax: 9 }, 40, 20)).toMatch(/positive area/);
     expect(bboxProblem({ xmin: -1, ymin: 0, xmax: 5, ymax: 9 }, 40, 20)).toMatch(/inside the 40x20 image/);
     expect(bboxProblem({ xmin: 0.5, ymin: 0, xmax: 5, ymax: 9 }, 40, 20)).toMatch(/integers/);

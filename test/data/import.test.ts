@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { encodeJpeg } from '../../src/data/image.js';
-import { importDataset, ImportRejectedError, type ImportRequest } from '../../src/data/import.js';
+import { ImportRejectedError, type ImportRequest, importDataset } from '../../src/data/import.js';
 import { CSV_HEADER, writeSyntheticDataset } from '../../src/data/synth.js';
 import { naiveCsv, openTestApp, storedRowCounts, tempDir } from '../helpers.js';
 
@@ -26,7 +26,7 @@ const run = (request: ImportRequest) => importDataset(request, app.services.impo
 /** Writes a CSV of the synthetic header plus the given rows (arrays of cells) and returns its path. */
 async function csvWith(name: string, rows: (string | number)[][]): Promise<string> {
   const file = path.join(synthetic.imageRoot, '..', name);
-  await writeFile(file, [CSV_HEADER.join(','), ...rows.map((r) => r.join(','))].join('\n') + '\n');
+  await writeFile(file, `${[CSV_HEADER.join(','), ...rows.map((r) => r.join(','))].join('\n')}\n`);
   return file;
 }
 
@@ -58,7 +58,10 @@ describe('importDataset', () => {
     const validationOnly = await app.services.datasets.distribution(outcome.datasetId, 'VALIDATION');
     expect(validationOnly.every((t) => t.total === 40)).toBe(true);
 
-    const item = await app.services.db.item.findFirstOrThrow({ where: { datasetId: outcome.datasetId, line: 2 }, include: { labels: { orderBy: { task: 'asc' } } } });
+    const item = await app.services.db.item.findFirstOrThrow({
+      where: { datasetId: outcome.datasetId, line: 2 },
+      include: { labels: { orderBy: { task: 'asc' } } },
+    });
     expect(item.imagePath).toBe(synthetic.rows[0]!.imageName);
     expect(item.imagePath).toContain(' ');
     expect({ xmin: item.xmin, ymin: item.ymin, xmax: item.xmax, ymax: item.ymax }).toEqual(synthetic.rows[0]!.bbox);
@@ -75,7 +78,12 @@ describe('importDataset', () => {
   it('rejects each kind of bad row with its line number and stores nothing', async () => {
     const root = synthetic.imageRoot;
     await writeFile(path.join(root, 'garbage.jpg'), 'definitely not a jpeg');
-    const jpeg = await encodeJpeg(new Uint8Array(80 * 80 * 3).map((_, i) => (i * 31) % 253), 80, 80, 95);
+    const jpeg = await encodeJpeg(
+      new Uint8Array(80 * 80 * 3).map((_, i) => (i * 31) % 253),
+      80,
+      80,
+      95,
+    );
     await writeFile(path.join(root, 'truncated.jpg'), jpeg.subarray(0, jpeg.length >> 1));
     const ok = synthetic.rows[0]!;
     const csv = await csvWith('bad.csv', [
@@ -146,9 +154,21 @@ describe('importDataset', () => {
   it('imports a dataset that declares its own tasks and class counts', async () => {
     const dir = path.join(scratch.dir, 'season2024');
     await mkdir(dir, { recursive: true });
-    await writeFile(path.join(dir, 'train.schema.json'), JSON.stringify({ name: 'season 2024', tasks: [{ name: 'Daily', classes: ['a', 'b', 'c', 'd', 'e', 'f'] }, { name: 'Gender', classes: ['a', 'b', 'c', 'd', 'e'] }] }));
+    await writeFile(
+      path.join(dir, 'train.schema.json'),
+      JSON.stringify({
+        name: 'season 2024',
+        tasks: [
+          { name: 'Daily', classes: ['a', 'b', 'c', 'd', 'e', 'f'] },
+          { name: 'Gender', classes: ['a', 'b', 'c', 'd', 'e'] },
+        ],
+      }),
+    );
     const row = synthetic.rows[5]!;
-    await writeFile(path.join(dir, 'train.csv'), `image_name,BBox_xmin,BBox_ymin,BBox_xmax,BBox_ymax,Daily,Gender\n"${row.imageName}",${row.bbox.xmin},${row.bbox.ymin},${row.bbox.xmax},${row.bbox.ymax},5,4\n`);
+    await writeFile(
+      path.join(dir, 'train.csv'),
+      `image_name,BBox_xmin,BBox_ymin,BBox_xmax,BBox_ymax,Daily,Gender\n"${row.imageName}",${row.bbox.xmin},${row.bbox.ymin},${row.bbox.xmax},${row.bbox.ymax},5,4\n`,
+    );
     const outcome = await run({ csvPath: path.join(dir, 'train.csv'), imageRoot: synthetic.imageRoot, validationFraction: 0 });
     const dataset = await app.services.datasets.get(outcome.datasetId);
     const schema = await app.services.datasets.labelSchema(dataset.labelSchemaId);

@@ -7,7 +7,8 @@ import { TEST_DATABASE, testDatabaseUrl, useScratchDir } from '../helpers.js';
 const scratch = useScratchDir();
 
 /** A new database: a SQLite file in a new folder, or a PostgreSQL database the server does not have yet. */
-const newDatabase = (name: string) => (TEST_DATABASE === 'postgresql' ? testDatabaseUrl(path.join(scratch.dir, name)) : `file:${path.join(scratch.dir, 'nested', 'folder', `${name}.db`)}`);
+const newDatabase = (name: string) =>
+  TEST_DATABASE === 'postgresql' ? testDatabaseUrl(path.join(scratch.dir, name)) : `file:${path.join(scratch.dir, 'nested', 'folder', `${name}.db`)}`;
 
 describe(`migrations at start-up (${TEST_DATABASE})`, () => {
   it('creates a new database with every committed migration, and reopening applies nothing twice', async () => {

@@ -40,7 +40,11 @@ describe('MicroBatcher', () => {
     expect(Array.from(out!.out!)).toEqual([7, -7]);
     // Rows of one request (one turn of the event loop) share a batch.
     const outs = await batcher.submitAll([row(1), row(2), row(3)]);
-    expect(outs.map((o) => Array.from(o.out!))).toEqual([[1, -1], [2, -2], [3, -3]]);
+    expect(outs.map((o) => Array.from(o.out!))).toEqual([
+      [1, -1],
+      [2, -2],
+      [3, -3],
+    ]);
     expect(batches).toEqual([[7], [1, 2, 3]]);
   });
 
@@ -83,7 +87,8 @@ describe('MicroBatcher', () => {
     const b = batcher.submitAll([21].map(row), 'b');
     await expect(batcher.submitAll([1, 2, 3, 4].map(row), 'a')).rejects.toMatchObject({
       code: 'OVERLOADED',
-      message: 'this client already has 0 images waiting for the model while others wait too; one client may hold at most 3 (half of FASHION_HOW_INFERENCE_QUEUE); retry shortly',
+      message:
+        'this client already has 0 images waiting for the model while others wait too; one client may hold at most 3 (half of FASHION_HOW_INFERENCE_QUEUE); retry shortly',
     });
     const a = batcher.submitAll([1, 2, 3].map(row), 'a');
     expect(batcher.queueLength).toBe(4);

@@ -1,6 +1,17 @@
 import seedrandom from 'seedrandom';
 import { describe, expect, it } from 'vitest';
-import { adjustForPrior, fitScore, fitTau, fitTemperature, greedySelection, logPriorOf, nll, softVote, type Votes, withTemperature } from '../../src/inference/ensembleFit.js';
+import {
+  adjustForPrior,
+  fitScore,
+  fitTau,
+  fitTemperature,
+  greedySelection,
+  logPriorOf,
+  nll,
+  softVote,
+  type Votes,
+  withTemperature,
+} from '../../src/inference/ensembleFit.js';
 
 /** A random model's votes on `items` items for tasks with these class counts, leaning to the truth by `skill`. */
 function randomVotes(rng: () => number, truth: number[][], classCounts: number[], skill: number): Votes {
@@ -58,9 +69,30 @@ describe('greedy ensemble selection', () => {
     // Item-wise: member 0 gets items 0-1 right, member 1 items 2-3, member 2 is right on all but weakly.
     const truth = [[0, 0, 1, 1]];
     const pool: Votes[] = [
-      [[[0.9, 0.1], [0.9, 0.1], [0.8, 0.2], [0.8, 0.2]]],
-      [[[0.2, 0.8], [0.2, 0.8], [0.1, 0.9], [0.1, 0.9]]],
-      [[[0.55, 0.45], [0.55, 0.45], [0.45, 0.55], [0.45, 0.55]]],
+      [
+        [
+          [0.9, 0.1],
+          [0.9, 0.1],
+          [0.8, 0.2],
+          [0.8, 0.2],
+        ],
+      ],
+      [
+        [
+          [0.2, 0.8],
+          [0.2, 0.8],
+          [0.1, 0.9],
+          [0.1, 0.9],
+        ],
+      ],
+      [
+        [
+          [0.55, 0.45],
+          [0.55, 0.45],
+          [0.45, 0.55],
+          [0.45, 0.55],
+        ],
+      ],
     ];
     const selection = greedySelection(pool, truth, 'MEAN_TOP1', 5);
     expect(selection.steps[0]!.member).toBe(2); // the only member with top-1 = 1
@@ -86,7 +118,11 @@ describe('temperature scaling', () => {
       rows.push(sharp.map((v) => v / sharp.reduce((a, b) => a + b, 0)));
     }
     const temperature = fitTemperature(rows, truth);
-    const at = (T: number) => nll(rows.map((row) => withTemperature(row, T)), truth);
+    const at = (T: number) =>
+      nll(
+        rows.map((row) => withTemperature(row, T)),
+        truth,
+      );
     expect(temperature).toBeGreaterThan(1.5); // it undoes most of the 3x sharpening
     expect(at(temperature)).toBeLessThan(at(1));
     // Independent check: no temperature on a fine grid does better.
@@ -98,7 +134,9 @@ describe('temperature scaling', () => {
     for (const T of [0.2, 1, 5]) expect(withTemperature(row, T).indexOf(Math.max(...withTemperature(row, T)))).toBe(0);
     // T = 2 on [0.5, 0.3, 0.2]: proportional to the square roots.
     const roots = row.map(Math.sqrt);
-    withTemperature(row, 2).forEach((p, k) => expect(p).toBeCloseTo(roots[k]! / roots.reduce((a, b) => a + b, 0), 12));
+    withTemperature(row, 2).forEach((p, k) => {
+      expect(p).toBeCloseTo(roots[k]! / roots.reduce((a, b) => a + b, 0), 12);
+    });
   });
 });
 
@@ -109,7 +147,12 @@ describe('logit adjustment', () => {
     // right: ACSA 0.75 -> 1, and 0.2 is the smallest such tau on the grid.
     const logPrior = logPriorOf([...new Array(9).fill(0), 1], 2);
     expect(logPrior[0]).toBeCloseTo(Math.log(0.9), 12);
-    const rows = [[0.9, 0.1], [0.7, 0.3], [0.6, 0.4], [0.45, 0.55]];
+    const rows = [
+      [0.9, 0.1],
+      [0.7, 0.3],
+      [0.6, 0.4],
+      [0.45, 0.55],
+    ];
     const truth = [0, 0, 1, 1];
     expect(fitTau(rows, truth, logPrior)).toEqual({ tau: 0.2, acsa: 1, plainAcsa: 0.75 });
     // p x prior^-tau, normalised: for C at tau 0.2, 0.6 x 0.9^-0.2 against 0.4 x 0.1^-0.2.

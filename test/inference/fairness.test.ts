@@ -2,14 +2,15 @@
 // one client sending ten times their load. The light clients' p99 with the heavy client beside them
 // must stay within a stated bound of their p99 alone (FAIRNESS_BOUND), and the heavy client is served
 // too (round-robin batches share the model, they do not starve anyone).
-import path from 'node:path';
+
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningServer, startServer } from '../../src/api/server.js';
 import type { App } from '../../src/app.js';
 import { importDataset } from '../../src/data/import.js';
-import { writeSyntheticDataset, type SynthRow } from '../../src/data/synth.js';
+import { type SynthRow, writeSyntheticDataset } from '../../src/data/synth.js';
 import { FairScheduler } from '../../src/inference/scheduler.js';
-import { type RunningServer, startServer } from '../../src/api/server.js';
 import { trainTinyPair } from '../fixtures/training.js';
 import { graphqlClient, openTestApp, useScratchDir } from '../helpers.js';
 
@@ -90,7 +91,8 @@ describe('fair serving', () => {
     // Light: three clients, one request of one image at a time each (3 images in flight).
     const lightGroup = (until: number) => Promise.all(light.map((t, i) => loop(graphqlClient(server.graphqlUrl, t), 1, until, i * 7))).then((l) => l.flat());
     // Heavy: one client, eight requests of four images at a time (32 images in flight: ten times more).
-    const heavyClient = (until: number) => Promise.all(Array.from({ length: 8 }, (_, i) => loop(graphqlClient(server.graphqlUrl, heavy), 4, until, i * 5))).then((l) => l.flat());
+    const heavyClient = (until: number) =>
+      Promise.all(Array.from({ length: 8 }, (_, i) => loop(graphqlClient(server.graphqlUrl, heavy), 4, until, i * 5))).then((l) => l.flat());
 
     await lightGroup(performance.now() + 500); // warm-up
     const alone = await lightGroup(performance.now() + 3000);
@@ -98,7 +100,9 @@ describe('fair serving', () => {
     const [beside, heavyLatencies] = await Promise.all([lightGroup(until), heavyClient(until)]);
 
     const bound = FAIRNESS_BOUND.factor * p99(alone) + FAIRNESS_BOUND.slackMs;
-    console.log(`fairness: light p99 alone ${p99(alone).toFixed(1)} ms (${alone.length} requests), beside the heavy client ${p99(beside).toFixed(1)} ms (${beside.length}); bound ${bound.toFixed(1)} ms; heavy served ${heavyLatencies.length} requests of 4 images, p99 ${p99(heavyLatencies).toFixed(1)} ms`);
+    console.log(
+      `fairness: light p99 alone ${p99(alone).toFixed(1)} ms (${alone.length} requests), beside the heavy client ${p99(beside).toFixed(1)} ms (${beside.length}); bound ${bound.toFixed(1)} ms; heavy served ${heavyLatencies.length} requests of 4 images, p99 ${p99(heavyLatencies).toFixed(1)} ms`,
+    );
     expect(p99(beside)).toBeLessThanOrEqual(bound);
     // Round-robin shares the server, it does not starve the heavy client: it got at least a light client's share.
     expect(heavyLatencies.length * 4).toBeGreaterThanOrEqual(beside.length / 3);

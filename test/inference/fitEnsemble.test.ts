@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningServer, startServer } from '../../src/api/server.js';
 import type { App } from '../../src/app.js';
 import { importDataset } from '../../src/data/import.js';
-import { writeSyntheticDataset, type SynthRow } from '../../src/data/synth.js';
+import { type SynthRow, writeSyntheticDataset } from '../../src/data/synth.js';
 import type { ReportMetrics } from '../../src/reports/evaluate.js';
-import { type RunningServer, startServer } from '../../src/api/server.js';
 import { trainTinyPair } from '../fixtures/training.js';
 import { graphqlClient, openTestApp, useScratchDir } from '../helpers.js';
 
@@ -52,7 +52,9 @@ describe('import with a TEST fraction', () => {
 
 describe('fitEnsemble', () => {
   it('selects weights that score at least the best member on the fitting split, and records how', async () => {
-    const { data, errors } = await trainer(FIT, { input: { name: 'fitted', artifactIds: artifactIds.map(String), datasetId: String(datasetId), logitAdjustment: true, rounds: 6 } });
+    const { data, errors } = await trainer(FIT, {
+      input: { name: 'fitted', artifactIds: artifactIds.map(String), datasetId: String(datasetId), logitAdjustment: true, rounds: 6 },
+    });
     expect(errors).toBeUndefined();
     const ensemble = data!.fitEnsemble;
     const fit = ensemble.fit;
@@ -71,9 +73,9 @@ describe('fitEnsemble', () => {
     // Members are the picked candidates, weighted by their picks, with their temperatures.
     const picked = fit.candidates.filter((c: { picks: number }) => c.picks > 0);
     expect(picked.reduce((s: number, c: { picks: number }) => s + c.picks, 0)).toBe(fit.bestStep);
-    expect(ensemble.members.map((m: { weight: number; temperatures: number[]; artifact: { id: string } }) => [m.artifact.id, m.weight, m.temperatures])).toEqual(
-      picked.map((c: { artifact: { id: string }; picks: number; temperatures: number[] }) => [c.artifact.id, c.picks, c.temperatures]),
-    );
+    expect(
+      ensemble.members.map((m: { weight: number; temperatures: number[]; artifact: { id: string } }) => [m.artifact.id, m.weight, m.temperatures]),
+    ).toEqual(picked.map((c: { artifact: { id: string }; picks: number; temperatures: number[] }) => [c.artifact.id, c.picks, c.temperatures]));
     expect(ensemble.logitAdjustment.map((a: { task: string }) => a.task)).toEqual(['Daily', 'Gender', 'Embellishment']);
     for (const task of ensemble.logitAdjustment) expect(task.adjustedAcsa).toBeGreaterThanOrEqual(task.plainAcsa);
   });
@@ -97,7 +99,10 @@ describe('fitEnsemble', () => {
 });
 
 describe('temperatures and logit adjustment in classify and reports', () => {
-  const temperatures = [[2, 0.5, 1], [1, 3, 0.25]];
+  const temperatures = [
+    [2, 0.5, 1],
+    [1, 3, 0.25],
+  ];
   const adjustment = {
     tasks: [
       { task: 'Daily', tau: 1, logPrior: [0.5, 0.1, 0.05, 0.05, 0.1, 0.1, 0.1].map(Math.log), plainAcsa: 0, adjustedAcsa: 0 },
@@ -124,15 +129,23 @@ describe('temperatures and logit adjustment in classify and reports', () => {
       const { tau, logPrior } = adjustment.tasks[t]!;
       const unnormalised = vote.map((p, k) => p * Math.exp(-tau * logPrior[k]!));
       const expected = unnormalised.map((p) => p / unnormalised.reduce((a, b) => a + b, 0));
-      task.probabilities.forEach((p, k) => expect(p).toBeCloseTo(expected[k]!, 9));
+      task.probabilities.forEach((p, k) => {
+        expect(p).toBeCloseTo(expected[k]!, 9);
+      });
       if (tau === 0) expect(task.softVote).toBeUndefined();
-      else task.softVote!.forEach((p, k) => expect(p).toBeCloseTo(vote[k]!, 9));
+      else
+        task.softVote!.forEach((p, k) => {
+          expect(p).toBeCloseTo(vote[k]!, 9);
+        });
     }
   });
 
   it('reports the soft vote and the adjusted decision side by side', async () => {
     const adjusted = (await app.services.ensembles.list()).find((e) => e.name === 'hand-made')!;
-    const plain = await app.services.ensembles.create({ name: 'hand-made, plain', members: artifactIds.map((artifactId, m) => ({ artifactId, weight: m + 1, temperatures: temperatures[m] })) });
+    const plain = await app.services.ensembles.create({
+      name: 'hand-made, plain',
+      members: artifactIds.map((artifactId, m) => ({ artifactId, weight: m + 1, temperatures: temperatures[m] })),
+    });
     const withAdjustment = (await app.services.evaluation.evaluate({ ensembleId: adjusted.id, datasetId, split: 'TEST' })).metrics as unknown as ReportMetrics;
     const without = (await app.services.evaluation.evaluate({ ensembleId: plain.id, datasetId, split: 'TEST' })).metrics as unknown as ReportMetrics;
     expect(without.decisions).toBeUndefined();

@@ -22,5 +22,12 @@ class Tiny(torch.nn.Module):
 out, size, kind, *classes = sys.argv[1:]
 classes = [int(k) for k in classes]
 names = [f"out_{i}" for i in range(len(classes))]
-torch.onnx.export(Tiny(classes, kind).eval(), torch.zeros(1, 3, int(size), int(size)), out, input_names=["pixels"], output_names=names,
-                  dynamic_axes={"pixels": {0: "n"}, **{n: {0: "n"} for n in names}}, opset_version=17)
+torch.onnx.export(
+    Tiny(classes, kind).eval(),
+    torch.zeros(1, 3, int(size), int(size)),
+    out,
+    input_names=["pixels"],
+    output_names=names,
+    dynamic_axes={"pixels": {0: "n"}, **{n: {0: "n"} for n in names}},
+    opset_version=17,
+)

@@ -1,9 +1,9 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningServer, startServer } from '../../src/api/server.js';
 import type { App } from '../../src/app.js';
 import { importDataset } from '../../src/data/import.js';
 import { writeSyntheticDataset } from '../../src/data/synth.js';
-import { type RunningServer, startServer } from '../../src/api/server.js';
 import { trainTinyPair } from '../fixtures/training.js';
 import { graphqlClient, openTestApp, useScratchDir } from '../helpers.js';
 
@@ -59,7 +59,9 @@ describe('evaluate', () => {
       for (const matrix of report.confusionMatrices) {
         expect(matrix.rows.flat().reduce((a: number, b: number) => a + b, 0)).toBe(20);
         expect(matrix.cells).toHaveLength(matrix.classes.length ** 2);
-        matrix.cells.forEach((cell: { trueClass: number; predictedClass: number; count: number }) => expect(cell.count).toBe(matrix.rows[cell.trueClass][cell.predictedClass]));
+        matrix.cells.forEach((cell: { trueClass: number; predictedClass: number; count: number }) => {
+          expect(cell.count).toBe(matrix.rows[cell.trueClass][cell.predictedClass]);
+        });
         matrix.normalized.forEach((row: number[], k: number) => {
           const support = matrix.rows[k].reduce((a: number, b: number) => a + b, 0);
           expect(row.reduce((a, b) => a + b, 0)).toBeCloseTo(support === 0 ? 0 : 1, 12);
@@ -85,7 +87,9 @@ describe('evaluate', () => {
     expect(combined.gainOverBestMember.bestMemberArtifactId).toBe(best.artifact.id);
     // A member scored inside the ensemble's evaluation agrees with that artifact evaluated alone.
     const alone = reports.find((r) => r.artifact.id === combined.members[0].artifact.id)!;
-    expect(combined.members[0].confusionMatrices.map((m: { rows: number[][] }) => m.rows)).toEqual(alone.confusionMatrices.map((m: { rows: number[][] }) => m.rows));
+    expect(combined.members[0].confusionMatrices.map((m: { rows: number[][] }) => m.rows)).toEqual(
+      alone.confusionMatrices.map((m: { rows: number[][] }) => m.rows),
+    );
     expect(combined.model.sizeMB).toBeCloseTo(reports[0]!.model.sizeMB + reports[1]!.model.sizeMB, 6);
 
     // Worst confusions are wrong predictions, most confident first.

@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import seedrandom from 'seedrandom';
 import { describe, expect, it } from 'vitest';
 import { bootstrapIntervals, taskMetrics } from '../../src/reports/metrics.js';
@@ -31,7 +30,14 @@ function makeCase(name: string, rng: () => number, n: number, K: number, truthPr
 function cases(): Case[] {
   const rng = seedrandom('metrics');
   const out: Case[] = [];
-  for (const [n, K] of [[400, 7], [50, 6], [120, 3], [9, 2], [1, 3], [5, 7]] as const) {
+  for (const [n, K] of [
+    [400, 7],
+    [50, 6],
+    [120, 3],
+    [9, 2],
+    [1, 3],
+    [5, 7],
+  ] as const) {
     out.push(makeCase(`random n=${n} K=${K}`, rng, n, K, Array(K).fill(1 / K)));
   }
   // Imbalanced like the seed's Daily: one class half the data, the rarest under 5%.
@@ -41,9 +47,28 @@ function cases(): Case[] {
   // Every prediction the same class.
   out.push({ name: 'constant prediction', truth: [0, 1, 2, 2, 1, 0, 2], probabilities: Array(7).fill([0.2, 0.7, 0.1]), classes: 3 });
   // Truth all one class, predictions vary.
-  out.push({ name: 'constant truth', truth: [1, 1, 1, 1], probabilities: [[0.1, 0.8, 0.1], [0.6, 0.3, 0.1], [0.2, 0.3, 0.5], [0, 1, 0]], classes: 3 });
+  out.push({
+    name: 'constant truth',
+    truth: [1, 1, 1, 1],
+    probabilities: [
+      [0.1, 0.8, 0.1],
+      [0.6, 0.3, 0.1],
+      [0.2, 0.3, 0.5],
+      [0, 1, 0],
+    ],
+    classes: 3,
+  });
   // Perfect and worst.
-  out.push({ name: 'perfect', truth: [0, 1, 2], probabilities: [[1, 0, 0], [0, 1, 0], [0, 0, 1]], classes: 3 });
+  out.push({
+    name: 'perfect',
+    truth: [0, 1, 2],
+    probabilities: [
+      [1, 0, 0],
+      [0, 1, 0],
+      [0, 0, 1],
+    ],
+    classes: 3,
+  });
   return out;
 }
 
@@ -76,8 +101,12 @@ describe('metrics agree with scikit-learn', () => {
         close(row.f1, sk.f1[k], `f1[${k}]`);
         expect(row.support).toBe(sk.support[k]);
       });
-      if (sk.topK) sk.topK.forEach((v: number, k: number) => close(ours.topK[k]!, v, `top-${k + 1}`));
-      for (const value of [ours.top1, ours.acsa, ours.macroF1, ours.mcc, ours.kappa, ours.gmeanRecall, ours.nll, ours.brier, ours.ece]) expect(Number.isFinite(value), c.name).toBe(true);
+      if (sk.topK)
+        sk.topK.forEach((v: number, k: number) => {
+          close(ours.topK[k]!, v, `top-${k + 1}`);
+        });
+      for (const value of [ours.top1, ours.acsa, ours.macroF1, ours.mcc, ours.kappa, ours.gmeanRecall, ours.nll, ours.brier, ours.ece])
+        expect(Number.isFinite(value), c.name).toBe(true);
     });
   });
 });
@@ -92,7 +121,9 @@ describe('metrics without a scikit-learn counterpart', () => {
     });
     const ours = taskMetrics(truth, probabilities, 4, 10);
     // Independent: sort by confidence and walk the bins' edges.
-    const items = probabilities.map((row, i) => ({ confidence: Math.max(...row), correct: row.indexOf(Math.max(...row)) === truth[i] ? 1 : 0 })).sort((a, b) => a.confidence - b.confidence);
+    const items = probabilities
+      .map((row, i) => ({ confidence: Math.max(...row), correct: row.indexOf(Math.max(...row)) === truth[i] ? 1 : 0 }))
+      .sort((a, b) => a.confidence - b.confidence);
     let ece = 0;
     for (let b = 0; b < 10; b++) {
       const inBin = items.filter((x) => x.confidence > b / 10 && x.confidence <= (b + 1) / 10);
@@ -108,16 +139,47 @@ describe('metrics without a scikit-learn counterpart', () => {
 
   it('computes the Brier score, G-mean of recalls and the normalised confusion matrix by hand', () => {
     // truth 0,0,1,2 ; predictions 0,1,1,1
-    const m = taskMetrics([0, 0, 1, 2], [[0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1], [0.3, 0.4, 0.3]], 3);
-    const brier = ((0.4 ** 2 + 0.3 ** 2 + 0.1 ** 2) + (0.8 ** 2 + 0.7 ** 2 + 0.1 ** 2) + (0.1 ** 2 + 0.2 ** 2 + 0.1 ** 2) + (0.3 ** 2 + 0.4 ** 2 + 0.7 ** 2)) / 4;
+    const m = taskMetrics(
+      [0, 0, 1, 2],
+      [
+        [0.6, 0.3, 0.1],
+        [0.2, 0.7, 0.1],
+        [0.1, 0.8, 0.1],
+        [0.3, 0.4, 0.3],
+      ],
+      3,
+    );
+    const brier = (0.4 ** 2 + 0.3 ** 2 + 0.1 ** 2 + (0.8 ** 2 + 0.7 ** 2 + 0.1 ** 2) + (0.1 ** 2 + 0.2 ** 2 + 0.1 ** 2) + (0.3 ** 2 + 0.4 ** 2 + 0.7 ** 2)) / 4;
     expect(m.brier).toBeCloseTo(brier, 12);
     expect(m.gmeanRecall).toBe(0); // class 2 is never recalled
-    expect(m.confusionNormalized).toEqual([[0.5, 0.5, 0], [0, 1, 0], [0, 1, 0]]);
+    expect(m.confusionNormalized).toEqual([
+      [0.5, 0.5, 0],
+      [0, 1, 0],
+      [0, 1, 0],
+    ]);
     expect(m.classes[2]).toMatchObject({ support: 1, predicted: 0, precision: 0, recall: 0, f1: 0, specificity: 1 });
-    expect(taskMetrics([0, 1], [[0.9, 0.1], [0.2, 0.8]], 2).gmeanRecall).toBe(1);
+    expect(
+      taskMetrics(
+        [0, 1],
+        [
+          [0.9, 0.1],
+          [0.2, 0.8],
+        ],
+        2,
+      ).gmeanRecall,
+    ).toBe(1);
     expect(taskMetrics([], [], 3)).toMatchObject({ top1: 0, acsa: 0, nll: 0, ece: 0, itemCount: 0 });
     // Both constant on one class: kappa is defined as 1 (scikit-learn gives NaN).
-    expect(taskMetrics([1, 1], [[0, 1], [0, 1]], 2).kappa).toBe(1);
+    expect(
+      taskMetrics(
+        [1, 1],
+        [
+          [0, 1],
+          [0, 1],
+        ],
+        2,
+      ).kappa,
+    ).toBe(1);
   });
 
   it('bootstraps intervals that contain the point estimate and narrow with more items', () => {
@@ -130,7 +192,11 @@ describe('metrics without a scikit-learn counterpart', () => {
     const large = make(2000);
     const a = bootstrapIntervals(small.truth, small.predicted, 3, 500, 7);
     const b = bootstrapIntervals(large.truth, large.predicted, 3, 500, 7);
-    const point = taskMetrics(small.truth, small.predicted.map((p) => [0, 1, 2].map((k) => (k === p ? 1 : 0))), 3).top1;
+    const point = taskMetrics(
+      small.truth,
+      small.predicted.map((p) => [0, 1, 2].map((k) => (k === p ? 1 : 0))),
+      3,
+    ).top1;
     expect(a.top1.low).toBeLessThanOrEqual(point);
     expect(a.top1.high).toBeGreaterThanOrEqual(point);
     expect(b.top1.high - b.top1.low).toBeLessThan(a.top1.high - a.top1.low);

@@ -1,10 +1,10 @@
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type RunningServer, startServer } from '../../src/api/server.js';
 import type { App } from '../../src/app.js';
 import { importDataset } from '../../src/data/import.js';
 import { writeSyntheticDataset } from '../../src/data/synth.js';
 import { FashionHowClient } from '../../src/sdk/index.js';
-import { type RunningServer, startServer } from '../../src/api/server.js';
 import { openTestApp, useScratchDir } from '../helpers.js';
 
 // The SDK's connection iterators and its waitForRun over the subscription, with the polling fallback.

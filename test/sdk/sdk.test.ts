@@ -1,10 +1,10 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { modelCardHtml } from '../../src/reports/modelCard.js';
+import { type RunningServer, startServer } from '../../src/api/server.js';
 import type { App } from '../../src/app.js';
 import { writeSyntheticDataset } from '../../src/data/synth.js';
+import { modelCardHtml } from '../../src/reports/modelCard.js';
 import { FashionHowClient, FashionHowError } from '../../src/sdk/index.js';
-import { type RunningServer, startServer } from '../../src/api/server.js';
 import { openTestApp, useScratchDir } from '../helpers.js';
 
 const scratch = useScratchDir();
@@ -14,7 +14,9 @@ let client: FashionHowClient;
 let synthetic: Awaited<ReturnType<typeof writeSyntheticDataset>>;
 
 beforeAll(async () => {
-  app = await openTestApp(path.join(scratch.dir, 'data'), { serving: { maxClassifyImages: 4, maxBatch: 8, maxWaitMs: 5, maxQueue: 64, intraOpThreads: 1, maxClientConcurrency: 8 } });
+  app = await openTestApp(path.join(scratch.dir, 'data'), {
+    serving: { maxClassifyImages: 4, maxBatch: 8, maxWaitMs: 5, maxQueue: 64, intraOpThreads: 1, maxClientConcurrency: 8 },
+  });
   server = await startServer(app);
   client = new FashionHowClient({ endpoint: server.graphqlUrl, token: (await app.services.tokens.create('sdk test', 'trainer')).token });
   synthetic = await writeSyntheticDataset({ out: path.join(scratch.dir, 'synth'), count: 60, seed: 21, minSide: 64, maxSide: 96 });
@@ -32,7 +34,17 @@ describe('the SDK against a real server', () => {
       datasetId: imported.dataset.id,
       backbones: ['mobilenet_v3_small'],
       heads: ['feedforward', 'residual'],
-      options: { imageSize: 32, epochs: 1, batchSize: 16, maxStepsPerEpoch: 2, hiddenSize: 16, cutmix: 'OFF', dataLoaderWorkers: 0, threads: 1, pretrained: 'none' },
+      options: {
+        imageSize: 32,
+        epochs: 1,
+        batchSize: 16,
+        maxStepsPerEpoch: 2,
+        hiddenSize: 16,
+        cutmix: 'OFF',
+        dataLoaderWorkers: 0,
+        threads: 1,
+        pretrained: 'none',
+      },
     });
     expect(runs.map((r) => r.status)).toEqual(['QUEUED', 'QUEUED']);
     const seen: string[] = [];
@@ -49,7 +61,12 @@ describe('the SDK against a real server', () => {
     // The model card through the SDK is the CLI's file, byte for byte (one renderer).
     expect(await client.modelCard(report.id)).toBe(await modelCardHtml(app.services, Number(report.id)));
 
-    const fitted = await client.fitEnsemble({ name: 'sdk fitted', artifactIds: finished.map((r) => r.artifact!.id), datasetId: imported.dataset.id, rounds: 4 });
+    const fitted = await client.fitEnsemble({
+      name: 'sdk fitted',
+      artifactIds: finished.map((r) => r.artifact!.id),
+      datasetId: imported.dataset.id,
+      rounds: 4,
+    });
     expect(fitted.fit!.score).toBeGreaterThanOrEqual(fitted.fit!.bestMemberScore);
     expect(fitted.members.reduce((picks, m) => picks + m.weight, 0)).toBe(fitted.fit!.bestStep);
     expect(fitted.isDefault).toBe(false);
@@ -86,20 +103,27 @@ describe('the SDK against a real server', () => {
   it('throws typed errors carrying the server code, and does not retry bad input', async () => {
     const row = synthetic.rows[0]!;
     const started = performance.now();
-    const error = await client.classify([{ image: path.join(synthetic.imageRoot, row.imageName), bbox: { xmin: 0, ymin: 0, xmax: 9999, ymax: 5 } }]).catch((e: unknown) => e);
+    const error = await client
+      .classify([{ image: path.join(synthetic.imageRoot, row.imageName), bbox: { xmin: 0, ymin: 0, xmax: 9999, ymax: 5 } }])
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(FashionHowError);
     expect(error).toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringMatching(/^images\[0\]: bbox \(0, 0, 9999, 5\) must lie inside/) });
     expect(performance.now() - started).toBeLessThan(2000);
-    await expect(new FashionHowClient({ endpoint: server.graphqlUrl }).startTraining({ datasetId: '1', backbones: ['resnet18'], heads: ['feedforward'] })).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    await expect(
+      new FashionHowClient({ endpoint: server.graphqlUrl }).startTraining({ datasetId: '1', backbones: ['resnet18'], heads: ['feedforward'] }),
+    ).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
   });
 
   it('retries OVERLOADED with backoff until the model has room', async () => {
-    const tight = await openTestApp(path.join(scratch.dir, 'data'), { serving: { maxClassifyImages: 8, maxBatch: 64, maxWaitMs: 300, maxQueue: 2, intraOpThreads: 1, maxClientConcurrency: 8 } });
+    const tight = await openTestApp(path.join(scratch.dir, 'data'), {
+      serving: { maxClassifyImages: 8, maxBatch: 64, maxWaitMs: 300, maxQueue: 2, intraOpThreads: 1, maxClientConcurrency: 8 },
+    });
     const tightServer = await startServer(tight);
     // Loaded first (fetched from the artifact store and warmed): the timing below is about the queue.
     await tight.warmDefaultEnsemble();
     try {
-      const pair = (offset: number) => synthetic.rows.slice(offset, offset + 2).map((r) => ({ image: path.join(synthetic.imageRoot, r.imageName), bbox: r.bbox }));
+      const pair = (offset: number) =>
+        synthetic.rows.slice(offset, offset + 2).map((r) => ({ image: path.join(synthetic.imageRoot, r.imageName), bbox: r.bbox }));
       // Two images fill the queue for 300 ms (maxWaitMs); a second pair arriving meanwhile is refused.
       const first = new FashionHowClient({ endpoint: tightServer.graphqlUrl }).classify(pair(0));
       await new Promise((resolve) => setTimeout(resolve, 50));

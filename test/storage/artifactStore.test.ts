@@ -46,7 +46,7 @@ const kinds: [string, StoreKind][] = [
     'S3-compatible object storage',
     {
       env: () => s3.env('team/models'),
-      overwrite: (store, sha256, kind, bytes) => s3.writeObject(`team/models/${kind}/${sha256}`, bytes),
+      overwrite: (_store, sha256, kind, bytes) => s3.writeObject(`team/models/${kind}/${sha256}`, bytes),
     },
   ],
 ];
@@ -63,7 +63,11 @@ describe.each(kinds)('the artifact store on %s', (_name, kind) => {
     opened.push(store);
     return { store, dataDir, env };
   }
-  afterAll(() => opened.forEach((store) => store.close()));
+  afterAll(() =>
+    opened.forEach((store) => {
+      store.close();
+    }),
+  );
 
   async function sourceFile(bytes: Uint8Array): Promise<string> {
     const file = path.join(scratch.dir, `source-${sha256Of(bytes)}`);
@@ -144,7 +148,9 @@ describe.each(kinds)('the artifact store on %s', (_name, kind) => {
     const error = await fresh.store.fetch(sha256, 'onnx').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ArtifactCorruptError);
     expect((error as ArtifactCorruptError).actual).toBe(sha256Of(other));
-    expect((error as Error).message).toBe(`the artifact store's onnx object ${sha256} holds other bytes (sha256 ${sha256Of(other)}): it was changed after it was stored, and is not used`);
+    expect((error as Error).message).toBe(
+      `the artifact store's onnx object ${sha256} holds other bytes (sha256 ${sha256Of(other)}): it was changed after it was stored, and is not used`,
+    );
     expect(await cacheFiles(fresh.dataDir, 'onnx')).toEqual([]);
     // Refused every time, not only the first.
     await expect(fresh.store.fetch(sha256, 'onnx')).rejects.toBeInstanceOf(ArtifactCorruptError);
@@ -169,7 +175,9 @@ describe.each(kinds)('the artifact store on %s', (_name, kind) => {
     const [a, b] = [host(), host()];
     const answers = await Promise.all(
       [a, b].map(async ({ env }) => {
-        const { stdout } = await run(process.execPath, ['--import', 'tsx', new URL('./fetchObject.ts', import.meta.url).pathname, sha256, 'onnx'], { env: { PATH: process.env.PATH, ...env } });
+        const { stdout } = await run(process.execPath, ['--import', 'tsx', new URL('./fetchObject.ts', import.meta.url).pathname, sha256, 'onnx'], {
+          env: { PATH: process.env.PATH, ...env },
+        });
         return JSON.parse(stdout) as { file: string; sha256: string; bytes: number };
       }),
     );
@@ -234,7 +242,14 @@ describe('artifact store settings', () => {
     expect(config({}).artifactStore).toEqual({ kind: 'directory', dir: '/srv/fh/artifacts' });
     expect(config({}).artifactCacheDir).toBe('/srv/fh/cache/store');
     expect(config({ FASHION_HOW_ARTIFACT_STORE: '/mnt/shared/fh' }).artifactStore).toEqual({ kind: 'directory', dir: '/mnt/shared/fh' });
-    expect(config({ FASHION_HOW_ARTIFACT_STORE: 's3://models.example/prod/fh/', FASHION_HOW_S3_ENDPOINT: 'http://minio:9000', AWS_ACCESS_KEY_ID: 'id', AWS_SECRET_ACCESS_KEY: 'secret' }).artifactStore).toEqual({
+    expect(
+      config({
+        FASHION_HOW_ARTIFACT_STORE: 's3://models.example/prod/fh/',
+        FASHION_HOW_S3_ENDPOINT: 'http://minio:9000',
+        AWS_ACCESS_KEY_ID: 'id',
+        AWS_SECRET_ACCESS_KEY: 'secret',
+      }).artifactStore,
+    ).toEqual({
       kind: 's3',
       bucket: 'models.example',
       prefix: 'prod/fh',
@@ -242,7 +257,13 @@ describe('artifact store settings', () => {
       region: 'us-east-1',
       credentials: { accessKeyId: 'id', secretAccessKey: 'secret', sessionToken: undefined },
     });
-    expect(config({ FASHION_HOW_ARTIFACT_STORE: 's3://bucket', AWS_REGION: 'eu-west-1' }).artifactStore).toMatchObject({ bucket: 'bucket', prefix: '', region: 'eu-west-1', endpoint: undefined, credentials: undefined });
+    expect(config({ FASHION_HOW_ARTIFACT_STORE: 's3://bucket', AWS_REGION: 'eu-west-1' }).artifactStore).toMatchObject({
+      bucket: 'bucket',
+      prefix: '',
+      region: 'eu-west-1',
+      endpoint: undefined,
+      credentials: undefined,
+    });
   });
 
   it('names a missing bucket', async () => {
@@ -251,22 +272,38 @@ describe('artifact store settings', () => {
     try {
       const file = path.join(scratch.dir, 'no-bucket-source');
       await writeFile(file, 'bytes');
-      await expect(store.put(file, 'checkpoint')).rejects.toMatchObject({ reason: 'NoSuchBucket', message: expect.stringMatching(/^the artifact store s3:\/\/no-such-bucket could not write checkpoint object [0-9a-f]{64} \(NoSuchBucket: /) });
+      await expect(store.put(file, 'checkpoint')).rejects.toMatchObject({
+        reason: 'NoSuchBucket',
+        message: expect.stringMatching(/^the artifact store s3:\/\/no-such-bucket could not write checkpoint object [0-9a-f]{64} \(NoSuchBucket: /),
+      });
     } finally {
       store.close();
     }
   });
 
   it('refuses bad settings naming the variable', () => {
-    expect(() => config({ FASHION_HOW_ARTIFACT_STORE: 'gs://bucket/x' })).toThrow('FASHION_HOW_ARTIFACT_STORE must be a folder path or s3://bucket[/prefix], got "gs://bucket/x"');
+    expect(() => config({ FASHION_HOW_ARTIFACT_STORE: 'gs://bucket/x' })).toThrow(
+      'FASHION_HOW_ARTIFACT_STORE must be a folder path or s3://bucket[/prefix], got "gs://bucket/x"',
+    );
     expect(() => config({ FASHION_HOW_ARTIFACT_STORE: 's3://Bad_Bucket' })).toThrow(/^FASHION_HOW_ARTIFACT_STORE names the bucket "Bad_Bucket"/);
-    expect(() => config({ FASHION_HOW_ARTIFACT_STORE: 's3://bucket', FASHION_HOW_S3_ENDPOINT: 'minio:9000' })).toThrow('FASHION_HOW_S3_ENDPOINT must be an http:// or https:// URL, got "minio:9000"');
-    expect(() => config({ FASHION_HOW_S3_ENDPOINT: 'http://minio:9000' })).toThrow(/^FASHION_HOW_S3_ENDPOINT is set, but FASHION_HOW_ARTIFACT_STORE is not an s3:\/\/ URL/);
-    expect(() => config({ FASHION_HOW_ARTIFACT_STORE: 's3://bucket', AWS_ACCESS_KEY_ID: 'id' })).toThrow(/^AWS_SECRET_ACCESS_KEY is not set, but AWS_ACCESS_KEY_ID is/);
+    expect(() => config({ FASHION_HOW_ARTIFACT_STORE: 's3://bucket', FASHION_HOW_S3_ENDPOINT: 'minio:9000' })).toThrow(
+      'FASHION_HOW_S3_ENDPOINT must be an http:// or https:// URL, got "minio:9000"',
+    );
+    expect(() => config({ FASHION_HOW_S3_ENDPOINT: 'http://minio:9000' })).toThrow(
+      /^FASHION_HOW_S3_ENDPOINT is set, but FASHION_HOW_ARTIFACT_STORE is not an s3:\/\/ URL/,
+    );
+    expect(() => config({ FASHION_HOW_ARTIFACT_STORE: 's3://bucket', AWS_ACCESS_KEY_ID: 'id' })).toThrow(
+      /^AWS_SECRET_ACCESS_KEY is not set, but AWS_ACCESS_KEY_ID is/,
+    );
   });
 
   it('says which store is unreachable without naming its address to clients', async () => {
-    const settings = config({ FASHION_HOW_ARTIFACT_STORE: 's3://bucket', FASHION_HOW_S3_ENDPOINT: 'http://127.0.0.1:1', AWS_ACCESS_KEY_ID: 'id', AWS_SECRET_ACCESS_KEY: 'secret' });
+    const settings = config({
+      FASHION_HOW_ARTIFACT_STORE: 's3://bucket',
+      FASHION_HOW_S3_ENDPOINT: 'http://127.0.0.1:1',
+      AWS_ACCESS_KEY_ID: 'id',
+      AWS_SECRET_ACCESS_KEY: 'secret',
+    });
     const store = openArtifactStore(settings.artifactStore, path.join(scratch.dir, 'unreachable-cache'));
     try {
       const error = await store.fetch(sha256Of(Buffer.from('x')), 'onnx').catch((e: unknown) => e);

@@ -6,10 +6,10 @@ import { copyFile, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningServer, startServer } from '../../src/api/server.js';
 import type { App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { encodePng } from '../../src/data/image.js';
-import { type RunningServer, startServer } from '../../src/api/server.js';
 import { findPython } from '../../src/training/python.js';
 import { type S3TestServer, startS3Server } from '../fixtures/s3.js';
 import { graphqlClient, multipartClient, openTestApp, useScratchDir } from '../helpers.js';
@@ -26,7 +26,10 @@ const IMPORT_MODEL = `mutation($input: ImportModelInput!) { importModel(input: $
 const BBOX = { xmin: 4, ymin: 6, xmax: 60, ymax: 58 };
 const MODEL_JSON = (size: number) => ({
   input: { size, padValue: 255, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] },
-  tasks: [{ name: 'Style', classes: ['a', 'b', 'c', 'd'], output: 'out_0' }, { name: 'Fit', classes: ['x', 'y'], output: 'out_1' }],
+  tasks: [
+    { name: 'Style', classes: ['a', 'b', 'c', 'd'], output: 'out_0' },
+    { name: 'Fit', classes: ['x', 'y'], output: 'out_1' },
+  ],
 });
 const sha256Of = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
@@ -35,7 +38,8 @@ async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true, recursive: true }).catch(() => []);
   return entries.filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
 }
-const holdsBytes = async (dir: string, sha256: string) => (await Promise.all((await filesUnder(dir)).map(async (f) => sha256Of(await readFile(f))))).includes(sha256);
+const holdsBytes = async (dir: string, sha256: string) =>
+  (await Promise.all((await filesUnder(dir)).map(async (f) => sha256Of(await readFile(f))))).includes(sha256);
 
 async function tinyModel(size: number): Promise<Buffer> {
   const python = await findPython();
@@ -44,7 +48,8 @@ async function tinyModel(size: number): Promise<Buffer> {
   return readFile(file);
 }
 
-const classify = (host: typeof hostA, artifactId: string) => graphqlClient(host.server.graphqlUrl)(CLASSIFY, { input: { images: [{ image, bbox: BBOX }], artifactId } });
+const classify = (host: typeof hostA, artifactId: string) =>
+  graphqlClient(host.server.graphqlUrl)(CLASSIFY, { input: { images: [{ image, bbox: BBOX }], artifactId } });
 
 beforeAll(async () => {
   s3 = await startS3Server();
@@ -59,7 +64,14 @@ beforeAll(async () => {
   const token = (await appA.services.tokens.create('store test', 'trainer')).token;
   upload = multipartClient(hostA.server.graphqlUrl, token);
   const side = 64;
-  image = (await encodePng(new Uint8Array(side * side * 3).map((_, i) => (i * 13) % 251), side, side, 3)).toString('base64');
+  image = (
+    await encodePng(
+      new Uint8Array(side * side * 3).map((_, i) => (i * 13) % 251),
+      side,
+      side,
+      3,
+    )
+  ).toString('base64');
 });
 afterAll(async () => {
   for (const host of [hostB, hostA]) {
@@ -92,7 +104,9 @@ describe('serving from a shared S3-compatible artifact store', () => {
     expect(onB.data).toEqual(onA.data);
     const probabilities = onB.data!.classify.results[0].tasks.map((t: { distribution: { probability: number }[] }) => t.distribution.map((d) => d.probability));
     expect(probabilities.map((p: number[]) => p.length)).toEqual([4, 2]);
-    probabilities.forEach((p: number[]) => expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5));
+    probabilities.forEach((p: number[]) => {
+      expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+    });
     // B's copy is the verified one in its own cache.
     const cached = path.join(hostB.dir, 'cache', 'store', 'onnx', sha256);
     expect(sha256Of(await readFile(cached))).toBe(sha256);
@@ -118,7 +132,9 @@ describe('serving from a shared S3-compatible artifact store', () => {
       message: `artifact ${imported.data!.importModel.id} ("tampered") cannot be served: its ONNX file changed since it was registered (sha256 ${sha256Of(other).slice(0, 12)}, registered ${sha256.slice(0, 12)}); other models keep serving`,
     });
     expect(await holdsBytes(hostB.dir, sha256Of(other))).toBe(false);
-    expect((await classify(hostB, String((await hostA.app.services.db.modelArtifact.findFirstOrThrow({ where: { name: 'shared' } })).id))).errors).toBeUndefined();
+    expect(
+      (await classify(hostB, String((await hostA.app.services.db.modelArtifact.findFirstOrThrow({ where: { name: 'shared' } })).id))).errors,
+    ).toBeUndefined();
   });
 
   it('serves an artifact registered before the store existed from its old file, and puts it in the store for other hosts', async () => {
@@ -130,7 +146,14 @@ describe('serving from a shared S3-compatible artifact store', () => {
     await copyFile(path.join(scratch.dir, 'tiny-28.onnx'), oldPath);
     const template = await hostA.app.services.db.modelArtifact.findFirstOrThrow({ where: { name: 'shared' } });
     const legacy = await hostA.app.services.db.modelArtifact.create({
-      data: { name: 'legacy', labelSchemaId: template.labelSchemaId, onnxPath: oldPath, sha256, sizeBytes: onnx.length, modelInfo: { ...(template.modelInfo as object), input: MODEL_JSON(28).input } },
+      data: {
+        name: 'legacy',
+        labelSchemaId: template.labelSchemaId,
+        onnxPath: oldPath,
+        sha256,
+        sizeBytes: onnx.length,
+        modelInfo: { ...(template.modelInfo as object), input: MODEL_JSON(28).input },
+      },
     });
     expect(await hostA.app.services.artifactStore.has(sha256, 'onnx')).toBe(false);
     const onA = await classify(hostA, String(legacy.id));

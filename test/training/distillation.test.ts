@@ -1,11 +1,11 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningServer, startServer } from '../../src/api/server.js';
 import type { App } from '../../src/app.js';
 import { importDataset } from '../../src/data/import.js';
 import { writeSyntheticDataset } from '../../src/data/synth.js';
 import type { ReportMetrics } from '../../src/reports/evaluate.js';
-import { type RunningServer, startServer } from '../../src/api/server.js';
 import type { DistillationRecord } from '../../src/training/distillation.js';
 import type { EpochRecord } from '../../src/training/runRecord.js';
 import { TINY_TRAINING, trainTinyPair } from '../fixtures/training.js';
@@ -27,7 +27,10 @@ beforeAll(async () => {
   server = await startServer(app);
   gql = graphqlClient(server.graphqlUrl, (await app.services.tokens.create('distil test', 'trainer')).token);
   const synthetic = await writeSyntheticDataset({ out: path.join(scratch.dir, 'synth'), count: 80, seed: 17, minSide: 64, maxSide: 96 });
-  ({ datasetId } = await importDataset({ csvPath: synthetic.csvPath, imageRoot: synthetic.imageRoot, validationFraction: 0.2, testFraction: 0.2 }, app.services.importContext));
+  ({ datasetId } = await importDataset(
+    { csvPath: synthetic.csvPath, imageRoot: synthetic.imageRoot, validationFraction: 0.2, testFraction: 0.2 },
+    app.services.importContext,
+  ));
   await trainTinyPair(app, datasetId);
   const artifacts = await app.services.db.modelArtifact.findMany({ orderBy: { id: 'asc' } });
   teacherId = (await app.services.ensembles.create({ name: 'teacher', members: artifacts.map((a) => ({ artifactId: a.id, weight: 1 })) })).id;
@@ -40,7 +43,12 @@ afterAll(async () => {
 describe('distillation', () => {
   it('trains a student and its baseline, stores teacher, student, baseline and compliance on the same items', async () => {
     const { data, errors } = await gql(START, {
-      input: { datasetId: String(datasetId), combos: [{ backbone: 'mobilenet_v3_small', head: 'feedforward' }], options: { ...TINY_TRAINING, cutmix: 'OFFLINE', cutmixCopies: 1 }, teacher: { ensembleId: String(teacherId), temperature: 2, alpha: 0.5 } },
+      input: {
+        datasetId: String(datasetId),
+        combos: [{ backbone: 'mobilenet_v3_small', head: 'feedforward' }],
+        options: { ...TINY_TRAINING, cutmix: 'OFFLINE', cutmixCopies: 1 },
+        teacher: { ensembleId: String(teacherId), temperature: 2, alpha: 0.5 },
+      },
     });
     expect(errors).toBeUndefined();
     const [baselineId, studentId] = data!.startTraining.map((r: { id: string }) => Number(r.id));
@@ -58,18 +66,35 @@ describe('distillation', () => {
     expect(record).toMatchObject({ teacherEnsembleId: teacherId, temperature: 2, alpha: 0.5, baselineRunId: baselineId });
     const comparison = record.comparison!;
     expect(comparison).toMatchObject({ split: 'TEST', itemCount: 16 });
-    for (const [scores, owner] of [[comparison.student, { artifact: { runId: studentId } }], [comparison.teacher, { ensembleId: teacherId }], [comparison.baseline!, { artifact: { runId: baselineId } }]] as const) {
+    for (const [scores, owner] of [
+      [comparison.student, { artifact: { runId: studentId } }],
+      [comparison.teacher, { ensembleId: teacherId }],
+      [comparison.baseline!, { artifact: { runId: baselineId } }],
+    ] as const) {
       const report = await app.services.db.evaluationReport.findFirstOrThrow({ where: { id: scores.reportId, split: 'TEST', ...owner } });
       const metrics = report.metrics as unknown as ReportMetrics;
       expect([scores.meanTop1, scores.meanAcsa]).toEqual([metrics.meanTop1, metrics.meanAcsa]);
     }
     const artifact = await app.services.db.modelArtifact.findUniqueOrThrow({ where: { runId: studentId } });
-    expect(comparison.compliance).toEqual({ models: 1, sizeMB: artifact.sizeBytes / 1e6, limitMB: 25, cpuLatencyMs: comparison.student.cpuLatencyMs, compliant: artifact.sizeBytes / 1e6 <= 25 });
+    expect(comparison.compliance).toEqual({
+      models: 1,
+      sizeMB: artifact.sizeBytes / 1e6,
+      limitMB: 25,
+      cpuLatencyMs: comparison.student.cpuLatencyMs,
+      compliant: artifact.sizeBytes / 1e6 <= 25,
+    });
     expect(comparison.compliance.compliant).toBe(true); // mobilenet_v3_small is a few MB
 
     // The same through GraphQL.
-    const shown = await gql(`query($id: ID!) { run(id: $id) { distillation { teacher { id } baselineRun { id } comparison { split student { meanAcsa report { id } } compliance { compliant sizeMB } } } } }`, { id: String(studentId) });
-    expect(shown.data!.run.distillation).toMatchObject({ teacher: { id: String(teacherId) }, baselineRun: { id: String(baselineId) }, comparison: { split: 'TEST', student: { meanAcsa: comparison.student.meanAcsa, report: { id: String(comparison.student.reportId) } } } });
+    const shown = await gql(
+      `query($id: ID!) { run(id: $id) { distillation { teacher { id } baselineRun { id } comparison { split student { meanAcsa report { id } } compliance { compliant sizeMB } } } } }`,
+      { id: String(studentId) },
+    );
+    expect(shown.data!.run.distillation).toMatchObject({
+      teacher: { id: String(teacherId) },
+      baselineRun: { id: String(baselineId) },
+      comparison: { split: 'TEST', student: { meanAcsa: comparison.student.meanAcsa, report: { id: String(comparison.student.reportId) } } },
+    });
   });
 
   it("computes the teacher's targets once, as classify answers for each item", async () => {
@@ -82,10 +107,19 @@ describe('distillation', () => {
       const item = items[index]!;
       const image = await readFile(path.join(dataset.imageRoot, item.imagePath));
       const outcome = await app.services.classify.classify({ images: [{ image, bbox: item }], ensembleId: teacherId });
-      outcome.results[0]!.forEach((task, t) => task.probabilities.forEach((p, k) => expect(stored.probabilities[t]![index]![k]).toBeCloseTo(p, 6)));
+      outcome.results[0]!.forEach((task, t) => {
+        task.probabilities.forEach((p, k) => {
+          expect(stored.probabilities[t]![index]![k]).toBeCloseTo(p, 6);
+        });
+      });
     }
     const before = (await stat(file)).mtimeMs;
-    const again = await app.services.training.startTraining({ datasetId, combos: [{ backbone: 'mobilenet_v3_small', head: 'residual' }], options: TINY_TRAINING, teacher: { ensembleId: teacherId, compareWithoutTeacher: false } });
+    const again = await app.services.training.startTraining({
+      datasetId,
+      combos: [{ backbone: 'mobilenet_v3_small', head: 'residual' }],
+      options: TINY_TRAINING,
+      teacher: { ensembleId: teacherId, compareWithoutTeacher: false },
+    });
     expect(again).toHaveLength(1);
     await app.services.training.waitFor(again.map((r) => r.id));
     await app.services.distillation.settled();
@@ -96,7 +130,12 @@ describe('distillation', () => {
   });
 
   it('compares a student without its baseline when the baseline was cancelled', async () => {
-    const [baseline, student] = await app.services.training.startTraining({ datasetId, combos: [{ backbone: 'mobilenet_v3_small', head: 'feedforward' }], options: TINY_TRAINING, teacher: { ensembleId: teacherId } });
+    const [baseline, student] = await app.services.training.startTraining({
+      datasetId,
+      combos: [{ backbone: 'mobilenet_v3_small', head: 'feedforward' }],
+      options: TINY_TRAINING,
+      teacher: { ensembleId: teacherId },
+    });
     await app.services.training.cancel(baseline!.id);
     await app.services.training.waitFor([baseline!.id, student!.id]);
     await app.services.distillation.settled();
@@ -110,7 +149,10 @@ describe('distillation', () => {
   it('makes one teacher file when two students ask for it at once', async () => {
     const artifacts = await app.services.db.modelArtifact.findMany({ orderBy: { id: 'asc' }, take: 2 });
     const other = await app.services.ensembles.create({ name: 'second teacher', members: artifacts.map((a, i) => ({ artifactId: a.id, weight: i + 1 })) });
-    const files = await Promise.all([app.services.distillation.teacherTargets(other.id, datasetId), app.services.distillation.teacherTargets(other.id, datasetId)]);
+    const files = await Promise.all([
+      app.services.distillation.teacherTargets(other.id, datasetId),
+      app.services.distillation.teacherTargets(other.id, datasetId),
+    ]);
     expect(files[0]).toBe(files[1]);
     const stored = JSON.parse(await readFile(files[0]!, 'utf8')) as { ensembleId: number; itemIds: number[] };
     expect(stored.ensembleId).toBe(other.id);
@@ -118,7 +160,11 @@ describe('distillation', () => {
   });
 
   it('refuses a missing teacher or a bad alpha with the reason', async () => {
-    const base = { datasetId: String(datasetId), combos: [{ backbone: 'mobilenet_v3_small', head: 'feedforward' }], options: { ...TINY_TRAINING, cutmix: 'OFF' } };
+    const base = {
+      datasetId: String(datasetId),
+      combos: [{ backbone: 'mobilenet_v3_small', head: 'feedforward' }],
+      options: { ...TINY_TRAINING, cutmix: 'OFF' },
+    };
     const missing = await gql(START, { input: { ...base, teacher: { ensembleId: '999' } } });
     expect(missing.errors?.[0]).toMatchObject({ message: expect.stringMatching(/ensemble 999/), extensions: { code: 'NOT_FOUND' } });
     const badAlpha = await gql(START, { input: { ...base, teacher: { ensembleId: String(teacherId), alpha: 2 } } });

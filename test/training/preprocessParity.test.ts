@@ -24,9 +24,14 @@ describe('preprocessing parity between the worker and serving', () => {
   it('puts the crop in the same place and agrees on pixel values', async () => {
     const synthetic = await writeSyntheticDataset({ out: scratch.dir, count: 6, seed: 9, minSide: 80, maxSide: 200 });
     const size = 64;
-    const items = synthetic.rows.map((r) => ({ path: path.join(synthetic.imageRoot, r.imageName), bbox: [r.bbox.xmin, r.bbox.ymin, r.bbox.xmax, r.bbox.ymax] }));
+    const items = synthetic.rows.map((r) => ({
+      path: path.join(synthetic.imageRoot, r.imageName),
+      bbox: [r.bbox.xmin, r.bbox.ymin, r.bbox.xmax, r.bbox.ymax],
+    }));
     const python = await findPython();
-    const { stdout } = await promisify(execFile)(python.executable, ['-c', SCRIPT, WORKER_DIR, JSON.stringify({ ...IMAGENET_PREPROCESS, size, items })], { maxBuffer: 64 * 1024 * 1024 });
+    const { stdout } = await promisify(execFile)(python.executable, ['-c', SCRIPT, WORKER_DIR, JSON.stringify({ ...IMAGENET_PREPROCESS, size, items })], {
+      maxBuffer: 64 * 1024 * 1024,
+    });
     const fromWorker = JSON.parse(stdout) as number[][];
     const white = [0, 1, 2].map((c) => (1 - IMAGENET_PREPROCESS.mean[c]!) / IMAGENET_PREPROCESS.std[c]!);
     for (const [i, row] of synthetic.rows.entries()) {

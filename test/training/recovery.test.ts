@@ -5,8 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openApp } from '../../src/app.js';
 import { importDataset } from '../../src/data/import.js';
 import { writeSyntheticDataset } from '../../src/data/synth.js';
-import { eventually, graphqlClient, processAlive, testConfig, testDatabaseUrl, useScratchDir } from '../helpers.js';
 import { startCli } from '../fixtures/cli.js';
+import { eventually, graphqlClient, processAlive, testConfig, testDatabaseUrl, useScratchDir } from '../helpers.js';
 
 // A server process that dies mid-run (kill -9) must not leave its run RUNNING forever: the next start
 // marks it INTERRUPTED, and resumeRun continues from the last epoch checkpoint.
@@ -14,7 +14,11 @@ const scratch = useScratchDir();
 let server: ChildProcess | undefined;
 
 async function startServerProcess(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const serve = startCli(['serve', '--port', '0'], { ...process.env, FASHION_HOW_DATA_DIR: dataDir, DATABASE_URL: testDatabaseUrl(dataDir), LOG_LEVEL: 'info' }, 'the server');
+  const serve = startCli(
+    ['serve', '--port', '0'],
+    { ...process.env, FASHION_HOW_DATA_DIR: dataDir, DATABASE_URL: testDatabaseUrl(dataDir), LOG_LEVEL: 'info' },
+    'the server',
+  );
   const [, url] = await serve.waitFor(/GraphQL: (http:\/\/\S+)/, 30_000);
   return { child: serve.child, url: url! };
 }
@@ -37,15 +41,34 @@ describe('restart recovery', () => {
     const gql = graphqlClient(first.url, token);
     // Epoch 1 is quick; epoch 2 is long (many steps), so the kill lands after the first checkpoint.
     const started = await gql(`mutation($input: StartTrainingInput!) { startTraining(input: $input) { id } }`, {
-      input: { datasetId: String(datasetId), backbones: ['mobilenet_v3_small'], heads: ['residual'], options: { imageSize: 32, epochs: 2, batchSize: 4, hiddenSize: 16, cutmix: 'OFFLINE', cutmixCopies: 15, dataLoaderWorkers: 0, threads: 1, pretrained: 'none' } },
+      input: {
+        datasetId: String(datasetId),
+        backbones: ['mobilenet_v3_small'],
+        heads: ['residual'],
+        options: {
+          imageSize: 32,
+          epochs: 2,
+          batchSize: 4,
+          hiddenSize: 16,
+          cutmix: 'OFFLINE',
+          cutmixCopies: 15,
+          dataLoaderWorkers: 0,
+          threads: 1,
+          pretrained: 'none',
+        },
+      },
     });
     expect(started.errors).toBeUndefined();
     const id = started.data!.startTraining[0].id as string;
-    await eventually(async () => {
-      const { data } = await gql(`query($id: ID!) { run(id: $id) { status error epochs { epoch } progress { epoch } } }`, { id });
-      if (data?.run.status !== 'RUNNING' && data?.run.status !== 'QUEUED') throw new Error(`run ended ${data?.run.status}: ${data?.run.error}`);
-      return data.run.epochs.length >= 1 && data.run.progress?.epoch === 2 ? true : undefined;
-    }, 'the first epoch checkpoint', 120_000);
+    await eventually(
+      async () => {
+        const { data } = await gql(`query($id: ID!) { run(id: $id) { status error epochs { epoch } progress { epoch } } }`, { id });
+        if (data?.run.status !== 'RUNNING' && data?.run.status !== 'QUEUED') throw new Error(`run ended ${data?.run.status}: ${data?.run.error}`);
+        return data.run.epochs.length >= 1 && data.run.progress?.epoch === 2 ? true : undefined;
+      },
+      'the first epoch checkpoint',
+      120_000,
+    );
 
     const app = await openApp(testConfig(dataDir));
     await app.services.training.startWorker();

@@ -3,12 +3,12 @@ import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningServer, startServer } from '../../src/api/server.js';
 import type { App } from '../../src/app.js';
 import { importDataset } from '../../src/data/import.js';
 import { writeSyntheticDataset } from '../../src/data/synth.js';
-import { createLogger } from '../../src/log.js';
 import { openSession } from '../../src/inference/onnx.js';
-import { type RunningServer, startServer } from '../../src/api/server.js';
+import { createLogger } from '../../src/log.js';
 import { TrainingService } from '../../src/training/service.js';
 import { eventually, graphqlClient, openTestApp, processAlive, tempDir } from '../helpers.js';
 
@@ -19,7 +19,18 @@ let gql: ReturnType<typeof graphqlClient>;
 let datasetId: string;
 
 /** A few steps on 32 px images: enough to exercise every part of a run in seconds. */
-const TINY = { imageSize: 32, epochs: 2, batchSize: 16, maxStepsPerEpoch: 2, hiddenSize: 16, cutmix: 'OFFLINE', cutmixCopies: 1, dataLoaderWorkers: 0, threads: 1, pretrained: 'none' };
+const TINY = {
+  imageSize: 32,
+  epochs: 2,
+  batchSize: 16,
+  maxStepsPerEpoch: 2,
+  hiddenSize: 16,
+  cutmix: 'OFFLINE',
+  cutmixCopies: 1,
+  dataLoaderWorkers: 0,
+  threads: 1,
+  pretrained: 'none',
+};
 /** A run that would take minutes, for cancelling, killing and timing out. */
 const LONG = { ...TINY, imageSize: 64, epochs: 50, maxStepsPerEpoch: null };
 
@@ -44,14 +55,20 @@ async function getRun(id: string) {
 }
 
 const FINAL = ['SUCCEEDED', 'FAILED', 'CANCELLED', 'INTERRUPTED'];
-const finished = (id: string) => eventually(async () => {
-  const run = await getRun(id);
-  return FINAL.includes(run.status) ? run : undefined;
-}, `run ${id} to finish`, 180_000);
-const running = (id: string) => eventually(async () => {
-  const run = await getRun(id);
-  return run.status === 'RUNNING' && run.progress?.step >= 1 ? run : undefined;
-}, `run ${id} to make progress`);
+const finished = (id: string) =>
+  eventually(
+    async () => {
+      const run = await getRun(id);
+      return FINAL.includes(run.status) ? run : undefined;
+    },
+    `run ${id} to finish`,
+    180_000,
+  );
+const running = (id: string) =>
+  eventually(async () => {
+    const run = await getRun(id);
+    return run.status === 'RUNNING' && run.progress?.step >= 1 ? run : undefined;
+  }, `run ${id} to make progress`);
 
 beforeAll(async () => {
   scratch = await tempDir();
@@ -83,7 +100,10 @@ describe('startTraining', () => {
     app.services.training.events.on('run', listener);
 
     const runs = await start({ ...TINY, dataLoaderWorkers: 1 }, ['mobilenet_v3_small'], ['feedforward', 'residual']);
-    expect(runs.map((r) => [r.status, r.head])).toEqual([['QUEUED', 'feedforward'], ['QUEUED', 'residual']]);
+    expect(runs.map((r) => [r.status, r.head])).toEqual([
+      ['QUEUED', 'feedforward'],
+      ['QUEUED', 'residual'],
+    ]);
     const [first, second] = [await finished(runs[0]!.id), await finished(runs[1]!.id)];
     app.services.training.events.off('run', listener);
 
@@ -97,12 +117,19 @@ describe('startTraining', () => {
       expect(run.epochs.map((e: { epoch: number }) => e.epoch)).toEqual([1, 2]);
       for (const epoch of run.epochs) {
         expect(epoch.validation.map((v: { task: string }) => v.task)).toEqual(['Daily', 'Gender', 'Embellishment']);
-        for (const v of epoch.validation) for (const value of [v.top1, v.acsa]) expect(value).toBeGreaterThanOrEqual(0), expect(value).toBeLessThanOrEqual(1);
+        for (const v of epoch.validation) {
+          for (const value of [v.top1, v.acsa]) {
+            expect(value).toBeGreaterThanOrEqual(0);
+            expect(value).toBeLessThanOrEqual(1);
+          }
+        }
       }
     }
     // Every stored progress is one GraphQL can answer (the second run reports its cache before it starts).
     expect(progressSeen.length).toBeGreaterThan(6);
-    for (const progress of progressSeen) if (progress !== null) expect(progress).toMatchObject({ phase: expect.any(String), epoch: expect.any(Number), step: expect.any(Number), totalSteps: expect.any(Number) });
+    for (const progress of progressSeen)
+      if (progress !== null)
+        expect(progress).toMatchObject({ phase: expect.any(String), epoch: expect.any(Number), step: expect.any(Number), totalSteps: expect.any(Number) });
     // The first run decoded every item into the pixel cache; the second, same size, decoded none.
     const cacheFile = { spec: 'letterbox-v1-32px-pad255', items: 80, lostRows: 0, bytes: 80 * 32 * 32 * 3 };
     expect(first.imageCache).toEqual({ ...cacheFile, built: 80, reused: 0 });
@@ -126,7 +153,10 @@ describe('startTraining', () => {
     const raw = await readFile(path.join(runDir, 'check', 'inputs.f32'));
     const inputs = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
     const count = inputs.length / (3 * 32 * 32);
-    const predictions = JSON.parse(await readFile(path.join(runDir, 'validation-predictions.json'), 'utf8')) as { itemIds: number[]; probabilities: number[][][] };
+    const predictions = JSON.parse(await readFile(path.join(runDir, 'validation-predictions.json'), 'utf8')) as {
+      itemIds: number[];
+      probabilities: number[][][];
+    };
     const session = await openSession(artifactRow.onnxPath);
     const outputs = await session.run(inputs, count, 32);
     await session.release();
@@ -170,7 +200,10 @@ describe('startTraining', () => {
     expect(cancelled.data?.cancelRun.error).toMatch(/^cancelled/);
     await eventually(async () => (processAlive(workerPid) ? undefined : true), 'the worker to exit', 15_000);
     const again = await gql(`mutation($id: ID!) { cancelRun(id: $id) { status } }`, { id: run!.id });
-    expect(again.errors?.[0]).toMatchObject({ extensions: { code: 'CONFLICT' }, message: `run ${run!.id} is CANCELLED; only QUEUED or RUNNING runs can be cancelled` });
+    expect(again.errors?.[0]).toMatchObject({
+      extensions: { code: 'CONFLICT' },
+      message: `run ${run!.id} is CANCELLED; only QUEUED or RUNNING runs can be cancelled`,
+    });
   });
 
   it('marks a run FAILED with the reason when the worker fails on its config', async () => {
@@ -202,7 +235,9 @@ describe('startTraining', () => {
     const ask = (input: Record<string, unknown>) => gql(`mutation($input: StartTrainingInput!) { startTraining(input: $input) { id } }`, { input });
     const badBackbone = await ask({ datasetId, backbones: ['resnet99'], heads: ['feedforward'] });
     expect(badBackbone.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
-    expect(badBackbone.errors?.[0]?.message).toMatch(/^Unsupported backbone "resnet99". Choose one of: resnet18, resnet34, resnet50, resnet101, resnet152, densenet121, densenet161, mobilenet_v3_small/);
+    expect(badBackbone.errors?.[0]?.message).toMatch(
+      /^Unsupported backbone "resnet99". Choose one of: resnet18, resnet34, resnet50, resnet101, resnet152, densenet121, densenet161, mobilenet_v3_small/,
+    );
     const badEpochs = await ask({ datasetId, backbones: ['resnet18'], heads: ['feedforward'], options: { epochs: 0 } });
     expect(badEpochs.errors?.[0]?.message).toBe('epochs must be an integer from 1 to 1000, got 0');
     const noDataset = await ask({ datasetId: '999', backbones: ['resnet18'], heads: ['feedforward'] });
@@ -213,7 +248,18 @@ describe('startTraining', () => {
   });
 
   it('says what to install when no Python can import torch', async () => {
-    const training = new TrainingService(app.services.db, { dataDir: scratch.dir, artifactStore: app.services.artifactStore, pixelCacheDir: scratch.dir, python: '/nonexistent/python3', heartbeatMs: app.config.heartbeatMs, heartbeatTimeoutMs: app.config.heartbeatTimeoutMs }, createLogger({ logLevel: 'silent' }));
+    const training = new TrainingService(
+      app.services.db,
+      {
+        dataDir: scratch.dir,
+        artifactStore: app.services.artifactStore,
+        pixelCacheDir: scratch.dir,
+        python: '/nonexistent/python3',
+        heartbeatMs: app.config.heartbeatMs,
+        heartbeatTimeoutMs: app.config.heartbeatTimeoutMs,
+      },
+      createLogger({ logLevel: 'silent' }),
+    );
     const error = await training.startTraining({ datasetId: Number(datasetId), backbones: ['resnet18'], heads: ['feedforward'] }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'UNAVAILABLE' });
     expect((error as Error).message).toContain('/nonexistent/python3: not found');

@@ -26,8 +26,16 @@ beforeAll(async () => {
   const folder = path.join(scratch.dir, 'served');
   const file = 'mobilenet_v3_small-local.pth';
   const python = await findPython();
-  await promisify(execFile)(python.executable, ['-c', `import os, torch, torchvision; os.makedirs("${folder}", exist_ok=True); torch.manual_seed(3); torch.save(torchvision.models.mobilenet_v3_small().state_dict(), "${path.join(folder, file)}")`]);
-  served = { file, sha256: createHash('sha256').update(await readFile(path.join(folder, file))).digest('hex') };
+  await promisify(execFile)(python.executable, [
+    '-c',
+    `import os, torch, torchvision; os.makedirs("${folder}", exist_ok=True); torch.manual_seed(3); torch.save(torchvision.models.mobilenet_v3_small().state_dict(), "${path.join(folder, file)}")`,
+  ]);
+  served = {
+    file,
+    sha256: createHash('sha256')
+      .update(await readFile(path.join(folder, file)))
+      .digest('hex'),
+  };
   mirror = createServer((request, response) => {
     requests.push(request.url!);
     const name = path.basename(request.url!);
@@ -40,7 +48,9 @@ beforeAll(async () => {
   const manifest = path.join(scratch.dir, 'manifest.json');
   await writeFile(manifest, JSON.stringify({ mobilenet_v3_small: served }));
   const address = mirror.address() as { port: number };
-  app = await openTestApp(path.join(scratch.dir, 'data'), { weights: { dir: path.join(scratch.dir, 'weights'), mirror: `http://127.0.0.1:${address.port}/models`, manifest } });
+  app = await openTestApp(path.join(scratch.dir, 'data'), {
+    weights: { dir: path.join(scratch.dir, 'weights'), mirror: `http://127.0.0.1:${address.port}/models`, manifest },
+  });
   const synthetic = await writeSyntheticDataset({ out: path.join(scratch.dir, 'synth'), count: 40, seed: 2, minSide: 64, maxSide: 96 });
   ({ datasetId } = await importDataset({ csvPath: synthetic.csvPath, imageRoot: synthetic.imageRoot }, app.services.importContext));
 });
@@ -50,7 +60,12 @@ afterAll(async () => {
 });
 
 async function train(backbone: string, pretrained: string) {
-  const [run] = await app.services.training.startTraining({ datasetId, backbones: [backbone], heads: ['feedforward'], options: { ...TINY_TRAINING, pretrained } });
+  const [run] = await app.services.training.startTraining({
+    datasetId,
+    backbones: [backbone],
+    heads: ['feedforward'],
+    options: { ...TINY_TRAINING, pretrained },
+  });
   await app.services.training.waitFor([run!.id]);
   return app.services.training.get(run!.id);
 }
@@ -71,7 +86,12 @@ describe('pretrained weights', () => {
   });
 
   it('keeps the pretrained backbone as it was while it is frozen, and trains the heads', async () => {
-    const [run] = await app.services.training.startTraining({ datasetId, backbones: ['mobilenet_v3_small'], heads: ['residual'], options: { ...TINY_TRAINING, pretrained: 'imagenet', freezeBackboneSteps: 1000 } });
+    const [run] = await app.services.training.startTraining({
+      datasetId,
+      backbones: ['mobilenet_v3_small'],
+      heads: ['residual'],
+      options: { ...TINY_TRAINING, pretrained: 'imagenet', freezeBackboneSteps: 1000 },
+    });
     await app.services.training.waitFor([run!.id]);
     const done = await app.services.training.get(run!.id);
     expect(done.status, done.error ?? '').toBe('SUCCEEDED');
@@ -83,7 +103,12 @@ served = torch.load(sys.argv[1]); model = torch.load(sys.argv[2])["model"]
 changed = [k for k, v in served.items() if "running_" not in k and "num_batches" not in k and "backbone." + k in model and not torch.equal(v, model["backbone." + k])]
 checked = [k for k in served if "backbone." + k in model]
 print(len(checked), len(changed), sum(1 for k in model if k.startswith("heads.")))`;
-    const { stdout } = await promisify(execFile)(python.executable, ['-c', script, path.join(scratch.dir, 'served', served.file), path.join(done.runDir!, 'checkpoint.pt')]);
+    const { stdout } = await promisify(execFile)(python.executable, [
+      '-c',
+      script,
+      path.join(scratch.dir, 'served', served.file),
+      path.join(done.runDir!, 'checkpoint.pt'),
+    ]);
     const [checked, changed, headTensors] = stdout.trim().split(' ').map(Number);
     expect(checked).toBeGreaterThan(100);
     expect(changed).toBe(0);
@@ -93,7 +118,9 @@ print(len(checked), len(changed), sum(1 for k in model if k.startswith("heads.")
   it('fails a run that asks for imagenet weights nobody serves, naming the file and the setting; auto trains from random init with a warning', async () => {
     const failed = await train('resnet18', 'imagenet');
     expect(failed.status).toBe('FAILED');
-    expect(failed.error).toMatch(/^could not download resnet18-[0-9a-f]+\.pth from http:\/\/127\.0\.0\.1:\d+\/models\/resnet18-[0-9a-f]+\.pth \(.*Not Found\); set FASHION_HOW_WEIGHTS_MIRROR/);
+    expect(failed.error).toMatch(
+      /^could not download resnet18-[0-9a-f]+\.pth from http:\/\/127\.0\.0\.1:\d+\/models\/resnet18-[0-9a-f]+\.pth \(.*Not Found\); set FASHION_HOW_WEIGHTS_MIRROR/,
+    );
     const fallback = await train('resnet18', 'auto');
     expect(fallback.status, fallback.error ?? '').toBe('SUCCEEDED');
     expect(fallback.pretrained).toBe(false);

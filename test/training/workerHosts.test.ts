@@ -4,18 +4,28 @@
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openApp } from '../../src/app.js';
 import { importDataset } from '../../src/data/import.js';
 import { writeSyntheticDataset } from '../../src/data/synth.js';
 import { runCli, startCli } from '../fixtures/cli.js';
 import { eventually, openTestApp, processAlive, TEST_DATABASE, testConfig, testDatabaseUrl, useScratchDir } from '../helpers.js';
-import { openApp } from '../../src/app.js';
 
 const scratch = useScratchDir();
 const children: ChildProcess[] = [];
-afterAll(() => children.forEach((child) => child.kill('SIGKILL')));
+afterAll(() =>
+  children.forEach((child) => {
+    child.kill('SIGKILL');
+  }),
+);
 
 async function cli(args: string[], dataDir: string, extraEnv: Record<string, string> = {}) {
-  const { code, stdout, stderr } = await runCli(args, { ...process.env, FASHION_HOW_DATA_DIR: dataDir, DATABASE_URL: testDatabaseUrl(dataDir), LOG_LEVEL: 'silent', ...extraEnv });
+  const { code, stdout, stderr } = await runCli(args, {
+    ...process.env,
+    FASHION_HOW_DATA_DIR: dataDir,
+    DATABASE_URL: testDatabaseUrl(dataDir),
+    LOG_LEVEL: 'silent',
+    ...extraEnv,
+  });
   return { code, out: code === 0 ? stdout : stdout + stderr };
 }
 
@@ -42,7 +52,14 @@ describe.skipIf(TEST_DATABASE !== 'postgresql')('a worker host on PostgreSQL', (
     const { datasetId } = await importDataset({ csvPath: synthetic.csvPath, imageRoot: synthetic.imageRoot }, server.services.importContext);
 
     const workerDir = path.join(scratch.dir, 'worker');
-    const env = { ...process.env, FASHION_HOW_DATA_DIR: workerDir, DATABASE_URL: testDatabaseUrl(serverDir), FASHION_HOW_HEARTBEAT_MS: '500', FASHION_HOW_HEARTBEAT_TIMEOUT_MS: '5000', LOG_LEVEL: 'silent' };
+    const env = {
+      ...process.env,
+      FASHION_HOW_DATA_DIR: workerDir,
+      DATABASE_URL: testDatabaseUrl(serverDir),
+      FASHION_HOW_HEARTBEAT_MS: '500',
+      FASHION_HOW_HEARTBEAT_TIMEOUT_MS: '5000',
+      LOG_LEVEL: 'silent',
+    };
     const { child: worker, waitFor } = startCli(['worker', '--concurrency', '1'], env, 'the worker');
     children.push(worker);
     const [, workerId] = await waitFor(/worker (\S+): taking training jobs/, 60_000);
@@ -53,12 +70,26 @@ describe.skipIf(TEST_DATABASE !== 'postgresql')('a worker host on PostgreSQL', (
         datasetId,
         backbones: ['mobilenet_v3_small'],
         heads: ['feedforward'],
-        options: { imageSize: 32, epochs: 20, batchSize: 4, hiddenSize: 16, cutmix: 'offline', cutmixCopies: 32, dataLoaderWorkers: 0, threads: 1, pretrained: 'none' },
+        options: {
+          imageSize: 32,
+          epochs: 20,
+          batchSize: 4,
+          hiddenSize: 16,
+          cutmix: 'offline',
+          cutmixCopies: 32,
+          dataLoaderWorkers: 0,
+          threads: 1,
+          pretrained: 'none',
+        },
       });
-      const training = await eventually(async () => {
-        const r = await server.services.training.get(run!.id);
-        return (r.progress as { phase?: string } | null)?.phase === 'TRAINING' && r.workerPid ? r : undefined;
-      }, 'the worker to train the run', 90_000);
+      const training = await eventually(
+        async () => {
+          const r = await server.services.training.get(run!.id);
+          return (r.progress as { phase?: string } | null)?.phase === 'TRAINING' && r.workerPid ? r : undefined;
+        },
+        'the worker to train the run',
+        90_000,
+      );
       expect(training.workerId).toBe(workerId);
       expect(training.runDir).toBe(path.join(workerDir, 'runs', String(run!.id)));
 
@@ -66,10 +97,14 @@ describe.skipIf(TEST_DATABASE !== 'postgresql')('a worker host on PostgreSQL', (
       const cancelledAt = Date.now();
       const cancelled = await server.services.training.cancel(run!.id);
       expect(cancelled.status).toBe('CANCELLED');
-      const final = await eventually(async () => {
-        const r = await server.services.training.get(run!.id);
-        return r.workerPid === null && r.heartbeatAt === null ? r : undefined;
-      }, 'the worker to stop the run', 30_000);
+      const final = await eventually(
+        async () => {
+          const r = await server.services.training.get(run!.id);
+          return r.workerPid === null && r.heartbeatAt === null ? r : undefined;
+        },
+        'the worker to stop the run',
+        30_000,
+      );
       expect(Date.now() - cancelledAt).toBeLessThan(15_000);
       expect(final.status).toBe('CANCELLED');
       expect(final.error).toMatch(/cancelled/);
@@ -88,7 +123,12 @@ describe.skipIf(TEST_DATABASE !== 'postgresql')('a worker host on PostgreSQL', (
     try {
       const synthetic = await writeSyntheticDataset({ out: path.join(scratch.dir, 'synth-twice'), count: 30, seed: 6, minSide: 64, maxSide: 96 });
       const { datasetId } = await importDataset({ csvPath: synthetic.csvPath, imageRoot: synthetic.imageRoot }, app.services.importContext);
-      const runs = await app.services.training.startTraining({ datasetId, backbones: ['mobilenet_v3_small'], heads: ['feedforward', 'residual'], options: { imageSize: 32, epochs: 1, batchSize: 4, hiddenSize: 16, maxStepsPerEpoch: 2, dataLoaderWorkers: 0, threads: 1, pretrained: 'none' } });
+      const runs = await app.services.training.startTraining({
+        datasetId,
+        backbones: ['mobilenet_v3_small'],
+        heads: ['feedforward', 'residual'],
+        options: { imageSize: 32, epochs: 1, batchSize: 4, hiddenSize: 16, maxStepsPerEpoch: 2, dataLoaderWorkers: 0, threads: 1, pretrained: 'none' },
+      });
       await app.services.training.waitFor(runs.map((r) => r.id));
       for (const r of runs) {
         const finished = await app.services.training.get(r.id);

@@ -2,14 +2,14 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningServer, startServer } from '../../src/api/server.js';
 import type { App } from '../../src/app.js';
+import { preprocess } from '../../src/data/image.js';
 import type { ReportMetrics } from '../../src/reports/evaluate.js';
 import type { EpochRecord } from '../../src/training/runRecord.js';
-import { preprocess } from '../../src/data/image.js';
-import { type RunningServer, startServer } from '../../src/api/server.js';
 import { openTestApp, useScratchDir } from '../helpers.js';
 import { buildDashboardFixture } from './fixture.js';
 
@@ -20,7 +20,15 @@ let server: RunningServer;
 let browser: Browser;
 let fixture: Awaited<ReturnType<typeof buildDashboardFixture>>;
 
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+  '--disable-sync',
+];
 
 /** Opens a page and collects its console errors and failed requests. */
 async function visit(hash: string): Promise<{ page: Page; problems: string[] }> {
@@ -104,7 +112,11 @@ describe('dashboard', () => {
     // Opened from disk with every request but the file itself refused: nothing may need the network.
     const card = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     const requested: string[] = [];
-    await card.route('**/*', (route) => (route.request().url().startsWith('file:') ? route.continue() : (requested.push(route.request().url()), route.abort())));
+    await card.route('**/*', (route) => {
+      if (route.request().url().startsWith('file:')) return route.continue();
+      requested.push(route.request().url());
+      return route.abort();
+    });
     const problems: string[] = [];
     card.on('console', (message) => message.type() === 'error' && problems.push(message.text()));
     await card.goto(`file://${file}`);
@@ -115,26 +127,53 @@ describe('dashboard', () => {
       const box = await card.locator(`#${section}`).boundingBox();
       expect(box?.height ?? 0, section).toBeGreaterThan(40);
     }
-    const cells = async (selector: string) => Promise.all((await card.locator(selector).all()).map(async (row) => (await row.locator('td').allTextContents()).map((text) => text.trim())));
+    const cells = async (selector: string) =>
+      Promise.all((await card.locator(selector).all()).map(async (row) => (await row.locator('td').allTextContents()).map((text) => text.trim())));
 
     const stored = await app.services.db.evaluationReport.findUniqueOrThrow({ where: { id: fixture.report.id } });
     const metrics = stored.metrics as unknown as ReportMetrics;
     const f3 = (v: number) => v.toFixed(3);
-    expect(await card.locator('#headline b').allTextContents()).toEqual([f3(metrics.meanTop1), f3(metrics.meanAcsa), String(stored.itemCount), f3(metrics.model.sizeMB), metrics.model.cpuLatencyMs.toFixed(2)]);
+    expect(await card.locator('#headline b').allTextContents()).toEqual([
+      f3(metrics.meanTop1),
+      f3(metrics.meanAcsa),
+      String(stored.itemCount),
+      f3(metrics.model.sizeMB),
+      metrics.model.cpuLatencyMs.toFixed(2),
+    ]);
     expect((await cells('#metrics-table tbody tr')).map((row) => row.slice(0, 5))).toEqual(
-      metrics.tasks.map((t) => [t.name, f3(t.top1), `[${f3(t.intervals.top1.low)}, ${f3(t.intervals.top1.high)}]`, f3(t.acsa), `[${f3(t.intervals.acsa.low)}, ${f3(t.intervals.acsa.high)}]`]),
+      metrics.tasks.map((t) => [
+        t.name,
+        f3(t.top1),
+        `[${f3(t.intervals.top1.low)}, ${f3(t.intervals.top1.high)}]`,
+        f3(t.acsa),
+        `[${f3(t.intervals.acsa.low)}, ${f3(t.intervals.acsa.high)}]`,
+      ]),
     );
     const members = await app.services.db.evaluationReport.findMany({ where: { parentReportId: stored.id }, orderBy: { id: 'asc' } });
-    expect((await cells('#members-table tbody tr')).map((row) => row.slice(1))).toEqual(members.map((m) => [f3((m.metrics as unknown as ReportMetrics).meanTop1), f3((m.metrics as unknown as ReportMetrics).meanAcsa)]));
+    expect((await cells('#members-table tbody tr')).map((row) => row.slice(1))).toEqual(
+      members.map((m) => [f3((m.metrics as unknown as ReportMetrics).meanTop1), f3((m.metrics as unknown as ReportMetrics).meanAcsa)]),
+    );
 
     const matrices = await app.services.db.confusionMatrix.findMany({ where: { reportId: stored.id }, orderBy: { task: 'asc' } });
     for (const matrix of matrices) {
       const t = matrix.task;
       expect((await card.locator(`#confusion-${t} text.cell`).allTextContents()).map(Number), `confusion ${t}`).toEqual((matrix.rows as number[][]).flat());
       const detail = metrics.tasks[t]!;
-      expect(await cells(`#classes-${t} tbody tr`)).toEqual(detail.classes.map((c) => [(matrix.classes as string[])[c.index]!, String(c.support), String(c.predicted), f3(c.precision), f3(c.recall), f3(c.f1), f3(c.specificity)]));
+      expect(await cells(`#classes-${t} tbody tr`)).toEqual(
+        detail.classes.map((c) => [
+          (matrix.classes as string[])[c.index]!,
+          String(c.support),
+          String(c.predicted),
+          f3(c.precision),
+          f3(c.recall),
+          f3(c.f1),
+          f3(c.specificity),
+        ]),
+      );
       const filled = detail.reliability.filter((b) => b.count > 0);
-      expect((await cells(`#reliability-${t} tbody tr`)).map((row) => [Number(row[1]), row[2], row[3]])).toEqual(filled.map((b) => [b.count, f3(b.accuracy), f3(b.confidence)]));
+      expect((await cells(`#reliability-${t} tbody tr`)).map((row) => [Number(row[1]), row[2], row[3]])).toEqual(
+        filled.map((b) => [b.count, f3(b.accuracy), f3(b.confidence)]),
+      );
       expect(await card.locator(`#task-${t} svg rect[data-bin]`).count()).toBe(filled.length);
     }
 
@@ -142,7 +181,9 @@ describe('dashboard', () => {
     const items = await app.services.db.item.findMany({ where: { datasetId: fixture.datasetId }, include: { labels: true } });
     for (const [t, matrix] of matrices.entries()) {
       const count = (split: string, k: number) => items.filter((i) => i.split === split && i.labels.find((l) => l.task === t)!.classIndex === k).length;
-      expect((await cells(`#distribution-${t} tbody tr`)).map((row) => [row[1], row[3]].map((v) => Number(v!.replace(/,/g, ''))))).toEqual((matrix.classes as string[]).map((_, k) => [count('TRAIN', k), count('VALIDATION', k)]));
+      expect((await cells(`#distribution-${t} tbody tr`)).map((row) => [row[1], row[3]].map((v) => Number(v!.replace(/,/g, ''))))).toEqual(
+        (matrix.classes as string[]).map((_, k) => [count('TRAIN', k), count('VALIDATION', k)]),
+      );
     }
 
     // Each member's run: its config and where its weights came from (random init in the fixture).
@@ -152,7 +193,12 @@ describe('dashboard', () => {
       expect(config).toEqual(record!.config);
       expect(await card.locator(`#run-${run.id}`).textContent()).toContain('random initialisation');
     }
-    expect((await cells('#cost-table tbody tr'))[0]).toEqual(['what was scored', f3(metrics.model.sizeMB), metrics.model.parameterCount!.toLocaleString('en-US'), metrics.model.cpuLatencyMs.toFixed(2)]);
+    expect((await cells('#cost-table tbody tr'))[0]).toEqual([
+      'what was scored',
+      f3(metrics.model.sizeMB),
+      metrics.model.parameterCount!.toLocaleString('en-US'),
+      metrics.model.cpuLatencyMs.toFixed(2),
+    ]);
     // Two members: not the one model the 2024 rules allow.
     expect(await card.locator('#compliance').getAttribute('data-compliant')).toBe('false');
     expect(await card.locator('#compliance').textContent()).toContain(`2 models (one allowed) · ✔ ${f3(metrics.model.sizeMB)} MB (limit 25 MB)`);
@@ -200,7 +246,13 @@ describe('dashboard', () => {
       const last = epochs[epochs.length - 1]!;
       const average = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
       const cells = await page.getByTestId(`compare-run-${run.id}`).locator('td').allTextContents();
-      expect(cells.slice(2, 9)).toEqual([String(epochs.length), f3(last.trainLoss), f3(average(last.validation.map((v) => v.top1))), f3(average(last.validation.map((v) => v.acsa))), ...last.validation.map((v) => f3(v.acsa))]);
+      expect(cells.slice(2, 9)).toEqual([
+        String(epochs.length),
+        f3(last.trainLoss),
+        f3(average(last.validation.map((v) => v.top1))),
+        f3(average(last.validation.map((v) => v.acsa))),
+        ...last.validation.map((v) => f3(v.acsa)),
+      ]);
       // Each chart overlays one line per run, named in its legend.
       for (const chart of ['compare-loss', 'compare-acsa-0', 'compare-acsa-1', 'compare-acsa-2']) {
         expect(await page.getByTestId(chart).locator('text').allTextContents(), chart).toContain(`#${run.id} ${stored.backbone}+${stored.head}`);
@@ -208,20 +260,34 @@ describe('dashboard', () => {
     }
 
     // The leaderboard: the ensemble and its two members, scored on the same items.
-    const reports = [await app.services.db.evaluationReport.findUniqueOrThrow({ where: { id: fixture.report.id } }), ...(await app.services.db.evaluationReport.findMany({ where: { parentReportId: fixture.report.id } }))];
+    const reports = [
+      await app.services.db.evaluationReport.findUniqueOrThrow({ where: { id: fixture.report.id } }),
+      ...(await app.services.db.evaluationReport.findMany({ where: { parentReportId: fixture.report.id } })),
+    ];
     const rows = reports.map((r) => ({ key: r.ensembleId ? `e${r.ensembleId}` : `a${r.artifactId}`, metrics: r.metrics as unknown as ReportMetrics }));
     const beaten = (cost: (m: ReportMetrics) => number) => (m: ReportMetrics) =>
-      rows.some((o) => o.metrics !== m && o.metrics.meanAcsa >= m.meanAcsa && cost(o.metrics) <= cost(m) && (o.metrics.meanAcsa > m.meanAcsa || cost(o.metrics) < cost(m)));
+      rows.some(
+        (o) =>
+          o.metrics !== m && o.metrics.meanAcsa >= m.meanAcsa && cost(o.metrics) <= cost(m) && (o.metrics.meanAcsa > m.meanAcsa || cost(o.metrics) < cost(m)),
+      );
     const table = page.getByTestId('leaderboard');
     expect(await table.locator('tbody tr').count()).toBe(3);
     for (const { key, metrics } of rows) {
       const cells = await page.getByTestId(`leader-${key}`).locator('td').allTextContents();
-      expect(cells.slice(1, 6), key).toEqual([f3(metrics.meanAcsa), f3(metrics.meanTop1), metrics.model.sizeMB.toFixed(2), metrics.model.parameterCount!.toLocaleString('en-US'), metrics.model.cpuLatencyMs.toFixed(2)]);
+      expect(cells.slice(1, 6), key).toEqual([
+        f3(metrics.meanAcsa),
+        f3(metrics.meanTop1),
+        metrics.model.sizeMB.toFixed(2),
+        metrics.model.parameterCount!.toLocaleString('en-US'),
+        metrics.model.cpuLatencyMs.toFixed(2),
+      ]);
       expect(cells.slice(6, 8), key).toEqual([beaten((m) => m.model.sizeMB)(metrics) ? '' : '★', beaten((m) => m.model.cpuLatencyMs)(metrics) ? '' : '★']);
     }
     // Sorted by mean ACSA, best first; one click on size sorts smallest first.
     const shownInOrder = async (value: (m: ReportMetrics) => number) =>
-      (await Promise.all((await table.locator('tbody tr').all()).map((tr) => tr.getAttribute('data-testid')))).map((id) => value(rows.find((r) => `leader-${r.key}` === id)!.metrics));
+      (await Promise.all((await table.locator('tbody tr').all()).map((tr) => tr.getAttribute('data-testid')))).map((id) =>
+        value(rows.find((r) => `leader-${r.key}` === id)!.metrics),
+      );
     const acsa = await shownInOrder((m) => m.meanAcsa);
     expect(acsa).toEqual([...acsa].sort((a, b) => b - a));
     await page.getByTestId('sort-size').click();
@@ -239,7 +305,9 @@ describe('dashboard', () => {
     const field = async (key: string) => Number(await page.getByTestId(`bbox-${key}`).inputValue());
     const fields = async () => ({ xmin: await field('xmin'), ymin: await field('ymin'), xmax: await field('xmax'), ymax: await field('ymax') });
     const drawn = async () => {
-      const [x, y, width, height] = await Promise.all(['x', 'y', 'width', 'height'].map(async (a) => Number(await page.getByTestId('bbox-rect').getAttribute(a))));
+      const [x, y, width, height] = await Promise.all(
+        ['x', 'y', 'width', 'height'].map(async (a) => Number(await page.getByTestId('bbox-rect').getAttribute(a))),
+      );
       return { xmin: x, ymin: y, xmax: x! + width!, ymax: y! + height! };
     };
     // The box defaults to the whole image: its size is the image's.
@@ -298,7 +366,10 @@ describe('dashboard', () => {
     for (let c = 0; c < 3; c++) for (let i = 0; i < plane; i++) expectedPixels[i * 3 + c] = Math.round((tensor[c * plane + i]! * std[c]! + mean[c]!) * 255);
     const src = (await page.getByTestId('crop').getAttribute('src'))!;
     expect(src).toMatch(/^data:image\/png;base64,/);
-    const shown = await sharp(Buffer.from(src.split(',')[1]!, 'base64')).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const shown = await sharp(Buffer.from(src.split(',')[1]!, 'base64'))
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     expect([shown.info.width, shown.info.height]).toEqual([size, size]);
     const sha = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
     expect(sha(shown.data)).toBe(sha(expectedPixels));
@@ -310,7 +381,8 @@ describe('dashboard', () => {
     for (let cell = 0; cell < grid * grid; cell++) {
       const copy = expectedPixels.slice();
       const [r, c] = [Math.floor(cell / grid), cell % grid];
-      for (let y = edge(r); y < edge(r + 1); y++) for (let x = edge(c); x < edge(c + 1); x++) for (let ch = 0; ch < 3; ch++) copy[(y * size + x) * 3 + ch] = Math.round(mean[ch]! * 255);
+      for (let y = edge(r); y < edge(r + 1); y++)
+        for (let x = edge(c); x < edge(c + 1); x++) for (let ch = 0; ch < 3; ch++) copy[(y * size + x) * 3 + ch] = Math.round(mean[ch]! * 255);
       copies.push(copy);
     }
     const batch = new Float32Array(copies.length * 3 * plane);
@@ -326,7 +398,9 @@ describe('dashboard', () => {
       const cells = page.getByTestId(`saliency-${t}`).locator('rect.saliency-cell');
       const values = await Promise.all((await cells.all()).map(async (rect) => Number(await rect.getAttribute('data-value'))));
       expect(values).toHaveLength(grid * grid);
-      values.forEach((v, cell) => expect(v, `task ${t} cell ${cell}`).toBeCloseTo(expected[cell]!, 6));
+      values.forEach((v, cell) => {
+        expect(v, `task ${t} cell ${cell}`).toBeCloseTo(expected[cell]!, 6);
+      });
       expect(await page.getByTestId(`saliency-${t}`).locator('figcaption b').textContent()).toBe(task.name);
     }
     expect(problems).toEqual([]);
@@ -334,7 +408,9 @@ describe('dashboard', () => {
   });
 
   it("updates the Runs page from the subscription: a run's new status shows without another HTTP query", async () => {
-    const run = await app.services.db.trainingRun.create({ data: { datasetId: fixture.datasetId, backbone: 'resnet18', head: 'residual', status: 'QUEUED', config: {} } });
+    const run = await app.services.db.trainingRun.create({
+      data: { datasetId: fixture.datasetId, backbone: 'resnet18', head: 'residual', status: 'QUEUED', config: {} },
+    });
     const { page, problems } = await visit('runs');
     const status = page.getByTestId(`run-${run.id}`).getByTestId('run-status');
     expect(await status.textContent()).toBe('QUEUED');
@@ -354,7 +430,9 @@ describe('dashboard', () => {
   });
 
   it('polls the Runs page instead when a proxy blocks the WebSocket', async () => {
-    const run = await app.services.db.trainingRun.create({ data: { datasetId: fixture.datasetId, backbone: 'resnet18', head: 'residual', status: 'QUEUED', config: {} } });
+    const run = await app.services.db.trainingRun.create({
+      data: { datasetId: fixture.datasetId, backbone: 'resnet18', head: 'residual', status: 'QUEUED', config: {} },
+    });
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     await page.routeWebSocket(/\/graphql$/, (socket) => socket.close({ code: 1006 }));
     const posts: string[] = [];
@@ -368,7 +446,9 @@ describe('dashboard', () => {
   });
 
   it('pages through the runs, newest first, 50 at a time', async () => {
-    await app.services.db.trainingRun.createMany({ data: Array.from({ length: 55 }, () => ({ datasetId: fixture.datasetId, backbone: 'resnet18', head: 'feedforward', status: 'CANCELLED', config: {} })) });
+    await app.services.db.trainingRun.createMany({
+      data: Array.from({ length: 55 }, () => ({ datasetId: fixture.datasetId, backbone: 'resnet18', head: 'feedforward', status: 'CANCELLED', config: {} })),
+    });
     const all = (await app.services.db.trainingRun.findMany({ select: { id: true }, orderBy: { id: 'desc' } })).map((r) => `#${r.id}`);
     const { page } = await visit('runs');
     const shown = () => page.getByTestId('runs-table').locator('tbody tr td:first-child').allTextContents();
@@ -384,7 +464,10 @@ describe('dashboard', () => {
     const { page } = await visit('runs');
     await page.getByLabel('API token').fill(fixture.trainer);
     await page.getByRole('button', { name: 'Use token' }).click();
-    await page.getByTestId('start-training').getByRole('button', { name: /^Start 1 run/ }).click();
+    await page
+      .getByTestId('start-training')
+      .getByRole('button', { name: /^Start 1 run/ })
+      .click();
     await expect.poll(() => page.getByTestId('start-message').textContent(), { timeout: 20_000 }).toMatch(/^queued run\(s\) \d+$/);
     expect(await app.services.db.trainingRun.count()).toBe(before + 1);
     const created = await app.services.db.trainingRun.findFirstOrThrow({ orderBy: { id: 'desc' } });
@@ -409,7 +492,9 @@ describe('dashboard', () => {
     expect(stored.logitAdjustment).not.toBeNull();
     expect(fit.split).toBe('VALIDATION');
     const shown = await page.getByTestId(`fit-${stored.id}`).textContent();
-    expect(shown).toContain(`fitted for MEAN_ACSA on synthetic fixture VALIDATION (${fit.itemCount} items): ${fit.score.toFixed(3)}, best member ${fit.bestMember.score.toFixed(3)}`);
+    expect(shown).toContain(
+      `fitted for MEAN_ACSA on synthetic fixture VALIDATION (${fit.itemCount} items): ${fit.score.toFixed(3)}, best member ${fit.bestMember.score.toFixed(3)}`,
+    );
     expect(problems).toEqual([]);
     await page.close();
   });
@@ -418,17 +503,39 @@ describe('dashboard', () => {
     // The first fixture run built the cache, the second found every image in it.
     const [first, second] = await Promise.all(fixture.runs.map((r) => app.services.training.get(r.id)));
     const caches = [first!, second!].map((r) => (r.progress as { imageCache: { items: number; built: number; reused: number } }).imageCache);
-    expect(caches.map((c) => [c.built, c.reused])).toEqual([[caches[0]!.items, 0], [0, caches[0]!.items]]);
+    expect(caches.map((c) => [c.built, c.reused])).toEqual([
+      [caches[0]!.items, 0],
+      [0, caches[0]!.items],
+    ]);
     const { page } = await visit(`runs/${first!.id}`);
-    expect(await page.getByTestId('image-cache').textContent()).toMatch(new RegExp(`^images: ${caches[0]!.items} from the pixel cache \\(decoded ${caches[0]!.items} at \\d+ images/s, 0 reused, `));
+    expect(await page.getByTestId('image-cache').textContent()).toMatch(
+      new RegExp(`^images: ${caches[0]!.items} from the pixel cache \\(decoded ${caches[0]!.items} at \\d+ images/s, 0 reused, `),
+    );
     // Which process ran it (hostname:pid; this one, the fixture trained here) and how often it started.
     expect(first!.workerId).toBe(`${os.hostname()}:${process.pid}`);
     expect(await page.getByTestId('worker').textContent()).toBe(`last run by ${first!.workerId}, attempt ${first!.attempts}`);
     await page.close();
 
     const preparing = await app.services.db.trainingRun.create({
-      data: { datasetId: fixture.datasetId, backbone: 'resnet50', head: 'residual', status: 'RUNNING', config: first!.config as object,
-              progress: { phase: 'PREPARING_IMAGES', prepared: 3200, toPrepare: 14000, epoch: 0, step: 0, totalSteps: 0, loss: null, imagesPerSecond: null, lr: null, updatedAt: new Date().toISOString() } },
+      data: {
+        datasetId: fixture.datasetId,
+        backbone: 'resnet50',
+        head: 'residual',
+        status: 'RUNNING',
+        config: first!.config as object,
+        progress: {
+          phase: 'PREPARING_IMAGES',
+          prepared: 3200,
+          toPrepare: 14000,
+          epoch: 0,
+          step: 0,
+          totalSteps: 0,
+          loss: null,
+          imagesPerSecond: null,
+          lr: null,
+          updatedAt: new Date().toISOString(),
+        },
+      },
     });
     try {
       const runs = await visit('runs');

@@ -8,7 +8,10 @@ import { trainTinyPair } from '../fixtures/training.js';
 
 export async function buildDashboardFixture(app: App, dir: string) {
   const synthetic = await writeSyntheticDataset({ out: path.join(dir, 'synth'), count: 120, seed: 31, minSide: 64, maxSide: 128 });
-  const { datasetId } = await importDataset({ csvPath: synthetic.csvPath, imageRoot: synthetic.imageRoot, name: 'synthetic fixture' }, app.services.importContext);
+  const { datasetId } = await importDataset(
+    { csvPath: synthetic.csvPath, imageRoot: synthetic.imageRoot, name: 'synthetic fixture' },
+    app.services.importContext,
+  );
   const runs = await trainTinyPair(app, datasetId, { epochs: 2, maxStepsPerEpoch: 3 });
   const artifacts = await app.services.db.modelArtifact.findMany({ orderBy: { id: 'asc' } });
   const ensemble = await app.services.ensembles.create({ name: 'fixture pair', members: artifacts.map((a) => ({ artifactId: a.id, weight: 1 })) });

@@ -11,7 +11,10 @@ export const getToken = () => sessionStorage.getItem(TOKEN_KEY) ?? '';
 export const setToken = (token: string) => (token ? sessionStorage.setItem(TOKEN_KEY, token) : sessionStorage.removeItem(TOKEN_KEY));
 
 export class ApiError extends Error {
-  constructor(readonly code: string, message: string) {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -30,6 +33,7 @@ export function useQuery<R, V extends Record<string, unknown>>(document: TypedDo
   const [data, setData] = useState<R>();
   const [error, setError] = useState<ApiError>();
   const key = JSON.stringify(variables ?? {});
+  // biome-ignore lint/correctness/useExhaustiveDependencies: variables count by value (key), not by identity
   const reload = useCallback(
     () =>
       request(document, variables).then(
@@ -39,7 +43,6 @@ export function useQuery<R, V extends Record<string, unknown>>(document: TypedDo
         },
         (e: ApiError) => setError(e),
       ),
-    // eslint-disable-next-line react-hooks/exhaustive-deps
     [document, key],
   );
   useEffect(() => {
@@ -55,11 +58,16 @@ export function useQuery<R, V extends Record<string, unknown>>(document: TypedDo
  * Follows a subscription over the WebSocket at /graphql, calling onData with each result. Returns
  * true once the socket failed (a proxy that blocks WebSockets, a refused token): the caller polls then.
  */
-export function useSubscription<R, V extends Record<string, unknown>>(document: TypedDocumentNode<R, V>, variables: V | undefined, onData: (data: R) => void): boolean {
+export function useSubscription<R, V extends Record<string, unknown>>(
+  document: TypedDocumentNode<R, V>,
+  variables: V | undefined,
+  onData: (data: R) => void,
+): boolean {
   const [failed, setFailed] = useState(false);
   const handler = useRef(onData);
   handler.current = onData;
   const key = JSON.stringify(variables ?? {});
+  // biome-ignore lint/correctness/useExhaustiveDependencies: one socket per query and variables by value (key); the handler is read through a ref
   useEffect(() => {
     const token = getToken();
     const client = createClient({
@@ -80,7 +88,6 @@ export function useSubscription<R, V extends Record<string, unknown>>(document: 
       unsubscribe();
       void client.dispose();
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [document, key]);
   return failed;
 }

@@ -41,7 +41,13 @@ function TokenBox() {
         setSaved(Boolean(value.trim()));
       }}
     >
-      <input type="password" placeholder="API token (for training, ensembles)" value={value} onChange={(e) => setValue(e.target.value)} aria-label="API token" />
+      <input
+        type="password"
+        placeholder="API token (for training, ensembles)"
+        value={value}
+        onChange={(e) => setValue(e.target.value)}
+        aria-label="API token"
+      />
       <button type="submit">{saved ? 'Token saved' : 'Use token'}</button>
     </form>
   );

@@ -22,6 +22,7 @@ export function usePages<R, V extends { after?: string | null }, N extends { id:
   const key = JSON.stringify(variables);
   /** `toEnd`: a row past the last one shown goes at the end (a page read in order) rather than being
    *  left to a page not loaded yet (a pushed update). */
+  // biome-ignore lint/correctness/useExhaustiveDependencies: one merge for the hook's life; `before` is the caller's fixed order
   const merge = useCallback(
     (updates: N[], toEnd: boolean) =>
       setRows((current = []) => {
@@ -37,9 +38,9 @@ export function usePages<R, V extends { after?: string | null }, N extends { id:
         }
         return next;
       }),
-    // eslint-disable-next-line react-hooks/exhaustive-deps
     [],
   );
+  // biome-ignore lint/correctness/useExhaustiveDependencies: variables count by value (key), not by identity
   const load = useCallback(
     async (after: string | null) => {
       try {
@@ -52,14 +53,21 @@ export function usePages<R, V extends { after?: string | null }, N extends { id:
         setError(e as ApiError);
       }
     },
-    // eslint-disable-next-line react-hooks/exhaustive-deps
     [document, key, cursor],
   );
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the first page again when the query or its variables change, not when load does
   useEffect(() => {
     void load(null);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [document, key]);
-  return { rows, total, error, hasMore: cursor !== null, more: () => load(cursor), refresh: () => load(null), merge: (updates: N[]) => merge(updates, cursor === null) };
+  return {
+    rows,
+    total,
+    error,
+    hasMore: cursor !== null,
+    more: () => load(cursor),
+    refresh: () => load(null),
+    merge: (updates: N[]) => merge(updates, cursor === null),
+  };
 }
 
 /** "Load more" under a paged table, with how many rows are shown of how many there are. */
@@ -67,7 +75,10 @@ export function MoreButton({ shown, total, hasMore, more }: { shown: number; tot
   if (!hasMore) return null;
   return (
     <p className="muted">
-      {shown} of {total} shown <button onClick={() => void more()} data-testid="load-more">Load more</button>
+      {shown} of {total} shown{' '}
+      <button type="button" onClick={() => void more()} data-testid="load-more">
+        Load more
+      </button>
     </p>
   );
 }

@@ -2,7 +2,7 @@
 // fragments included) before any of them runs, since a per-field limit alone let one request with 500
 // aliased fields fill a model's whole queue; and their cost checked against the query cost limit.
 import type { ApolloServerPlugin } from '@apollo/server';
-import { type FieldNode, type FragmentDefinitionNode, getArgumentValues, GraphQLError, type GraphQLSchema, Kind, type SelectionSetNode } from 'graphql';
+import { type FieldNode, type FragmentDefinitionNode, GraphQLError, type GraphQLSchema, getArgumentValues, Kind, type SelectionSetNode } from 'graphql';
 import { ErrorCode } from '../../errors.js';
 import { SALIENCY_GRID } from '../../inference/saliency.js';
 import type { Context } from '../context.js';
@@ -33,11 +33,18 @@ function rootFields(selectionSet: SelectionSetNode, name: string, fragments: Rec
 /** What an operation asks of the models, over all its classify and saliency fields (aliases and
  *  fragments included): the images it sends, and the copies the models score. A saliency map sends one
  *  image and scores grid x grid + 1 occluded copies of it. */
-export function classifyImageCount(schema: GraphQLSchema, selectionSet: SelectionSetNode, fragments: Record<string, FragmentDefinitionNode>, variables: Record<string, unknown>): { images: number; copies: number } {
+export function classifyImageCount(
+  schema: GraphQLSchema,
+  selectionSet: SelectionSetNode,
+  fragments: Record<string, FragmentDefinitionNode>,
+  variables: Record<string, unknown>,
+): { images: number; copies: number } {
   const fields = schema.getQueryType()?.getFields() ?? {};
   const inputs = (name: string) => {
     const field = fields[name];
-    return field ? rootFields(selectionSet, name, fragments).map((node) => (getArgumentValues(field, node, variables) as { input?: Record<string, unknown> }).input) : [];
+    return field
+      ? rootFields(selectionSet, name, fragments).map((node) => (getArgumentValues(field, node, variables) as { input?: Record<string, unknown> }).input)
+      : [];
   };
   const classified = inputs('classify').reduce((total, input) => total + ((input?.images as unknown[] | undefined)?.length ?? 0), 0);
   const maps = inputs('saliency');
@@ -58,7 +65,9 @@ export function classifyBudgetPlugin(limits: { maxImages: number; imageCost: num
       return {
         async didResolveOperation({ operation, document, schema, request }) {
           if (operation?.operation !== 'query') return;
-          const fragments = Object.fromEntries(document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]));
+          const fragments = Object.fromEntries(
+            document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]),
+          );
           let asked: { images: number; copies: number };
           try {
             asked = classifyImageCount(schema, operation.selectionSet, fragments, request.variables ?? {});
@@ -67,15 +76,21 @@ export function classifyBudgetPlugin(limits: { maxImages: number; imageCost: num
           }
           const { images, copies } = asked;
           if (images > maxImages) {
-            throw new GraphQLError(`a request may classify at most ${maxImages} images over all its classify fields (FASHION_HOW_MAX_CLASSIFY_IMAGES); this one asks for ${images}`, {
-              extensions: { code: ErrorCode.BAD_USER_INPUT, http: { status: httpStatusOf(ErrorCode.BAD_USER_INPUT) } },
-            });
+            throw new GraphQLError(
+              `a request may classify at most ${maxImages} images over all its classify fields (FASHION_HOW_MAX_CLASSIFY_IMAGES); this one asks for ${images}`,
+              {
+                extensions: { code: ErrorCode.BAD_USER_INPUT, http: { status: httpStatusOf(ErrorCode.BAD_USER_INPUT) } },
+              },
+            );
           }
           // An occluded copy skips the upload and the decoding: half an image's cost.
           const copyCost = imageCost / 2;
           const cost = images * imageCost + copies * copyCost;
           if (cost > maxCost) {
-            const parts = [`${images} images x ${imageCost}, FASHION_HOW_CLASSIFY_IMAGE_COST`, ...(copies > 0 ? [`${copies} saliency copies x ${copyCost}`] : [])];
+            const parts = [
+              `${images} images x ${imageCost}, FASHION_HOW_CLASSIFY_IMAGE_COST`,
+              ...(copies > 0 ? [`${copies} saliency copies x ${copyCost}`] : []),
+            ];
             throw new GraphQLError(`this request costs ${cost} (${parts.join('; ')}), over the query cost limit of ${maxCost} (FASHION_HOW_MAX_QUERY_COST)`, {
               extensions: { code: ErrorCode.BAD_USER_INPUT, http: { status: httpStatusOf(ErrorCode.BAD_USER_INPUT) } },
             });

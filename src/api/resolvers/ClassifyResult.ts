@@ -1,5 +1,5 @@
-import type { ClassifyResultResolvers } from '../generated/graphql.js';
 import { argmax } from '../../reports/metrics.js';
+import type { ClassifyResultResolvers } from '../generated/graphql.js';
 
 const distribution = (classes: string[], probabilities: number[]) => probabilities.map((probability, index) => ({ index, name: classes[index]!, probability }));
 
@@ -16,7 +16,8 @@ export const ClassifyResult: ClassifyResultResolvers = {
           task: t.task,
           predicted: { index: best, name: t.classes[best]!, probability: t.probabilities[best]! },
           distribution: distribution(t.classes, t.probabilities),
-          members: t.members?.map((m) => ({ artifactId: String(m.artifactId), weight: m.weight, distribution: distribution(t.classes, m.probabilities) })) ?? null,
+          members:
+            t.members?.map((m) => ({ artifactId: String(m.artifactId), weight: m.weight, distribution: distribution(t.classes, m.probabilities) })) ?? null,
         };
       }),
     })),

@@ -1,6 +1,6 @@
-import type { EnsembleResolvers } from '../generated/graphql.js';
 import type { LogitAdjustment } from '../../inference/ensembles.js';
 import type { FitRecord } from '../../inference/fitEnsemble.js';
+import type { EnsembleResolvers } from '../generated/graphql.js';
 
 export const Ensemble: EnsembleResolvers = {
   id: (row) => String(row.id),

@@ -1,8 +1,8 @@
 import { badInput } from '../../errors.js';
-import type { EvaluationReportResolvers } from '../generated/graphql.js';
 import type { ReportMetrics } from '../../reports/evaluate.js';
 import { modelCardHtml } from '../../reports/modelCard.js';
 import type { TaskScore } from '../../reports/store.js';
+import type { EvaluationReportResolvers } from '../generated/graphql.js';
 
 /** Worker reports hold { tasks: TaskScore[], meanTop1, meanAcsa }; evaluation reports hold ReportMetrics. */
 type Stored = (ReportMetrics | { source: 'training-worker'; tasks: TaskScore[]; meanTop1: number; meanAcsa: number }) & { source: string };
@@ -51,7 +51,11 @@ export const EvaluationReport: EvaluationReportResolvers = {
     const matrix = await services.db.confusionMatrix.findFirst({ where: { reportId: row.id, task } });
     if (!matrix) return [];
     const classes = matrix.classes as string[];
-    const wrong = await services.db.reportPrediction.findMany({ where: { reportId: row.id, task, NOT: { trueClass: { equals: services.db.reportPrediction.fields.predictedClass } } }, orderBy: { confidence: 'desc' }, take: Math.min(Math.max(limit ?? 20, 0), 500) });
+    const wrong = await services.db.reportPrediction.findMany({
+      where: { reportId: row.id, task, NOT: { trueClass: { equals: services.db.reportPrediction.fields.predictedClass } } },
+      orderBy: { confidence: 'desc' },
+      take: Math.min(Math.max(limit ?? 20, 0), 500),
+    });
     const items = await services.db.item.findMany({ where: { id: { in: wrong.map((w) => w.itemId) } } });
     return wrong.map((w) => {
       const item = items.find((i) => i.id === w.itemId)!;

@@ -1,5 +1,5 @@
-import type { ModelArtifactResolvers } from '../generated/graphql.js';
 import type { ModelInfo } from '../../inference/registry.js';
+import type { ModelArtifactResolvers } from '../generated/graphql.js';
 
 const info = (row: { modelInfo: unknown }) => row.modelInfo as ModelInfo;
 

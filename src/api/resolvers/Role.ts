@@ -13,5 +13,6 @@ export function acceptOldRoleNames(schema: GraphQLSchema): void {
   const parseValue = role.parseValue.bind(role);
   const parseLiteral = role.parseLiteral.bind(role);
   role.parseValue = (value) => parseValue(typeof value === 'string' && OLD_NAMES.has(value) ? value.toUpperCase() : value);
-  role.parseLiteral = (node, variables) => parseLiteral(node.kind === Kind.ENUM && OLD_NAMES.has(node.value) ? { ...node, value: node.value.toUpperCase() } : node, variables);
+  role.parseLiteral = (node, variables) =>
+    parseLiteral(node.kind === Kind.ENUM && OLD_NAMES.has(node.value) ? { ...node, value: node.value.toUpperCase() } : node, variables);
 }

@@ -1,8 +1,7 @@
-import type { TrainingRunResolvers } from '../generated/graphql.js';
 import { mean } from '../../reports/metrics.js';
 import type { DistillationRecord, DistillationScores } from '../../training/distillation.js';
 import { CANCELLABLE_STATUSES, type EpochRecord, RESUMABLE_STATUSES, type RunProgress, type RunStatus } from '../../training/runRecord.js';
-
+import type { TrainingRunResolvers } from '../generated/graphql.js';
 
 function epochsOf(row: { epochs: unknown }) {
   return ((row.epochs as EpochRecord[] | null) ?? []).map((e) => ({
@@ -18,7 +17,7 @@ export const TrainingRun: TrainingRunResolvers = {
   status: (row) => row.status as RunStatus,
   cancellable: (row) => CANCELLABLE_STATUSES.has(row.status),
   resumable: (row) => RESUMABLE_STATUSES.has(row.status),
-  parameterCount: (row) => ((row.progress as { parameterCount?: number } | null)?.parameterCount ?? null),
+  parameterCount: (row) => (row.progress as { parameterCount?: number } | null)?.parameterCount ?? null,
   progress: (row) => {
     const progress = row.progress as RunProgress | null;
     return progress ? { ...progress, phase: progress.phase ?? 'TRAINING', updatedAt: new Date(progress.updatedAt) } : null;

@@ -1,8 +1,8 @@
 // Filter arguments as storage queries, shared by each list field, its connection and its subscription,
 // so that one filter means the same rows everywhere.
 import type { Prisma } from '../../db/generated/client.js';
-import type { ArtifactFilter, DatasetFilter, EnsembleFilter, ReportFilter, RunFilter, TokenFilter } from '../generated/graphql.js';
 import type { RunFilter as RunQuery } from '../../training/service.js';
+import type { ArtifactFilter, DatasetFilter, EnsembleFilter, ReportFilter, RunFilter, TokenFilter } from '../generated/graphql.js';
 import { nullsAsAbsent } from './absent.js';
 import { parseId } from './ids.js';
 
@@ -33,7 +33,9 @@ export function ensembleWhere(filter: EnsembleFilter | null | undefined): Prisma
 export function artifactWhere(filter: ArtifactFilter | null | undefined): Prisma.ModelArtifactWhereInput {
   return {
     ...(typeof filter?.imported === 'boolean' ? { runId: filter.imported ? null : { not: null } } : {}),
-    ...(filter?.backbone || filter?.head ? { run: { ...(filter.backbone ? { backbone: filter.backbone } : {}), ...(filter.head ? { head: filter.head } : {}) } } : {}),
+    ...(filter?.backbone || filter?.head
+      ? { run: { ...(filter.backbone ? { backbone: filter.backbone } : {}), ...(filter.head ? { head: filter.head } : {}) } }
+      : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 // The resolver map: one file per field, assembled here.
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type { Resolvers } from '../generated/graphql.js';
+import { GraphQLUpload } from '../uploads.js';
 import { ClassifyResult } from './ClassifyResult.js';
 import { ConfusionMatrix } from './ConfusionMatrix.js';
 import { Dataset } from './Dataset.js';
@@ -10,9 +11,9 @@ import { LabelSchema } from './LabelSchema.js';
 import { ModelArtifact } from './ModelArtifact.js';
 import { cancelRun } from './Mutation/cancelRun.js';
 import { createEnsemble } from './Mutation/createEnsemble.js';
-import { fitEnsemble } from './Mutation/fitEnsemble.js';
 import { createToken } from './Mutation/createToken.js';
 import { evaluate } from './Mutation/evaluate.js';
+import { fitEnsemble } from './Mutation/fitEnsemble.js';
 import { importDataset } from './Mutation/importDataset.js';
 import { importModel } from './Mutation/importModel.js';
 import { resumeRun } from './Mutation/resumeRun.js';
@@ -21,41 +22,71 @@ import { setDefaultEnsemble } from './Mutation/setDefaultEnsemble.js';
 import { startTraining } from './Mutation/startTraining.js';
 import { artifact } from './Query/artifact.js';
 import { artifacts } from './Query/artifacts.js';
+import { artifactsConnection } from './Query/artifactsConnection.js';
 import { classify } from './Query/classify.js';
-import { saliency } from './Query/saliency.js';
 import { dataset } from './Query/dataset.js';
 import { datasets } from './Query/datasets.js';
+import { datasetsConnection } from './Query/datasetsConnection.js';
 import { ensemble } from './Query/ensemble.js';
 import { ensembles } from './Query/ensembles.js';
+import { ensemblesConnection } from './Query/ensemblesConnection.js';
 import { health } from './Query/health.js';
 import { report } from './Query/report.js';
 import { reports } from './Query/reports.js';
+import { reportsConnection } from './Query/reportsConnection.js';
 import { run } from './Query/run.js';
 import { runs } from './Query/runs.js';
-import { tokens } from './Query/tokens.js';
-import { trainingCapabilities } from './Query/trainingCapabilities.js';
-import { TrainingRun } from './TrainingRun.js';
-import { GraphQLUpload } from '../uploads.js';
-import { artifactsConnection } from './Query/artifactsConnection.js';
-import { datasetsConnection } from './Query/datasetsConnection.js';
-import { ensemblesConnection } from './Query/ensemblesConnection.js';
-import { reportsConnection } from './Query/reportsConnection.js';
 import { runsConnection } from './Query/runsConnection.js';
+import { saliency } from './Query/saliency.js';
+import { tokens } from './Query/tokens.js';
 import { tokensConnection } from './Query/tokensConnection.js';
+import { trainingCapabilities } from './Query/trainingCapabilities.js';
 import { Role } from './Role.js';
 import { reportAdded } from './Subscription/reportAdded.js';
 import { runsUpdated } from './Subscription/runsUpdated.js';
 import { runUpdated } from './Subscription/runUpdated.js';
+import { TrainingRun } from './TrainingRun.js';
 
 export const resolvers: Resolvers = {
   DateTime: DateTimeResolver,
   JSON: JSONResolver,
   Upload: GraphQLUpload,
   Query: {
-    health, datasets, datasetsConnection, dataset, runs, runsConnection, run, trainingCapabilities, classify, saliency, ensembles, ensemblesConnection, ensemble,
-    artifacts, artifactsConnection, artifact, tokens, tokensConnection, report, reports, reportsConnection,
+    health,
+    datasets,
+    datasetsConnection,
+    dataset,
+    runs,
+    runsConnection,
+    run,
+    trainingCapabilities,
+    classify,
+    saliency,
+    ensembles,
+    ensemblesConnection,
+    ensemble,
+    artifacts,
+    artifactsConnection,
+    artifact,
+    tokens,
+    tokensConnection,
+    report,
+    reports,
+    reportsConnection,
   },
-  Mutation: { importDataset, startTraining, cancelRun, resumeRun, importModel, createEnsemble, fitEnsemble, setDefaultEnsemble, createToken, revokeToken, evaluate },
+  Mutation: {
+    importDataset,
+    startTraining,
+    cancelRun,
+    resumeRun,
+    importModel,
+    createEnsemble,
+    fitEnsemble,
+    setDefaultEnsemble,
+    createToken,
+    revokeToken,
+    evaluate,
+  },
   Subscription: { runUpdated, runsUpdated, reportAdded },
   Role,
   Dataset,

@@ -1,7 +1,7 @@
 // Storage rows behind GraphQL types. Prisma types stop here: the SDK and web/ see only GraphQL shapes.
 import type { ApiToken, ConfusionMatrix, Dataset, Ensemble, EvaluationReport, ModelArtifact, TrainingRun } from '../../db/generated/client.js';
-import type { ClassifyOutcome } from '../../inference/classify.js';
 import type { LabelSchemaSpec } from '../../domain.js';
+import type { ClassifyOutcome } from '../../inference/classify.js';
 import type { Page } from '../pagination.js';
 
 export type DatasetRow = Dataset;

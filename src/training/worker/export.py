@@ -77,10 +77,7 @@ def write_artifact(net, config, run_dir, check_inputs, parameter_count):
             "resize": "bilinear",
         },
         "outputKind": "probabilities",
-        "tasks": [
-            {"name": task["name"], "classes": task["classes"], "output": name}
-            for task, name in zip(config["tasks"], output_names)
-        ],
+        "tasks": [{"name": task["name"], "classes": task["classes"], "output": name} for task, name in zip(config["tasks"], output_names)],
         "backbone": config["backbone"],
         "head": config["head"],
         "parameterCount": parameter_count,
@@ -90,7 +87,11 @@ def write_artifact(net, config, run_dir, check_inputs, parameter_count):
         "torchVersion": torch.__version__,
         "sizeBytes": os.path.getsize(onnx_path),
         "sha256": sha256_of(onnx_path),
-        "exportCheck": {"items": int(check_inputs.shape[0]), "maxAbsDiff": max_abs_diff, "checkedBy": "onnxruntime-python" if max_abs_diff is not None else None},
+        "exportCheck": {
+            "items": int(check_inputs.shape[0]),
+            "maxAbsDiff": max_abs_diff,
+            "checkedBy": "onnxruntime-python" if max_abs_diff is not None else None,
+        },
     }
     with open(os.path.join(run_dir, "model.json"), "w") as handle:
         json.dump(info, handle, indent=2)

@@ -7,7 +7,6 @@ Laid out like torchvision's references/classification: train_one_epoch, evaluate
 import json
 import math
 import os
-import random
 import sys
 import time
 import traceback
@@ -20,104 +19,16 @@ import torch  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
 from batches import CachedBatches, batch_sampler  # noqa: E402
+from config import ConfigError, check_config, choose_device, data_loader_workers, read_items, seed_everything  # noqa: E402
 from cache import CacheError, PixelCache  # noqa: E402
 from events import Events  # noqa: E402
 from export import write_artifact  # noqa: E402
-from models import BACKBONES, HEADS, FashionNet  # noqa: E402
+from models import FashionNet  # noqa: E402
 from weights import WeightsError, WeightsStore  # noqa: E402
 from optim import build_optimizer, build_scheduler  # noqa: E402
 from presets import normalise  # noqa: E402
+from scoring import accuracy_and_acsa, class_frequencies, read_teacher, soft_cross_entropy  # noqa: E402
 from transforms import BatchCutMix  # noqa: E402
-
-CUTMIX_MODES = ("off", "online", "offline")
-PRECISIONS = ("auto", "off", "bf16", "fp16")
-
-
-class ConfigError(ValueError):
-    pass
-
-
-def check_config(config):
-    hyper = config["hyper"]
-    if config["backbone"] not in BACKBONES:
-        raise ConfigError(f'Unsupported backbone "{config["backbone"]}". Choose one of: {", ".join(BACKBONES)}')
-    if config["head"] not in HEADS:
-        raise ConfigError(f'Unsupported head "{config["head"]}". Choose one of: {", ".join(HEADS)}')
-    if hyper["cutmix"] not in CUTMIX_MODES:
-        raise ConfigError(f'Unsupported cutmix "{hyper["cutmix"]}". Choose one of: {", ".join(CUTMIX_MODES)}')
-    if hyper["mixedPrecision"] not in PRECISIONS:
-        raise ConfigError(f'Unsupported mixedPrecision "{hyper["mixedPrecision"]}". Choose one of: {", ".join(PRECISIONS)}')
-    for key in ("epochs", "batchSize"):
-        if not isinstance(hyper[key], int) or hyper[key] < 1:
-            raise ConfigError(f"{key} must be a positive integer, got {hyper[key]!r}")
-    if not config["tasks"]:
-        raise ConfigError("the label schema has no tasks")
-    if hyper["device"] == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device cuda was asked for, but torch sees no CUDA device")
-
-
-def seed_everything(seed):
-    random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def read_items(path):
-    with open(path) as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
-def data_loader_workers(asked, device):
-    """DataLoader processes: as asked, else on CUDA most of the cores (the GPU must never wait for a
-    batch), on CPU none: reading cached uint8 rows costs microseconds per image, and a worker process
-    would only take a core from torch's compute threads (measured in bench/train_throughput.py)."""
-    if asked is not None:
-        return asked
-    if device.type == "cuda":
-        return max(2, min(16, len(os.sched_getaffinity(0)) - 2))
-    return 0
-
-
-def read_teacher(teacher, class_counts):
-    """The teacher's probabilities per item ({"itemIds": [...], "probabilities": [task][item][class]}),
-    softened by the temperature: p^(1/T) normalised, the distribution softmax(logits / T) would give."""
-    with open(teacher["file"]) as handle:
-        stored = json.load(handle)
-    targets = []
-    for t, n in enumerate(class_counts):
-        p = torch.tensor(stored["probabilities"][t], dtype=torch.float32).view(-1, n).clamp_min(1e-12)
-        soft = p.pow(1.0 / teacher["temperature"])
-        targets.append(soft / soft.sum(1, keepdim=True))
-    return {"index": {item_id: row for row, item_id in enumerate(stored["itemIds"])}, "targets": targets}
-
-
-def class_frequencies(items, class_counts):
-    counts = [torch.zeros(n) for n in class_counts]
-    for item in items:
-        for task, label in enumerate(item["labels"]):
-            counts[task][label] += 1
-    return counts
-
-
-def soft_cross_entropy(logits, targets, class_weight=None, log_prior=None):
-    """Cross-entropy with soft targets; with class weights it is the weighted mean that
-    F.cross_entropy(weight=...) computes for hard labels. log_prior adds logit adjustment."""
-    if log_prior is not None:
-        logits = logits + log_prior
-    log_probs = torch.log_softmax(logits.float(), dim=1)
-    if class_weight is None:
-        return -(targets * log_probs).sum(1).mean()
-    weighted = targets * class_weight
-    return -(weighted * log_probs).sum() / weighted.sum().clamp_min(1e-12)
-
-
-def accuracy_and_acsa(confusion):
-    """Top-1 and ACSA (mean over classes with support of the per-class recall) from a confusion matrix."""
-    total = confusion.sum().item()
-    top1 = confusion.diag().sum().item() / total if total else 0.0
-    support = confusion.sum(1)
-    present = support > 0
-    acsa = (confusion.diag()[present].double() / support[present].double()).mean().item() if present.any() else 0.0
-    return top1, acsa
 
 
 class Trainer:
@@ -128,18 +39,7 @@ class Trainer:
         self.run_dir = config["runDir"]
         self.class_counts = [len(t["classes"]) for t in config["tasks"]]
         self.parent = os.getppid()
-        wants_cuda = hyper["device"] == "cuda" or (hyper["device"] == "auto" and torch.cuda.is_available())
-        self.device = torch.device("cuda" if wants_cuda else "cpu")
-        # Some torch builds (Debian's 1.13) default to one thread; use every CPU this process may run on.
-        torch.set_num_threads(hyper.get("threads") or len(os.sched_getaffinity(0)))
-        precision = hyper["mixedPrecision"]
-        if self.device.type != "cuda" or precision == "off":
-            self.amp_dtype = None
-        elif precision == "fp16" or (precision == "auto" and not torch.cuda.is_bf16_supported()):
-            self.amp_dtype = torch.float16
-        else:
-            self.amp_dtype = torch.bfloat16
-        self.channels_last = self.device.type == "cuda" and hyper.get("channelsLast", True)
+        self.device, self.amp_dtype, self.channels_last = choose_device(hyper)
 
         items = read_items(config["itemsFile"])
         self.train_items = [i for i in items if i["split"] == "TRAIN"]
@@ -161,7 +61,7 @@ class Trainer:
         # The rows this run uses, not the file's current length: another run may be appending rows it
         # has not committed (and a later recovery may cut them), so the file's size is no promise.
         shape = (int(rows.max()) + 1, p["size"], p["size"], 3)
-        train_rows, val_rows = rows[: len(self.train_items)], rows[len(self.train_items):]
+        train_rows, val_rows = rows[: len(self.train_items)], rows[len(self.train_items) :]
 
         # Distillation: the teacher's probabilities per item (computed once by the platform), softened
         # by the temperature, travel with the labels through CutMix.
@@ -177,7 +77,12 @@ class Trainer:
         # Reported with the "started" event, right after the model is built.
         self.warnings = []
         self.model = FashionNet(
-            config["backbone"], config["head"], self.class_counts, hyper["hiddenSize"], hyper["dropout"], hyper["pretrained"],
+            config["backbone"],
+            config["head"],
+            self.class_counts,
+            hyper["hiddenSize"],
+            hyper["dropout"],
+            hyper["pretrained"],
             weights=WeightsStore(config.get("weights")),
             on_progress=lambda file, done, total: events.emit("downloading", file=file, done=done, total=total),
             on_warning=self.warnings.append,
@@ -197,12 +102,9 @@ class Trainer:
         frequencies = class_frequencies(self.train_items, self.class_counts)
         total = len(self.train_items)
         self.class_weights = [
-            (total / (n * f.clamp_min(1))).to(self.device) if hyper["classWeightedLoss"] else None
-            for n, f in zip(self.class_counts, frequencies)
+            (total / (n * f.clamp_min(1))).to(self.device) if hyper["classWeightedLoss"] else None for n, f in zip(self.class_counts, frequencies)
         ]
-        self.log_priors = [
-            (f.clamp_min(1) / total).log().to(self.device) if hyper["logitAdjustment"] else None for f in frequencies
-        ]
+        self.log_priors = [(f.clamp_min(1) / total).log().to(self.device) if hyper["logitAdjustment"] else None for f in frequencies]
 
         generator = torch.Generator().manual_seed(hyper["seed"])
         copies = hyper["cutmixCopies"] if hyper["cutmix"] == "offline" else 0
@@ -212,8 +114,7 @@ class Trainer:
             # Each item weighs the mean over tasks of 1 / (its class's frequency): rare classes of
             # every task come up more often.
             item_weights = [
-                sum(1.0 / frequencies[t][k].clamp_min(1).item() for t, k in enumerate(i["labels"])) / len(self.class_counts)
-                for i in self.train_items
+                sum(1.0 / frequencies[t][k].clamp_min(1).item() for t, k in enumerate(i["labels"])) / len(self.class_counts) for i in self.train_items
             ]
             order, weights = "weighted", [item_weights[j % len(item_weights)] for j in range(len(train_set))]
         self.workers = data_loader_workers(hyper.get("dataLoaderWorkers"), self.device)
@@ -404,7 +305,9 @@ class Trainer:
                 p = torch.softmax(l.float(), dim=1).cpu()
                 probabilities[task].append(p)
                 truth = t.argmax(1)
-                confusions[task] += torch.bincount(truth * self.class_counts[task] + p.argmax(1), minlength=self.class_counts[task] ** 2).view_as(confusions[task])
+                confusions[task] += torch.bincount(truth * self.class_counts[task] + p.argmax(1), minlength=self.class_counts[task] ** 2).view_as(
+                    confusions[task]
+                )
         metrics = []
         for task, confusion in zip(self.config["tasks"], confusions):
             top1, acsa = accuracy_and_acsa(confusion)

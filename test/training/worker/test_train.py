@@ -12,7 +12,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from batches import CachedBatches, batch_sampler  # noqa: E402
 from models import FashionNet, Probabilities  # noqa: E402
 from presets import letterbox_geometry, normalise  # noqa: E402
-from train import accuracy_and_acsa, soft_cross_entropy  # noqa: E402
+from scoring import accuracy_and_acsa, soft_cross_entropy  # noqa: E402
 from transforms import one_hot  # noqa: E402
 
 

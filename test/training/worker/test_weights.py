@@ -72,7 +72,9 @@ class WeightsTest(unittest.TestCase):
     def store(self, sha=None, mirror=None, manifest=True):
         with open(self.manifest, "w") as handle:
             json.dump({"mobilenet_v3_small": {"file": "mnv3-small-local.pth", "sha256": sha or self.sha}}, handle)
-        return WeightsStore({"dir": os.path.join(self.cache, "checkpoints"), "mirror": mirror or self.mirror.url, "manifest": self.manifest if manifest else None})
+        return WeightsStore(
+            {"dir": os.path.join(self.cache, "checkpoints"), "mirror": mirror or self.mirror.url, "manifest": self.manifest if manifest else None}
+        )
 
     def test_downloads_from_the_mirror_checks_the_hash_caches_and_loads(self):
         progress = []
@@ -103,7 +105,9 @@ class WeightsTest(unittest.TestCase):
 
     def test_offline_imagenet_is_an_error_naming_the_file_and_the_setting_and_auto_falls_back(self):
         closed = "http://127.0.0.1:9/models"  # the discard port: nothing listens there
-        with self.assertRaisesRegex(WeightsError, r"could not download mnv3-small-local\.pth from http://127\.0\.0\.1:9/models/mnv3-small-local\.pth .*FASHION_HOW_WEIGHTS_MIRROR"):
+        with self.assertRaisesRegex(
+            WeightsError, r"could not download mnv3-small-local\.pth from http://127\.0\.0\.1:9/models/mnv3-small-local\.pth .*FASHION_HOW_WEIGHTS_MIRROR"
+        ):
             self.store(mirror=closed).resolve("mobilenet_v3_small", "imagenet")
         warnings = []
         self.assertEqual(self.store(mirror=closed).resolve("mobilenet_v3_small", "auto", on_warning=warnings.append), (None, None))

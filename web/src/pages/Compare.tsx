@@ -4,7 +4,7 @@ import { useState } from 'react';
 import { paretoFront } from '../../../src/reports/pareto.js';
 import { f3, nodesOf, useQuery } from '../api.js';
 import { Chart, escapeHtml } from '../chart.js';
-import { type CompareRunsQuery, CompareRunsDocument, LeaderboardDocument, type LeaderboardReportFragment } from '../generated.js';
+import { CompareRunsDocument, type CompareRunsQuery, LeaderboardDocument, type LeaderboardReportFragment } from '../generated.js';
 
 type Run = CompareRunsQuery['runs']['edges'][number]['node'];
 type Report = LeaderboardReportFragment;
@@ -14,9 +14,15 @@ const runName = (run: Run) => `#${run.id} ${run.backbone}+${run.head}`;
 function RunComparison({ runs }: { runs: Run[] }) {
   const tasks = runs[0]?.epochs[0]?.validation.map((v) => v.task) ?? [];
   const epochs = Array.from({ length: Math.max(0, ...runs.map((r) => r.epochs.length)) }, (_, i) => i + 1);
-  const lines = (value: (e: Run['epochs'][number]) => number) => runs.map((run) => ({ name: runName(run), type: 'line' as const, data: run.epochs.map(value) }));
+  const lines = (value: (e: Run['epochs'][number]) => number) =>
+    runs.map((run) => ({ name: runName(run), type: 'line' as const, data: run.epochs.map(value) }));
   // Every run's name stays visible: the legend wraps, and the plot starts below it.
-  const axes = { grid: { left: 48, right: 44, top: 30 + 22 * Math.ceil(runs.length / 2), bottom: 30 }, legend: { top: 0 }, tooltip: { trigger: 'axis' as const }, xAxis: { type: 'category' as const, data: epochs, name: 'epoch' } };
+  const axes = {
+    grid: { left: 48, right: 44, top: 30 + 22 * Math.ceil(runs.length / 2), bottom: 30 },
+    legend: { top: 0 },
+    tooltip: { trigger: 'axis' as const },
+    xAxis: { type: 'category' as const, data: epochs, name: 'epoch' },
+  };
   return (
     <>
       <div className="grid">
@@ -36,9 +42,19 @@ function RunComparison({ runs }: { runs: Run[] }) {
         <table data-testid="compare-final">
           <thead>
             <tr>
-              <th>run</th><th>dataset</th><th className="num">epochs</th><th className="num">train loss</th><th className="num">mean top-1</th><th className="num">mean ACSA</th>
-              {tasks.map((task) => <th key={task} className="num">{task} ACSA</th>)}
-              <th className="num">parameters</th><th className="num">ONNX MB</th>
+              <th>run</th>
+              <th>dataset</th>
+              <th className="num">epochs</th>
+              <th className="num">train loss</th>
+              <th className="num">mean top-1</th>
+              <th className="num">mean ACSA</th>
+              {tasks.map((task) => (
+                <th key={task} className="num">
+                  {task} ACSA
+                </th>
+              ))}
+              <th className="num">parameters</th>
+              <th className="num">ONNX MB</th>
             </tr>
           </thead>
           <tbody>
@@ -46,13 +62,19 @@ function RunComparison({ runs }: { runs: Run[] }) {
               const last = run.epochs[run.epochs.length - 1];
               return (
                 <tr key={run.id} data-testid={`compare-run-${run.id}`}>
-                  <td><a href={`#/runs/${run.id}`}>{runName(run)}</a></td>
+                  <td>
+                    <a href={`#/runs/${run.id}`}>{runName(run)}</a>
+                  </td>
                   <td>{run.dataset.name}</td>
                   <td className="num">{run.epochs.length}</td>
                   <td className="num">{last ? f3(last.trainLoss) : ''}</td>
                   <td className="num">{last ? f3(last.meanTop1) : ''}</td>
                   <td className="num">{last ? f3(last.meanAcsa) : ''}</td>
-                  {tasks.map((task, t) => <td key={task} className="num">{last ? f3(last.validation[t]!.acsa) : ''}</td>)}
+                  {tasks.map((task, t) => (
+                    <td key={task} className="num">
+                      {last ? f3(last.validation[t]!.acsa) : ''}
+                    </td>
+                  ))}
                   <td className="num">{run.parameterCount?.toLocaleString('en-US') ?? ''}</td>
                   <td className="num">{run.artifact ? (run.artifact.sizeBytes / 1e6).toFixed(1) : ''}</td>
                 </tr>
@@ -89,12 +111,18 @@ const BEST_FIRST_DESCENDING = new Set<Column>(['acsa', 'top1']);
 
 const sortValue = (entry: Entry, column: Column): number | string => {
   switch (column) {
-    case 'name': return entry.name;
-    case 'acsa': return entry.report.meanAcsa;
-    case 'top1': return entry.report.meanTop1;
-    case 'size': return entry.sizeMB;
-    case 'parameters': return entry.parameters ?? -1;
-    case 'latency': return entry.latencyMs;
+    case 'name':
+      return entry.name;
+    case 'acsa':
+      return entry.report.meanAcsa;
+    case 'top1':
+      return entry.report.meanTop1;
+    case 'size':
+      return entry.sizeMB;
+    case 'parameters':
+      return entry.parameters ?? -1;
+    case 'latency':
+      return entry.latencyMs;
     default: {
       const never: never = column;
       return never;
@@ -113,14 +141,27 @@ function Leaderboard() {
   const [sort, setSort] = useState<{ column: Column; descending: boolean }>({ column: 'acsa', descending: true });
   if (error) return <p className="error">{error.message}</p>;
   if (!data) return <p className="muted">Loading…</p>;
-  if (groups.length === 0) return <p className="muted">No evaluations yet: run <code>fashion-how evaluate</code> or finish a distillation.</p>;
+  if (groups.length === 0)
+    return (
+      <p className="muted">
+        No evaluations yet: run <code>fashion-how evaluate</code> or finish a distillation.
+      </p>
+    );
   const chosen = group ?? groups[0]![0];
   const entries = new Map<string, Entry>();
   for (const r of scored) {
     if (`${r.dataset.id}:${r.split}` !== chosen) continue;
     const key = r.ensemble ? `e${r.ensemble.id}` : `a${r.artifact!.id}`;
     if (entries.has(key)) continue; // newest first: the first one seen is the latest
-    entries.set(key, { key, name: r.ensemble ? `ensemble ${r.ensemble.name}` : r.artifact!.name, kind: r.ensemble ? 'ensemble' : 'artifact', report: r, sizeMB: r.model!.sizeMB, parameters: r.model!.parameterCount ?? null, latencyMs: r.model!.cpuLatencyMs });
+    entries.set(key, {
+      key,
+      name: r.ensemble ? `ensemble ${r.ensemble.name}` : r.artifact!.name,
+      kind: r.ensemble ? 'ensemble' : 'artifact',
+      report: r,
+      sizeMB: r.model!.sizeMB,
+      parameters: r.model!.parameterCount ?? null,
+      latencyMs: r.model!.cpuLatencyMs,
+    });
   }
   const rows = [...entries.values()];
   const bySize = paretoFront(rows.map((e) => ({ accuracy: e.report.meanAcsa, cost: e.sizeMB })));
@@ -137,10 +178,16 @@ function Leaderboard() {
         <label className="check">
           scored on{' '}
           <select value={chosen} onChange={(e) => setGroup(e.target.value)} data-testid="leaderboard-split">
-            {groups.map(([key, name]) => <option key={key} value={key}>{name}</option>)}
+            {groups.map(([key, name]) => (
+              <option key={key} value={key}>
+                {name}
+              </option>
+            ))}
           </select>
         </label>
-        <span className="muted">the newest evaluation of each model on these items; ★ marks the Pareto front (no other model is at least as accurate and at most as large, or as slow)</span>
+        <span className="muted">
+          the newest evaluation of each model on these items; ★ marks the Pareto front (no other model is at least as accurate and at most as large, or as slow)
+        </span>
       </p>
       <table data-testid="leaderboard">
         <thead>
@@ -148,15 +195,19 @@ function Leaderboard() {
             {COLUMNS.map(([column, label]) => (
               <th key={column} className={column === 'name' ? '' : 'num'}>
                 <button
+                  type="button"
                   className="sort"
                   data-testid={`sort-${column}`}
                   onClick={() => setSort({ column, descending: sort.column === column ? !sort.descending : BEST_FIRST_DESCENDING.has(column) })}
                 >
-                  {label}{sort.column === column ? (sort.descending ? ' ▼' : ' ▲') : ''}
+                  {label}
+                  {sort.column === column ? (sort.descending ? ' ▼' : ' ▲') : ''}
                 </button>
               </th>
             ))}
-            <th>Pareto: size</th><th>Pareto: latency</th><th>report</th>
+            <th>Pareto: size</th>
+            <th>Pareto: latency</th>
+            <th>report</th>
           </tr>
         </thead>
         <tbody>
@@ -170,7 +221,9 @@ function Leaderboard() {
               <td className="num">{e.latencyMs.toFixed(2)}</td>
               <td data-testid="front-size">{front.get(e.key)!.size ? '★' : ''}</td>
               <td data-testid="front-latency">{front.get(e.key)!.latency ? '★' : ''}</td>
-              <td><a href={`#/reports/${e.report.id}`}>#{e.report.id}</a></td>
+              <td>
+                <a href={`#/reports/${e.report.id}`}>#{e.report.id}</a>
+              </td>
             </tr>
           ))}
         </tbody>
@@ -184,8 +237,21 @@ function Leaderboard() {
           xAxis: { type: 'value', name: 'ONNX MB', nameLocation: 'middle', nameGap: 26 },
           yAxis: { type: 'value', name: 'mean ACSA', scale: true },
           series: [
-            { type: 'scatter', symbolSize: 10, data: rows.map((e, i) => ({ name: e.name, value: [e.sizeMB, e.report.meanAcsa], itemStyle: { color: bySize.has(i) ? '#e0301e' : '#9aa5b1' } })) },
-            { type: 'line', step: 'end', symbol: 'none', lineStyle: { color: '#e0301e', type: 'dashed' }, data: rows.filter((_, i) => bySize.has(i)).map((e) => [e.sizeMB, e.report.meanAcsa]).sort((a, b) => a[0]! - b[0]!) },
+            {
+              type: 'scatter',
+              symbolSize: 10,
+              data: rows.map((e, i) => ({ name: e.name, value: [e.sizeMB, e.report.meanAcsa], itemStyle: { color: bySize.has(i) ? '#e0301e' : '#9aa5b1' } })),
+            },
+            {
+              type: 'line',
+              step: 'end',
+              symbol: 'none',
+              lineStyle: { color: '#e0301e', type: 'dashed' },
+              data: rows
+                .filter((_, i) => bySize.has(i))
+                .map((e) => [e.sizeMB, e.report.meanAcsa])
+                .sort((a, b) => a[0]! - b[0]!),
+            },
           ],
         }}
       />
@@ -211,7 +277,8 @@ export function ComparePage({ ids }: { ids: string[] }) {
         <div data-testid="compare-pick">
           {runs.map((run) => (
             <label key={run.id} className="check">
-              <input type="checkbox" checked={ids.includes(run.id)} onChange={() => toggle(run.id)} /> {runName(run)} <span className="muted">({run.dataset.name})</span>
+              <input type="checkbox" checked={ids.includes(run.id)} onChange={() => toggle(run.id)} /> {runName(run)}{' '}
+              <span className="muted">({run.dataset.name})</span>
             </label>
           ))}
         </div>

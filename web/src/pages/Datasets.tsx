@@ -10,7 +10,12 @@ export function DatasetsPage() {
   if (error) return <p className="error">{error.message}</p>;
   if (!data) return <p className="muted">Loading…</p>;
   const datasets = nodesOf(data.datasets);
-  if (datasets.length === 0) return <p className="muted">No datasets yet: run <code>fashion-how synth</code> and <code>fashion-how import</code>, or <code>fashion-how demo</code>.</p>;
+  if (datasets.length === 0)
+    return (
+      <p className="muted">
+        No datasets yet: run <code>fashion-how synth</code> and <code>fashion-how import</code>, or <code>fashion-how demo</code>.
+      </p>
+    );
   return (
     <>
       <h1>Datasets</h1>
@@ -36,17 +41,29 @@ export function DatasetsPage() {
                     tooltip: {},
                     xAxis: { type: 'category', data: task.classes.map((c) => c.name), axisLabel: { rotate: 35 } },
                     yAxis: { type: 'value' },
-                    series: [{ type: 'bar', data: task.classes.map((c) => ({ value: c.count, itemStyle: { color: c.share < RARE_SHARE ? RARE_COLOUR : BAR_COLOUR } })) }],
+                    series: [
+                      {
+                        type: 'bar',
+                        data: task.classes.map((c) => ({ value: c.count, itemStyle: { color: c.share < RARE_SHARE ? RARE_COLOUR : BAR_COLOUR } })),
+                      },
+                    ],
                   }}
                 />
                 <table>
                   <thead>
-                    <tr><th>class</th><th className="num">count</th><th className="num">share</th></tr>
+                    <tr>
+                      <th>class</th>
+                      <th className="num">count</th>
+                      <th className="num">share</th>
+                    </tr>
                   </thead>
                   <tbody>
                     {task.classes.map((c) => (
                       <tr key={c.index} className={c.share < RARE_SHARE ? 'rare' : ''}>
-                        <td>{c.name}{c.share < RARE_SHARE && ' (rare)'}</td>
+                        <td>
+                          {c.name}
+                          {c.share < RARE_SHARE && ' (rare)'}
+                        </td>
                         <td className="num">{c.count}</td>
                         <td className="num">{pct(c.share)}</td>
                       </tr>

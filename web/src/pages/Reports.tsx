@@ -1,8 +1,8 @@
 import { useState } from 'react';
 import { f3, pct, request, useQuery, useSubscription } from '../api.js';
-import { MoreButton, usePages } from '../paging.js';
 import { Chart, escapeHtml } from '../chart.js';
 import { type ReportBodyFragment, ReportModelCardDocument, ReportPageDocument, ReportsLiveDocument, ReportsPageDocument } from '../generated.js';
+import { MoreButton, usePages } from '../paging.js';
 
 const subject = (r: { ensemble?: { name: string } | null; artifact?: { name: string } | null; run?: { id: string } | null }) =>
   r.ensemble ? `ensemble ${r.ensemble.name}` : r.artifact ? r.artifact.name : r.run ? `run ${r.run.id}` : '';
@@ -21,12 +21,22 @@ export function ReportsPage() {
       <section className="card">
         <table data-testid="reports-table">
           <thead>
-            <tr><th>report</th><th>model</th><th>split</th><th>source</th><th className="num">items</th><th className="num">mean top-1</th><th className="num">mean ACSA</th></tr>
+            <tr>
+              <th>report</th>
+              <th>model</th>
+              <th>split</th>
+              <th>source</th>
+              <th className="num">items</th>
+              <th className="num">mean top-1</th>
+              <th className="num">mean ACSA</th>
+            </tr>
           </thead>
           <tbody>
             {reports.rows.map((r) => (
               <tr key={r.id}>
-                <td><a href={`#/reports/${r.id}`}>#{r.id}</a></td>
+                <td>
+                  <a href={`#/reports/${r.id}`}>#{r.id}</a>
+                </td>
                 <td>{subject(r)}</td>
                 <td>{r.split}</td>
                 <td>{r.source}</td>
@@ -37,7 +47,11 @@ export function ReportsPage() {
             ))}
           </tbody>
         </table>
-        {reports.rows.length === 0 && <p className="muted">No reports yet: finish a run, or run <code>fashion-how evaluate</code>.</p>}
+        {reports.rows.length === 0 && (
+          <p className="muted">
+            No reports yet: finish a run, or run <code>fashion-how evaluate</code>.
+          </p>
+        )}
         <MoreButton shown={reports.rows.length} total={reports.total} hasMore={reports.hasMore} more={reports.more} />
       </section>
     </>
@@ -54,7 +68,12 @@ function Heatmap({ matrix, normalized }: { matrix: ReportBodyFragment['confusion
       height={Math.max(240, 36 * K + 110)}
       option={{
         grid: { left: 120, right: 20, top: 10, bottom: 90 },
-        tooltip: { formatter: (p: unknown) => { const [x, y, v] = (p as { value: number[] }).value; return escapeHtml(`true ${matrix.classes[K - 1 - y!]}, predicted ${matrix.classes[x!]}: ${v}`); } },
+        tooltip: {
+          formatter: (p: unknown) => {
+            const [x, y, v] = (p as { value: number[] }).value;
+            return escapeHtml(`true ${matrix.classes[K - 1 - y!]}, predicted ${matrix.classes[x!]}: ${v}`);
+          },
+        },
         xAxis: { type: 'category', data: matrix.classes, name: 'predicted', nameLocation: 'middle', nameGap: 70, axisLabel: { rotate: 35 } },
         yAxis: { type: 'category', data: [...matrix.classes].reverse(), name: 'true' },
         visualMap: { show: false, min: 0, max: Math.max(1e-9, ...values.flat()), inRange: { color: ['#f5f7fa', '#1f5fbf'] } },
@@ -78,11 +97,23 @@ function TaskSection({ report, task, normalized }: { report: ReportBodyFragment;
           <h2>Per class</h2>
           <table data-testid={`classes-${task}`}>
             <thead>
-              <tr><th>class</th><th className="num">support</th><th className="num">precision</th><th className="num">recall</th><th className="num">F1</th></tr>
+              <tr>
+                <th>class</th>
+                <th className="num">support</th>
+                <th className="num">precision</th>
+                <th className="num">recall</th>
+                <th className="num">F1</th>
+              </tr>
             </thead>
             <tbody>
               {detail.classes.map((c) => (
-                <tr key={c.index}><td>{c.name}</td><td className="num">{c.support}</td><td className="num">{f3(c.precision)}</td><td className="num">{f3(c.recall)}</td><td className="num">{f3(c.f1)}</td></tr>
+                <tr key={c.index}>
+                  <td>{c.name}</td>
+                  <td className="num">{c.support}</td>
+                  <td className="num">{f3(c.precision)}</td>
+                  <td className="num">{f3(c.recall)}</td>
+                  <td className="num">{f3(c.f1)}</td>
+                </tr>
               ))}
             </tbody>
           </table>
@@ -98,7 +129,13 @@ function TaskSection({ report, task, normalized }: { report: ReportBodyFragment;
               yAxis: { type: 'value', min: 0, max: 1, name: 'accuracy' },
               series: [
                 { type: 'bar', name: 'accuracy', data: detail.reliability.map((b) => (b.count ? b.accuracy : null)) },
-                { type: 'line', name: 'perfect calibration', data: detail.reliability.map((b) => (b.lower + b.upper) / 2), symbol: 'none', lineStyle: { type: 'dashed' } },
+                {
+                  type: 'line',
+                  name: 'perfect calibration',
+                  data: detail.reliability.map((b) => (b.lower + b.upper) / 2),
+                  symbol: 'none',
+                  lineStyle: { type: 'dashed' },
+                },
               ],
             }}
           />
@@ -114,6 +151,7 @@ function ModelCardButton({ id }: { id: string }) {
   return (
     <span className="download">
       <button
+        type="button"
         data-testid="model-card"
         onClick={async () => {
           setMessage('');
@@ -146,11 +184,22 @@ export function ReportPage({ id }: { id: string }) {
   const side = [report, ...report.members];
   return (
     <>
-      <h1>Report #{report.id}: {subject(report)} on {report.split} ({report.itemCount} items) <ModelCardButton id={report.id} /></h1>
+      <h1>
+        Report #{report.id}: {subject(report)} on {report.split} ({report.itemCount} items) <ModelCardButton id={report.id} />
+      </h1>
       <section className="card">
         <table data-testid="headline">
           <thead>
-            <tr><th>model</th><th className="num">mean top-1</th><th className="num">mean ACSA</th>{report.tasks.map((t) => <th key={t.task} className="num">{t.task} top-1 / ACSA</th>)}</tr>
+            <tr>
+              <th>model</th>
+              <th className="num">mean top-1</th>
+              <th className="num">mean ACSA</th>
+              {report.tasks.map((t) => (
+                <th key={t.task} className="num">
+                  {t.task} top-1 / ACSA
+                </th>
+              ))}
+            </tr>
           </thead>
           <tbody>
             {side.map((r) => (
@@ -158,46 +207,81 @@ export function ReportPage({ id }: { id: string }) {
                 <td>{subject(r)}</td>
                 <td className="num">{f3(r.meanTop1)}</td>
                 <td className="num">{f3(r.meanAcsa)}</td>
-                {r.tasks.map((t) => <td key={t.task} className="num">{f3(t.top1)} / {f3(t.acsa)}</td>)}
+                {r.tasks.map((t) => (
+                  <td key={t.task} className="num">
+                    {f3(t.top1)} / {f3(t.acsa)}
+                  </td>
+                ))}
               </tr>
             ))}
           </tbody>
         </table>
         {report.gainOverBestMember && (
           <p>
-            Gain over the best member: mean ACSA {report.gainOverBestMember.meanAcsa >= 0 ? '+' : ''}{f3(report.gainOverBestMember.meanAcsa)}, mean top-1{' '}
-            {report.gainOverBestMember.meanTop1 >= 0 ? '+' : ''}{f3(report.gainOverBestMember.meanTop1)}
+            Gain over the best member: mean ACSA {report.gainOverBestMember.meanAcsa >= 0 ? '+' : ''}
+            {f3(report.gainOverBestMember.meanAcsa)}, mean top-1 {report.gainOverBestMember.meanTop1 >= 0 ? '+' : ''}
+            {f3(report.gainOverBestMember.meanTop1)}
           </p>
         )}
         {report.decisions && (
           <table data-testid="decisions">
             <thead>
-              <tr><th>decision</th><th className="num">mean top-1</th><th className="num">mean ACSA</th>{report.tasks.map((t) => <th key={t.task} className="num">{t.task} top-1 / ACSA</th>)}</tr>
+              <tr>
+                <th>decision</th>
+                <th className="num">mean top-1</th>
+                <th className="num">mean ACSA</th>
+                {report.tasks.map((t) => (
+                  <th key={t.task} className="num">
+                    {t.task} top-1 / ACSA
+                  </th>
+                ))}
+              </tr>
             </thead>
             <tbody>
               {report.decisions.map((d) => (
                 <tr key={d.decision}>
-                  <td>{d.decision === 'SOFT_VOTE' ? 'soft vote' : 'logit-adjusted (this ensemble\'s decision)'}</td>
+                  <td>{d.decision === 'SOFT_VOTE' ? 'soft vote' : "logit-adjusted (this ensemble's decision)"}</td>
                   <td className="num">{f3(d.meanTop1)}</td>
                   <td className="num">{f3(d.meanAcsa)}</td>
-                  {d.tasks.map((t) => <td key={t.task} className="num">{f3(t.top1)} / {f3(t.acsa)}</td>)}
+                  {d.tasks.map((t) => (
+                    <td key={t.task} className="num">
+                      {f3(t.top1)} / {f3(t.acsa)}
+                    </td>
+                  ))}
                 </tr>
               ))}
             </tbody>
           </table>
         )}
-        {report.model && <p className="muted">model {report.model.sizeMB.toFixed(1)} MB, {report.model.parameterCount ?? '?'} parameters, {report.model.cpuLatencyMs.toFixed(1)} ms per image on the evaluating CPU</p>}
+        {report.model && (
+          <p className="muted">
+            model {report.model.sizeMB.toFixed(1)} MB, {report.model.parameterCount ?? '?'} parameters, {report.model.cpuLatencyMs.toFixed(1)} ms per image on
+            the evaluating CPU
+          </p>
+        )}
         {report.details.length > 0 && (
           <table>
             <thead>
-              <tr><th>task</th><th className="num">top-1 [95% CI]</th><th className="num">ACSA [95% CI]</th><th className="num">macro F1</th><th className="num">MCC</th><th className="num">kappa</th><th className="num">NLL</th></tr>
+              <tr>
+                <th>task</th>
+                <th className="num">top-1 [95% CI]</th>
+                <th className="num">ACSA [95% CI]</th>
+                <th className="num">macro F1</th>
+                <th className="num">MCC</th>
+                <th className="num">kappa</th>
+                <th className="num">NLL</th>
+              </tr>
             </thead>
             <tbody>
               {report.details.map((d) => (
                 <tr key={d.task}>
                   <td>{d.name}</td>
-                  <td className="num">{f3(d.top1)} [{f3(d.top1Interval.low)}, {f3(d.top1Interval.high)}]</td>
-                  <td className="num">{f3(d.acsa)} [{f3(d.acsaInterval.low)}, {f3(d.acsaInterval.high)}]</td>
+                  <td className="num">
+                    {f3(d.top1)} [{f3(d.top1Interval.low)}, {f3(d.top1Interval.high)}]
+                  </td>
+                  <td className="num">
+                    {f3(d.acsa)} [{f3(d.acsaInterval.low)}, {f3(d.acsaInterval.high)}]
+                  </td>
                   <td className="num">{f3(d.macroF1)}</td>
                   <td className="num">{f3(d.mcc)}</td>
                   <td className="num">{f3(d.kappa)}</td>
@@ -212,7 +296,9 @@ export function ReportPage({ id }: { id: string }) {
         <p>
           task:{' '}
           {report.confusionMatrices.map((m) => (
-            <button key={m.task} onClick={() => setTask(m.task)} disabled={m.task === task} style={{ marginRight: 4 }}>{m.taskName}</button>
+            <button type="button" key={m.task} onClick={() => setTask(m.task)} disabled={m.task === task} style={{ marginRight: 4 }}>
+              {m.taskName}
+            </button>
           ))}{' '}
           <label style={{ display: 'inline-flex', flexDirection: 'row', gap: 4 }}>
             <input type="checkbox" checked={normalized} onChange={(e) => setNormalized(e.target.checked)} data-testid="normalize" /> row-normalised

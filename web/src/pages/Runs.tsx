@@ -1,15 +1,44 @@
 import { useEffect, useRef, useState } from 'react';
 import { f3, nodesOf, request, useQuery, useSubscription } from '../api.js';
-import { MoreButton, usePages } from '../paging.js';
 import { Chart } from '../chart.js';
-import { CancelRunButtonDocument, type RunDetailFragment, ResumeRunButtonDocument, RunLiveDocument, RunPageDocument, type RunPageQuery, type RunRowFragment, RunsLiveDocument, RunsPageDocument, StartTrainingChoicesDocument, StartTrainingFormDocument } from '../generated.js';
+import {
+  CancelRunButtonDocument,
+  ResumeRunButtonDocument,
+  type RunDetailFragment,
+  RunLiveDocument,
+  RunPageDocument,
+  type RunPageQuery,
+  type RunRowFragment,
+  RunsLiveDocument,
+  RunsPageDocument,
+  StartTrainingChoicesDocument,
+  StartTrainingFormDocument,
+} from '../generated.js';
+import { MoreButton, usePages } from '../paging.js';
 
-
-function StartForm({ datasets, backbones, heads, onStarted }: { datasets: { id: string; name: string }[]; backbones: string[]; heads: string[]; onStarted: () => unknown }) {
+function StartForm({
+  datasets,
+  backbones,
+  heads,
+  onStarted,
+}: {
+  datasets: { id: string; name: string }[];
+  backbones: string[];
+  heads: string[];
+  onStarted: () => unknown;
+}) {
   // The seed's recipe, pre-filled.
-  const [form, setForm] = useState({ datasetId: datasets[0]?.id ?? '', backbones: ['resnet18'], heads: ['feedforward'], epochs: 3, batchSize: 64, imageSize: 224 });
+  const [form, setForm] = useState({
+    datasetId: datasets[0]?.id ?? '',
+    backbones: ['resnet18'],
+    heads: ['feedforward'],
+    epochs: 3,
+    batchSize: 64,
+    imageSize: 224,
+  });
   const [message, setMessage] = useState('');
-  const toggle = (key: 'backbones' | 'heads', value: string) => setForm((f) => ({ ...f, [key]: f[key].includes(value) ? f[key].filter((v) => v !== value) : [...f[key], value] }));
+  const toggle = (key: 'backbones' | 'heads', value: string) =>
+    setForm((f) => ({ ...f, [key]: f[key].includes(value) ? f[key].filter((v) => v !== value) : [...f[key], value] }));
   return (
     <form
       className="card"
@@ -18,7 +47,12 @@ function StartForm({ datasets, backbones, heads, onStarted }: { datasets: { id: 
         event.preventDefault();
         try {
           const { startTraining } = await request(StartTrainingFormDocument, {
-            input: { datasetId: form.datasetId, backbones: form.backbones, heads: form.heads, options: { epochs: form.epochs, batchSize: form.batchSize, imageSize: form.imageSize } },
+            input: {
+              datasetId: form.datasetId,
+              backbones: form.backbones,
+              heads: form.heads,
+              options: { epochs: form.epochs, batchSize: form.batchSize, imageSize: form.imageSize },
+            },
           });
           setMessage(`queued run(s) ${startTraining.map((r) => r.id).join(', ')}`);
           onStarted();
@@ -32,7 +66,11 @@ function StartForm({ datasets, backbones, heads, onStarted }: { datasets: { id: 
         <label>
           dataset
           <select value={form.datasetId} onChange={(e) => setForm({ ...form, datasetId: e.target.value })}>
-            {datasets.map((d) => <option key={d.id} value={d.id}>{d.name}</option>)}
+            {datasets.map((d) => (
+              <option key={d.id} value={d.id}>
+                {d.name}
+              </option>
+            ))}
           </select>
         </label>
         {(['epochs', 'batchSize', 'imageSize'] as const).map((key) => (
@@ -119,22 +157,44 @@ export function RunsPage() {
       <section className="card">
         <table data-testid="runs-table">
           <thead>
-            <tr><th>run</th><th>dataset</th><th>backbone</th><th>head</th><th>status</th><th>epoch</th><th className="num">images/s</th><th className="num">best val. ACSA</th><th></th></tr>
+            <tr>
+              <th>run</th>
+              <th>dataset</th>
+              <th>backbone</th>
+              <th>head</th>
+              <th>status</th>
+              <th>epoch</th>
+              <th className="num">images/s</th>
+              <th className="num">best val. ACSA</th>
+              <th></th>
+            </tr>
           </thead>
           <tbody>
             {runs.rows.map((run) => (
               <tr key={run.id} data-testid={`run-${run.id}`}>
-                <td><a href={`#/runs/${run.id}`}>#{run.id}</a></td>
+                <td>
+                  <a href={`#/runs/${run.id}`}>#{run.id}</a>
+                </td>
                 <td>{run.dataset.name}</td>
                 <td>{run.backbone}</td>
                 <td>{run.head}</td>
-                <td className={`status-${run.status}`} title={run.error ?? ''} data-testid="run-status">{run.status}</td>
+                <td className={`status-${run.status}`} title={run.error ?? ''} data-testid="run-status">
+                  {run.status}
+                </td>
                 <td data-testid="run-progress">{describeProgress(run.progress)}</td>
                 <td className="num">{run.progress?.imagesPerSecond?.toFixed(0) ?? ''}</td>
                 <td className="num">{run.bestValidationAcsa !== null ? f3(run.bestValidationAcsa) : ''}</td>
                 <td>
-                  {run.cancellable && <button onClick={() => act('cancel', run.id)}>Cancel</button>}
-                  {run.resumable && <button onClick={() => act('resume', run.id)}>Resume</button>}
+                  {run.cancellable && (
+                    <button type="button" onClick={() => act('cancel', run.id)}>
+                      Cancel
+                    </button>
+                  )}
+                  {run.resumable && (
+                    <button type="button" onClick={() => act('resume', run.id)}>
+                      Resume
+                    </button>
+                  )}
                 </td>
               </tr>
             ))}
@@ -142,9 +202,18 @@ export function RunsPage() {
         </table>
         {runs.rows.length === 0 && <p className="muted">No runs yet.</p>}
         <MoreButton shown={runs.rows.length} total={runs.total} hasMore={runs.hasMore} more={runs.more} />
-        <p className="muted" data-testid="runs-live">{blocked ? 'Updates every 2 s (no WebSocket).' : 'Live: updates are pushed as they happen.'}</p>
+        <p className="muted" data-testid="runs-live">
+          {blocked ? 'Updates every 2 s (no WebSocket).' : 'Live: updates are pushed as they happen.'}
+        </p>
       </section>
-      {datasets.length > 0 && <StartForm datasets={datasets} backbones={choices.data.trainingCapabilities.backbones} heads={choices.data.trainingCapabilities.heads} onStarted={() => blocked && runs.refresh()} />}
+      {datasets.length > 0 && (
+        <StartForm
+          datasets={datasets}
+          backbones={choices.data.trainingCapabilities.backbones}
+          heads={choices.data.trainingCapabilities.heads}
+          onStarted={() => blocked && runs.refresh()}
+        />
+      )}
     </>
   );
 }
@@ -173,23 +242,59 @@ export function RunPage({ id }: { id: string }) {
       <div className="grid">
         <section className="card">
           <h2>Training loss</h2>
-          <Chart testId="loss-curve" option={{ grid: { left: 48, right: 12, top: 20, bottom: 30 }, tooltip: { trigger: 'axis' }, xAxis: { type: 'category', data: epochs, name: 'epoch' }, yAxis: { type: 'value' }, series: [{ type: 'line', data: run.epochs.map((e) => e.trainLoss) }] }} />
+          <Chart
+            testId="loss-curve"
+            option={{
+              grid: { left: 48, right: 12, top: 20, bottom: 30 },
+              tooltip: { trigger: 'axis' },
+              xAxis: { type: 'category', data: epochs, name: 'epoch' },
+              yAxis: { type: 'value' },
+              series: [{ type: 'line', data: run.epochs.map((e) => e.trainLoss) }],
+            }}
+          />
         </section>
         <section className="card">
           <h2>Validation ACSA per task</h2>
           <Chart
             testId="acsa-curves"
-            option={{ grid: { left: 48, right: 12, top: 36, bottom: 30 }, legend: { top: 0 }, tooltip: { trigger: 'axis' }, xAxis: { type: 'category', data: epochs, name: 'epoch' }, yAxis: { type: 'value', min: 0, max: 1 }, series: tasks.map((task, t) => ({ name: task, type: 'line', data: run.epochs.map((e) => e.validation[t]!.acsa) })) }}
+            option={{
+              grid: { left: 48, right: 12, top: 36, bottom: 30 },
+              legend: { top: 0 },
+              tooltip: { trigger: 'axis' },
+              xAxis: { type: 'category', data: epochs, name: 'epoch' },
+              yAxis: { type: 'value', min: 0, max: 1 },
+              series: tasks.map((task, t) => ({ name: task, type: 'line', data: run.epochs.map((e) => e.validation[t]!.acsa) })),
+            }}
           />
         </section>
       </div>
       <section className="card">
         <h2>Configuration</h2>
         <p>
-          device {run.device ?? '–'}, <span data-testid="worker">{run.workerId ? `${run.status === 'RUNNING' ? 'running on' : 'last run by'} ${run.workerId}${run.status === 'RUNNING' && run.heartbeatAt ? ` (heartbeat ${new Date(run.heartbeatAt).toLocaleTimeString()})` : ''}, attempt ${run.attempts}` : 'not started yet'}</span>, <span data-testid="weights">{run.weights ? `starting weights ${run.weights.file} (sha256 ${run.weights.sha256.slice(0, 12)}…${run.weights.downloaded ? ', downloaded by this run' : ''})` : 'random init'}</span>; reports:{' '}
-          {reports.map((r) => <a key={r.id} href={`#/reports/${r.id}`} style={{ marginRight: 6 }}>#{r.id} ({r.split}, ACSA {f3(r.meanAcsa)})</a>)}
+          device {run.device ?? '–'},{' '}
+          <span data-testid="worker">
+            {run.workerId
+              ? `${run.status === 'RUNNING' ? 'running on' : 'last run by'} ${run.workerId}${run.status === 'RUNNING' && run.heartbeatAt ? ` (heartbeat ${new Date(run.heartbeatAt).toLocaleTimeString()})` : ''}, attempt ${run.attempts}`
+              : 'not started yet'}
+          </span>
+          ,{' '}
+          <span data-testid="weights">
+            {run.weights
+              ? `starting weights ${run.weights.file} (sha256 ${run.weights.sha256.slice(0, 12)}…${run.weights.downloaded ? ', downloaded by this run' : ''})`
+              : 'random init'}
+          </span>
+          ; reports:{' '}
+          {reports.map((r) => (
+            <a key={r.id} href={`#/reports/${r.id}`} style={{ marginRight: 6 }}>
+              #{r.id} ({r.split}, ACSA {f3(r.meanAcsa)})
+            </a>
+          ))}
         </p>
-        {run.warnings.map((w) => <p key={w} className="error">{w}</p>)}
+        {run.warnings.map((w) => (
+          <p key={w} className="error">
+            {w}
+          </p>
+        ))}
         {run.imageCache && <p data-testid="image-cache">{describeCache(run.imageCache)}</p>}
         <pre style={{ fontSize: 12 }}>{JSON.stringify(run.config, null, 2)}</pre>
       </section>

@@ -1,7 +1,7 @@
 import { type PointerEvent as ReactPointerEvent, useEffect, useRef, useState } from 'react';
 import { nodesOf, pct, request, useQuery } from '../api.js';
 import { Chart } from '../chart.js';
-import { type TryItQuery, type TryItSaliencyQuery, TryItDocument, TryItModelsDocument, TryItSaliencyDocument } from '../generated.js';
+import { TryItDocument, TryItModelsDocument, type TryItQuery, TryItSaliencyDocument, type TryItSaliencyQuery } from '../generated.js';
 
 type Box = { xmin: number; ymin: number; xmax: number; ymax: number };
 type Size = { width: number; height: number };
@@ -55,8 +55,16 @@ function BoxEditor({ src, size, bbox, onChange }: { src: string; size: Size; bbo
         }}
         onPointerUp={() => (drag.current = null)}
       >
+        <title>the item bbox: drag inside to move it, outside to draw a new one</title>
         {/* While the numbers are being typed the box may be inverted for a moment: draw nothing negative. */}
-        <rect data-testid="bbox-rect" x={bbox.xmin} y={bbox.ymin} width={Math.max(0, bbox.xmax - bbox.xmin)} height={Math.max(0, bbox.ymax - bbox.ymin)} vectorEffect="non-scaling-stroke" />
+        <rect
+          data-testid="bbox-rect"
+          x={bbox.xmin}
+          y={bbox.ymin}
+          width={Math.max(0, bbox.xmax - bbox.xmin)}
+          height={Math.max(0, bbox.ymax - bbox.ymin)}
+          vectorEffect="non-scaling-stroke"
+        />
       </svg>
     </div>
   );
@@ -73,11 +81,13 @@ function SaliencyMap({ saliency, task, scale }: { saliency: TryItSaliencyQuery['
       <div className="overlay">
         <img src={saliency.crop} alt={`model input, ${map.task}`} />
         <svg viewBox={`0 0 ${size} ${size}`} preserveAspectRatio="none">
+          <title>{`how much each patch, hidden, lowers the ${map.task} prediction`}</title>
           {map.drops.map((drop, cell) => {
             const row = Math.floor(cell / grid);
             const column = cell % grid;
             return (
               <rect
+                // biome-ignore lint/suspicious/noArrayIndexKey: a cell's index is its place in the fixed grid, the same cell on every render
                 key={cell}
                 className="saliency-cell"
                 data-cell={cell}
@@ -166,24 +176,46 @@ export function TryItPage() {
         {(['xmin', 'ymin', 'xmax', 'ymax'] as const).map((key) => (
           <label key={key}>
             {key}
-            <input type="number" value={bbox[key]} onChange={(e) => setBbox({ ...bbox, [key]: Number(e.target.value) })} style={{ width: 70 }} data-testid={`bbox-${key}`} />
+            <input
+              type="number"
+              value={bbox[key]}
+              onChange={(e) => setBbox({ ...bbox, [key]: Number(e.target.value) })}
+              style={{ width: 70 }}
+              data-testid={`bbox-${key}`}
+            />
           </label>
         ))}
         <label>
           model
           <select value={target} onChange={(e) => setTarget(e.target.value)} data-testid="model" style={{ maxWidth: 280 }}>
             <option value="">default ensemble</option>
-            {models.data && nodesOf(models.data.ensembles).map((e) => <option key={e.id} value={`e:${e.id}`}>ensemble {e.name}</option>)}
-            {models.data && nodesOf(models.data.artifacts).map((a) => <option key={a.id} value={`a:${a.id}`}>artifact {a.name}</option>)}
+            {models.data &&
+              nodesOf(models.data.ensembles).map((e) => (
+                <option key={e.id} value={`e:${e.id}`}>
+                  ensemble {e.name}
+                </option>
+              ))}
+            {models.data &&
+              nodesOf(models.data.artifacts).map((a) => (
+                <option key={a.id} value={`a:${a.id}`}>
+                  artifact {a.name}
+                </option>
+              ))}
           </select>
         </label>
         <label>
           occlusion grid
           <input type="number" min={2} max={16} value={grid} onChange={(e) => setGrid(Number(e.target.value))} style={{ width: 60 }} data-testid="grid" />
         </label>
-        <button type="submit" disabled={!file}>Classify</button>
+        <button type="submit" disabled={!file}>
+          Classify
+        </button>
         <span data-testid="try-message">{message}</span>
-        {size && <span className="muted">image {size.width}x{size.height}; drag on the image to draw the box, or inside it to move it</span>}
+        {size && (
+          <span className="muted">
+            image {size.width}x{size.height}; drag on the image to draw the box, or inside it to move it
+          </span>
+        )}
       </form>
       {src && size && (
         <section className="card">
@@ -194,21 +226,32 @@ export function TryItPage() {
             </div>
             {saliency && (
               <div className="model-view">
-                <h2>What the model sees ({saliency.size}×{saliency.size})</h2>
+                <h2>
+                  What the model sees ({saliency.size}×{saliency.size})
+                </h2>
                 <img className="model-input" src={saliency.crop} alt="model input" data-testid="crop" />
                 <p className="muted">
                   cropped to the box, long side resized to {saliency.size} px, padded to a square: exactly the model's input
-                  {saliency.letterbox.width < saliency.size || saliency.letterbox.height < saliency.size ? ` (crop ${saliency.letterbox.width}×${saliency.letterbox.height} at ${saliency.letterbox.left},${saliency.letterbox.top})` : ''}
+                  {saliency.letterbox.width < saliency.size || saliency.letterbox.height < saliency.size
+                    ? ` (crop ${saliency.letterbox.width}×${saliency.letterbox.height} at ${saliency.letterbox.left},${saliency.letterbox.top})`
+                    : ''}
                 </p>
               </div>
             )}
           </div>
           {saliency && (
             <>
-              <h2>Where the decision came from: occlusion sensitivity ({saliency.model}, {saliency.grid}×{saliency.grid} grid)</h2>
-              <p className="muted">Each cell was covered with the model's mean colour in turn; red: the predicted class lost probability without it, blue: it gained. One colour scale for all tasks (strongest cell {pct(scale)}).</p>
+              <h2>
+                Where the decision came from: occlusion sensitivity ({saliency.model}, {saliency.grid}×{saliency.grid} grid)
+              </h2>
+              <p className="muted">
+                Each cell was covered with the model's mean colour in turn; red: the predicted class lost probability without it, blue: it gained. One colour
+                scale for all tasks (strongest cell {pct(scale)}).
+              </p>
               <div className="saliency-row">
-                {saliency.tasks.map((t, i) => <SaliencyMap key={t.task} saliency={saliency} task={i} scale={scale} />)}
+                {saliency.tasks.map((t, i) => (
+                  <SaliencyMap key={t.task} saliency={saliency} task={i} scale={scale} />
+                ))}
               </div>
             </>
           )}
@@ -233,7 +276,11 @@ export function TryItPage() {
                     yAxis: { type: 'category', data: task.distribution.map((d) => d.name) },
                     series: [
                       { name: 'answer', type: 'bar', data: task.distribution.map((d) => d.probability) },
-                      ...(task.members ?? []).map((m) => ({ name: `artifact ${m.artifactId} (w ${m.weight})`, type: 'bar' as const, data: m.distribution.map((d) => d.probability) })),
+                      ...(task.members ?? []).map((m) => ({
+                        name: `artifact ${m.artifactId} (w ${m.weight})`,
+                        type: 'bar' as const,
+                        data: m.distribution.map((d) => d.probability),
+                      })),
                     ],
                   }}
                 />

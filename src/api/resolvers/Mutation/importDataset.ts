@@ -5,10 +5,7 @@ import { nullsAsAbsent } from '../absent.js';
 
 export const importDataset: NonNullable<MutationResolvers['importDataset']> = async (_parent, { input }, { services, caller }) => {
   requireRole(caller, 'trainer', 'importDataset');
-  const outcome = await runImport(
-    { skipInvalid: false, ...nullsAsAbsent(input) },
-    services.importContext,
-  );
+  const outcome = await runImport({ skipInvalid: false, ...nullsAsAbsent(input) }, services.importContext);
   return {
     dataset: await services.datasets.get(outcome.datasetId),
     created: outcome.created,

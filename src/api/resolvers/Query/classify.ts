@@ -1,6 +1,6 @@
 import type { QueryResolvers } from '../../generated/graphql.js';
-import { imageBytes } from '../imageInput.js';
 import { parseId } from '../ids.js';
+import { imageBytes } from '../imageInput.js';
 
 export const classify: NonNullable<QueryResolvers['classify']> = (_parent, { input }, { services, config, client }) =>
   services.clientLimiter.run(client, async () =>

@@ -4,5 +4,9 @@ import { datasetWhere } from '../filters.js';
 
 export const datasetsConnection: NonNullable<QueryResolvers['datasetsConnection']> = (_parent, { filter, ...page }, { services: { db } }) => {
   const where = datasetWhere(filter);
-  return paginate(page, (query) => db.dataset.findMany({ ...query, where: { AND: [where, query.where] } }), () => db.dataset.count({ where }));
+  return paginate(
+    page,
+    (query) => db.dataset.findMany({ ...query, where: { AND: [where, query.where] } }),
+    () => db.dataset.count({ where }),
+  );
 };

@@ -4,5 +4,9 @@ import { ensembleWhere } from '../filters.js';
 
 export const ensemblesConnection: NonNullable<QueryResolvers['ensemblesConnection']> = (_parent, { filter, ...page }, { services: { db } }) => {
   const where = ensembleWhere(filter);
-  return paginate(page, (query) => db.ensemble.findMany({ ...query, where: { AND: [where, query.where] } }), () => db.ensemble.count({ where }));
+  return paginate(
+    page,
+    (query) => db.ensemble.findMany({ ...query, where: { AND: [where, query.where] } }),
+    () => db.ensemble.count({ where }),
+  );
 };

@@ -8,6 +8,12 @@ export const health: NonNullable<QueryResolvers['health']> = async (_parent, _ar
     ok: database,
     version: VERSION,
     database,
-    limits: { maxClassifyImages: config.serving.maxClassifyImages, maxImageBytes: config.imageLimits.maxBytes, maxImagePixels: config.imageLimits.maxPixels, maxBodyBytes: config.maxBodyBytes, maxModelBytes: config.maxModelBytes },
+    limits: {
+      maxClassifyImages: config.serving.maxClassifyImages,
+      maxImageBytes: config.imageLimits.maxBytes,
+      maxImagePixels: config.imageLimits.maxPixels,
+      maxBodyBytes: config.maxBodyBytes,
+      maxModelBytes: config.maxModelBytes,
+    },
   };
 };

@@ -5,5 +5,9 @@ import { runFilterOf } from '../filters.js';
 
 export const runsConnection: NonNullable<QueryResolvers['runsConnection']> = (_parent, { filter, ...page }, { services: { db } }) => {
   const where = runWhere(runFilterOf(filter));
-  return paginate(page, (query) => db.trainingRun.findMany({ ...query, where: { AND: [where, query.where] } }), () => db.trainingRun.count({ where }));
+  return paginate(
+    page,
+    (query) => db.trainingRun.findMany({ ...query, where: { AND: [where, query.where] } }),
+    () => db.trainingRun.count({ where }),
+  );
 };

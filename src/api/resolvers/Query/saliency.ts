@@ -1,8 +1,8 @@
-import type { QueryResolvers } from '../../generated/graphql.js';
 import { saliency as explain } from '../../../inference/saliency.js';
+import type { QueryResolvers } from '../../generated/graphql.js';
 import { nullsAsAbsent } from '../absent.js';
-import { imageBytes } from '../imageInput.js';
 import { parseId } from '../ids.js';
+import { imageBytes } from '../imageInput.js';
 
 export const saliency: NonNullable<QueryResolvers['saliency']> = async (_parent, { input }, { services, config, client }) => {
   // The occluded copies are model time like classify's images: the same per-client limit applies.

@@ -6,5 +6,9 @@ import { tokenWhere } from '../filters.js';
 export const tokensConnection: NonNullable<QueryResolvers['tokensConnection']> = (_parent, { filter, ...page }, { services: { db }, caller }) => {
   requireRole(caller, 'admin', 'listing tokens');
   const where = tokenWhere(filter);
-  return paginate(page, (query) => db.apiToken.findMany({ ...query, where: { AND: [where, query.where] }, omit: { hash: true } }), () => db.apiToken.count({ where }));
+  return paginate(
+    page,
+    (query) => db.apiToken.findMany({ ...query, where: { AND: [where, query.where] }, omit: { hash: true } }),
+    () => db.apiToken.count({ where }),
+  );
 };

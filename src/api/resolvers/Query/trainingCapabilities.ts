@@ -2,5 +2,11 @@ import type { QueryResolvers } from '../../generated/graphql.js';
 
 export const trainingCapabilities: NonNullable<QueryResolvers['trainingCapabilities']> = async (_parent, _args, { services }) => {
   const runtime = await services.training.runtime();
-  return { backbones: runtime.backbones, heads: runtime.heads, python: `${runtime.executable} (${runtime.python})`, torch: runtime.torch, cudaDevices: runtime.cudaDevices };
+  return {
+    backbones: runtime.backbones,
+    heads: runtime.heads,
+    python: `${runtime.executable} (${runtime.python})`,
+    torch: runtime.torch,
+    cudaDevices: runtime.cudaDevices,
+  };
 };

@@ -1,8 +1,8 @@
-import type { SubscriptionResolvers } from '../../generated/graphql.js';
 import { follow } from '../../../pubsub/pubsub.js';
-import type { TrainingRunRow } from '../mappers.js';
 import { FINAL_STATUSES } from '../../../training/runRecord.js';
+import type { SubscriptionResolvers } from '../../generated/graphql.js';
 import { parseId } from '../ids.js';
+import type { TrainingRunRow } from '../mappers.js';
 
 /** The run now, then after each change, ending with its final status. */
 export const runUpdated: NonNullable<SubscriptionResolvers['runUpdated']> = {

@@ -1,7 +1,7 @@
-import type { SubscriptionResolvers } from '../../generated/graphql.js';
 import { follow } from '../../../pubsub/pubsub.js';
-import type { TrainingRunRow } from '../mappers.js';
+import type { SubscriptionResolvers } from '../../generated/graphql.js';
 import { runFilterOf } from '../filters.js';
+import type { TrainingRunRow } from '../mappers.js';
 
 export const runsUpdated: NonNullable<SubscriptionResolvers['runsUpdated']> = {
   subscribe: (_parent, { filter }, { services }) => {
