@@ -2,19 +2,38 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import type { App } from '../app.js';
 import { DEFAULT_SPLIT_SEED, DEFAULT_VALIDATION_FRACTION, type ImportOutcome, importDataset } from '../data/import.js';
-import { writeSyntheticDataset } from '../data/synth.js';
+import { DEFAULT_LABEL_SCHEMA } from '../data/labelSchema.js';
+import { DEFAULT_REALISTIC_LABEL_NOISE, SYNTH_DIFFICULTIES, type SynthDifficulty, writeSyntheticDataset } from '../data/synth.js';
 import { SPLITS, type Split } from '../domain.js';
 import { percent, table } from './format.js';
-import { fraction, int } from './options.js';
+import { choice, fraction, int } from './options.js';
 import { createProgress } from './progress.js';
 import { withApp } from './session.js';
 
-async function synth(options: { out: string; count: number; seed: number; minSide: number; maxSide: number }) {
+async function synth(options: {
+  out: string;
+  count: number;
+  seed: number;
+  minSide: number;
+  maxSide: number;
+  difficulty: SynthDifficulty;
+  labelNoise?: number;
+}) {
   const progress = createProgress('synth');
   const result = await writeSyntheticDataset({ ...options, onProgress: (done, total) => progress.update(done, total) });
   progress.stop();
   console.log(`wrote ${result.rows.length} images under ${result.imageRoot}`);
   console.log(`wrote ${result.csvPath}`);
+  if (result.labelNoise > 0 || result.difficulty !== 'standard') {
+    const tasks = DEFAULT_LABEL_SCHEMA.tasks;
+    console.log(`${result.difficulty} difficulty, label noise ${percent(result.labelNoise)} per task: the best any model can reach (noise ceiling) is`);
+    console.log(
+      table(
+        ['task', 'top-1', 'ACSA'],
+        result.ceiling.map((c) => [tasks[c.task]!.name, c.top1.toFixed(3), c.acsa.toFixed(3)]),
+      ),
+    );
+  }
   return result;
 }
 
@@ -82,12 +101,23 @@ async function printDataset(app: App, id: number, split?: Split) {
 export function addDataCommands(program: Command): void {
   program
     .command('synth')
-    .description('write a synthetic Fashion-How dataset (JPEGs + train.csv) with a learnable signal per task')
+    .description('write a synthetic Fashion-How dataset (JPEGs + train.csv, synth.json with the noise and its ceiling)')
     .requiredOption('--out <dir>', 'output folder')
     .option('--count <n>', 'number of items', int('count', 1), 1000)
     .option('--seed <s>', 'random seed', int('seed', 0), 1)
     .option('--min-side <px>', 'smallest image side', int('min-side', 32), 160)
     .option('--max-side <px>', 'largest image side', int('max-side', 32), 320)
+    .option(
+      '--difficulty <level>',
+      `${SYNTH_DIFFICULTIES.join(' | ')}: standard is learnt perfectly; realistic has confusable classes, clutter, occlusion, bbox jitter`,
+      choice(SYNTH_DIFFICULTIES),
+      'standard',
+    )
+    .option(
+      '--label-noise <share>',
+      `share of labels per task given as a confusable class (default ${DEFAULT_REALISTIC_LABEL_NOISE} realistic, 0 standard)`,
+      fraction,
+    )
     .action(async (options) => {
       await synth(options);
     });
