@@ -1,7 +1,7 @@
 // fashion-how synth, import, datasets, dataset: data in, and what it holds.
 import { type Command, InvalidArgumentError } from 'commander';
 import type { App } from '../app.js';
-import { DEFAULT_SPLIT_SEED, DEFAULT_VALIDATION_FRACTION, type ImportOutcome, importDataset } from '../data/import.js';
+import { DEFAULT_SPLIT_SEED, DEFAULT_VALIDATION_FRACTION, type ImportOutcome, importDataset, RANKING_METRICS, type RankingMetric } from '../data/import.js';
 import { DEFAULT_LABEL_SCHEMA } from '../data/labelSchema.js';
 import { DEFAULT_REALISTIC_LABEL_NOISE, SYNTH_DIFFICULTIES, type SynthDifficulty, writeSyntheticDataset } from '../data/synth.js';
 import { SPLITS, type Split } from '../domain.js';
@@ -45,6 +45,7 @@ interface ImportOptions {
   seed: number;
   validationFraction: number;
   testFraction: number;
+  rankingMetric?: RankingMetric;
 }
 
 async function runImport(app: App, csv: string, options: ImportOptions): Promise<ImportOutcome> {
@@ -59,6 +60,7 @@ async function runImport(app: App, csv: string, options: ImportOptions): Promise
       splitSeed: options.seed,
       validationFraction: options.validationFraction,
       testFraction: options.testFraction,
+      rankingMetric: options.rankingMetric,
     },
     {
       ...app.services.importContext,
@@ -85,7 +87,9 @@ async function printDataset(app: App, id: number, split?: Split) {
   const { datasets } = app.services;
   const dataset = await datasets.get(id);
   const splits = await datasets.splitCounts(id);
-  console.log(`dataset ${dataset.id} "${dataset.name}": ${dataset.itemCount} items (${splits.map((s) => `${s.split.toLowerCase()} ${s.count}`).join(', ')})`);
+  console.log(
+    `dataset ${dataset.id} "${dataset.name}": ${dataset.itemCount} items (${splits.map((s) => `${s.split.toLowerCase()} ${s.count}`).join(', ')}), ranked by ${dataset.rankingMetric}`,
+  );
   if (dataset.rejectCount > 0) console.log(`${dataset.rejectCount} rows were rejected at import`);
   for (const task of await datasets.distribution(id, split)) {
     console.log(`\n${task.name}${split ? ` (${split.toLowerCase()})` : ''}: ${task.total} labels, imbalance ratio ${task.imbalanceRatio?.toFixed(1) ?? 'n/a'}`);
@@ -132,6 +136,11 @@ export function addDataCommands(program: Command): void {
     .option('--skip-invalid', 'import the valid rows and keep the invalid ones as rejects, instead of importing nothing')
     .option('--seed <s>', 'seed of the stratified split', int('seed', 0), DEFAULT_SPLIT_SEED)
     .option('--validation-fraction <f>', 'share of items in the validation split', fraction, DEFAULT_VALIDATION_FRACTION)
+    .option(
+      '--ranking-metric <m>',
+      `what the dataset's models are ranked by: ${RANKING_METRICS.join(' | ')} (default MEAN_TOP1, the sensibility task's)`,
+      (raw: string) => choice(RANKING_METRICS)(raw.toUpperCase().replace(/-/g, '_')),
+    )
     .option('--test-fraction <f>', 'share of items held out as TEST, e.g. 0.15 with --validation-fraction 0.15 for 70:15:15', fraction, 0)
     .action(async (csv: string, options: ImportOptions) => {
       await withApp((app) => runImport(app, csv, options));

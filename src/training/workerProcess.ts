@@ -84,6 +84,8 @@ export interface BudgetPlan {
   elapsedBeforeTraining: number;
   secondsPerStep: number;
   epochSeconds: number;
+  /** Of an epoch, the calibration and validation passes (the deadline leaves time for the last ones). */
+  sideSeconds: number;
   reserveSeconds: number;
   epochs: number;
   reason: string;

@@ -86,7 +86,8 @@ def batch_sampler(dataset, batch_size, order="sequential", generator=None, weigh
 def build_loaders(hyper, batches, train, val, frequencies, workers, pin):
     """The run's three loaders over the cache: training (shuffled, or weighted by class frequency with
     balancedSampling; offline CutMix copies included), validation, and plain training images in a fixed
-    order for BatchNorm calibration. `batches(items, rows, copies)` makes a CachedBatches."""
+    order for BatchNorm calibration. `batches(items, rows, copies)` makes a CachedBatches. Also returns the
+    training loader's generator, which online CutMix draws from too."""
     (train_items, train_rows), (val_items, val_rows) = train, val
     generator = torch.Generator().manual_seed(hyper["seed"])
     copies = hyper["cutmixCopies"] if hyper["cutmix"] == "offline" else 0
@@ -126,4 +127,4 @@ def build_loaders(hyper, batches, train, val, frequencies, workers, pin):
         pin_memory=pin,
         generator=calibration_generator,
     )
-    return train_loader, val_loader, calibration_loader
+    return train_loader, val_loader, calibration_loader, generator

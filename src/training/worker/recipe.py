@@ -63,20 +63,25 @@ def flip_batch(images, generator):
 def budget_epochs(budget_seconds, elapsed_seconds, seconds_per_step, steps_per_epoch, side_images, images_per_second, max_epochs):
     """Epochs that fit in what is left of the budget, and the figures the choice came from. An epoch is its
     training steps plus the side passes (BatchNorm calibration and validation, forward only: about a third
-    of a training step per image); the export keeps a reserve of 5 % of the budget, at least 10 s."""
-    reserve = max(10.0, 0.05 * budget_seconds)
-    epoch_seconds = steps_per_epoch * seconds_per_step + side_images / max(3 * images_per_second, 1e-9)
+    of a training step per image); the export keeps a reserve of 3 % of the budget, at least 5 s. An epoch
+    of which at least 85 % fits is taken: the estimate errs long (the probe's steps include warm-up), and
+    the deadline still ends the run in time if it does not."""
+    reserve = max(5.0, 0.03 * budget_seconds)
+    side_seconds = side_images / max(3 * images_per_second, 1e-9)
+    epoch_seconds = steps_per_epoch * seconds_per_step + side_seconds
     available = budget_seconds - elapsed_seconds - reserve
-    epochs = int(max(1, min(max_epochs, available // epoch_seconds)))
+    fits = available / epoch_seconds
+    epochs = int(max(1, min(max_epochs, math.floor(fits + 0.15))))
     return epochs, {
         "seconds": budget_seconds,
         "elapsedBeforeTraining": round(elapsed_seconds, 2),
         "secondsPerStep": round(seconds_per_step, 4),
         "epochSeconds": round(epoch_seconds, 2),
+        "sideSeconds": round(side_seconds, 2),
         "reserveSeconds": round(reserve, 1),
         "epochs": epochs,
         "reason": f"{available:.0f} s left after setup and a {reserve:.0f} s export reserve, at {epoch_seconds:.1f} s an epoch on this host: "
-        f"{epochs} epoch(s)" + (f" (capped at {max_epochs})" if available // epoch_seconds > max_epochs else ""),
+        f"{epochs} epoch(s)" + (f" (capped at {max_epochs})" if math.floor(fits + 0.15) > max_epochs else ""),
     }
 
 

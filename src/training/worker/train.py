@@ -110,7 +110,7 @@ class Trainer:
         self.log_priors = [(f.clamp_min(1) / total).log().to(self.device) if hyper["logitAdjustment"] else None for f in frequencies]
 
         self.workers = data_loader_workers(hyper.get("dataLoaderWorkers"), self.device)
-        self.train_loader, self.val_loader, self.calibration_loader = build_loaders(
+        self.train_loader, self.val_loader, self.calibration_loader, generator = build_loaders(
             hyper, batches, (self.train_items, train_rows), (self.val_items, val_rows), frequencies, self.workers, self.device.type == "cuda"
         )
 
@@ -293,7 +293,8 @@ class Trainer:
         if self.hyper.get("timeBudgetSeconds"):
             if self.budget is None:
                 self.plan_budget()
-            self.deadline = STARTED + self.budget["seconds"] - self.budget["reserveSeconds"]
+            # Training steps stop here, leaving the export reserve and the last calibration and validation.
+            self.deadline = STARTED + self.budget["seconds"] - self.budget["reserveSeconds"] - self.budget.get("sideSeconds", 0)
         self.events.emit(
             "started",
             config=self.config,
@@ -328,8 +329,10 @@ class Trainer:
             self.events.emit("epoch", epoch=epoch + 1, trainLoss=train_loss, validation=validation, seconds=epoch_seconds, best=best)
             if self.best.should_stop():
                 self.stopped = "early"
-            elif self.deadline is not None and epoch + 1 < self.epochs and time.perf_counter() + epoch_seconds > self.deadline:
-                self.stopped = "budget"  # another epoch would not end in time
+            elif self.deadline is not None and epoch + 1 < self.epochs and time.perf_counter() + 0.5 * epoch_seconds > self.deadline:
+                # Not even half of another epoch fits. (A later epoch cut short at the deadline is still
+                # evaluated, and the best epoch's weights are exported either way.)
+                self.stopped = "budget"
             if self.stopped:
                 break
         if probabilities is None:

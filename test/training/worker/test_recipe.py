@@ -75,13 +75,17 @@ class FlipTest(unittest.TestCase):
 class BudgetTest(unittest.TestCase):
     def test_epochs_that_fit_by_hand(self):
         # 600 s budget, 40 s gone, 0.5 s a step, 100 steps an epoch, 900 side images at 120 images/s
-        # (forward at 3 x that): an epoch is 50 + 900 / 360 = 52.5 s; the reserve is max(10, 30) = 30 s;
-        # 530 s are left: 10 epochs.
+        # (forward at 3 x that): an epoch is 50 + 900 / 360 = 52.5 s; the reserve is max(5, 18) = 18 s;
+        # 542 s are left: 10.32 epochs fit, so 10.
         epochs, plan = budget_epochs(600, 40, 0.5, 100, 900, 120, 100)
         self.assertEqual(epochs, 10)
         self.assertAlmostEqual(plan["epochSeconds"], 52.5)
-        self.assertEqual(plan["reserveSeconds"], 30.0)
+        self.assertEqual(plan["reserveSeconds"], 18.0)
         self.assertIn("10 epoch(s)", plan["reason"])
+        # An epoch is taken once 85 % of it fits. 100 s, 5 s reserve: 95 / 52.5 = 1.81 epochs, 81 % of a
+        # second one: 1. 105 s: 100 / 52.5 = 1.90, 90 % of a second: 2.
+        self.assertEqual(budget_epochs(100, 0, 0.5, 100, 900, 120, 100)[0], 1)
+        self.assertEqual(budget_epochs(105, 0, 0.5, 100, 900, 120, 100)[0], 2)
         self.assertEqual(budget_epochs(600, 40, 0.5, 100, 900, 120, 4)[0], 4)  # capped by the request
         self.assertEqual(budget_epochs(30, 40, 0.5, 100, 900, 120, 100)[0], 1)  # never below one epoch
 
