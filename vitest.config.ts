@@ -11,6 +11,7 @@ const WITHOUT_DATABASE = [
   'test/schema.test.ts',
   'test/settings.test.ts',
   'test/data/split.test.ts',
+  'test/data/synthRealistic.test.ts',
   'test/data/labelSchema.test.ts',
   'test/data/image.test.ts',
   'test/reports/pareto.test.ts',

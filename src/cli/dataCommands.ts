@@ -1,20 +1,39 @@
 // fashion-how synth, import, datasets, dataset: data in, and what it holds.
 import { type Command, InvalidArgumentError } from 'commander';
 import type { App } from '../app.js';
-import { DEFAULT_SPLIT_SEED, DEFAULT_VALIDATION_FRACTION, type ImportOutcome, importDataset } from '../data/import.js';
-import { writeSyntheticDataset } from '../data/synth.js';
+import { DEFAULT_SPLIT_SEED, DEFAULT_VALIDATION_FRACTION, type ImportOutcome, importDataset, RANKING_METRICS, type RankingMetric } from '../data/import.js';
+import { DEFAULT_LABEL_SCHEMA } from '../data/labelSchema.js';
+import { DEFAULT_REALISTIC_LABEL_NOISE, SYNTH_DIFFICULTIES, type SynthDifficulty, writeSyntheticDataset } from '../data/synth.js';
 import { SPLITS, type Split } from '../domain.js';
 import { percent, table } from './format.js';
-import { fraction, int } from './options.js';
+import { choice, fraction, int } from './options.js';
 import { createProgress } from './progress.js';
 import { withApp } from './session.js';
 
-async function synth(options: { out: string; count: number; seed: number; minSide: number; maxSide: number }) {
+async function synth(options: {
+  out: string;
+  count: number;
+  seed: number;
+  minSide: number;
+  maxSide: number;
+  difficulty: SynthDifficulty;
+  labelNoise?: number;
+}) {
   const progress = createProgress('synth');
   const result = await writeSyntheticDataset({ ...options, onProgress: (done, total) => progress.update(done, total) });
   progress.stop();
   console.log(`wrote ${result.rows.length} images under ${result.imageRoot}`);
   console.log(`wrote ${result.csvPath}`);
+  if (result.labelNoise > 0 || result.difficulty !== 'standard') {
+    const tasks = DEFAULT_LABEL_SCHEMA.tasks;
+    console.log(`${result.difficulty} difficulty, label noise ${percent(result.labelNoise)} per task: the best any model can reach (noise ceiling) is`);
+    console.log(
+      table(
+        ['task', 'top-1', 'ACSA'],
+        result.ceiling.map((c) => [tasks[c.task]!.name, c.top1.toFixed(3), c.acsa.toFixed(3)]),
+      ),
+    );
+  }
   return result;
 }
 
@@ -26,6 +45,7 @@ interface ImportOptions {
   seed: number;
   validationFraction: number;
   testFraction: number;
+  rankingMetric?: RankingMetric;
 }
 
 async function runImport(app: App, csv: string, options: ImportOptions): Promise<ImportOutcome> {
@@ -40,6 +60,7 @@ async function runImport(app: App, csv: string, options: ImportOptions): Promise
       splitSeed: options.seed,
       validationFraction: options.validationFraction,
       testFraction: options.testFraction,
+      rankingMetric: options.rankingMetric,
     },
     {
       ...app.services.importContext,
@@ -66,7 +87,9 @@ async function printDataset(app: App, id: number, split?: Split) {
   const { datasets } = app.services;
   const dataset = await datasets.get(id);
   const splits = await datasets.splitCounts(id);
-  console.log(`dataset ${dataset.id} "${dataset.name}": ${dataset.itemCount} items (${splits.map((s) => `${s.split.toLowerCase()} ${s.count}`).join(', ')})`);
+  console.log(
+    `dataset ${dataset.id} "${dataset.name}": ${dataset.itemCount} items (${splits.map((s) => `${s.split.toLowerCase()} ${s.count}`).join(', ')}), ranked by ${dataset.rankingMetric}`,
+  );
   if (dataset.rejectCount > 0) console.log(`${dataset.rejectCount} rows were rejected at import`);
   for (const task of await datasets.distribution(id, split)) {
     console.log(`\n${task.name}${split ? ` (${split.toLowerCase()})` : ''}: ${task.total} labels, imbalance ratio ${task.imbalanceRatio?.toFixed(1) ?? 'n/a'}`);
@@ -82,12 +105,23 @@ async function printDataset(app: App, id: number, split?: Split) {
 export function addDataCommands(program: Command): void {
   program
     .command('synth')
-    .description('write a synthetic Fashion-How dataset (JPEGs + train.csv) with a learnable signal per task')
+    .description('write a synthetic Fashion-How dataset (JPEGs + train.csv, synth.json with the noise and its ceiling)')
     .requiredOption('--out <dir>', 'output folder')
     .option('--count <n>', 'number of items', int('count', 1), 1000)
     .option('--seed <s>', 'random seed', int('seed', 0), 1)
     .option('--min-side <px>', 'smallest image side', int('min-side', 32), 160)
     .option('--max-side <px>', 'largest image side', int('max-side', 32), 320)
+    .option(
+      '--difficulty <level>',
+      `${SYNTH_DIFFICULTIES.join(' | ')}: standard is learnt perfectly; realistic has confusable classes, clutter, occlusion, bbox jitter`,
+      choice(SYNTH_DIFFICULTIES),
+      'standard',
+    )
+    .option(
+      '--label-noise <share>',
+      `share of labels per task given as a confusable class (default ${DEFAULT_REALISTIC_LABEL_NOISE} realistic, 0 standard)`,
+      fraction,
+    )
     .action(async (options) => {
       await synth(options);
     });
@@ -102,6 +136,11 @@ export function addDataCommands(program: Command): void {
     .option('--skip-invalid', 'import the valid rows and keep the invalid ones as rejects, instead of importing nothing')
     .option('--seed <s>', 'seed of the stratified split', int('seed', 0), DEFAULT_SPLIT_SEED)
     .option('--validation-fraction <f>', 'share of items in the validation split', fraction, DEFAULT_VALIDATION_FRACTION)
+    .option(
+      '--ranking-metric <m>',
+      `what the dataset's models are ranked by: ${RANKING_METRICS.join(' | ')} (default MEAN_TOP1, the sensibility task's)`,
+      (raw: string) => choice(RANKING_METRICS)(raw.toUpperCase().replace(/-/g, '_')),
+    )
     .option('--test-fraction <f>', 'share of items held out as TEST, e.g. 0.15 with --validation-fraction 0.15 for 70:15:15', fraction, 0)
     .action(async (csv: string, options: ImportOptions) => {
       await withApp((app) => runImport(app, csv, options));

@@ -20,7 +20,7 @@ export function describeFit(ensemble: Ensemble): string {
   const adjustment = ensemble.logitAdjustment as LogitAdjustment | null;
   if (adjustment) {
     lines.push(
-      `logit adjustment: ${adjustment.tasks.map((t) => `${t.task} tau ${t.tau.toFixed(1)} (ACSA ${f3(t.plainAcsa)} -> ${f3(t.adjustedAcsa)})`).join(', ')}`,
+      `logit adjustment for ${adjustment.optimised ?? 'MEAN_ACSA'}: ${adjustment.tasks.map((t) => `${t.task} tau ${t.tau.toFixed(1)} (ACSA ${f3(t.plainAcsa)} -> ${f3(t.adjustedAcsa)}${t.plainTop1 === undefined ? '' : `, top-1 ${f3(t.plainTop1)} -> ${f3(t.adjustedTop1!)}`})`).join(', ')}`,
     );
   }
   return lines.join('\n');

@@ -50,3 +50,14 @@ export function splitOrAll(raw: string): Split | 'ALL' {
   if (split !== 'ALL' && !(SPLITS as readonly string[]).includes(split)) throw new InvalidArgumentError(`choose one of ${SPLITS.join(', ')}, ALL`);
   return split as Split | 'ALL';
 }
+
+/** "30m", "90s", "2h", "1h30m" or plain seconds -> whole seconds. */
+export function duration(raw: string): number {
+  const text = raw.trim().toLowerCase();
+  if (/^\d+$/.test(text)) return Number(text);
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)\s*(h|m|s)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text.replace(/\s+/g, '')) {
+    throw new InvalidArgumentError(`expected a duration such as 30m, 90s, 2h or 1h30m, got "${raw}"`);
+  }
+  return Math.round(parts.reduce((total, [, amount, unit]) => total + Number(amount) * (unit === 'h' ? 3600 : unit === 'm' ? 60 : 1), 0));
+}

@@ -1,9 +1,9 @@
 // fashion-how train, runs, worker: training runs, followed here or taken from the job queue.
 import type { Command } from 'commander';
 import { PROCESS_ID } from '../host.js';
-import { CUTMIX_MODES, DEVICES, type Hyperparameters, PRECISIONS, SEED_RECIPE } from '../training/hyper.js';
+import { CUTMIX_MODES, DEVICES, type Hyperparameters, PRECISIONS, SEED_RECIPE, SELECTION_METRICS } from '../training/hyper.js';
 import { RUN_STATUSES, type RunStatus } from '../training/runRecord.js';
-import { choice, gpuList, int, list, number } from './options.js';
+import { choice, duration, gpuList, int, list, number } from './options.js';
 import { untilSignal, withApp } from './session.js';
 import { describeDistillation, followRuns, runsTable } from './train.js';
 
@@ -34,6 +34,18 @@ export function addTrainingCommands(program: Command): void {
     .option('--backbone-lr-multiplier <x>', 'backbone learning rate = lr x this (default 1)', number)
     .option('--freeze-backbone-steps <n>', 'steps with the backbone frozen at the start (default 0)', int('freeze-backbone-steps', 0))
     .option('--time-limit <s>', 'seconds before a run is stopped', int('time-limit', 1))
+    .option(
+      '--time-budget <duration>',
+      'spend this long on each run, e.g. 30m, 90s, 2h: it measures this host and takes the epochs that fit (at most --epochs)',
+      duration,
+    )
+    .option('--label-smoothing <x>', `share of each label spread over every class (default ${SEED_RECIPE.labelSmoothing})`, number)
+    .option('--no-flip', 'no horizontal flips (for labels that depend on orientation)')
+    .option('--no-keep-best', "export the last epoch's weights instead of the best epoch's")
+    .option('--early-stopping <n>', 'stop after n epochs without a better validation figure (default 0: never)', int('early-stopping', 0))
+    .option('--selection-metric <m>', `what epochs are ranked by: ${SELECTION_METRICS.join(' | ')} (default ${SEED_RECIPE.selectionMetric})`, (raw: string) =>
+      choice(SELECTION_METRICS)(raw.toUpperCase().replace(/-/g, '_')),
+    )
     .option('--teacher <ensembleId>', "distil: train each combo on this ensemble's soft targets", int('teacher', 1))
     .option('--teacher-temperature <t>', 'distillation temperature (default 2)', number)
     .option('--teacher-alpha <a>', "weight of the teacher's term in the loss (default 0.5)", number)
@@ -61,6 +73,12 @@ export function addTrainingCommands(program: Command): void {
           backboneLrMultiplier: options.backboneLrMultiplier,
           freezeBackboneSteps: options.freezeBackboneSteps,
           timeLimitSeconds: options.timeLimit,
+          timeBudgetSeconds: options.timeBudget,
+          labelSmoothing: options.labelSmoothing,
+          horizontalFlip: options.flip,
+          keepBestEpoch: options.keepBest,
+          earlyStoppingPatience: options.earlyStopping,
+          selectionMetric: options.selectionMetric,
         };
         const teacher = options.teacher
           ? { ensembleId: options.teacher, temperature: options.teacherTemperature, alpha: options.teacherAlpha, compareWithoutTeacher: options.baseline }

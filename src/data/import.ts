@@ -31,7 +31,12 @@ export interface ImportRequest {
   validationFraction?: number;
   /** Share held out as TEST (default 0): for fitting on VALIDATION and reporting on TEST, e.g. 0.15 + 0.15. */
   testFraction?: number;
+  /** What this dataset's models are ranked by (default MEAN_TOP1, the Fashion-How sensibility task's). */
+  rankingMetric?: RankingMetric;
 }
+
+export const RANKING_METRICS = ['MEAN_TOP1', 'MEAN_ACSA'] as const;
+export type RankingMetric = (typeof RANKING_METRICS)[number];
 
 export interface RowReject {
   /** 1-based line in the CSV file; the header is line 1. */
@@ -208,6 +213,8 @@ export async function importDataset(request: ImportRequest, context: ImportConte
   const { db } = context;
   const csvPath = path.resolve(request.csvPath);
   const validationFraction = request.validationFraction ?? DEFAULT_VALIDATION_FRACTION;
+  const rankingMetric = request.rankingMetric ?? 'MEAN_TOP1';
+  if (!RANKING_METRICS.includes(rankingMetric)) throw badInput(`rankingMetric must be one of ${RANKING_METRICS.join(', ')}, got "${rankingMetric}"`);
   const splitSeed = request.splitSeed ?? DEFAULT_SPLIT_SEED;
   if (!(validationFraction >= 0 && validationFraction < 1)) {
     throw badInput(`validationFraction must be at least 0 and below 1, got ${validationFraction}`);
@@ -285,6 +292,7 @@ export async function importDataset(request: ImportRequest, context: ImportConte
             splitSeed,
             validationFraction,
             testFraction,
+            rankingMetric,
             itemCount: valid.length,
             rejectCount: rejects.length,
             importMs: 0,

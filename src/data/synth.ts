@@ -3,6 +3,8 @@
 //   Daily -> the garment's hue, Gender -> its stripe pattern, Embellishment -> how many dots it wears.
 // Outside the bbox, clutter is drawn from the same hues and patterns, so only the item is informative.
 // Class frequencies follow the seed's imbalance: one Daily class about half the data, the rarest < 5%.
+// These standard images are learnt perfectly; `difficulty: 'realistic'` (synthRealistic.ts) draws a
+// benchmark that does not saturate, with label noise at a stated rate and the ceiling that noise sets.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
@@ -12,6 +14,7 @@ import type { Bbox } from '../domain.js';
 import { badInput } from '../errors.js';
 import { encodeJpeg } from './image.js';
 import { DEFAULT_LABEL_SCHEMA } from './labelSchema.js';
+import { drawRealistic, type NoiseCeiling, noiseCeiling, noisyLabels } from './synthRealistic.js';
 
 /** Class priors per task of the default schema (Daily 7, Gender 6, Embellishment 3). */
 export const SYNTH_CLASS_PRIORS: readonly (readonly number[])[] = [
@@ -33,19 +36,34 @@ export interface SynthOptions {
   minSide?: number;
   maxSide?: number;
   quality?: number;
+  /** standard: learnable to 1.0; realistic: confusable classes, clutter, occlusion, bbox jitter. */
+  difficulty?: SynthDifficulty;
+  /** Share of labels per task replaced by a confusable neighbour (default 0.08 realistic, 0 standard). */
+  labelNoise?: number;
   onProgress?: (done: number, total: number) => void;
 }
+
+export const SYNTH_DIFFICULTIES = ['standard', 'realistic'] as const;
+export type SynthDifficulty = (typeof SYNTH_DIFFICULTIES)[number];
+export const DEFAULT_REALISTIC_LABEL_NOISE = 0.08;
 
 export interface SynthRow {
   imageName: string;
   bbox: Bbox;
+  /** The labels written to the CSV (after label noise). */
   labels: number[];
+  /** The classes the image was drawn from. */
+  cleanLabels: number[];
 }
 
 export interface SynthResult {
   csvPath: string;
   imageRoot: string;
   rows: SynthRow[];
+  difficulty: SynthDifficulty;
+  labelNoise: number;
+  /** The best top-1 and ACSA per task that any model can reach given the label noise. */
+  ceiling: NoiseCeiling[];
 }
 
 type Rng = () => number;
@@ -79,7 +97,8 @@ function hueToRgb(hue: number, lightness: number): Rgb {
 /** Daily class k has hue k/7; the item's lightness jitters so hue, not brightness, carries the class. */
 const dailyColour = (k: number, rng: Rng): Rgb => hueToRgb(k / 7 + (rng() - 0.5) * 0.03, 0.4 + rng() * 0.2);
 
-/** Gender class k: 0 plain, 1 horizontal, 2 vertical, 3 diagonal, 4 anti-diagonal, 5 checks. */
+/** Gender class k: 0 plain, 1 horizontal, 2 vertical, 3 diagonal cross-hatch, 4 a dotted grid, 5 checks.
+ *  Each looks the same mirrored, so horizontal flips (on by default in training) keep the label. */
 function onStripe(pattern: number, x: number, y: number, period: number): boolean {
   const half = period / 2;
   switch (pattern) {
@@ -90,9 +109,9 @@ function onStripe(pattern: number, x: number, y: number, period: number): boolea
     case 2:
       return x % period < half;
     case 3:
-      return (x + y) % period < half;
+      return (x + y) % period < 2 || (((x - y) % period) + period) % period < 2;
     case 4:
-      return (((x - y) % period) + period) % period < half;
+      return x % period < 3 && y % period < 3;
     default:
       return (Math.floor(x / half) + Math.floor(y / half)) % 2 === 0;
   }
@@ -139,10 +158,16 @@ function randomBox(rng: Rng, width: number, height: number, minFraction: number,
 }
 
 /** Draws one image; its labels and bbox come from the same per-image generator, so output is reproducible. */
-export function drawItem(seed: number, index: number, minSide: number, maxSide: number) {
+export function drawItem(seed: number, index: number, minSide: number, maxSide: number, difficulty: SynthDifficulty = 'standard', labelNoise = 0) {
   const rng = seedrandom(`${seed}:${index}`);
-  const labels = SYNTH_CLASS_PRIORS.map((priors) => sampleClass(rng, priors));
-  const [daily, gender, embellishment] = labels as [number, number, number];
+  const cleanLabels = SYNTH_CLASS_PRIORS.map((priors) => sampleClass(rng, priors));
+  const labels = noisyLabels(seed, index, cleanLabels, labelNoise);
+  const imageName = `${FOLDERS[index % FOLDERS.length]!}/${String(index).padStart(6, '0')}_W${String(index % 97).padStart(2, '0')}.jpg`;
+  if (difficulty === 'realistic') {
+    const { canvas, bbox } = drawRealistic(rng, between(rng, minSide, maxSide), between(rng, minSide, maxSide), cleanLabels);
+    return { canvas, row: { imageName, bbox, labels, cleanLabels } };
+  }
+  const [daily, gender, embellishment] = cleanLabels as [number, number, number];
   const canvas = new Canvas(between(rng, minSide, maxSide), between(rng, minSide, maxSide));
   const { width, height } = canvas;
   // Background noise from a xorshift stream seeded by the image's generator: seedrandom per byte
@@ -163,13 +188,15 @@ export function drawItem(seed: number, index: number, minSide: number, maxSide: 
   for (let d = 0; d < DOTS_PER_EMBELLISHMENT[embellishment]!; d++) {
     canvas.disc(between(rng, bbox.xmin + radius, bbox.xmax - 1 - radius), between(rng, bbox.ymin + radius, bbox.ymax - 1 - radius), radius, [250, 250, 250]);
   }
-  const folder = FOLDERS[index % FOLDERS.length]!;
-  return { canvas, row: { imageName: `${folder}/${String(index).padStart(6, '0')}_W${String(index % 97).padStart(2, '0')}.jpg`, bbox, labels } };
+  return { canvas, row: { imageName, bbox, labels, cleanLabels } };
 }
 
 /** Writes `count` JPEGs under `out/images/` and `out/train.csv` in the Fashion-How format. */
 export async function writeSyntheticDataset(options: SynthOptions): Promise<SynthResult> {
-  const { out, count, seed, minSide = 160, maxSide = 320, quality = 90 } = options;
+  const { out, count, seed, minSide = 160, maxSide = 320, quality = 90, difficulty = 'standard' } = options;
+  const labelNoise = options.labelNoise ?? (difficulty === 'realistic' ? DEFAULT_REALISTIC_LABEL_NOISE : 0);
+  if (!SYNTH_DIFFICULTIES.includes(difficulty)) throw badInput(`Unsupported difficulty "${difficulty}". Choose one of: ${SYNTH_DIFFICULTIES.join(', ')}`);
+  if (!(labelNoise >= 0 && labelNoise <= 0.5)) throw badInput(`label noise must be from 0 to 0.5 (a share of the labels), got ${labelNoise}`);
   if (!Number.isInteger(count) || count < 1 || count > 1_000_000) throw badInput(`count must be an integer from 1 to 1000000, got ${count}`);
   if (!Number.isInteger(seed)) throw badInput(`seed must be an integer, got ${seed}`);
   if (!(minSide >= 32 && maxSide >= minSide && maxSide <= 4096))
@@ -182,7 +209,7 @@ export async function writeSyntheticDataset(options: SynthOptions): Promise<Synt
   await Promise.all(
     Array.from({ length: count }, (_, index) =>
       limit(async () => {
-        const { canvas, row } = drawItem(seed, index, minSide, maxSide);
+        const { canvas, row } = drawItem(seed, index, minSide, maxSide, difficulty, labelNoise);
         await writeFile(path.join(imageRoot, row.imageName), await encodeJpeg(canvas.pixels, canvas.width, canvas.height, quality));
         rows[index] = row;
         options.onProgress?.(++done, count);
@@ -192,5 +219,11 @@ export async function writeSyntheticDataset(options: SynthOptions): Promise<Synt
   const csvPath = path.join(out, 'train.csv');
   const records = rows.map((r) => [r.imageName, r.bbox.xmin, r.bbox.ymin, r.bbox.xmax, r.bbox.ymax, ...r.labels]);
   await writeFile(csvPath, stringify([CSV_HEADER, ...records]));
-  return { csvPath, imageRoot, rows };
+  const ceiling = noiseCeiling(SYNTH_CLASS_PRIORS, labelNoise);
+  // What the generator knows and a CSV cannot say: the noise, its ceiling, and which labels it changed.
+  const flipped = rows.flatMap((r, i) =>
+    r.labels.flatMap((label, task) => (label === r.cleanLabels[task] ? [] : [{ row: i, task, given: label, clean: r.cleanLabels[task] }])),
+  );
+  await writeFile(path.join(out, 'synth.json'), `${JSON.stringify({ difficulty, labelNoise, seed, count, ceiling, flipped }, null, 1)}\n`);
+  return { csvPath, imageRoot, rows, difficulty, labelNoise, ceiling };
 }

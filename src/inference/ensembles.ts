@@ -14,7 +14,9 @@ export interface EnsembleMemberInput {
 
 /** Post-hoc logit adjustment of an ensemble's vote, per task: argmax of log p - tau x log prior. */
 export interface LogitAdjustment {
-  tasks: { task: string; tau: number; logPrior: number[]; plainAcsa: number; adjustedAcsa: number }[];
+  /** What each task's tau was chosen to maximise on the fitting split (absent in fits made before it was recorded: ACSA). */
+  optimised?: 'MEAN_ACSA' | 'MEAN_TOP1';
+  tasks: { task: string; tau: number; logPrior: number[]; plainAcsa: number; adjustedAcsa: number; plainTop1?: number; adjustedTop1?: number }[];
 }
 
 export interface CreateEnsembleInput {

@@ -6,7 +6,18 @@ import type { Db } from '../db/client.js';
 import { SPLITS, type Split, type TaskSpec } from '../domain.js';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
 import type { ClassifyService } from './classify.js';
-import { FIT_METRICS, type FitMetric, fitTau, fitTemperature, greedySelection, logPriorOf, softVote, type Votes, withTemperature } from './ensembleFit.js';
+import {
+  FIT_METRICS,
+  type FitMetric,
+  fitTau,
+  fitTemperature,
+  greedySelection,
+  logPriorOf,
+  softVote,
+  TAU_GRID,
+  type Votes,
+  withTemperature,
+} from './ensembleFit.js';
 import type { EnsembleService, LogitAdjustment } from './ensembles.js';
 import { labelledItems, scoreItems } from './scoring.js';
 
@@ -50,7 +61,10 @@ export class EnsembleFitter {
 
   async fit(request: FitEnsembleRequest) {
     const started = performance.now();
-    const metric = request.metric ?? 'MEAN_ACSA';
+    const dataset = await this.db.dataset.findUnique({ where: { id: request.datasetId }, include: { labelSchema: true } });
+    if (!dataset) throw notFound('dataset', request.datasetId);
+    // What the dataset is ranked by, unless the request says otherwise.
+    const metric = request.metric ?? (dataset.rankingMetric as FitMetric);
     const split = request.split ?? 'VALIDATION';
     const rounds = request.rounds ?? 25;
     const ids = [...new Set(request.artifactIds)];
@@ -63,8 +77,6 @@ export class EnsembleFitter {
     if (await this.db.ensemble.findUnique({ where: { name: request.name.trim() } }))
       throw new AppError(ErrorCode.CONFLICT, `an ensemble named "${request.name.trim()}" already exists`);
 
-    const dataset = await this.db.dataset.findUnique({ where: { id: request.datasetId }, include: { labelSchema: true } });
-    if (!dataset) throw notFound('dataset', request.datasetId);
     const tasks = dataset.labelSchema.tasks as unknown as TaskSpec[];
     const artifacts = await this.db.modelArtifact.findMany({ where: { id: { in: ids } } });
     const missing = ids.filter((id) => !artifacts.some((a) => a.id === id));
@@ -92,14 +104,25 @@ export class EnsembleFitter {
         chosen.map(({ m }) => selection.counts[m]!),
       );
       const trainLabels = await this.db.itemLabel.findMany({ where: { datasetId: dataset.id, split: 'TRAIN' }, select: { task: true, classIndex: true } });
+      // The adjustment optimises the fit's metric (ACSA for NLL, whose decisions it does not change).
+      const optimised = metric === 'MEAN_TOP1' ? 'MEAN_TOP1' : 'MEAN_ACSA';
       logitAdjustment = {
+        optimised,
         tasks: tasks.map((task, t) => {
           const logPrior = logPriorOf(
             trainLabels.filter((l) => l.task === t).map((l) => l.classIndex),
             task.classes.length,
           );
-          const fitted = fitTau(vote[t]!, truth[t]!, logPrior);
-          return { task: task.name, tau: fitted.tau, logPrior, plainAcsa: fitted.plainAcsa, adjustedAcsa: fitted.acsa };
+          const fitted = fitTau(vote[t]!, truth[t]!, logPrior, TAU_GRID, optimised === 'MEAN_TOP1' ? 'top1' : 'acsa');
+          return {
+            task: task.name,
+            tau: fitted.tau,
+            logPrior,
+            plainAcsa: fitted.plainAcsa,
+            adjustedAcsa: fitted.acsa,
+            plainTop1: fitted.plainTop1,
+            adjustedTop1: fitted.top1,
+          };
         }),
       };
     }

@@ -152,6 +152,8 @@ export type ImportDatasetInput = {
   labelSchemaPath?: string | null | undefined;
   /** The dataset's name; default: the CSV's file name. */
   name?: string | null | undefined;
+  /** What the dataset's models are ranked by (default MEAN_TOP1, the Fashion-How sensibility task's; MEAN_ACSA for an imbalanced task): best-epoch selection, ensemble fitting and logit adjustment optimise it. */
+  rankingMetric?: RankingMetric | null | undefined;
   /** Store the valid rows and keep the bad ones as rejects instead of refusing the import (default false). */
   skipInvalid?: boolean | null | undefined;
   /** Seed of the stratified split (default 1). */
@@ -171,6 +173,13 @@ export type ImportModelInput = {
   /** The ONNX graph, a file part of a multipart request; at most FASHION_HOW_MAX_MODEL_BYTES (default 256 MiB). */
   onnx: Blob;
 };
+
+/** What a dataset's models, and a run's epochs, are ranked by. */
+export type RankingMetric =
+  /** Mean over tasks of ACSA (the mean of per-class recalls). */
+  | 'MEAN_ACSA'
+  /** Mean over tasks of top-1 accuracy. */
+  | 'MEAN_TOP1';
 
 /** Which reports to list; absent fields match every report. */
 export type ReportFilter = {
@@ -267,6 +276,8 @@ export type Split =
 export type StartTrainingInput = {
   /** Backbones to combine with every head in heads. */
   backbones?: Array<string> | null | undefined;
+  /** Spend this long on each run: a probe measures this host's speed, the run takes the epochs that fit (at most options.epochs, if given) and stops at the budget. */
+  budget?: TrainingBudgetInput | null | undefined;
   /** Explicit (backbone, head) pairs. */
   combos?: Array<ComboInput> | null | undefined;
   /** The dataset to train on. */
@@ -299,6 +310,12 @@ export type TokenFilter = {
   role?: Role | null | undefined;
 };
 
+/** A wall-clock budget for each run of a startTraining request. */
+export type TrainingBudgetInput = {
+  /** Seconds per run, 10 to 604,800, counted from the worker's start (image preparation included). */
+  seconds: number;
+};
+
 /** Every field is optional; the defaults are the seed's recipe (3 epochs, batch 64, 224 px, AdamW, 5% warmup, offline CutMix x4). A value out of range answers BAD_USER_INPUT naming the field and its range. */
 export type TrainingOptions = {
   /** The backbone learns at learningRate x this (0-10, default 1): fine-tune pretrained weights more gently than the new heads. */
@@ -327,14 +344,22 @@ export type TrainingOptions = {
   device?: string | null | undefined;
   /** Dropout before each head, 0 to 0.99 (default 0.2). */
   dropout?: number | null | undefined;
+  /** Stop after this many epochs without a better validation figure, 0 to 1000 (default 0: never). */
+  earlyStoppingPatience?: number | null | undefined;
   /** Passes over the training split, 1 to 1000 (default 3). */
   epochs?: number | null | undefined;
   /** Steps at the start with the backbone frozen, only the heads learning (default 0). */
   freezeBackboneSteps?: number | null | undefined;
   /** Width of each head's hidden layer, 1 to 65,536 (default 512). */
   hiddenSize?: number | null | undefined;
+  /** Mirror half of each training batch left to right (default true); turn it off when a label depends on orientation. */
+  horizontalFlip?: boolean | null | undefined;
   /** Side of the square network input in pixels, 16 to 1024 (default 224). */
   imageSize?: number | null | undefined;
+  /** The artifact holds the best epoch's weights by selectionMetric on VALIDATION, not the last epoch's (default true). */
+  keepBestEpoch?: boolean | null | undefined;
+  /** Share of each label spread over every class, 0 to 0.5 (label smoothing; default 0, which measured no worse than 0.1 on the realistic benchmark). */
+  labelSmoothing?: number | null | undefined;
   /** Peak AdamW learning rate, 1e-8 to 1 (default 0.001). */
   learningRate?: number | null | undefined;
   /** Train with logit-adjusted loss against the class priors (default false). */
@@ -347,9 +372,11 @@ export type TrainingOptions = {
   pretrained?: string | null | undefined;
   /** Seed of initialisation, shuffling and augmentation, 0 to 2^31-1 (default 1). */
   seed?: number | null | undefined;
+  /** What epochs are ranked by on VALIDATION (default: the dataset's ranking metric). */
+  selectionMetric?: RankingMetric | null | undefined;
   /** Torch threads, 0 to 1024 (default 0: torch's own choice). */
   threads?: number | null | undefined;
-  /** Wall-clock limit of one attempt in seconds, 1 to 2,592,000 (default 86,400); past it the run FAILED. */
+  /** Wall-clock limit of one attempt in seconds, 1 to 2,592,000 (default 86,400; with a budget 1.25 x it + 60 s); past it the run FAILED. */
   timeLimitSeconds?: number | null | undefined;
   /** Share of the steps with a linear warmup, 0 to 1 (default 0.05); linear decay after it. */
   warmupFraction?: number | null | undefined;

@@ -236,6 +236,7 @@ export class RunExecutor {
                 compiled: event.compiled,
                 weights: event.weightsSource,
                 warnings: event.warnings,
+                budget: event.budget,
               });
             });
             break;
@@ -256,6 +257,7 @@ export class RunExecutor {
           }
           case 'artifact':
             state.artifact = event;
+            if (event.training) write(() => mergeProgress({ selection: event.training }));
             break;
           case 'done':
             state.done = true;

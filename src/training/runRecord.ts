@@ -6,7 +6,7 @@
 import type { Db } from '../db/client.js';
 import type { Prisma, TrainingRun } from '../db/generated/client.js';
 import { isAlive, onThisHost, PROCESS_ID, pidOf } from '../host.js';
-import type { ImageCacheUse, TaskMetric, WeightsRecord } from './workerProcess.js';
+import type { BudgetPlan, ImageCacheUse, TaskMetric, TrainingSelection, WeightsRecord } from './workerProcess.js';
 
 export const RUN_STATUSES = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'INTERRUPTED'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
@@ -42,6 +42,10 @@ export interface RunProgress {
   lr: number | null;
   updatedAt: string;
   resumedFromEpoch?: number | null;
+  /** With a time budget: what the run measured and chose. */
+  budget?: BudgetPlan | null;
+  /** Once exported: which epoch's weights the artifact holds, and why training stopped. */
+  selection?: TrainingSelection;
 }
 
 export interface EpochRecord {

@@ -5,6 +5,7 @@
 // host: its pid is gone; any host: its heartbeat stopped) becomes INTERRUPTED and can be resumed from its
 // last epoch checkpoint, which the artifact store holds for every host.
 import { EventEmitter } from 'node:events';
+import type { RankingMetric } from '../data/import.js';
 import type { Db } from '../db/client.js';
 import type { Prisma, TrainingRun } from '../db/generated/client.js';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
@@ -242,7 +243,8 @@ export class TrainingService {
   async startTraining(request: StartTrainingRequest): Promise<TrainingRun[]> {
     const dataset = await this.db.dataset.findUnique({ where: { id: request.datasetId } });
     if (!dataset) throw notFound('dataset', request.datasetId);
-    const hyper = resolveHyperparameters(request.options);
+    // Epochs are ranked by what the dataset is ranked by, unless the request says otherwise.
+    const hyper = resolveHyperparameters({ ...request.options, selectionMetric: request.options?.selectionMetric ?? (dataset.rankingMetric as RankingMetric) });
     const combos = [...(request.combos ?? []), ...(request.backbones ?? []).flatMap((backbone) => (request.heads ?? []).map((head) => ({ backbone, head })))];
     if (combos.length === 0) throw badInput('give at least one backbone and one head, or explicit combos');
     if ((request.backbones?.length ?? 0) > 0 !== (request.heads?.length ?? 0) > 0) {

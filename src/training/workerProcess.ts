@@ -58,9 +58,11 @@ export type WorkerEvent =
       trainItems: number;
       trainExamples: number;
       validationItems: number;
+      /** With a time budget: what the run measured and chose (budget_epochs in recipe.py). */
+      budget: BudgetPlan | null;
     }
   | { event: 'progress'; epoch: number; step: number; totalSteps: number; loss: number; imagesPerSecond: number; lr: number }
-  | { event: 'epoch'; epoch: number; trainLoss: number; validation: TaskMetric[]; seconds: number }
+  | { event: 'epoch'; epoch: number; trainLoss: number; validation: TaskMetric[]; seconds: number; best?: boolean }
   | {
       event: 'artifact';
       onnxPath: string;
@@ -71,9 +73,32 @@ export type WorkerEvent =
       sha256: string;
       parameterCount: number;
       exportCheck: { items: number; maxAbsDiff: number | null };
+      training?: TrainingSelection;
     }
   | { event: 'done' }
   | { event: 'error'; message: string };
+
+/** What a time-budgeted run measured on its host and chose. */
+export interface BudgetPlan {
+  seconds: number;
+  elapsedBeforeTraining: number;
+  secondsPerStep: number;
+  epochSeconds: number;
+  /** Of an epoch, the calibration and validation passes (the deadline leaves time for the last ones). */
+  sideSeconds: number;
+  reserveSeconds: number;
+  epochs: number;
+  reason: string;
+}
+
+/** How the artifact's weights were chosen: the best epoch by the selection metric, and why training stopped. */
+export interface TrainingSelection {
+  selectionMetric: 'MEAN_TOP1' | 'MEAN_ACSA';
+  bestEpoch: number;
+  bestScore: number | null;
+  epochsRun: number;
+  stopped: 'early' | 'budget' | null;
+}
 
 export interface WorkerExit {
   code: number | null;

@@ -9,6 +9,7 @@ import {
   logPriorOf,
   nll,
   softVote,
+  TAU_GRID,
   type Votes,
   withTemperature,
 } from '../../src/inference/ensembleFit.js';
@@ -154,13 +155,31 @@ describe('logit adjustment', () => {
       [0.45, 0.55],
     ];
     const truth = [0, 0, 1, 1];
-    expect(fitTau(rows, truth, logPrior)).toEqual({ tau: 0.2, acsa: 1, plainAcsa: 0.75 });
+    expect(fitTau(rows, truth, logPrior)).toEqual({ tau: 0.2, acsa: 1, plainAcsa: 0.75, top1: 1, plainTop1: 0.75 });
     // p x prior^-tau, normalised: for C at tau 0.2, 0.6 x 0.9^-0.2 against 0.4 x 0.1^-0.2.
     const a = 0.6 * 0.9 ** -0.2;
     const b = 0.4 * 0.1 ** -0.2;
     const adjusted = adjustForPrior(rows[2]!, logPrior, 0.2);
     expect(adjusted[0]).toBeCloseTo(a / (a + b), 12);
     expect(adjusted[1]).toBeGreaterThan(adjusted[0]!);
+  });
+
+  it('keeps tau 0 when the adjustment would lower the top-1 it optimises, though it would raise ACSA', () => {
+    // Prior 9:1, so an item flips to class 1 once its p0 / p1 falls below 9^tau. Three true-0 items with
+    // ratios 1.22, 1.27 and 1.33 sit closer to the line than the true-1 item (ratio 1.5): any tau that
+    // rescues the true-1 item (9^tau > 1.5, tau >= 0.2 on the grid) flips all three. Top-1 4/5 -> 2/5,
+    // ACSA (1 + 0) / 2 -> (1/4 + 1) / 2.
+    const logPrior = logPriorOf([...new Array(9).fill(0), 1], 2);
+    const rows = [
+      [0.9, 0.1],
+      [0.55, 0.45],
+      [0.56, 0.44],
+      [0.57, 0.43],
+      [0.6, 0.4],
+    ];
+    const truth = [0, 0, 0, 0, 1];
+    expect(fitTau(rows, truth, logPrior, TAU_GRID, 'acsa')).toEqual({ tau: 0.2, acsa: 0.625, plainAcsa: 0.5, top1: 0.4, plainTop1: 0.8 });
+    expect(fitTau(rows, truth, logPrior, TAU_GRID, 'top1')).toEqual({ tau: 0, acsa: 0.5, plainAcsa: 0.5, top1: 0.8, plainTop1: 0.8 });
   });
 
   it('gives a class never seen in training a finite prior', () => {

@@ -23,7 +23,7 @@ let imageRoot: string;
 
 const FIT = `mutation($input: FitEnsembleInput!) { fitEnsemble(input: $input) { id name members { weight temperatures artifact { id } }
   fit { metric split itemCount rounds bestStep score bestMemberScore bestMemberArtifactId temperatureScaling candidates { artifact { id } score picks temperatures } steps { artifactId score } }
-  logitAdjustment { task tau plainAcsa adjustedAcsa } } }`;
+  logitAdjustment { task tau plainAcsa adjustedAcsa plainTop1 adjustedTop1 } logitAdjustmentOptimised } }`;
 
 beforeAll(async () => {
   app = await openTestApp(path.join(scratch.dir, 'data'));
@@ -53,7 +53,7 @@ describe('import with a TEST fraction', () => {
 describe('fitEnsemble', () => {
   it('selects weights that score at least the best member on the fitting split, and records how', async () => {
     const { data, errors } = await trainer(FIT, {
-      input: { name: 'fitted', artifactIds: artifactIds.map(String), datasetId: String(datasetId), logitAdjustment: true, rounds: 6 },
+      input: { name: 'fitted', artifactIds: artifactIds.map(String), datasetId: String(datasetId), logitAdjustment: true, rounds: 6, metric: 'MEAN_ACSA' },
     });
     expect(errors).toBeUndefined();
     const ensemble = data!.fitEnsemble;
@@ -78,6 +78,33 @@ describe('fitEnsemble', () => {
     ).toEqual(picked.map((c: { artifact: { id: string }; picks: number; temperatures: number[] }) => [c.artifact.id, c.picks, c.temperatures]));
     expect(ensemble.logitAdjustment.map((a: { task: string }) => a.task)).toEqual(['Daily', 'Gender', 'Embellishment']);
     for (const task of ensemble.logitAdjustment) expect(task.adjustedAcsa).toBeGreaterThanOrEqual(task.plainAcsa);
+    expect(ensemble.logitAdjustmentOptimised).toBe('MEAN_ACSA');
+  });
+
+  it("optimises the dataset's ranking metric (MEAN_TOP1 by default): never a lower top-1 on the fitting split", async () => {
+    expect((await app.services.datasets.get(datasetId)).rankingMetric).toBe('MEAN_TOP1');
+    const { data, errors } = await trainer(FIT, {
+      input: { name: 'fitted for top-1', artifactIds: artifactIds.map(String), datasetId: String(datasetId), logitAdjustment: true, rounds: 6 },
+    });
+    expect(errors).toBeUndefined();
+    const { fit, logitAdjustment, logitAdjustmentOptimised, id } = data!.fitEnsemble;
+    expect(fit.metric).toBe('MEAN_TOP1');
+    expect(logitAdjustmentOptimised).toBe('MEAN_TOP1');
+    // Each candidate's score is its mean top-1 on VALIDATION, as its own evaluation reports it.
+    for (const candidate of fit.candidates) {
+      const report = await app.services.evaluation.evaluate({ artifactId: Number(candidate.artifact.id), datasetId, split: 'VALIDATION' });
+      expect(candidate.score).toBeCloseTo((report.metrics as unknown as ReportMetrics).meanTop1, 12);
+    }
+    expect(fit.score).toBeGreaterThanOrEqual(fit.bestMemberScore);
+    // The adjustment is kept per task only where it does not lower top-1 (tau 0 otherwise).
+    for (const task of logitAdjustment) {
+      expect(task.adjustedTop1).toBeGreaterThanOrEqual(task.plainTop1);
+      if (task.adjustedTop1 === task.plainTop1) expect(task.tau).toBe(0);
+    }
+    // And the stored ensemble, evaluated on the fitting split, has at least the best member's mean top-1.
+    const ensembleReport = (await app.services.evaluation.evaluate({ ensembleId: Number(id), datasetId, split: 'VALIDATION' }))
+      .metrics as unknown as ReportMetrics;
+    expect(ensembleReport.meanTop1).toBeGreaterThanOrEqual(fit.bestMemberScore - 1e-12);
   });
 
   it('refuses bad requests with the reason', async () => {

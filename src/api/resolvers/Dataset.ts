@@ -1,7 +1,9 @@
+import type { RankingMetric } from '../../data/import.js';
 import type { DatasetResolvers } from '../generated/graphql.js';
 
 export const Dataset: DatasetResolvers = {
   id: (row) => String(row.id),
+  rankingMetric: (row) => row.rankingMetric as RankingMetric,
   labelSchema: (row, _args, { services }) => services.datasets.labelSchema(row.labelSchemaId),
   splits: (row, _args, { services }) => services.datasets.splitCounts(row.id),
   distribution: (row, { split }, { services }) => services.datasets.distribution(row.id, split ?? undefined),

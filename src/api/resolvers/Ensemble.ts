@@ -26,5 +26,9 @@ export const Ensemble: EnsembleResolvers = {
     };
   },
   logitAdjustment: (row) => (row.logitAdjustment as LogitAdjustment | null)?.tasks ?? null,
+  logitAdjustmentOptimised: (row) => {
+    const adjustment = row.logitAdjustment as LogitAdjustment | null;
+    return adjustment ? (adjustment.optimised ?? 'MEAN_ACSA') : null;
+  },
   tasks: async (row, _args, { services }) => (await services.datasets.labelSchema(row.labelSchemaId)).tasks.map((task, index) => ({ index, ...task })),
 };

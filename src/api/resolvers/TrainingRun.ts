@@ -24,6 +24,11 @@ export const TrainingRun: TrainingRunResolvers = {
   },
   imageCache: (row) => (row.progress as RunProgress | null)?.imageCache ?? null,
   weights: (row) => (row.progress as RunProgress | null)?.weights ?? null,
+  budget: (row) => (row.progress as RunProgress | null)?.budget ?? null,
+  selection: (row) => {
+    const selection = (row.progress as RunProgress | null)?.selection;
+    return selection ? { ...selection, stopped: selection.stopped ? (selection.stopped.toUpperCase() as 'EARLY' | 'BUDGET') : null } : null;
+  },
   distillation: async (row, _args, { services }) => {
     const record = row.distillation as DistillationRecord | null;
     if (!record) return null;

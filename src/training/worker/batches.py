@@ -8,7 +8,7 @@ import random
 
 import numpy as np
 import torch
-from torch.utils.data import BatchSampler, Dataset, RandomSampler, SequentialSampler, WeightedRandomSampler
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler, WeightedRandomSampler
 
 from transforms import cutmix_box, pasted_fraction
 
@@ -81,3 +81,50 @@ def batch_sampler(dataset, batch_size, order="sequential", generator=None, weigh
     else:
         sampler = SequentialSampler(dataset)
     return BatchSampler(sampler, batch_size, drop_last)
+
+
+def build_loaders(hyper, batches, train, val, frequencies, workers, pin):
+    """The run's three loaders over the cache: training (shuffled, or weighted by class frequency with
+    balancedSampling; offline CutMix copies included), validation, and plain training images in a fixed
+    order for BatchNorm calibration. `batches(items, rows, copies)` makes a CachedBatches. Also returns the
+    training loader's generator, which online CutMix draws from too."""
+    (train_items, train_rows), (val_items, val_rows) = train, val
+    generator = torch.Generator().manual_seed(hyper["seed"])
+    copies = hyper["cutmixCopies"] if hyper["cutmix"] == "offline" else 0
+    train_set = batches(train_items, train_rows, copies)
+    order, weights = "shuffled", None
+    if hyper["balancedSampling"]:
+        # Each item weighs the mean over tasks of 1 / (its class's frequency): rare classes of
+        # every task come up more often.
+        item_weights = [sum(1.0 / frequencies[t][k].clamp_min(1).item() for t, k in enumerate(i["labels"])) / len(frequencies) for i in train_items]
+        order, weights = "weighted", [item_weights[j % len(item_weights)] for j in range(len(train_set))]
+    # A last batch of one image breaks BatchNorm in training mode (one value per channel): drop the
+    # remainder whenever there is at least one full batch.
+    train_loader = DataLoader(
+        train_set,
+        sampler=batch_sampler(train_set, hyper["batchSize"], order, generator, weights, drop_last=len(train_set) > hyper["batchSize"]),
+        batch_size=None,
+        num_workers=workers,
+        pin_memory=pin,
+        persistent_workers=workers > 0 and hyper["epochs"] > 1,
+        # The loader draws its base seed from this generator before the sampler shuffles, as the
+        # per-image loader did: the same seed gives the same batches as before the cache (every
+        # epoch without workers; the first one with persistent workers, which draw it once).
+        generator=generator,
+    )
+    val_set = batches(val_items, val_rows)
+    # Validation and BatchNorm calibration are short passes: a few workers, none kept between epochs.
+    side_workers = min(workers, 4)
+    val_loader = DataLoader(val_set, sampler=batch_sampler(val_set, hyper["batchSize"]), batch_size=None, num_workers=side_workers, pin_memory=pin)
+    # Plain training images (no CutMix) in a fixed shuffled order, for recalibrating BatchNorm.
+    calibration_set = batches(train_items, train_rows)
+    calibration_generator = torch.Generator().manual_seed(hyper["seed"] + 1)
+    calibration_loader = DataLoader(
+        calibration_set,
+        sampler=batch_sampler(calibration_set, hyper["batchSize"], "shuffled", calibration_generator, drop_last=len(train_items) > hyper["batchSize"]),
+        batch_size=None,
+        num_workers=side_workers,
+        pin_memory=pin,
+        generator=calibration_generator,
+    )
+    return train_loader, val_loader, calibration_loader, generator

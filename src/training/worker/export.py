@@ -51,8 +51,9 @@ def onnxruntime_check(path, inputs, expected):
     return max(float(abs(torch.from_numpy(o) - e).max()) for o, e in zip(outputs, expected))
 
 
-def write_artifact(net, config, run_dir, check_inputs, parameter_count):
-    """Writes model.onnx, model.json and check/ (inputs as raw float32 NCHW, PyTorch's probabilities)."""
+def write_artifact(net, config, run_dir, check_inputs, parameter_count, training=None):
+    """Writes model.onnx, model.json and check/ (inputs as raw float32 NCHW, PyTorch's probabilities).
+    `training` says how the weights were chosen (best epoch, selection metric, why training stopped)."""
     size = config["preprocess"]["size"]
     onnx_path = os.path.join(run_dir, "model.onnx")
     output_names = export_onnx(net, size, onnx_path)
@@ -92,6 +93,7 @@ def write_artifact(net, config, run_dir, check_inputs, parameter_count):
             "maxAbsDiff": max_abs_diff,
             "checkedBy": "onnxruntime-python" if max_abs_diff is not None else None,
         },
+        **({"training": training} if training else {}),
     }
     with open(os.path.join(run_dir, "model.json"), "w") as handle:
         json.dump(info, handle, indent=2)

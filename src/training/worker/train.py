@@ -15,10 +15,12 @@ import traceback
 # on a preempted sibling. Passive waiting measured 0.74 -> 0.96 of a bare loop's speed on 2 CPUs.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import torch  # noqa: E402
-from torch.utils.data import DataLoader  # noqa: E402
+# A time budget counts from the worker's start: decoding the images into the cache is part of the run.
+STARTED = time.perf_counter()
 
-from batches import CachedBatches, batch_sampler  # noqa: E402
+import torch  # noqa: E402
+
+from batches import CachedBatches, build_loaders  # noqa: E402
 from config import ConfigError, check_config, choose_device, data_loader_workers, read_items, seed_everything  # noqa: E402
 from cache import CacheError, PixelCache  # noqa: E402
 from events import Events  # noqa: E402
@@ -27,7 +29,8 @@ from models import FashionNet  # noqa: E402
 from weights import WeightsError, WeightsStore  # noqa: E402
 from optim import build_optimizer, build_scheduler  # noqa: E402
 from presets import normalise  # noqa: E402
-from scoring import accuracy_and_acsa, class_frequencies, read_teacher, soft_cross_entropy  # noqa: E402
+from recipe import BestEpoch, budget_epochs, flip_batch, measure_training_speed  # noqa: E402
+from scoring import calibrate_batchnorm, class_frequencies, evaluate, read_teacher, soft_cross_entropy  # noqa: E402
 from transforms import BatchCutMix  # noqa: E402
 
 
@@ -106,47 +109,9 @@ class Trainer:
         ]
         self.log_priors = [(f.clamp_min(1) / total).log().to(self.device) if hyper["logitAdjustment"] else None for f in frequencies]
 
-        generator = torch.Generator().manual_seed(hyper["seed"])
-        copies = hyper["cutmixCopies"] if hyper["cutmix"] == "offline" else 0
-        train_set = batches(self.train_items, train_rows, copies)
-        order, weights = "shuffled", None
-        if hyper["balancedSampling"]:
-            # Each item weighs the mean over tasks of 1 / (its class's frequency): rare classes of
-            # every task come up more often.
-            item_weights = [
-                sum(1.0 / frequencies[t][k].clamp_min(1).item() for t, k in enumerate(i["labels"])) / len(self.class_counts) for i in self.train_items
-            ]
-            order, weights = "weighted", [item_weights[j % len(item_weights)] for j in range(len(train_set))]
         self.workers = data_loader_workers(hyper.get("dataLoaderWorkers"), self.device)
-        pin = self.device.type == "cuda"
-        # A last batch of one image breaks BatchNorm in training mode (one value per channel): drop the
-        # remainder whenever there is at least one full batch.
-        self.train_loader = DataLoader(
-            train_set,
-            sampler=batch_sampler(train_set, hyper["batchSize"], order, generator, weights, drop_last=len(train_set) > hyper["batchSize"]),
-            batch_size=None,
-            num_workers=self.workers,
-            pin_memory=pin,
-            persistent_workers=self.workers > 0 and hyper["epochs"] > 1,
-            # The loader draws its base seed from this generator before the sampler shuffles, as the
-            # per-image loader did: the same seed gives the same batches as before the cache (every
-            # epoch without workers; the first one with persistent workers, which draw it once).
-            generator=generator,
-        )
-        val_set = batches(self.val_items, val_rows)
-        # Validation and BatchNorm calibration are short passes: a few workers, none kept between epochs.
-        side_workers = min(self.workers, 4)
-        self.val_loader = DataLoader(val_set, sampler=batch_sampler(val_set, hyper["batchSize"]), batch_size=None, num_workers=side_workers, pin_memory=pin)
-        # Plain training images (no CutMix) in a fixed shuffled order, for recalibrating BatchNorm.
-        calibration_set = batches(self.train_items, train_rows)
-        calibration_generator = torch.Generator().manual_seed(hyper["seed"] + 1)
-        self.calibration_loader = DataLoader(
-            calibration_set,
-            sampler=batch_sampler(calibration_set, hyper["batchSize"], "shuffled", calibration_generator, drop_last=len(self.train_items) > hyper["batchSize"]),
-            batch_size=None,
-            num_workers=side_workers,
-            pin_memory=pin,
-            generator=calibration_generator,
+        self.train_loader, self.val_loader, self.calibration_loader, generator = build_loaders(
+            hyper, batches, (self.train_items, train_rows), (self.val_items, val_rows), frequencies, self.workers, self.device.type == "cuda"
         )
 
         limit = hyper.get("maxStepsPerEpoch") or math.inf
@@ -160,6 +125,12 @@ class Trainer:
         self.cutmix = BatchCutMix(hyper["cutmixAlpha"], hyper["cutmixProbability"], generator) if hyper["cutmix"] == "online" else None
         self.checkpoint_path = os.path.join(self.run_dir, "checkpoint.pt")
         self.start_epoch = 0
+        self.epochs = hyper["epochs"]
+        self.flip_generator = torch.Generator().manual_seed(hyper["seed"] + 2) if hyper.get("horizontalFlip") else None
+        self.best = BestEpoch(hyper.get("selectionMetric", "MEAN_TOP1"), hyper.get("earlyStoppingPatience", 0))
+        self.budget = None
+        self.deadline = None
+        self.stopped = None
 
     def autocast(self):
         if self.amp_dtype is None:
@@ -177,7 +148,7 @@ class Trainer:
         temperature-softened cross-entropy against the teacher (Hinton et al., 2015: scaled by T^2)."""
         tasks = len(self.class_counts)
         losses = [
-            soft_cross_entropy(l, t.to(self.device, non_blocking=True), w, p)
+            soft_cross_entropy(l, t.to(self.device, non_blocking=True), w, p, self.hyper.get("labelSmoothing", 0.0))
             for l, t, w, p in zip(logits, targets[:tasks], self.class_weights, self.log_priors)
         ]
         loss = torch.stack(losses).mean()
@@ -198,6 +169,15 @@ class Trainer:
             self.scaler.load_state_dict(state["scaler"])
         self.start_epoch = state["epoch"] + 1
         torch.set_rng_state(state["rng"])
+        if state.get("budget"):
+            # The plan of the first attempt stands: its schedule is the one the checkpoint continues.
+            self.budget = state["budget"]
+            self.set_epochs(self.budget["epochs"])
+            self.scheduler.load_state_dict(state["scheduler"])
+        if state.get("best"):
+            self.best.epoch, self.best.score = state["best"]["epoch"], state["best"]["score"]
+            self.best.state = state["best"]["state"]
+            self.best.probabilities = state["best"]["probabilities"]
 
     def save_checkpoint(self, epoch):
         state = {
@@ -207,10 +187,31 @@ class Trainer:
             "scaler": self.scaler.state_dict() if self.scaler else None,
             "epoch": epoch,
             "rng": torch.get_rng_state(),
+            "budget": self.budget,
+            "best": {"epoch": self.best.epoch, "score": self.best.score, "state": self.best.state, "probabilities": self.best.probabilities}
+            if self.best.state is not None
+            else None,
         }
         tmp = self.checkpoint_path + ".tmp"
         torch.save(state, tmp)
         os.replace(tmp, self.checkpoint_path)
+
+    def set_epochs(self, epochs):
+        """Trains for `epochs` epochs, with the learning-rate schedule stretched over them."""
+        self.epochs = epochs
+        self.total_steps = self.steps_per_epoch * epochs
+        self.scheduler = build_scheduler(self.optimizer, self.total_steps, self.hyper["warmupFraction"])
+
+    def plan_budget(self):
+        """With a time budget: the run takes as many epochs (at most hyper["epochs"]) as fit in the budget,
+        from this host's measured speed; it stops at the budget in any case."""
+        per_step, images_per_second = measure_training_speed(self)
+        side = len(self.val_items) + min(self.hyper.get("bnCalibrationImages", 1024), len(self.train_items))
+        elapsed = time.perf_counter() - STARTED
+        epochs, self.budget = budget_epochs(
+            self.hyper["timeBudgetSeconds"], elapsed, per_step, self.steps_per_epoch, side, images_per_second, self.hyper["epochs"]
+        )
+        self.set_epochs(epochs)
 
     def set_backbone_trainable(self, trainable):
         for parameter in self.model.backbone.parameters():
@@ -234,6 +235,8 @@ class Trainer:
             if frozen != self.backbone_frozen:
                 self.set_backbone_trainable(not frozen)
             images = self.to_device(images)
+            if self.flip_generator is not None:
+                images = flip_batch(images, self.flip_generator)
             if self.cutmix:
                 images, targets = self.cutmix(images, targets)
             with self.autocast():
@@ -266,53 +269,17 @@ class Trainer:
                     lr=lr,
                 )
                 window_start, window_images, last_report = now, 0, now
+            if self.deadline is not None and now > self.deadline:
+                self.stopped = "budget"  # out of time mid-epoch: evaluate what there is and export it
+                break
         return total_loss / max(seen, 1)
 
-    @torch.no_grad()
     def calibrate_batchnorm(self):
-        """Precise BatchNorm: recompute the running statistics as a plain average over training images
-        with the final weights. Short runs from random init otherwise evaluate with stale statistics
-        (MobileNetV3 and EfficientNet update theirs with momentum 0.01) and predict one class for every
-        image: measured on synthetic data, Daily top-1 0.47 -> 0.96 for the same weights."""
-        norms = [m for m in self.model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
         limit = min(self.hyper.get("bnCalibrationImages", 1024), self.steps_per_epoch * self.hyper["batchSize"])
-        if not norms or limit <= 0:
-            return
-        momenta = [m.momentum for m in norms]
-        for m in norms:
-            m.reset_running_stats()
-            m.momentum = None  # cumulative average
-        self.model.train()
-        seen = 0
-        for images, _ in self.calibration_loader:
-            with self.autocast():
-                self.model(self.to_device(images))
-            seen += images.shape[0]
-            if seen >= limit:
-                break
-        for m, momentum in zip(norms, momenta):
-            m.momentum = momentum
+        calibrate_batchnorm(self.model, self.calibration_loader, limit, self.autocast, self.to_device)
 
-    @torch.no_grad()
     def evaluate(self):
-        self.model.eval()
-        confusions = [torch.zeros(n, n, dtype=torch.long) for n in self.class_counts]
-        probabilities = [[] for _ in self.class_counts]
-        for images, targets in self.val_loader:
-            with self.autocast():
-                logits = self.model(self.to_device(images))
-            for task, (l, t) in enumerate(zip(logits, targets)):
-                p = torch.softmax(l.float(), dim=1).cpu()
-                probabilities[task].append(p)
-                truth = t.argmax(1)
-                confusions[task] += torch.bincount(truth * self.class_counts[task] + p.argmax(1), minlength=self.class_counts[task] ** 2).view_as(
-                    confusions[task]
-                )
-        metrics = []
-        for task, confusion in zip(self.config["tasks"], confusions):
-            top1, acsa = accuracy_and_acsa(confusion)
-            metrics.append({"task": task["name"], "top1": top1, "acsa": acsa})
-        return metrics, [torch.cat(p) if p else torch.zeros(0, n) for p, n in zip(probabilities, self.class_counts)]
+        return evaluate(self.model, self.val_loader, self.config["tasks"], self.class_counts, self.autocast, self.to_device)
 
     def check_inputs(self):
         count = min(self.config.get("checkItems", 8), len(self.val_items) or len(self.train_items))
@@ -323,6 +290,11 @@ class Trainer:
     def run(self):
         if self.config.get("resume"):
             self.resume()
+        if self.hyper.get("timeBudgetSeconds"):
+            if self.budget is None:
+                self.plan_budget()
+            # Training steps stop here, leaving the export reserve and the last calibration and validation.
+            self.deadline = STARTED + self.budget["seconds"] - self.budget["reserveSeconds"] - self.budget.get("sideSeconds", 0)
         self.events.emit(
             "started",
             config=self.config,
@@ -342,21 +314,45 @@ class Trainer:
             stepsPerEpoch=self.steps_per_epoch,
             totalSteps=self.total_steps,
             resumedFromEpoch=self.start_epoch if self.start_epoch > 0 else None,
+            budget=self.budget,
         )
         probabilities = None
-        for epoch in range(self.start_epoch, self.hyper["epochs"]):
+        epoch_seconds = 0.0
+        for epoch in range(self.start_epoch, self.epochs):
             started = time.perf_counter()
             train_loss = self.train_one_epoch(epoch)
             self.calibrate_batchnorm()
             validation, probabilities = self.evaluate()
+            best = self.best.update(epoch + 1, validation, self.model, probabilities)
             self.save_checkpoint(epoch)
-            self.events.emit("epoch", epoch=epoch + 1, trainLoss=train_loss, validation=validation, seconds=time.perf_counter() - started)
+            epoch_seconds = time.perf_counter() - started
+            self.events.emit("epoch", epoch=epoch + 1, trainLoss=train_loss, validation=validation, seconds=epoch_seconds, best=best)
+            if self.best.should_stop():
+                self.stopped = "early"
+            elif self.deadline is not None and epoch + 1 < self.epochs and time.perf_counter() + 0.5 * epoch_seconds > self.deadline:
+                # Not even half of another epoch fits. (A later epoch cut short at the deadline is still
+                # evaluated, and the best epoch's weights are exported either way.)
+                self.stopped = "budget"
+            if self.stopped:
+                break
         if probabilities is None:
             _, probabilities = self.evaluate()
+        last_epoch = epoch + 1 if self.epochs > self.start_epoch else self.start_epoch
+        if self.hyper.get("keepBestEpoch", True) and self.best.state is not None:
+            # The artifact is the best epoch's weights (by the validation metric), not the last one's.
+            self.best.restore(self.model)
+            probabilities = self.best.probabilities
+        training = {
+            "selectionMetric": self.best.metric,
+            "bestEpoch": self.best.epoch if self.hyper.get("keepBestEpoch", True) else last_epoch,
+            "bestScore": self.best.score if self.best.state is not None else None,
+            "epochsRun": last_epoch,
+            "stopped": self.stopped,
+        }
         with open(os.path.join(self.run_dir, "validation-predictions.json"), "w") as handle:
             json.dump({"itemIds": [i["id"] for i in self.val_items], "probabilities": [p.tolist() for p in probabilities]}, handle)
         self.model.to(memory_format=torch.contiguous_format)
-        onnx_path, info = write_artifact(self.model, self.config, self.run_dir, self.check_inputs(), self.parameter_count)
+        onnx_path, info = write_artifact(self.model, self.config, self.run_dir, self.check_inputs(), self.parameter_count, training)
         self.events.emit(
             "artifact",
             onnxPath=onnx_path,
@@ -367,6 +363,7 @@ class Trainer:
             sha256=info["sha256"],
             parameterCount=self.parameter_count,
             exportCheck=info["exportCheck"],
+            training=training,
         )
         self.events.emit("done")
 

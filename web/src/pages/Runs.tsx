@@ -296,6 +296,14 @@ export function RunPage({ id }: { id: string }) {
           </p>
         ))}
         {run.imageCache && <p data-testid="image-cache">{describeCache(run.imageCache)}</p>}
+        {run.budget && <p data-testid="budget">{`time budget ${run.budget.seconds} s: ${run.budget.reason}`}</p>}
+        {run.selection && (
+          <p data-testid="selection">
+            {`the artifact holds epoch ${run.selection.bestEpoch} of ${run.selection.epochsRun}, the best by ${run.selection.selectionMetric === 'MEAN_TOP1' ? 'mean top-1' : 'mean ACSA'} on VALIDATION${
+              run.selection.stopped === 'EARLY' ? '; stopped early' : run.selection.stopped === 'BUDGET' ? '; stopped at the time budget' : ''
+            }`}
+          </p>
+        )}
         <pre style={{ fontSize: 12 }}>{JSON.stringify(run.config, null, 2)}</pre>
       </section>
     </>

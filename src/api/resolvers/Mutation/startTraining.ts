@@ -7,7 +7,7 @@ import { parseId } from '../ids.js';
 export const startTraining: NonNullable<MutationResolvers['startTraining']> = (_parent, { input }, { services, caller }) => {
   requireRole(caller, 'trainer', 'startTraining');
   const { cutmix, device, mixedPrecision, ...options } = nullsAsAbsent(input.options ?? {});
-  const { backbones, heads, combos } = nullsAsAbsent(input);
+  const { backbones, heads, combos, budget } = nullsAsAbsent(input);
   return services.training.startTraining({
     datasetId: parseId(input.datasetId, 'dataset'),
     backbones,
@@ -19,6 +19,7 @@ export const startTraining: NonNullable<MutationResolvers['startTraining']> = (_
       ...(cutmix ? { cutmix: cutmix.toLowerCase() as Hyperparameters['cutmix'] } : {}),
       ...(device ? { device: device as Hyperparameters['device'] } : {}),
       ...(mixedPrecision ? { mixedPrecision: mixedPrecision as Hyperparameters['mixedPrecision'] } : {}),
+      ...(budget ? { timeBudgetSeconds: budget.seconds } : {}),
     },
   });
 };

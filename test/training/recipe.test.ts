@@ -1,0 +1,116 @@
+// The recipe's run-level choices end to end through a real worker: the artifact holds the best epoch's
+// weights (its stored validation report is that epoch's figures), early stopping ends a run and says so,
+// and a time budget measures the host, chooses the epochs and stops within its time, recording why.
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningServer, startServer } from '../../src/api/server.js';
+import type { App } from '../../src/app.js';
+import { importDataset } from '../../src/data/import.js';
+import { writeSyntheticDataset } from '../../src/data/synth.js';
+import { eventually, graphqlClient, openTestApp, tempDir } from '../helpers.js';
+
+let scratch: Awaited<ReturnType<typeof tempDir>>;
+let app: App;
+let server: RunningServer;
+let gql: ReturnType<typeof graphqlClient>;
+let datasetId: string;
+
+const SMALL = { imageSize: 32, batchSize: 16, hiddenSize: 16, cutmix: 'OFF', dataLoaderWorkers: 0, threads: 1, pretrained: 'none', maxStepsPerEpoch: 3 };
+const FIELDS = `id status error startedAt finishedAt
+  epochs { epoch meanTop1 meanAcsa }
+  budget { seconds elapsedBeforeTraining secondsPerStep epochSeconds reserveSeconds epochs reason }
+  selection { selectionMetric bestEpoch bestScore epochsRun stopped }
+  validationReport { meanTop1 meanAcsa }`;
+
+async function train(input: Record<string, unknown>) {
+  const started = await gql(`mutation($input: StartTrainingInput!) { startTraining(input: $input) { id } }`, {
+    input: { datasetId, backbones: ['mobilenet_v3_small'], heads: ['feedforward'], ...input },
+  });
+  expect(started.errors).toBeUndefined();
+  const id = started.data!.startTraining[0].id as string;
+  return eventually(
+    async () => {
+      const run = (await gql(`query($id: ID!) { run(id: $id) { ${FIELDS} } }`, { id })).data!.run;
+      return ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(run.status) ? run : undefined;
+    },
+    `run ${id} to finish`,
+    180_000,
+  );
+}
+
+beforeAll(async () => {
+  scratch = await tempDir();
+  app = await openTestApp(path.join(scratch.dir, 'data'));
+  server = await startServer({ ...app, config: { ...app.config, port: 0 } });
+  gql = graphqlClient(server.graphqlUrl, (await app.services.tokens.create('recipe test', 'trainer')).token);
+  const synthetic = await writeSyntheticDataset({
+    out: path.join(scratch.dir, 'synth'),
+    count: 120,
+    seed: 3,
+    minSide: 48,
+    maxSide: 72,
+    difficulty: 'realistic',
+  });
+  datasetId = String((await importDataset({ csvPath: synthetic.csvPath, imageRoot: synthetic.imageRoot }, app.services.importContext)).datasetId);
+});
+
+afterAll(async () => {
+  await server?.close();
+  await app?.close();
+  await scratch?.remove();
+});
+
+describe('the recipe', () => {
+  it("keeps the best epoch's weights: its report is the best epoch's validation figures, not the last one's", async () => {
+    // Online CutMix and flips too: every batch transform of the default recipe runs.
+    const run = await train({ options: { ...SMALL, epochs: 4, learningRate: 0.01, selectionMetric: 'MEAN_TOP1', cutmix: 'ONLINE', horizontalFlip: true } });
+    expect(run.status, run.error ?? '').toBe('SUCCEEDED');
+    const scores = run.epochs.map((e: { meanTop1: number }) => e.meanTop1);
+    // The first of the highest scores (a tie keeps the earlier epoch).
+    const best = scores.indexOf(Math.max(...scores)) + 1;
+    expect(run.selection).toMatchObject({ selectionMetric: 'MEAN_TOP1', bestEpoch: best, epochsRun: 4, stopped: null });
+    expect(run.selection.bestScore).toBeCloseTo(scores[best - 1], 9);
+    // The stored report scores the exported model's own validation predictions.
+    expect(run.validationReport.meanTop1).toBeCloseTo(scores[best - 1], 9);
+  });
+
+  it('stops early after the patience runs out, and says so', async () => {
+    // A learning rate this small barely moves the weights, so the figure stops improving at once.
+    const run = await train({ options: { ...SMALL, epochs: 12, learningRate: 1e-7, earlyStoppingPatience: 1 } });
+    expect(run.status, run.error ?? '').toBe('SUCCEEDED');
+    expect(run.selection.stopped).toBe('EARLY');
+    expect(run.epochs.length).toBe(run.selection.epochsRun);
+    expect(run.selection.epochsRun).toBeLessThan(12);
+    expect(run.selection.epochsRun - run.selection.bestEpoch).toBe(1);
+  });
+
+  it('spends a time budget: measures this host, chooses the epochs that fit, and ends within its time', async () => {
+    const seconds = 40;
+    const run = await train({ options: { ...SMALL, maxStepsPerEpoch: null }, budget: { seconds } });
+    expect(run.status, run.error ?? '').toBe('SUCCEEDED');
+    expect(run.budget.seconds).toBe(seconds);
+    expect(run.budget.secondsPerStep).toBeGreaterThan(0);
+    expect(run.budget.epochs).toBeGreaterThanOrEqual(1);
+    expect(run.budget.reason).toMatch(/epoch\(s\)/);
+    expect(run.selection.epochsRun).toBeLessThanOrEqual(run.budget.epochs);
+    // Not the seed's 3 epochs: what the budget allows on this host (at most 100 without an epochs option).
+    const { elapsedBeforeTraining, reserveSeconds, epochSeconds } = run.budget;
+    expect(reserveSeconds).toBe(Math.max(5, 0.03 * seconds));
+    // The plan's arithmetic from its own figures: an epoch is taken once 85 % of it fits (the figures are
+    // rounded to 0.01 s, so allow the boundary either way).
+    const fits = (seconds - elapsedBeforeTraining - reserveSeconds) / epochSeconds + 0.15;
+    expect(run.budget.epochs).toBeGreaterThanOrEqual(Math.max(1, Math.min(100, Math.floor(fits - 0.01))));
+    expect(run.budget.epochs).toBeLessThanOrEqual(Math.max(1, Math.min(100, Math.floor(fits + 0.01))));
+    const wall = (new Date(run.finishedAt).getTime() - new Date(run.startedAt).getTime()) / 1000;
+    // The worker's start to the record's end: the budget, plus one step's overrun and the registration.
+    expect(wall).toBeLessThan(seconds + 20);
+  });
+
+  it('refuses a budget under 10 s, naming the limit', async () => {
+    const answer = await gql(`mutation($input: StartTrainingInput!) { startTraining(input: $input) { id } }`, {
+      input: { datasetId, backbones: ['mobilenet_v3_small'], heads: ['feedforward'], budget: { seconds: 5 } },
+    });
+    expect(answer.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' } });
+    expect(answer.errors?.[0]?.message).toBe('a time budget must be a whole number of seconds from 10 to 604800 (a week), got 5');
+  });
+});

@@ -1,0 +1,106 @@
+"""The recipe's run-level choices: best-epoch restore, early stopping, flips, the budget's arithmetic, label smoothing."""
+
+import math
+import os
+import sys
+import unittest
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "src", "training", "worker"))
+from recipe import BestEpoch, budget_epochs, flip_batch, selection_score  # noqa: E402
+from scoring import soft_cross_entropy  # noqa: E402
+
+
+def validation(top1s, acsas):
+    return [{"task": str(i), "top1": t, "acsa": a} for i, (t, a) in enumerate(zip(top1s, acsas))]
+
+
+class BestEpochTest(unittest.TestCase):
+    def test_restores_the_weights_of_the_best_epoch_when_the_last_is_worse(self):
+        model = torch.nn.Linear(3, 2)
+        best = BestEpoch("MEAN_TOP1", patience=0)
+        weights = {}
+        for epoch, score in [(1, 0.5), (2, 0.8), (3, 0.3)]:
+            with torch.no_grad():
+                model.weight.fill_(float(epoch))  # each epoch's weights are recognisable
+            weights[epoch] = model.weight.clone()
+            best.update(epoch, validation([score, score], [0.1, 0.1]), model, [torch.full((4, 2), float(epoch))])
+        self.assertEqual(best.epoch, 2)
+        self.assertTrue(torch.equal(model.weight, weights[3]))
+        best.restore(model)
+        self.assertTrue(torch.equal(model.weight, weights[2]))
+        self.assertTrue(torch.equal(best.probabilities[0], torch.full((4, 2), 2.0)))
+        # Restoring hands over a copy: training on does not change the kept weights.
+        with torch.no_grad():
+            model.weight.add_(1)
+        best.restore(model)
+        self.assertTrue(torch.equal(model.weight, weights[2]))
+
+    def test_ranks_by_the_chosen_metric(self):
+        # Epoch 1 has the better top-1, epoch 2 the better ACSA.
+        a, b = validation([0.9, 0.9], [0.5, 0.5]), validation([0.8, 0.8], [0.7, 0.7])
+        self.assertAlmostEqual(selection_score(a, "MEAN_TOP1"), 0.9)
+        self.assertAlmostEqual(selection_score(b, "MEAN_ACSA"), 0.7)
+        for metric, expected in [("MEAN_TOP1", 1), ("MEAN_ACSA", 2)]:
+            best = BestEpoch(metric, patience=0)
+            model = torch.nn.Linear(1, 1)
+            best.update(1, a, model, [])
+            best.update(2, b, model, [])
+            self.assertEqual(best.epoch, expected, metric)
+
+    def test_early_stopping_after_patience_epochs_without_a_better_score(self):
+        best = BestEpoch("MEAN_TOP1", patience=2)
+        model = torch.nn.Linear(1, 1)
+        stops = []
+        for epoch, score in enumerate([0.5, 0.6, 0.6, 0.55, 0.9], start=1):
+            best.update(epoch, validation([score], [score]), model, [])
+            stops.append(best.should_stop())
+        # A tie is no improvement: epochs 3 and 4 are the two without one.
+        self.assertEqual(stops, [False, False, False, True, False])
+        self.assertFalse(BestEpoch("MEAN_TOP1", patience=0).should_stop())
+
+
+class FlipTest(unittest.TestCase):
+    def test_mirrors_about_half_the_images_and_leaves_the_rest(self):
+        images = torch.arange(64 * 3 * 2 * 4, dtype=torch.float32).view(64, 3, 2, 4)
+        flipped = flip_batch(images, torch.Generator().manual_seed(0))
+        mirrored = [torch.equal(flipped[i], images[i].flip(2)) for i in range(64)]
+        kept = [torch.equal(flipped[i], images[i]) for i in range(64)]
+        self.assertTrue(all(m != k for m, k in zip(mirrored, kept)))
+        self.assertTrue(16 <= sum(mirrored) <= 48)
+        self.assertEqual(images[0, 0, 0, 0].item(), 0.0)  # the input batch itself is unchanged
+
+
+class BudgetTest(unittest.TestCase):
+    def test_epochs_that_fit_by_hand(self):
+        # 600 s budget, 40 s gone, 0.5 s a step, 100 steps an epoch, 900 side images at 120 images/s
+        # (forward at 3 x that): an epoch is 50 + 900 / 360 = 52.5 s; the reserve is max(5, 18) = 18 s;
+        # 542 s are left: 10.32 epochs fit, so 10.
+        epochs, plan = budget_epochs(600, 40, 0.5, 100, 900, 120, 100)
+        self.assertEqual(epochs, 10)
+        self.assertAlmostEqual(plan["epochSeconds"], 52.5)
+        self.assertEqual(plan["reserveSeconds"], 18.0)
+        self.assertIn("10 epoch(s)", plan["reason"])
+        # An epoch is taken once 85 % of it fits. 100 s, 5 s reserve: 95 / 52.5 = 1.81 epochs, 81 % of a
+        # second one: 1. 105 s: 100 / 52.5 = 1.90, 90 % of a second: 2.
+        self.assertEqual(budget_epochs(100, 0, 0.5, 100, 900, 120, 100)[0], 1)
+        self.assertEqual(budget_epochs(105, 0, 0.5, 100, 900, 120, 100)[0], 2)
+        self.assertEqual(budget_epochs(600, 40, 0.5, 100, 900, 120, 4)[0], 4)  # capped by the request
+        self.assertEqual(budget_epochs(30, 40, 0.5, 100, 900, 120, 100)[0], 1)  # never below one epoch
+
+
+class LabelSmoothingTest(unittest.TestCase):
+    def test_matches_the_hand_computed_smoothed_cross_entropy(self):
+        logits = torch.tensor([[2.0, 0.0, -1.0]])
+        target = torch.tensor([[1.0, 0.0, 0.0]])
+        log_p = torch.log_softmax(logits, 1)[0]
+        # With smoothing 0.3 over 3 classes the target is [0.8, 0.1, 0.1].
+        expected = -(0.8 * log_p[0] + 0.1 * log_p[1] + 0.1 * log_p[2]).item()
+        self.assertAlmostEqual(soft_cross_entropy(logits, target, smoothing=0.3).item(), expected, places=6)
+        self.assertAlmostEqual(soft_cross_entropy(logits, target).item(), -log_p[0].item(), places=6)
+        self.assertTrue(math.isfinite(soft_cross_entropy(logits, target, smoothing=0.5).item()))
+
+
+if __name__ == "__main__":
+    unittest.main()
