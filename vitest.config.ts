@@ -24,7 +24,7 @@ const WITHOUT_DATABASE = [
 ];
 
 /** Tests that open a database but test nothing that differs between the two: serving, fairness, the
- *  dashboard, the SDK, ensemble fitting's search and the worker's weights read and write the same rows
+ *  dashboard, the SDK, ensemble fitting's search and the worker's weights and recipe read and write the same rows
  *  through the same Prisma calls on either. They run on SQLite only. What does differ is tested on both:
  *  migrations, imports' transactions, keyset pagination, the job queue and its workers, heartbeats and
  *  recovery, LISTEN/NOTIFY subscriptions and replicas, reports' bulk writes, distillation through the
@@ -37,6 +37,7 @@ const ONE_DATABASE = [
   'test/sdk/sdk.test.ts',
   'test/sdk/live.test.ts',
   'test/training/weights.test.ts',
+  'test/training/recipe.test.ts',
 ];
 
 export default defineConfig({
