@@ -14,6 +14,7 @@ import type { Bbox } from '../domain.js';
 import { badInput } from '../errors.js';
 import { encodeJpeg } from './image.js';
 import { DEFAULT_LABEL_SCHEMA } from './labelSchema.js';
+import { between, Canvas, hsl, type Rgb, type Rng, randomBox } from './synthCanvas.js';
 import { drawRealistic, type NoiseCeiling, noiseCeiling, noisyLabels } from './synthRealistic.js';
 
 /** Class priors per task of the default schema (Daily 7, Gender 6, Embellishment 3). */
@@ -66,11 +67,6 @@ export interface SynthResult {
   ceiling: NoiseCeiling[];
 }
 
-type Rng = () => number;
-type Rgb = [number, number, number];
-
-const between = (rng: Rng, lo: number, hi: number) => lo + Math.floor(rng() * (hi - lo + 1));
-
 function sampleClass(rng: Rng, priors: readonly number[]): number {
   let u = rng();
   for (let k = 0; k < priors.length; k++) {
@@ -80,22 +76,8 @@ function sampleClass(rng: Rng, priors: readonly number[]): number {
   return priors.length - 1;
 }
 
-function hueToRgb(hue: number, lightness: number): Rgb {
-  // HSL with full saturation; hue in [0, 1).
-  const q = lightness < 0.5 ? lightness * 2 : 1;
-  const p = 2 * lightness - q;
-  const channel = (t: number) => {
-    const h = ((t % 1) + 1) % 1;
-    if (h < 1 / 6) return p + (q - p) * 6 * h;
-    if (h < 1 / 2) return q;
-    if (h < 2 / 3) return p + (q - p) * (2 / 3 - h) * 6;
-    return p;
-  };
-  return [channel(hue + 1 / 3), channel(hue), channel(hue - 1 / 3)].map((v) => Math.round(v * 255)) as Rgb;
-}
-
 /** Daily class k has hue k/7; the item's lightness jitters so hue, not brightness, carries the class. */
-const dailyColour = (k: number, rng: Rng): Rgb => hueToRgb(k / 7 + (rng() - 0.5) * 0.03, 0.4 + rng() * 0.2);
+const dailyColour = (k: number, rng: Rng): Rgb => hsl(k / 7 + (rng() - 0.5) * 0.03, 1, 0.4 + rng() * 0.2);
 
 /** Gender class k: 0 plain, 1 horizontal, 2 vertical, 3 diagonal cross-hatch, 4 a dotted grid, 5 checks.
  *  Each looks the same mirrored, so horizontal flips (on by default in training) keep the label. */
@@ -119,42 +101,12 @@ function onStripe(pattern: number, x: number, y: number, period: number): boolea
 
 const DOTS_PER_EMBELLISHMENT = [0, 3, 10];
 
-class Canvas {
-  readonly pixels: Uint8Array;
-  constructor(
-    readonly width: number,
-    readonly height: number,
-  ) {
-    this.pixels = new Uint8Array(width * height * 3);
+/** A patterned rectangle: the building block of both the item and the clutter. */
+function patch(canvas: Canvas, box: Bbox, colour: Rgb, pattern: number, period: number) {
+  const dark: Rgb = [colour[0] * 0.45, colour[1] * 0.45, colour[2] * 0.45].map(Math.round) as Rgb;
+  for (let y = box.ymin; y < box.ymax; y++) {
+    for (let x = box.xmin; x < box.xmax; x++) canvas.set(x, y, onStripe(pattern, x - box.xmin, y - box.ymin, period) ? dark : colour);
   }
-  set(x: number, y: number, [r, g, b]: Rgb) {
-    const i = (y * this.width + x) * 3;
-    this.pixels[i] = r;
-    this.pixels[i + 1] = g;
-    this.pixels[i + 2] = b;
-  }
-  /** A patterned rectangle: the building block of both the item and the clutter. */
-  patch(box: Bbox, colour: Rgb, pattern: number, period: number) {
-    const dark: Rgb = [colour[0] * 0.45, colour[1] * 0.45, colour[2] * 0.45].map(Math.round) as Rgb;
-    for (let y = box.ymin; y < box.ymax; y++) {
-      for (let x = box.xmin; x < box.xmax; x++) this.set(x, y, onStripe(pattern, x - box.xmin, y - box.ymin, period) ? dark : colour);
-    }
-  }
-  disc(cx: number, cy: number, radius: number, colour: Rgb) {
-    for (let y = Math.max(0, cy - radius); y <= Math.min(this.height - 1, cy + radius); y++) {
-      for (let x = Math.max(0, cx - radius); x <= Math.min(this.width - 1, cx + radius); x++) {
-        if ((x - cx) ** 2 + (y - cy) ** 2 <= radius * radius) this.set(x, y, colour);
-      }
-    }
-  }
-}
-
-function randomBox(rng: Rng, width: number, height: number, minFraction: number, maxFraction: number): Bbox {
-  const w = Math.max(8, Math.round(width * (minFraction + rng() * (maxFraction - minFraction))));
-  const h = Math.max(8, Math.round(height * (minFraction + rng() * (maxFraction - minFraction))));
-  const xmin = between(rng, 0, width - w);
-  const ymin = between(rng, 0, height - h);
-  return { xmin, ymin, xmax: xmin + w, ymax: ymin + h };
 }
 
 /** Draws one image; its labels and bbox come from the same per-image generator, so output is reproducible. */
@@ -180,10 +132,10 @@ export function drawItem(seed: number, index: number, minSide: number, maxSide: 
     canvas.pixels[i] = 90 + ((state >>> 0) % 80);
   }
   for (let c = between(rng, 3, 6); c > 0; c--) {
-    canvas.patch(randomBox(rng, width, height, 0.1, 0.35), dailyColour(between(rng, 0, 6), rng), between(rng, 0, 5), between(rng, 6, 12));
+    patch(canvas, randomBox(rng, width, height, 0.1, 0.35), dailyColour(between(rng, 0, 6), rng), between(rng, 0, 5), between(rng, 6, 12));
   }
   const bbox = randomBox(rng, width, height, 0.35, 0.75);
-  canvas.patch(bbox, dailyColour(daily, rng), gender, between(rng, 6, 12));
+  patch(canvas, bbox, dailyColour(daily, rng), gender, between(rng, 6, 12));
   const radius = Math.max(2, Math.round(Math.min(bbox.xmax - bbox.xmin, bbox.ymax - bbox.ymin) / 14));
   for (let d = 0; d < DOTS_PER_EMBELLISHMENT[embellishment]!; d++) {
     canvas.disc(between(rng, bbox.xmin + radius, bbox.xmax - 1 - radius), between(rng, bbox.ymin + radius, bbox.ymax - 1 - radius), radius, [250, 250, 250]);

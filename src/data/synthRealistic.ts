@@ -9,12 +9,7 @@
 // Every pattern looks the same mirrored, so a horizontal flip keeps every label.
 import seedrandom from 'seedrandom';
 import type { Bbox } from '../domain.js';
-
-type Rng = () => number;
-type Rgb = [number, number, number];
-
-const between = (rng: Rng, lo: number, hi: number) => lo + Math.floor(rng() * (hi - lo + 1));
-const clamp = (v: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, v));
+import { between, Canvas, clamp, hsl, type Rgb, type Rng, randomBox } from './synthCanvas.js';
 
 /** Daily class k: its hue group's hue and its collar (0 none, 1 light band, 2 dark band). */
 const DAILY: readonly { hue: number; collar: 0 | 1 | 2 }[] = [
@@ -40,19 +35,6 @@ const DECORATIONS: readonly [number, number][] = [
   [5, 10],
 ];
 
-function hsl(hue: number, saturation: number, lightness: number): Rgb {
-  const q = lightness < 0.5 ? lightness * (1 + saturation) : lightness + saturation - lightness * saturation;
-  const p = 2 * lightness - q;
-  const channel = (t: number) => {
-    const h = ((t % 1) + 1) % 1;
-    if (h < 1 / 6) return p + (q - p) * 6 * h;
-    if (h < 1 / 2) return q;
-    if (h < 2 / 3) return p + (q - p) * (2 / 3 - h) * 6;
-    return p;
-  };
-  return [channel(hue + 1 / 3), channel(hue), channel(hue - 1 / 3)].map((v) => Math.round(clamp(v, 0, 1) * 255)) as Rgb;
-}
-
 /** Gender class k's pattern at (x, y) inside the garment: whether the pixel is on the darker part. */
 function onPattern(gender: number, x: number, y: number, period: number): boolean {
   switch (gender) {
@@ -73,64 +55,36 @@ function onPattern(gender: number, x: number, y: number, period: number): boolea
 
 const periodOf = (gender: number, rng: Rng) => (gender === 1 ? between(rng, 4, 6) : gender === 2 ? between(rng, 9, 13) : between(rng, 6, 10));
 
-class Canvas {
-  readonly pixels: Uint8Array;
-  constructor(
-    readonly width: number,
-    readonly height: number,
-  ) {
-    this.pixels = new Uint8Array(width * height * 3);
-  }
-  set(x: number, y: number, [r, g, b]: Rgb, noise = 0) {
-    if (x < 0 || y < 0 || x >= this.width || y >= this.height) return;
-    const i = (y * this.width + x) * 3;
-    this.pixels[i] = clamp(r + noise, 0, 255);
-    this.pixels[i + 1] = clamp(g + noise, 0, 255);
-    this.pixels[i + 2] = clamp(b + noise, 0, 255);
-  }
-  /** A garment-like patch: its colour shaded from top to bottom, a pattern, fabric noise. */
-  garment(box: Bbox, colour: Rgb, gender: number, period: number, contrast: number, rng: Rng) {
-    const h = Math.max(1, box.ymax - box.ymin);
-    for (let y = box.ymin; y < box.ymax; y++) {
-      const shade = 1.08 - (0.22 * (y - box.ymin)) / h;
-      for (let x = box.xmin; x < box.xmax; x++) {
-        const dark = onPattern(gender, x - box.xmin, y - box.ymin, period) ? contrast : 1;
-        const c = colour.map((v) => v * shade * dark) as Rgb;
-        this.set(x, y, c, (rng() - 0.5) * 24);
-      }
-    }
-  }
-  /** The collar: a band across the top middle of the garment, light or dark against it. */
-  collar(box: Bbox, kind: 1 | 2, colour: Rgb, rng: Rng) {
-    const w = box.xmax - box.xmin;
-    const h = box.ymax - box.ymin;
-    const bandW = Math.round(w * (0.4 + rng() * 0.2));
-    const bandH = Math.max(2, Math.round(h * (0.06 + rng() * 0.03)));
-    const x0 = box.xmin + Math.round((w - bandW) / 2);
-    const tint: Rgb = kind === 1 ? (colour.map((v) => v + (255 - v) * 0.6) as Rgb) : (colour.map((v) => v * 0.35) as Rgb);
-    for (let y = box.ymin + 1; y < box.ymin + 1 + bandH; y++) for (let x = x0; x < x0 + bandW; x++) this.set(x, y, tint, (rng() - 0.5) * 16);
-  }
-  disc(cx: number, cy: number, radius: number, colour: Rgb) {
-    for (let y = cy - radius; y <= cy + radius; y++) {
-      for (let x = cx - radius; x <= cx + radius; x++) if ((x - cx) ** 2 + (y - cy) ** 2 <= radius * radius) this.set(x, y, colour);
+/** A garment-like patch: its colour shaded from top to bottom, a pattern, fabric noise. */
+function drawFabric(canvas: Canvas, box: Bbox, colour: Rgb, gender: number, period: number, contrast: number, rng: Rng) {
+  const h = Math.max(1, box.ymax - box.ymin);
+  for (let y = box.ymin; y < box.ymax; y++) {
+    const shade = 1.08 - (0.22 * (y - box.ymin)) / h;
+    for (let x = box.xmin; x < box.xmax; x++) {
+      const dark = onPattern(gender, x - box.xmin, y - box.ymin, period) ? contrast : 1;
+      const c = colour.map((v) => v * shade * dark) as Rgb;
+      canvas.set(x, y, c, (rng() - 0.5) * 24);
     }
   }
 }
 
-function randomBox(rng: Rng, width: number, height: number, minFraction: number, maxFraction: number): Bbox {
-  const w = Math.max(8, Math.round(width * (minFraction + rng() * (maxFraction - minFraction))));
-  const h = Math.max(8, Math.round(height * (minFraction + rng() * (maxFraction - minFraction))));
-  const xmin = between(rng, 0, width - w);
-  const ymin = between(rng, 0, height - h);
-  return { xmin, ymin, xmax: xmin + w, ymax: ymin + h };
+/** The collar: a band across the top middle of the garment, light or dark against it. */
+function drawCollar(canvas: Canvas, box: Bbox, kind: 1 | 2, colour: Rgb, rng: Rng) {
+  const w = box.xmax - box.xmin;
+  const h = box.ymax - box.ymin;
+  const bandW = Math.round(w * (0.4 + rng() * 0.2));
+  const bandH = Math.max(2, Math.round(h * (0.06 + rng() * 0.03)));
+  const x0 = box.xmin + Math.round((w - bandW) / 2);
+  const tint: Rgb = kind === 1 ? (colour.map((v) => v + (255 - v) * 0.6) as Rgb) : (colour.map((v) => v * 0.35) as Rgb);
+  for (let y = box.ymin + 1; y < box.ymin + 1 + bandH; y++) for (let x = x0; x < x0 + bandW; x++) canvas.set(x, y, tint, (rng() - 0.5) * 16);
 }
 
 /** A whole garment of the given classes: the item itself, or a decoy among the clutter. */
 function drawGarment(canvas: Canvas, box: Bbox, [daily, gender, embellishment]: readonly number[], rng: Rng) {
   const { hue, collar } = DAILY[daily!]!;
   const colour = hsl(hue + (rng() - 0.5) * 0.08, 0.45 + rng() * 0.35, 0.42 + rng() * 0.2);
-  canvas.garment(box, colour, gender!, periodOf(gender!, rng), 0.62 + rng() * 0.22, rng);
-  if (collar !== 0) canvas.collar(box, collar, colour, rng);
+  drawFabric(canvas, box, colour, gender!, periodOf(gender!, rng), 0.62 + rng() * 0.22, rng);
+  if (collar !== 0) drawCollar(canvas, box, collar, colour, rng);
   const [lo, hi] = DECORATIONS[embellishment!]!;
   const radius = Math.max(1, Math.round(Math.min(box.xmax - box.xmin, box.ymax - box.ymin) / between(rng, 20, 28)));
   const ornament: Rgb = rng() < 0.5 ? [245, 245, 240] : [222, 184, 70];
@@ -159,7 +113,7 @@ export function drawRealistic(rng: Rng, width: number, height: number, labels: r
   for (let c = between(rng, 4, 8); c > 0; c--) {
     const box = randomBox(rng, width, height, 0.1, 0.35);
     if (rng() < 0.4) drawGarment(canvas, box, [between(rng, 0, 6), between(rng, 0, 5), between(rng, 0, 2)], rng);
-    else canvas.garment(box, hsl(rng(), 0.3 + rng() * 0.5, 0.3 + rng() * 0.4), between(rng, 0, 5), between(rng, 4, 12), 0.6 + rng() * 0.3, rng);
+    else drawFabric(canvas, box, hsl(rng(), 0.3 + rng() * 0.5, 0.3 + rng() * 0.4), between(rng, 0, 5), between(rng, 4, 12), 0.6 + rng() * 0.3, rng);
   }
   const item = randomBox(rng, width, height, 0.4, 0.75);
   drawGarment(canvas, item, labels, rng);
@@ -173,7 +127,7 @@ export function drawRealistic(rng: Rng, width: number, height: number, labels: r
     const top = rng() < 0.5;
     const ox = left ? item.xmin - Math.round(ow * 0.3) : item.xmax - Math.round(ow * 0.7);
     const oy = top ? item.ymin - Math.round(oh * 0.3) : item.ymax - Math.round(oh * 0.7);
-    canvas.garment({ xmin: ox, ymin: oy, xmax: ox + ow, ymax: oy + oh }, hsl(rng(), 0.2 + rng() * 0.4, 0.3 + rng() * 0.4), 0, 8, 1, rng);
+    drawFabric(canvas, { xmin: ox, ymin: oy, xmax: ox + ow, ymax: oy + oh }, hsl(rng(), 0.2 + rng() * 0.4, 0.3 + rng() * 0.4), 0, 8, 1, rng);
   }
   // The annotated box is a little off the garment, as hand-drawn boxes are.
   const jitter = (size: number) => Math.round((rng() - 0.5) * 0.16 * size);

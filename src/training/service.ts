@@ -81,18 +81,6 @@ export interface RunFilter {
   head?: string;
 }
 
-/** Where a student's teacher targets come from (the distillation service). */
-export interface TeacherTargets {
-  teacherTargets(ensembleId: number, datasetId: number, signal?: AbortSignal): Promise<string>;
-}
-
-export interface RunFilter {
-  status?: RunStatus[];
-  datasetId?: number;
-  backbone?: string;
-  head?: string;
-}
-
 /** The storage query of a run filter: every given field must match. */
 export function runWhere(filter: RunFilter): Prisma.TrainingRunWhereInput {
   return {
