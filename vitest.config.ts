@@ -49,8 +49,9 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
-    // Two cores: two test files at a time keeps image decoding and the database from starving each other.
-    maxWorkers: 2,
+    // Three test files at a time on two cores: most suites spend much of their time waiting on a child
+    // process (the Python worker, a CLI, a server, the database), so a third file fills those waits.
+    maxWorkers: 3,
     minWorkers: 1,
     globalSetup: ['test/globalSetup.ts'],
     projects: [

@@ -137,7 +137,7 @@ describe('fashion-how CLI', () => {
     const fitted = await cli('ensemble', 'fit', '--name', 'cli fit', '--artifacts', '1', '--dataset', '1', '--logit-adjustment', '--rounds', '3');
     expect(fitted.code, fitted.stderr).toBe(0);
     expect(fitted.stdout).toMatch(
-      /^ensemble 1 "cli fit": greedy selection with replacement \(Caruana et al\., 2004\), MEAN_ACSA on dataset 1 VALIDATION \(15 items\), 1 of 3 steps kept/m,
+      /^ensemble 1 "cli fit": greedy selection with replacement \(Caruana et al\., 2004\), MEAN_TOP1 on dataset 1 VALIDATION \(15 items\), 1 of 3 steps kept/m,
     );
     const taus = [...fitted.stdout.matchAll(/(Daily|Gender|Embellishment) tau (\d\.\d)/g)].map((m) => Number(m[2]));
     expect(taus).toHaveLength(3);

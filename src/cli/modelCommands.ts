@@ -139,7 +139,9 @@ export function addModelCommands(program: Command): void {
     .requiredOption('--artifacts <list>', 'candidate artifact ids, e.g. 1,2,3', (raw: string) => list(raw).map((id) => int('artifacts', 1)(id)))
     .requiredOption('--dataset <id>', 'dataset to fit on', int('dataset', 1))
     .option('--split <split>', `fitting split: ${SPLITS.join(', ')} (default VALIDATION; report on another)`, splitOrAll)
-    .option('--metric <metric>', `${FIT_METRICS.join(' | ')} (default MEAN_ACSA)`, (raw: string) => choice(FIT_METRICS)(raw.toUpperCase().replace(/-/g, '_')))
+    .option('--metric <metric>', `${FIT_METRICS.join(' | ')} (default: the dataset's ranking metric)`, (raw: string) =>
+      choice(FIT_METRICS)(raw.toUpperCase().replace(/-/g, '_')),
+    )
     .option('--no-temperature', 'no temperature scaling of the members')
     .option('--logit-adjustment', 'fit a logit adjustment of the vote per task for ACSA')
     .option('--rounds <n>', 'selection steps (default 25)', int('rounds', 1))

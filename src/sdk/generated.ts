@@ -121,7 +121,7 @@ export type FitEnsembleInput = {
   logitAdjustment?: boolean | null | undefined;
   /** Make it the default ensemble (default false). */
   makeDefault?: boolean | null | undefined;
-  /** What to maximise (default MEAN_ACSA). */
+  /** What to maximise (default: the dataset's ranking metric, MEAN_TOP1 unless it declares MEAN_ACSA). */
   metric?: FitMetric | null | undefined;
   /** The new ensemble's name. */
   name: string;

@@ -85,7 +85,7 @@ describe('the recipe', () => {
   });
 
   it('spends a time budget: measures this host, chooses the epochs that fit, and ends within its time', async () => {
-    const seconds = 40;
+    const seconds = 20;
     const run = await train({ options: { ...SMALL, maxStepsPerEpoch: null }, budget: { seconds } });
     expect(run.status, run.error ?? '').toBe('SUCCEEDED');
     expect(run.budget.seconds).toBe(seconds);
