@@ -165,10 +165,14 @@ async function membersVersusEnsemble(app: App, reportId: number, name: string): 
   const softVote = metrics.decisions?.find((d) => d.decision === 'SOFT_VOTE');
   if (softVote) rows.push(row(`ensemble "${name}", soft vote only`, softVote));
   rows.push(row(`ensemble "${name}"${softVote ? ', logit-adjusted' : ''}`, metrics));
-  const beaten = members.filter((m) => (m.metrics as unknown as ReportMetrics).meanAcsa >= metrics.meanAcsa);
+  // Judged by what the dataset is ranked by (the fit optimised it), with the other figure in the table.
+  const ranking = (await db.dataset.findUniqueOrThrow({ where: { id: report.datasetId! } })).rankingMetric === 'MEAN_ACSA' ? 'meanAcsa' : 'meanTop1';
+  const label = ranking === 'meanAcsa' ? 'mean ACSA' : 'mean top-1';
+  const score = (m: { metrics: unknown }) => (m.metrics as ReportMetrics)[ranking];
+  const beaten = members.filter((m) => score(m) >= metrics[ranking]);
   const verdict =
     beaten.length === 0
-      ? `the ensemble beats each member's mean ACSA here (by ${f3(metrics.gain!.meanAcsa)} over the best)`
-      : `the ensemble does NOT beat every member here: its mean ACSA ${f3(metrics.meanAcsa)} is not above ${beaten.map((m) => `artifact ${m.artifactId} (${f3((m.metrics as unknown as ReportMetrics).meanAcsa)})`).join(', ')}`;
+      ? `the ensemble beats each member's ${label} here (by ${f3(metrics.gain![ranking])} over the best)`
+      : `the ensemble does NOT beat every member here: its ${label} ${f3(metrics[ranking])} is not above ${beaten.map((m) => `artifact ${m.artifactId} (${f3(score(m))})`).join(', ')}`;
   return `${table(['model', 'mean top-1', 'mean ACSA', ...metrics.tasks.map((t) => `${t.name} ACSA`)], rows)}\n${verdict}`;
 }
