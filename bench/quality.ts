@@ -48,10 +48,16 @@ try {
     { csvPath: synthetic.csvPath, imageRoot: synthetic.imageRoot, validationFraction: 0.15, testFraction: 0.15 },
     services.importContext,
   );
-  const heldOut = async (label: string, artifactId: number, wallSeconds: number) => {
-    const metrics = (await services.evaluation.evaluate({ artifactId, datasetId, split: 'TEST' })).metrics as unknown as ReportMetrics;
-    return [label, f3(metrics.meanTop1), f3(metrics.meanAcsa), ...metrics.tasks.map((t) => `${f3(t.top1)} / ${f3(t.acsa)}`), wallSeconds.toFixed(0)];
+  /** A model's held-out TEST report and its figure cells: mean top-1, mean ACSA, then top-1 / ACSA per task. */
+  const heldOutCells = async (target: { artifactId?: number; ensembleId?: number }) => {
+    const metrics = (await services.evaluation.evaluate({ ...target, datasetId, split: 'TEST' })).metrics as unknown as ReportMetrics;
+    return { metrics, cells: [f3(metrics.meanTop1), f3(metrics.meanAcsa), ...metrics.tasks.map((t) => `${f3(t.top1)} / ${f3(t.acsa)}`)] };
   };
+  const heldOut = async (label: string, artifactId: number, wallSeconds: number) => [
+    label,
+    ...(await heldOutCells({ artifactId })).cells,
+    wallSeconds.toFixed(0),
+  ];
   const trainOne = async (label: string, options: Partial<Hyperparameters>) => {
     const [run] = await services.training.startTraining({ datasetId, combos: [{ backbone: 'resnet18', head: 'feedforward' }], options });
     await services.training.waitFor([run!.id]);
@@ -119,15 +125,8 @@ try {
 
   const rows: string[][] = [];
   const add = async (label: string, target: { artifactId?: number; ensembleId?: number }) => {
-    const metrics = (await services.evaluation.evaluate({ ...target, datasetId, split: 'TEST' })).metrics as unknown as ReportMetrics;
-    rows.push([
-      label,
-      f3(metrics.meanTop1),
-      f3(metrics.meanAcsa),
-      ...metrics.tasks.map((t) => `${f3(t.top1)} / ${f3(t.acsa)}`),
-      metrics.model.sizeMB.toFixed(1),
-      metrics.model.cpuLatencyMs.toFixed(1),
-    ]);
+    const { metrics, cells } = await heldOutCells(target);
+    rows.push([label, ...cells, metrics.model.sizeMB.toFixed(1), metrics.model.cpuLatencyMs.toFixed(1)]);
     return metrics;
   };
   for (const artifact of artifacts) await add(artifact.name, { artifactId: artifact.id });

@@ -123,9 +123,13 @@ function artifactStore(env: Env, base: Base): ArtifactStoreSettings {
   };
 }
 
+/** For the settings whose defaults depend on neither the data folder nor the host (those two themselves,
+ *  and the CLI's and the SDK's own). */
+const NO_BASE: Base = { dataDir: '', host: '' };
+
 /** Builds the configuration from environment variables; every variable is optional. */
 export function loadConfig(env: Env = process.env): AppConfig {
-  const base: Base = { dataDir: SETTINGS.dataDir.read(env, { dataDir: '', host: '' }), host: SETTINGS.host.read(env, { dataDir: '', host: '' }) };
+  const base: Base = { dataDir: SETTINGS.dataDir.read(env, NO_BASE), host: SETTINGS.host.read(env, NO_BASE) };
   const read = <T>(setting: { read(env: Env, base: Base): T }) => setting.read(env, base);
   const heartbeatMs = read(SETTINGS.heartbeatMs);
   const heartbeatTimeoutMs = read(SETTINGS.heartbeatTimeoutMs);
@@ -176,7 +180,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
  *  reporting an error, perhaps that very value). */
 export function debugEnabled(env: Env = process.env): boolean {
   try {
-    return SETTINGS.debug.read(env, { dataDir: '', host: '' });
+    return SETTINGS.debug.read(env, NO_BASE);
   } catch {
     return false;
   }
@@ -184,6 +188,5 @@ export function debugEnabled(env: Env = process.env): boolean {
 
 /** What an SDK client takes from the environment when its caller does not say. */
 export function loadClientConfig(env: Env = process.env): { endpoint: string; token?: string } {
-  const base: Base = { dataDir: '', host: '' };
-  return { endpoint: SETTINGS.endpoint.read(env, base), token: SETTINGS.token.read(env, base) };
+  return { endpoint: SETTINGS.endpoint.read(env, NO_BASE), token: SETTINGS.token.read(env, NO_BASE) };
 }

@@ -12,7 +12,7 @@ interface Held {
 
 export class LocalRunQueue implements RunQueue {
   readonly distributed = false;
-  private slots?: WorkerSlots;
+  private concurrency = 0;
   private execute?: ExecuteRun;
   private readonly waiting: number[] = [];
   private readonly jobs = new Map<number, Held>();
@@ -26,7 +26,7 @@ export class LocalRunQueue implements RunQueue {
     if (this.execute) return;
     if (!(Number.isInteger(slots.concurrency) && slots.concurrency >= 1))
       throw new RangeError(`concurrency must be a positive integer, got ${slots.concurrency}`);
-    this.slots = { concurrency: slots.concurrency, gpus: [...slots.gpus] };
+    this.concurrency = slots.concurrency;
     this.execute = execute;
     this.pump();
   }
@@ -93,8 +93,8 @@ export class LocalRunQueue implements RunQueue {
   }
 
   private pump() {
-    if (!this.execute || !this.slots) return;
-    while (this.running < this.slots.concurrency && this.waiting.length > 0) {
+    if (!this.execute) return;
+    while (this.running < this.concurrency && this.waiting.length > 0) {
       const runId = this.waiting.shift()!;
       const job = this.jobs.get(runId)!;
       const controller = new AbortController();

@@ -20,7 +20,7 @@ import { LocalRunQueue } from './localRunQueue.js';
 import { PostgresRunQueue } from './postgresRunQueue.js';
 import { findPython, type PythonRuntime } from './python.js';
 import { RunExecutor } from './runExecutor.js';
-import { type RunQueue, Stop, type WorkerSlots } from './runQueue.js';
+import { type ExecuteRun, type RunQueue, Stop, type WorkerSlots } from './runQueue.js';
 import { CANCELLABLE_STATUSES, heldByDeadProcessHere, RESUMABLE_STATUSES, RunRecords, type RunStatus } from './runRecord.js';
 
 export interface TrainingSettings {
@@ -133,6 +133,9 @@ export class TrainingService {
     });
   }
 
+  /** What either queue runs for a job: the executor, bound once. */
+  private readonly execute: ExecuteRun = (runId, signal, gpu) => this.executor.execute(runId, signal, gpu);
+
   /** Whether runs go through PostgreSQL's job queue (and any worker host may run them). */
   get distributed(): boolean {
     return this.queue.distributed;
@@ -144,7 +147,7 @@ export class TrainingService {
     if (!this.queue.distributed) return null;
     const gpus = slots?.gpus ?? [];
     const concurrency = slots?.concurrency ?? (gpus.length || this.settings.concurrency || 1);
-    await this.queue.startWorker({ concurrency, gpus }, (runId, signal, gpu) => this.executor.execute(runId, signal, gpu));
+    await this.queue.startWorker({ concurrency, gpus }, this.execute);
     return { concurrency, gpus };
   }
 
@@ -189,9 +192,7 @@ export class TrainingService {
   private async enqueue(runId: number): Promise<void> {
     if (!this.queue.distributed && !this.queue.working) {
       const runtime = await this.runtime();
-      await this.queue.startWorker({ concurrency: this.settings.concurrency ?? Math.max(1, runtime.cudaDevices), gpus: [] }, (id, signal, gpu) =>
-        this.executor.execute(id, signal, gpu),
-      );
+      await this.queue.startWorker({ concurrency: this.settings.concurrency ?? Math.max(1, runtime.cudaDevices), gpus: [] }, this.execute);
     }
     await this.queue.enqueue(runId);
   }
