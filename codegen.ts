@@ -36,6 +36,8 @@ const config: CodegenConfig = {
           Dataset: '../resolvers/mappers.js#DatasetRow',
           LabelSchema: '../resolvers/mappers.js#LabelSchemaRow',
           TrainingRun: '../resolvers/mappers.js#TrainingRunRow',
+          Sweep: '../resolvers/mappers.js#SweepRow',
+          SweepTrial: '../resolvers/mappers.js#SweepTrialRow',
           ModelArtifact: '../resolvers/mappers.js#ModelArtifactRow',
           EvaluationReport: '../resolvers/mappers.js#EvaluationReportRow',
           Ensemble: '../resolvers/mappers.js#EnsembleRow',

@@ -20,6 +20,7 @@ import { EvaluationService } from './reports/evaluate.js';
 import { openArtifactStore } from './storage/artifactStore.js';
 import { DistillationService } from './training/distillation.js';
 import { TrainingService } from './training/service.js';
+import { SweepService } from './training/sweepService.js';
 
 /** This process's readiness: each replica answers for its own models (a load balancer asks each). */
 export interface Readiness {
@@ -100,6 +101,7 @@ export async function openApp(config: AppConfig): Promise<App> {
     datasets: new DatasetService(db),
     importContext: { db, imageLimits: config.imageLimits, concurrency: config.importConcurrency },
     training,
+    sweeps: new SweepService(db, training),
     tokens: new TokenService(db),
     ensembles,
     models,

@@ -14,6 +14,7 @@ import type { EvaluationService } from '../reports/evaluate.js';
 import type { ArtifactStore } from '../storage/artifactStore.js';
 import type { DistillationService } from '../training/distillation.js';
 import type { TrainingService } from '../training/service.js';
+import type { SweepService } from '../training/sweepService.js';
 import type { ClientLimiter } from './clientLimiter.js';
 
 export interface Services {
@@ -24,6 +25,8 @@ export interface Services {
   /** What importDataset needs besides the request. */
   importContext: ImportContext;
   training: TrainingService;
+  /** Hyperparameter sweeps: trials drawn from a space, judged at their rungs. */
+  sweeps: SweepService;
   tokens: TokenService;
   ensembles: EnsembleService;
   models: ModelPool;

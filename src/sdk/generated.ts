@@ -368,6 +368,10 @@ export type TrainingOptions = {
   maxStepsPerEpoch?: number | null | undefined;
   /** One of auto (default), off, bf16 or fp16 (CUDA only). */
   mixedPrecision?: string | null | undefined;
+  /** Beta distribution parameter of MixUp's blending weight, 0.01 to 100 (default 0.2). */
+  mixupAlpha?: number | null | undefined;
+  /** Share of the training batches not cut-mixed that MixUp blends with a shuffled copy of themselves, labels blended alike, 0 to 1 (default 0: off). */
+  mixupProbability?: number | null | undefined;
   /** One of auto (weights cache, else download, else random init with a warning; default), imagenet (cache, else download, else fail), none, or a path to a state dict on the training host. */
   pretrained?: string | null | undefined;
   /** Seed of initialisation, shuffling and augmentation, 0 to 2^31-1 (default 1). */

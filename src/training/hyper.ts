@@ -27,6 +27,10 @@ export interface Hyperparameters {
   cutmixAlpha: number;
   cutmixProbability: number;
   cutmixCopies: number;
+  /** Share of the batches (not cut-mixed) blended with a shuffled copy of themselves (MixUp); 0 = off. */
+  mixupProbability: number;
+  /** Beta distribution parameter of MixUp's blending weight. */
+  mixupAlpha: number;
   classWeightedLoss: boolean;
   balancedSampling: boolean;
   logitAdjustment: boolean;
@@ -79,6 +83,8 @@ export const SEED_RECIPE: Hyperparameters = {
   cutmixAlpha: 1,
   cutmixProbability: 0.5,
   cutmixCopies: 4,
+  mixupProbability: 0,
+  mixupAlpha: 0.2,
   classWeightedLoss: false,
   balancedSampling: false,
   logitAdjustment: false,
@@ -120,6 +126,8 @@ const RANGES: Record<NumericKey, [min: number, max: number, integer: boolean]> =
   cutmixAlpha: [0.01, 100, false],
   cutmixProbability: [0, 1, false],
   cutmixCopies: [0, 32, true],
+  mixupProbability: [0, 1, false],
+  mixupAlpha: [0.01, 100, false],
   seed: [0, 2 ** 31 - 1, true],
   bnCalibrationImages: [0, 1_000_000, true],
   threads: [0, 1024, true],

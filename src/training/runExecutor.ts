@@ -3,7 +3,7 @@
 // the run's record as they arrive, and writes the final status from how the worker ended. What a
 // finished run leaves (its artifact and report) is registered by the function it is handed.
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Db } from '../db/client.js';
 import type { TrainingRun } from '../db/generated/client.js';
@@ -16,6 +16,7 @@ import { type Hyperparameters, preprocessFor, resolveHyperparameters } from './h
 import type { PythonRuntime } from './python.js';
 import { Stop } from './runQueue.js';
 import type { EpochRecord, RunProgress, RunRecords, RunStatus } from './runRecord.js';
+import { trialOf } from './sweep.js';
 import { runWorker, type WorkerEvent } from './workerProcess.js';
 
 export type ArtifactEvent = Extract<WorkerEvent, { event: 'artifact' }>;
@@ -35,6 +36,8 @@ export interface ExecutorDependencies {
   runtime(): Promise<PythonRuntime>;
   /** The file of a student's teacher targets (the distillation service). */
   teacherTargets?(ensembleId: number, datasetId: number, signal?: AbortSignal): Promise<string>;
+  /** A sweep's trial finished a rung epoch: whether it goes on (ASHA); never throws. */
+  judgeRung(runId: number, epoch: number): Promise<boolean>;
   /** Registers what a finished run left (its checked artifact and validation report); a throw fails the run. */
   registerArtifact(run: RunWithSchema, tasks: TaskSpec[], artifact: ArtifactEvent): Promise<void>;
   /** The run's record changed. */
@@ -116,6 +119,7 @@ export class RunExecutor {
         hyper,
         resume: prepared.resume,
         checkItems: 8,
+        rungEpochs: trialOf(run)?.rungEpochs ?? [],
       },
       onSpawn: (pid) => events.write(() => db.trainingRun.update({ where: { id: runId }, data: { workerPid: pid } })),
       onEvent: (event) => events.record(event),
@@ -253,6 +257,8 @@ export class RunExecutor {
             // The checkpoint of this epoch is on disk; with worker hosts it goes to the shared store too,
             // so that any host can resume the run.
             if (this.deps.storeCheckpoints) write(() => this.storeCheckpoint(runId, checkpoint));
+            // A sweep's rung: the trial waits for the verdict, judged once this epoch is on record.
+            if (trialOf(run)?.rungEpochs.includes(record.epoch)) write(() => this.deliverVerdict(runId, record.epoch, path.dirname(checkpoint)));
             break;
           }
           case 'artifact':
@@ -273,6 +279,14 @@ export class RunExecutor {
       },
     };
     return state;
+  }
+
+  private async deliverVerdict(runId: number, epoch: number, runDir: string) {
+    const promoted = await this.deps.judgeRung(runId, epoch);
+    // Written whole, then renamed: the worker never reads half a verdict.
+    const file = path.join(runDir, `rung-${epoch}.json`);
+    await writeFile(`${file}.tmp`, JSON.stringify({ promoted }));
+    await rename(`${file}.tmp`, file);
   }
 
   private async finish(runId: number, status: RunStatus, error: string | null, stderrTail: string) {

@@ -66,12 +66,32 @@ export function heldByDeadProcessHere(run: Pick<TrainingRun, 'workerId' | 'owner
   return !(run.ownerPid && run.ownerPid !== process.pid && isAlive(run.ownerPid));
 }
 
+export interface RunFilter {
+  status?: RunStatus[];
+  datasetId?: number;
+  backbone?: string;
+  head?: string;
+}
+
+/** The storage query of a run filter: every given field must match. */
+export function runWhere(filter: RunFilter): Prisma.TrainingRunWhereInput {
+  return {
+    ...(filter.status?.length ? { status: { in: filter.status } } : {}),
+    ...(filter.datasetId ? { datasetId: filter.datasetId } : {}),
+    ...(filter.backbone ? { backbone: filter.backbone } : {}),
+    ...(filter.head ? { head: filter.head } : {}),
+  };
+}
+
+/** What a new run is made of; its status and owner are RunRecords.create's to set. */
+export type NewRun = Omit<Prisma.TrainingRunUncheckedCreateInput, 'status' | 'ownerPid'>;
+
 /** The run records as this process (PROCESS_ID) changes them. */
 export class RunRecords {
   constructor(private readonly db: Db) {}
 
   /** New QUEUED runs, owned by this process until a worker claims them. */
-  create(tx: Prisma.TransactionClient, data: Omit<Prisma.TrainingRunUncheckedCreateInput, 'status' | 'ownerPid'>): Promise<TrainingRun> {
+  create(tx: Prisma.TransactionClient, data: NewRun): Promise<TrainingRun> {
     return tx.trainingRun.create({ data: { ...data, status: 'QUEUED', ownerPid: process.pid } });
   }
 

@@ -21,7 +21,17 @@ import { PostgresRunQueue } from './postgresRunQueue.js';
 import { findPython, type PythonRuntime } from './python.js';
 import { RunExecutor } from './runExecutor.js';
 import { type ExecuteRun, type RunQueue, Stop, type WorkerSlots } from './runQueue.js';
-import { CANCELLABLE_STATUSES, heldByDeadProcessHere, RESUMABLE_STATUSES, RunRecords, type RunStatus } from './runRecord.js';
+import {
+  CANCELLABLE_STATUSES,
+  heldByDeadProcessHere,
+  type NewRun,
+  RESUMABLE_STATUSES,
+  type RunFilter,
+  RunRecords,
+  type RunStatus,
+  runWhere,
+} from './runRecord.js';
+import { RungJudge } from './sweepRungs.js';
 
 export interface TrainingSettings {
   dataDir: string;
@@ -74,23 +84,6 @@ export interface TeacherTargets {
   teacherTargets(ensembleId: number, datasetId: number, signal?: AbortSignal): Promise<string>;
 }
 
-export interface RunFilter {
-  status?: RunStatus[];
-  datasetId?: number;
-  backbone?: string;
-  head?: string;
-}
-
-/** The storage query of a run filter: every given field must match. */
-export function runWhere(filter: RunFilter): Prisma.TrainingRunWhereInput {
-  return {
-    ...(filter.status?.length ? { status: { in: filter.status } } : {}),
-    ...(filter.datasetId ? { datasetId: filter.datasetId } : {}),
-    ...(filter.backbone ? { backbone: filter.backbone } : {}),
-    ...(filter.head ? { head: filter.head } : {}),
-  };
-}
-
 export class TrainingService {
   /** Emits 'run' with a run id whenever that run is created or its record changes, 'report' with a report
    *  id when a finished run stored its validation report, and 'ended' (id, status) when a job ends. */
@@ -111,6 +104,7 @@ export class TrainingService {
     this.queue = settings.jobQueue ? new PostgresRunQueue(settings.jobQueue.connectionString, log) : new LocalRunQueue();
     this.records = new RunRecords(db);
     this.teachers = teachers;
+    const judge = new RungJudge(db, log);
     this.executor = new RunExecutor({
       db,
       records: this.records,
@@ -128,6 +122,7 @@ export class TrainingService {
         const report = await storeRunValidationReport(db, { datasetId: run.datasetId, runId: run.id, artifactId: stored.id }, tasks, artifact.predictionsPath);
         this.events.emit('report', report.id);
       },
+      judgeRung: (runId, epoch) => judge.promoted(runId, epoch),
       changed: (runId) => this.changed(runId),
       ended: (runId, status) => this.events.emit('ended', runId, status),
     });
@@ -239,24 +234,19 @@ export class TrainingService {
     if ((request.backbones?.length ?? 0) > 0 !== (request.heads?.length ?? 0) > 0) {
       throw badInput('backbones and heads go together: every backbone is trained with every head');
     }
-    const runtime = await this.runtime().catch((error: unknown) => {
-      // A host that only queues (serve --no-worker, no torch) leaves the check to the worker host.
-      if (this.queue.distributed) return null;
-      throw error;
-    });
-    if (runtime) this.checkCombos(combos, hyper, runtime);
+    await this.checkTrainable(combos, hyper);
     const unique = [...new Map(combos.map((c) => [`${c.backbone}+${c.head}`, c])).values()];
     const teacher = request.teacher ? await this.checkTeacher(request.teacher, dataset.labelSchemaId) : null;
-    const runs = await this.db.$transaction(async (tx) => {
+    return this.queueNew(async (createRun) => {
       const created: TrainingRun[] = [];
       for (const combo of unique) {
         const data = { datasetId: dataset.id, ...combo, config: hyper as object };
         if (!teacher) {
-          created.push(await this.records.create(tx, data));
+          created.push(await createRun(data));
           continue;
         }
         // The baseline first: on one queue it finishes before its student, which then compares at once.
-        const baseline = teacher.compareWithoutTeacher ? await this.records.create(tx, data) : null;
+        const baseline = teacher.compareWithoutTeacher ? await createRun(data) : null;
         if (baseline) created.push(baseline);
         const distillation: DistillationRecord = {
           teacherEnsembleId: teacher.ensembleId,
@@ -264,15 +254,39 @@ export class TrainingService {
           alpha: teacher.alpha,
           baselineRunId: baseline?.id ?? null,
         };
-        created.push(await this.records.create(tx, { ...data, distillation: distillation as object }));
+        created.push(await createRun({ ...data, distillation: distillation as object }));
       }
       return created;
     });
+  }
+
+  /** Creates runs in one transaction (with whatever else `create` writes through the same client)
+   *  and queues each of them once it is committed. */
+  async queueNew<T>(create: (createRun: (data: NewRun) => Promise<TrainingRun>, tx: Prisma.TransactionClient) => Promise<T>): Promise<T> {
+    const runs: TrainingRun[] = [];
+    const result = await this.db.$transaction((tx) =>
+      create(async (data) => {
+        const run = await this.records.create(tx, data);
+        runs.push(run);
+        return run;
+      }, tx),
+    );
     for (const run of runs) {
       this.changed(run.id);
       await this.enqueue(run.id);
     }
-    return runs;
+    return result;
+  }
+
+  /** Checks combos and options against this host's worker; a host that only queues (serve --no-worker,
+   *  no torch) leaves the check to the worker host. */
+  async checkTrainable(combos: Combo[], hyper: Hyperparameters): Promise<PythonRuntime | null> {
+    const runtime = await this.runtime().catch((error: unknown) => {
+      if (this.queue.distributed) return null;
+      throw error;
+    });
+    if (runtime) this.checkCombos(combos, hyper, runtime);
+    return runtime;
   }
 
   private checkCombos(combos: Combo[], hyper: Hyperparameters, runtime: PythonRuntime) {

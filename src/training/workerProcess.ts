@@ -97,7 +97,7 @@ export interface TrainingSelection {
   bestEpoch: number;
   bestScore: number | null;
   epochsRun: number;
-  stopped: 'early' | 'budget' | null;
+  stopped: 'early' | 'budget' | 'pruned' | null;
 }
 
 export interface WorkerExit {

@@ -1,6 +1,7 @@
 import { mean } from '../../reports/metrics.js';
 import type { DistillationRecord, DistillationScores } from '../../training/distillation.js';
 import { CANCELLABLE_STATUSES, type EpochRecord, RESUMABLE_STATUSES, type RunProgress, type RunStatus } from '../../training/runRecord.js';
+import { trialOf } from '../../training/sweep.js';
 import type { TrainingRunResolvers } from '../generated/graphql.js';
 
 function epochsOf(row: { epochs: unknown }) {
@@ -27,7 +28,7 @@ export const TrainingRun: TrainingRunResolvers = {
   budget: (row) => (row.progress as RunProgress | null)?.budget ?? null,
   selection: (row) => {
     const selection = (row.progress as RunProgress | null)?.selection;
-    return selection ? { ...selection, stopped: selection.stopped ? (selection.stopped.toUpperCase() as 'EARLY' | 'BUDGET') : null } : null;
+    return selection ? { ...selection, stopped: selection.stopped ? (selection.stopped.toUpperCase() as 'EARLY' | 'BUDGET' | 'PRUNED') : null } : null;
   },
   distillation: async (row, _args, { services }) => {
     const record = row.distillation as DistillationRecord | null;
@@ -49,6 +50,10 @@ export const TrainingRun: TrainingRunResolvers = {
       comparison,
       comparisonError: record.comparisonError ?? null,
     };
+  },
+  trial: (row) => {
+    const record = trialOf(row);
+    return record ? { run: row, record } : null;
   },
   warnings: (row) => (row.progress as RunProgress | null)?.warnings ?? [],
   epochs: (row) => epochsOf(row),

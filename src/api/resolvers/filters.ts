@@ -1,7 +1,7 @@
 // Filter arguments as storage queries, shared by each list field, its connection and its subscription,
 // so that one filter means the same rows everywhere.
 import type { Prisma } from '../../db/generated/client.js';
-import type { RunFilter as RunQuery } from '../../training/service.js';
+import type { RunFilter as RunQuery } from '../../training/runRecord.js';
 import type { ArtifactFilter, DatasetFilter, EnsembleFilter, ReportFilter, RunFilter, TokenFilter } from '../generated/graphql.js';
 import { nullsAsAbsent } from './absent.js';
 import { parseId } from './ids.js';

@@ -10,6 +10,7 @@ import { EvaluationReport } from './EvaluationReport.js';
 import { LabelSchema } from './LabelSchema.js';
 import { ModelArtifact } from './ModelArtifact.js';
 import { cancelRun } from './Mutation/cancelRun.js';
+import { cancelSweep } from './Mutation/cancelSweep.js';
 import { createEnsemble } from './Mutation/createEnsemble.js';
 import { createToken } from './Mutation/createToken.js';
 import { evaluate } from './Mutation/evaluate.js';
@@ -19,6 +20,7 @@ import { importModel } from './Mutation/importModel.js';
 import { resumeRun } from './Mutation/resumeRun.js';
 import { revokeToken } from './Mutation/revokeToken.js';
 import { setDefaultEnsemble } from './Mutation/setDefaultEnsemble.js';
+import { startSweep } from './Mutation/startSweep.js';
 import { startTraining } from './Mutation/startTraining.js';
 import { artifact } from './Query/artifact.js';
 import { artifacts } from './Query/artifacts.js';
@@ -38,6 +40,8 @@ import { run } from './Query/run.js';
 import { runs } from './Query/runs.js';
 import { runsConnection } from './Query/runsConnection.js';
 import { saliency } from './Query/saliency.js';
+import { sweep } from './Query/sweep.js';
+import { sweeps } from './Query/sweeps.js';
 import { tokens } from './Query/tokens.js';
 import { tokensConnection } from './Query/tokensConnection.js';
 import { trainingCapabilities } from './Query/trainingCapabilities.js';
@@ -45,6 +49,7 @@ import { Role } from './Role.js';
 import { reportAdded } from './Subscription/reportAdded.js';
 import { runsUpdated } from './Subscription/runsUpdated.js';
 import { runUpdated } from './Subscription/runUpdated.js';
+import { Sweep, SweepTrial } from './Sweep.js';
 import { TrainingRun } from './TrainingRun.js';
 
 export const resolvers: Resolvers = {
@@ -60,6 +65,8 @@ export const resolvers: Resolvers = {
     runsConnection,
     run,
     trainingCapabilities,
+    sweep,
+    sweeps,
     classify,
     saliency,
     ensembles,
@@ -77,6 +84,8 @@ export const resolvers: Resolvers = {
   Mutation: {
     importDataset,
     startTraining,
+    startSweep,
+    cancelSweep,
     cancelRun,
     resumeRun,
     importModel,
@@ -92,6 +101,8 @@ export const resolvers: Resolvers = {
   Dataset,
   LabelSchema,
   TrainingRun,
+  Sweep,
+  SweepTrial,
   ModelArtifact,
   EvaluationReport,
   Ensemble,

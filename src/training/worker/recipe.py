@@ -1,8 +1,11 @@
 """The recipe's run-level choices: keeping the best epoch by the validation metric (with early stopping),
-horizontal flips as augmentation, and how many epochs a time budget allows on this host."""
+horizontal flips as augmentation, how many epochs a time budget allows on this host, and a sweep's rungs."""
 
 import copy
+import json
 import math
+import os
+import sys
 import time
 
 import torch
@@ -110,3 +113,19 @@ def measure_training_speed(trainer, steps=6):
     steady = sorted(times[1:] or times)
     per_step = steady[len(steady) // 2]
     return per_step, (images / len(times)) / per_step
+
+
+def await_rung(run_dir, epoch, timeout_seconds, check_parent):
+    """A sweep's rung (ASHA): the platform compares this trial with the others that reached the epoch
+    and writes its verdict into the run folder; True to go on. Without a verdict in time the trial goes
+    on (a sweep never stalls on a slow database)."""
+    verdict_path = os.path.join(run_dir, f"rung-{epoch}.json")
+    waited = time.perf_counter()
+    while not os.path.exists(verdict_path):
+        check_parent()
+        if time.perf_counter() - waited > timeout_seconds:
+            print(f"no verdict for the rung at epoch {epoch} within {timeout_seconds} s: going on", file=sys.stderr)
+            return True
+        time.sleep(0.05)
+    with open(verdict_path) as handle:
+        return bool(json.load(handle)["promoted"])

@@ -23,15 +23,16 @@ import torch  # noqa: E402
 from batches import CachedBatches, build_loaders  # noqa: E402
 from config import ConfigError, check_config, choose_device, data_loader_workers, read_items, seed_everything  # noqa: E402
 from cache import CacheError, PixelCache  # noqa: E402
+from checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from events import Events  # noqa: E402
 from export import write_artifact  # noqa: E402
 from models import FashionNet  # noqa: E402
 from weights import WeightsError, WeightsStore  # noqa: E402
 from optim import build_optimizer, build_scheduler  # noqa: E402
 from presets import normalise  # noqa: E402
-from recipe import BestEpoch, budget_epochs, flip_batch, measure_training_speed  # noqa: E402
+from recipe import BestEpoch, await_rung, budget_epochs, flip_batch, measure_training_speed  # noqa: E402
 from scoring import calibrate_batchnorm, class_frequencies, evaluate, read_teacher, soft_cross_entropy  # noqa: E402
-from transforms import BatchCutMix  # noqa: E402
+from transforms import BatchCutMix, BatchMixUp  # noqa: E402
 
 
 class Trainer:
@@ -123,6 +124,8 @@ class Trainer:
         self.scheduler = build_scheduler(self.optimizer, self.total_steps, hyper["warmupFraction"])
         self.scaler = torch.cuda.amp.GradScaler() if self.amp_dtype == torch.float16 else None
         self.cutmix = BatchCutMix(hyper["cutmixAlpha"], hyper["cutmixProbability"], generator) if hyper["cutmix"] == "online" else None
+        mixup = hyper.get("mixupProbability", 0)
+        self.mixup = BatchMixUp(hyper.get("mixupAlpha", 0.2), mixup, torch.Generator().manual_seed(hyper["seed"] + 3)) if mixup > 0 else None
         self.checkpoint_path = os.path.join(self.run_dir, "checkpoint.pt")
         self.start_epoch = 0
         self.epochs = hyper["epochs"]
@@ -131,6 +134,8 @@ class Trainer:
         self.budget = None
         self.deadline = None
         self.stopped = None
+        # A sweep's trial waits for a verdict after these epochs (ASHA rungs).
+        self.rung_epochs = set(config.get("rungEpochs") or [])
 
     def autocast(self):
         if self.amp_dtype is None:
@@ -159,42 +164,10 @@ class Trainer:
         return (1 - alpha) * loss + alpha * torch.stack(taught).mean()
 
     def resume(self):
-        if not os.path.exists(self.checkpoint_path):
-            return
-        state = torch.load(self.checkpoint_path, map_location=self.device)
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        if self.scaler and state.get("scaler"):
-            self.scaler.load_state_dict(state["scaler"])
-        self.start_epoch = state["epoch"] + 1
-        torch.set_rng_state(state["rng"])
-        if state.get("budget"):
-            # The plan of the first attempt stands: its schedule is the one the checkpoint continues.
-            self.budget = state["budget"]
-            self.set_epochs(self.budget["epochs"])
-            self.scheduler.load_state_dict(state["scheduler"])
-        if state.get("best"):
-            self.best.epoch, self.best.score = state["best"]["epoch"], state["best"]["score"]
-            self.best.state = state["best"]["state"]
-            self.best.probabilities = state["best"]["probabilities"]
+        load_checkpoint(self)
 
     def save_checkpoint(self, epoch):
-        state = {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict() if self.scaler else None,
-            "epoch": epoch,
-            "rng": torch.get_rng_state(),
-            "budget": self.budget,
-            "best": {"epoch": self.best.epoch, "score": self.best.score, "state": self.best.state, "probabilities": self.best.probabilities}
-            if self.best.state is not None
-            else None,
-        }
-        tmp = self.checkpoint_path + ".tmp"
-        torch.save(state, tmp)
-        os.replace(tmp, self.checkpoint_path)
+        save_checkpoint(self, epoch)
 
     def set_epochs(self, epochs):
         """Trains for `epochs` epochs, with the learning-rate schedule stretched over them."""
@@ -237,8 +210,13 @@ class Trainer:
             images = self.to_device(images)
             if self.flip_generator is not None:
                 images = flip_batch(images, self.flip_generator)
+            mixed = images
             if self.cutmix:
-                images, targets = self.cutmix(images, targets)
+                mixed, targets = self.cutmix(images, targets)
+            # A batch is cut-mixed or blended, never both: MixUp takes only the batches CutMix left alone.
+            if self.mixup and mixed is images:
+                mixed, targets = self.mixup(images, targets)
+            images = mixed
             with self.autocast():
                 loss = self.loss(self.train_model(images), targets)
             self.optimizer.zero_grad(set_to_none=True)
@@ -329,6 +307,12 @@ class Trainer:
             self.events.emit("epoch", epoch=epoch + 1, trainLoss=train_loss, validation=validation, seconds=epoch_seconds, best=best)
             if self.best.should_stop():
                 self.stopped = "early"
+            elif (
+                epoch + 1 in self.rung_epochs
+                and epoch + 1 < self.epochs
+                and not await_rung(self.run_dir, epoch + 1, self.config.get("rungWaitSeconds", 300), self.check_parent)
+            ):
+                self.stopped = "pruned"
             elif self.deadline is not None and epoch + 1 < self.epochs and time.perf_counter() + 0.5 * epoch_seconds > self.deadline:
                 # Not even half of another epoch fits. (A later epoch cut short at the deadline is still
                 # evaluated, and the best epoch's weights are exported either way.)

@@ -67,3 +67,21 @@ class BatchCutMix:
         cy = int(torch.randint(height, (1,), generator=self.generator))
         shuffled = [t[order] for t in targets]
         return cutmix_pair(images, targets, images[order], shuffled, lam, cx, cy)
+
+
+class BatchMixUp:
+    """On-line MixUp (Zhang et al., 2018): with probability `p`, a batch becomes lam x itself plus
+    (1 - lam) x a shuffled copy, lam ~ Beta(alpha, alpha), and its soft targets are blended alike."""
+
+    def __init__(self, alpha=0.2, p=0.5, generator=None):
+        self.beta = torch.distributions.Beta(alpha, alpha)
+        self.p = p
+        self.generator = generator
+
+    def __call__(self, images, targets):
+        if torch.rand(1, generator=self.generator).item() >= self.p:
+            return images, targets
+        lam = float(self.beta.sample())
+        order = torch.randperm(images.shape[0], generator=self.generator).to(images.device)
+        mixed = lam * images + (1.0 - lam) * images[order]
+        return mixed, mix_targets(targets, [t[order.cpu()] for t in targets], lam)

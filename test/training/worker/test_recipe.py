@@ -1,14 +1,18 @@
 """The recipe's run-level choices: best-epoch restore, early stopping, flips, the budget's arithmetic, label smoothing."""
 
+import json
 import math
 import os
 import sys
+import tempfile
+import threading
+import time
 import unittest
 
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "src", "training", "worker"))
-from recipe import BestEpoch, budget_epochs, flip_batch, selection_score  # noqa: E402
+from recipe import BestEpoch, await_rung, budget_epochs, flip_batch, selection_score  # noqa: E402
 from scoring import soft_cross_entropy  # noqa: E402
 
 
@@ -100,6 +104,33 @@ class LabelSmoothingTest(unittest.TestCase):
         self.assertAlmostEqual(soft_cross_entropy(logits, target, smoothing=0.3).item(), expected, places=6)
         self.assertAlmostEqual(soft_cross_entropy(logits, target).item(), -log_p[0].item(), places=6)
         self.assertTrue(math.isfinite(soft_cross_entropy(logits, target, smoothing=0.5).item()))
+
+
+class RungTest(unittest.TestCase):
+    def test_waits_for_the_verdict_file_and_follows_it(self):
+        with tempfile.TemporaryDirectory() as run_dir:
+            checks = []
+
+            def deliver():
+                time.sleep(0.3)
+                with open(os.path.join(run_dir, "rung-2.json"), "w") as handle:
+                    json.dump({"promoted": False}, handle)
+
+            threading.Thread(target=deliver).start()
+            began = time.perf_counter()
+            self.assertFalse(await_rung(run_dir, 2, 30, lambda: checks.append(1)))
+            self.assertGreaterEqual(time.perf_counter() - began, 0.3)
+            # While it waits it keeps checking that its runner is alive.
+            self.assertGreater(len(checks), 1)
+            with open(os.path.join(run_dir, "rung-3.json"), "w") as handle:
+                json.dump({"promoted": True}, handle)
+            self.assertTrue(await_rung(run_dir, 3, 30, lambda: None))
+
+    def test_goes_on_when_no_verdict_comes_in_time(self):
+        with tempfile.TemporaryDirectory() as run_dir:
+            began = time.perf_counter()
+            self.assertTrue(await_rung(run_dir, 1, 0.2, lambda: None))
+            self.assertLess(time.perf_counter() - began, 5)
 
 
 if __name__ == "__main__":

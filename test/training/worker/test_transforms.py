@@ -1,4 +1,4 @@
-"""CutMix label mixing, with numbers worked out by hand."""
+"""CutMix and MixUp label mixing, with numbers worked out by hand."""
 import os
 import sys
 import unittest
@@ -6,7 +6,7 @@ import unittest
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "src", "training", "worker"))
-from transforms import cutmix_box, cutmix_pair, mix_targets, one_hot, pasted_fraction  # noqa: E402
+from transforms import BatchMixUp, cutmix_box, cutmix_pair, mix_targets, one_hot, pasted_fraction  # noqa: E402
 
 
 class CutMixTest(unittest.TestCase):
@@ -44,6 +44,37 @@ class CutMixTest(unittest.TestCase):
     def test_mix_targets_weights(self):
         mixed = mix_targets([torch.tensor([1.0, 0.0])], [torch.tensor([0.0, 1.0])], 0.3)
         self.assertTrue(torch.allclose(mixed[0], torch.tensor([0.3, 0.7])))
+
+
+class MixUpTest(unittest.TestCase):
+    def test_blends_pixels_and_targets_by_the_same_weight(self):
+        images = torch.rand(6, 3, 4, 4)
+        targets = [torch.stack([one_hot([k % 3], [3])[0] for k in range(6)]), torch.stack([one_hot([k % 2], [2])[0] for k in range(6)])]
+        torch.manual_seed(0)
+        mixed, mixed_targets = BatchMixUp(alpha=0.4, p=1.0, generator=torch.Generator().manual_seed(5))(images, targets)
+        # The same draws by hand: the weight from the global generator, the coin then the partner order from the batch's.
+        torch.manual_seed(0)
+        lam = float(torch.distributions.Beta(0.4, 0.4).sample())
+        draws = torch.Generator().manual_seed(5)
+        torch.rand(1, generator=draws)
+        order = torch.randperm(6, generator=draws)
+        self.assertFalse(torch.equal(order, torch.arange(6)))
+        for i in range(6):
+            j = int(order[i])
+            self.assertTrue(torch.allclose(mixed[i], lam * images[i] + (1 - lam) * images[j], atol=1e-6))
+            # Daily-like task of 3 classes: image i's class keeps lam, its partner's gets 1 - lam (both when equal).
+            expected = torch.zeros(3)
+            expected[i % 3] += lam
+            expected[j % 3] += 1 - lam
+            self.assertTrue(torch.allclose(mixed_targets[0][i], expected, atol=1e-6))
+            self.assertAlmostEqual(float(mixed_targets[1][i].sum()), 1.0, places=6)
+
+    def test_probability_zero_leaves_the_batch_alone(self):
+        images = torch.rand(4, 3, 2, 2)
+        targets = [torch.eye(4)]
+        mixed, mixed_targets = BatchMixUp(alpha=0.4, p=0.0, generator=torch.Generator().manual_seed(1))(images, targets)
+        self.assertIs(mixed, images)
+        self.assertIs(mixed_targets, targets)
 
 
 if __name__ == "__main__":

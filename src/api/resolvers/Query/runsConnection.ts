@@ -1,4 +1,4 @@
-import { runWhere } from '../../../training/service.js';
+import { runWhere } from '../../../training/runRecord.js';
 import type { QueryResolvers } from '../../generated/graphql.js';
 import { paginate } from '../../pagination.js';
 import { runFilterOf } from '../filters.js';

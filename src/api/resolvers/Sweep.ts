@@ -1,0 +1,28 @@
+import type { RankingMetric } from '../../data/import.js';
+import type { SweepStrategy } from '../../training/sweep.js';
+import { scoreOf } from '../../training/sweepService.js';
+import type { SweepResolvers, SweepTrialResolvers } from '../generated/graphql.js';
+
+export const Sweep: SweepResolvers = {
+  id: (row) => String(row.id),
+  dataset: (row, _args, { services }) => services.datasets.get(row.datasetId),
+  strategy: (row) => row.strategy as SweepStrategy,
+  metric: (row) => row.metric as RankingMetric,
+  space: (row) => row.space,
+  baseOptions: (row) => row.baseOptions,
+  rungEpochs: async (row, _args, { services }) => (await services.sweeps.trials(row.id))[0]?.record.rungEpochs ?? [],
+  status: (row, _args, { services }) => services.sweeps.status(row.id),
+  trials: (row, _args, { services }) => services.sweeps.trials(row.id),
+  best: (row, _args, { services }) => services.sweeps.best(row),
+};
+
+export const SweepTrial: SweepTrialResolvers = {
+  index: ({ record }) => record.index,
+  run: ({ run }) => run,
+  sweep: ({ record }, _args, { services }) => services.sweeps.get(record.sweepId),
+  parameters: ({ record }) => record.parameters,
+  rungs: ({ record }) => record.rungs,
+  pruned: ({ record }) => record.prunedAtEpoch !== null,
+  prunedAtEpoch: ({ record }) => record.prunedAtEpoch,
+  score: async ({ run, record }, _args, { services }) => scoreOf(run, (await services.sweeps.get(record.sweepId)).metric),
+};

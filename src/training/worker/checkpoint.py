@@ -1,0 +1,48 @@
+"""A run's epoch checkpoint: the weights, optimizer, schedule, random state, the budget's plan and the
+best epoch so far, written atomically after every epoch so that a run resumes where it stopped (on this
+host or, through the artifact store, on another)."""
+
+import os
+
+import torch
+
+
+def load_checkpoint(trainer):
+    if not os.path.exists(trainer.checkpoint_path):
+        return
+    # weights_only: a checkpoint is tensors and plain values; nothing in it may run code when read.
+    state = torch.load(trainer.checkpoint_path, map_location=trainer.device, weights_only=True)
+    trainer.model.load_state_dict(state["model"])
+    trainer.optimizer.load_state_dict(state["optimizer"])
+    trainer.scheduler.load_state_dict(state["scheduler"])
+    if trainer.scaler and state.get("scaler"):
+        trainer.scaler.load_state_dict(state["scaler"])
+    trainer.start_epoch = state["epoch"] + 1
+    torch.set_rng_state(state["rng"])
+    if state.get("budget"):
+        # The plan of the first attempt stands: its schedule is the one the checkpoint continues.
+        trainer.budget = state["budget"]
+        trainer.set_epochs(trainer.budget["epochs"])
+        trainer.scheduler.load_state_dict(state["scheduler"])
+    if state.get("best"):
+        trainer.best.epoch, trainer.best.score = state["best"]["epoch"], state["best"]["score"]
+        trainer.best.state = state["best"]["state"]
+        trainer.best.probabilities = state["best"]["probabilities"]
+
+
+def save_checkpoint(trainer, epoch):
+    state = {
+        "model": trainer.model.state_dict(),
+        "optimizer": trainer.optimizer.state_dict(),
+        "scheduler": trainer.scheduler.state_dict(),
+        "scaler": trainer.scaler.state_dict() if trainer.scaler else None,
+        "epoch": epoch,
+        "rng": torch.get_rng_state(),
+        "budget": trainer.budget,
+        "best": {"epoch": trainer.best.epoch, "score": trainer.best.score, "state": trainer.best.state, "probabilities": trainer.best.probabilities}
+        if trainer.best.state is not None
+        else None,
+    }
+    tmp = trainer.checkpoint_path + ".tmp"
+    torch.save(state, tmp)
+    os.replace(tmp, trainer.checkpoint_path)
