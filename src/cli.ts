@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { addDataCommands } from './cli/dataCommands.js';
 import { addModelCommands } from './cli/modelCommands.js';
 import { addServerCommands } from './cli/serverCommands.js';
+import { addSweepCommands } from './cli/sweepCommands.js';
 import { addTrainingCommands } from './cli/trainingCommands.js';
 import { debugEnabled } from './config.js';
 import { AppError, ensureError } from './errors.js';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
 
   addDataCommands(program);
   addTrainingCommands(program);
+  addSweepCommands(program);
   addModelCommands(program);
   addServerCommands(program);
   return program;

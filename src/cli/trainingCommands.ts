@@ -1,85 +1,28 @@
 // fashion-how train, runs, worker: training runs, followed here or taken from the job queue.
 import type { Command } from 'commander';
 import { PROCESS_ID } from '../host.js';
-import { CUTMIX_MODES, DEVICES, type Hyperparameters, PRECISIONS, SEED_RECIPE, SELECTION_METRICS } from '../training/hyper.js';
 import { RUN_STATUSES, type RunStatus } from '../training/runRecord.js';
-import { choice, duration, gpuList, int, list, number } from './options.js';
+import { gpuList, int, list, number } from './options.js';
 import { untilSignal, withApp } from './session.js';
 import { describeDistillation, followRuns, runsTable } from './train.js';
+import { hyperparametersOf, withTrainingOptions } from './trainingOptions.js';
 
 export function addTrainingCommands(program: Command): void {
-  program
-    .command('train')
-    .description('train every backbone x head combination on a dataset, one run each, and follow them here')
-    .requiredOption('--dataset <id>', 'dataset id', int('dataset', 1))
-    .requiredOption('--backbones <list>', 'comma-separated backbones, e.g. resnet18,densenet121', list)
-    .requiredOption('--heads <list>', 'comma-separated heads: feedforward, residual', list)
-    .option('--epochs <n>', `epochs (default ${SEED_RECIPE.epochs})`, int('epochs', 1))
-    .option('--batch-size <n>', `batch size (default ${SEED_RECIPE.batchSize})`, int('batch-size', 1))
-    .option('--image-size <px>', `input side (default ${SEED_RECIPE.imageSize})`, int('image-size', 16))
-    .option('--lr <x>', `peak learning rate (default ${SEED_RECIPE.learningRate})`, number)
-    .option('--hidden-size <n>', `head hidden size (default ${SEED_RECIPE.hiddenSize})`, int('hidden-size', 1))
-    .option('--cutmix <mode>', `${CUTMIX_MODES.join(' | ')} (default ${SEED_RECIPE.cutmix})`, choice(CUTMIX_MODES))
-    .option('--cutmix-copies <n>', `mixed copies per image for offline CutMix (default ${SEED_RECIPE.cutmixCopies})`, int('cutmix-copies', 0))
-    .option('--class-weighted', 'class-weighted loss')
-    .option('--balanced-sampling', 'sample rare classes more often')
-    .option('--logit-adjustment', 'logit-adjusted loss')
-    .option('--seed <s>', 'random seed', int('seed', 0))
-    .option('--device <device>', DEVICES.join(' | '), choice(DEVICES))
-    .option('--precision <p>', PRECISIONS.join(' | '), choice(PRECISIONS))
-    .option('--workers <n>', 'DataLoader workers (default: CUDA most cores, CPU none)', int('workers', 0))
-    .option('--compile', 'torch.compile the training forward (torch 2.x)')
-    .option('--max-steps <n>', 'stop each epoch after n steps', int('max-steps', 1))
-    .option('--pretrained <source>', 'auto | imagenet | none | path to a state dict (default auto: cache, else download, else random init)')
-    .option('--backbone-lr-multiplier <x>', 'backbone learning rate = lr x this (default 1)', number)
-    .option('--freeze-backbone-steps <n>', 'steps with the backbone frozen at the start (default 0)', int('freeze-backbone-steps', 0))
-    .option('--time-limit <s>', 'seconds before a run is stopped', int('time-limit', 1))
-    .option(
-      '--time-budget <duration>',
-      'spend this long on each run, e.g. 30m, 90s, 2h: it measures this host and takes the epochs that fit (at most --epochs)',
-      duration,
-    )
-    .option('--label-smoothing <x>', `share of each label spread over every class (default ${SEED_RECIPE.labelSmoothing})`, number)
-    .option('--no-flip', 'no horizontal flips (for labels that depend on orientation)')
-    .option('--no-keep-best', "export the last epoch's weights instead of the best epoch's")
-    .option('--early-stopping <n>', 'stop after n epochs without a better validation figure (default 0: never)', int('early-stopping', 0))
-    .option('--selection-metric <m>', `what epochs are ranked by: ${SELECTION_METRICS.join(' | ')} (default ${SEED_RECIPE.selectionMetric})`, (raw: string) =>
-      choice(SELECTION_METRICS)(raw.toUpperCase().replace(/-/g, '_')),
-    )
+  withTrainingOptions(
+    program
+      .command('train')
+      .description('train every backbone x head combination on a dataset, one run each, and follow them here')
+      .requiredOption('--dataset <id>', 'dataset id', int('dataset', 1))
+      .requiredOption('--backbones <list>', 'comma-separated backbones, e.g. resnet18,densenet121', list)
+      .requiredOption('--heads <list>', 'comma-separated heads: feedforward, residual', list),
+  )
     .option('--teacher <ensembleId>', "distil: train each combo on this ensemble's soft targets", int('teacher', 1))
     .option('--teacher-temperature <t>', 'distillation temperature (default 2)', number)
     .option('--teacher-alpha <a>', "weight of the teacher's term in the loss (default 0.5)", number)
     .option('--no-baseline', 'with --teacher: do not also train each combo without the teacher')
     .action((options) =>
       withApp(async (app) => {
-        const hyper: Partial<Hyperparameters> = {
-          epochs: options.epochs,
-          batchSize: options.batchSize,
-          imageSize: options.imageSize,
-          learningRate: options.lr,
-          hiddenSize: options.hiddenSize,
-          cutmix: options.cutmix,
-          cutmixCopies: options.cutmixCopies,
-          classWeightedLoss: options.classWeighted,
-          balancedSampling: options.balancedSampling,
-          logitAdjustment: options.logitAdjustment,
-          seed: options.seed,
-          device: options.device,
-          mixedPrecision: options.precision,
-          dataLoaderWorkers: options.workers,
-          compile: options.compile,
-          maxStepsPerEpoch: options.maxSteps,
-          pretrained: options.pretrained,
-          backboneLrMultiplier: options.backboneLrMultiplier,
-          freezeBackboneSteps: options.freezeBackboneSteps,
-          timeLimitSeconds: options.timeLimit,
-          timeBudgetSeconds: options.timeBudget,
-          labelSmoothing: options.labelSmoothing,
-          horizontalFlip: options.flip,
-          keepBestEpoch: options.keepBest,
-          earlyStoppingPatience: options.earlyStopping,
-          selectionMetric: options.selectionMetric,
-        };
+        const hyper = hyperparametersOf(options);
         const teacher = options.teacher
           ? { ensembleId: options.teacher, temperature: options.teacherTemperature, alpha: options.teacherAlpha, compareWithoutTeacher: options.baseline }
           : undefined;

@@ -10,6 +10,7 @@ import { collect, walk } from './connections.js';
 import {
   type ArtifactFilter,
   ArtifactsPageDocument,
+  CancelSweepDocument,
   ClassifyDocument,
   CreateEnsembleDocument,
   type CreateEnsembleInput,
@@ -37,8 +38,13 @@ import {
   RunUpdatedDocument,
   type RunUpdatedSubscription,
   SaliencyDocument,
+  StartSweepDocument,
+  type StartSweepInput,
   StartTrainingDocument,
   type StartTrainingInput,
+  SweepDocument,
+  type SweepFieldsFragment,
+  SweepsDocument,
   type TokenFilter,
   TokensPageDocument,
 } from './generated.js';
@@ -152,6 +158,39 @@ export class FashionHowClient {
 
   async startTraining(input: StartTrainingInput) {
     return (await this.request(StartTrainingDocument, { input })).startTraining;
+  }
+
+  /** Starts a sweep: its trials are queued at once, and trained by the server or its worker hosts. */
+  async startSweep(input: StartSweepInput) {
+    return (await this.request(StartSweepDocument, { input })).startSweep;
+  }
+
+  async sweep(id: string) {
+    return (await this.request(SweepDocument, { id })).sweep;
+  }
+
+  async sweeps(datasetId?: string) {
+    return (await this.request(SweepsDocument, { datasetId })).sweeps;
+  }
+
+  async cancelSweep(id: string) {
+    return (await this.request(CancelSweepDocument, { id })).cancelSweep;
+  }
+
+  /** Resolves with the sweep once every trial has ended (polling; a sweep's trials end minutes apart). */
+  async waitForSweep(id: string, options: Omit<WaitOptions, 'onProgress'> & { onProgress?: (sweep: SweepFieldsFragment) => void } = {}) {
+    const deadline = Date.now() + (options.timeoutMs ?? 7 * 24 * 3600 * 1000);
+    for (;;) {
+      const sweep = await this.sweep(id);
+      options.onProgress?.(sweep);
+      if (sweep.status === 'FINISHED') return sweep;
+      if (Date.now() > deadline)
+        throw new FashionHowError(
+          'TIMEOUT',
+          `sweep ${id} did not finish in time (${sweep.trials.filter((t) => t.run.status === 'RUNNING').length} trials running)`,
+        );
+      await sleep(options.pollMs ?? 2000);
+    }
   }
 
   async run(id: string) {

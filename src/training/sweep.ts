@@ -127,11 +127,14 @@ export function rungEpochs(minEpochs: number, reductionFactor: number, maxEpochs
   return rungs;
 }
 
+/** Figures closer than this are a tie: means over tasks of equal accuracies differ in the last bits. */
+export const TIE = 1e-9;
+
 /** The decision at one rung: `value` against the figures `others` reached there before it. Ties go on. */
 export function rungDecision(epoch: number, value: number, others: number[], reductionFactor: number): RungDecision {
   const competing = [...others, value].sort((a, b) => b - a);
   const kept = Math.max(1, Math.floor(competing.length / reductionFactor));
-  return { epoch, value, competing, kept, promoted: value >= competing[kept - 1]! };
+  return { epoch, value, competing, kept, promoted: value >= competing[kept - 1]! - TIE };
 }
 
 /** The trial record of a run; null for a run outside any sweep. */

@@ -9,6 +9,7 @@ import { type RunningServer, startServer } from '../../src/api/server.js';
 import { type App, openApp } from '../../src/app.js';
 import { importDataset } from '../../src/data/import.js';
 import { writeSyntheticDataset } from '../../src/data/synth.js';
+import { FashionHowClient } from '../../src/sdk/index.js';
 import { drawTrials, rungDecision, rungEpochs } from '../../src/training/sweep.js';
 import { startCli } from '../fixtures/cli.js';
 import { eventually, graphqlClient, TEST_DATABASE, testConfig, testDatabaseUrl, useScratchDir } from '../helpers.js';
@@ -58,6 +59,10 @@ describe('drawing trials and judging rungs', () => {
     // The first trial at a rung always goes on; a tie with the last kept goes on.
     expect(rungDecision(2, 0.1, [], 3).promoted).toBe(true);
     expect(rungDecision(1, 0.5, [0.5, 0.4, 0.3], 2)).toMatchObject({ kept: 2, promoted: true });
+    // A tie in all but the last bits is a tie: the mean of (0.3, 0.2, 0.1) against that of (0.1, 0.2, 0.3).
+    const [low, high] = [(0.3 + 0.2 + 0.1) / 3, (0.1 + 0.2 + 0.3) / 3];
+    expect(low).toBeLessThan(high);
+    expect(rungDecision(1, low, [0.9, high, 0.1], 2).promoted).toBe(true);
     // Against a brute force over random figures: promoted iff fewer than `kept` others are strictly better.
     let seed = 11;
     const random = () => {
@@ -71,7 +76,7 @@ describe('drawing trials and judging rungs', () => {
       const kept = Math.max(1, Math.floor((others.length + 1) / eta));
       const decision = rungDecision(3, value, others, eta);
       expect(decision.kept).toBe(kept);
-      expect(decision.promoted).toBe(others.filter((o) => o > value).length < kept);
+      expect(decision.promoted).toBe(others.filter((o) => o > value + 1e-9).length < kept);
     }
   });
 });
@@ -109,13 +114,15 @@ let app: App;
 let server: RunningServer;
 let gql: ReturnType<typeof graphqlClient>;
 let datasetId: string;
+let token: string;
 const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   // On PostgreSQL this process only queues (as serve --no-worker): the two worker processes train.
   app = await openApp(testConfig(path.join(scratch.dir, 'server')));
   server = await startServer({ ...app, config: { ...app.config, port: 0 } });
-  gql = graphqlClient(server.graphqlUrl, (await app.services.tokens.create('sweep test', 'trainer')).token);
+  token = (await app.services.tokens.create('sweep test', 'trainer')).token;
+  gql = graphqlClient(server.graphqlUrl, token);
   const synthetic = await writeSyntheticDataset({ out: path.join(scratch.dir, 'synth'), count: 80, seed: 5, minSide: 48, maxSide: 72 });
   datasetId = String((await importDataset({ csvPath: synthetic.csvPath, imageRoot: synthetic.imageRoot }, app.services.importContext)).datasetId);
 });
@@ -164,17 +171,22 @@ describe('a sweep through GraphQL', () => {
     expect((await gql(`{ runs { id } }`)).data!.runs).toEqual([]);
   });
 
-  it.skipIf(TEST_DATABASE !== 'sqlite')('runs a RANDOM sweep to the end and names its best trial', async () => {
-    const started = await startSweep({
+  it.skipIf(TEST_DATABASE !== 'sqlite')('runs a RANDOM sweep to the end and names its best trial (through the SDK)', async () => {
+    const client = new FashionHowClient({ endpoint: server.graphqlUrl, token });
+    const started = await client.startSweep({
+      datasetId,
+      backbone: 'mobilenet_v3_small',
+      head: 'feedforward',
       trials: 3,
       strategy: 'RANDOM',
       seed: 4,
       space: { learningRate: { min: 1e-4, max: 3e-3, log: true }, heads: ['feedforward', 'residual'] },
-      options: { ...TINY, epochs: 2 },
+      options: { ...TINY, cutmix: 'OFF', epochs: 2 },
     });
-    expect(started.errors).toBeUndefined();
-    expect(started.data!.startSweep).toMatchObject({ status: 'RUNNING', strategy: 'RANDOM', metric: 'MEAN_TOP1', trialCount: 3, rungEpochs: [] });
-    const sweep = await finished(started.data!.startSweep.id, 240_000);
+    expect(started).toMatchObject({ status: 'RUNNING', strategy: 'RANDOM', metric: 'MEAN_TOP1', trialCount: 3, rungEpochs: [] });
+    const waited = await client.waitForSweep(started.id, { timeoutMs: 240_000, pollMs: 500 });
+    expect(waited.status).toBe('FINISHED');
+    const sweep = await finished(started.id, 1000);
     const trials = sweep.trials as TrialView[];
     expect(trials.map((t) => t.index)).toEqual([0, 1, 2]);
     for (const trial of trials) {
@@ -249,7 +261,7 @@ describe.skipIf(TEST_DATABASE !== 'postgresql')('an ASHA sweep on PostgreSQL thr
         const reached = trials.filter((t) => t !== trial && t.run.epochs.length >= rung.epoch).map((t) => bestUpTo(t, rung.epoch));
         for (const value of others) expect(reached.some((r) => Math.abs(r - value) < 1e-12)).toBe(true);
         expect(rung.kept).toBe(Math.max(1, Math.floor(rung.competing.length / 2)));
-        expect(rung.promoted).toBe(others.filter((o) => o > rung.value).length < rung.kept);
+        expect(rung.promoted).toBe(others.filter((o) => o > rung.value + 1e-9).length < rung.kept);
       }
     }
     const bestScore = Math.max(...trials.map((t) => t.score!));

@@ -55,12 +55,40 @@ afterAll(async () => {
 
 describe('dashboard', () => {
   it('loads every page without console errors', async () => {
-    for (const hash of ['datasets', 'runs', `runs/${fixture.runs[0]!.id}`, 'reports', `reports/${fixture.report.id}`, 'ensembles', 'compare', 'try']) {
+    const pages = ['datasets', 'runs', `runs/${fixture.runs[0]!.id}`, 'sweeps', `sweeps/${fixture.sweep.id}`, 'reports', `reports/${fixture.report.id}`];
+    for (const hash of [...pages, 'ensembles', 'compare', 'try']) {
       const { page, problems } = await visit(hash);
       await page.waitForSelector('main h1');
       expect(problems, hash).toEqual([]);
       await page.close();
     }
+  });
+
+  it("shows a sweep's trials as stored: each rung's figure and decision, the pruned ones, the best one", async () => {
+    const { page, problems } = await visit(`sweeps/${fixture.sweep.id}`);
+    const { sweeps } = app.services;
+    const trials = await sweeps.trials(fixture.sweep.id);
+    const best = await sweeps.best(fixture.sweep);
+    expect(best).not.toBeNull();
+    for (const { record, run } of trials) {
+      const row = page.getByTestId(`trial-${record.index}`);
+      await row.waitFor();
+      const text = (await row.textContent()) ?? '';
+      expect(text).toContain(`#${run.id}`);
+      expect(text.includes(`pruned at epoch ${record.prunedAtEpoch}`)).toBe(record.prunedAtEpoch !== null);
+      expect(text.includes('★')).toBe(record.index === best!.record.index);
+      for (const rung of record.rungs)
+        expect(text).toContain(`epoch ${rung.epoch}: ${rung.value.toFixed(3)} ${rung.promoted ? 'goes on' : 'stops'} (${rung.kept}/${rung.competing.length})`);
+    }
+    // Every trial met the one rung (epoch 1) and the one that came first went on.
+    expect(trials.every((t) => t.record.rungs.length >= 1)).toBe(true);
+    await page.getByTestId('sweep-curves').locator('svg').waitFor();
+    const list = await visit('sweeps');
+    await list.page.getByTestId('sweeps-table').waitFor();
+    expect(await list.page.getByTestId('sweeps-table').textContent()).toContain(`trial ${best!.record.index}`);
+    expect([...problems, ...list.problems]).toEqual([]);
+    await page.close();
+    await list.page.close();
   });
 
   it('draws one bar per class in the distribution charts', async () => {

@@ -1,5 +1,5 @@
 // A database the dashboard can show: a synthetic dataset, two finished tiny runs, their ensemble and
-// its evaluation report. Used by the browser tests and by `npm run screenshots`.
+// its evaluation report, and a small sweep. Used by the browser tests and by `npm run screenshots`.
 import path from 'node:path';
 import type { App } from '../../src/app.js';
 import { importDataset } from '../../src/data/import.js';
@@ -16,6 +16,28 @@ export async function buildDashboardFixture(app: App, dir: string) {
   const artifacts = await app.services.db.modelArtifact.findMany({ orderBy: { id: 'asc' } });
   const ensemble = await app.services.ensembles.create({ name: 'fixture pair', members: artifacts.map((a) => ({ artifactId: a.id, weight: 1 })) });
   const report = await app.services.evaluation.evaluate({ ensembleId: ensemble.id, datasetId, split: 'VALIDATION' });
+  // A small ASHA sweep (three trials, one rung) for the sweep pages.
+  const sweep = await app.services.sweeps.start({
+    datasetId,
+    backbone: 'mobilenet_v3_small',
+    head: 'feedforward',
+    trials: 3,
+    reductionFactor: 2,
+    seed: 2,
+    space: { learningRate: { min: 1e-6, max: 1e-2, log: true } },
+    options: {
+      epochs: 2,
+      maxStepsPerEpoch: 3,
+      imageSize: 32,
+      batchSize: 8,
+      hiddenSize: 16,
+      cutmix: 'off',
+      pretrained: 'none',
+      dataLoaderWorkers: 0,
+      threads: 1,
+    },
+  });
+  await app.services.training.waitFor((await app.services.sweeps.trials(sweep.id)).map((t) => t.run.id));
   const trainer = (await app.services.tokens.create('dashboard', 'trainer')).token;
-  return { synthetic, datasetId, runs, artifacts, ensemble, report, trainer };
+  return { synthetic, datasetId, runs, artifacts, ensemble, report, trainer, sweep };
 }

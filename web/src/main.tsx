@@ -7,12 +7,14 @@ import { DatasetsPage } from './pages/Datasets.js';
 import { EnsemblesPage } from './pages/Ensembles.js';
 import { ReportPage, ReportsPage } from './pages/Reports.js';
 import { RunPage, RunsPage } from './pages/Runs.js';
+import { SweepPage, SweepsPage } from './pages/Sweeps.js';
 import { TryItPage } from './pages/TryIt.js';
 import './style.css';
 
 const PAGES = [
   ['datasets', 'Datasets'],
   ['runs', 'Runs'],
+  ['sweeps', 'Sweeps'],
   ['reports', 'Reports'],
   ['ensembles', 'Ensembles'],
   ['compare', 'Compare'],
@@ -71,6 +73,7 @@ function App() {
       <main>
         {page === 'datasets' && <DatasetsPage />}
         {page === 'runs' && (id ? <RunPage id={id} /> : <RunsPage />)}
+        {page === 'sweeps' && (id ? <SweepPage id={id} /> : <SweepsPage />)}
         {page === 'reports' && (id ? <ReportPage id={id} /> : <ReportsPage />)}
         {page === 'ensembles' && <EnsemblesPage />}
         {page === 'compare' && <ComparePage ids={id?.split(',').filter(Boolean) ?? []} />}

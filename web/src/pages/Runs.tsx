@@ -16,6 +16,9 @@ import {
 } from '../generated.js';
 import { MoreButton, usePages } from '../paging.js';
 
+/** Why a run stopped before its last epoch, as the run page says it. */
+const STOPPED = { EARLY: '; stopped early', BUDGET: '; stopped at the time budget', PRUNED: "; stopped at a sweep's rung" } as const;
+
 function StartForm({
   datasets,
   backbones,
@@ -300,8 +303,14 @@ export function RunPage({ id }: { id: string }) {
         {run.selection && (
           <p data-testid="selection">
             {`the artifact holds epoch ${run.selection.bestEpoch} of ${run.selection.epochsRun}, the best by ${run.selection.selectionMetric === 'MEAN_TOP1' ? 'mean top-1' : 'mean ACSA'} on VALIDATION${
-              run.selection.stopped === 'EARLY' ? '; stopped early' : run.selection.stopped === 'BUDGET' ? '; stopped at the time budget' : ''
+              run.selection.stopped ? STOPPED[run.selection.stopped] : ''
             }`}
+          </p>
+        )}
+        {run.trial && (
+          <p data-testid="trial">
+            trial {run.trial.index} of <a href={`#/sweeps/${run.trial.sweep.id}`}>sweep #{run.trial.sweep.id}</a>
+            {run.trial.pruned && `, pruned at epoch ${run.trial.prunedAtEpoch}`}
           </p>
         )}
         <pre style={{ fontSize: 12 }}>{JSON.stringify(run.config, null, 2)}</pre>
