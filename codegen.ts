@@ -38,6 +38,7 @@ const config: CodegenConfig = {
           TrainingRun: '../resolvers/mappers.js#TrainingRunRow',
           Sweep: '../resolvers/mappers.js#SweepRow',
           SweepTrial: '../resolvers/mappers.js#SweepTrialRow',
+          CrossValidation: '../resolvers/mappers.js#CrossValidationRow',
           ModelArtifact: '../resolvers/mappers.js#ModelArtifactRow',
           EvaluationReport: '../resolvers/mappers.js#EvaluationReportRow',
           Ensemble: '../resolvers/mappers.js#EnsembleRow',

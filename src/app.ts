@@ -18,6 +18,7 @@ import { createMetrics } from './metrics.js';
 import { openPubSub } from './pubsub/postgresPubSub.js';
 import { EvaluationService } from './reports/evaluate.js';
 import { openArtifactStore } from './storage/artifactStore.js';
+import { CrossValidationService } from './training/crossValidation.js';
 import { DistillationService } from './training/distillation.js';
 import { TrainingService } from './training/service.js';
 import { SweepService } from './training/sweepService.js';
@@ -86,6 +87,8 @@ export async function openApp(config: AppConfig): Promise<App> {
     distillation,
   );
   training.events.on('ended', (runId: number) => distillation.runEnded(runId));
+  const crossValidations = new CrossValidationService(db, ensembles, log);
+  training.events.on('ended', (runId: number) => crossValidations.runEnded(runId));
   // The one place that publishes to subscriptions: every write the services announce, nothing else.
   const pubsub = await openPubSub(config.databaseUrl, log);
   training.events.on('run', (runId: number) => pubsub.publish('runChanged', { runId }));
@@ -102,13 +105,14 @@ export async function openApp(config: AppConfig): Promise<App> {
     importContext: { db, imageLimits: config.imageLimits, concurrency: config.importConcurrency },
     training,
     sweeps: new SweepService(db, training),
+    crossValidations,
     tokens: new TokenService(db),
     ensembles,
     models,
     classify,
     evaluation,
     distillation,
-    fitter: new EnsembleFitter(db, classify, ensembles),
+    fitter: new EnsembleFitter(db, classify, ensembles, crossValidations),
     metrics,
     clientLimiter: new ClientLimiter(config.serving.maxClientConcurrency),
     pubsub,

@@ -12,6 +12,7 @@ import type { Metrics } from '../metrics.js';
 import type { PubSub } from '../pubsub/pubsub.js';
 import type { EvaluationService } from '../reports/evaluate.js';
 import type { ArtifactStore } from '../storage/artifactStore.js';
+import type { CrossValidationService } from '../training/crossValidation.js';
 import type { DistillationService } from '../training/distillation.js';
 import type { TrainingService } from '../training/service.js';
 import type { SweepService } from '../training/sweepService.js';
@@ -27,6 +28,8 @@ export interface Services {
   training: TrainingService;
   /** Hyperparameter sweeps: trials drawn from a space, judged at their rungs. */
   sweeps: SweepService;
+  /** k-fold cross-validations: fold runs, out-of-fold predictions, the fold ensemble. */
+  crossValidations: CrossValidationService;
   tokens: TokenService;
   ensembles: EnsembleService;
   models: ModelPool;

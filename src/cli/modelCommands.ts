@@ -136,7 +136,10 @@ export function addModelCommands(program: Command): void {
     .command('fit')
     .description('fit an ensemble to win on a split: per-member temperatures, greedy selection with replacement, optional logit adjustment')
     .requiredOption('--name <name>', 'ensemble name')
-    .requiredOption('--artifacts <list>', 'candidate artifact ids, e.g. 1,2,3', (raw: string) => list(raw).map((id) => int('artifacts', 1)(id)))
+    .option('--artifacts <list>', 'candidate artifact ids, e.g. 1,2,3', (raw: string) => list(raw).map((id) => int('artifacts', 1)(id)))
+    .option('--cross-validations <list>', 'instead: finished cross-validations, fitted on their out-of-fold predictions', (raw: string) =>
+      list(raw).map((id) => int('cross-validations', 1)(id)),
+    )
     .requiredOption('--dataset <id>', 'dataset to fit on', int('dataset', 1))
     .option('--split <split>', `fitting split: ${SPLITS.join(', ')} (default VALIDATION; report on another)`, splitOrAll)
     .option('--metric <metric>', `${FIT_METRICS.join(' | ')} (default: the dataset's ranking metric)`, (raw: string) =>
@@ -149,7 +152,8 @@ export function addModelCommands(program: Command): void {
     .action(
       (options: {
         name: string;
-        artifacts: number[];
+        artifacts?: number[];
+        crossValidations?: number[];
         dataset: number;
         split?: Split | 'ALL';
         metric?: FitMetric;
@@ -162,7 +166,8 @@ export function addModelCommands(program: Command): void {
           if (options.split === 'ALL') throw new InvalidArgumentError('fit on one split (ALL would leave nothing to report on)');
           const fitted = await app.services.fitter.fit({
             name: options.name,
-            artifactIds: options.artifacts,
+            artifactIds: options.artifacts ?? [],
+            crossValidationIds: options.crossValidations,
             datasetId: options.dataset,
             split: options.split,
             metric: options.metric,

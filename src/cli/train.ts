@@ -49,6 +49,23 @@ export function describeDistillation(run: TrainingRun): string | null {
   ].join('\n');
 }
 
+/** A cross-validation's out-of-fold figures and its fold ensemble. */
+export async function describeCrossValidation(app: App, id: number): Promise<string> {
+  const { crossValidations } = app.services;
+  const cv = await crossValidations.get(id);
+  const scores = await crossValidations.outOfFoldScores(id);
+  const head = `cross-validation ${cv.id} of ${cv.backbone}+${cv.head}, ${cv.folds} folds`;
+  if (!scores) return `${head}: no fold has finished`;
+  return [
+    `${head}: out-of-fold predictions for ${scores.itemCount} of ${scores.expectedItems} TRAIN and VALIDATION items, mean top-1 ${f3(scores.meanTop1)}, mean ACSA ${f3(scores.meanAcsa)}`,
+    table(
+      ['task', 'top-1', 'ACSA'],
+      scores.tasks.map((t) => [t.task, f3(t.top1), f3(t.acsa)]),
+    ),
+    cv.ensembleId !== null ? `the fold models are ensemble ${cv.ensembleId}` : 'no fold ensemble (a fold did not succeed)',
+  ].join('\n');
+}
+
 export function runsTable(runs: TrainingRun[]): string {
   return table(
     ['id', 'backbone', 'head', 'status', 'progress', 'best ACSA', 'error'],

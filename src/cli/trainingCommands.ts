@@ -4,7 +4,7 @@ import { PROCESS_ID } from '../host.js';
 import { RUN_STATUSES, type RunStatus } from '../training/runRecord.js';
 import { gpuList, int, list, number } from './options.js';
 import { untilSignal, withApp } from './session.js';
-import { describeDistillation, followRuns, runsTable } from './train.js';
+import { describeCrossValidation, describeDistillation, followRuns, runsTable } from './train.js';
 import { hyperparametersOf, withTrainingOptions } from './trainingOptions.js';
 
 export function addTrainingCommands(program: Command): void {
@@ -14,7 +14,8 @@ export function addTrainingCommands(program: Command): void {
       .description('train every backbone x head combination on a dataset, one run each, and follow them here')
       .requiredOption('--dataset <id>', 'dataset id', int('dataset', 1))
       .requiredOption('--backbones <list>', 'comma-separated backbones, e.g. resnet18,densenet121', list)
-      .requiredOption('--heads <list>', 'comma-separated heads: feedforward, residual', list),
+      .requiredOption('--heads <list>', 'comma-separated heads: feedforward, residual', list)
+      .option('--folds <k>', 'k-fold cross-validation: k runs per combo, out-of-fold predictions, the fold models as one ensemble', int('folds', 2)),
   )
     .option('--teacher <ensembleId>', "distil: train each combo on this ensemble's soft targets", int('teacher', 1))
     .option('--teacher-temperature <t>', 'distillation temperature (default 2)', number)
@@ -34,6 +35,7 @@ export function addTrainingCommands(program: Command): void {
           heads: options.heads,
           options: hyper,
           teacher,
+          folds: options.folds,
         });
         console.log(`queued ${runs.length} run(s): ${runs.map((r) => `${r.id} ${r.backbone}+${r.head}`).join(', ')}`);
         const finished = await followRuns(app, runs);
@@ -43,6 +45,8 @@ export function addTrainingCommands(program: Command): void {
           const described = describeDistillation(await app.services.training.get(run.id));
           if (described) console.log(`\n${described}`);
         }
+        for (const id of new Set(finished.map((r) => r.crossValidationId).filter((id) => id !== null)))
+          console.log(`\n${await describeCrossValidation(app, id)}`);
         if (finished.some((r) => r.status !== 'SUCCEEDED')) process.exitCode = 1;
       }),
     );

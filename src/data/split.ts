@@ -54,3 +54,32 @@ export function stratifiedSplit(labels: readonly (readonly number[])[], validati
   }
   return splits;
 }
+
+/** Stratified k-fold assignment: a fold index (0 to k-1) per item. Items are grouped by their full label
+ *  tuple, shuffled within the group, and dealt to the folds in turn with one counter across the groups,
+ *  so fold sizes differ by at most one and every label tuple is spread over the folds as evenly as it can be. */
+export function stratifiedFolds(labels: readonly (readonly number[])[], folds: number, seed: number): number[] {
+  if (!(Number.isInteger(folds) && folds >= 2)) throw new RangeError(`folds must be an integer of at least 2, got ${folds}`);
+  const groups = new Map<string, number[]>();
+  labels.forEach((tuple, index) => {
+    const key = tuple.join(',');
+    const members = groups.get(key);
+    if (members) members.push(index);
+    else groups.set(key, [index]);
+  });
+  const rng = seedrandom(`folds:${seed}`);
+  const assignment: number[] = new Array(labels.length).fill(0);
+  let next = 0;
+  for (const key of [...groups.keys()].sort()) {
+    const members = groups.get(key)!;
+    for (let i = members.length - 1; i > 0; i--) {
+      const j = Math.floor(rng() * (i + 1));
+      [members[i], members[j]] = [members[j]!, members[i]!];
+    }
+    for (const member of members) {
+      assignment[member] = next;
+      next = (next + 1) % folds;
+    }
+  }
+  return assignment;
+}

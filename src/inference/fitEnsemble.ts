@@ -5,6 +5,7 @@
 import type { Db } from '../db/client.js';
 import { SPLITS, type Split, type TaskSpec } from '../domain.js';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
+import type { CrossValidationService } from '../training/crossValidation.js';
 import type { ClassifyService } from './classify.js';
 import {
   FIT_METRICS,
@@ -30,6 +31,9 @@ export interface FitEnsembleRequest {
   metric?: FitMetric;
   temperatureScaling?: boolean;
   logitAdjustment?: boolean;
+  /** Instead of artifacts on a split: these finished cross-validations, fitted on their out-of-fold
+   *  predictions (every TRAIN and VALIDATION item once); a chosen one joins with all its fold models. */
+  crossValidationIds?: number[];
   /** Selection steps (default 25): the most picks the ensemble can hold. */
   rounds?: number;
   makeDefault?: boolean;
@@ -44,7 +48,11 @@ export interface FitRecord {
   itemCount: number;
   rounds: number;
   temperatureScaling: boolean;
-  candidates: { artifactId: number; score: number; picks: number; temperatures: number[] | null }[];
+  /** Fitted on cross-validations' out-of-fold predictions (split then names VALIDATION, where each fold validated). */
+  outOfFold?: boolean;
+  crossValidationIds?: number[];
+  /** A cross-validation candidate is listed once per fold model, each with the cross-validation's figures. */
+  candidates: { artifactId: number; crossValidationId?: number; score: number; picks: number; temperatures: number[] | null }[];
   steps: { artifactId: number; score: number }[];
   bestStep: number;
   score: number;
@@ -57,6 +65,7 @@ export class EnsembleFitter {
     private readonly db: Db,
     private readonly classify: ClassifyService,
     private readonly ensembles: EnsembleService,
+    private readonly crossValidations: Pick<CrossValidationService, 'forFitting'>,
   ) {}
 
   async fit(request: FitEnsembleRequest) {
@@ -71,31 +80,21 @@ export class EnsembleFitter {
     if (!FIT_METRICS.includes(metric)) throw badInput(`metric must be one of ${FIT_METRICS.join(', ')}, got "${metric}"`);
     if (!SPLITS.includes(split)) throw badInput(`split must be one of ${SPLITS.join(', ')}, got "${split}"`);
     if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= 100)) throw badInput(`rounds must be an integer from 1 to 100, got ${rounds}`);
-    if (ids.length === 0) throw badInput('give at least one candidate artifact');
-    if (ids.length > 64) throw badInput(`at most 64 candidate artifacts, got ${ids.length}`);
+    const cvIds = [...new Set(request.crossValidationIds ?? [])];
+    if (cvIds.length > 0 && ids.length > 0) throw badInput('fit either artifacts on a split or cross-validations on their out-of-fold predictions, not both');
+    if (ids.length === 0 && cvIds.length === 0) throw badInput('give at least one candidate artifact (or cross-validation)');
+    if (ids.length + cvIds.length > 64) throw badInput(`at most 64 candidates, got ${ids.length + cvIds.length}`);
     // Before the scoring pass, which takes a while: a name clash would only surface at the end.
     if (await this.db.ensemble.findUnique({ where: { name: request.name.trim() } }))
       throw new AppError(ErrorCode.CONFLICT, `an ensemble named "${request.name.trim()}" already exists`);
 
     const tasks = dataset.labelSchema.tasks as unknown as TaskSpec[];
-    const artifacts = await this.db.modelArtifact.findMany({ where: { id: { in: ids } } });
-    const missing = ids.filter((id) => !artifacts.some((a) => a.id === id));
-    if (missing.length > 0) throw notFound('artifact', missing.join(', '));
-    const foreign = artifacts.filter((a) => a.labelSchemaId !== dataset.labelSchemaId);
-    if (foreign.length > 0) throw badInput(`artifacts ${foreign.map((a) => a.id).join(', ')} predict another label schema than dataset ${dataset.id}'s`);
-    const { items, truth } = await labelledItems(this.db, dataset.id, split, tasks.length);
-    if (items.length === 0) throw badInput(`dataset ${dataset.id} has no ${split} items to fit on (import with testFraction to hold out a TEST split as well)`);
-
-    // Each candidate's own probabilities on the fitting items, through the same path classify uses.
-    const raw: Votes[] = [];
-    for (const id of ids) {
-      const results = await scoreItems(this.classify, dataset.imageRoot, items, { artifactId: id });
-      raw.push(tasks.map((_, t) => results.map((r) => r[t]!.probabilities)));
-    }
+    const { raw, truth, itemCount, models } =
+      cvIds.length > 0 ? await this.outOfFoldCandidates(cvIds, dataset.id) : await this.splitCandidates(ids, dataset, split, tasks);
     const temperatures = raw.map((votes) => (request.temperatureScaling === false ? null : votes.map((rows, t) => fitTemperature(rows, truth[t]!))));
     const pool = raw.map((votes, m) => (temperatures[m] ? votes.map((rows, t) => rows.map((row) => withTemperature(row, temperatures[m]![t]!))) : votes));
     const selection = greedySelection(pool, truth, metric, rounds);
-    const chosen = ids.map((id, m) => ({ id, m })).filter(({ m }) => selection.counts[m]! > 0);
+    const chosen = models.map((artifacts, m) => ({ artifacts, m })).filter(({ m }) => selection.counts[m]! > 0);
 
     let logitAdjustment: LogitAdjustment | undefined;
     if (request.logitAdjustment) {
@@ -133,27 +132,61 @@ export class EnsembleFitter {
       metric,
       datasetId: dataset.id,
       split,
-      itemCount: items.length,
+      itemCount,
+      ...(cvIds.length > 0 ? { outOfFold: true, crossValidationIds: cvIds } : {}),
       rounds,
       temperatureScaling: request.temperatureScaling !== false,
-      candidates: ids.map((artifactId, m) => ({
-        artifactId,
-        score: selection.memberScores[m]!,
-        picks: selection.counts[m]!,
-        temperatures: temperatures[m] ?? null,
-      })),
-      steps: selection.steps.map((s) => ({ artifactId: ids[s.member]!, score: s.score })),
+      candidates: models.flatMap((artifacts, m) =>
+        artifacts.map((artifactId) => ({
+          artifactId,
+          ...(cvIds.length > 0 ? { crossValidationId: cvIds[m]! } : {}),
+          score: selection.memberScores[m]!,
+          picks: selection.counts[m]!,
+          temperatures: temperatures[m] ?? null,
+        })),
+      ),
+      steps: selection.steps.map((s) => ({ artifactId: models[s.member]![0]!, score: s.score })),
       bestStep: selection.bestStep,
       score: selection.score,
-      bestMember: { artifactId: ids[best]!, score: selection.memberScores[best]! },
+      bestMember: { artifactId: models[best]![0]!, score: selection.memberScores[best]! },
       seconds: (performance.now() - started) / 1000,
     };
     return this.ensembles.create({
       name: request.name,
       makeDefault: request.makeDefault,
-      members: chosen.map(({ id, m }) => ({ artifactId: id, weight: selection.counts[m]!, ...(temperatures[m] ? { temperatures: temperatures[m]! } : {}) })),
+      // A cross-validation's picks are shared by its fold models: together they vote as much as one pick.
+      members: chosen.flatMap(({ artifacts, m }) =>
+        artifacts.map((artifactId) => ({
+          artifactId,
+          weight: selection.counts[m]! / artifacts.length,
+          ...(temperatures[m] ? { temperatures: temperatures[m]! } : {}),
+        })),
+      ),
       fit: fit as unknown as object,
       logitAdjustment,
     });
+  }
+
+  /** Each artifact's own probabilities on the fitting split, through the same path classify uses. */
+  private async splitCandidates(ids: number[], dataset: { id: number; labelSchemaId: number; imageRoot: string }, split: Split, tasks: TaskSpec[]) {
+    const artifacts = await this.db.modelArtifact.findMany({ where: { id: { in: ids } } });
+    const missing = ids.filter((id) => !artifacts.some((a) => a.id === id));
+    if (missing.length > 0) throw notFound('artifact', missing.join(', '));
+    const foreign = artifacts.filter((a) => a.labelSchemaId !== dataset.labelSchemaId);
+    if (foreign.length > 0) throw badInput(`artifacts ${foreign.map((a) => a.id).join(', ')} predict another label schema than dataset ${dataset.id}'s`);
+    const { items, truth } = await labelledItems(this.db, dataset.id, split, tasks.length);
+    if (items.length === 0) throw badInput(`dataset ${dataset.id} has no ${split} items to fit on (import with testFraction to hold out a TEST split as well)`);
+    const raw: Votes[] = [];
+    for (const id of ids) {
+      const results = await scoreItems(this.classify, dataset.imageRoot, items, { artifactId: id });
+      raw.push(tasks.map((_, t) => results.map((r) => r[t]!.probabilities)));
+    }
+    return { raw, truth, itemCount: items.length, models: ids.map((id) => [id]) };
+  }
+
+  /** Each cross-validation's out-of-fold probabilities: no item is held back from training. */
+  private async outOfFoldCandidates(ids: number[], datasetId: number) {
+    const { oof, foldArtifacts } = await this.crossValidations.forFitting(ids, datasetId);
+    return { raw: oof.map((o) => o.votes), truth: oof[0]!.truth, itemCount: oof[0]!.itemIds.length, models: foldArtifacts };
   }
 }

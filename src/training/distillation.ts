@@ -11,7 +11,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Db } from '../db/client.js';
 import type { TaskSpec } from '../domain.js';
-import { ensureError } from '../errors.js';
+import { badInput, ensureError, notFound } from '../errors.js';
 import type { ClassifyService } from '../inference/classify.js';
 import { scoreItems } from '../inference/scoring.js';
 import type { Logger } from '../log.js';
@@ -169,4 +169,27 @@ export class DistillationService {
     };
     await this.db.trainingRun.update({ where: { id: studentRunId }, data: { distillation: { ...record, comparison } as object } });
   }
+}
+
+/** Distillation: train each combo as a student of an ensemble's soft targets. */
+export interface TeacherRequest {
+  ensembleId: number;
+  /** Softening of the teacher's and the student's distributions (default 2). */
+  temperature?: number;
+  /** Weight of the teacher's term in the loss; 1 - alpha stays on the labels (default 0.5). */
+  alpha?: number;
+  /** Also train each combo without the teacher, to compare (default true). */
+  compareWithoutTeacher?: boolean;
+}
+
+/** A distillation request checked against the dataset's label schema, with its defaults filled in. */
+export async function checkTeacher(db: Db, request: TeacherRequest, labelSchemaId: number) {
+  const { ensembleId, temperature = 2, alpha = 0.5, compareWithoutTeacher = true } = request;
+  const ensemble = await db.ensemble.findUnique({ where: { id: ensembleId } });
+  if (!ensemble) throw notFound('ensemble', ensembleId);
+  if (ensemble.labelSchemaId !== labelSchemaId) throw badInput(`teacher ensemble ${ensembleId} predicts another label schema than the dataset's`);
+  if (!(Number.isFinite(temperature) && temperature > 0 && temperature <= 20))
+    throw badInput(`teacher temperature must be above 0 and at most 20, got ${temperature}`);
+  if (!(Number.isFinite(alpha) && alpha >= 0 && alpha <= 1)) throw badInput(`teacher alpha must be from 0 to 1, got ${alpha}`);
+  return { ensembleId, temperature, alpha, compareWithoutTeacher };
 }

@@ -12,6 +12,7 @@ import { ensureError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ArtifactStore } from '../storage/artifactStore.js';
 import type { DistillationRecord } from './distillation.js';
+import { foldSplits } from './folds.js';
 import { type Hyperparameters, preprocessFor, resolveHyperparameters } from './hyper.js';
 import type { PythonRuntime } from './python.js';
 import { Stop } from './runQueue.js';
@@ -170,7 +171,7 @@ export class RunExecutor {
     const runtime = await this.deps.runtime();
     await mkdir(runDir, { recursive: true });
     const resume = run.attempts > 0 && (existsSync(checkpoint) || (await this.fetchCheckpoint(run.checkpointSha256, checkpoint)));
-    await this.writeItems(run.datasetId, run.dataset.imageRoot, path.join(runDir, 'items.jsonl'));
+    await this.writeItems(run, path.join(runDir, 'items.jsonl'));
     const distillation = run.distillation as DistillationRecord | null;
     const teacherFile = distillation ? await this.deps.teacherTargets!(distillation.teacherEnsembleId, run.datasetId, signal) : undefined;
     if (signal.aborted) throw signal.reason;
@@ -313,7 +314,14 @@ export class RunExecutor {
   }
 
   /** The worker reads items from a file: absolute image path, bbox, labels in task order, split. */
-  private async writeItems(datasetId: number, imageRoot: string, file: string) {
+  private async writeItems(run: RunWithSchema, file: string) {
+    const { datasetId } = run;
+    const imageRoot = run.dataset.imageRoot;
+    // A fold of a cross-validation trains on the other folds and validates on its own.
+    const folds =
+      run.crossValidationId !== null
+        ? await foldSplits(this.deps.db, { datasetId, crossValidationId: run.crossValidationId, foldIndex: run.foldIndex! })
+        : null;
     const items = await this.deps.db.item.findMany({
       where: { datasetId, split: { in: ['TRAIN', 'VALIDATION'] } },
       include: { labels: { orderBy: { task: 'asc' }, select: { classIndex: true } } },
@@ -325,7 +333,7 @@ export class RunExecutor {
         path: path.join(imageRoot, item.imagePath),
         bbox: [item.xmin, item.ymin, item.xmax, item.ymax],
         labels: item.labels.map((l) => l.classIndex),
-        split: item.split,
+        split: folds?.get(item.id) ?? item.split,
       }),
     );
     await writeFile(file, `${lines.join('\n')}\n`);

@@ -14,7 +14,8 @@ import { registerRunArtifact } from '../inference/registry.js';
 import type { Logger } from '../log.js';
 import { storeRunValidationReport } from '../reports/store.js';
 import type { ArtifactStore } from '../storage/artifactStore.js';
-import type { DistillationRecord } from './distillation.js';
+import { checkTeacher, type DistillationRecord, type TeacherRequest } from './distillation.js';
+import { createFoldRuns, FOLD_LIMITS, recordFoldPredictions } from './folds.js';
 import { type Hyperparameters, resolveHyperparameters } from './hyper.js';
 import { LocalRunQueue } from './localRunQueue.js';
 import { PostgresRunQueue } from './postgresRunQueue.js';
@@ -59,17 +60,6 @@ export interface Combo {
   head: string;
 }
 
-/** Distillation: train each combo as a student of an ensemble's soft targets. */
-export interface TeacherRequest {
-  ensembleId: number;
-  /** Softening of the teacher's and the student's distributions (default 2). */
-  temperature?: number;
-  /** Weight of the teacher's term in the loss; 1 - alpha stays on the labels (default 0.5). */
-  alpha?: number;
-  /** Also train each combo without the teacher, to compare (default true). */
-  compareWithoutTeacher?: boolean;
-}
-
 export interface StartTrainingRequest {
   datasetId: number;
   backbones?: string[];
@@ -77,6 +67,8 @@ export interface StartTrainingRequest {
   combos?: Combo[];
   options?: Partial<Hyperparameters>;
   teacher?: TeacherRequest;
+  /** k-fold cross-validation: k runs per combo, each validating on its own fold (TRAIN and VALIDATION pooled). */
+  folds?: number;
 }
 
 /** Where a student's teacher targets come from (the distillation service). */
@@ -121,6 +113,8 @@ export class TrainingService {
         const stored = await registerRunArtifact(db, settings.artifactStore, run, { id: run.dataset.labelSchemaId, tasks }, artifact);
         const report = await storeRunValidationReport(db, { datasetId: run.datasetId, runId: run.id, artifactId: stored.id }, tasks, artifact.predictionsPath);
         this.events.emit('report', report.id);
+        if (run.crossValidationId !== null)
+          await recordFoldPredictions(db, { crossValidationId: run.crossValidationId, foldIndex: run.foldIndex! }, artifact.predictionsPath);
       },
       judgeRung: (runId, epoch) => judge.promoted(runId, epoch),
       changed: (runId) => this.changed(runId),
@@ -236,11 +230,20 @@ export class TrainingService {
     }
     await this.checkTrainable(combos, hyper);
     const unique = [...new Map(combos.map((c) => [`${c.backbone}+${c.head}`, c])).values()];
-    const teacher = request.teacher ? await this.checkTeacher(request.teacher, dataset.labelSchemaId) : null;
-    return this.queueNew(async (createRun) => {
+    if (!this.teachers && request.teacher) throw new AppError(ErrorCode.UNAVAILABLE, 'distillation is not available in this process');
+    const teacher = request.teacher ? await checkTeacher(this.db, request.teacher, dataset.labelSchemaId) : null;
+    const folds = request.folds ?? null;
+    if (folds !== null && teacher) throw badInput('folds and a teacher do not go together: distil a student from the fold ensemble instead');
+    if (folds !== null && !(Number.isInteger(folds) && folds >= FOLD_LIMITS.min && folds <= FOLD_LIMITS.max))
+      throw badInput(`folds must be an integer from ${FOLD_LIMITS.min} to ${FOLD_LIMITS.max}, got ${folds}`);
+    return this.queueNew(async (createRun, tx) => {
       const created: TrainingRun[] = [];
       for (const combo of unique) {
         const data = { datasetId: dataset.id, ...combo, config: hyper as object };
+        if (folds !== null) {
+          created.push(...(await createFoldRuns(tx, createRun, data, folds, hyper.seed)));
+          continue;
+        }
         if (!teacher) {
           created.push(await createRun(data));
           continue;
@@ -297,18 +300,6 @@ export class TrainingService {
     // With a job queue the run may go to a GPU host; only the in-process queue knows the device here.
     if (!this.queue.distributed && hyper.device === 'cuda' && runtime.cudaDevices === 0)
       throw badInput('device "cuda" was asked for, but torch sees no CUDA device here');
-  }
-
-  private async checkTeacher(request: TeacherRequest, labelSchemaId: number) {
-    const { ensembleId, temperature = 2, alpha = 0.5, compareWithoutTeacher = true } = request;
-    if (!this.teachers) throw new AppError(ErrorCode.UNAVAILABLE, 'distillation is not available in this process');
-    const ensemble = await this.db.ensemble.findUnique({ where: { id: ensembleId } });
-    if (!ensemble) throw notFound('ensemble', ensembleId);
-    if (ensemble.labelSchemaId !== labelSchemaId) throw badInput(`teacher ensemble ${ensembleId} predicts another label schema than the dataset's`);
-    if (!(Number.isFinite(temperature) && temperature > 0 && temperature <= 20))
-      throw badInput(`teacher temperature must be above 0 and at most 20, got ${temperature}`);
-    if (!(Number.isFinite(alpha) && alpha >= 0 && alpha <= 1)) throw badInput(`teacher alpha must be from 0 to 1, got ${alpha}`);
-    return { ensembleId, temperature, alpha, compareWithoutTeacher };
   }
 
   async get(id: number): Promise<TrainingRun> {

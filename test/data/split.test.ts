@@ -1,6 +1,6 @@
 import seedrandom from 'seedrandom';
 import { describe, expect, it } from 'vitest';
-import { stratifiedSplit } from '../../src/data/split.js';
+import { stratifiedFolds, stratifiedSplit } from '../../src/data/split.js';
 
 function randomLabels(n: number, seed: string): number[][] {
   const rng = seedrandom(seed);
@@ -37,5 +37,34 @@ describe('stratifiedSplit', () => {
 
   it('refuses a fraction outside [0, 1)', () => {
     expect(() => stratifiedSplit([[0]], 1, 1)).toThrow(/validationFraction must be in \[0, 1\), got 1/);
+  });
+});
+
+describe('stratifiedFolds', () => {
+  it('gives every item one fold, folds within one item of each other, each label tuple spread as evenly', () => {
+    const labels = randomLabels(1003, 'folds');
+    for (const k of [2, 3, 5, 10]) {
+      const folds = stratifiedFolds(labels, k, 9);
+      expect(folds).toHaveLength(labels.length);
+      const sizes = Array.from({ length: k }, (_, f) => folds.filter((x) => x === f).length);
+      expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
+      expect(sizes.reduce((a, b) => a + b, 0)).toBe(labels.length);
+      // Per label tuple, by brute force: its items' folds differ in count by at most one.
+      const tuples = new Map<string, number[]>();
+      labels.forEach((tuple, i) => {
+        tuples.set(tuple.join(), [...(tuples.get(tuple.join()) ?? []), folds[i]!]);
+      });
+      for (const members of tuples.values()) {
+        const counts = Array.from({ length: k }, (_, f) => members.filter((x) => x === f).length);
+        expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1);
+      }
+    }
+  });
+
+  it('is fixed by its seed and changes with it, and refuses fewer than two folds', () => {
+    const labels = randomLabels(300, 'seeded folds');
+    expect(stratifiedFolds(labels, 5, 1)).toEqual(stratifiedFolds(labels, 5, 1));
+    expect(stratifiedFolds(labels, 5, 1)).not.toEqual(stratifiedFolds(labels, 5, 2));
+    expect(() => stratifiedFolds(labels, 1, 1)).toThrow(/folds must be an integer of at least 2, got 1/);
   });
 });

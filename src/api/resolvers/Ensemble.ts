@@ -23,6 +23,8 @@ export const Ensemble: EnsembleResolvers = {
       steps: fit.steps.map((s) => ({ artifactId: String(s.artifactId), score: s.score })),
       bestMemberScore: fit.bestMember.score,
       bestMemberArtifactId: String(fit.bestMember.artifactId),
+      outOfFold: fit.outOfFold ?? false,
+      crossValidations: await Promise.all((fit.crossValidationIds ?? []).map((id) => services.crossValidations.get(id))),
     };
   },
   logitAdjustment: (row) => (row.logitAdjustment as LogitAdjustment | null)?.tasks ?? null,

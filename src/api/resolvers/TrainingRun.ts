@@ -55,6 +55,8 @@ export const TrainingRun: TrainingRunResolvers = {
     const record = trialOf(row);
     return record ? { run: row, record } : null;
   },
+  fold: async (row, _args, { services }) =>
+    row.crossValidationId === null ? null : { crossValidation: await services.crossValidations.get(row.crossValidationId), index: row.foldIndex! },
   warnings: (row) => (row.progress as RunProgress | null)?.warnings ?? [],
   epochs: (row) => epochsOf(row),
   bestValidationAcsa: (row) => {

@@ -4,6 +4,7 @@ import type { Resolvers } from '../generated/graphql.js';
 import { GraphQLUpload } from '../uploads.js';
 import { ClassifyResult } from './ClassifyResult.js';
 import { ConfusionMatrix } from './ConfusionMatrix.js';
+import { CrossValidation } from './CrossValidation.js';
 import { Dataset } from './Dataset.js';
 import { Ensemble } from './Ensemble.js';
 import { EvaluationReport } from './EvaluationReport.js';
@@ -26,6 +27,8 @@ import { artifact } from './Query/artifact.js';
 import { artifacts } from './Query/artifacts.js';
 import { artifactsConnection } from './Query/artifactsConnection.js';
 import { classify } from './Query/classify.js';
+import { crossValidation } from './Query/crossValidation.js';
+import { crossValidations } from './Query/crossValidations.js';
 import { dataset } from './Query/dataset.js';
 import { datasets } from './Query/datasets.js';
 import { datasetsConnection } from './Query/datasetsConnection.js';
@@ -67,6 +70,8 @@ export const resolvers: Resolvers = {
     trainingCapabilities,
     sweep,
     sweeps,
+    crossValidation,
+    crossValidations,
     classify,
     saliency,
     ensembles,
@@ -103,6 +108,7 @@ export const resolvers: Resolvers = {
   TrainingRun,
   Sweep,
   SweepTrial,
+  CrossValidation,
   ModelArtifact,
   EvaluationReport,
   Ensemble,

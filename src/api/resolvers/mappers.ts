@@ -1,5 +1,15 @@
 // Storage rows behind GraphQL types. Prisma types stop here: the SDK and web/ see only GraphQL shapes.
-import type { ApiToken, ConfusionMatrix, Dataset, Ensemble, EvaluationReport, ModelArtifact, Sweep, TrainingRun } from '../../db/generated/client.js';
+import type {
+  ApiToken,
+  ConfusionMatrix,
+  CrossValidation,
+  Dataset,
+  Ensemble,
+  EvaluationReport,
+  ModelArtifact,
+  Sweep,
+  TrainingRun,
+} from '../../db/generated/client.js';
 import type { LabelSchemaSpec } from '../../domain.js';
 import type { ClassifyOutcome } from '../../inference/classify.js';
 import type { SweepTrial } from '../../training/sweepService.js';
@@ -9,6 +19,7 @@ export type DatasetRow = Dataset;
 export type LabelSchemaRow = LabelSchemaSpec & { id: number };
 export type TrainingRunRow = TrainingRun;
 export type SweepRow = Sweep;
+export type CrossValidationRow = CrossValidation;
 export type SweepTrialRow = SweepTrial;
 export type ModelArtifactRow = ModelArtifact;
 export type EvaluationReportRow = EvaluationReport;

@@ -307,6 +307,18 @@ export function RunPage({ id }: { id: string }) {
             }`}
           </p>
         )}
+        {run.fold && (
+          <p data-testid="fold">
+            fold {run.fold.index + 1} of {run.fold.crossValidation.folds} of cross-validation #{run.fold.crossValidation.id}
+            {run.fold.crossValidation.outOfFold &&
+              `: out of fold so far, mean top-1 ${f3(run.fold.crossValidation.outOfFold.meanTop1)} and mean ACSA ${f3(run.fold.crossValidation.outOfFold.meanAcsa)} over ${run.fold.crossValidation.outOfFold.itemCount} of ${run.fold.crossValidation.outOfFold.expectedItems} items`}
+            {run.fold.crossValidation.ensemble && (
+              <>
+                ; the fold models are <a href="#/ensembles">ensemble {run.fold.crossValidation.ensemble.name}</a>
+              </>
+            )}
+          </p>
+        )}
         {run.trial && (
           <p data-testid="trial">
             trial {run.trial.index} of <a href={`#/sweeps/${run.trial.sweep.id}`}>sweep #{run.trial.sweep.id}</a>

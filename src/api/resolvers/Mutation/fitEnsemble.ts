@@ -9,6 +9,7 @@ export const fitEnsemble: NonNullable<MutationResolvers['fitEnsemble']> = (_pare
   return services.fitter.fit({
     name: input.name,
     artifactIds: input.artifactIds.map((id) => parseId(id, 'artifact')),
+    crossValidationIds: input.crossValidationIds?.map((id) => parseId(id, 'cross-validation')),
     datasetId: parseId(input.datasetId, 'dataset'),
     split,
     metric,
