@@ -2,15 +2,19 @@
 // occlusion, bbox jitter, 8 % label noise; the noise ceiling is printed) split 70:15:15. First the recipe,
 // side by side on the held-out TEST split: today's recipe (3 epochs, no label smoothing, no flips, the
 // last epoch's weights) vs the new recipe in the same wall time (a time budget of what today's took) vs a
-// longer time budget; then a pool of members, their soft vote, the ensemble selected on VALIDATION
-// without and with logit adjustment, and a distilled mobilenet_v3_small student with its baseline.
-//   npm run bench:quality -- [--count 4000] [--size 64] [--epochs 3] [--budget 1800] [--only recipe] [--difficulty standard] [--keep DIR]
+// longer time budget vs the best trial of an ASHA sweep vs a k-fold ensemble (each fold in the same wall
+// time as today's recipe; also fitted on its out-of-fold predictions); then a pool of members, their soft
+// vote, the ensemble selected on VALIDATION without and with logit adjustment, and a distilled
+// mobilenet_v3_small student with its baseline.
+//   npm run bench:quality -- [--count 4000] [--size 64] [--epochs 3] [--budget 1800] [--sweep-trials 6] [--sweep-epochs 9]
+//                            [--folds 5] [--no-ablations] [--only recipe] [--difficulty standard] [--keep DIR]
 
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { openApp } from '../src/app.js';
 import { f3, table } from '../src/cli/format.js';
+import { sweepTable } from '../src/cli/sweepCommands.js';
 import { loadConfig } from '../src/config.js';
 import { importDataset } from '../src/data/import.js';
 import { DEFAULT_LABEL_SCHEMA } from '../src/data/labelSchema.js';
@@ -27,6 +31,10 @@ const count = arg('count', 4000);
 const size = arg('size', 64);
 const epochs = arg('epochs', 3);
 const longBudget = arg('budget', 1800);
+const sweepTrials = arg('sweep-trials', 6);
+const sweepEpochs = arg('sweep-epochs', 9);
+const folds = arg('folds', 5);
+const ablations = !process.argv.includes('--no-ablations');
 const onlyRecipe = process.argv.includes('--only') && process.argv[process.argv.indexOf('--only') + 1] === 'recipe';
 const difficulty = process.argv.includes('--difficulty') ? (process.argv[process.argv.indexOf('--difficulty') + 1] as SynthDifficulty) : 'realistic';
 const keepIndex = process.argv.indexOf('--keep');
@@ -53,9 +61,9 @@ try {
     const metrics = (await services.evaluation.evaluate({ ...target, datasetId, split: 'TEST' })).metrics as unknown as ReportMetrics;
     return { metrics, cells: [f3(metrics.meanTop1), f3(metrics.meanAcsa), ...metrics.tasks.map((t) => `${f3(t.top1)} / ${f3(t.acsa)}`)] };
   };
-  const heldOut = async (label: string, artifactId: number, wallSeconds: number) => [
+  const heldOut = async (label: string, target: { artifactId?: number; ensembleId?: number }, wallSeconds: number) => [
     label,
-    ...(await heldOutCells({ artifactId })).cells,
+    ...(await heldOutCells(target)).cells,
     wallSeconds.toFixed(0),
   ];
   const trainOne = async (label: string, options: Partial<Hyperparameters>) => {
@@ -69,23 +77,98 @@ try {
     console.log(
       `[${seconds()} s] ${label}: ${wall.toFixed(0)} s, ${progress?.selection?.epochsRun ?? '?'} epochs, weights of epoch ${progress?.selection?.bestEpoch ?? 'last'}`,
     );
-    return { row: await heldOut(label, artifact.id, wall), wall };
+    return { row: await heldOut(label, { artifactId: artifact.id }, wall), wall };
   };
   // Today's recipe as it was: 3 epochs at 64 px, online CutMix, no label smoothing, no flips, last epoch.
   const base = { batchSize: 32, imageSize: size, pretrained: 'none', seed: 1 } satisfies Partial<Hyperparameters>;
   const today = { ...base, epochs, cutmix: 'online', labelSmoothing: 0, horizontalFlip: false, keepBestEpoch: false } satisfies Partial<Hyperparameters>;
   const recipe = { ...base, cutmix: 'online' } satisfies Partial<Hyperparameters>;
   const recipeRows: string[][] = [];
+  const elapsedSince = (begun: number) => (performance.now() - begun) / 1000;
+
+  /** An ASHA sweep over the recipe's learning rate, weight decay, label smoothing and MixUp share; its best trial. */
+  const sweepRow = async (wallOfToday: number) => {
+    const begun = performance.now();
+    const sweep = await services.sweeps.start({
+      datasetId,
+      backbone: 'resnet18',
+      head: 'feedforward',
+      trials: sweepTrials,
+      strategy: 'ASHA',
+      minEpochs: 1,
+      reductionFactor: 3,
+      seed: 1,
+      space: {
+        learningRate: { min: 3e-4, max: 3e-3, log: true },
+        weightDecay: { min: 1e-5, max: 1e-3, log: true },
+        labelSmoothing: { min: 0, max: 0.15 },
+        mixupProbability: { min: 0, max: 0.5 },
+      },
+      options: { ...recipe, epochs: sweepEpochs },
+    });
+    const trials = await services.sweeps.trials(sweep.id);
+    await services.training.waitFor(trials.map((t) => t.run.id));
+    const wall = elapsedSince(begun);
+    console.log(
+      `[${seconds()} s] sweep ${sweep.id}: ${wall.toFixed(0)} s (${(wall / wallOfToday).toFixed(1)}x today's recipe)\n${await sweepTable(app, sweep)}`,
+    );
+    const best = await services.sweeps.best(sweep);
+    if (!best) throw new Error(`sweep ${sweep.id}: no trial succeeded`);
+    const pruned = (await services.sweeps.trials(sweep.id)).filter((t) => t.record.prunedAtEpoch !== null).length;
+    const artifact = await services.db.modelArtifact.findUniqueOrThrow({ where: { runId: best.run.id } });
+    return heldOut(`best of ${sweepTrials} ASHA trials (${pruned} pruned; up to ${sweepEpochs} epochs)`, { artifactId: artifact.id }, wall);
+  };
+
+  /** A k-fold cross-validation, each fold in today's wall time: its fold ensemble, and that ensemble fitted
+   *  (temperatures, logit adjustment for the dataset's metric) on the out-of-fold predictions. */
+  const foldRows = async (budget: number) => {
+    const begun = performance.now();
+    const runs = await services.training.startTraining({
+      datasetId,
+      combos: [{ backbone: 'resnet18', head: 'feedforward' }],
+      options: { ...recipe, timeBudgetSeconds: budget },
+      folds,
+    });
+    await services.training.waitFor(runs.map((r) => r.id));
+    const cvId = runs[0]!.crossValidationId!;
+    // The fold ensemble is made as the last fold ends (an event): wait for it briefly.
+    let cv = await services.crossValidations.get(cvId);
+    for (let i = 0; i < 100 && cv.ensembleId === null; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      cv = await services.crossValidations.get(cvId);
+    }
+    if (cv.ensembleId === null) throw new Error(`cross-validation ${cvId}: no fold ensemble (a fold failed?)`);
+    const wall = elapsedSince(begun);
+    const oof = (await services.crossValidations.outOfFoldScores(cvId))!;
+    console.log(
+      `[${seconds()} s] ${folds}-fold cross-validation: ${wall.toFixed(0)} s; out of fold (${oof.itemCount} items): mean top-1 ${f3(oof.meanTop1)}, mean ACSA ${f3(oof.meanAcsa)}`,
+    );
+    const fitted = await services.fitter.fit({
+      name: 'folds fitted out of fold',
+      artifactIds: [],
+      crossValidationIds: [cvId],
+      datasetId,
+      logitAdjustment: true,
+    });
+    return [
+      await heldOut(`${folds}-fold ensemble (each fold ${budget} s)`, { ensembleId: cv.ensembleId }, wall),
+      await heldOut(`${folds}-fold ensemble + temperatures and logit adjustment fitted out of fold`, { ensembleId: fitted.id }, wall),
+    ];
+  };
   const old = await trainOne(`today's recipe (${epochs} epochs)`, today);
   recipeRows.push(old.row);
   recipeRows.push(
     (await trainOne(`new recipe, same wall time (budget ${Math.round(old.wall)} s)`, { ...recipe, timeBudgetSeconds: Math.round(old.wall) })).row,
   );
-  recipeRows.push(
-    (await trainOne('new recipe with label smoothing 0.1, same time', { ...recipe, labelSmoothing: 0.1, timeBudgetSeconds: Math.round(old.wall) })).row,
-  );
-  recipeRows.push((await trainOne('new recipe without flips, same time', { ...recipe, horizontalFlip: false, timeBudgetSeconds: Math.round(old.wall) })).row);
+  if (ablations) {
+    recipeRows.push(
+      (await trainOne('new recipe with label smoothing 0.1, same time', { ...recipe, labelSmoothing: 0.1, timeBudgetSeconds: Math.round(old.wall) })).row,
+    );
+    recipeRows.push((await trainOne('new recipe without flips, same time', { ...recipe, horizontalFlip: false, timeBudgetSeconds: Math.round(old.wall) })).row);
+  }
   recipeRows.push((await trainOne(`new recipe, time budget ${longBudget} s`, { ...recipe, timeBudgetSeconds: longBudget })).row);
+  if (sweepTrials > 0) recipeRows.push(await sweepRow(Math.round(old.wall)));
+  if (folds > 1) recipeRows.push(...(await foldRows(Math.round(old.wall))));
   console.log(`\nthe recipe, resnet18 + feedforward, held-out TEST (${await services.db.item.count({ where: { datasetId, split: 'TEST' } })} items):`);
   console.log(table(['recipe', 'mean top-1', 'mean ACSA', ...DEFAULT_LABEL_SCHEMA.tasks.map((t) => `${t.name} top-1 / ACSA`), 'wall s'], recipeRows));
   if (onlyRecipe) {

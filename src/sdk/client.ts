@@ -14,6 +14,7 @@ import {
   ClassifyDocument,
   CreateEnsembleDocument,
   type CreateEnsembleInput,
+  CrossValidationDocument,
   type DatasetFilter,
   DatasetsPageDocument,
   type EnsembleFilter,
@@ -191,6 +192,11 @@ export class FashionHowClient {
         );
       await sleep(options.pollMs ?? 2000);
     }
+  }
+
+  /** A cross-validation: its fold runs, out-of-fold figures and fold ensemble. */
+  async crossValidation(id: string) {
+    return (await this.request(CrossValidationDocument, { id })).crossValidation;
   }
 
   async run(id: string) {

@@ -62,6 +62,8 @@ export type WorkerEvent =
       budget: BudgetPlan | null;
     }
   | { event: 'progress'; epoch: number; step: number; totalSteps: number; loss: number; imagesPerSecond: number; lr: number }
+  // A time budget re-planned after the first epoch: the new plan and step count.
+  | { event: 'progress'; epoch: number; step: number; totalSteps: number; budget: BudgetPlan }
   | { event: 'epoch'; epoch: number; trainLoss: number; validation: TaskMetric[]; seconds: number; best?: boolean }
   | {
       event: 'artifact';
@@ -89,6 +91,8 @@ export interface BudgetPlan {
   reserveSeconds: number;
   epochs: number;
   reason: string;
+  /** After the first epoch: the plan again from what that epoch took. */
+  replanned?: { afterEpoch: number; measuredEpochSeconds: number; epochs: number; reason: string };
 }
 
 /** How the artifact's weights were chosen: the best epoch by the selection metric, and why training stopped. */

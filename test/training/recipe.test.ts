@@ -17,8 +17,8 @@ let datasetId: string;
 
 const SMALL = { imageSize: 32, batchSize: 16, hiddenSize: 16, cutmix: 'OFF', dataLoaderWorkers: 0, threads: 1, pretrained: 'none', maxStepsPerEpoch: 3 };
 const FIELDS = `id status error startedAt finishedAt
-  epochs { epoch meanTop1 meanAcsa }
-  budget { seconds elapsedBeforeTraining secondsPerStep epochSeconds reserveSeconds epochs reason }
+  epochs { epoch meanTop1 meanAcsa seconds }
+  budget { seconds elapsedBeforeTraining secondsPerStep epochSeconds reserveSeconds epochs reason replanned { afterEpoch measuredEpochSeconds epochs reason } }
   selection { selectionMetric bestEpoch bestScore epochsRun stopped }
   validationReport { meanTop1 meanAcsa }`;
 
@@ -92,7 +92,11 @@ describe('the recipe', () => {
     expect(run.budget.secondsPerStep).toBeGreaterThan(0);
     expect(run.budget.epochs).toBeGreaterThanOrEqual(1);
     expect(run.budget.reason).toMatch(/epoch\(s\)/);
-    expect(run.selection.epochsRun).toBeLessThanOrEqual(run.budget.epochs);
+    // After the first epoch the plan is made again from what that epoch took; the run follows it.
+    expect(run.budget.replanned).toMatchObject({ afterEpoch: 1 });
+    expect(run.budget.replanned.measuredEpochSeconds).toBeCloseTo(run.epochs[0].seconds, 1);
+    expect(run.budget.replanned.reason).toMatch(/epoch 1 took .* s; .* epoch\(s\) in all/);
+    expect(run.selection.epochsRun).toBeLessThanOrEqual(run.budget.replanned.epochs);
     // Not the seed's 3 epochs: what the budget allows on this host (at most 100 without an epochs option).
     const { elapsedBeforeTraining, reserveSeconds, epochSeconds } = run.budget;
     expect(reserveSeconds).toBe(Math.max(5, 0.03 * seconds));

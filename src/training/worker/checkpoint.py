@@ -23,7 +23,7 @@ def load_checkpoint(trainer):
     if state.get("budget"):
         # The plan of the first attempt stands: its schedule is the one the checkpoint continues.
         trainer.budget = state["budget"]
-        trainer.set_epochs(trainer.budget["epochs"])
+        trainer.set_epochs(trainer.budget.get("replanned", trainer.budget)["epochs"])
         trainer.scheduler.load_state_dict(state["scheduler"])
     if state.get("best"):
         trainer.best.epoch, trainer.best.score = state["best"]["epoch"], state["best"]["score"]

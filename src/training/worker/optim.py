@@ -6,17 +6,33 @@ def warmup_steps(total_steps, warmup_fraction):
     return max(1, round(total_steps * warmup_fraction))
 
 
-def warmup_linear_decay(total_steps, warmup_fraction):
+class WarmupLinearDecay:
     """The learning-rate factor for optimizer step s (0-based): (s + 1) / w during warmup, then
-    (total - s) / (total - w), so the last step still learns and the factor reaches 0 after it."""
-    warmup = warmup_steps(total_steps, warmup_fraction)
+    (total - s) / (total - w), so the last step still learns and the factor reaches 0 after it. An object,
+    not a closure, so that LambdaLR's state_dict keeps total_steps: a re-planned schedule survives a resume."""
 
-    def factor(step):
-        if step < warmup:
-            return (step + 1) / warmup
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+    def __init__(self, total_steps, warmup_fraction):
+        self.total_steps = total_steps
+        self.warmup = warmup_steps(total_steps, warmup_fraction)
 
-    return factor
+    def __call__(self, step):
+        if step < self.warmup:
+            return (step + 1) / self.warmup
+        return max(0.0, (self.total_steps - step) / max(1, self.total_steps - self.warmup))
+
+
+def warmup_linear_decay(total_steps, warmup_fraction):
+    return WarmupLinearDecay(total_steps, warmup_fraction)
+
+
+def stretch_schedule(scheduler, total_steps):
+    """Re-plans a running schedule to end at `total_steps` (the warmup as it was): the decay from the
+    current step on is the new plan's, and the learning rate of the next step is set from it."""
+    for factor in scheduler.lr_lambdas:
+        factor.total_steps = total_steps
+    step = scheduler.last_epoch
+    for group, base_lr, factor in zip(scheduler.optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas):
+        group["lr"] = base_lr * factor(step)
 
 
 def build_optimizer(model, lr, weight_decay, backbone_lr_multiplier=1.0):

@@ -88,6 +88,22 @@ def budget_epochs(budget_seconds, elapsed_seconds, seconds_per_step, steps_per_e
     }
 
 
+def replan_epochs(budget, epochs_done, elapsed_seconds, epoch_seconds, max_epochs):
+    """After the first epoch: the epochs that fit by what that epoch really took (the probe's estimate can
+    be off when another process shares the CPUs), never fewer than already ran. Returns the epochs and
+    the record of the re-plan."""
+    left = budget["seconds"] - budget["reserveSeconds"] - elapsed_seconds
+    more = max(0, math.floor(left / max(epoch_seconds, 1e-9) + 0.15))
+    epochs = int(min(max_epochs, max(epochs_done, epochs_done + more)))
+    return epochs, {
+        "afterEpoch": epochs_done,
+        "measuredEpochSeconds": round(epoch_seconds, 2),
+        "epochs": epochs,
+        "reason": f"epoch {epochs_done} took {epoch_seconds:.1f} s (estimated {budget['epochSeconds']:.1f} s); {left:.0f} s left: "
+        f"{epochs} epoch(s) in all, the learning-rate schedule stretched to match",
+    }
+
+
 def measure_training_speed(trainer, steps=6):
     """Seconds per training step and images per second on this host: a few steps on a copy of the
     model (the run's own weights and optimizer are untouched). The first step pays for allocations and

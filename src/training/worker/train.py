@@ -28,9 +28,9 @@ from events import Events  # noqa: E402
 from export import write_artifact  # noqa: E402
 from models import FashionNet  # noqa: E402
 from weights import WeightsError, WeightsStore  # noqa: E402
-from optim import build_optimizer, build_scheduler  # noqa: E402
+from optim import build_optimizer, build_scheduler, stretch_schedule  # noqa: E402
 from presets import normalise  # noqa: E402
-from recipe import BestEpoch, await_rung, budget_epochs, flip_batch, measure_training_speed  # noqa: E402
+from recipe import BestEpoch, await_rung, budget_epochs, flip_batch, measure_training_speed, replan_epochs  # noqa: E402
 from scoring import calibrate_batchnorm, class_frequencies, evaluate, read_teacher, soft_cross_entropy  # noqa: E402
 from transforms import BatchCutMix, BatchMixUp  # noqa: E402
 
@@ -186,6 +186,14 @@ class Trainer:
         )
         self.set_epochs(epochs)
 
+    def replan_budget(self, epoch_seconds):
+        """The budget's plan again, from what the first epoch took; the schedule is stretched (or shrunk) to it."""
+        epochs, self.budget["replanned"] = replan_epochs(self.budget, 1, time.perf_counter() - STARTED, epoch_seconds, self.hyper["epochs"])
+        if epochs != self.epochs:
+            self.epochs, self.total_steps = epochs, self.steps_per_epoch * epochs
+            stretch_schedule(self.scheduler, self.total_steps)
+        self.events.emit("progress", epoch=1, step=self.steps_per_epoch, totalSteps=self.total_steps, budget=self.budget)
+
     def set_backbone_trainable(self, trainable):
         for parameter in self.model.backbone.parameters():
             parameter.requires_grad_(trainable)
@@ -296,7 +304,8 @@ class Trainer:
         )
         probabilities = None
         epoch_seconds = 0.0
-        for epoch in range(self.start_epoch, self.epochs):
+        epoch = self.start_epoch
+        while epoch < self.epochs:
             started = time.perf_counter()
             train_loss = self.train_one_epoch(epoch)
             self.calibrate_batchnorm()
@@ -305,6 +314,8 @@ class Trainer:
             self.save_checkpoint(epoch)
             epoch_seconds = time.perf_counter() - started
             self.events.emit("epoch", epoch=epoch + 1, trainLoss=train_loss, validation=validation, seconds=epoch_seconds, best=best)
+            if self.budget is not None and epoch == 0 and "replanned" not in self.budget:
+                self.replan_budget(epoch_seconds)
             if self.best.should_stop():
                 self.stopped = "early"
             elif (
@@ -319,6 +330,8 @@ class Trainer:
                 self.stopped = "budget"
             if self.stopped:
                 break
+            epoch += 1
+        epoch = min(epoch, self.epochs - 1)
         if probabilities is None:
             _, probabilities = self.evaluate()
         last_epoch = epoch + 1 if self.epochs > self.start_epoch else self.start_epoch

@@ -6,7 +6,7 @@ import unittest
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "src", "training", "worker"))
-from optim import build_optimizer, build_scheduler, warmup_linear_decay, warmup_steps  # noqa: E402
+from optim import build_optimizer, build_scheduler, stretch_schedule, warmup_linear_decay, warmup_steps  # noqa: E402
 
 
 class WarmupTest(unittest.TestCase):
@@ -36,6 +36,29 @@ class WarmupTest(unittest.TestCase):
         self.assertEqual(seen, [0.05, 0.1, 0.1, 0.0875, 0.075, 0.0625, 0.05, 0.0375, 0.025, 0.0125])
         self.assertIsInstance(optimizer, torch.optim.AdamW)
         self.assertEqual([g["weight_decay"] for g in optimizer.param_groups], [1e-4, 0.0])
+
+    def test_a_stretched_schedule_decays_to_its_new_end_and_survives_a_state_dict(self):
+        model = torch.nn.Linear(2, 2)
+        optimizer = build_optimizer(model, lr=0.1, weight_decay=0)
+        scheduler = build_scheduler(optimizer, total_steps=10, warmup_fraction=0.2)
+        for _ in range(4):
+            optimizer.step()
+            scheduler.step()
+        # Planned for 10 steps, re-planned at step 4 for 20: warmup (2 steps) as it was, then
+        # (20 - s) / (20 - 2): at step 4, 16 / 18 of 0.1.
+        stretch_schedule(scheduler, 20)
+        self.assertAlmostEqual(optimizer.param_groups[0]["lr"], 0.1 * 16 / 18)
+        seen = []
+        for _ in range(16):
+            optimizer.step()
+            scheduler.step()
+            seen.append(optimizer.param_groups[0]["lr"])
+        self.assertAlmostEqual(seen[-2], 0.1 * 1 / 18)
+        self.assertEqual(seen[-1], 0.0)
+        # A resumed run rebuilds the 10-step schedule and loads the state: the 20-step plan comes back.
+        resumed = build_scheduler(optimizer, total_steps=10, warmup_fraction=0.2)
+        resumed.load_state_dict(scheduler.state_dict())
+        self.assertEqual(resumed.lr_lambdas[0].total_steps, 20)
 
 
 if __name__ == "__main__":

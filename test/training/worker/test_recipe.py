@@ -12,7 +12,7 @@ import unittest
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "src", "training", "worker"))
-from recipe import BestEpoch, await_rung, budget_epochs, flip_batch, selection_score  # noqa: E402
+from recipe import BestEpoch, await_rung, budget_epochs, flip_batch, replan_epochs, selection_score  # noqa: E402
 from scoring import soft_cross_entropy  # noqa: E402
 
 
@@ -104,6 +104,24 @@ class LabelSmoothingTest(unittest.TestCase):
         self.assertAlmostEqual(soft_cross_entropy(logits, target, smoothing=0.3).item(), expected, places=6)
         self.assertAlmostEqual(soft_cross_entropy(logits, target).item(), -log_p[0].item(), places=6)
         self.assertTrue(math.isfinite(soft_cross_entropy(logits, target, smoothing=0.5).item()))
+
+
+class ReplanTest(unittest.TestCase):
+    PLAN = {"seconds": 600, "reserveSeconds": 18, "epochSeconds": 24.8, "epochs": 23}
+
+    def test_slower_epochs_than_estimated_mean_fewer_epochs(self):
+        # 600 s budget, 18 s reserve, 40 s gone after epoch 1, which took 30 s: (600 - 18 - 40) / 30 = 18.07 -> 18 more.
+        epochs, record = replan_epochs(self.PLAN, 1, 40, 30, 100)
+        self.assertEqual(epochs, 19)
+        self.assertEqual(record["afterEpoch"], 1)
+        self.assertEqual(record["measuredEpochSeconds"], 30)
+        self.assertIn("estimated 24.8 s", record["reason"])
+
+    def test_never_below_what_ran_nor_above_the_cap(self):
+        self.assertEqual(replan_epochs(self.PLAN, 1, 590, 30, 100)[0], 1)
+        self.assertEqual(replan_epochs(self.PLAN, 1, 20, 1, 40)[0], 40)
+        # An epoch of which 85 % fits is taken: 0.87 of one more fits here.
+        self.assertEqual(replan_epochs(self.PLAN, 1, 556, 30, 100)[0], 2)
 
 
 class RungTest(unittest.TestCase):
