@@ -9,7 +9,7 @@
 //   npm run bench:quality -- [--count 4000] [--size 64] [--epochs 3] [--budget 1800] [--sweep-trials 6] [--sweep-epochs 9]
 //                            [--folds 5] [--no-ablations] [--only recipe] [--difficulty standard] [--keep DIR]
 
-import { mkdtemp } from 'node:fs/promises';
+import { copyFile, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { openApp } from '../src/app.js';
@@ -19,6 +19,7 @@ import { loadConfig } from '../src/config.js';
 import { importDataset } from '../src/data/import.js';
 import { DEFAULT_LABEL_SCHEMA } from '../src/data/labelSchema.js';
 import { type SynthDifficulty, writeSyntheticDataset } from '../src/data/synth.js';
+import { importModel } from '../src/inference/registry.js';
 import type { ReportMetrics } from '../src/reports/evaluate.js';
 import type { DistillationRecord } from '../src/training/distillation.js';
 import type { Hyperparameters } from '../src/training/hyper.js';
@@ -77,7 +78,7 @@ try {
     console.log(
       `[${seconds()} s] ${label}: ${wall.toFixed(0)} s, ${progress?.selection?.epochsRun ?? '?'} epochs, weights of epoch ${progress?.selection?.bestEpoch ?? 'last'}`,
     );
-    return { row: await heldOut(label, { artifactId: artifact.id }, wall), wall };
+    return { row: await heldOut(label, { artifactId: artifact.id }, wall), wall, artifactId: artifact.id };
   };
   // Today's recipe as it was: 3 epochs at 64 px, online CutMix, no label smoothing, no flips, last epoch.
   const base = { batchSize: 32, imageSize: size, pretrained: 'none', seed: 1 } satisfies Partial<Hyperparameters>;
@@ -85,6 +86,25 @@ try {
   const recipe = { ...base, cutmix: 'online' } satisfies Partial<Hyperparameters>;
   const recipeRows: string[][] = [];
   const elapsedSince = (begun: number) => (performance.now() - begun) / 1000;
+
+  /** The same weights served with test-time flips: the artifact imported again with a model.json that
+   *  declares them (the graph is unchanged). */
+  const flippedRow = async (artifactId: number, wall: number) => {
+    const artifact = await services.db.modelArtifact.findUniqueOrThrow({ where: { id: artifactId } });
+    const flipped = await importModel(
+      { db: services.db, artifactStore: services.artifactStore, dataDir: path.join(dir, 'data') },
+      {
+        name: `${artifact.name} + test-time flips`,
+        modelJson: JSON.stringify({ ...(artifact.modelInfo as object), testTimeFlip: true }),
+        saveOnnx: async (file) => {
+          await copyFile(artifact.onnxPath, file);
+          return { sha256: artifact.sha256, bytes: artifact.sizeBytes };
+        },
+      },
+      app.config.imageLimits,
+    );
+    return heldOut('the same model served with test-time flips', { artifactId: flipped.id }, wall);
+  };
 
   /** An ASHA sweep over the recipe's learning rate, weight decay, label smoothing and MixUp share; its best trial. */
   const sweepRow = async (wallOfToday: number) => {
@@ -166,7 +186,9 @@ try {
     );
     recipeRows.push((await trainOne('new recipe without flips, same time', { ...recipe, horizontalFlip: false, timeBudgetSeconds: Math.round(old.wall) })).row);
   }
-  recipeRows.push((await trainOne(`new recipe, time budget ${longBudget} s`, { ...recipe, timeBudgetSeconds: longBudget })).row);
+  const long = await trainOne(`new recipe, time budget ${longBudget} s`, { ...recipe, timeBudgetSeconds: longBudget });
+  recipeRows.push(long.row);
+  recipeRows.push(await flippedRow(long.artifactId, long.wall));
   if (sweepTrials > 0) recipeRows.push(await sweepRow(Math.round(old.wall)));
   if (folds > 1) recipeRows.push(...(await foldRows(Math.round(old.wall))));
   console.log(`\nthe recipe, resnet18 + feedforward, held-out TEST (${await services.db.item.count({ where: { datasetId, split: 'TEST' } })} items):`);

@@ -35,6 +35,7 @@ export function withTrainingOptions(command: Command): Command {
     )
     .option('--label-smoothing <x>', `share of each label spread over every class (default ${SEED_RECIPE.labelSmoothing})`, number)
     .option('--no-flip', 'no horizontal flips (for labels that depend on orientation)')
+    .option('--test-time-flip', 'validate and serve each image averaged with its mirror (model.json declares it; twice the compute)')
     .option('--no-keep-best', "export the last epoch's weights instead of the best epoch's")
     .option('--early-stopping <n>', 'stop after n epochs without a better validation figure (default 0: never)', int('early-stopping', 0))
     .option('--selection-metric <m>', `what epochs are ranked by: ${SELECTION_METRICS.join(' | ')} (default ${SEED_RECIPE.selectionMetric})`, (raw: string) =>
@@ -71,6 +72,7 @@ export function hyperparametersOf(options: Record<string, any>): Partial<Hyperpa
     timeBudgetSeconds: options.timeBudget,
     labelSmoothing: options.labelSmoothing,
     horizontalFlip: options.flip,
+    testTimeFlip: options.testTimeFlip,
     keepBestEpoch: options.keepBest,
     earlyStoppingPatience: options.earlyStopping,
     selectionMetric: options.selectionMetric,

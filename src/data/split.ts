@@ -22,13 +22,8 @@ function quotas(keys: string[], sizes: Map<string, number>, caps: Map<string, nu
   return new Map(shares.map((q) => [q.key, q.take]));
 }
 
-export function stratifiedSplit(labels: readonly (readonly number[])[], validationFraction: number, seed: number, testFraction = 0): Split[] {
-  if (!(validationFraction >= 0 && validationFraction < 1)) {
-    throw new RangeError(`validationFraction must be in [0, 1), got ${validationFraction}`);
-  }
-  if (!(testFraction >= 0 && validationFraction + testFraction < 1)) {
-    throw new RangeError(`testFraction must be at least 0 and leave training items (validation + test < 1), got ${testFraction}`);
-  }
+/** Item indices grouped by their full label tuple ("2,0,1"), in item order within each group. */
+function groupsByTuple(labels: readonly (readonly number[])[]): Map<string, number[]> {
   const groups = new Map<string, number[]>();
   labels.forEach((tuple, index) => {
     const key = tuple.join(',');
@@ -36,6 +31,26 @@ export function stratifiedSplit(labels: readonly (readonly number[])[], validati
     if (members) members.push(index);
     else groups.set(key, [index]);
   });
+  return groups;
+}
+
+/** Fisher-Yates in place with the seeded generator; returns the array. */
+function shuffled(members: number[], rng: () => number): number[] {
+  for (let i = members.length - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    [members[i], members[j]] = [members[j]!, members[i]!];
+  }
+  return members;
+}
+
+export function stratifiedSplit(labels: readonly (readonly number[])[], validationFraction: number, seed: number, testFraction = 0): Split[] {
+  if (!(validationFraction >= 0 && validationFraction < 1)) {
+    throw new RangeError(`validationFraction must be in [0, 1), got ${validationFraction}`);
+  }
+  if (!(testFraction >= 0 && validationFraction + testFraction < 1)) {
+    throw new RangeError(`testFraction must be at least 0 and leave training items (validation + test < 1), got ${testFraction}`);
+  }
+  const groups = groupsByTuple(labels);
   const keys = [...groups.keys()].sort();
   const rng = seedrandom(`split:${seed}`);
   const sizes = new Map(keys.map((k) => [k, groups.get(k)!.length]));
@@ -43,11 +58,7 @@ export function stratifiedSplit(labels: readonly (readonly number[])[], validati
   const test = quotas(keys, sizes, new Map(keys.map((k) => [k, sizes.get(k)! - validation.get(k)!])), labels.length, testFraction);
   const splits: Split[] = new Array(labels.length).fill('TRAIN');
   for (const key of keys) {
-    const members = groups.get(key)!;
-    for (let i = members.length - 1; i > 0; i--) {
-      const j = Math.floor(rng() * (i + 1));
-      [members[i], members[j]] = [members[j]!, members[i]!];
-    }
+    const members = shuffled(groups.get(key)!, rng);
     const toValidation = validation.get(key)!;
     for (let i = 0; i < toValidation; i++) splits[members[i]!] = 'VALIDATION';
     for (let i = toValidation; i < toValidation + test.get(key)!; i++) splits[members[i]!] = 'TEST';
@@ -60,23 +71,12 @@ export function stratifiedSplit(labels: readonly (readonly number[])[], validati
  *  so fold sizes differ by at most one and every label tuple is spread over the folds as evenly as it can be. */
 export function stratifiedFolds(labels: readonly (readonly number[])[], folds: number, seed: number): number[] {
   if (!(Number.isInteger(folds) && folds >= 2)) throw new RangeError(`folds must be an integer of at least 2, got ${folds}`);
-  const groups = new Map<string, number[]>();
-  labels.forEach((tuple, index) => {
-    const key = tuple.join(',');
-    const members = groups.get(key);
-    if (members) members.push(index);
-    else groups.set(key, [index]);
-  });
+  const groups = groupsByTuple(labels);
   const rng = seedrandom(`folds:${seed}`);
   const assignment: number[] = new Array(labels.length).fill(0);
   let next = 0;
   for (const key of [...groups.keys()].sort()) {
-    const members = groups.get(key)!;
-    for (let i = members.length - 1; i > 0; i--) {
-      const j = Math.floor(rng() * (i + 1));
-      [members[i], members[j]] = [members[j]!, members[i]!];
-    }
-    for (const member of members) {
+    for (const member of shuffled(groups.get(key)!, rng)) {
       assignment[member] = next;
       next = (next + 1) % folds;
     }

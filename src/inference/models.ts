@@ -33,6 +33,30 @@ export function softmaxInPlace(values: Float32Array, width: number): Float32Arra
   return values;
 }
 
+/** The batch (rows x 3 x size x size, NCHW) followed by each image mirrored left to right. */
+export function withMirrors(batch: Float32Array, rows: number, size: number): Float32Array {
+  const doubled = new Float32Array(2 * rows * 3 * size * size);
+  doubled.set(batch.subarray(0, rows * 3 * size * size));
+  const mirrored = doubled.subarray(rows * 3 * size * size);
+  for (let line = 0; line < rows * 3 * size; line++) {
+    const start = line * size;
+    for (let x = 0; x < size; x++) mirrored[start + x] = batch[start + size - 1 - x]!;
+  }
+  return doubled;
+}
+
+/** Per output, the mean of each image's row and its mirror's row (the second half of the batch). */
+export function averageMirrors(outputs: Record<string, Float32Array>, rows: number, widths: Record<string, number>): Record<string, Float32Array> {
+  return Object.fromEntries(
+    Object.entries(widths).map(([name, width]) => {
+      const both = outputs[name]!;
+      const mean = new Float32Array(rows * width);
+      for (let i = 0; i < rows * width; i++) mean[i] = (both[i]! + both[rows * width + i]!) / 2;
+      return [name, mean];
+    }),
+  );
+}
+
 export class ModelPool {
   private readonly loaded = new Map<number, Promise<LoadedModel>>();
   private readonly warmed = new Set<number>();
@@ -108,9 +132,11 @@ export class ModelPool {
       maxQueue: this.settings.maxQueue,
       rowLength: 3 * size * size,
       run: async (batch, rows) => {
-        const outputs = await session.run(batch, rows, size);
+        // Test-time flip: the batch and its mirror in one run, then each image's two answers averaged.
+        const flip = info.testTimeFlip === true;
+        const outputs = await session.run(flip ? withMirrors(batch, rows, size) : batch, flip ? 2 * rows : rows, size);
         if (info.outputKind === 'logits') for (const [name, width] of Object.entries(widths)) softmaxInPlace(outputs[name]!, width);
-        return outputs;
+        return flip ? averageMirrors(outputs, rows, widths) : outputs;
       },
       onBatch: (rows, seconds) => {
         this.metrics.batchSize.observe({ model: label }, rows);

@@ -19,6 +19,8 @@ export interface ModelInfo {
   format: string;
   input: { name: string; layout: 'NCHW'; size: number; padValue: number; mean: number[]; std: number[]; resize: string };
   outputKind: 'probabilities' | 'logits';
+  /** Test-time flip averaging: serving scores each image and its mirror and averages the probabilities. */
+  testTimeFlip?: boolean;
   tasks: { name: string; classes: string[]; output: string }[];
   backbone?: string;
   head?: string;
@@ -133,6 +135,7 @@ function checkModelInfo(doc: unknown): ModelInfo {
     problems.push('input.padValue must be an integer from 0 to 255');
   if (info.outputKind === undefined) info.outputKind = 'probabilities';
   if (info.outputKind !== 'probabilities' && info.outputKind !== 'logits') problems.push('outputKind must be "probabilities" or "logits"');
+  if (info.testTimeFlip !== undefined && typeof info.testTimeFlip !== 'boolean') problems.push('testTimeFlip must be true or false');
   if (!Array.isArray(info.tasks) || info.tasks.length === 0) problems.push('tasks must list { name, classes, output } for every task');
   info.tasks?.forEach((t, i) => {
     if (typeof t?.name !== 'string' || !Array.isArray(t.classes) || t.classes.length < 2 || typeof t.output !== 'string')

@@ -452,6 +452,8 @@ export type TrainingOptions = {
   seed?: number | null | undefined;
   /** What epochs are ranked by on VALIDATION (default: the dataset's ranking metric). */
   selectionMetric?: RankingMetric | null | undefined;
+  /** Test-time flip averaging (default false): validation, reports and serving average each image's probabilities with its mirror's (twice the compute); model.json declares it. */
+  testTimeFlip?: boolean | null | undefined;
   /** Torch threads, 0 to 1024 (default 0: torch's own choice). */
   threads?: number | null | undefined;
   /** Wall-clock limit of one attempt in seconds, 1 to 2,592,000 (default 86,400; with a budget 1.25 x it + 60 s); past it the run FAILED. */

@@ -59,6 +59,8 @@ export interface Hyperparameters {
   labelSmoothing: number;
   /** Mirror half of each training batch left to right; off for labels that depend on orientation. */
   horizontalFlip: boolean;
+  /** Test-time flip averaging, declared in model.json: validation and serving average each image with its mirror. */
+  testTimeFlip: boolean;
   /** The artifact holds the best epoch's weights by selectionMetric (not the last epoch's). */
   keepBestEpoch: boolean;
   /** Stop after this many epochs without a better validation figure; 0 = never. */
@@ -105,6 +107,7 @@ export const SEED_RECIPE: Hyperparameters = {
   // label smoothing 0.1 no gain (0.659 vs 0.662), so it stays available but off.
   labelSmoothing: 0,
   horizontalFlip: true,
+  testTimeFlip: false,
   keepBestEpoch: true,
   earlyStoppingPatience: 0,
   selectionMetric: 'MEAN_TOP1',
@@ -175,7 +178,15 @@ export function resolveHyperparameters(overrides: Partial<Hyperparameters> = {})
   if (hyper.dataLoaderWorkers !== null && !(Number.isInteger(hyper.dataLoaderWorkers) && hyper.dataLoaderWorkers >= 0 && hyper.dataLoaderWorkers <= 64)) {
     throw badInput(`dataLoaderWorkers must be an integer from 0 to 64, or null for the worker's choice, got ${hyper.dataLoaderWorkers}`);
   }
-  for (const key of ['compile', 'horizontalFlip', 'keepBestEpoch', 'classWeightedLoss', 'balancedSampling', 'logitAdjustment'] satisfies BooleanKey[]) {
+  for (const key of [
+    'compile',
+    'horizontalFlip',
+    'testTimeFlip',
+    'keepBestEpoch',
+    'classWeightedLoss',
+    'balancedSampling',
+    'logitAdjustment',
+  ] satisfies BooleanKey[]) {
     if (typeof hyper[key] !== 'boolean') throw badInput(`${key} must be true or false, got ${String(hyper[key])}`);
   }
   oneOf('selectionMetric', hyper.selectionMetric, SELECTION_METRICS);

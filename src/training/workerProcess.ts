@@ -62,7 +62,7 @@ export type WorkerEvent =
       budget: BudgetPlan | null;
     }
   | { event: 'progress'; epoch: number; step: number; totalSteps: number; loss: number; imagesPerSecond: number; lr: number }
-  // A time budget re-planned after the first epoch: the new plan and step count.
+  // A time budget re-planned after an epoch: the new plan and step count.
   | { event: 'progress'; epoch: number; step: number; totalSteps: number; budget: BudgetPlan }
   | { event: 'epoch'; epoch: number; trainLoss: number; validation: TaskMetric[]; seconds: number; best?: boolean }
   | {
@@ -91,7 +91,7 @@ export interface BudgetPlan {
   reserveSeconds: number;
   epochs: number;
   reason: string;
-  /** After the first epoch: the plan again from what that epoch took. */
+  /** After each epoch: the plan again from the median time of the epochs so far (the last re-plan). */
   replanned?: { afterEpoch: number; measuredEpochSeconds: number; epochs: number; reason: string };
 }
 

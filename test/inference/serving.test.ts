@@ -388,6 +388,52 @@ describe('access control', () => {
 });
 
 describe('importModel', () => {
+  it('averages each image with its mirror when model.json declares testTimeFlip', async () => {
+    const python = await findPython();
+    const dir = path.join(scratch.dir, 'tiny-flip');
+    await promisify(execFile)('mkdir', ['-p', dir]);
+    await promisify(execFile)(
+      python.executable,
+      [new URL('./tinyModel.py', import.meta.url).pathname, path.join(dir, 'flip.onnx'), '24', 'logits', 4, 2].map(String),
+    );
+    const onnx = await readFile(path.join(dir, 'flip.onnx'));
+    const spec = { size: 24, padValue: 255, mean: [0.5, 0.5, 0.5] as [number, number, number], std: [0.25, 0.25, 0.25] as [number, number, number] };
+    const doc = (testTimeFlip: boolean) => ({
+      input: spec,
+      outputKind: 'logits',
+      testTimeFlip,
+      tasks: [
+        { name: 'Style', classes: ['a', 'b', 'c', 'd'], output: 'out_0' },
+        { name: 'Fit', classes: ['x', 'y'], output: 'out_1' },
+      ],
+    });
+    const flipped = await uploadModel('tiny-flip', onnx, doc(true));
+    expect(flipped.errors).toBeUndefined();
+    const refused = await uploadModel('tiny-flip-bad', onnx, { ...doc(true), testTimeFlip: 'yes' });
+    expect(refused.errors?.[0]?.message).toMatch(/testTimeFlip must be true or false/);
+
+    // By hand: the model's softmax on the serving tensor and on that tensor mirrored (x -> 23 - x), averaged.
+    const row = rows[9]!;
+    const { tensor } = await preprocess(path.join(imageRoot, row.imageName), row.bbox, spec, LIMITS);
+    const mirrored = new Float32Array(tensor.length);
+    for (let c = 0; c < 3; c++) for (let y = 0; y < 24; y++) for (let x = 0; x < 24; x++) mirrored[(c * 24 + y) * 24 + x] = tensor[(c * 24 + y) * 24 + 23 - x]!;
+    const artifact = await app.services.db.modelArtifact.findUniqueOrThrow({ where: { id: Number(flipped.data!.importModel.id) } });
+    const session = await openSession(artifact.onnxPath);
+    const [plain, mirror] = [await session.run(tensor, 1, 24), await session.run(mirrored, 1, 24)];
+    await session.release();
+    const softmax = (v: Float32Array) => {
+      const e = Array.from(v).map((x) => Math.exp(x - Math.max(...v)));
+      return e.map((x) => x / e.reduce((a, b) => a + b, 0));
+    };
+    const expected = ['out_0', 'out_1'].map((name) => softmax(plain[name]!).map((p, k) => (p + softmax(mirror[name]!)[k]!) / 2));
+    const { data } = await reader(CLASSIFY, { input: { images: [await item(row)], artifactId: flipped.data!.importModel.id } });
+    expectClose(probabilities(data!.classify.results[0].tasks), expected);
+    // And the flip changes the answer: without it serving gives the plain softmax.
+    expect(Math.max(...expected[0]!.map((p, k) => Math.abs(p - softmax(plain.out_0!)[k]!)))).toBeGreaterThan(1e-4);
+    const artifactAnswer = await reader(`query($id: ID!) { artifact(id: $id) { testTimeFlip } }`, { id: flipped.data!.importModel.id });
+    expect(artifactAnswer.data!.artifact.testTimeFlip).toBe(true);
+  });
+
   it('re-imports a trained artifact from uploaded bytes and serves it like the original', async () => {
     const original = await app.services.db.modelArtifact.findUniqueOrThrow({ where: { id: artifactIds[0] } });
     const onnx = await readFile(original.onnxPath);

@@ -10,5 +10,6 @@ export const ModelArtifact: ModelArtifactResolvers = {
   backbone: (row) => info(row).backbone ?? null,
   head: (row) => info(row).head ?? null,
   outputKind: (row) => info(row).outputKind,
+  testTimeFlip: (row) => info(row).testTimeFlip === true,
   tasks: (row) => info(row).tasks.map((task, index) => ({ index, name: task.name, column: task.name, classes: task.classes })),
 };

@@ -89,9 +89,9 @@ def budget_epochs(budget_seconds, elapsed_seconds, seconds_per_step, steps_per_e
 
 
 def replan_epochs(budget, epochs_done, elapsed_seconds, epoch_seconds, max_epochs):
-    """After the first epoch: the epochs that fit by what that epoch really took (the probe's estimate can
-    be off when another process shares the CPUs), never fewer than already ran. Returns the epochs and
-    the record of the re-plan."""
+    """After an epoch: the epochs that fit by what the epochs so far really took (`epoch_seconds`, their
+    median: the probe's estimate, or one epoch, can be off when another process shares the CPUs), never
+    fewer than already ran. Returns the epochs and the record of the re-plan."""
     left = budget["seconds"] - budget["reserveSeconds"] - elapsed_seconds
     more = max(0, math.floor(left / max(epoch_seconds, 1e-9) + 0.15))
     epochs = int(min(max_epochs, max(epochs_done, epochs_done + more)))
@@ -99,8 +99,8 @@ def replan_epochs(budget, epochs_done, elapsed_seconds, epoch_seconds, max_epoch
         "afterEpoch": epochs_done,
         "measuredEpochSeconds": round(epoch_seconds, 2),
         "epochs": epochs,
-        "reason": f"epoch {epochs_done} took {epoch_seconds:.1f} s (estimated {budget['epochSeconds']:.1f} s); {left:.0f} s left: "
-        f"{epochs} epoch(s) in all, the learning-rate schedule stretched to match",
+        "reason": f"after epoch {epochs_done}: an epoch takes {epoch_seconds:.1f} s (median so far; estimated {budget['epochSeconds']:.1f} s); "
+        f"{left:.0f} s left: {epochs} epoch(s) in all, the learning-rate schedule stretched to match",
     }
 
 

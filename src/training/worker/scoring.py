@@ -78,16 +78,21 @@ def calibrate_batchnorm(model, loader, limit, autocast, to_device):
 
 
 @torch.no_grad()
-def evaluate(model, loader, tasks, class_counts, autocast, to_device):
-    """Top-1 and ACSA per task on the loader's items, and every item's probabilities per task."""
+def evaluate(model, loader, tasks, class_counts, autocast, to_device, flip=False):
+    """Top-1 and ACSA per task on the loader's items, and every item's probabilities per task. With `flip`
+    each item's probabilities are the mean of its own and its mirror's (test-time flip, as serving does)."""
     model.eval()
     confusions = [torch.zeros(n, n, dtype=torch.long) for n in class_counts]
     probabilities = [[] for _ in class_counts]
     for images, targets in loader:
+        batch = to_device(images)
         with autocast():
-            logits = model(to_device(images))
-        for task, (l, t) in enumerate(zip(logits, targets)):
-            p = torch.softmax(l.float(), dim=1).cpu()
+            task_probabilities = [torch.softmax(l.float(), dim=1) for l in model(batch)]
+            if flip:
+                mirrored = [torch.softmax(l.float(), dim=1) for l in model(batch.flip(3))]
+                task_probabilities = [(a + b) / 2 for a, b in zip(task_probabilities, mirrored)]
+        for task, (p, t) in enumerate(zip(task_probabilities, targets)):
+            p = p.cpu()
             probabilities[task].append(p)
             truth = t.argmax(1)
             n = class_counts[task]

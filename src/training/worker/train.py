@@ -186,13 +186,15 @@ class Trainer:
         )
         self.set_epochs(epochs)
 
-    def replan_budget(self, epoch_seconds):
-        """The budget's plan again, from what the first epoch took; the schedule is stretched (or shrunk) to it."""
-        epochs, self.budget["replanned"] = replan_epochs(self.budget, 1, time.perf_counter() - STARTED, epoch_seconds, self.hyper["epochs"])
+    def replan_budget(self, epochs_done, epoch_seconds):
+        """The budget's plan again after an epoch, from the median time of this attempt's epochs; the
+        schedule is stretched (or shrunk) to it."""
+        median = sorted(epoch_seconds)[len(epoch_seconds) // 2]
+        epochs, self.budget["replanned"] = replan_epochs(self.budget, epochs_done, time.perf_counter() - STARTED, median, self.hyper["epochs"])
         if epochs != self.epochs:
             self.epochs, self.total_steps = epochs, self.steps_per_epoch * epochs
             stretch_schedule(self.scheduler, self.total_steps)
-        self.events.emit("progress", epoch=1, step=self.steps_per_epoch, totalSteps=self.total_steps, budget=self.budget)
+        self.events.emit("progress", epoch=epochs_done, step=epochs_done * self.steps_per_epoch, totalSteps=self.total_steps, budget=self.budget)
 
     def set_backbone_trainable(self, trainable):
         for parameter in self.model.backbone.parameters():
@@ -265,7 +267,8 @@ class Trainer:
         calibrate_batchnorm(self.model, self.calibration_loader, limit, self.autocast, self.to_device)
 
     def evaluate(self):
-        return evaluate(self.model, self.val_loader, self.config["tasks"], self.class_counts, self.autocast, self.to_device)
+        flip = self.hyper.get("testTimeFlip", False)
+        return evaluate(self.model, self.val_loader, self.config["tasks"], self.class_counts, self.autocast, self.to_device, flip)
 
     def check_inputs(self):
         count = min(self.config.get("checkItems", 8), len(self.val_items) or len(self.train_items))
@@ -305,6 +308,7 @@ class Trainer:
         probabilities = None
         epoch_seconds = 0.0
         epoch = self.start_epoch
+        epoch_times = []
         while epoch < self.epochs:
             started = time.perf_counter()
             train_loss = self.train_one_epoch(epoch)
@@ -314,8 +318,9 @@ class Trainer:
             self.save_checkpoint(epoch)
             epoch_seconds = time.perf_counter() - started
             self.events.emit("epoch", epoch=epoch + 1, trainLoss=train_loss, validation=validation, seconds=epoch_seconds, best=best)
-            if self.budget is not None and epoch == 0 and "replanned" not in self.budget:
-                self.replan_budget(epoch_seconds)
+            epoch_times.append(epoch_seconds)
+            if self.budget is not None:
+                self.replan_budget(epoch + 1, epoch_times)
             if self.best.should_stop():
                 self.stopped = "early"
             elif (

@@ -116,6 +116,8 @@ class ReplanTest(unittest.TestCase):
         self.assertEqual(record["afterEpoch"], 1)
         self.assertEqual(record["measuredEpochSeconds"], 30)
         self.assertIn("estimated 24.8 s", record["reason"])
+        # Later epochs at 20 s: after epoch 5, 150 s gone, (600 - 18 - 150) / 20 = 21.6 -> 21 more.
+        self.assertEqual(replan_epochs(self.PLAN, 5, 150, 20, 100)[0], 26)
 
     def test_never_below_what_ran_nor_above_the_cap(self):
         self.assertEqual(replan_epochs(self.PLAN, 1, 590, 30, 100)[0], 1)
