@@ -49,19 +49,33 @@ def cutmix_pair(image_a, targets_a, image_b, targets_b, lam, cx, cy):
     return paste(image_a, image_b, box), mix_targets(targets_a, targets_b, kept)
 
 
-class BatchCutMix:
-    """On-line CutMix: with probability `p`, each batch is mixed with a shuffled copy of itself."""
+class BatchMix:
+    """What on-line CutMix and MixUp share: with probability `p` a batch is mixed with a shuffled copy of
+    itself, by a weight lam ~ Beta(alpha, alpha)."""
 
-    def __init__(self, alpha=1.0, p=0.5, generator=None):
+    def __init__(self, alpha, p, generator=None):
         self.beta = torch.distributions.Beta(alpha, alpha)
         self.p = p
         self.generator = generator
 
-    def __call__(self, images, targets):
+    def draw(self, batch_size):
+        """(lam, partner order) for this batch, or None when it stays unmixed."""
         if torch.rand(1, generator=self.generator).item() >= self.p:
+            return None
+        return float(self.beta.sample()), torch.randperm(batch_size, generator=self.generator)
+
+
+class BatchCutMix(BatchMix):
+    """On-line CutMix: a box of each batch image's partner pasted in, labels mixed by the pasted area."""
+
+    def __init__(self, alpha=1.0, p=0.5, generator=None):
+        super().__init__(alpha, p, generator)
+
+    def __call__(self, images, targets):
+        drawn = self.draw(images.shape[0])
+        if drawn is None:
             return images, targets
-        lam = float(self.beta.sample())
-        order = torch.randperm(images.shape[0], generator=self.generator)
+        lam, order = drawn
         height, width = images.shape[-2:]
         cx = int(torch.randint(width, (1,), generator=self.generator))
         cy = int(torch.randint(height, (1,), generator=self.generator))
@@ -69,19 +83,17 @@ class BatchCutMix:
         return cutmix_pair(images, targets, images[order], shuffled, lam, cx, cy)
 
 
-class BatchMixUp:
-    """On-line MixUp (Zhang et al., 2018): with probability `p`, a batch becomes lam x itself plus
-    (1 - lam) x a shuffled copy, lam ~ Beta(alpha, alpha), and its soft targets are blended alike."""
+class BatchMixUp(BatchMix):
+    """On-line MixUp (Zhang et al., 2018): a batch becomes lam x itself plus (1 - lam) x its shuffled copy,
+    its soft targets blended alike."""
 
     def __init__(self, alpha=0.2, p=0.5, generator=None):
-        self.beta = torch.distributions.Beta(alpha, alpha)
-        self.p = p
-        self.generator = generator
+        super().__init__(alpha, p, generator)
 
     def __call__(self, images, targets):
-        if torch.rand(1, generator=self.generator).item() >= self.p:
+        drawn = self.draw(images.shape[0])
+        if drawn is None:
             return images, targets
-        lam = float(self.beta.sample())
-        order = torch.randperm(images.shape[0], generator=self.generator).to(images.device)
-        mixed = lam * images + (1.0 - lam) * images[order]
-        return mixed, mix_targets(targets, [t[order.cpu()] for t in targets], lam)
+        lam, order = drawn
+        mixed = lam * images + (1.0 - lam) * images[order.to(images.device)]
+        return mixed, mix_targets(targets, [t[order] for t in targets], lam)
