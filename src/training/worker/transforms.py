@@ -51,18 +51,22 @@ def cutmix_pair(image_a, targets_a, image_b, targets_b, lam, cx, cy):
 
 class BatchMix:
     """What on-line CutMix and MixUp share: with probability `p` a batch is mixed with a shuffled copy of
-    itself, by a weight lam ~ Beta(alpha, alpha)."""
+    itself, by a weight lam ~ Beta(alpha, alpha); `mix` says how."""
 
     def __init__(self, alpha, p, generator=None):
         self.beta = torch.distributions.Beta(alpha, alpha)
         self.p = p
         self.generator = generator
 
-    def draw(self, batch_size):
-        """(lam, partner order) for this batch, or None when it stays unmixed."""
+    def __call__(self, images, targets):
         if torch.rand(1, generator=self.generator).item() >= self.p:
-            return None
-        return float(self.beta.sample()), torch.randperm(batch_size, generator=self.generator)
+            return images, targets
+        lam = float(self.beta.sample())
+        order = torch.randperm(images.shape[0], generator=self.generator)
+        return self.mix(images, targets, lam, order)
+
+    def mix(self, images, targets, lam, order):
+        raise NotImplementedError
 
 
 class BatchCutMix(BatchMix):
@@ -71,11 +75,7 @@ class BatchCutMix(BatchMix):
     def __init__(self, alpha=1.0, p=0.5, generator=None):
         super().__init__(alpha, p, generator)
 
-    def __call__(self, images, targets):
-        drawn = self.draw(images.shape[0])
-        if drawn is None:
-            return images, targets
-        lam, order = drawn
+    def mix(self, images, targets, lam, order):
         height, width = images.shape[-2:]
         cx = int(torch.randint(width, (1,), generator=self.generator))
         cy = int(torch.randint(height, (1,), generator=self.generator))
@@ -90,10 +90,6 @@ class BatchMixUp(BatchMix):
     def __init__(self, alpha=0.2, p=0.5, generator=None):
         super().__init__(alpha, p, generator)
 
-    def __call__(self, images, targets):
-        drawn = self.draw(images.shape[0])
-        if drawn is None:
-            return images, targets
-        lam, order = drawn
+    def mix(self, images, targets, lam, order):
         mixed = lam * images + (1.0 - lam) * images[order.to(images.device)]
         return mixed, mix_targets(targets, [t[order] for t in targets], lam)
