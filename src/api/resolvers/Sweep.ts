@@ -1,5 +1,5 @@
 import type { RankingMetric } from '../../data/import.js';
-import type { SweepStrategy } from '../../training/sweep.js';
+import { rungEpochs, type SweepStrategy } from '../../training/sweep.js';
 import { scoreOf } from '../../training/sweepService.js';
 import type { SweepResolvers, SweepTrialResolvers } from '../generated/graphql.js';
 
@@ -10,7 +10,8 @@ export const Sweep: SweepResolvers = {
   metric: (row) => row.metric as RankingMetric,
   space: (row) => row.space,
   baseOptions: (row) => row.baseOptions,
-  rungEpochs: async (row, _args, { services }) => (await services.sweeps.trials(row.id))[0]?.record.rungEpochs ?? [],
+  // Derived from the sweep's own settings, as its trials' rungs were (no trial needs reading).
+  rungEpochs: (row) => (row.strategy === 'ASHA' ? rungEpochs(row.minEpochs, row.reductionFactor, row.maxEpochs) : []),
   status: (row, _args, { services }) => services.sweeps.status(row.id),
   trials: (row, _args, { services }) => services.sweeps.trials(row.id),
   best: (row, _args, { services }) => services.sweeps.best(row),
