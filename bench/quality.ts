@@ -2,11 +2,11 @@
 // occlusion, bbox jitter, 8 % label noise; the noise ceiling is printed) split 70:15:15. First the recipe,
 // side by side on the held-out TEST split: today's recipe (3 epochs, no label smoothing, no flips, the
 // last epoch's weights) vs the new recipe in the same wall time (a time budget of what today's took) vs a
-// longer time budget vs the best trial of an ASHA sweep vs a k-fold ensemble (each fold in the same wall
+// longer time budget (at today's side, and with the side chosen by the budget's probe) vs the best trial of an ASHA sweep vs a k-fold ensemble (each fold in the same wall
 // time as today's recipe; also fitted on its out-of-fold predictions); then a pool of members, their soft
 // vote, the ensemble selected on VALIDATION without and with logit adjustment, and a distilled
 // mobilenet_v3_small student with its baseline.
-//   npm run bench:quality -- [--count 4000] [--size 64] [--epochs 3] [--budget 1800] [--sweep-trials 6] [--sweep-epochs 9]
+//   npm run bench:quality -- [--count 4000] [--size 64] [--epochs 3] [--budget 1800] [--largest-size 160] [--sweep-trials 6] [--sweep-epochs 9]
 //                            [--folds 5] [--no-ablations] [--only recipe] [--difficulty standard] [--keep DIR]
 
 import { copyFile, mkdtemp } from 'node:fs/promises';
@@ -32,6 +32,8 @@ const count = arg('count', 4000);
 const size = arg('size', 64);
 const epochs = arg('epochs', 3);
 const longBudget = arg('budget', 1800);
+/** The largest side the long budget's probe may choose (0: no such row). */
+const largestSize = arg('largest-size', 160);
 const sweepTrials = arg('sweep-trials', 6);
 const sweepEpochs = arg('sweep-epochs', 9);
 const folds = arg('folds', 5);
@@ -74,11 +76,15 @@ try {
     if (done.status !== 'SUCCEEDED') throw new Error(`${label}: run ${done.id} ${done.status}: ${done.error}`);
     const wall = (done.finishedAt!.getTime() - done.startedAt!.getTime()) / 1000;
     const artifact = await services.db.modelArtifact.findUniqueOrThrow({ where: { runId: done.id } });
-    const progress = done.progress as { budget?: { epochs: number }; selection?: { bestEpoch: number; epochsRun: number } } | null;
+    const progress = done.progress as {
+      budget?: { epochs: number; imageSize?: number; sizeReason?: string };
+      selection?: { bestEpoch: number; epochsRun: number };
+    } | null;
     console.log(
-      `[${seconds()} s] ${label}: ${wall.toFixed(0)} s, ${progress?.selection?.epochsRun ?? '?'} epochs, weights of epoch ${progress?.selection?.bestEpoch ?? 'last'}`,
+      `[${seconds()} s] ${label}: ${wall.toFixed(0)} s, ${progress?.selection?.epochsRun ?? '?'} epochs, weights of epoch ${progress?.selection?.bestEpoch ?? 'last'}` +
+        (progress?.budget?.sizeReason ? `; ${progress.budget.sizeReason}` : ''),
     );
-    return { row: await heldOut(label, { artifactId: artifact.id }, wall), wall, artifactId: artifact.id };
+    return { row: await heldOut(label, { artifactId: artifact.id }, wall), wall, artifactId: artifact.id, budget: progress?.budget };
   };
   // Today's recipe as it was: 3 epochs at 64 px, online CutMix, no label smoothing, no flips, last epoch.
   const base = { batchSize: 32, imageSize: size, pretrained: 'none', seed: 1 } satisfies Partial<Hyperparameters>;
@@ -189,6 +195,15 @@ try {
   const long = await trainOne(`new recipe, time budget ${longBudget} s`, { ...recipe, timeBudgetSeconds: longBudget });
   recipeRows.push(long.row);
   recipeRows.push(await flippedRow(long.artifactId, long.wall));
+  if (largestSize > size) {
+    const chosen = await trainOne(`new recipe, time budget ${longBudget} s, side chosen (up to ${largestSize} px)`, {
+      ...recipe,
+      imageSize: largestSize,
+      timeBudgetSeconds: longBudget,
+    });
+    chosen.row[0] = `${chosen.row[0]}: ${chosen.budget?.imageSize ?? '?'} px`;
+    recipeRows.push(chosen.row);
+  }
   if (sweepTrials > 0) recipeRows.push(await sweepRow(Math.round(old.wall)));
   if (folds > 1) recipeRows.push(...(await foldRows(Math.round(old.wall))));
   console.log(`\nthe recipe, resnet18 + feedforward, held-out TEST (${await services.db.item.count({ where: { datasetId, split: 'TEST' } })} items):`);

@@ -29,6 +29,12 @@ export const list = (raw: string) =>
     .map((s) => s.trim())
     .filter(Boolean);
 
+/** A comma-separated list of integers, each at least `min`. */
+export function intList(name: string, min: number) {
+  const one = int(name, min);
+  return (raw: string) => list(raw).map(one);
+}
+
 export function fraction(raw: string) {
   const value = Number(raw);
   if (!(value >= 0 && value < 1)) throw new InvalidArgumentError(`must be at least 0 and below 1, got "${raw}"`);

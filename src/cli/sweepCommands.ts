@@ -10,7 +10,7 @@ import { f3, table } from './format.js';
 import { choice, int, list } from './options.js';
 import { withApp } from './session.js';
 import { followRuns } from './train.js';
-import { hyperparametersOf, withTrainingOptions } from './trainingOptions.js';
+import { hyperparametersOf, teacherOf, withTeacherOptions, withTrainingOptions } from './trainingOptions.js';
 
 /** "1e-4:1e-2" -> { min, max }; `log` for the ranges drawn in log space. */
 function range(log: boolean) {
@@ -46,29 +46,31 @@ export async function sweepTable(app: App, sweep: Sweep): Promise<string> {
 }
 
 export function addSweepCommands(program: Command): void {
-  withTrainingOptions(
-    program
-      .command('sweep')
-      .description('draw trials from a search space and train them (ASHA stops the losing ones at their rungs); follow them here')
-      .requiredOption('--dataset <id>', 'dataset id', int('dataset', 1))
-      .requiredOption('--trials <n>', 'trials to draw', int('trials', 1))
-      .option('--backbone <name>', 'backbone of every trial unless --backbones', 'mobilenet_v3_small')
-      .option('--head <name>', 'head of every trial unless --heads', 'feedforward')
-      .option('--strategy <s>', `${SWEEP_STRATEGIES.join(' | ')} (default ASHA)`, (raw: string) => choice(SWEEP_STRATEGIES)(raw.toUpperCase()))
-      .option('--min-epochs <n>', 'ASHA: epochs before the first rung (default 1)', int('min-epochs', 1))
-      .option('--reduction-factor <n>', 'ASHA: 1 / the share of trials going on at each rung (default 3)', int('reduction-factor', 2))
-      .option('--metric <m>', `${SELECTION_METRICS.join(' | ')} (default: the dataset's ranking metric)`, (raw: string) =>
-        choice(SELECTION_METRICS)(raw.toUpperCase().replace(/-/g, '_')),
-      )
-      .option('--sweep-seed <s>', 'seed of the draws (default 1)', int('sweep-seed', 0))
-      .option('--lr-range <min:max>', 'draw the learning rate (log scale)', range(true))
-      .option('--weight-decay-range <min:max>', 'draw the weight decay (log scale)', range(true))
-      .option('--label-smoothing-range <min:max>', 'draw label smoothing', range(false))
-      .option('--mixup-range <min:max>', 'draw the share of batches MixUp blends', range(false))
-      .option('--image-sizes <list>', 'choose the input side from these, e.g. 48,64,96', (raw: string) => list(raw).map(Number))
-      .option('--cutmix-modes <list>', `choose CutMix from these (${CUTMIX_MODES.join(', ')})`, list)
-      .option('--backbones <list>', 'choose the backbone from these', list)
-      .option('--heads <list>', 'choose the head from these', list),
+  withTeacherOptions(
+    withTrainingOptions(
+      program
+        .command('sweep')
+        .description('draw trials from a search space and train them (ASHA stops the losing ones at their rungs); follow them here')
+        .requiredOption('--dataset <id>', 'dataset id', int('dataset', 1))
+        .requiredOption('--trials <n>', 'trials to draw', int('trials', 1))
+        .option('--backbone <name>', 'backbone of every trial unless --backbones', 'mobilenet_v3_small')
+        .option('--head <name>', 'head of every trial unless --heads', 'feedforward')
+        .option('--strategy <s>', `${SWEEP_STRATEGIES.join(' | ')} (default ASHA)`, (raw: string) => choice(SWEEP_STRATEGIES)(raw.toUpperCase()))
+        .option('--min-epochs <n>', 'ASHA: epochs before the first rung (default 1)', int('min-epochs', 1))
+        .option('--reduction-factor <n>', 'ASHA: 1 / the share of trials going on at each rung (default 3)', int('reduction-factor', 2))
+        .option('--metric <m>', `${SELECTION_METRICS.join(' | ')} (default: the dataset's ranking metric)`, (raw: string) =>
+          choice(SELECTION_METRICS)(raw.toUpperCase().replace(/-/g, '_')),
+        )
+        .option('--sweep-seed <s>', 'seed of the draws (default 1)', int('sweep-seed', 0))
+        .option('--lr-range <min:max>', 'draw the learning rate (log scale)', range(true))
+        .option('--weight-decay-range <min:max>', 'draw the weight decay (log scale)', range(true))
+        .option('--label-smoothing-range <min:max>', 'draw label smoothing', range(false))
+        .option('--mixup-range <min:max>', 'draw the share of batches MixUp blends', range(false))
+        .option('--image-sizes <list>', 'choose the input side from these, e.g. 48,64,96', (raw: string) => list(raw).map(Number))
+        .option('--cutmix-modes <list>', `choose CutMix from these (${CUTMIX_MODES.join(', ')})`, list)
+        .option('--backbones <list>', 'choose the backbone from these', list)
+        .option('--heads <list>', 'choose the head from these', list),
+    ),
   ).action((options) =>
     withApp(async (app) => {
       const space: SweepSpace = {
@@ -94,6 +96,7 @@ export function addSweepCommands(program: Command): void {
         metric: options.metric,
         seed: options.sweepSeed,
         options: hyperparametersOf(options),
+        teacher: teacherOf(options, false),
       });
       const trials = await app.services.sweeps.trials(sweep.id);
       console.log(`sweep ${sweep.id}: queued ${trials.length} trial(s), runs ${trials.map((t) => t.run.id).join(', ')}`);

@@ -2,31 +2,28 @@
 import type { Command } from 'commander';
 import { PROCESS_ID } from '../host.js';
 import { RUN_STATUSES, type RunStatus } from '../training/runRecord.js';
-import { gpuList, int, list, number } from './options.js';
+import { gpuList, int, list } from './options.js';
 import { untilSignal, withApp } from './session.js';
 import { describeCrossValidation, describeDistillation, followRuns, runsTable } from './train.js';
-import { hyperparametersOf, withTrainingOptions } from './trainingOptions.js';
+import { hyperparametersOf, teacherOf, withTeacherOptions, withTrainingOptions } from './trainingOptions.js';
 
 export function addTrainingCommands(program: Command): void {
-  withTrainingOptions(
-    program
-      .command('train')
-      .description('train every backbone x head combination on a dataset, one run each, and follow them here')
-      .requiredOption('--dataset <id>', 'dataset id', int('dataset', 1))
-      .requiredOption('--backbones <list>', 'comma-separated backbones, e.g. resnet18,densenet121', list)
-      .requiredOption('--heads <list>', 'comma-separated heads: feedforward, residual', list)
-      .option('--folds <k>', 'k-fold cross-validation: k runs per combo, out-of-fold predictions, the fold models as one ensemble', int('folds', 2)),
+  withTeacherOptions(
+    withTrainingOptions(
+      program
+        .command('train')
+        .description('train every backbone x head combination on a dataset, one run each, and follow them here')
+        .requiredOption('--dataset <id>', 'dataset id', int('dataset', 1))
+        .requiredOption('--backbones <list>', 'comma-separated backbones, e.g. resnet18,densenet121', list)
+        .requiredOption('--heads <list>', 'comma-separated heads: feedforward, residual', list)
+        .option('--folds <k>', 'k-fold cross-validation: k runs per combo, out-of-fold predictions, the fold models as one ensemble', int('folds', 2)),
+    ),
   )
-    .option('--teacher <ensembleId>', "distil: train each combo on this ensemble's soft targets", int('teacher', 1))
-    .option('--teacher-temperature <t>', 'distillation temperature (default 2)', number)
-    .option('--teacher-alpha <a>', "weight of the teacher's term in the loss (default 0.5)", number)
     .option('--no-baseline', 'with --teacher: do not also train each combo without the teacher')
     .action((options) =>
       withApp(async (app) => {
         const hyper = hyperparametersOf(options);
-        const teacher = options.teacher
-          ? { ensembleId: options.teacher, temperature: options.teacherTemperature, alpha: options.teacherAlpha, compareWithoutTeacher: options.baseline }
-          : undefined;
+        const teacher = teacherOf(options, options.baseline);
         // With PostgreSQL this process is a worker of the queue while it waits (worker hosts may take runs too).
         await app.services.training.startWorker();
         const runs = await app.services.training.startTraining({

@@ -1,8 +1,8 @@
 // The training options `train` and `sweep` share: each one a hyperparameter, with the recipe's default
 // in its help.
 import type { Command } from 'commander';
-import { CUTMIX_MODES, DEVICES, type Hyperparameters, PRECISIONS, SEED_RECIPE, SELECTION_METRICS } from '../training/hyper.js';
-import { choice, duration, int, number } from './options.js';
+import { BUDGET_IMAGE_SIZES, CUTMIX_MODES, DEVICES, type Hyperparameters, PRECISIONS, SEED_RECIPE, SELECTION_METRICS } from '../training/hyper.js';
+import { choice, duration, int, intList, number } from './options.js';
 
 export function withTrainingOptions(command: Command): Command {
   return command
@@ -30,9 +30,15 @@ export function withTrainingOptions(command: Command): Command {
     .option('--time-limit <s>', 'seconds before a run is stopped', int('time-limit', 1))
     .option(
       '--time-budget <duration>',
-      'spend this long on each run, e.g. 30m, 90s, 2h: it measures this host and takes the epochs that fit (at most --epochs)',
+      'spend this long on each run, e.g. 30m, 90s, 2h: it measures this host and takes the side and the epochs that fit (at most --epochs)',
       duration,
     )
+    .option(
+      '--budget-sizes <px,...>',
+      `sides a budget may choose from, up to --image-size (default ${BUDGET_IMAGE_SIZES.join(',')}): the largest at which --budget-min-epochs fit`,
+      intList('budget-sizes', 16),
+    )
+    .option('--budget-min-epochs <n>', `epochs a larger side must leave room for (default ${SEED_RECIPE.budgetMinEpochs})`, int('budget-min-epochs', 1))
     .option('--label-smoothing <x>', `share of each label spread over every class (default ${SEED_RECIPE.labelSmoothing})`, number)
     .option('--no-flip', 'no horizontal flips (for labels that depend on orientation)')
     .option('--test-time-flip', 'validate and serve each image averaged with its mirror (model.json declares it; twice the compute)')
@@ -70,6 +76,8 @@ export function hyperparametersOf(options: Record<string, any>): Partial<Hyperpa
     freezeBackboneSteps: options.freezeBackboneSteps,
     timeLimitSeconds: options.timeLimit,
     timeBudgetSeconds: options.timeBudget,
+    budgetImageSizes: options.budgetSizes,
+    budgetMinEpochs: options.budgetMinEpochs,
     labelSmoothing: options.labelSmoothing,
     horizontalFlip: options.flip,
     testTimeFlip: options.testTimeFlip,
@@ -77,4 +85,20 @@ export function hyperparametersOf(options: Record<string, any>): Partial<Hyperpa
     earlyStoppingPatience: options.earlyStopping,
     selectionMetric: options.selectionMetric,
   };
+}
+
+/** The distillation options `train` and `sweep` share. */
+export function withTeacherOptions(command: Command): Command {
+  return command
+    .option('--teacher <ensembleId>', "distil: train on this ensemble's soft targets", int('teacher', 1))
+    .option('--teacher-temperature <t>', 'distillation temperature (default 2)', number)
+    .option('--teacher-alpha <a>', "weight of the teacher's term in the loss (default 0.5)", number);
+}
+
+/** The parsed distillation options as a teacher request (absent without --teacher). */
+// biome-ignore lint/suspicious/noExplicitAny: commander's parsed options are untyped
+export function teacherOf(options: Record<string, any>, compareWithoutTeacher: boolean) {
+  return options.teacher
+    ? { ensembleId: options.teacher as number, temperature: options.teacherTemperature, alpha: options.teacherAlpha, compareWithoutTeacher }
+    : undefined;
 }

@@ -313,6 +313,8 @@ export type StartSweepInput = {
   space: SweepSpaceInput;
   /** RANDOM or ASHA (default ASHA). */
   strategy?: SweepStrategy | null | undefined;
+  /** Distil every trial from this teacher: the sweep searches the student's recipe, and each trial's distillation compares it with the teacher. */
+  teacher?: SweepTeacherInput | null | undefined;
   /** Trials to draw, 1 to 200. */
   trials: number;
 };
@@ -364,6 +366,16 @@ export type SweepStrategy =
   /** Every trial trains every epoch. */
   | 'RANDOM';
 
+/** The teacher of a sweep's trials (no baseline per trial: the trials compare with each other). */
+export type SweepTeacherInput = {
+  /** Weight of the teacher's term in the loss, 0 to 1; the labels keep 1 - alpha (default 0.5). */
+  alpha?: number | null | undefined;
+  /** The teacher ensemble; it must predict the dataset's label schema. */
+  ensembleId: string | number;
+  /** Softening of both distributions, above 0 and at most 20 (default 2). */
+  temperature?: number | null | undefined;
+};
+
 /** Distillation: one small model trained on an ensemble's soft targets (the teacher's probabilities are computed once per item and reused). */
 export type TeacherInput = {
   /** Weight of the teacher's term in the loss, 0 to 1; the labels keep 1 - alpha (default 0.5). */
@@ -386,6 +398,10 @@ export type TokenFilter = {
 
 /** A wall-clock budget for each run of a startTraining request. */
 export type TrainingBudgetInput = {
+  /** The input sides the run may train at, 16 to 1,024 each, up to options.imageSize (which is always one of them; default 64, 96, 128, 160, 192, 224). A probe takes the largest at which minEpochs epochs fit. */
+  imageSizes?: Array<number> | null | undefined;
+  /** The epochs a larger side must still leave room for, 1 to 1,000 (default 10, at most options.epochs): epochs measured worth more than pixels up to about 10. */
+  minEpochs?: number | null | undefined;
   /** Seconds per run, 10 to 604,800, counted from the worker's start (image preparation included). */
   seconds: number;
 };

@@ -13,6 +13,8 @@ export const PRECISIONS = ['auto', 'off', 'bf16', 'fp16'] as const;
 export const SELECTION_METRICS = RANKING_METRICS;
 /** Epochs a time-budgeted run may take at most when the request names no epochs. */
 export const BUDGET_MAX_EPOCHS = 100;
+/** The input sides a time budget chooses from when the request names none (those up to imageSize). */
+export const BUDGET_IMAGE_SIZES = [64, 96, 128, 160, 192, 224];
 
 export interface Hyperparameters {
   epochs: number;
@@ -69,6 +71,11 @@ export interface Hyperparameters {
   /** Spend at most this long (from the worker's start): a probe measures this host's speed, the run takes
    *  the epochs that fit (at most `epochs`) and stops at the budget. null = no budget. */
   timeBudgetSeconds: number | null;
+  /** With a time budget: the sides it may train at, besides imageSize (which caps them); the largest at
+   *  which budgetMinEpochs epochs fit is taken. */
+  budgetImageSizes: number[];
+  /** With a time budget: the epochs a larger side must still leave room for (epochs before pixels). */
+  budgetMinEpochs: number;
 }
 
 /** The seed's recipe: 3 epochs, batch 64, 224 px, AdamW with 5% warmup, offline CutMix x4. */
@@ -112,6 +119,8 @@ export const SEED_RECIPE: Hyperparameters = {
   earlyStoppingPatience: 0,
   selectionMetric: 'MEAN_TOP1',
   timeBudgetSeconds: null,
+  budgetImageSizes: BUDGET_IMAGE_SIZES,
+  budgetMinEpochs: 10,
 };
 
 type NumericKey = { [K in keyof Hyperparameters]: Hyperparameters[K] extends number ? K : never }[keyof Hyperparameters];
@@ -139,6 +148,7 @@ const RANGES: Record<NumericKey, [min: number, max: number, integer: boolean]> =
   freezeBackboneSteps: [0, 10_000_000, true],
   labelSmoothing: [0, 0.5, false],
   earlyStoppingPatience: [0, 1000, true],
+  budgetMinEpochs: [1, 1000, true],
 };
 
 function oneOf<T extends string>(field: string, value: string, choices: readonly T[]): T {
@@ -189,6 +199,9 @@ export function resolveHyperparameters(overrides: Partial<Hyperparameters> = {})
   ] satisfies BooleanKey[]) {
     if (typeof hyper[key] !== 'boolean') throw badInput(`${key} must be true or false, got ${String(hyper[key])}`);
   }
+  const sizes = hyper.budgetImageSizes;
+  if (!(Array.isArray(sizes) && sizes.length >= 1 && sizes.length <= 12 && sizes.every((s) => Number.isInteger(s) && s >= 16 && s <= 1024)))
+    throw badInput(`budgetImageSizes must be 1 to 12 integer sides from 16 to 1024, got ${JSON.stringify(sizes)}`);
   oneOf('selectionMetric', hyper.selectionMetric, SELECTION_METRICS);
   oneOf('cutmix', hyper.cutmix, CUTMIX_MODES);
   oneOf('device', hyper.device, DEVICES);

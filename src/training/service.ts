@@ -230,8 +230,7 @@ export class TrainingService {
     }
     await this.checkTrainable(combos, hyper);
     const unique = [...new Map(combos.map((c) => [`${c.backbone}+${c.head}`, c])).values()];
-    if (!this.teachers && request.teacher) throw new AppError(ErrorCode.UNAVAILABLE, 'distillation is not available in this process');
-    const teacher = request.teacher ? await checkTeacher(this.db, request.teacher, dataset.labelSchemaId) : null;
+    const teacher = request.teacher ? await this.checkTeacher(request.teacher, dataset.labelSchemaId) : null;
     const folds = request.folds ?? null;
     if (folds !== null && teacher) throw badInput('folds and a teacher do not go together: distil a student from the fold ensemble instead');
     if (folds !== null && !(Number.isInteger(folds) && folds >= FOLD_LIMITS.min && folds <= FOLD_LIMITS.max))
@@ -261,6 +260,12 @@ export class TrainingService {
       }
       return created;
     });
+  }
+
+  /** A teacher request checked against the dataset's label schema, in a process that can distil. */
+  checkTeacher(request: TeacherRequest, labelSchemaId: number) {
+    if (!this.teachers) throw new AppError(ErrorCode.UNAVAILABLE, 'distillation is not available in this process');
+    return checkTeacher(this.db, request, labelSchemaId);
   }
 
   /** Creates runs in one transaction (with whatever else `create` writes through the same client)

@@ -5,6 +5,7 @@ import type { RankingMetric } from '../data/import.js';
 import type { Db } from '../db/client.js';
 import type { Sweep, TrainingRun } from '../db/generated/client.js';
 import { badInput, notFound } from '../errors.js';
+import type { DistillationRecord, TeacherRequest } from './distillation.js';
 import { type Hyperparameters, resolveHyperparameters } from './hyper.js';
 import { CANCELLABLE_STATUSES, FINAL_STATUSES } from './runRecord.js';
 import type { TrainingService } from './service.js';
@@ -24,6 +25,8 @@ export interface StartSweepRequest {
   metric?: RankingMetric;
   seed?: number;
   options?: Partial<Hyperparameters>;
+  /** Every trial a student of this teacher (no baseline runs: the trials compare with each other). */
+  teacher?: TeacherRequest;
 }
 
 /** A sweep's trial: its run and its record. */
@@ -67,6 +70,10 @@ export class SweepService {
       config: resolveHyperparameters({ ...base, ...parameters.options }),
     }));
     for (const { parameters, config } of draws) await this.training.checkTrainable([parameters], config);
+    const teacher = request.teacher ? await this.training.checkTeacher({ ...request.teacher, compareWithoutTeacher: false }, dataset.labelSchemaId) : null;
+    const distillation: DistillationRecord | null = teacher
+      ? { teacherEnsembleId: teacher.ensembleId, temperature: teacher.temperature, alpha: teacher.alpha, baselineRunId: null }
+      : null;
 
     return this.training.queueNew(async (createRun, tx) => {
       const sweep = await tx.sweep.create({
@@ -92,6 +99,7 @@ export class SweepService {
           config: config as object,
           sweepId: sweep.id,
           trial: trial as object,
+          ...(distillation ? { distillation: distillation as object } : {}),
         });
       }
       return sweep;

@@ -83,6 +83,13 @@ export type WorkerEvent =
 /** What a time-budgeted run measured on its host and chose. */
 export interface BudgetPlan {
   seconds: number;
+  /** The side and batch the probe chose (budget.py's choose_side / choose_batch); absent on older runs. */
+  imageSize?: number;
+  sizes?: { size: number; secondsPerStep: number; epochs: number }[];
+  sizeReason?: string;
+  batchSize?: number;
+  batchReason?: string;
+  learningRate?: number;
   elapsedBeforeTraining: number;
   secondsPerStep: number;
   epochSeconds: number;

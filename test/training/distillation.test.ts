@@ -159,6 +159,39 @@ describe('distillation', () => {
     expect(stored.itemIds).toHaveLength(64);
   });
 
+  it("sweeps a student's recipe: every trial distils from the teacher and is compared with it, no baselines", async () => {
+    const { data, errors } = await gql(`mutation($input: StartSweepInput!) { startSweep(input: $input) { id trials { run { id } } } }`, {
+      input: {
+        datasetId: String(datasetId),
+        backbone: 'mobilenet_v3_small',
+        head: 'feedforward',
+        space: { learningRate: { min: 1e-4, max: 1e-2, log: true } },
+        trials: 2,
+        strategy: 'RANDOM',
+        options: { ...TINY_TRAINING, cutmix: 'OFF' },
+        teacher: { ensembleId: String(teacherId), temperature: 3, alpha: 0.7 },
+      },
+    });
+    expect(errors).toBeUndefined();
+    const runIds = data!.startSweep.trials.map((t: { run: { id: string } }) => Number(t.run.id));
+    expect(runIds).toHaveLength(2);
+    await app.services.training.waitFor(runIds);
+    await app.services.distillation.settled();
+    const sweepId = Number(data!.startSweep.id);
+    // Only the trials: no baseline run was queued beside them.
+    expect(await app.services.db.trainingRun.count({ where: { id: { gt: Math.min(...runIds) - 1 }, sweepId: null } })).toBe(0);
+    for (const id of runIds) {
+      const run = await app.services.training.get(id);
+      expect(run.status, run.error ?? '').toBe('SUCCEEDED');
+      expect(run.sweepId).toBe(sweepId);
+      const record = run.distillation as unknown as DistillationRecord;
+      expect(record).toMatchObject({ teacherEnsembleId: teacherId, temperature: 3, alpha: 0.7, baselineRunId: null });
+      const report = await app.services.db.evaluationReport.findFirstOrThrow({ where: { id: record.comparison!.teacher.reportId, ensembleId: teacherId } });
+      expect(record.comparison!.teacher.meanTop1).toBe((report.metrics as unknown as ReportMetrics).meanTop1);
+      expect(record.comparison!.baseline).toBeNull();
+    }
+  });
+
   it('refuses a missing teacher or a bad alpha with the reason', async () => {
     const base = {
       datasetId: String(datasetId),

@@ -18,7 +18,8 @@ let datasetId: string;
 const SMALL = { imageSize: 32, batchSize: 16, hiddenSize: 16, cutmix: 'OFF', dataLoaderWorkers: 0, threads: 1, pretrained: 'none', maxStepsPerEpoch: 3 };
 const FIELDS = `id status error startedAt finishedAt
   epochs { epoch meanTop1 meanAcsa seconds }
-  budget { seconds elapsedBeforeTraining secondsPerStep epochSeconds reserveSeconds epochs reason replanned { afterEpoch measuredEpochSeconds epochs reason } }
+  budget { seconds elapsedBeforeTraining secondsPerStep epochSeconds reserveSeconds epochs reason replanned { afterEpoch measuredEpochSeconds epochs reason }
+    imageSize sizes { size secondsPerStep epochs } sizeReason batchSize batchReason learningRate }
   selection { selectionMetric bestEpoch bestScore epochsRun stopped }
   validationReport { meanTop1 meanAcsa }`;
 
@@ -111,6 +112,33 @@ describe('the recipe', () => {
     const wall = (new Date(run.finishedAt).getTime() - new Date(run.startedAt).getTime()) / 1000;
     // The worker's start to the record's end: the budget, plus one step's overrun and the registration.
     expect(wall).toBeLessThan(seconds + 20);
+  });
+
+  it('chooses the side by its own probe, trains and serves at it, and says why', async () => {
+    // 20 s cannot hold 100 epochs (minEpochs 1000, capped at the 100 a budget allows) at any side: the
+    // probe stops at the smallest, and the run trains at 24 px though 48 were allowed.
+    const run = await train({ options: { ...SMALL, imageSize: 48 }, budget: { seconds: 20, imageSizes: [24, 32, 40], minEpochs: 1000 } });
+    expect(run.status, run.error ?? '').toBe('SUCCEEDED');
+    const { sizes, imageSize } = run.budget;
+    expect(imageSize).toBe(24);
+    expect(sizes).toHaveLength(1);
+    expect(sizes[0]).toMatchObject({ size: 24, epochs: expect.any(Number) });
+    expect(sizes[0].epochs).toBeLessThan(100);
+    expect(sizes[0].secondsPerStep).toBeGreaterThan(0);
+    expect(run.budget.sizeReason).toBe(`24 px: the smallest size; even there fewer than 100 epoch(s) fit (${sizes[0].epochs})`);
+    // On CPU the batch and the learning rate stay as asked.
+    expect(run.budget).toMatchObject({ batchSize: SMALL.batchSize, learningRate: 1e-3 });
+    expect(run.budget.batchReason).toMatch(/^batch 16 kept: on CPU/);
+    // model.json declares the side trained at, and serving scores VALIDATION at it as the worker did.
+    const { services } = app;
+    const artifact = await services.db.modelArtifact.findUniqueOrThrow({ where: { runId: Number(run.id) } });
+    expect((artifact.modelInfo as { input: { size: number } }).input.size).toBe(imageSize);
+    const served = (await services.evaluation.evaluate({ artifactId: artifact.id, datasetId: Number(datasetId), split: 'VALIDATION' })).metrics as {
+      meanTop1: number;
+    };
+    // Serving resizes with sharp, the worker with PIL: a few grey levels apart (preprocessParity), which
+    // swaps a few nearly tied items of a tiny model trained this briefly, not a tenth of them.
+    expect(Math.abs(served.meanTop1 - run.validationReport.meanTop1)).toBeLessThanOrEqual(0.1);
   });
 
   it('declares test-time flips in model.json, and serving scores VALIDATION with them as the worker did', async () => {

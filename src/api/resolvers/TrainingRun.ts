@@ -25,7 +25,10 @@ export const TrainingRun: TrainingRunResolvers = {
   },
   imageCache: (row) => (row.progress as RunProgress | null)?.imageCache ?? null,
   weights: (row) => (row.progress as RunProgress | null)?.weights ?? null,
-  budget: (row) => (row.progress as RunProgress | null)?.budget ?? null,
+  budget: (row) => {
+    const budget = (row.progress as RunProgress | null)?.budget;
+    return budget ? { ...budget, sizes: budget.sizes ?? [] } : null;
+  },
   selection: (row) => {
     const selection = (row.progress as RunProgress | null)?.selection;
     return selection ? { ...selection, stopped: selection.stopped ? (selection.stopped.toUpperCase() as 'EARLY' | 'BUDGET' | 'PRUNED') : null } : null;

@@ -1,7 +1,7 @@
 // TrainingOptions (GraphQL) -> the training service's hyperparameter overrides, for every mutation
 // that takes them (startTraining, startSweep).
 import type { Hyperparameters } from '../../training/hyper.js';
-import type { CutMixMode, TrainingOptions } from '../generated/graphql.js';
+import type { CutMixMode, TrainingBudgetInput, TrainingOptions } from '../generated/graphql.js';
 import { nullsAsAbsent } from './absent.js';
 
 /** GraphQL's CutMix enum as the worker names it. */
@@ -15,4 +15,11 @@ export function trainingOptionsOf(input: TrainingOptions | null | undefined): Pa
     ...(device ? { device: device as Hyperparameters['device'] } : {}),
     ...(mixedPrecision ? { mixedPrecision: mixedPrecision as Hyperparameters['mixedPrecision'] } : {}),
   };
+}
+
+/** A budget input as hyperparameters: its seconds, and the sides and epochs its probe chooses between. */
+export function budgetOptionsOf(budget: TrainingBudgetInput | null | undefined): Partial<Hyperparameters> {
+  if (!budget) return {};
+  const { seconds, imageSizes, minEpochs } = nullsAsAbsent(budget);
+  return { timeBudgetSeconds: seconds, budgetImageSizes: imageSizes, budgetMinEpochs: minEpochs };
 }

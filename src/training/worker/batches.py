@@ -83,6 +83,13 @@ def batch_sampler(dataset, batch_size, order="sequential", generator=None, weigh
     return BatchSampler(sampler, batch_size, drop_last)
 
 
+def train_steps(hyper, items):
+    """Batches in a training epoch over `items` TRAIN items, as build_loaders' training loader has them
+    (offline CutMix copies included, the remainder dropped once there is a full batch)."""
+    examples = items * (1 + (hyper["cutmixCopies"] if hyper["cutmix"] == "offline" else 0))
+    return examples // hyper["batchSize"] if examples > hyper["batchSize"] else 1
+
+
 def build_loaders(hyper, batches, train, val, frequencies, workers, pin):
     """The run's three loaders over the cache: training (shuffled, or weighted by class frequency with
     balancedSampling; offline CutMix copies included), validation, and plain training images in a fixed

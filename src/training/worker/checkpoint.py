@@ -7,12 +7,21 @@ import os
 import torch
 
 
-def load_checkpoint(trainer):
-    if not os.path.exists(trainer.checkpoint_path):
-        return
+def read_checkpoint(path, device):
+    """The checkpoint's contents, or None when the run has none yet."""
+    if not os.path.exists(path):
+        return None
     # Not weights_only: torch 1.13's restricted unpickler refuses plain floats (the best score, the
     # budget's figures). The file is this run's own, written here or fetched from the store by its sha256.
-    state = torch.load(trainer.checkpoint_path, map_location=trainer.device)
+    return torch.load(path, map_location=device)
+
+
+def load_checkpoint(trainer):
+    """Continues from `trainer.saved` (read_checkpoint's, before the model and data were set up: the
+    budget's plan there chose the side and batch)."""
+    state = trainer.saved
+    if state is None:
+        return
     trainer.model.load_state_dict(state["model"])
     trainer.optimizer.load_state_dict(state["optimizer"])
     trainer.scheduler.load_state_dict(state["scheduler"])
@@ -22,13 +31,13 @@ def load_checkpoint(trainer):
     torch.set_rng_state(state["rng"])
     if state.get("budget"):
         # The plan of the first attempt stands: its schedule is the one the checkpoint continues.
-        trainer.budget = state["budget"]
         trainer.set_epochs(trainer.budget.get("replanned", trainer.budget)["epochs"])
         trainer.scheduler.load_state_dict(state["scheduler"])
     if state.get("best"):
         trainer.best.epoch, trainer.best.score = state["best"]["epoch"], state["best"]["score"]
         trainer.best.state = state["best"]["state"]
         trainer.best.probabilities = state["best"]["probabilities"]
+    trainer.saved = None  # the weights are loaded: the copy need not stay in memory
 
 
 def save_checkpoint(trainer, epoch):

@@ -1,5 +1,5 @@
 """The recipe's run-level choices: keeping the best epoch by the validation metric (with early stopping),
-horizontal flips as augmentation, how many epochs a time budget allows on this host, and a sweep's rungs."""
+horizontal flips as augmentation, and a sweep's rungs. (What a time budget chooses is budget.py's.)"""
 
 import copy
 import json
@@ -9,8 +9,6 @@ import sys
 import time
 
 import torch
-
-from optim import build_optimizer
 
 SELECTION_METRICS = ("MEAN_TOP1", "MEAN_ACSA")
 
@@ -61,74 +59,6 @@ def flip_batch(images, generator):
     index = flip.nonzero().flatten().to(images.device)
     flipped[index] = images[index].flip(3)
     return flipped
-
-
-def budget_epochs(budget_seconds, elapsed_seconds, seconds_per_step, steps_per_epoch, side_images, images_per_second, max_epochs):
-    """Epochs that fit in what is left of the budget, and the figures the choice came from. An epoch is its
-    training steps plus the side passes (BatchNorm calibration and validation, forward only: about a third
-    of a training step per image); the export keeps a reserve of 3 % of the budget, at least 5 s. An epoch
-    of which at least 85 % fits is taken: the estimate errs long (the probe's steps include warm-up), and
-    the deadline still ends the run in time if it does not."""
-    reserve = max(5.0, 0.03 * budget_seconds)
-    side_seconds = side_images / max(3 * images_per_second, 1e-9)
-    epoch_seconds = steps_per_epoch * seconds_per_step + side_seconds
-    available = budget_seconds - elapsed_seconds - reserve
-    fits = available / epoch_seconds
-    epochs = int(max(1, min(max_epochs, math.floor(fits + 0.15))))
-    return epochs, {
-        "seconds": budget_seconds,
-        "elapsedBeforeTraining": round(elapsed_seconds, 2),
-        "secondsPerStep": round(seconds_per_step, 4),
-        "epochSeconds": round(epoch_seconds, 2),
-        "sideSeconds": round(side_seconds, 2),
-        "reserveSeconds": round(reserve, 1),
-        "epochs": epochs,
-        "reason": f"{available:.0f} s left after setup and a {reserve:.0f} s export reserve, at {epoch_seconds:.1f} s an epoch on this host: "
-        f"{epochs} epoch(s)" + (f" (capped at {max_epochs})" if math.floor(fits + 0.15) > max_epochs else ""),
-    }
-
-
-def replan_epochs(budget, epochs_done, elapsed_seconds, epoch_seconds, max_epochs):
-    """After an epoch: the epochs that fit by what the epochs so far really took (`epoch_seconds`, their
-    median: the probe's estimate, or one epoch, can be off when another process shares the CPUs), never
-    fewer than already ran. Returns the epochs and the record of the re-plan."""
-    left = budget["seconds"] - budget["reserveSeconds"] - elapsed_seconds
-    more = max(0, math.floor(left / max(epoch_seconds, 1e-9) + 0.15))
-    epochs = int(min(max_epochs, max(epochs_done, epochs_done + more)))
-    return epochs, {
-        "afterEpoch": epochs_done,
-        "measuredEpochSeconds": round(epoch_seconds, 2),
-        "epochs": epochs,
-        "reason": f"after epoch {epochs_done}: an epoch takes {epoch_seconds:.1f} s (median so far; estimated {budget['epochSeconds']:.1f} s); "
-        f"{left:.0f} s left: {epochs} epoch(s) in all, the learning-rate schedule stretched to match",
-    }
-
-
-def measure_training_speed(trainer, steps=6):
-    """Seconds per training step and images per second on this host: a few steps on a copy of the
-    model (the run's own weights and optimizer are untouched). The first step pays for allocations and
-    kernel selection; the median of the rest is the steady state."""
-    model = copy.deepcopy(trainer.model)
-    optimizer = build_optimizer(model, trainer.hyper["learningRate"], trainer.hyper["weightDecay"])
-    model.train()
-    times, images = [], 0
-    for step, (pixels, targets) in enumerate(trainer.train_loader):
-        if step >= min(steps, trainer.steps_per_epoch):
-            break
-        begun = time.perf_counter()
-        batch = trainer.to_device(pixels)
-        with trainer.autocast():
-            loss = trainer.loss(model(batch), targets)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if trainer.device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - begun)
-        images += batch.shape[0]
-    steady = sorted(times[1:] or times)
-    per_step = steady[len(steady) // 2]
-    return per_step, (images / len(times)) / per_step
 
 
 def await_rung(run_dir, epoch, timeout_seconds, check_parent):

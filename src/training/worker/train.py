@@ -23,14 +23,15 @@ import torch  # noqa: E402
 from batches import CachedBatches, build_loaders  # noqa: E402
 from config import ConfigError, check_config, choose_device, data_loader_workers, read_items, seed_everything  # noqa: E402
 from cache import CacheError, PixelCache  # noqa: E402
-from checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from checkpoint import load_checkpoint, read_checkpoint, save_checkpoint  # noqa: E402
 from events import Events  # noqa: E402
 from export import write_artifact  # noqa: E402
 from models import FashionNet  # noqa: E402
 from weights import WeightsError, WeightsStore  # noqa: E402
-from optim import build_optimizer, build_scheduler, stretch_schedule  # noqa: E402
+from optim import build_optimizer, build_scheduler  # noqa: E402
 from presets import normalise  # noqa: E402
-from recipe import BestEpoch, await_rung, budget_epochs, flip_batch, measure_training_speed, replan_epochs  # noqa: E402
+from budget import SHAPE_KEYS, choose_shape, plan_epochs, replan  # noqa: E402
+from recipe import BestEpoch, await_rung, flip_batch  # noqa: E402
 from scoring import calibrate_batchnorm, class_frequencies, evaluate, read_teacher, soft_cross_entropy  # noqa: E402
 from transforms import BatchCutMix, BatchMixUp  # noqa: E402
 
@@ -53,30 +54,16 @@ class Trainer:
         p = config["preprocess"]
         self.mean = torch.tensor(p["mean"], dtype=torch.float32, device=self.device)
         self.std = torch.tensor(p["std"], dtype=torch.float32, device=self.device)
-        # Every image is decoded, cropped and letterboxed once per spec, ever; training reads uint8 rows.
-        self.cache = PixelCache(config.get("cacheDir") or os.path.join(self.run_dir, "cache"), p["size"], p["padValue"])
-        rows, self.cache_summary = self.cache.prepare(
-            self.train_items + self.val_items,
-            processes=len(os.sched_getaffinity(0)),
-            on_progress=lambda done, total: events.emit("preparing", done=done, total=total),
-            on_wait=lambda: events.emit("preparing", done=0, total=None, waiting=True),
-        )
-        events.emit("cache", **self.cache_summary)
-        # The rows this run uses, not the file's current length: another run may be appending rows it
-        # has not committed (and a later recovery may cut them), so the file's size is no promise.
-        shape = (int(rows.max()) + 1, p["size"], p["size"], 3)
-        train_rows, val_rows = rows[: len(self.train_items)], rows[len(self.train_items) :]
+        self.checkpoint_path = os.path.join(self.run_dir, "checkpoint.pt")
+        # A resumed run continues its first attempt's plan, the side and batch it chose included.
+        self.saved = read_checkpoint(self.checkpoint_path, self.device) if config.get("resume") else None
+        self.budget = self.saved.get("budget") if self.saved else None
 
         # Distillation: the teacher's probabilities per item (computed once by the platform), softened
         # by the temperature, travel with the labels through CutMix.
         teacher = config.get("teacher")
         self.distill = (teacher["temperature"], teacher["alpha"]) if teacher else None
         teacher_rows = read_teacher(teacher, self.class_counts) if teacher else None
-
-        def batches(chosen, chosen_rows, copies=0):
-            labels = [i["labels"] for i in chosen]
-            extra = [t[[teacher_rows["index"][i["id"]] for i in chosen]] for t in teacher_rows["targets"]] if teacher_rows else ()
-            return CachedBatches(self.cache.pixels_path, shape, chosen_rows, labels, self.class_counts, copies, hyper["cutmixAlpha"], hyper["seed"], extra)
 
         # Reported with the "started" event, right after the model is built.
         self.warnings = []
@@ -110,6 +97,28 @@ class Trainer:
         ]
         self.log_priors = [(f.clamp_min(1) / total).log().to(self.device) if hyper["logitAdjustment"] else None for f in frequencies]
 
+        if hyper.get("timeBudgetSeconds"):
+            self.choose_shape()
+        p = config["preprocess"]
+        # Every image is decoded, cropped and letterboxed once per spec, ever; training reads uint8 rows.
+        self.cache = PixelCache(config.get("cacheDir") or os.path.join(self.run_dir, "cache"), p["size"], p["padValue"])
+        rows, self.cache_summary = self.cache.prepare(
+            self.train_items + self.val_items,
+            processes=len(os.sched_getaffinity(0)),
+            on_progress=lambda done, total: events.emit("preparing", done=done, total=total),
+            on_wait=lambda: events.emit("preparing", done=0, total=None, waiting=True),
+        )
+        events.emit("cache", **self.cache_summary)
+        # The rows this run uses, not the file's current length: another run may be appending rows it
+        # has not committed (and a later recovery may cut them), so the file's size is no promise.
+        shape = (int(rows.max()) + 1, p["size"], p["size"], 3)
+        train_rows, val_rows = rows[: len(self.train_items)], rows[len(self.train_items) :]
+
+        def batches(chosen, chosen_rows, copies=0):
+            labels = [i["labels"] for i in chosen]
+            extra = [t[[teacher_rows["index"][i["id"]] for i in chosen]] for t in teacher_rows["targets"]] if teacher_rows else ()
+            return CachedBatches(self.cache.pixels_path, shape, chosen_rows, labels, self.class_counts, copies, hyper["cutmixAlpha"], hyper["seed"], extra)
+
         self.workers = data_loader_workers(hyper.get("dataLoaderWorkers"), self.device)
         self.train_loader, self.val_loader, self.calibration_loader, generator = build_loaders(
             hyper, batches, (self.train_items, train_rows), (self.val_items, val_rows), frequencies, self.workers, self.device.type == "cuda"
@@ -126,12 +135,10 @@ class Trainer:
         self.cutmix = BatchCutMix(hyper["cutmixAlpha"], hyper["cutmixProbability"], generator) if hyper["cutmix"] == "online" else None
         mixup = hyper.get("mixupProbability", 0)
         self.mixup = BatchMixUp(hyper.get("mixupAlpha", 0.2), mixup, torch.Generator().manual_seed(hyper["seed"] + 3)) if mixup > 0 else None
-        self.checkpoint_path = os.path.join(self.run_dir, "checkpoint.pt")
         self.start_epoch = 0
         self.epochs = hyper["epochs"]
         self.flip_generator = torch.Generator().manual_seed(hyper["seed"] + 2) if hyper.get("horizontalFlip") else None
         self.best = BestEpoch(hyper.get("selectionMetric", "MEAN_TOP1"), hyper.get("earlyStoppingPatience", 0))
-        self.budget = None
         self.deadline = None
         self.stopped = None
         # A sweep's trial waits for a verdict after these epochs (ASHA rungs).
@@ -175,25 +182,25 @@ class Trainer:
         self.total_steps = self.steps_per_epoch * epochs
         self.scheduler = build_scheduler(self.optimizer, self.total_steps, self.hyper["warmupFraction"])
 
+    def choose_shape(self):
+        """With a time budget, before any image is decoded: the side and the batch (budget.py), applied to
+        the hyperparameters and the preprocessing, so model.json declares the side trained at. A resumed
+        run keeps its first attempt's choice."""
+        hyper = self.hyper
+        self.shape = choose_shape(self, STARTED) if self.budget is None else {k: self.budget[k] for k in SHAPE_KEYS if k in self.budget}
+        hyper["imageSize"] = self.config["preprocess"]["size"] = self.shape.get("imageSize", hyper["imageSize"])
+        hyper["batchSize"] = self.shape.get("batchSize", hyper["batchSize"])
+        hyper["learningRate"] = self.shape.get("learningRate", hyper["learningRate"])
+
     def plan_budget(self):
-        """With a time budget: the run takes as many epochs (at most hyper["epochs"]) as fit in the budget,
-        from this host's measured speed; it stops at the budget in any case."""
-        per_step, images_per_second = measure_training_speed(self)
-        side = len(self.val_items) + min(self.hyper.get("bnCalibrationImages", 1024), len(self.train_items))
-        elapsed = time.perf_counter() - STARTED
-        epochs, self.budget = budget_epochs(
-            self.hyper["timeBudgetSeconds"], elapsed, per_step, self.steps_per_epoch, side, images_per_second, self.hyper["epochs"]
-        )
+        """With a time budget: as many epochs (at most hyper["epochs"]) as fit, from this host's speed at
+        the chosen side and batch; the run stops at the budget in any case."""
+        epochs, plan = plan_epochs(self, STARTED)
+        self.budget = {**self.shape, **plan}
         self.set_epochs(epochs)
 
     def replan_budget(self, epochs_done, epoch_seconds):
-        """The budget's plan again after an epoch, from the median time of this attempt's epochs; the
-        schedule is stretched (or shrunk) to it."""
-        median = sorted(epoch_seconds)[len(epoch_seconds) // 2]
-        epochs, self.budget["replanned"] = replan_epochs(self.budget, epochs_done, time.perf_counter() - STARTED, median, self.hyper["epochs"])
-        if epochs != self.epochs:
-            self.epochs, self.total_steps = epochs, self.steps_per_epoch * epochs
-            stretch_schedule(self.scheduler, self.total_steps)
+        replan(self, STARTED, epochs_done, epoch_seconds)
         self.events.emit("progress", epoch=epochs_done, step=epochs_done * self.steps_per_epoch, totalSteps=self.total_steps, budget=self.budget)
 
     def set_backbone_trainable(self, trainable):

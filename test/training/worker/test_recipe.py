@@ -1,4 +1,4 @@
-"""The recipe's run-level choices: best-epoch restore, early stopping, flips, the budget's arithmetic, label smoothing."""
+"""The recipe's run-level choices: best-epoch restore, early stopping, flips, label smoothing, rungs."""
 
 import json
 import math
@@ -12,7 +12,7 @@ import unittest
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "src", "training", "worker"))
-from recipe import BestEpoch, await_rung, budget_epochs, flip_batch, replan_epochs, selection_score  # noqa: E402
+from recipe import BestEpoch, await_rung, flip_batch, selection_score  # noqa: E402
 from scoring import soft_cross_entropy  # noqa: E402
 
 
@@ -76,24 +76,6 @@ class FlipTest(unittest.TestCase):
         self.assertEqual(images[0, 0, 0, 0].item(), 0.0)  # the input batch itself is unchanged
 
 
-class BudgetTest(unittest.TestCase):
-    def test_epochs_that_fit_by_hand(self):
-        # 600 s budget, 40 s gone, 0.5 s a step, 100 steps an epoch, 900 side images at 120 images/s
-        # (forward at 3 x that): an epoch is 50 + 900 / 360 = 52.5 s; the reserve is max(5, 18) = 18 s;
-        # 542 s are left: 10.32 epochs fit, so 10.
-        epochs, plan = budget_epochs(600, 40, 0.5, 100, 900, 120, 100)
-        self.assertEqual(epochs, 10)
-        self.assertAlmostEqual(plan["epochSeconds"], 52.5)
-        self.assertEqual(plan["reserveSeconds"], 18.0)
-        self.assertIn("10 epoch(s)", plan["reason"])
-        # An epoch is taken once 85 % of it fits. 100 s, 5 s reserve: 95 / 52.5 = 1.81 epochs, 81 % of a
-        # second one: 1. 105 s: 100 / 52.5 = 1.90, 90 % of a second: 2.
-        self.assertEqual(budget_epochs(100, 0, 0.5, 100, 900, 120, 100)[0], 1)
-        self.assertEqual(budget_epochs(105, 0, 0.5, 100, 900, 120, 100)[0], 2)
-        self.assertEqual(budget_epochs(600, 40, 0.5, 100, 900, 120, 4)[0], 4)  # capped by the request
-        self.assertEqual(budget_epochs(30, 40, 0.5, 100, 900, 120, 100)[0], 1)  # never below one epoch
-
-
 class LabelSmoothingTest(unittest.TestCase):
     def test_matches_the_hand_computed_smoothed_cross_entropy(self):
         logits = torch.tensor([[2.0, 0.0, -1.0]])
@@ -104,26 +86,6 @@ class LabelSmoothingTest(unittest.TestCase):
         self.assertAlmostEqual(soft_cross_entropy(logits, target, smoothing=0.3).item(), expected, places=6)
         self.assertAlmostEqual(soft_cross_entropy(logits, target).item(), -log_p[0].item(), places=6)
         self.assertTrue(math.isfinite(soft_cross_entropy(logits, target, smoothing=0.5).item()))
-
-
-class ReplanTest(unittest.TestCase):
-    PLAN = {"seconds": 600, "reserveSeconds": 18, "epochSeconds": 24.8, "epochs": 23}
-
-    def test_slower_epochs_than_estimated_mean_fewer_epochs(self):
-        # 600 s budget, 18 s reserve, 40 s gone after epoch 1, which took 30 s: (600 - 18 - 40) / 30 = 18.07 -> 18 more.
-        epochs, record = replan_epochs(self.PLAN, 1, 40, 30, 100)
-        self.assertEqual(epochs, 19)
-        self.assertEqual(record["afterEpoch"], 1)
-        self.assertEqual(record["measuredEpochSeconds"], 30)
-        self.assertIn("estimated 24.8 s", record["reason"])
-        # Later epochs at 20 s: after epoch 5, 150 s gone, (600 - 18 - 150) / 20 = 21.6 -> 21 more.
-        self.assertEqual(replan_epochs(self.PLAN, 5, 150, 20, 100)[0], 26)
-
-    def test_never_below_what_ran_nor_above_the_cap(self):
-        self.assertEqual(replan_epochs(self.PLAN, 1, 590, 30, 100)[0], 1)
-        self.assertEqual(replan_epochs(self.PLAN, 1, 20, 1, 40)[0], 40)
-        # An epoch of which 85 % fits is taken: 0.87 of one more fits here.
-        self.assertEqual(replan_epochs(self.PLAN, 1, 556, 30, 100)[0], 2)
 
 
 class RungTest(unittest.TestCase):

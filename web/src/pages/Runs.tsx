@@ -299,7 +299,11 @@ export function RunPage({ id }: { id: string }) {
           </p>
         ))}
         {run.imageCache && <p data-testid="image-cache">{describeCache(run.imageCache)}</p>}
-        {run.budget && <p data-testid="budget">{`time budget ${run.budget.seconds} s: ${run.budget.reason}`}</p>}
+        {run.budget && (
+          <p data-testid="budget">
+            {`time budget ${run.budget.seconds} s: ${[run.budget.sizeReason, run.budget.batchReason, run.budget.reason].filter(Boolean).join('; ')}`}
+          </p>
+        )}
         {run.selection && (
           <p data-testid="selection">
             {`the artifact holds epoch ${run.selection.bestEpoch} of ${run.selection.epochsRun}, the best by ${run.selection.selectionMetric === 'MEAN_TOP1' ? 'mean top-1' : 'mean ACSA'} on VALIDATION${

@@ -28,5 +28,8 @@ export const startSweep: NonNullable<MutationResolvers['startSweep']> = (_parent
     metric,
     seed,
     options: trainingOptionsOf(input.options),
+    teacher: input.teacher
+      ? { ...nullsAsAbsent(input.teacher), ensembleId: parseId(input.teacher.ensembleId, 'ensemble'), compareWithoutTeacher: false }
+      : undefined,
   });
 };

@@ -2,7 +2,7 @@ import { requireRole } from '../../../auth/tokens.js';
 import type { MutationResolvers } from '../../generated/graphql.js';
 import { nullsAsAbsent } from '../absent.js';
 import { parseId } from '../ids.js';
-import { trainingOptionsOf } from '../trainingOptions.js';
+import { budgetOptionsOf, trainingOptionsOf } from '../trainingOptions.js';
 
 export const startTraining: NonNullable<MutationResolvers['startTraining']> = (_parent, { input }, { services, caller }) => {
   requireRole(caller, 'trainer', 'startTraining');
@@ -14,6 +14,6 @@ export const startTraining: NonNullable<MutationResolvers['startTraining']> = (_
     combos,
     folds,
     teacher: input.teacher ? { ...nullsAsAbsent(input.teacher), ensembleId: parseId(input.teacher.ensembleId, 'ensemble') } : undefined,
-    options: { ...trainingOptionsOf(input.options), ...(budget ? { timeBudgetSeconds: budget.seconds } : {}) },
+    options: { ...trainingOptionsOf(input.options), ...budgetOptionsOf(budget) },
   });
 };
