@@ -52,8 +52,9 @@ def choose_side(budget_seconds, elapsed_seconds, measure, sides, steps_per_epoch
     """The largest side at which `min_epochs` epochs still fit the budget (the smallest when none does),
     and the figures per side. `measure(side)` -> (seconds per step, images per second); sides are
     measured from the smallest up, and measuring stops at the first that does not fit (larger ones are
-    slower still). Epochs come first because they measured worth more than pixels: on the real garment
-    set 10 epochs at 64 px beat 3 by 0.11 Daily top-1, while 30 added nothing over 10."""
+    slower still). Epochs come first because they measured worth more than pixels: on the realistic
+    benchmark, in the same 30 minutes, 49 epochs at 64 px (best epoch 31) reached mean top-1 / ACSA
+    0.836 / 0.765 and 14 epochs at 160 px 0.719 / 0.580 (Embellishment still at its majority class)."""
     tried, chosen = [], sides[0]
     for side in sides:
         per_step, images_per_second = measure(side)
@@ -187,7 +188,7 @@ def choose_shape(trainer, started):
     if trainer.device.type == "cuda":
         batch, factor, record = choose_batch(batch, lambda b: measure_side(trainer, sides[0], b)[1], len(trainer.train_items) // 8)
     steps = int(min(train_steps({**hyper, "batchSize": batch}, len(trainer.train_items)), hyper.get("maxStepsPerEpoch") or math.inf))
-    min_epochs = min(hyper.get("budgetMinEpochs", 10), hyper["epochs"])
+    min_epochs = min(hyper.get("budgetMinEpochs", 30), hyper["epochs"])
     _, sizes = choose_side(
         hyper["timeBudgetSeconds"],
         lambda: time.perf_counter() - started,
