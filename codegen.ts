@@ -51,6 +51,13 @@ const config: CodegenConfig = {
           ModelArtifactConnection: '../resolvers/mappers.js#ModelArtifactConnectionRow',
           ApiTokenConnection: '../resolvers/mappers.js#ApiTokenConnectionRow',
           EvaluationReportConnection: '../resolvers/mappers.js#EvaluationReportConnectionRow',
+          Item: '../resolvers/mappers.js#ItemRow',
+          ItemConnection: '../resolvers/mappers.js#ItemConnectionRow',
+          ItemPrediction: '../resolvers/mappers.js#ItemPredictionRow',
+          ReportPrediction: '../resolvers/mappers.js#ReportPredictionRow',
+          ReportPredictionConnection: '../resolvers/mappers.js#ReportPredictionConnectionRow',
+          LabelIssueScan: '../resolvers/mappers.js#LabelIssueScanRow',
+          LabelIssue: '../resolvers/mappers.js#LabelIssueRow',
         },
         // Roles are stored in lowercase (reader, trainer, admin); the schema's capitals map to them here.
         enumValues: { Role: { READER: 'reader', TRAINER: 'trainer', ADMIN: 'admin' } },

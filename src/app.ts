@@ -17,6 +17,7 @@ import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { openPubSub } from './pubsub/postgresPubSub.js';
 import { EvaluationService } from './reports/evaluate.js';
+import { LabelReviewService } from './reports/labelReview.js';
 import { openArtifactStore } from './storage/artifactStore.js';
 import { CrossValidationService } from './training/crossValidation.js';
 import { DistillationService } from './training/distillation.js';
@@ -98,10 +99,11 @@ export async function openApp(config: AppConfig): Promise<App> {
   await training.interruptOrphans();
   training.startReaper();
   await sweepIncoming(config.dataDir);
+  const datasets = new DatasetService(db, config.imageLimits);
   const services: Services = {
     db,
     artifactStore,
-    datasets: new DatasetService(db),
+    datasets,
     importContext: { db, imageLimits: config.imageLimits, concurrency: config.importConcurrency },
     training,
     sweeps: new SweepService(db, training),
@@ -112,6 +114,7 @@ export async function openApp(config: AppConfig): Promise<App> {
     classify,
     evaluation,
     distillation,
+    labelReview: new LabelReviewService(db, datasets, classify, crossValidations),
     fitter: new EnsembleFitter(db, classify, ensembles, crossValidations),
     metrics,
     clientLimiter: new ClientLimiter(config.serving.maxClientConcurrency),

@@ -3,6 +3,7 @@
 // src/cli/, one file per group.
 import { Command } from 'commander';
 import { addDataCommands } from './cli/dataCommands.js';
+import { addLabelCommands } from './cli/labelCommands.js';
 import { addModelCommands } from './cli/modelCommands.js';
 import { addServerCommands } from './cli/serverCommands.js';
 import { addSweepCommands } from './cli/sweepCommands.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   addTrainingCommands(program);
   addSweepCommands(program);
   addModelCommands(program);
+  addLabelCommands(program);
   addServerCommands(program);
   return program;
 }

@@ -11,6 +11,7 @@ import type { ModelPool } from '../inference/models.js';
 import type { Metrics } from '../metrics.js';
 import type { PubSub } from '../pubsub/pubsub.js';
 import type { EvaluationService } from '../reports/evaluate.js';
+import type { LabelReviewService } from '../reports/labelReview.js';
 import type { ArtifactStore } from '../storage/artifactStore.js';
 import type { CrossValidationService } from '../training/crossValidation.js';
 import type { DistillationService } from '../training/distillation.js';
@@ -37,6 +38,8 @@ export interface Services {
   evaluation: EvaluationService;
   fitter: EnsembleFitter;
   distillation: DistillationService;
+  /** Likely mislabels: confident-learning scans, their review, and the reviewed dataset version. */
+  labelReview: LabelReviewService;
   metrics: Metrics;
   /** Classify requests in flight per client. */
   clientLimiter: ClientLimiter;

@@ -96,3 +96,37 @@ export async function paginate<T extends Positioned>(
     totalCount: count,
   };
 }
+
+const OFFSET_CURSOR_VERSION = 'o1';
+
+function decodeOffsetCursor(cursor: string): number {
+  const [version, offset] = Buffer.from(cursor, 'base64url').toString('utf8').split(':');
+  if (version !== OFFSET_CURSOR_VERSION || !/^\d+$/.test(offset ?? '')) {
+    throw new AppError(ErrorCode.BAD_USER_INPUT, `after must be a cursor this API gave (an edge's cursor or pageInfo.endCursor), got "${cursor}"`);
+  }
+  return Number(offset);
+}
+
+/** One page of rows that never change once written (a dataset's items, a report's predictions) in a
+ *  fixed order: positions are stable, so a cursor is the row's position. `find(skip, take)` reads rows. */
+export async function paginateByPosition<T>(
+  request: Omit<PageRequest, 'order'>,
+  find: (skip: number, take: number) => Promise<T[]>,
+  count: () => Promise<number>,
+): Promise<Page<T>> {
+  const { take } = pageQuery({ first: request.first });
+  const skip = request.after ? decodeOffsetCursor(request.after) + 1 : 0;
+  const rows = await find(skip, take);
+  const page = rows.slice(0, take - 1);
+  const edges = page.map((node, i) => ({ cursor: Buffer.from(`${OFFSET_CURSOR_VERSION}:${skip + i}`).toString('base64url'), node }));
+  return {
+    edges,
+    pageInfo: {
+      hasNextPage: rows.length > page.length,
+      hasPreviousPage: skip > 0,
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges.at(-1)?.cursor ?? null,
+    },
+    totalCount: count,
+  };
+}

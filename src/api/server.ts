@@ -13,11 +13,12 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { makeExecutableSchema } from '@graphql-tools/schema';
-import express, { type ErrorRequestHandler } from 'express';
+import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import { GraphQLError, type ValidationContext } from 'graphql';
 import type { App } from '../app.js';
 import { requireRole } from '../auth/tokens.js';
-import { cropPreview } from '../data/image.js';
+import { cropPreview, photoPreview } from '../data/image.js';
+import type { Item } from '../db/generated/client.js';
 import { PACKAGE_ROOT } from '../db/migrate.js';
 import { AppError, ErrorCode } from '../errors.js';
 import type { Context } from './context.js';
@@ -119,26 +120,36 @@ export async function startServer(app: App): Promise<RunningServer> {
       },
     }),
   );
-  // Item crops for the dashboard; the same read access as queries (a token may come as a header).
-  expressApp.get('/items/:id/crop.jpg', async (req, res) => {
-    try {
-      const caller = await app.services.tokens.authenticate(req.headers.authorization);
-      if (!config.anonymousRead) requireRole(caller, 'reader', 'item images');
-      const id = Number(req.params.id);
-      const item = Number.isSafeInteger(id) ? await app.services.db.item.findUnique({ where: { id }, include: { dataset: true } }) : null;
-      if (!item) {
-        sendError(res, ErrorCode.NOT_FOUND, `item ${req.params.id} does not exist`);
-        return;
+  // Item crops and photos for the dashboard; the same read access as queries (a token may come as a header).
+  const itemImage =
+    (make: (file: string, item: Item) => Promise<Buffer>): RequestHandler =>
+    async (req, res) => {
+      try {
+        const caller = await app.services.tokens.authenticate(req.headers.authorization);
+        if (!config.anonymousRead) requireRole(caller, 'reader', 'item images');
+        const id = Number(req.params.id);
+        const item = Number.isSafeInteger(id) ? await app.services.db.item.findUnique({ where: { id }, include: { dataset: true } }) : null;
+        if (!item) {
+          sendError(res, ErrorCode.NOT_FOUND, `item ${req.params.id} does not exist`);
+          return;
+        }
+        const jpeg = await make(path.join(item.dataset.imageRoot, item.imagePath), item);
+        res.type('image/jpeg').set('cache-control', 'max-age=3600').send(jpeg);
+      } catch (error) {
+        const known = error instanceof AppError;
+        if (!known) log.error({ err: error }, 'could not make an item image');
+        if (known) sendError(res, error.code, error.message);
+        else sendError(res, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error');
       }
-      const jpeg = await cropPreview(path.join(item.dataset.imageRoot, item.imagePath), item, 192, config.imageLimits);
-      res.type('image/jpeg').set('cache-control', 'max-age=3600').send(jpeg);
-    } catch (error) {
-      const known = error instanceof AppError;
-      if (!known) log.error({ err: error }, 'could not make an item crop');
-      if (known) sendError(res, error.code, error.message);
-      else sendError(res, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error');
-    }
-  });
+    };
+  expressApp.get(
+    '/items/:id/crop.jpg',
+    itemImage((file, item) => cropPreview(file, item, 192, config.imageLimits)),
+  );
+  expressApp.get(
+    '/items/:id/photo.jpg',
+    itemImage((file) => photoPreview(file, 480, config.imageLimits)),
+  );
   const webRoot = path.join(PACKAGE_ROOT, 'web', 'dist');
   if (existsSync(webRoot)) expressApp.use(express.static(webRoot));
 

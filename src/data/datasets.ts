@@ -1,8 +1,34 @@
 // Read side of datasets: listings, split sizes and the class distribution per task (the seed's EDA:
-// count and share of every class), computed by the database with one GROUP BY.
+// count and share of every class), computed by the database with one GROUP BY; the items themselves,
+// filtered for the dataset browser; and a reviewed version of a dataset (new labels, items left out).
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ImageLimits } from '../config.js';
 import type { Db } from '../db/client.js';
-import type { LabelSchemaSpec, Split, TaskSpec } from '../domain.js';
-import { notFound } from '../errors.js';
+import type { Prisma } from '../db/generated/client.js';
+import type { Bbox, LabelSchemaSpec, Split, TaskSpec } from '../domain.js';
+import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
+import { cropPreview } from './image.js';
+
+/** Which items to list; absent fields match every item. A bbox's side is its shorter one. */
+export interface ItemFilter {
+  split?: Split;
+  labels?: { task: number; classIndex: number }[];
+  minBboxSide?: number;
+  maxBboxSide?: number;
+}
+
+/** What a reviewed version changes: per item, new classes by task; items left out. */
+export interface VersionChanges {
+  name?: string;
+  relabel: Map<number, Map<number, number>>;
+  exclude: Set<number>;
+  /** Makes the version's identity (stored where an import keeps its CSV's sha256): e.g. the scan it came from. */
+  origin: string;
+}
+
+const ROWS_PER_INSERT = 1000;
 
 export interface ClassCount {
   index: number;
@@ -26,7 +52,10 @@ export function tasksOf(schema: { tasks: unknown }): TaskSpec[] {
 }
 
 export class DatasetService {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly imageLimits: ImageLimits,
+  ) {}
 
   list() {
     return this.db.dataset.findMany({ orderBy: { id: 'asc' } });
@@ -68,6 +97,121 @@ export class DatasetService {
         imbalanceRatio: present.length >= 2 ? Math.max(...present) / Math.min(...present) : null,
       };
     });
+  }
+
+  /** The ids of the items that match, in line order (the bbox sides are filtered here: a difference of
+   *  columns is no Prisma filter, and a dataset's boxes are a few numbers per item). */
+  async itemIds(datasetId: number, filter: ItemFilter = {}): Promise<number[]> {
+    const dataset = await this.get(datasetId);
+    const { tasks } = await this.labelSchema(dataset.labelSchemaId);
+    for (const { task, classIndex } of filter.labels ?? []) {
+      const spec = tasks[task];
+      if (!spec) throw badInput(`label task must be a task index from 0 to ${tasks.length - 1}, got ${task}`);
+      if (!(Number.isInteger(classIndex) && classIndex >= 0 && classIndex < spec.classes.length))
+        throw badInput(`label classIndex for ${spec.name} must be from 0 to ${spec.classes.length - 1}, got ${classIndex}`);
+    }
+    const rows = await this.db.item.findMany({
+      where: {
+        datasetId,
+        ...(filter.split ? { split: filter.split } : {}),
+        AND: (filter.labels ?? []).map((l) => ({ labels: { some: { task: l.task, classIndex: l.classIndex } } })),
+      },
+      select: { id: true, xmin: true, ymin: true, xmax: true, ymax: true },
+      orderBy: [{ line: 'asc' }, { id: 'asc' }],
+    });
+    const { minBboxSide: min, maxBboxSide: max } = filter;
+    return rows
+      .filter((r) => {
+        const side = Math.min(r.xmax - r.xmin, r.ymax - r.ymin);
+        return (min == null || side >= min) && (max == null || side <= max);
+      })
+      .map((r) => r.id);
+  }
+
+  /** Items by id, with their labels, in the order of `ids`. */
+  async items(ids: number[]) {
+    const rows = await this.db.item.findMany({ where: { id: { in: ids } }, include: { labels: { orderBy: { task: 'asc' } } } });
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return ids.map((id) => byId.get(id)!);
+  }
+
+  async item(id: number) {
+    const item = await this.db.item.findUnique({ where: { id }, include: { labels: { orderBy: { task: 'asc' } } } });
+    if (!item) throw notFound('item', id);
+    return item;
+  }
+
+  /** An item's photo bytes and box, to classify it. A photo that cannot be read says so without its path. */
+  async itemPhoto(id: number): Promise<{ image: Buffer; bbox: Bbox }> {
+    const item = await this.db.item.findUnique({ where: { id }, include: { dataset: true } });
+    if (!item) throw notFound('item', id);
+    try {
+      return { image: await readFile(path.join(item.dataset.imageRoot, item.imagePath)), bbox: item };
+    } catch {
+      throw new AppError(ErrorCode.UNAVAILABLE, `the photo of item ${id} cannot be read on this server (dataset ${item.datasetId}'s image folder)`);
+    }
+  }
+
+  /** The crop the models see of an item, as a JPEG fitting in side x side (dashboards, model cards). */
+  async itemCrop(id: number, side: number): Promise<Buffer> {
+    const { image, bbox } = await this.itemPhoto(id);
+    return cropPreview(image, bbox, side, this.imageLimits);
+  }
+
+  /** One matching item drawn at random. */
+  async randomItem(datasetId: number, filter: ItemFilter) {
+    const ids = await this.itemIds(datasetId, filter);
+    if (ids.length === 0) throw notFound('item matching the filter in dataset', datasetId);
+    return this.item(ids[Math.floor(Math.random() * ids.length)]!);
+  }
+
+  /** A new version of `parentId` in one transaction: the same items, photos and splits, relabelled and
+   *  with items left out as `changes` says. Returns the new dataset. */
+  async createVersion(tx: Prisma.TransactionClient, parentId: number, changes: VersionChanges) {
+    const started = performance.now();
+    const parent = await tx.dataset.findUniqueOrThrow({ where: { id: parentId } });
+    const items = await tx.item.findMany({ where: { datasetId: parentId }, include: { labels: true }, orderBy: { id: 'asc' } });
+    const kept = items.filter((i) => !changes.exclude.has(i.id));
+    const version = parent.version + 1;
+    const dataset = await tx.dataset.create({
+      data: {
+        name: changes.name?.trim() || `${parent.name.replace(/ v\d+$/, '')} v${version}`,
+        csvPath: parent.csvPath,
+        imageRoot: parent.imageRoot,
+        csvSha256: createHash('sha256').update(`${parent.csvSha256}\n${changes.origin}`).digest('hex'),
+        labelSchemaId: parent.labelSchemaId,
+        splitSeed: parent.splitSeed,
+        validationFraction: parent.validationFraction,
+        testFraction: parent.testFraction,
+        rankingMetric: parent.rankingMetric,
+        itemCount: kept.length,
+        rejectCount: 0,
+        importMs: 0,
+        version,
+        parentId,
+      },
+    });
+    for (let start = 0; start < kept.length; start += ROWS_PER_INSERT) {
+      const chunk = kept.slice(start, start + ROWS_PER_INSERT);
+      const created = await tx.item.createManyAndReturn({
+        data: chunk.map(({ id: _id, labels: _labels, datasetId: _dataset, ...item }) => ({ ...item, datasetId: dataset.id })),
+        select: { id: true, line: true },
+      });
+      // By line (one item per CSV line), not by position: RETURNING's order is no promise.
+      const idByLine = new Map(created.map((c) => [c.line, c.id]));
+      await tx.itemLabel.createMany({
+        data: chunk.flatMap((item) =>
+          item.labels.map((label) => ({
+            itemId: idByLine.get(item.line)!,
+            datasetId: dataset.id,
+            split: item.split,
+            task: label.task,
+            classIndex: changes.relabel.get(item.id)?.get(label.task) ?? label.classIndex,
+          })),
+        ),
+      });
+    }
+    return tx.dataset.update({ where: { id: dataset.id }, data: { importMs: Math.round(performance.now() - started) } });
   }
 
   rejects(datasetId: number, limit: number) {

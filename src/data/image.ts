@@ -218,13 +218,18 @@ export async function cropPreview(input: ImageInput, bbox: Bbox, side: number, l
   const source = await header(input, limits);
   const problem = bboxProblem(bbox, source.width, source.height);
   if (problem) throw new ImageError(problem);
+  return previewJpeg(open(input, limits).extract({ left: bbox.xmin, top: bbox.ymin, width: bbox.xmax - bbox.xmin, height: bbox.ymax - bbox.ymin }), side);
+}
+
+/** The whole photo, auto-oriented like the crops (so a bbox scales onto it), fitting in side x side. */
+export async function photoPreview(input: ImageInput, side: number, limits: ImageLimits): Promise<Buffer> {
+  await header(input, limits);
+  return previewJpeg(open(input, limits), side);
+}
+
+async function previewJpeg(image: Sharp, side: number): Promise<Buffer> {
   try {
-    return await open(input, limits)
-      .extract({ left: bbox.xmin, top: bbox.ymin, width: bbox.xmax - bbox.xmin, height: bbox.ymax - bbox.ymin })
-      .resize(side, side, { fit: 'inside' })
-      .flatten({ background: '#ffffff' })
-      .jpeg({ quality: 85 })
-      .toBuffer();
+    return await image.resize(side, side, { fit: 'inside' }).flatten({ background: '#ffffff' }).jpeg({ quality: 85 }).toBuffer();
   } catch (error) {
     throw describeSharpFailure(error);
   }

@@ -12,6 +12,7 @@ import type { ModelInfo } from '../inference/registry.js';
 import { COMPLIANCE_LIMIT_MB } from '../training/distillation.js';
 import type { EpochRecord, RunProgress } from '../training/runRecord.js';
 import { VERSION } from '../version.js';
+import { type GalleryCell, galleryHtml, loadGallery } from './cardGallery.js';
 import type { ReportMetrics } from './evaluate.js';
 import type { ReliabilityBin } from './metrics.js';
 import type { TaskScore } from './store.js';
@@ -38,6 +39,8 @@ export interface ModelCardData {
   members: { report: EvaluationReport; artifactName: string }[];
   cost: { sizeMB: number; parameterCount: number | null; cpuLatencyMs: number | null };
   compliance: { models: number; sizeMB: number; limitMB: number; cpuLatencyMs: number | null; compliant: boolean };
+  /** Per task (in `confusion`'s order): the worst confusions with a few crops each. */
+  gallery: GalleryCell[][];
 }
 
 /** Reads everything a card shows; throws NOT_FOUND for an unknown report. */
@@ -87,7 +90,8 @@ export async function loadModelCard(services: { db: Db; datasets: DatasetService
     cpuLatencyMs: cost.cpuLatencyMs,
     compliant: models.length === 1 && cost.sizeMB <= COMPLIANCE_LIMIT_MB && cost.cpuLatencyMs !== null,
   };
-  return { report, metrics, subject, datasetName: dataset.name, confusion, distribution, models, members, cost, compliance };
+  const gallery = await loadGallery(db, datasets, reportId, confusion);
+  return { report, metrics, subject, datasetName: dataset.name, confusion, distribution, models, members, cost, compliance, gallery };
 }
 
 export async function modelCardHtml(services: { db: Db; datasets: DatasetService }, reportId: number): Promise<string> {
@@ -242,7 +246,7 @@ function taskSection(data: ModelCardData, matrix: ConfusionMatrix): string {
         ` id="reliability-${matrix.task}" class="compact"`,
       )}<p class="note">Bins without items are left out of the table.</p>`
     : '<p class="note">Calibration comes with an evaluation report.</p>';
-  return `<section class="task" id="task-${matrix.task}"><h2>${escapeHtml(matrix.taskName)}</h2><div class="columns"><div><h3>Confusion matrix (counts; shade = share of the true class)</h3><div id="confusion-${matrix.task}">${confusionSvg(matrix)}</div></div><div><h3>Per class</h3>${perClass}${calibration}</div></div></section>`;
+  return `<section class="task" id="task-${matrix.task}"><h2>${escapeHtml(matrix.taskName)}</h2><div class="columns"><div><h3>Confusion matrix (counts; shade = share of the true class)</h3><div id="confusion-${matrix.task}">${confusionSvg(matrix)}</div>${galleryHtml(data.gallery[data.confusion.indexOf(matrix)] ?? [], classes, matrix.task, escapeHtml)}</div><div><h3>Per class</h3>${perClass}${calibration}</div></div></section>`;
 }
 
 function dataSection(data: ModelCardData): string {
@@ -367,6 +371,7 @@ table.compact td,table.compact th{padding:2px 6px;font-size:12.5px}table.facts t
 .muted,.note{color:#666}.note{font-size:12.5px}code{font-size:12px;word-break:break-all}
 #compliance{padding:8px 12px;border-radius:4px;margin:10px 0 0}#compliance.ok{background:#e7f5ea}#compliance.bad{background:#fbeaea}
 .headline{display:flex;gap:28px;margin-top:10px}.headline div{font-size:12px;color:#555}.headline b{display:block;font-size:22px;color:#222}
+.crops{display:flex;flex-wrap:wrap;gap:8px}.crop{margin:0;width:96px;font-size:11px;color:#555}.crop img{display:block;border:1px solid #dde3ec}.missing{width:96px;height:96px;background:#eee}
 @media print{body{background:#fff}section{break-inside:avoid}}
 `;
 

@@ -3,11 +3,11 @@
 import { readFile } from 'node:fs/promises';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
-import { createClient } from 'graphql-ws';
-import WebSocket from 'ws';
 import { loadClientConfig } from '../config.js';
 import { collect, walk } from './connections.js';
+import { followRunUpdates } from './follow.js';
 import {
+  ApplyLabelReviewDocument,
   type ArtifactFilter,
   ArtifactsPageDocument,
   CancelSweepDocument,
@@ -16,11 +16,14 @@ import {
   type CreateEnsembleInput,
   CrossValidationDocument,
   type DatasetFilter,
+  DatasetItemsPageDocument,
   DatasetsPageDocument,
   type EnsembleFilter,
   EnsemblesPageDocument,
   EvaluateDocument,
   type EvaluateInput,
+  FindLabelIssuesDocument,
+  type FindLabelIssuesInput,
   FitEnsembleDocument,
   type FitEnsembleInput,
   HealthDocument,
@@ -28,16 +31,20 @@ import {
   ImportDatasetDocument,
   type ImportDatasetInput,
   ImportModelDocument,
+  type ItemFilter,
+  type LabelDecision,
+  LabelIssueScanDocument,
   ModelCardDocument,
   ReportDocument,
   type ReportFilter,
+  ReportPredictionsPageDocument,
+  type ReportPredictionsPageQueryVariables,
   ReportsPageDocument,
+  ReviewLabelIssueDocument,
   RunDocument,
   type RunFieldsFragment,
   type RunFilter,
   RunsPageDocument,
-  RunUpdatedDocument,
-  type RunUpdatedSubscription,
   SaliencyDocument,
   StartSweepDocument,
   type StartSweepInput,
@@ -257,40 +264,8 @@ export class FashionHowClient {
   }
 
   /** The run's updates over graphql-ws until it ends; { ended: undefined } when the socket failed. */
-  private async followRun(id: string, deadline: number, onProgress?: (run: RunFieldsFragment) => void) {
-    const client = createClient({
-      url: this.webSocketEndpoint as string,
-      webSocketImpl: WebSocket,
-      lazy: true,
-      retryAttempts: 0,
-      connectionParams: this.token ? { authorization: `Bearer ${this.token}` } : {},
-    });
-    const updates = client.iterate<RunUpdatedSubscription>({ query: print(RunUpdatedDocument), variables: { id } });
-    let timedOut = false;
-    let last: RunFieldsFragment | undefined;
-    const timer = setTimeout(
-      () => {
-        timedOut = true;
-        void updates.return?.();
-      },
-      Math.max(0, deadline - Date.now()),
-    );
-    try {
-      for await (const result of updates) {
-        const error = result.errors?.[0];
-        if (error) throw new FashionHowError(String(error.extensions?.code ?? 'INTERNAL_SERVER_ERROR'), error.message, error.extensions ?? {});
-        last = result.data!.runUpdated;
-        onProgress?.(last);
-        if (!last.cancellable) return { ended: last };
-      }
-    } catch (error) {
-      // A GraphQL error is the answer; anything else is the socket failing, and polling takes over.
-      if (error instanceof FashionHowError) throw error;
-    } finally {
-      clearTimeout(timer);
-      await client.dispose();
-    }
-    return { ended: undefined, timedOut, last };
+  private followRun(id: string, deadline: number, onProgress?: (run: RunFieldsFragment) => void) {
+    return followRunUpdates(this.webSocketEndpoint as string, this.token, id, deadline, onProgress);
   }
 
   async createEnsemble(input: CreateEnsembleInput) {
@@ -308,6 +283,41 @@ export class FashionHowClient {
 
   async report(id: string) {
     return (await this.request(ReportDocument, { id })).report;
+  }
+
+  /** A dataset's items that match the filter, in line order, with their labels and crop URLs. */
+  iterateItems(datasetId: string, filter?: ItemFilter, options: Omit<PageOptions, 'order'> = {}) {
+    return walk(async (after) => (await this.request(DatasetItemsPageDocument, { datasetId, first: options.pageSize, after, filter })).dataset.items);
+  }
+
+  /** A report's predictions of one task (one confusion cell with trueClass and predictedClass), with their items. */
+  iterateReportPredictions(
+    reportId: string,
+    query: Omit<ReportPredictionsPageQueryVariables, 'reportId' | 'first' | 'after'>,
+    options: Omit<PageOptions, 'order'> = {},
+  ) {
+    return walk(
+      async (after) => (await this.request(ReportPredictionsPageDocument, { reportId, ...query, first: options.pageSize, after })).report.predictions,
+    );
+  }
+
+  /** Likely mislabels by confident learning, from a cross-validation's out-of-fold predictions or a model on a held-out split. */
+  async findLabelIssues(input: FindLabelIssuesInput) {
+    return (await this.request(FindLabelIssuesDocument, { input })).findLabelIssues;
+  }
+
+  /** A scan and its suspects (most suspect first within each task). */
+  async labelIssueScan(id: string, filter: { task?: number; decision?: LabelDecision; limit?: number; offset?: number } = {}) {
+    return (await this.request(LabelIssueScanDocument, { id, ...filter })).labelIssueScan;
+  }
+
+  async reviewLabelIssue(id: string, decision: LabelDecision, classIndex?: number) {
+    return (await this.request(ReviewLabelIssueDocument, { id, decision, classIndex })).reviewLabelIssue;
+  }
+
+  /** The reviewed labels as a new version of the dataset. */
+  async applyLabelReview(scanId: string, name?: string) {
+    return (await this.request(ApplyLabelReviewDocument, { scanId, name })).applyLabelReview;
   }
 
   /** The report's model card: one self-contained HTML document to save or share (the CLI's `report ID --html`). */

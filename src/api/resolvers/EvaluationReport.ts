@@ -3,6 +3,7 @@ import type { ReportMetrics } from '../../reports/evaluate.js';
 import { modelCardHtml } from '../../reports/modelCard.js';
 import type { TaskScore } from '../../reports/store.js';
 import type { EvaluationReportResolvers } from '../generated/graphql.js';
+import { paginateByPosition } from '../pagination.js';
 
 /** Worker reports hold { tasks: TaskScore[], meanTop1, meanAcsa }; evaluation reports hold ReportMetrics. */
 type Stored = (ReportMetrics | { source: 'training-worker'; tasks: TaskScore[]; meanTop1: number; meanAcsa: number }) & { source: string };
@@ -47,6 +48,35 @@ export const EvaluationReport: EvaluationReportResolvers = {
   },
   model: (row) => evaluation(row)?.model ?? null,
   confusionMatrices: (row, _args, { services }) => services.db.confusionMatrix.findMany({ where: { reportId: row.id }, orderBy: { task: 'asc' } }),
+  predictions: async (row, { task, trueClass, predictedClass, correct, orderBy, first, after }, { services }) => {
+    const matrix = await services.db.confusionMatrix.findFirst({ where: { reportId: row.id, task } });
+    if (!matrix) throw badInput(`report ${row.id} has no task ${task}`);
+    const classes = matrix.classes as string[];
+    const sameClass = { trueClass: { equals: services.db.reportPrediction.fields.predictedClass } };
+    const where = {
+      reportId: row.id,
+      task,
+      ...(trueClass != null ? { trueClass } : {}),
+      ...(predictedClass != null ? { predictedClass } : {}),
+      ...(correct === true ? sameClass : correct === false ? { NOT: sameClass } : {}),
+    };
+    // The loss is -ln of the true class's probability: by loss is by that probability, the other way round.
+    const order = {
+      CONFIDENCE_DESC: { confidence: 'desc' },
+      CONFIDENCE_ASC: { confidence: 'asc' },
+      LOSS_DESC: { trueProbability: 'asc' },
+      LOSS_ASC: { trueProbability: 'desc' },
+    } as const;
+    return paginateByPosition(
+      { first, after },
+      async (skip, take) =>
+        (await services.db.reportPrediction.findMany({ where, orderBy: [order[orderBy ?? 'CONFIDENCE_DESC'], { id: 'asc' }], skip, take })).map((p) => ({
+          ...p,
+          classes,
+        })),
+      () => services.db.reportPrediction.count({ where }),
+    );
+  },
   worstConfusions: async (row, { task, limit }, { services }) => {
     const matrix = await services.db.confusionMatrix.findFirst({ where: { reportId: row.id, task } });
     if (!matrix) return [];

@@ -1,8 +1,11 @@
-// An image in a GraphQL input: a multipart file part or base64 text, each within the image byte limit.
-// classify and saliency take images the same way.
+// An image in a GraphQL input: a multipart file part or base64 text, each within the image byte limit,
+// or a stored item (its photo and box). classify and saliency take images the same way.
 import type { AppConfig } from '../../config.js';
+import type { Bbox } from '../../domain.js';
 import { badInput } from '../../errors.js';
+import type { Services } from '../context.js';
 import { readUpload, type Upload } from '../uploads.js';
+import { parseId } from './ids.js';
 
 const BASE64 = /^[A-Za-z0-9+/=_-]*$/;
 
@@ -16,4 +19,22 @@ export async function imageBytes({ image, file }: { image?: string | null; file?
   const payload = image!.replace(/^data:[^,]*,/, '');
   if (!BASE64.test(payload)) throw badInput(`${where}: image must be base64 (optionally a data: URL)`);
   return Buffer.from(payload, 'base64');
+}
+
+interface ImageGiven {
+  image?: string | null;
+  file?: Upload | null;
+  itemId?: string | null;
+  bbox?: Bbox | null;
+}
+
+/** One image and its box, from bytes the client sent (with its bbox) or from a stored item. */
+export async function imageAndBox(given: ImageGiven, where: string, config: AppConfig, services: Services): Promise<{ image: Buffer; bbox: Bbox }> {
+  if (given.itemId != null) {
+    if (given.image != null || given.file != null) throw badInput(`${where}: give image, file or itemId, exactly one`);
+    const photo = await services.datasets.itemPhoto(parseId(given.itemId, 'item'));
+    return { image: photo.image, bbox: given.bbox ?? photo.bbox };
+  }
+  if (!given.bbox) throw badInput(`${where}: bbox is required with image or file`);
+  return { image: await imageBytes(given, where, config), bbox: given.bbox };
 }

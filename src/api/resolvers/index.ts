@@ -8,17 +8,23 @@ import { CrossValidation } from './CrossValidation.js';
 import { Dataset } from './Dataset.js';
 import { Ensemble } from './Ensemble.js';
 import { EvaluationReport } from './EvaluationReport.js';
+import { Item, ItemPrediction, ReportPrediction } from './Item.js';
+import { LabelIssue, LabelIssueScan } from './LabelIssue.js';
 import { LabelSchema } from './LabelSchema.js';
 import { ModelArtifact } from './ModelArtifact.js';
+import { applyLabelReview } from './Mutation/applyLabelReview.js';
 import { cancelRun } from './Mutation/cancelRun.js';
 import { cancelSweep } from './Mutation/cancelSweep.js';
 import { createEnsemble } from './Mutation/createEnsemble.js';
 import { createToken } from './Mutation/createToken.js';
 import { evaluate } from './Mutation/evaluate.js';
+import { findLabelIssues } from './Mutation/findLabelIssues.js';
 import { fitEnsemble } from './Mutation/fitEnsemble.js';
 import { importDataset } from './Mutation/importDataset.js';
 import { importModel } from './Mutation/importModel.js';
 import { resumeRun } from './Mutation/resumeRun.js';
+import { reviewLabelIssue } from './Mutation/reviewLabelIssue.js';
+import { reviewLabelIssues } from './Mutation/reviewLabelIssues.js';
 import { revokeToken } from './Mutation/revokeToken.js';
 import { setDefaultEnsemble } from './Mutation/setDefaultEnsemble.js';
 import { startSweep } from './Mutation/startSweep.js';
@@ -36,6 +42,10 @@ import { ensemble } from './Query/ensemble.js';
 import { ensembles } from './Query/ensembles.js';
 import { ensemblesConnection } from './Query/ensemblesConnection.js';
 import { health } from './Query/health.js';
+import { item } from './Query/item.js';
+import { labelIssueScan } from './Query/labelIssueScan.js';
+import { labelIssueScans } from './Query/labelIssueScans.js';
+import { randomItem } from './Query/randomItem.js';
 import { report } from './Query/report.js';
 import { reports } from './Query/reports.js';
 import { reportsConnection } from './Query/reportsConnection.js';
@@ -64,6 +74,10 @@ export const resolvers: Resolvers = {
     datasets,
     datasetsConnection,
     dataset,
+    item,
+    randomItem,
+    labelIssueScan,
+    labelIssueScans,
     runs,
     runsConnection,
     run,
@@ -100,6 +114,10 @@ export const resolvers: Resolvers = {
     createToken,
     revokeToken,
     evaluate,
+    findLabelIssues,
+    reviewLabelIssue,
+    reviewLabelIssues,
+    applyLabelReview,
   },
   Subscription: { runUpdated, runsUpdated, reportAdded },
   Role,
@@ -114,4 +132,9 @@ export const resolvers: Resolvers = {
   Ensemble,
   ClassifyResult,
   ConfusionMatrix,
+  Item,
+  ItemPrediction,
+  ReportPrediction,
+  LabelIssueScan,
+  LabelIssue,
 };

@@ -6,7 +6,12 @@ import type {
   Dataset,
   Ensemble,
   EvaluationReport,
+  Item,
+  ItemLabel,
+  LabelIssue,
+  LabelIssueScan,
   ModelArtifact,
+  ReportPrediction,
   Sweep,
   TrainingRun,
 } from '../../db/generated/client.js';
@@ -34,3 +39,13 @@ export type EnsembleConnectionRow = Page<EnsembleRow>;
 export type ModelArtifactConnectionRow = Page<ModelArtifactRow>;
 export type ApiTokenConnectionRow = Page<ApiTokenRow>;
 export type EvaluationReportConnectionRow = Page<EvaluationReportRow>;
+/** An item, with its labels when the query that read it included them. */
+export type ItemRow = Item & { labels?: ItemLabel[] };
+export type ItemConnectionRow = Page<ItemRow>;
+/** A report's prediction; `classes` names the task's classes (read once per page). */
+export type ReportPredictionRow = ReportPrediction & { classes: string[] };
+export type ReportPredictionConnectionRow = Page<ReportPredictionRow>;
+/** An item's prediction in one report. */
+export type ItemPredictionRow = ReportPredictionRow & { report: EvaluationReport };
+export type LabelIssueScanRow = LabelIssueScan;
+export type LabelIssueRow = LabelIssue;

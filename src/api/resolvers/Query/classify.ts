@@ -1,11 +1,11 @@
 import type { QueryResolvers } from '../../generated/graphql.js';
 import { parseId } from '../ids.js';
-import { imageBytes } from '../imageInput.js';
+import { imageAndBox } from '../imageInput.js';
 
 export const classify: NonNullable<QueryResolvers['classify']> = (_parent, { input }, { services, config, client }) =>
   services.clientLimiter.run(client, async () =>
     services.classify.classify({
-      images: await Promise.all(input.images.map(async (image, index) => ({ image: await imageBytes(image, `images[${index}]`, config), bbox: image.bbox }))),
+      images: await Promise.all(input.images.map((image, index) => imageAndBox(image, `images[${index}]`, config, services))),
       ensembleId: input.ensembleId ? parseId(input.ensembleId, 'ensemble') : undefined,
       artifactId: input.artifactId ? parseId(input.artifactId, 'artifact') : undefined,
       includeMembers: input.includeMembers ?? false,

@@ -2,14 +2,13 @@ import { saliency as explain } from '../../../inference/saliency.js';
 import type { QueryResolvers } from '../../generated/graphql.js';
 import { nullsAsAbsent } from '../absent.js';
 import { parseId } from '../ids.js';
-import { imageBytes } from '../imageInput.js';
+import { imageAndBox } from '../imageInput.js';
 
 export const saliency: NonNullable<QueryResolvers['saliency']> = async (_parent, { input }, { services, config, client }) => {
   // The occluded copies are model time like classify's images: the same per-client limit applies.
   return services.clientLimiter.run(client, async () => {
     const result = await explain(services.classify, {
-      image: await imageBytes(input, 'image', config),
-      bbox: input.bbox,
+      ...(await imageAndBox(input, 'image', config, services)),
       ensembleId: input.ensembleId ? parseId(input.ensembleId, 'ensemble') : undefined,
       artifactId: input.artifactId ? parseId(input.artifactId, 'artifact') : undefined,
       grid: nullsAsAbsent(input).grid,
