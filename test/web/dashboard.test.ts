@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, startServer } from '../../src/api/server.js';
@@ -41,6 +41,23 @@ async function visit(hash: string): Promise<{ page: Page; problems: string[] }> 
   return { page, problems };
 }
 
+/** The ids after `prefix` of the elements under `scope` whose test ids start with it, in page order (the tiles' item ids). */
+const idsOf = (scope: Locator, prefix: string) =>
+  scope
+    .locator(`[data-testid^="${prefix}"]`)
+    .evaluateAll(
+      (elements, p) => elements.map((e) => ((e as unknown as { getAttribute(name: string): string | null }).getAttribute('data-testid') ?? '').slice(p.length)),
+      prefix,
+    );
+
+/** The leading number of an element's text ("12 items" is 12). */
+const leadingNumber = async (locator: Locator) => Number.parseInt(((await locator.textContent()) ?? '').replace(/,/g, ''), 10);
+
+const pct = (value: number) => `${(value * 100).toFixed(1)}%`;
+
+/** expect.poll with room for a query and a render on a busy machine (its default is 1 s). */
+const eventually = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeout: 15_000 });
+
 beforeAll(async () => {
   app = await openTestApp(path.join(scratch.dir, 'data'));
   server = await startServer(app);
@@ -56,7 +73,9 @@ afterAll(async () => {
 describe('dashboard', () => {
   it('loads every page without console errors', async () => {
     const pages = ['datasets', 'runs', `runs/${fixture.runs[0]!.id}`, 'sweeps', `sweeps/${fixture.sweep.id}`, 'reports', `reports/${fixture.report.id}`];
-    for (const hash of [...pages, 'ensembles', 'compare', 'try']) {
+    const item = await app.services.db.item.findFirstOrThrow({ where: { datasetId: fixture.datasetId, split: 'VALIDATION' }, orderBy: { line: 'asc' } });
+    const itemPages = [`datasets/${fixture.datasetId}`, `items/${item.id}`, `try?item=${item.id}`, `labels/${fixture.labelScan.id}`];
+    for (const hash of [...pages, 'ensembles', 'compare', 'try', ...itemPages]) {
       const { page, problems } = await visit(hash);
       await page.waitForSelector('main h1');
       expect(problems, hash).toEqual([]);
@@ -573,5 +592,343 @@ describe('dashboard', () => {
     } finally {
       await app.services.db.trainingRun.delete({ where: { id: preparing.id } });
     }
+  });
+
+  it("opens a gallery of exactly the items behind a confusion-matrix cell, a class's row, a worst confusion and the errors", async () => {
+    const { db } = app.services;
+    const reportId = fixture.report.id;
+    const task = 0;
+    const matrix = await db.confusionMatrix.findFirstOrThrow({ where: { reportId, task } });
+    const rows = matrix.rows as number[][];
+    const classes = matrix.classes as string[];
+    const stored = (where: { trueClass?: number; predictedClass?: number }) => db.reportPrediction.findMany({ where: { reportId, task, ...where } });
+    const ids = (predictions: { itemId: number }[]) => predictions.map((p) => String(p.itemId)).sort();
+    const { page, problems } = await visit(`reports/${reportId}`);
+    const gallery = page.getByTestId('gallery');
+    const shown = () => idsOf(gallery, 'gallery-tile-');
+    const count = () => leadingNumber(gallery.getByTestId('gallery-count'));
+
+    // A cell: the fullest one off the diagonal (the commonest error), else the fullest one.
+    const cells = rows.flatMap((row, t) => row.map((n, p) => ({ t, p, n }))).filter((c) => c.n > 0);
+    const cell = [...cells].sort((a, b) => Number(a.t === a.p) - Number(b.t === b.p) || b.n - a.n)[0]!;
+    await page.getByTestId(`cell-${task}-${cell.t}-${cell.p}`).click();
+    await eventually(count).toBe(rows[cell.t]![cell.p]);
+    const inCell = await stored({ trueClass: cell.t, predictedClass: cell.p });
+    expect(inCell).toHaveLength(cell.n);
+    await eventually(async () => (await shown()).sort()).toEqual(ids(inCell));
+    // Most confident first by default; each tile says both classes with their probabilities.
+    const byId = new Map(inCell.map((p) => [String(p.itemId), p]));
+    const confidences = (await shown()).map((id) => byId.get(id)!.confidence);
+    expect(confidences).toEqual([...confidences].sort((a, b) => b - a));
+    for (const prediction of inCell) {
+      const tile = gallery.getByTestId(`gallery-tile-${prediction.itemId}`);
+      expect(await tile.getByTestId('tile-truth').textContent()).toBe(`true ${classes[cell.t]} ${pct(prediction.trueProbability)}`);
+      expect(await tile.getByTestId('tile-predicted').textContent()).toBe(`predicted ${classes[cell.p]} ${pct(prediction.confidence)}`);
+    }
+    // Sorted by loss, the worst first: the true class's probability, lowest first.
+    await gallery.getByTestId('gallery-order').selectOption('LOSS_DESC');
+    await eventually(async () => (await shown()).map((id) => byId.get(id)!.trueProbability)).toEqual(
+      inCell.map((p) => p.trueProbability).sort((a, b) => a - b),
+    );
+
+    // Hovering a tile shows the whole photo, the stored bbox drawn over it in the photo's own pixels.
+    const first = (await shown())[0]!;
+    const item = await db.item.findUniqueOrThrow({ where: { id: Number(first) } });
+    await gallery.getByTestId(`gallery-tile-${first}`).hover();
+    const popover = gallery.getByTestId('tile-photo');
+    const rect = popover.getByTestId('photo-bbox');
+    await rect.waitFor();
+    expect(await Promise.all(['x', 'y', 'width', 'height'].map(async (a) => Number(await rect.getAttribute(a))))).toEqual([
+      item.xmin,
+      item.ymin,
+      item.xmax - item.xmin,
+      item.ymax - item.ymin,
+    ]);
+    expect(await popover.locator('svg').getAttribute('viewBox')).toBe(`0 0 ${item.imageWidth} ${item.imageHeight}`);
+    const natural = () =>
+      popover.locator('img').evaluate((img) => {
+        const { naturalWidth, naturalHeight } = img as unknown as { naturalWidth: number; naturalHeight: number };
+        return [naturalWidth, naturalHeight];
+      });
+    await eventually(async () => (await natural())[0]).toBeGreaterThan(0);
+    const [w, h] = await natural();
+    expect(w! / h!).toBeCloseTo(item.imageWidth / item.imageHeight, 1);
+
+    // A class's row: every item of that true class, whatever was predicted.
+    await page.getByTestId(`class-${task}-${cell.t}`).click();
+    await eventually(count).toBe(rows[cell.t]!.reduce((a, b) => a + b, 0));
+    await eventually(async () => (await shown()).sort()).toEqual(ids(await stored({ trueClass: cell.t })));
+
+    // A worst confusion: the items of its cell.
+    const worst = page.getByTestId('worst').locator('button').first();
+    const worstItem = Number(((await worst.getAttribute('data-testid')) ?? '').replace('worst-', ''));
+    const { trueClass, predictedClass } = await db.reportPrediction.findFirstOrThrow({ where: { reportId, task, itemId: worstItem } });
+    expect(trueClass).not.toBe(predictedClass);
+    await worst.click();
+    await eventually(count).toBe(rows[trueClass]![predictedClass]);
+    await eventually(async () => (await shown()).sort()).toEqual(ids(await stored({ trueClass, predictedClass })));
+    expect(await shown()).toContain(String(worstItem));
+
+    // Every error of the task: off the diagonal.
+    await page.getByTestId('gallery-errors').click();
+    const errors = (await stored({})).filter((p) => p.trueClass !== p.predictedClass);
+    await eventually(count).toBe(rows.flat().reduce((a, b) => a + b, 0) - rows.reduce((sum, row, t) => sum + row[t]!, 0));
+    await eventually(async () => (await shown()).sort()).toEqual(ids(errors));
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('pages a gallery 24 tiles at a time, and says a run report holds no items', async () => {
+    const { db } = app.services;
+    // A report on every item (120), so that galleries run past a page; removed afterwards.
+    const everything = await app.services.evaluation.evaluate({ ensembleId: fixture.ensemble.id, datasetId: fixture.datasetId, split: 'ALL' });
+    try {
+      const matrix = await db.confusionMatrix.findFirstOrThrow({ where: { reportId: everything.id, task: 0 } });
+      const rows = matrix.rows as number[][];
+      const { page, problems } = await visit(`reports/${everything.id}`);
+      const gallery = page.getByTestId('gallery');
+      const shown = () => idsOf(gallery, 'gallery-tile-');
+      const readAll = async (expected: string[]) => {
+        await eventually(() => leadingNumber(gallery.getByTestId('gallery-count'))).toBe(expected.length);
+        await eventually(async () => (await shown()).length).toBe(Math.min(24, expected.length));
+        for (let pages = 1; pages * 24 < expected.length; pages++) {
+          expect(await gallery.getByText(`${pages * 24} of ${expected.length} shown`).count()).toBe(1);
+          await gallery.getByTestId('load-more').click();
+          await eventually(async () => (await shown()).length).toBe(Math.min((pages + 1) * 24, expected.length));
+        }
+        expect(await gallery.getByTestId('load-more').count()).toBe(0);
+        const all = await shown();
+        expect(new Set(all).size).toBe(all.length);
+        expect([...all].sort()).toEqual([...expected].sort());
+      };
+      const itemsOf = async (where: object) =>
+        (await db.reportPrediction.findMany({ where: { reportId: everything.id, task: 0, ...where } })).map((p) => String(p.itemId));
+      await page.getByTestId('gallery-all').click();
+      await readAll(await itemsOf({}));
+      const [fullest] = rows.flatMap((row, t) => row.map((n, p) => ({ t, p, n }))).sort((a, b) => b.n - a.n);
+      await page.getByTestId(`cell-0-${fullest!.t}-${fullest!.p}`).click();
+      await readAll(await itemsOf({ trueClass: fullest!.t, predictedClass: fullest!.p }));
+      expect(problems).toEqual([]);
+      await page.close();
+    } finally {
+      await db.evaluationReport.delete({ where: { id: everything.id } });
+    }
+
+    // A run's own validation report keeps counts only: the gallery says so and how to get the items.
+    const run = fixture.runs[0]!;
+    const own = (await db.evaluationReport.findMany({ where: { runId: run.id } })).find((r) => (r.metrics as { source?: string }).source === 'training-worker');
+    expect(own).toBeDefined();
+    expect(await db.reportPrediction.count({ where: { reportId: own!.id } })).toBe(0);
+    const { page, problems } = await visit(`reports/${own!.id}`);
+    await page.getByTestId('cell-0-0-0').click();
+    const notice = page.getByTestId('worker-report');
+    await notice.waitFor();
+    expect(await notice.textContent()).toContain(`fashion-how evaluate --run ${run.id}`);
+    expect(await page.getByTestId('gallery').locator('[data-testid^="gallery-tile-"]').count()).toBe(0);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it("filters the dataset browser's items as the database holds them, and opens an item with every stored prediction", async () => {
+    const { db } = app.services;
+    const dataset = await db.dataset.findUniqueOrThrow({ where: { id: fixture.datasetId } });
+    const { tasks } = await app.services.datasets.labelSchema(dataset.labelSchemaId);
+    const items = await db.item.findMany({ where: { datasetId: dataset.id }, include: { labels: true }, orderBy: { line: 'asc' } });
+    const idsIn = (list: { id: number }[]) => list.map((i) => String(i.id));
+    const { page, problems } = await visit(`datasets/${dataset.id}`);
+    const browse = page.getByTestId('item-browser');
+    const shown = () => idsOf(browse, 'item-tile-');
+    const count = () => leadingNumber(browse.getByTestId('items-count'));
+
+    // No filter: every item in CSV line order, 40 a page.
+    await eventually(count).toBe(items.length);
+    await eventually(shown).toEqual(idsIn(items.slice(0, 40)));
+    await browse.getByTestId('load-more').click();
+    await eventually(shown).toEqual(idsIn(items.slice(0, 80)));
+
+    // A split and a class of task 0: the items the database has with both.
+    const validation = items.filter((i) => i.split === 'VALIDATION');
+    const k = validation[0]!.labels.find((l) => l.task === 0)!.classIndex;
+    await browse.getByTestId('filter-split').selectOption('VALIDATION');
+    await browse.getByTestId('filter-task-0').selectOption(String(k));
+    const matching = await db.item.findMany({
+      where: { datasetId: dataset.id, split: 'VALIDATION', labels: { some: { task: 0, classIndex: k } } },
+      orderBy: { line: 'asc' },
+    });
+    expect(matching.length).toBeGreaterThan(0);
+    await eventually(shown).toEqual(idsIn(matching));
+    expect(await count()).toBe(matching.length);
+    for (const item of matching) {
+      const caption = (await browse.getByTestId(`item-tile-${item.id}`).textContent()) ?? '';
+      expect(caption).toContain('validation');
+      expect(caption).toContain(tasks[0]!.classes[k]!);
+    }
+
+    // The bbox's shorter side between two bounds (the middle half of the validation items').
+    await browse.getByTestId('filter-task-0').selectOption({ label: 'any' });
+    const side = (i: { xmin: number; ymin: number; xmax: number; ymax: number }) => Math.min(i.xmax - i.xmin, i.ymax - i.ymin);
+    const sides = validation.map(side).sort((a, b) => a - b);
+    const [min, max] = [sides[Math.floor(sides.length / 4)]!, sides[Math.floor((sides.length * 3) / 4)]!];
+    await browse.getByTestId('filter-min-side').fill(String(min));
+    await browse.getByTestId('filter-max-side').fill(String(max));
+    const sized = validation.filter((i) => side(i) >= min && side(i) <= max);
+    expect(sized.length).toBeGreaterThan(0);
+    expect(sized.length).toBeLessThan(validation.length);
+    await eventually(shown).toEqual(idsIn(sized));
+
+    // An item: its photo and box, its labels, and every stored prediction of it (right or wrong).
+    const item = sized[0]!;
+    await browse.getByTestId(`item-tile-${item.id}`).click();
+    await eventually(() => new URL(page.url()).hash).toBe(`#/items/${item.id}`);
+    const labels = page.getByTestId('item-labels');
+    await labels.waitFor();
+    const labelRows = await Promise.all((await labels.locator('tr').all()).map((tr) => tr.locator('td').allTextContents()));
+    expect(labelRows).toEqual([...item.labels].sort((a, b) => a.task - b.task).map((l) => [tasks[l.task]!.name, tasks[l.task]!.classes[l.classIndex]!]));
+    const rect = page.getByTestId(`photo-${item.id}`).getByTestId('photo-bbox');
+    expect(await Promise.all(['x', 'y', 'width', 'height'].map(async (a) => Number(await rect.getAttribute(a))))).toEqual([
+      item.xmin,
+      item.ymin,
+      item.xmax - item.xmin,
+      item.ymax - item.ymin,
+    ]);
+    const predictions = await db.reportPrediction.findMany({ where: { itemId: item.id } });
+    expect(predictions.length).toBeGreaterThan(0); // the fixture's report and its members' scored every validation item
+    expect(await page.getByTestId('item-predictions').locator('tbody tr').count()).toBe(predictions.length);
+    for (const p of predictions) {
+      const text = (await page.getByTestId(`prediction-${p.reportId}-${p.task}`).textContent()) ?? '';
+      expect(text).toContain(`${tasks[p.task]!.classes[p.predictedClass]!} (${pct(p.confidence)})`);
+      expect(text.includes('✔'), `report ${p.reportId} task ${p.task}`).toBe(p.predictedClass === p.trueClass);
+    }
+    expect(await page.getByTestId('item-right').textContent()).toBe(
+      `right in ${predictions.filter((p) => p.predictedClass === p.trueClass).length} of ${predictions.length} stored predictions`,
+    );
+    expect(await page.getByTestId('try-item').getAttribute('href')).toBe(`#/try?item=${item.id}`);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('classifies a picked item on the Try it page by its id, with its true labels beside the answer', async () => {
+    const { db } = app.services;
+    const dataset = await db.dataset.findUniqueOrThrow({ where: { id: fixture.datasetId } });
+    const { tasks } = await app.services.datasets.labelSchema(dataset.labelSchemaId);
+    const validation = await db.item.findMany({ where: { datasetId: dataset.id, split: 'VALIDATION' }, include: { labels: true }, orderBy: { line: 'asc' } });
+    const item = validation[1]!;
+    const { page, problems } = await visit('try');
+    // Unfolded, the picker shows the first dataset's validation items.
+    await page.getByTestId('pick-open').click();
+    await page.getByTestId(`pick-${item.id}`).click();
+    await eventually(() => page.getByTestId('picked-item').textContent()).toContain(`item #${item.id}`);
+    const sent = page.waitForRequest((r) => r.url().endsWith('/graphql') && (r.postData() ?? '').includes('classify('));
+    await page.getByRole('button', { name: 'Classify' }).click();
+    const prediction = page.getByTestId('prediction');
+    await prediction.waitFor();
+    // The item went by id, its own box left to the server: no image bytes.
+    expect(JSON.parse((await sent).postData()!).variables.input.images).toEqual([{ itemId: String(item.id) }]);
+
+    // The server's answer for that photo and box, asked here directly.
+    const bytes = await readFile(path.join(dataset.imageRoot, item.imagePath));
+    const direct = await app.services.classify.classify({
+      images: [{ image: bytes, bbox: { xmin: item.xmin, ymin: item.ymin, xmax: item.xmax, ymax: item.ymax } }],
+    });
+    const best = direct.results[0]!.map((t) => t.probabilities.indexOf(Math.max(...t.probabilities)));
+    expect((await prediction.locator('h2').allTextContents()).slice(1)).toEqual(
+      direct.results[0]!.map((t, i) => `${t.task}: ${t.classes[best[i]!]} (${pct(t.probabilities[best[i]!]!)})`),
+    );
+    for (const [t, task] of tasks.entries()) {
+      const truth = item.labels.find((l) => l.task === t)!.classIndex;
+      const right = direct.results[0]![t]!.classes[best[t]!] === task.classes[truth];
+      expect(await page.getByTestId(`truth-${t}`).textContent()).toBe(`true: ${task.classes[truth]} ${right ? '✔ right' : '✘ wrong'}`);
+    }
+
+    // A random one of a class of task 0 (another class than the picked item's, so the new pick shows).
+    const own = item.labels.find((l) => l.task === 0)!.classIndex;
+    const k = validation.map((i) => i.labels.find((l) => l.task === 0)!.classIndex).find((c) => c !== own) ?? own;
+    await page.getByTestId('random-task').selectOption('0');
+    await page.getByTestId('random-class').selectOption(String(k));
+    await page.getByTestId('random-item').click();
+    const pickedId = async () => Number(((await page.getByTestId('picked-item').locator('a').getAttribute('href')) ?? '').replace('#/items/', ''));
+    const pickedClass = async () => {
+      const id = await pickedId();
+      return validation.find((i) => i.id === id)?.labels.find((l) => l.task === 0)?.classIndex;
+    };
+    await eventually(pickedClass).toBe(k);
+    // The answer of the other item is gone until this one is classified.
+    expect(await page.getByTestId('prediction').count()).toBe(0);
+    expect(problems).toEqual([]);
+    await page.close();
+
+    // From the item view's link: #/try?item=ID starts from that item.
+    const linked = await visit(`try?item=${item.id}`);
+    await eventually(() => linked.page.getByTestId('picked-item').textContent()).toContain(`item #${item.id}`);
+    expect(linked.problems).toEqual([]);
+    await linked.page.close();
+  });
+
+  it('reviews suspect labels with a trainer token and applies them as a new version of the dataset', async () => {
+    const { db } = app.services;
+    const scanId = fixture.labelScan.id;
+    const issues = await db.labelIssue.findMany({ where: { scanId }, orderBy: [{ task: 'asc' }, { rank: 'asc' }] });
+    expect(issues.length).toBeGreaterThan(0);
+    const task = issues[0]!.task;
+    const ofTask = issues.filter((i) => i.task === task);
+    const dataset = await db.dataset.findUniqueOrThrow({ where: { id: fixture.datasetId } });
+    const { tasks } = await app.services.datasets.labelSchema(dataset.labelSchemaId);
+    const { page, problems } = await visit(`labels/${scanId}`);
+    await page.getByLabel('API token').fill(fixture.trainer);
+    await page.getByRole('button', { name: 'Use token' }).click();
+    if (task !== 0) await page.getByRole('button', { name: new RegExp(`^${tasks[task]!.name} \\(`) }).click();
+    const table = page.getByTestId('issues');
+    await eventually(() => idsOf(table, 'issue-')).toEqual(ofTask.slice(0, 50).map((i) => String(i.id)));
+    const first = table.getByTestId(`issue-${ofTask[0]!.id}`);
+    expect(await first.textContent()).toContain(`${tasks[task]!.classes[ofTask[0]!.givenClass]} (${pct(ofTask[0]!.selfConfidence)})`);
+
+    // Relabel the first (to a class that is neither given nor suggested, where there is one), exclude the second, keep the third.
+    const K = tasks[task]!.classes.length;
+    const to = [...Array(K).keys()].find((c) => c !== ofTask[0]!.givenClass && c !== ofTask[0]!.suggestedClass) ?? ofTask[0]!.suggestedClass;
+    await first.getByTestId('relabel-to').selectOption(String(to));
+    await first.getByTestId('relabel').click();
+    await eventually(() => first.getByTestId('decision').textContent()).toBe(`relabelled to ${tasks[task]!.classes[to]}`);
+    const decided: Record<string, string> = { [ofTask[0]!.id]: 'RELABEL' };
+    if (ofTask[1]) {
+      await table.getByTestId(`issue-${ofTask[1].id}`).getByTestId('exclude').click();
+      await eventually(() => table.getByTestId(`issue-${ofTask[1]!.id}`).getByTestId('decision').textContent()).toBe('excluded');
+      decided[ofTask[1].id] = 'EXCLUDE';
+    }
+    if (ofTask[2]) {
+      await table.getByTestId(`issue-${ofTask[2].id}`).getByTestId('keep').click();
+      await eventually(() => table.getByTestId(`issue-${ofTask[2]!.id}`).getByTestId('decision').textContent()).toBe('kept');
+      decided[ofTask[2].id] = 'KEEP';
+    }
+    const stored = await db.labelIssue.findMany({ where: { id: { in: Object.keys(decided).map(Number) } } });
+    expect(Object.fromEntries(stored.map((i) => [String(i.id), i.decision]))).toEqual(decided);
+    expect(stored.find((i) => i.id === ofTask[0]!.id)!.relabelTo).toBe(to);
+
+    // Apply: a new version, linked, with the relabelled item's new class and without the excluded one.
+    await page.getByTestId('apply-review').click();
+    const link = page.getByTestId('reviewed-dataset');
+    await link.waitFor({ timeout: 30_000 });
+    const version = await db.dataset.findFirstOrThrow({ where: { parentId: dataset.id } });
+    expect(await link.getAttribute('href')).toBe(`#/datasets/${version.id}`);
+    expect(version.version).toBe(dataset.version + 1);
+    const excluded = ofTask[1] ? 1 : 0;
+    expect(version.itemCount).toBe(dataset.itemCount - excluded);
+    const line = async (itemId: number) => (await db.item.findUniqueOrThrow({ where: { id: itemId } })).line;
+    const relabelled = await db.item.findFirstOrThrow({ where: { datasetId: version.id, line: await line(ofTask[0]!.itemId) }, include: { labels: true } });
+    expect(relabelled.labels.find((l) => l.task === task)!.classIndex).toBe(to);
+    if (ofTask[1]) expect(await db.item.count({ where: { datasetId: version.id, line: await line(ofTask[1].itemId) } })).toBe(0);
+    // Decided for good: the buttons are off.
+    expect(await first.getByTestId('keep').isDisabled()).toBe(true);
+
+    // The new version's page says where it came from; the original lists the scan as applied.
+    const versionPage = await visit(`datasets/${version.id}`);
+    await versionPage.page.locator('main h1').waitFor();
+    expect(await versionPage.page.locator('main').textContent()).toContain(`made from ${dataset.name} by a label review`);
+    await versionPage.page.close();
+    const original = await visit(`datasets/${dataset.id}`);
+    await original.page.getByTestId('label-scans').waitFor();
+    expect(await original.page.getByTestId('label-scans').textContent()).toContain(version.name);
+    await original.page.close();
+    expect(problems).toEqual([]);
+    await page.close();
   });
 });

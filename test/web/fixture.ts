@@ -1,5 +1,5 @@
 // A database the dashboard can show: a synthetic dataset, two finished tiny runs, their ensemble and
-// its evaluation report, and a small sweep. Used by the browser tests and by `npm run screenshots`.
+// its evaluation report, a label-issue scan, and a small sweep. Used by the browser tests and by `npm run screenshots`.
 import path from 'node:path';
 import type { App } from '../../src/app.js';
 import { importDataset } from '../../src/data/import.js';
@@ -16,6 +16,8 @@ export async function buildDashboardFixture(app: App, dir: string) {
   const artifacts = await app.services.db.modelArtifact.findMany({ orderBy: { id: 'asc' } });
   const ensemble = await app.services.ensembles.create({ name: 'fixture pair', members: artifacts.map((a) => ({ artifactId: a.id, weight: 1 })) });
   const report = await app.services.evaluation.evaluate({ ensembleId: ensemble.id, datasetId, split: 'VALIDATION' });
+  // The validation labels scanned with the ensemble's probabilities, for the label review page.
+  const labelScan = await app.services.labelReview.find({ datasetId, ensembleId: ensemble.id, split: 'VALIDATION' });
   // A small ASHA sweep (three trials, one rung) for the sweep pages.
   const sweep = await app.services.sweeps.start({
     datasetId,
@@ -39,5 +41,5 @@ export async function buildDashboardFixture(app: App, dir: string) {
   });
   await app.services.training.waitFor((await app.services.sweeps.trials(sweep.id)).map((t) => t.run.id));
   const trainer = (await app.services.tokens.create('dashboard', 'trainer')).token;
-  return { synthetic, datasetId, runs, artifacts, ensemble, report, trainer, sweep };
+  return { synthetic, datasetId, runs, artifacts, ensemble, report, labelScan, trainer, sweep };
 }

@@ -96,3 +96,33 @@ export const nodesOf = <N>(connection: { edges: { node: N }[] }): N[] => connect
 
 export const pct = (value: number) => `${(value * 100).toFixed(1)}%`;
 export const f3 = (value: number) => value.toFixed(3);
+
+/**
+ * The address to show one of the server's item images (/items/ID/crop.jpg, photo.jpg) from. They have
+ * the read rules of queries, and an <img> cannot send the Authorization header: with a token the image
+ * is fetched with it and shown from a blob URL; without one the plain URL serves (and caches).
+ */
+export function useImageSrc(url: string | undefined): string | undefined {
+  const token = getToken();
+  const [blob, setBlob] = useState<{ url: string; src: string }>();
+  useEffect(() => {
+    if (!url || !token) return;
+    let cancelled = false;
+    let made: string | undefined;
+    fetch(url, { headers: { authorization: `Bearer ${token}` } })
+      .then((response) => (response.ok ? response.blob() : Promise.reject(new Error(`${url}: ${response.status}`))))
+      .then((body) => {
+        if (cancelled) return;
+        made = URL.createObjectURL(body);
+        setBlob({ url, src: made });
+      })
+      // A refused or missing image stays blank, as a broken <img> would.
+      .catch(() => undefined);
+    return () => {
+      cancelled = true;
+      if (made) URL.revokeObjectURL(made);
+    };
+  }, [url, token]);
+  if (!url || !token) return url;
+  return blob?.url === url ? blob.src : undefined;
+}

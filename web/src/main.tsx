@@ -3,8 +3,10 @@ import { useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import { getToken, setToken } from './api.js';
 import { ComparePage } from './pages/Compare.js';
-import { DatasetsPage } from './pages/Datasets.js';
+import { DatasetPage, DatasetsPage } from './pages/Datasets.js';
 import { EnsemblesPage } from './pages/Ensembles.js';
+import { ItemPage } from './pages/Item.js';
+import { LabelReviewPage } from './pages/Labels.js';
 import { ReportPage, ReportsPage } from './pages/Reports.js';
 import { RunPage, RunsPage } from './pages/Runs.js';
 import { SweepPage, SweepsPage } from './pages/Sweeps.js';
@@ -21,14 +23,19 @@ const PAGES = [
   ['try', 'Try it'],
 ] as const;
 
-function useHash(): string[] {
+/** Pages reached from another page's items, shown under that page's tab. */
+const PARENT_TAB: Record<string, string> = { items: 'datasets', labels: 'datasets' };
+
+/** The hash's path and its query: #/try?item=5 is ['try'] with item=5. */
+function useHash(): { path: string[]; query: URLSearchParams } {
   const [hash, setHash] = useState(location.hash);
   useEffect(() => {
     const onChange = () => setHash(location.hash);
     window.addEventListener('hashchange', onChange);
     return () => window.removeEventListener('hashchange', onChange);
   }, []);
-  return hash.replace(/^#\/?/, '').split('/').filter(Boolean);
+  const [route = '', query = ''] = hash.replace(/^#\/?/, '').split('?');
+  return { path: route.split('/').filter(Boolean), query: new URLSearchParams(query) };
 }
 
 function TokenBox() {
@@ -56,14 +63,18 @@ function TokenBox() {
 }
 
 function App() {
-  const [page = 'datasets', id] = useHash();
+  const {
+    path: [page = 'datasets', id],
+    query,
+  } = useHash();
+  const tab = PARENT_TAB[page] ?? page;
   return (
     <>
       <header>
         <strong>fashion-how</strong>
         <nav>
           {PAGES.map(([key, label]) => (
-            <a key={key} href={`#/${key}`} className={page === key ? 'active' : ''}>
+            <a key={key} href={`#/${key}`} className={tab === key ? 'active' : ''}>
               {label}
             </a>
           ))}
@@ -71,13 +82,15 @@ function App() {
         <TokenBox />
       </header>
       <main>
-        {page === 'datasets' && <DatasetsPage />}
+        {page === 'datasets' && (id ? <DatasetPage key={id} id={id} /> : <DatasetsPage />)}
+        {page === 'items' && id && <ItemPage key={id} id={id} />}
+        {page === 'labels' && id && <LabelReviewPage key={id} id={id} />}
         {page === 'runs' && (id ? <RunPage id={id} /> : <RunsPage />)}
         {page === 'sweeps' && (id ? <SweepPage id={id} /> : <SweepsPage />)}
         {page === 'reports' && (id ? <ReportPage id={id} /> : <ReportsPage />)}
         {page === 'ensembles' && <EnsemblesPage />}
         {page === 'compare' && <ComparePage ids={id?.split(',').filter(Boolean) ?? []} />}
-        {page === 'try' && <TryItPage />}
+        {page === 'try' && <TryItPage itemId={query.get('item') ?? undefined} />}
       </main>
     </>
   );

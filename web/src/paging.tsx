@@ -70,6 +70,9 @@ export function usePages<R, V extends { after?: string | null }, N extends { id:
   };
 }
 
+/** `before` for a list read in the order the server gives: each page goes after the last. */
+export const inOrder = () => false;
+
 /** "Load more" under a paged table, with how many rows are shown of how many there are. */
 export function MoreButton({ shown, total, hasMore, more }: { shown: number; total: number; hasMore: boolean; more: () => Promise<void> }) {
   if (!hasMore) return null;

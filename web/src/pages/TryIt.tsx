@@ -1,7 +1,21 @@
 import { type PointerEvent as ReactPointerEvent, useEffect, useRef, useState } from 'react';
-import { nodesOf, pct, request, useQuery } from '../api.js';
+import { nodesOf, pct, request, useImageSrc, useQuery } from '../api.js';
 import { Chart } from '../chart.js';
-import { TryItDocument, TryItModelsDocument, type TryItQuery, TryItSaliencyDocument, type TryItSaliencyQuery } from '../generated.js';
+import {
+  DatasetItemsDocument,
+  type ItemDetailFragment,
+  type Split,
+  TryItDatasetsDocument,
+  TryItDocument,
+  TryItItemDocument,
+  TryItModelsDocument,
+  type TryItQuery,
+  TryItRandomItemDocument,
+  TryItSaliencyDocument,
+  type TryItSaliencyQuery,
+} from '../generated.js';
+import { ItemImage, Labels, SplitBadge } from '../items.js';
+import { inOrder, MoreButton, usePages } from '../paging.js';
 
 type Box = { xmin: number; ymin: number; xmax: number; ymax: number };
 type Size = { width: number; height: number };
@@ -19,7 +33,7 @@ function clampBox(box: Box, size: Size): Box {
  * The uploaded image with the bbox over it. The overlay's viewBox is the image's own pixel grid, so the
  * rectangle's attributes are the bbox itself; dragging outside the box draws a new one, inside moves it.
  */
-function BoxEditor({ src, size, bbox, onChange }: { src: string; size: Size; bbox: Box; onChange: (box: Box) => void }) {
+function BoxEditor({ src, size, bbox, onChange }: { src: string | undefined; size: Size; bbox: Box; onChange: (box: Box) => void }) {
   const drag = useRef<{ mode: 'draw' | 'move'; x: number; y: number; start: Box } | null>(null);
   const toImage = (event: ReactPointerEvent<SVGSVGElement>) => {
     const rect = event.currentTarget.getBoundingClientRect();
@@ -28,7 +42,7 @@ function BoxEditor({ src, size, bbox, onChange }: { src: string; size: Size; bbo
   return (
     // At most 420 px on its longer side, so a tall photo does not push everything else off the screen.
     <div className="stage" style={{ aspectRatio: `${size.width} / ${size.height}`, width: Math.round((420 * size.width) / Math.max(size.width, size.height)) }}>
-      <img src={src} alt="uploaded" draggable={false} />
+      <img src={src} alt="what to classify" draggable={false} />
       <svg
         data-testid="bbox-editor"
         viewBox={`0 0 ${size.width} ${size.height}`}
@@ -72,6 +86,17 @@ function BoxEditor({ src, size, bbox, onChange }: { src: string; size: Size; bbo
 
 /** Red where covering a cell lowered the predicted class's probability, blue where it raised it; the
  *  colour scale is shared by every task of the answer, so tasks compare. */
+/** The picked item's true label for a task beside the answer, and whether the answer got it. */
+function Truth({ label, predicted, testId }: { label: ItemDetailFragment['labels'][number] | undefined; predicted: string; testId: string }) {
+  if (!label) return null;
+  const right = label.className === predicted;
+  return (
+    <p data-testid={testId} className={right ? 'right' : 'wrong'}>
+      true: <b>{label.className}</b> {right ? '✔ right' : '✘ wrong'}
+    </p>
+  );
+}
+
 function SaliencyMap({ saliency, task, scale }: { saliency: TryItSaliencyQuery['saliency']; task: number; scale: number }) {
   const map = saliency.tasks[task]!;
   const { grid, size } = saliency;
@@ -114,7 +139,159 @@ function SaliencyMap({ saliency, task, scale }: { saliency: TryItSaliencyQuery['
   );
 }
 
-export function TryItPage() {
+/** Tiles to pick from: the first items of the split, a page at a time. */
+const PICK_PAGE = 12;
+
+function PickTiles({ datasetId, split, onPick }: { datasetId: string; split: Split | ''; onPick: (id: string) => void }) {
+  const pages = usePages(DatasetItemsDocument, { id: datasetId, first: PICK_PAGE, ...(split ? { filter: { split } } : {}) }, (r) => r.dataset.items, inOrder);
+  if (pages.error) return <p className="error">{pages.error.message}</p>;
+  if (!pages.rows) return <p className="muted">Loading…</p>;
+  return (
+    <>
+      <div className="tiles">
+        {pages.rows.map((item) => (
+          <button type="button" key={item.id} className="pick" onClick={() => onPick(item.id)} data-testid={`pick-${item.id}`} title={`item #${item.id}`}>
+            <ItemImage className="crop" url={item.cropUrl} alt={`item ${item.id}`} />
+            <Labels labels={item.labels} />
+          </button>
+        ))}
+      </div>
+      <MoreButton shown={pages.rows.length} total={pages.total} hasMore={pages.hasMore} more={pages.more} />
+    </>
+  );
+}
+
+/**
+ * Try it from the data: a dataset, then one of its items picked from the tiles or drawn at random
+ * (optionally of one class of one task). The item is classified by id: the server reads its photo and box.
+ */
+function ItemPicker({
+  datasetId,
+  initiallyOpen,
+  onDataset,
+  onPick,
+  onRandom,
+}: {
+  datasetId: string;
+  initiallyOpen: boolean;
+  onDataset: (id: string) => void;
+  onPick: (id: string) => void;
+  onRandom: (item: ItemDetailFragment) => void;
+}) {
+  // Folded until asked for (or started from an item), so the upload keeps its place on the screen.
+  const [open, setOpen] = useState(initiallyOpen);
+  return (
+    <details className="card" open={open} onToggle={(e) => setOpen(e.currentTarget.open)} data-testid="item-picker">
+      <summary data-testid="pick-open">…or start from an item of a dataset</summary>
+      {open && <ItemChooser datasetId={datasetId} onDataset={onDataset} onPick={onPick} onRandom={onRandom} />}
+    </details>
+  );
+}
+
+function ItemChooser({
+  datasetId,
+  onDataset,
+  onPick,
+  onRandom,
+}: {
+  datasetId: string;
+  onDataset: (id: string) => void;
+  onPick: (id: string) => void;
+  onRandom: (item: ItemDetailFragment) => void;
+}) {
+  const datasets = useQuery(TryItDatasetsDocument);
+  const [split, setSplit] = useState<Split | ''>('VALIDATION');
+  const [task, setTask] = useState(0);
+  const [classIndex, setClassIndex] = useState<number | ''>('');
+  const [message, setMessage] = useState('');
+  if (datasets.error) return <p className="error">{datasets.error.message}</p>;
+  if (!datasets.data) return null;
+  const list = nodesOf(datasets.data.datasets);
+  const dataset = list.find((d) => d.id === datasetId) ?? list[0];
+  if (!dataset) return null;
+  const tasks = dataset.distribution;
+  return (
+    <>
+      <div className="fields">
+        <label>
+          dataset
+          <select value={dataset.id} onChange={(e) => onDataset(e.target.value)} data-testid="pick-dataset">
+            {list.map((d) => (
+              <option key={d.id} value={d.id}>
+                {d.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          split
+          <select value={split} onChange={(e) => setSplit(e.target.value as Split | '')} data-testid="pick-split">
+            <option value="">any</option>
+            <option value="TRAIN">train</option>
+            <option value="VALIDATION">validation</option>
+            <option value="TEST">test</option>
+          </select>
+        </label>
+        <span>a random one of</span>
+        <label>
+          task
+          <select
+            value={task}
+            onChange={(e) => {
+              setTask(Number(e.target.value));
+              setClassIndex('');
+            }}
+            data-testid="random-task"
+          >
+            {tasks.map((t) => (
+              <option key={t.task} value={t.task}>
+                {t.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          class
+          <select value={classIndex} onChange={(e) => setClassIndex(e.target.value === '' ? '' : Number(e.target.value))} data-testid="random-class">
+            <option value="">any</option>
+            {tasks
+              .find((t) => t.task === task)
+              ?.classes.map((c) => (
+                <option key={c.index} value={c.index}>
+                  {c.name} ({c.count})
+                </option>
+              ))}
+          </select>
+        </label>
+        <button
+          type="button"
+          data-testid="random-item"
+          onClick={async () => {
+            setMessage('');
+            try {
+              const { randomItem } = await request(TryItRandomItemDocument, {
+                datasetId: dataset.id,
+                ...(classIndex !== '' ? { label: { task, classIndex } } : {}),
+                ...(split ? { split } : {}),
+              });
+              onRandom(randomItem);
+            } catch (e) {
+              setMessage((e as Error).message);
+            }
+          }}
+        >
+          Random item
+        </button>
+        <span data-testid="pick-message">{message}</span>
+      </div>
+      <PickTiles key={`${dataset.id}:${split}`} datasetId={dataset.id} split={split} onPick={onPick} />
+    </>
+  );
+}
+
+const sameBox = (a: Box, b: Box) => a.xmin === b.xmin && a.ymin === b.ymin && a.xmax === b.xmax && a.ymax === b.ymax;
+
+export function TryItPage({ itemId }: { itemId?: string }) {
   const models = useQuery(TryItModelsDocument);
   const [file, setFile] = useState<File>();
   const [src, setSrc] = useState<string>();
@@ -125,7 +302,40 @@ export function TryItPage() {
   const [answer, setAnswer] = useState<TryItQuery['classify']>();
   const [saliency, setSaliency] = useState<TryItSaliencyQuery['saliency']>();
   const [message, setMessage] = useState('');
+  // A stored item instead of an upload, and the item the shown answer is of (its true labels beside it).
+  const [item, setItem] = useState<ItemDetailFragment>();
+  const [answered, setAnswered] = useState<ItemDetailFragment>();
+  const [datasetId, setDatasetId] = useState('');
+  const upload = useRef<HTMLInputElement>(null);
+  // Counts what was chosen: an answer that comes back after another image or item was chosen is dropped.
+  const attempt = useRef(0);
+  const photo = useImageSrc(item?.photoUrl);
   useEffect(() => () => void (src && URL.revokeObjectURL(src)), [src]);
+  const pick = (picked: ItemDetailFragment) => {
+    attempt.current++;
+    setItem(picked);
+    setDatasetId(picked.dataset.id);
+    setFile(undefined);
+    setSrc(undefined);
+    if (upload.current) upload.current.value = '';
+    setSize({ width: picked.imageWidth, height: picked.imageHeight });
+    setBbox({ xmin: picked.bbox.xmin, ymin: picked.bbox.ymin, xmax: picked.bbox.xmax, ymax: picked.bbox.ymax });
+    setAnswer(undefined);
+    setSaliency(undefined);
+    setMessage('');
+  };
+  const pickById = async (id: string) => {
+    try {
+      pick((await request(TryItItemDocument, { id })).item);
+    } catch (e) {
+      setMessage((e as Error).message);
+    }
+  };
+  // #/try?item=ID (the item view's "Try it"): start from that item.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: once per item asked for in the address
+  useEffect(() => {
+    if (itemId) void pickById(itemId);
+  }, [itemId]);
   const model = target.startsWith('a:') ? { artifactId: target.slice(2) } : target.startsWith('e:') ? { ensembleId: target.slice(2) } : {};
   const scale = saliency ? Math.max(1e-9, ...saliency.tasks.flatMap((t) => t.drops.map(Math.abs))) : 0;
   return (
@@ -135,18 +345,24 @@ export function TryItPage() {
         className="card inline"
         onSubmit={async (event) => {
           event.preventDefault();
-          if (!file) return;
+          if (!file && !item) return;
+          // An item goes by id (the server reads its photo), with the box only when it was moved.
+          const image = item ? { itemId: item.id, ...(sameBox(bbox, item.bbox) ? {} : { bbox }) } : { file, bbox };
+          const mine = ++attempt.current;
           setMessage('classifying…');
           setSaliency(undefined);
           try {
-            const { classify } = await request(TryItDocument, { input: { images: [{ file, bbox }], ...model, includeMembers: true } });
+            const { classify } = await request(TryItDocument, { input: { images: [image], ...model, includeMembers: true } });
+            if (attempt.current !== mine) return;
             setAnswer(classify);
+            setAnswered(item);
             setMessage('computing the occlusion maps…');
-            const explained = await request(TryItSaliencyDocument, { input: { file, bbox, ...model, grid } });
+            const explained = await request(TryItSaliencyDocument, { input: { ...image, ...model, grid } });
+            if (attempt.current !== mine) return;
             setSaliency(explained.saliency);
             setMessage('');
           } catch (e) {
-            setMessage((e as Error).message);
+            if (attempt.current === mine) setMessage((e as Error).message);
           }
         }}
       >
@@ -156,9 +372,12 @@ export function TryItPage() {
             type="file"
             accept="image/*"
             data-testid="upload"
+            ref={upload}
             onChange={(e) => {
               const chosen = e.target.files?.[0];
+              attempt.current++;
               setFile(chosen);
+              setItem(undefined);
               setAnswer(undefined);
               setSaliency(undefined);
               if (!chosen) return;
@@ -207,7 +426,7 @@ export function TryItPage() {
           occlusion grid
           <input type="number" min={2} max={16} value={grid} onChange={(e) => setGrid(Number(e.target.value))} style={{ width: 60 }} data-testid="grid" />
         </label>
-        <button type="submit" disabled={!file}>
+        <button type="submit" disabled={!file && !item}>
           Classify
         </button>
         <span data-testid="try-message">{message}</span>
@@ -217,12 +436,27 @@ export function TryItPage() {
           </span>
         )}
       </form>
-      {src && size && (
+      <ItemPicker datasetId={datasetId} initiallyOpen={Boolean(itemId)} onDataset={setDatasetId} onPick={(id) => void pickById(id)} onRandom={pick} />
+      {(src || item) && size && (
         <section className="card">
           <div className="try-views">
             <div>
               <h2>Image and box</h2>
-              <BoxEditor src={src} size={size} bbox={bbox} onChange={setBbox} />
+              <BoxEditor src={item ? photo : src} size={size} bbox={bbox} onChange={setBbox} />
+              {item && (
+                <p data-testid="picked-item">
+                  <a href={`#/items/${item.id}`}>item #{item.id}</a> of {item.dataset.name} <SplitBadge split={item.split} />, labelled{' '}
+                  <Labels labels={item.labels} />
+                  {!sameBox(bbox, item.bbox) && (
+                    <>
+                      {' '}
+                      <button type="button" onClick={() => setBbox({ ...item.bbox })}>
+                        back to its own box
+                      </button>
+                    </>
+                  )}
+                </p>
+              )}
             </div>
             {saliency && (
               <div className="model-view">
@@ -261,11 +495,12 @@ export function TryItPage() {
         <section className="card" data-testid="prediction">
           <h2>{answer.model}</h2>
           <div className="grid">
-            {answer.results[0]!.tasks.map((task) => (
+            {answer.results[0]!.tasks.map((task, t) => (
               <div key={task.task}>
                 <h2>
                   {task.task}: {task.predicted.name} ({pct(task.predicted.probability)})
                 </h2>
+                {answered && <Truth label={answered.labels.find((l) => l.task === t)} predicted={task.predicted.name} testId={`truth-${t}`} />}
                 <Chart
                   height={60 + 34 * task.distribution.length}
                   option={{
