@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { f3, nodesOf, request, useQuery } from '../api.js';
+import { DatasetSelect } from '../fields.js';
 import {
   CreateEnsembleFormDocument,
   EnsemblesPageDocument,
@@ -58,14 +59,7 @@ function FitForm({ data, onFitted }: { data: EnsemblesPageQuery; onFitted: () =>
           name <input value={name} onChange={(e) => setName(e.target.value)} required style={{ width: 220 }} />
         </label>
         <label>
-          dataset{' '}
-          <select value={datasetId} onChange={(e) => setDatasetId(e.target.value)}>
-            {nodesOf(data.datasets).map((d) => (
-              <option key={d.id} value={d.id}>
-                {d.name}
-              </option>
-            ))}
-          </select>
+          dataset <DatasetSelect datasets={nodesOf(data.datasets)} value={datasetId} onChange={setDatasetId} />
         </label>
         <label>
           fitting split{' '}

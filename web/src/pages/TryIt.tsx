@@ -1,6 +1,7 @@
 import { type PointerEvent as ReactPointerEvent, useEffect, useRef, useState } from 'react';
 import { nodesOf, pct, request, useImageSrc, useQuery } from '../api.js';
 import { Chart } from '../chart.js';
+import { DatasetSelect } from '../fields.js';
 import {
   DatasetItemsDocument,
   type ItemDetailFragment,
@@ -215,13 +216,7 @@ function ItemChooser({
       <div className="fields">
         <label>
           dataset
-          <select value={dataset.id} onChange={(e) => onDataset(e.target.value)} data-testid="pick-dataset">
-            {list.map((d) => (
-              <option key={d.id} value={d.id}>
-                {d.name}
-              </option>
-            ))}
-          </select>
+          <DatasetSelect datasets={list} value={dataset.id} onChange={onDataset} testId="pick-dataset" />
         </label>
         <label>
           split
