@@ -38,6 +38,7 @@ const ONE_DATABASE = [
   'test/sdk/live.test.ts',
   'test/training/weights.test.ts',
   'test/training/recipe.test.ts',
+  'test/data/upload.test.ts',
 ];
 
 export default defineConfig({

@@ -1,12 +1,12 @@
-// Import a dataset, train two combos, wait for them, build an ensemble and print its report.
+// Upload a dataset folder, train two combos, wait for them, build an ensemble and print its report.
 // Needs a token with role trainer:  FASHION_HOW_TOKEN=$(npx fashion-how token create --role trainer --name example)
-//   node --import tsx examples/train-and-evaluate.ts /absolute/path/train.csv
+//   node --import tsx examples/train-and-evaluate.ts path/to/dataset-folder   (train.csv + images/, or an archive)
 import { FashionHowClient } from 'fashion-how/sdk';
 
-const csvPath = process.argv[2];
-if (!csvPath) throw new Error('usage: train-and-evaluate.ts /absolute/path/to/train.csv');
+const folder = process.argv[2];
+if (!folder) throw new Error('usage: train-and-evaluate.ts path/to/dataset-folder');
 const client = new FashionHowClient();
-const { dataset } = await client.importDataset({ csvPath });
+const { dataset } = await client.uploadDataset(folder, {}, (p) => console.log(`upload: ${p.phase} ${p.done}/${p.total}`));
 const runs = await client.startTraining({
   datasetId: dataset.id,
   backbones: ['mobilenet_v3_small', 'resnet18'],

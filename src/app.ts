@@ -1,10 +1,13 @@
 // Composition root: opens the database and builds the services once; the server and the CLI share it.
 
+import path from 'node:path';
 import { ClientLimiter } from './api/clientLimiter.js';
 import type { Services } from './api/context.js';
 import { TokenService } from './auth/tokens.js';
 import type { AppConfig } from './config.js';
 import { DatasetService } from './data/datasets.js';
+import { Photos } from './data/photos.js';
+import { sweepScratch } from './data/sources.js';
 import { databaseReachable, flavourOf, openDatabase } from './db/client.js';
 import { PROCESS_ID } from './host.js';
 import { ClassifyService } from './inference/classify.js';
@@ -68,8 +71,9 @@ export async function openApp(config: AppConfig): Promise<App> {
     image: config.imageLimits,
     preprocessingThreads: config.preprocessingThreads,
   });
-  const evaluation = new EvaluationService(db, classify, models);
-  const distillation = new DistillationService(db, config.dataDir, classify, evaluation, log);
+  const photos = new Photos(artifactStore);
+  const evaluation = new EvaluationService(db, classify, models, photos);
+  const distillation = new DistillationService(db, config.dataDir, classify, evaluation, photos, log);
   const training = new TrainingService(
     db,
     {
@@ -99,12 +103,23 @@ export async function openApp(config: AppConfig): Promise<App> {
   await training.interruptOrphans();
   training.startReaper();
   await sweepIncoming(config.dataDir);
-  const datasets = new DatasetService(db, config.imageLimits);
+  // Archives and bucket objects are unpacked here while an import runs; a process that died mid-import left its folder.
+  const scratchDir = path.join(config.dataDir, 'scratch');
+  await sweepScratch(scratchDir);
+  const datasets = new DatasetService(db, config.imageLimits, photos);
   const services: Services = {
     db,
     artifactStore,
     datasets,
-    importContext: { db, imageLimits: config.imageLimits, concurrency: config.importConcurrency },
+    importContext: {
+      db,
+      photos,
+      imageLimits: config.imageLimits,
+      maxRows: config.imports.maxRows,
+      concurrency: config.importConcurrency,
+      settings: config.imports,
+      scratchDir,
+    },
     training,
     sweeps: new SweepService(db, training),
     crossValidations,
@@ -115,7 +130,7 @@ export async function openApp(config: AppConfig): Promise<App> {
     evaluation,
     distillation,
     labelReview: new LabelReviewService(db, datasets, classify, crossValidations),
-    fitter: new EnsembleFitter(db, classify, ensembles, crossValidations),
+    fitter: new EnsembleFitter(db, classify, ensembles, crossValidations, photos),
     metrics,
     clientLimiter: new ClientLimiter(config.serving.maxClientConcurrency),
     pubsub,

@@ -26,6 +26,20 @@ export interface S3StoreSettings {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
 
+/** What may come in through imports, and from where (see src/data/archive.ts, src/data/sources.ts). */
+export interface ImportSettings {
+  maxRows: number;
+  maxUploadBytes: number;
+  archive: { maxEntries: number; maxExpandedBytes: number; maxCompressionRatio: number };
+  /** Folders an admin's importDataset may read server paths under; none by default. */
+  roots: string[];
+  /** Bucket prefixes importDataset may read, and the S3 service they are on. */
+  buckets: { bucket: string; prefix: string }[];
+  s3: S3Connection;
+}
+
+export type S3Connection = Pick<S3StoreSettings, 'endpoint' | 'region' | 'credentials'>;
+
 export interface AppConfig {
   /** Where the default SQLite file, imported artifacts and run folders live. */
   dataDir: string;
@@ -39,6 +53,7 @@ export interface AppConfig {
   imageLimits: ImageLimits;
   /** How many images are decoded at once while validating an import. */
   importConcurrency: number;
+  imports: ImportSettings;
   /** Images preprocessed at once while serving: libuv's thread pool, where sharp runs (UV_THREADPOOL_SIZE). */
   preprocessingThreads: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -90,21 +105,18 @@ export interface AppConfig {
 // An S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens, starting and ending alphanumeric.
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
-function artifactStore(env: Env, base: Base): ArtifactStoreSettings {
-  const raw = SETTINGS.artifactStore.read(env, base);
-  const endpoint = SETTINGS.s3Endpoint.read(env, base);
-  if (!raw || !/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
-    if (endpoint)
-      throw new Error(
-        `FASHION_HOW_S3_ENDPOINT is set, but FASHION_HOW_ARTIFACT_STORE is not an s3:// URL (got "${raw ?? ''}"): say s3://bucket/prefix to use it`,
-      );
-    return { kind: 'directory', dir: path.resolve(raw ?? path.join(base.dataDir, 'artifacts')) };
-  }
+/** An s3://bucket[/prefix] URL's parts; `setting` names where it came from in errors. */
+function s3Url(raw: string, setting: string): { bucket: string; prefix: string } {
   const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(raw);
-  if (!match) throw new Error(`FASHION_HOW_ARTIFACT_STORE must be a folder path or s3://bucket[/prefix], got "${raw}"`);
+  if (!match) throw new Error(`${setting} must be s3://bucket[/prefix], got "${raw}"`);
   const [, bucket, prefix] = match as unknown as [string, string, string];
-  if (!BUCKET.test(bucket))
-    throw new Error(`FASHION_HOW_ARTIFACT_STORE names the bucket "${bucket}": a bucket name is 3 to 63 lowercase letters, digits, dots and hyphens`);
+  if (!BUCKET.test(bucket)) throw new Error(`${setting} names the bucket "${bucket}": a bucket name is 3 to 63 lowercase letters, digits, dots and hyphens`);
+  return { bucket, prefix: prefix.replace(/^\/+|\/+$/g, '') };
+}
+
+/** The S3 service (endpoint, region, credentials) the artifact store and import buckets are on. */
+function s3Connection(env: Env, base: Base): S3Connection {
+  const endpoint = SETTINGS.s3Endpoint.read(env, base);
   if (endpoint && !/^https?:\/\/[^/]+/.test(endpoint)) throw new Error(`FASHION_HOW_S3_ENDPOINT must be an http:// or https:// URL, got "${endpoint}"`);
   const accessKeyId = SETTINGS.awsAccessKeyId.read(env, base);
   const secretAccessKey = SETTINGS.awsSecretAccessKey.read(env, base);
@@ -114,12 +126,45 @@ function artifactStore(env: Env, base: Base): ArtifactStoreSettings {
     );
   }
   return {
-    kind: 's3',
-    bucket,
-    prefix: prefix.replace(/^\/+|\/+$/g, ''),
     endpoint,
     region: SETTINGS.awsRegion.read(env, base),
     credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, sessionToken: SETTINGS.awsSessionToken.read(env, base) } : undefined,
+  };
+}
+
+const list = (raw: string | undefined) =>
+  (raw ?? '')
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
+
+function artifactStore(env: Env, base: Base): ArtifactStoreSettings {
+  const raw = SETTINGS.artifactStore.read(env, base);
+  const connection = s3Connection(env, base);
+  if (!raw || !/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
+    if (connection.endpoint && list(SETTINGS.importBuckets.read(env, base)).length === 0)
+      throw new Error(
+        `FASHION_HOW_S3_ENDPOINT is set, but FASHION_HOW_ARTIFACT_STORE is not an s3:// URL (got "${raw ?? ''}") and FASHION_HOW_IMPORT_BUCKETS is empty: say s3://bucket/prefix to use it`,
+      );
+    return { kind: 'directory', dir: path.resolve(raw ?? path.join(base.dataDir, 'artifacts')) };
+  }
+  if (!raw.startsWith('s3://')) throw new Error(`FASHION_HOW_ARTIFACT_STORE must be a folder path or s3://bucket[/prefix], got "${raw}"`);
+  return { kind: 's3', ...s3Url(raw, 'FASHION_HOW_ARTIFACT_STORE'), ...connection };
+}
+
+function imports(env: Env, base: Base): ImportSettings {
+  const read = <T>(setting: { read(env: Env, base: Base): T }) => setting.read(env, base);
+  return {
+    maxRows: read(SETTINGS.maxImportRows),
+    maxUploadBytes: read(SETTINGS.maxUploadBytes),
+    archive: {
+      maxEntries: read(SETTINGS.maxArchiveEntries),
+      maxExpandedBytes: read(SETTINGS.maxArchiveExpandedBytes),
+      maxCompressionRatio: read(SETTINGS.maxCompressionRatio),
+    },
+    roots: list(read(SETTINGS.importRoots)).map((root) => path.resolve(root)),
+    buckets: list(read(SETTINGS.importBuckets)).map((url) => s3Url(url, 'FASHION_HOW_IMPORT_BUCKETS')),
+    s3: s3Connection(env, base),
   };
 }
 
@@ -146,6 +191,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     maxModelBytes: read(SETTINGS.maxModelBytes),
     imageLimits: { maxPixels: read(SETTINGS.maxImagePixels), maxBytes: read(SETTINGS.maxImageBytes) },
     importConcurrency: read(SETTINGS.importConcurrency),
+    imports: imports(env, base),
     preprocessingThreads: read(SETTINGS.preprocessingThreads),
     logLevel: read(SETTINGS.logLevel),
     python: read(SETTINGS.python),
@@ -189,4 +235,15 @@ export function debugEnabled(env: Env = process.env): boolean {
 /** What an SDK client takes from the environment when its caller does not say. */
 export function loadClientConfig(env: Env = process.env): { endpoint: string; token?: string } {
   return { endpoint: SETTINGS.endpoint.read(env, NO_BASE), token: SETTINGS.token.read(env, NO_BASE) };
+}
+
+// What the training worker (Python, a separate program) may see of the server's environment: what an
+// interpreter, torch, CUDA, the BLAS libraries and a proxy need. Not the database URL, not the store's
+// or anyone's keys, not the server's own settings (the worker gets its settings on stdin).
+const WORKER_ENV =
+  /^(PATH|HOME|USER|LOGNAME|SHELL|LANG|LANGUAGE|LC_\w+|TZ|TMPDIR|TEMP|TMP|PYTHONPATH|PYTHONHOME|VIRTUAL_ENV|CONDA_PREFIX|LD_LIBRARY_PATH|CUDA_\w+|NVIDIA_\w+|CUDNN_\w+|NCCL_\w+|OMP_\w+|MKL_\w+|OPENBLAS_\w+|KMP_\w+|TORCH_HOME|XDG_CACHE_HOME|(?:HTTPS?|NO)_PROXY|(?:https?|no)_proxy|SSL_CERT_FILE|SSL_CERT_DIR|REQUESTS_CA_BUNDLE)$/;
+
+/** The allow-listed part of the environment, for the training worker's process. */
+export function workerEnvironment(env: Env = process.env): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => WORKER_ENV.test(entry[0]) && entry[1] !== undefined));
 }

@@ -37,3 +37,14 @@ export function ensureError(thrown: unknown): Error {
   if (thrown instanceof Error) return thrown;
   return new Error(typeof thrown === 'string' ? thrown : JSON.stringify(thrown));
 }
+
+// An absolute path of two or more segments that does not continue a word, a URL's host (s3://bucket/key,
+// http://host/path) or a relative name (images/a/b.jpg).
+const SERVER_PATH = /(?<![\w:/.~-])(?:\/[\w.@+~-]+){2,}\/?/g;
+
+/** `text` with every absolute server path replaced by <server path>: what leaves the API (error
+ *  messages, a run's error and stderr tail) names no file or folder of the server, whoever wrote it
+ *  (ONNX Runtime, Python, Node). */
+export function maskServerPaths(text: string): string {
+  return text.replace(SERVER_PATH, '<server path>');
+}

@@ -155,6 +155,32 @@ export const SETTINGS = {
     min: 1,
     max: 256,
   }),
+  maxImportRows: integer('FASHION_HOW_MAX_IMPORT_ROWS', 'most rows in one imported CSV', { default: 200_000, min: 1 }),
+  maxUploadBytes: integer('FASHION_HOW_MAX_UPLOAD_BYTES', 'largest dataset archive uploadDataset receives, in bytes', {
+    default: 4 * 1024 * MiB,
+    defaultText: '4 GiB',
+    min: 1024,
+  }),
+  maxArchiveEntries: integer('FASHION_HOW_MAX_ARCHIVE_ENTRIES', 'most entries (files and folders) in one dataset archive', { default: 50_000, min: 1 }),
+  maxArchiveExpandedBytes: integer('FASHION_HOW_MAX_ARCHIVE_EXPANDED_BYTES', 'most bytes one dataset archive (or bucket prefix) unpacks to', {
+    default: 16 * 1024 * MiB,
+    defaultText: '16 GiB',
+    min: 1024,
+  }),
+  maxCompressionRatio: integer('FASHION_HOW_MAX_COMPRESSION_RATIO', 'most unpacked bytes per archive byte (photos barely compress; zip bombs do)', {
+    default: 100,
+    min: 1,
+  }),
+  importRoots: optionalText(
+    'FASHION_HOW_IMPORT_ROOTS',
+    "folders (comma-separated) under which an admin's importDataset may read server paths over the API; the CLI reads local paths anyway",
+    { defaultText: 'none: the API imports uploads and buckets only', type: 'paths' },
+  ),
+  importBuckets: optionalText(
+    'FASHION_HOW_IMPORT_BUCKETS',
+    'S3 prefixes (comma-separated s3://bucket[/prefix]) importDataset may read from, with FASHION_HOW_S3_ENDPOINT and the AWS_* credentials',
+    { defaultText: 'none', type: 's3:// URLs' },
+  ),
   preprocessingThreads: integer('UV_THREADPOOL_SIZE', "libuv's thread pool, where sharp preprocesses images; serving schedules that many at once", {
     default: 4,
     min: 1,
@@ -211,10 +237,14 @@ export const SETTINGS = {
     defaultText: '<data dir>/cache/store',
     asPath: true,
   }),
-  s3Endpoint: optionalText('FASHION_HOW_S3_ENDPOINT', 'URL of an S3-compatible server (MinIO, Ceph, ...) for an s3:// artifact store', {
-    defaultText: 'AWS S3 itself',
-    type: 'URL',
-  }),
+  s3Endpoint: optionalText(
+    'FASHION_HOW_S3_ENDPOINT',
+    'URL of an S3-compatible server (MinIO, Ceph, ...) for an s3:// artifact store and FASHION_HOW_IMPORT_BUCKETS',
+    {
+      defaultText: 'AWS S3 itself',
+      type: 'URL',
+    },
+  ),
   awsRegion: text('AWS_REGION', 'region of an s3:// artifact store', { default: 'us-east-1' }),
   awsAccessKeyId: optionalText('AWS_ACCESS_KEY_ID', 'access key of an s3:// artifact store, with AWS_SECRET_ACCESS_KEY (give both or neither)', {
     defaultText: "the AWS SDK's own chain (config files, instance roles)",

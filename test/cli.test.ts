@@ -35,16 +35,16 @@ describe('fashion-how CLI', () => {
 
     const imported = await cli('import', path.join(out, 'train.csv'), '--name', 'cli set');
     expect(imported.code).toBe(0);
-    expect(imported.stdout).toMatch(/imported dataset 1: 60 items/);
+    expect(imported.stdout).toMatch(/imported dataset 1, version 1 \(digest [0-9a-f]{12}\): 60 items/);
 
     const again = await cli('import', path.join(out, 'train.csv'));
-    expect(again.stdout).toContain('this CSV was imported before (same content): dataset 1');
+    expect(again.stdout).toMatch(/this content was imported before \(digest [0-9a-f]{12}\): dataset 1 \(version 1\)/);
 
     const list = await cli('datasets');
     expect(list.stdout).toMatch(/^\s*1\s+cli set\s+60\s+0\s/m);
 
     const shown = await cli('dataset', '1');
-    expect(shown.stdout).toContain('dataset 1 "cli set": 60 items (train 45, validation 15)');
+    expect(shown.stdout).toMatch(/dataset 1 "cli set" version 1 \(digest [0-9a-f]{64}\): 60 items \(train 45, validation 15\)/);
     expect(shown.stdout).toMatch(/Daily: 60 labels/);
     expect(shown.stdout).toMatch(/^1\s+light outing\s+\d+\s+\d+\.\d%$/m);
   });

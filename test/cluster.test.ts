@@ -1,18 +1,18 @@
 // Beyond one machine, on this machine (CPU only): PostgreSQL, an S3-compatible server, two serving
 // replicas and two worker processes with data folders of their own, as if each ran on its own host.
-// Two combos start over GraphQL on replica A; each worker takes one; one worker is killed with kill -9
+// The dataset is uploaded from a client's folder, which is deleted before training. Two combos start over GraphQL on replica A; each worker takes one; one worker is killed with kill -9
 // after its first checkpoint; its run becomes INTERRUPTED by the missing heartbeat and is resumed and
 // finished by the other worker from the checkpoint in the object store; an ensemble built on replica B
 // answers identically through both replicas; nothing is lost.
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openApp } from '../src/app.js';
-import { importDataset } from '../src/data/import.js';
 import { writeSyntheticDataset } from '../src/data/synth.js';
+import { FashionHowClient } from '../src/sdk/index.js';
 import { startCli } from './fixtures/cli.js';
 import { TEST_DATABASE_PREFIX } from './fixtures/databases.js';
 import { type S3TestServer, startS3Server } from './fixtures/s3.js';
@@ -56,15 +56,21 @@ const TINY = { imageSize: 32, batchSize: 4, hiddenSize: 16, cutmix: 'OFFLINE', d
 
 describe.skipIf(!server)('a cluster on one machine: PostgreSQL, S3, two replicas, two workers', () => {
   it('trains two combos on two workers, survives a worker killed mid-run, and serves one ensemble identically from two replicas', async () => {
-    // The operator's first steps: a dataset and a token, through the database both replicas use.
-    const synthetic = await writeSyntheticDataset({ out: path.join(scratch.dir, 'synth'), count: 60, seed: 21, minSide: 64, maxSide: 96 });
+    // The operator's first step: a token, through the database both replicas use.
     const setup = await openApp({ ...testConfig(path.join(scratch.dir, 'setup')), databaseUrl });
-    const { datasetId } = await importDataset({ csvPath: synthetic.csvPath, imageRoot: synthetic.imageRoot }, setup.services.importContext);
     const { token } = await setup.services.tokens.create('cluster test', 'admin');
     await setup.close();
 
     const replicaA = await start('replica-a', ['serve', '--port', '0', '--no-worker'], /GraphQL: (http:\/\/\S+)/);
     const replicaB = await start('replica-b', ['serve', '--port', '0', '--no-worker'], /GraphQL: (http:\/\/\S+)/);
+    // A user's dataset folder, uploaded from their machine to replica A and then gone: no server and no
+    // worker ever sees the folder; the photos reach the workers through the object store.
+    const folder = path.join(scratch.dir, 'laptop', 'synth');
+    const synthetic = await writeSyntheticDataset({ out: folder, count: 60, seed: 21, minSide: 64, maxSide: 96 });
+    const uploaded = await new FashionHowClient({ endpoint: replicaA.match[1]!, token }).uploadDataset(folder, { name: 'from a laptop' });
+    expect(uploaded).toMatchObject({ created: true, itemCount: synthetic.rows.length });
+    await rm(path.join(scratch.dir, 'laptop'), { recursive: true });
+    const datasetId = Number(uploaded.dataset.id);
     const workers = [
       await start('worker-1', ['worker', '--concurrency', '1'], /worker (\S+): taking training jobs/),
       await start('worker-2', ['worker', '--concurrency', '1'], /worker (\S+): taking training jobs/),
@@ -171,10 +177,10 @@ describe.skipIf(!server)('a cluster on one machine: PostgreSQL, S3, two replicas
       });
       expect(created.errors).toBeUndefined();
       // ... answers identically through both replicas; neither replica trained or stored the graphs.
-      const item = (await db.query('SELECT "imagePath", "bboxXmin", ymin, "bboxXmax", ymax FROM "Item" ORDER BY id LIMIT 1')).rows[0];
-      const image = (await readFile(path.join(synthetic.imageRoot, item.imagePath))).toString('base64');
+      // The item's photo comes from the object store on each replica: the uploaded folder is long gone.
+      const item = (await db.query('SELECT id FROM "Item" ORDER BY id LIMIT 1')).rows[0];
       const classify = `query($input: ClassifyInput!) { classify(input: $input) { model results { tasks { task predicted { index } distribution { index probability } } } } }`;
-      const input = { images: [{ image, bbox: { xmin: item.bboxXmin, ymin: item.ymin, xmax: item.bboxXmax, ymax: item.ymax } }] };
+      const input = { images: [{ itemId: String(item.id) }] };
       const [fromA, fromB] = await Promise.all([a(classify, { input }), b(classify, { input })]);
       expect(fromA.errors).toBeUndefined();
       expect(fromA.data!.classify.model).toContain('cluster');

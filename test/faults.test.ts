@@ -38,7 +38,7 @@ describe('faults', () => {
     const big = await writeSyntheticDataset({ out: path.join(scratch.dir, 'big'), count: 3000, seed: 32, minSide: 32, maxSide: 40 });
     const before = await storedRowCounts(app);
     const importing = startCli(['import', big.csvPath, '--name', 'killed']);
-    await importing.waitFor(/^storing 3000 items/m);
+    await importing.waitFor(/^storing 3000 items/m, 150_000); // after validating and storing the photos
     importing.child.kill('SIGKILL');
     expect(await importing.exited).toBeNull(); // killed, not finished
     const after = await storedRowCounts(app);
@@ -52,7 +52,7 @@ describe('faults', () => {
     expect(again.code, again.stderr).toBe(0);
     const dataset = await app.services.db.dataset.findFirstOrThrow({ where: { name: 'killed' } });
     expect(await app.services.db.item.count({ where: { datasetId: dataset.id } })).toBe(3000);
-  }, 120_000);
+  }, 240_000);
 
   it('an evaluation killed mid-way leaves no half report, and evaluating again works', async () => {
     const ensemble = await app.services.ensembles.create({ name: 'faults pair', members: artifactIds.map((artifactId) => ({ artifactId, weight: 1 })) });
@@ -98,7 +98,7 @@ describe('faults', () => {
       });
       const [imported, evaluation] = await Promise.all([importing, evaluated, app.services.training.waitFor([run!.id])]);
       expect(imported.code, imported.stderr).toBe(0);
-      expect(imported.stdout).toMatch(/^imported dataset \d+: 3000 items/m);
+      expect(imported.stdout).toMatch(/^imported dataset \d+, version 1 \(digest [0-9a-f]{12}\): 3000 items/m);
       expect(evaluation.errors, JSON.stringify(evaluation.errors)).toBeUndefined();
       expect(evaluation.data?.evaluate.itemCount).toBe(200);
       const finished = await app.services.db.trainingRun.findUniqueOrThrow({ where: { id: run!.id } });

@@ -5,8 +5,9 @@ import { errorFormatter } from '../src/api/errors.js';
 import { type RunningServer, startServer } from '../src/api/server.js';
 import type { App } from '../src/app.js';
 import { writeSyntheticDataset } from '../src/data/synth.js';
+import { AppError, ErrorCode } from '../src/errors.js';
 import { createLogger } from '../src/log.js';
-import { type GraphQLResponse, graphqlClient, naiveCsv, openTestApp, storedRowCounts, tempDir } from './helpers.js';
+import { type GraphQLResponse, graphqlClient, naiveCsv, openTestApp, storedRowCounts, tempDir, testConfig } from './helpers.js';
 
 let scratch: Awaited<ReturnType<typeof tempDir>>;
 let app: App;
@@ -20,9 +21,11 @@ const IMPORT = `mutation Import($input: ImportDatasetInput!) {
 
 beforeAll(async () => {
   scratch = await tempDir();
-  app = await openTestApp(path.join(scratch.dir, 'data'), { maxBodyBytes: 64 * 1024 });
+  // Server paths over the API: an admin's, under the import roots (the hostile side is test/data/upload.test.ts).
+  const base = testConfig(path.join(scratch.dir, 'data'));
+  app = await openTestApp(path.join(scratch.dir, 'data'), { maxBodyBytes: 64 * 1024, imports: { ...base.imports, roots: [scratch.dir] } });
   server = await startServer(app);
-  gql = graphqlClient(server.graphqlUrl, (await app.services.tokens.create('graphql test', 'trainer')).token);
+  gql = graphqlClient(server.graphqlUrl, (await app.services.tokens.create('graphql test', 'admin')).token);
   synthetic = await writeSyntheticDataset({ out: path.join(scratch.dir, 'synth'), count: 80, seed: 5, minSide: 64, maxSide: 96 });
 });
 afterAll(async () => {
@@ -112,5 +115,10 @@ describe('GraphQL API', () => {
     );
     expect(formatted).toEqual({ message: 'Internal server error', path: ['dataset'], extensions: { code: 'INTERNAL_SERVER_ERROR' } });
     expect(JSON.stringify(formatted)).not.toContain('/srv/secret');
+    // A known error keeps its message, but not a server path that another library put in it.
+    const known = new AppError(ErrorCode.BAD_USER_INPUT, 'the model was refused: outside of the allowed directory: "/srv/data/artifacts/incoming"');
+    expect(format({ message: known.message, extensions: { code: 'BAD_USER_INPUT' } }, known).message).toBe(
+      'the model was refused: outside of the allowed directory: "<server path>"',
+    );
   });
 });

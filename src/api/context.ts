@@ -2,7 +2,7 @@
 import type { Caller, TokenService } from '../auth/tokens.js';
 import type { AppConfig } from '../config.js';
 import type { DatasetService } from '../data/datasets.js';
-import type { ImportContext } from '../data/import.js';
+import type { SourceContext } from '../data/sources.js';
 import type { Db } from '../db/client.js';
 import type { ClassifyService } from '../inference/classify.js';
 import type { EnsembleService } from '../inference/ensembles.js';
@@ -24,8 +24,8 @@ export interface Services {
   /** ONNX graphs and training checkpoints by sha256, shared by every host (put, fetch, has). */
   artifactStore: ArtifactStore;
   datasets: DatasetService;
-  /** What importDataset needs besides the request. */
-  importContext: ImportContext;
+  /** What an import needs besides the request: the database, the photo store, the limits, a scratch folder. */
+  importContext: SourceContext;
   training: TrainingService;
   /** Hyperparameter sweeps: trials drawn from a space, judged at their rungs. */
   sweeps: SweepService;

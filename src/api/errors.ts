@@ -1,9 +1,10 @@
 // The API's one error boundary: every error leaves through formatError (GraphQL) or sendError (plain
-// HTTP), which keep codes stable and hide internals (no message, stack or server path of an unknown error).
+// HTTP), which keep codes stable and hide internals (no message, stack or server path of an unknown error,
+// and no server path in a known one's message).
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { Response } from 'express';
 import type { GraphQLFormattedError } from 'graphql';
-import { AppError, ErrorCode } from '../errors.js';
+import { AppError, ErrorCode, maskServerPaths } from '../errors.js';
 import type { Logger } from '../log.js';
 import { httpStatusOf } from './httpStatus.js';
 
@@ -25,7 +26,7 @@ export function errorFormatter(log: Logger) {
     const original = unwrapResolverError(error);
     const where = { ...(formatted.path ? { path: formatted.path } : {}), ...(formatted.locations ? { locations: formatted.locations } : {}) };
     if (original instanceof AppError) {
-      return { message: original.message, ...where, extensions: { code: original.code, ...original.details } };
+      return { message: maskServerPaths(original.message), ...where, extensions: { code: original.code, ...original.details } };
     }
     const code = formatted.extensions?.code;
     if (typeof code === 'string' && APOLLO_CLIENT_CODES.has(code)) {
@@ -38,5 +39,5 @@ export function errorFormatter(log: Logger) {
 
 /** An error answered outside GraphQL (body parsing, item crops) in GraphQL's error shape. */
 export function sendError(res: Response, code: ErrorCode, message: string, status = httpStatusOf(code)) {
-  res.status(status).json({ errors: [{ message, extensions: { code } }] });
+  res.status(status).json({ errors: [{ message: maskServerPaths(message), extensions: { code } }] });
 }

@@ -105,7 +105,10 @@ export async function startServer(app: App): Promise<RunningServer> {
   });
   expressApp.use(
     '/graphql',
-    uploadMiddleware({ maxFileBytes: Math.max(config.imageLimits.maxBytes, config.maxModelBytes), maxFiles: Math.max(config.serving.maxClassifyImages, 2) }),
+    uploadMiddleware({
+      maxFileBytes: Math.max(config.imageLimits.maxBytes, config.maxModelBytes, config.imports.maxUploadBytes),
+      maxFiles: Math.max(config.serving.maxClassifyImages, 2),
+    }),
     express.json({ limit: config.maxBodyBytes }),
     expressMiddleware(apollo, {
       context: async ({ req }) => {
@@ -122,7 +125,7 @@ export async function startServer(app: App): Promise<RunningServer> {
   );
   // Item crops and photos for the dashboard; the same read access as queries (a token may come as a header).
   const itemImage =
-    (make: (file: string, item: Item) => Promise<Buffer>): RequestHandler =>
+    (make: (photo: Buffer, item: Item) => Promise<Buffer>): RequestHandler =>
     async (req, res) => {
       try {
         const caller = await app.services.tokens.authenticate(req.headers.authorization);
@@ -133,7 +136,10 @@ export async function startServer(app: App): Promise<RunningServer> {
           sendError(res, ErrorCode.NOT_FOUND, `item ${req.params.id} does not exist`);
           return;
         }
-        const jpeg = await make(path.join(item.dataset.imageRoot, item.imagePath), item);
+        const photo = await app.services.datasets.photos.read(item, item.dataset.imageRoot).catch(() => {
+          throw new AppError(ErrorCode.UNAVAILABLE, `the photo of item ${id} cannot be read on this server`);
+        });
+        const jpeg = await make(photo, item);
         res.type('image/jpeg').set('cache-control', 'max-age=3600').send(jpeg);
       } catch (error) {
         const known = error instanceof AppError;
@@ -144,7 +150,7 @@ export async function startServer(app: App): Promise<RunningServer> {
     };
   expressApp.get(
     '/items/:id/crop.jpg',
-    itemImage((file, item) => cropPreview(file, item, 192, config.imageLimits)),
+    itemImage((photo, item) => cropPreview(photo, item, 192, config.imageLimits)),
   );
   expressApp.get(
     '/items/:id/photo.jpg',

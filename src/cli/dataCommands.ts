@@ -1,10 +1,11 @@
-// fashion-how synth, import, datasets, dataset: data in, and what it holds.
+// fashion-how synth, import, upload, datasets, dataset: data in (local files, or a folder sent to a server), and what it holds.
 import { type Command, InvalidArgumentError } from 'commander';
 import type { App } from '../app.js';
 import { DEFAULT_SPLIT_SEED, DEFAULT_VALIDATION_FRACTION, type ImportOutcome, importDataset, RANKING_METRICS, type RankingMetric } from '../data/import.js';
 import { DEFAULT_LABEL_SCHEMA } from '../data/labelSchema.js';
 import { DEFAULT_REALISTIC_LABEL_NOISE, SYNTH_DIFFICULTIES, type SynthDifficulty, writeSyntheticDataset } from '../data/synth.js';
 import { SPLITS, type Split } from '../domain.js';
+import { FashionHowClient } from '../sdk/index.js';
 import { percent, table } from './format.js';
 import { choice, fraction, int } from './options.js';
 import { createProgress } from './progress.js';
@@ -66,16 +67,20 @@ async function runImport(app: App, csv: string, options: ImportOptions): Promise
       ...app.services.importContext,
       onProgress: (p) => {
         if (p.phase === 'validate') progress.update(p.done, p.total);
-        else if (p.done === 0) console.error(`storing ${p.total} items in one transaction`);
+        else if (p.phase === 'store' && p.done === 0) console.error(`storing ${p.total} items in one transaction`);
       },
     },
   );
   progress.stop();
   if (!outcome.created) {
-    console.log(`this CSV was imported before (same content): dataset ${outcome.datasetId}, ${outcome.itemCount} items; nothing new stored`);
+    console.log(
+      `this content was imported before (digest ${outcome.contentSha256.slice(0, 12)}): dataset ${outcome.datasetId} (version ${outcome.version}), ${outcome.itemCount} items; nothing new stored`,
+    );
     return outcome;
   }
-  console.log(`imported dataset ${outcome.datasetId}: ${outcome.itemCount} items in ${(outcome.durationMs / 1000).toFixed(1)} s`);
+  console.log(
+    `imported dataset ${outcome.datasetId}, version ${outcome.version} (digest ${outcome.contentSha256.slice(0, 12)}): ${outcome.itemCount} items in ${(outcome.durationMs / 1000).toFixed(1)} s`,
+  );
   if (outcome.rejects.length > 0) {
     console.log(`skipped ${outcome.rejects.length} invalid rows (kept as rejects):`);
     for (const r of outcome.rejects.slice(0, 20)) console.log(`  line ${r.line}: ${r.reason}`);
@@ -83,12 +88,56 @@ async function runImport(app: App, csv: string, options: ImportOptions): Promise
   return outcome;
 }
 
+interface UploadOptions {
+  csv?: string;
+  images?: string;
+  name?: string;
+  skipInvalid?: boolean;
+  seed: number;
+  validationFraction: number;
+  testFraction: number;
+}
+
+async function upload(source: string, options: UploadOptions) {
+  const client = new FashionHowClient();
+  let progress: ReturnType<typeof createProgress> | undefined;
+  let phase = '';
+  const result = await client.uploadDataset(
+    source,
+    {
+      csv: options.csv,
+      imageFolder: options.images,
+      name: options.name,
+      skipInvalid: options.skipInvalid ?? false,
+      splitSeed: options.seed,
+      validationFraction: options.validationFraction,
+      testFraction: options.testFraction,
+    },
+    (p) => {
+      if (p.phase !== phase) {
+        progress?.stop();
+        phase = p.phase;
+        progress = p.phase === 'DONE' || p.phase === 'FAILED' ? undefined : createProgress(p.phase.toLowerCase());
+      }
+      if (p.total > 0) progress?.update(p.done, p.total);
+    },
+  );
+  progress?.stop();
+  const { dataset } = result;
+  console.log(
+    result.created
+      ? `uploaded dataset ${dataset.id} "${dataset.name}", version ${dataset.version} (digest ${dataset.digest?.slice(0, 12)}): ${result.itemCount} items`
+      : `this content was imported before: dataset ${dataset.id} "${dataset.name}" (version ${dataset.version}); nothing new stored`,
+  );
+  for (const r of result.rejects.slice(0, 20)) console.log(`  rejected line ${r.line}: ${r.reason}`);
+}
+
 async function printDataset(app: App, id: number, split?: Split) {
   const { datasets } = app.services;
   const dataset = await datasets.get(id);
   const splits = await datasets.splitCounts(id);
   console.log(
-    `dataset ${dataset.id} "${dataset.name}": ${dataset.itemCount} items (${splits.map((s) => `${s.split.toLowerCase()} ${s.count}`).join(', ')}), ranked by ${dataset.rankingMetric}`,
+    `dataset ${dataset.id} "${dataset.name}" version ${dataset.version}${dataset.contentSha256 ? ` (digest ${dataset.contentSha256})` : ''}: ${dataset.itemCount} items (${splits.map((s) => `${s.split.toLowerCase()} ${s.count}`).join(', ')}), ranked by ${dataset.rankingMetric}`,
   );
   if (dataset.rejectCount > 0) console.log(`${dataset.rejectCount} rows were rejected at import`);
   for (const task of await datasets.distribution(id, split)) {
@@ -100,6 +149,14 @@ async function printDataset(app: App, id: number, split?: Split) {
       ),
     );
   }
+}
+
+/** What import and upload share: rejects, the split's seed and validation share. */
+function withSplitOptions(command: Command): Command {
+  return command
+    .option('--skip-invalid', 'import the valid rows and keep the invalid ones as rejects, instead of importing nothing')
+    .option('--seed <s>', 'seed of the stratified split', int('seed', 0), DEFAULT_SPLIT_SEED)
+    .option('--validation-fraction <f>', 'share of items in the validation split', fraction, DEFAULT_VALIDATION_FRACTION);
 }
 
 export function addDataCommands(program: Command): void {
@@ -126,16 +183,15 @@ export function addDataCommands(program: Command): void {
       await synth(options);
     });
 
-  program
-    .command('import')
-    .description('import a Fashion-How CSV and its images into the database')
-    .argument('<csv>', 'CSV with image_name,BBox_xmin,BBox_ymin,BBox_xmax,BBox_ymax and one column per task')
-    .option('--images <dir>', 'image root the image_name values are relative to (default: images/ beside the CSV, else its folder)')
-    .option('--name <name>', 'dataset name (default: the CSV file name)')
-    .option('--schema <file>', "label schema JSON/YAML (default: <csv stem>.schema.json|yaml beside the CSV, else Fashion-How's)")
-    .option('--skip-invalid', 'import the valid rows and keep the invalid ones as rejects, instead of importing nothing')
-    .option('--seed <s>', 'seed of the stratified split', int('seed', 0), DEFAULT_SPLIT_SEED)
-    .option('--validation-fraction <f>', 'share of items in the validation split', fraction, DEFAULT_VALIDATION_FRACTION)
+  withSplitOptions(
+    program
+      .command('import')
+      .description('import a Fashion-How CSV and its images into the database')
+      .argument('<csv>', 'CSV with image_name,BBox_xmin,BBox_ymin,BBox_xmax,BBox_ymax and one column per task')
+      .option('--images <dir>', 'image root the image_name values are relative to (default: images/ beside the CSV, else its folder)')
+      .option('--name <name>', 'dataset name (default: the CSV file name)')
+      .option('--schema <file>', "label schema JSON/YAML (default: <csv stem>.schema.json|yaml beside the CSV, else Fashion-How's)"),
+  )
     .option(
       '--ranking-metric <m>',
       `what the dataset's models are ranked by: ${RANKING_METRICS.join(' | ')} (default MEAN_TOP1, the sensibility task's)`,
@@ -145,6 +201,20 @@ export function addDataCommands(program: Command): void {
     .action(async (csv: string, options: ImportOptions) => {
       await withApp((app) => runImport(app, csv, options));
     });
+
+  withSplitOptions(
+    program
+      .command('upload')
+      .description(
+        'upload a dataset folder (packed here as .tar.gz) or archive to a running server (FASHION_HOW_ENDPOINT, FASHION_HOW_TOKEN with role trainer)',
+      )
+      .argument('<source>', 'a folder holding the CSV, its images and optionally <csv stem>.schema.json; or a .zip, .tar or .tar.gz of one')
+      .option('--csv <name>', "the CSV's name inside it (default: its only .csv file)")
+      .option('--images <folder>', 'the image folder inside it (default: images/ beside the CSV, else its folder)')
+      .option('--name <name>', 'dataset name (default: the CSV file name); changed content under a name in use is its next version'),
+  )
+    .option('--test-fraction <f>', 'share of items held out as TEST', fraction, 0)
+    .action((source: string, options: UploadOptions) => upload(source, options));
 
   program
     .command('datasets')

@@ -1,15 +1,13 @@
 // Read side of datasets: listings, split sizes and the class distribution per task (the seed's EDA:
 // count and share of every class), computed by the database with one GROUP BY; the items themselves,
 // filtered for the dataset browser; and a reviewed version of a dataset (new labels, items left out).
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { ImageLimits } from '../config.js';
 import type { Db } from '../db/client.js';
 import type { Prisma } from '../db/generated/client.js';
 import type { Bbox, LabelSchemaSpec, Split, TaskSpec } from '../domain.js';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
 import { cropPreview } from './image.js';
+import { contentDigest, type Photos } from './photos.js';
 
 /** Which items to list; absent fields match every item. A bbox's side is its shorter one. */
 export interface ItemFilter {
@@ -24,8 +22,6 @@ export interface VersionChanges {
   name?: string;
   relabel: Map<number, Map<number, number>>;
   exclude: Set<number>;
-  /** Makes the version's identity (stored where an import keeps its CSV's sha256): e.g. the scan it came from. */
-  origin: string;
 }
 
 const ROWS_PER_INSERT = 1000;
@@ -55,6 +51,8 @@ export class DatasetService {
   constructor(
     private readonly db: Db,
     private readonly imageLimits: ImageLimits,
+    /** Every item's photo, from the artifact store (the same source scoring and the worker read). */
+    readonly photos: Photos,
   ) {}
 
   list() {
@@ -146,9 +144,12 @@ export class DatasetService {
     const item = await this.db.item.findUnique({ where: { id }, include: { dataset: true } });
     if (!item) throw notFound('item', id);
     try {
-      return { image: await readFile(path.join(item.dataset.imageRoot, item.imagePath)), bbox: item };
+      return { image: await this.photos.read(item, item.dataset.imageRoot), bbox: item };
     } catch {
-      throw new AppError(ErrorCode.UNAVAILABLE, `the photo of item ${id} cannot be read on this server (dataset ${item.datasetId}'s image folder)`);
+      throw new AppError(
+        ErrorCode.UNAVAILABLE,
+        `the photo of item ${id} cannot be read on this server (it is missing from the artifact store or the dataset's image folder)`,
+      );
     }
   }
 
@@ -169,16 +170,22 @@ export class DatasetService {
    *  with items left out as `changes` says. Returns the new dataset. */
   async createVersion(tx: Prisma.TransactionClient, parentId: number, changes: VersionChanges) {
     const started = performance.now();
-    const parent = await tx.dataset.findUniqueOrThrow({ where: { id: parentId } });
-    const items = await tx.item.findMany({ where: { datasetId: parentId }, include: { labels: true }, orderBy: { id: 'asc' } });
+    const parent = await tx.dataset.findUniqueOrThrow({ where: { id: parentId }, include: { labelSchema: true } });
+    const items = await tx.item.findMany({ where: { datasetId: parentId }, include: { labels: { orderBy: { task: 'asc' } } }, orderBy: { id: 'asc' } });
     const kept = items.filter((i) => !changes.exclude.has(i.id));
+    const labelsOf = (item: (typeof kept)[number]) => item.labels.map((label) => changes.relabel.get(item.id)?.get(label.task) ?? label.classIndex);
+    const contentSha256 = contentDigest(
+      parent.labelSchema.fingerprint,
+      kept.map((item) => ({ ...item, bbox: [item.xmin, item.ymin, item.xmax, item.ymax], labels: labelsOf(item) })),
+    );
     const version = parent.version + 1;
     const dataset = await tx.dataset.create({
       data: {
         name: changes.name?.trim() || `${parent.name.replace(/ v\d+$/, '')} v${version}`,
         csvPath: parent.csvPath,
         imageRoot: parent.imageRoot,
-        csvSha256: createHash('sha256').update(`${parent.csvSha256}\n${changes.origin}`).digest('hex'),
+        csvSha256: parent.csvSha256,
+        contentSha256,
         labelSchemaId: parent.labelSchemaId,
         splitSeed: parent.splitSeed,
         validationFraction: parent.validationFraction,

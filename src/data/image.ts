@@ -102,7 +102,7 @@ async function header(input: ImageInput, limits: ImageLimits): Promise<ImageInfo
   const height = meta.autoOrient?.height ?? meta.height;
   if (!width || !height) throw new ImageError('image cannot be decoded: it declares no width or height');
   if (width * height > limits.maxPixels) {
-    throw new ImageError(`image is ${width}x${height} = ${width * height} pixels, over the limit of ${limits.maxPixels} pixels`);
+    throw new ImageError(`image is ${width}x${height} = ${width * height} pixels, over the limit of ${limits.maxPixels} pixels (FASHION_HOW_MAX_IMAGE_PIXELS)`);
   }
   return { width, height, format: meta.format };
 }

@@ -1,7 +1,8 @@
 // Imports a Fashion-How CSV plus its image folder. Every row is checked (path stays under the image
-// root, the image decodes, the bbox fits, labels are in range) before anything is written; the write
-// is one transaction, so an import either stores the whole dataset or nothing.
-import { createHash } from 'node:crypto';
+// root, the image decodes, the bbox fits, labels are in range) before anything is written; the photos
+// then go into the content-addressed store and the rows into one transaction, so an import either
+// stores the whole dataset or nothing. The same content imported again (by its content digest) finds the
+// dataset it made; changed content under a name already used is that name's next version.
 import { existsSync } from 'node:fs';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -9,14 +10,14 @@ import { parse } from 'csv-parse/sync';
 import pLimit from 'p-limit';
 import type { ImageLimits } from '../config.js';
 import type { Db } from '../db/client.js';
-import type { Bbox, LabelSchemaSpec, Split } from '../domain.js';
+import type { Split } from '../domain.js';
 import { AppError, badInput, ErrorCode } from '../errors.js';
-import { bboxProblem, ImageError, type ImageInfo, inspectImage } from './image.js';
-import { resolveLabelSchema, schemaFingerprint } from './labelSchema.js';
+import { resolveLabelSchema, schemaFingerprint, validateLabelSchema } from './labelSchema.js';
+import { contentDigest, type Photos, sha256Of } from './photos.js';
+import { RowValidator, type ValidRow } from './rows.js';
 import { stratifiedSplit } from './split.js';
 
-export const IMAGE_COLUMN = 'image_name';
-export const BBOX_COLUMNS = ['BBox_xmin', 'BBox_ymin', 'BBox_xmax', 'BBox_ymax'] as const;
+export { BBOX_COLUMNS, IMAGE_COLUMN } from './rows.js';
 
 export interface ImportRequest {
   csvPath: string;
@@ -33,6 +34,20 @@ export interface ImportRequest {
   testFraction?: number;
   /** What this dataset's models are ranked by (default MEAN_TOP1, the Fashion-How sensibility task's). */
   rankingMetric?: RankingMetric;
+  /** A label schema given inline (a parsed JSON document), instead of a file. */
+  labelSchema?: unknown;
+  /** What the dataset records, and errors show, in place of the server's own paths: an upload's or a
+   *  bucket's files sit in a scratch folder that is gone once the import ends. */
+  origin?: ImportOrigin;
+}
+
+export interface ImportOrigin {
+  /** Recorded as the dataset's csvPath (e.g. upload:data.tar.gz#train.csv); default the CSV's path. */
+  csv?: string;
+  /** Recorded as its imageRoot ('' when the folder does not outlive the import); default the folder's path. */
+  imageRoot?: string;
+  /** A server path as messages show it (relative to the archive, say). */
+  shown(file: string): string;
 }
 
 export const RANKING_METRICS = ['MEAN_TOP1', 'MEAN_ACSA'] as const;
@@ -46,26 +61,22 @@ export interface RowReject {
 }
 
 export interface ImportProgress {
-  phase: 'validate' | 'store';
+  /** validate: rows checked; photos: photos put in the store; store: rows written. */
+  phase: 'validate' | 'photos' | 'store';
   done: number;
   total: number;
 }
 
 export interface ImportOutcome {
   datasetId: number;
-  /** False when the same CSV (by content hash) was imported before; nothing new was stored. */
+  /** False when the same content (by content digest) was imported before; nothing new was stored. */
   created: boolean;
+  /** The dataset's version under its name (1 for a new name). */
+  version: number;
+  contentSha256: string;
   itemCount: number;
   rejects: RowReject[];
   durationMs: number;
-}
-
-interface ValidRow {
-  line: number;
-  imagePath: string;
-  bbox: Bbox;
-  image: ImageInfo;
-  labels: number[];
 }
 
 export const DEFAULT_SPLIT_SEED = 42;
@@ -89,113 +100,24 @@ export class ImportRejectedError extends AppError {
   }
 }
 
-const INTEGER = /^-?\d+$/;
-
-/** Resolves image_name under the root, or explains why it may not be read. */
-function resolveUnderRoot(root: string, imageName: string): { file: string } | { problem: string } {
-  if (imageName.trim() === '') return { problem: `${IMAGE_COLUMN} is empty` };
-  if (path.isAbsolute(imageName) || path.win32.isAbsolute(imageName)) {
-    return { problem: `${IMAGE_COLUMN} "${imageName}" is an absolute path; it must be relative to the image root` };
-  }
-  if (imageName.split(/[\\/]/).includes('..')) {
-    return { problem: `${IMAGE_COLUMN} "${imageName}" contains "..", which would leave the image root` };
-  }
-  const file = path.resolve(root, imageName);
-  if (!file.startsWith(root + path.sep)) return { problem: `${IMAGE_COLUMN} "${imageName}" leaves the image root` };
-  return { file };
-}
-
-function defaultImageRoot(csvPath: string): string {
+/** images/ beside the CSV if it exists, else the CSV's folder. */
+export function defaultImageRoot(csvPath: string): string {
   const beside = path.join(path.dirname(csvPath), 'images');
   return existsSync(beside) ? beside : path.dirname(csvPath);
 }
 
-class RowValidator {
-  private readonly images = new Map<string, Promise<ImageInfo | string>>();
-  private readonly columnIndex: Map<string, number>;
-
-  constructor(
-    private readonly root: string,
-    private readonly realRoot: string,
-    header: string[],
-    private readonly schema: LabelSchemaSpec,
-    private readonly limits: ImageLimits,
-  ) {
-    this.columnIndex = new Map(header.map((name, i) => [name.trim(), i]));
-    const required = [IMAGE_COLUMN, ...BBOX_COLUMNS, ...schema.tasks.map((t) => t.column)];
-    const missing = required.filter((c) => !this.columnIndex.has(c));
-    if (missing.length > 0) {
-      throw badInput(`the CSV header lacks column(s) ${missing.join(', ')}; expected ${required.join(',')}`);
-    }
-  }
-
-  private cell(record: string[], column: string): string {
-    return (record[this.columnIndex.get(column)!] ?? '').trim();
-  }
-
-  /** Decodes each distinct image once, however many rows refer to it. */
-  private image(file: string): Promise<ImageInfo | string> {
-    let pending = this.images.get(file);
-    if (!pending) {
-      pending = (async () => {
-        const found = await stat(file).catch(() => null);
-        if (!found?.isFile()) return 'image file not found under the image root';
-        const real = await realpath(file);
-        if (!real.startsWith(this.realRoot + path.sep)) return 'image path resolves (through a symbolic link) outside the image root';
-        try {
-          return await inspectImage(file, this.limits);
-        } catch (error) {
-          if (error instanceof ImageError) return error.message;
-          throw error;
-        }
-      })();
-      this.images.set(file, pending);
-    }
-    return pending;
-  }
-
-  async validate(record: string[], line: number, expectedColumns: number): Promise<ValidRow | string> {
-    if (record.length !== expectedColumns) return `expected ${expectedColumns} columns, found ${record.length}`;
-    const imageName = this.cell(record, IMAGE_COLUMN);
-    const labels: number[] = [];
-    for (const task of this.schema.tasks) {
-      const raw = this.cell(record, task.column);
-      const value = Number(raw);
-      if (!INTEGER.test(raw) || value < 0 || value >= task.classes.length) {
-        return `${task.column} label "${raw}" is not a class index from 0 to ${task.classes.length - 1}`;
-      }
-      labels.push(value);
-    }
-    const coords: number[] = [];
-    for (const column of BBOX_COLUMNS) {
-      const raw = this.cell(record, column);
-      if (!INTEGER.test(raw)) return `${column} "${raw}" is not an integer pixel coordinate`;
-      coords.push(Number(raw));
-    }
-    const [xmin, ymin, xmax, ymax] = coords as [number, number, number, number];
-    const bbox = { xmin, ymin, xmax, ymax };
-    const resolved = resolveUnderRoot(this.root, imageName);
-    if ('problem' in resolved) return resolved.problem;
-    const image = await this.image(resolved.file);
-    if (typeof image === 'string') return `${image} ("${imageName}")`;
-    const problem = bboxProblem(bbox, image.width, image.height);
-    if (problem) return problem;
-    return { line, imagePath: imageName, bbox, image, labels };
-  }
-}
-
 export interface ImportContext {
   db: Db;
+  /** Where the photos go: the content-addressed store every host reads them from. */
+  photos: Photos;
   imageLimits: ImageLimits;
+  /** Most rows one CSV may have (FASHION_HOW_MAX_IMPORT_ROWS). */
+  maxRows: number;
   concurrency: number;
   onProgress?: (progress: ImportProgress) => void;
 }
 
-function sha256(bytes: Buffer): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
-function parseCsv(bytes: Buffer, csvPath: string): { record: string[]; line: number; raw: string }[] {
+function parseCsv(bytes: Buffer, shownCsv: string): { record: string[]; line: number; raw: string }[] {
   try {
     const parsed = parse(bytes, { bom: true, info: true, raw: true, relax_column_count: true, skip_empty_lines: true }) as unknown as {
       record: string[];
@@ -204,14 +126,12 @@ function parseCsv(bytes: Buffer, csvPath: string): { record: string[]; line: num
     }[];
     return parsed.map(({ record, info, raw }) => ({ record, line: info.lines, raw: raw.replace(/\r?\n$/, '') }));
   } catch (error) {
-    throw badInput(`${path.basename(csvPath)} is not a readable CSV: ${(error as Error).message}`);
+    throw badInput(`${shownCsv} is not a readable CSV: ${(error as Error).message}`);
   }
 }
 
-export async function importDataset(request: ImportRequest, context: ImportContext): Promise<ImportOutcome> {
-  const started = performance.now();
-  const { db } = context;
-  const csvPath = path.resolve(request.csvPath);
+/** Checks the numeric options; returns them with their defaults. */
+function splitOptions(request: ImportRequest) {
   const validationFraction = request.validationFraction ?? DEFAULT_VALIDATION_FRACTION;
   const rankingMetric = request.rankingMetric ?? 'MEAN_TOP1';
   if (!RANKING_METRICS.includes(rankingMetric)) throw badInput(`rankingMetric must be one of ${RANKING_METRICS.join(', ')}, got "${rankingMetric}"`);
@@ -226,24 +146,32 @@ export async function importDataset(request: ImportRequest, context: ImportConte
     );
   }
   if (!Number.isInteger(splitSeed)) throw badInput(`splitSeed must be an integer, got ${splitSeed}`);
+  return { validationFraction, testFraction, splitSeed, rankingMetric };
+}
+
+export async function importDataset(request: ImportRequest, context: ImportContext): Promise<ImportOutcome> {
+  const started = performance.now();
+  const { db } = context;
+  const csvPath = path.resolve(request.csvPath);
+  const shown = request.origin?.shown ?? ((file: string) => file);
+  const { validationFraction, testFraction, splitSeed, rankingMetric } = splitOptions(request);
 
   const bytes = await readFile(csvPath).catch(() => {
-    throw badInput(`CSV file ${request.csvPath} does not exist or cannot be read`);
+    throw badInput(`CSV file ${shown(csvPath)} does not exist or cannot be read`);
   });
-  const csvSha256 = sha256(bytes);
-  const existing = await db.dataset.findUnique({ where: { csvSha256 } });
-  if (existing) {
-    return { datasetId: existing.id, created: false, itemCount: existing.itemCount, rejects: [], durationMs: performance.now() - started };
-  }
-
-  const schema = await resolveLabelSchema(csvPath, request.labelSchemaPath);
+  const schema =
+    request.labelSchema !== undefined
+      ? validateLabelSchema(request.labelSchema, 'labelSchema')
+      : await resolveLabelSchema(csvPath, request.labelSchemaPath, shown);
   const imageRoot = path.resolve(request.imageRoot ?? defaultImageRoot(csvPath));
   const rootStat = await stat(imageRoot).catch(() => null);
-  if (!rootStat?.isDirectory()) throw badInput(`image root ${request.imageRoot ?? imageRoot} is not a folder`);
+  if (!rootStat?.isDirectory()) throw badInput(`image root ${shown(imageRoot)} is not a folder`);
 
-  const [header, ...rows] = parseCsv(bytes, csvPath);
-  if (!header) throw badInput(`${path.basename(csvPath)} is empty; expected a header line and at least one row`);
-  if (rows.length === 0) throw badInput(`${path.basename(csvPath)} has a header but no rows`);
+  const shownCsv = path.basename(csvPath);
+  const [header, ...rows] = parseCsv(bytes, shownCsv);
+  if (!header) throw badInput(`${shownCsv} is empty; expected a header line and at least one row`);
+  if (rows.length === 0) throw badInput(`${shownCsv} has a header but no rows`);
+  if (rows.length > context.maxRows) throw badInput(`${shownCsv} has ${rows.length} rows, over the limit of ${context.maxRows} (FASHION_HOW_MAX_IMPORT_ROWS)`);
   const validator = new RowValidator(imageRoot, await realpath(imageRoot), header.record, schema, context.imageLimits);
 
   const limit = pLimit(context.concurrency);
@@ -272,67 +200,99 @@ export async function importDataset(request: ImportRequest, context: ImportConte
     splitSeed,
     testFraction,
   );
-  context.onProgress?.({ phase: 'store', done: 0, total: valid.length });
-  try {
-    const datasetId = await db.$transaction(
-      async (tx) => {
-        const fingerprint = schemaFingerprint(schema);
-        const labelSchema = await tx.labelSchema.upsert({
-          where: { fingerprint },
-          create: { name: schema.name, fingerprint, tasks: schema.tasks as object[] },
-          update: {},
-        });
-        const dataset = await tx.dataset.create({
-          data: {
-            name: request.name?.trim() || path.basename(csvPath, path.extname(csvPath)),
-            csvPath,
-            imageRoot,
-            csvSha256,
-            labelSchemaId: labelSchema.id,
-            splitSeed,
-            validationFraction,
-            testFraction,
-            rankingMetric,
-            itemCount: valid.length,
-            rejectCount: rejects.length,
-            importMs: 0,
-          },
-        });
-        const items = await tx.item.createManyAndReturn({
-          data: valid.map((v, i) => ({
-            datasetId: dataset.id,
-            line: v.line,
-            imagePath: v.imagePath,
-            ...v.bbox,
-            imageWidth: v.image.width,
-            imageHeight: v.image.height,
-            split: splits[i]!,
-          })),
-          select: { id: true, line: true, split: true },
-        });
-        const idByLine = new Map(items.map((item) => [item.line, item]));
-        await tx.itemLabel.createMany({
-          data: valid.flatMap((v) => {
-            const item = idByLine.get(v.line)!;
-            return v.labels.map((classIndex, task) => ({ itemId: item.id, datasetId: dataset.id, split: item.split as Split, task, classIndex }));
-          }),
-        });
-        if (rejects.length > 0) {
-          await tx.importReject.createMany({ data: rejects.map((r) => ({ datasetId: dataset.id, ...r })) });
-        }
-        await tx.dataset.update({ where: { id: dataset.id }, data: { importMs: Math.round(performance.now() - started) } });
-        return dataset.id;
-      },
-      { timeout: 10 * 60_000, maxWait: 60_000 },
-    );
-    context.onProgress?.({ phase: 'store', done: valid.length, total: valid.length });
-    return { datasetId, created: true, itemCount: valid.length, rejects, durationMs: performance.now() - started };
-  } catch (error) {
-    // A concurrent import of the same CSV won the race: report its dataset instead of failing.
-    if ((error as { code?: string }).code === 'P2002') {
-      const winner = await db.dataset.findUnique({ where: { csvSha256 } });
-      if (winner) return { datasetId: winner.id, created: false, itemCount: winner.itemCount, rejects: [], durationMs: performance.now() - started };
-    }
-    throw error;
+  const fingerprint = schemaFingerprint(schema);
+  const contentSha256 = contentDigest(
+    fingerprint,
+    valid.map((v, i) => ({
+      imageSha256: v.image.sha256,
+      imagePath: v.imagePath,
+      bbox: [v.bbox.xmin, v.bbox.ymin, v.bbox.xmax, v.bbox.ymax],
+      labels: v.labels,
+      split: splits[i]!,
+    })),
+  );
+  const existing = await db.dataset.findFirst({ where: { contentSha256 }, orderBy: { id: 'asc' } });
+  if (existing) {
+    return {
+      datasetId: existing.id,
+      created: false,
+      version: existing.version,
+      contentSha256,
+      itemCount: existing.itemCount,
+      rejects: [],
+      durationMs: performance.now() - started,
+    };
   }
+
+  // Photos first: the rows below name them by hash, so every row's photo is in the store before any row is.
+  const photos = new Map(valid.map((v) => [v.image.file, v.image.sha256]));
+  // Storing is waiting on disk or network (each object is flushed before it is named), not on the CPU.
+  await context.photos.putAll(photos, Math.max(16, context.concurrency), (stored, total) => context.onProgress?.({ phase: 'photos', done: stored, total }));
+  context.onProgress?.({ phase: 'store', done: 0, total: valid.length });
+  const name = request.name?.trim() || path.basename(csvPath, path.extname(csvPath));
+  const dataset = await db.$transaction(
+    async (tx) => {
+      const labelSchema = await tx.labelSchema.upsert({
+        where: { fingerprint },
+        create: { name: schema.name, fingerprint, tasks: schema.tasks as object[] },
+        update: {},
+      });
+      // Changed content under a name in use is that name's next version, with the latest as its parent.
+      const latest = await tx.dataset.findFirst({ where: { name }, orderBy: { version: 'desc' } });
+      const dataset = await tx.dataset.create({
+        data: {
+          name,
+          csvPath: request.origin?.csv ?? csvPath,
+          imageRoot: request.origin?.imageRoot ?? imageRoot,
+          csvSha256: sha256Of(bytes),
+          contentSha256,
+          labelSchemaId: labelSchema.id,
+          splitSeed,
+          validationFraction,
+          testFraction,
+          rankingMetric,
+          itemCount: valid.length,
+          rejectCount: rejects.length,
+          importMs: 0,
+          version: (latest?.version ?? 0) + 1,
+          parentId: latest?.id ?? null,
+        },
+      });
+      const items = await tx.item.createManyAndReturn({
+        data: valid.map((v, i) => ({
+          datasetId: dataset.id,
+          line: v.line,
+          imagePath: v.imagePath,
+          imageSha256: v.image.sha256,
+          ...v.bbox,
+          imageWidth: v.image.width,
+          imageHeight: v.image.height,
+          split: splits[i]!,
+        })),
+        select: { id: true, line: true, split: true },
+      });
+      const idByLine = new Map(items.map((item) => [item.line, item]));
+      await tx.itemLabel.createMany({
+        data: valid.flatMap((v) => {
+          const item = idByLine.get(v.line)!;
+          return v.labels.map((classIndex, task) => ({ itemId: item.id, datasetId: dataset.id, split: item.split as Split, task, classIndex }));
+        }),
+      });
+      if (rejects.length > 0) {
+        await tx.importReject.createMany({ data: rejects.map((r) => ({ datasetId: dataset.id, ...r })) });
+      }
+      return tx.dataset.update({ where: { id: dataset.id }, data: { importMs: Math.round(performance.now() - started) } });
+    },
+    { timeout: 10 * 60_000, maxWait: 60_000 },
+  );
+  context.onProgress?.({ phase: 'store', done: valid.length, total: valid.length });
+  return {
+    datasetId: dataset.id,
+    created: true,
+    version: dataset.version,
+    contentSha256,
+    itemCount: valid.length,
+    rejects,
+    durationMs: performance.now() - started,
+  };
 }

@@ -61,27 +61,29 @@ export function validateLabelSchema(doc: unknown, source: string): LabelSchemaSp
   return { name: typeof name === 'string' && name.trim() !== '' ? name : path.basename(source), tasks: specs };
 }
 
-export async function readLabelSchema(file: string): Promise<LabelSchemaSpec> {
+/** Reads a JSON or YAML schema file; messages name it as `shown` says (an archive's name for it, say). */
+export async function readLabelSchema(file: string, shown: (file: string) => string = (f) => f): Promise<LabelSchemaSpec> {
+  const name = shown(file);
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch {
-    throw badInput(`label schema file ${file} cannot be read`);
+    throw badInput(`label schema file ${name} cannot be read`);
   }
   let doc: unknown;
   try {
     doc = file.endsWith('.json') ? JSON.parse(text) : YAML.parse(text);
   } catch (error) {
-    throw badInput(`label schema file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message}`);
+    throw badInput(`label schema file ${name} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message}`);
   }
-  return validateLabelSchema(doc, file);
+  return validateLabelSchema(doc, name);
 }
 
 /** The schema for a CSV: the explicit file if given, else one beside the CSV, else the default. */
-export async function resolveLabelSchema(csvPath: string, explicit?: string): Promise<LabelSchemaSpec> {
-  if (explicit) return readLabelSchema(explicit);
+export async function resolveLabelSchema(csvPath: string, explicit?: string, shown?: (file: string) => string): Promise<LabelSchemaSpec> {
+  if (explicit) return readLabelSchema(explicit, shown);
   const beside = schemaCandidates(csvPath).find((candidate) => existsSync(candidate));
-  return beside ? readLabelSchema(beside) : DEFAULT_LABEL_SCHEMA;
+  return beside ? readLabelSchema(beside, shown) : DEFAULT_LABEL_SCHEMA;
 }
 
 /** Identical schemas (same tasks, columns and class names in the same order) share one stored row. */

@@ -2,6 +2,8 @@
 // weights: scores every candidate artifact there through the serving path, fits a temperature per
 // member and task (optional), picks weights by greedy selection with replacement, fits the logit
 // adjustment of the resulting vote (optional), and stores the ensemble with the record of the fit.
+
+import type { Photos } from '../data/photos.js';
 import type { Db } from '../db/client.js';
 import { SPLITS, type Split, type TaskSpec } from '../domain.js';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
@@ -66,6 +68,7 @@ export class EnsembleFitter {
     private readonly classify: ClassifyService,
     private readonly ensembles: EnsembleService,
     private readonly crossValidations: Pick<CrossValidationService, 'forFitting'>,
+    private readonly photos: Photos,
   ) {}
 
   async fit(request: FitEnsembleRequest) {
@@ -178,7 +181,7 @@ export class EnsembleFitter {
     if (items.length === 0) throw badInput(`dataset ${dataset.id} has no ${split} items to fit on (import with testFraction to hold out a TEST split as well)`);
     const raw: Votes[] = [];
     for (const id of ids) {
-      const results = await scoreItems(this.classify, dataset.imageRoot, items, { artifactId: id });
+      const results = await scoreItems(this.classify, this.photos.of(dataset), items, { artifactId: id });
       raw.push(tasks.map((_, t) => results.map((r) => r[t]!.probabilities)));
     }
     return { raw, truth, itemCount: items.length, models: ids.map((id) => [id]) };

@@ -1,8 +1,7 @@
 // Scoring a split through the serving path (the same preprocessing, sessions and soft vote as classify):
 // one module below everything that needs it, reports (evaluate), ensemble fitting and distillation.
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import pLimit from 'p-limit';
+import type { PhotoRef, PhotoSource } from '../data/photos.js';
 import type { Db } from '../db/client.js';
 import type { Split } from '../domain.js';
 import { AppError, ErrorCode } from '../errors.js';
@@ -15,8 +14,8 @@ const PARALLEL_CHUNKS = 4;
  *  Returns each item's per-task results, in item order. */
 export async function scoreItems(
   classify: ClassifyService,
-  imageRoot: string,
-  items: { imagePath: string; xmin: number; ymin: number; xmax: number; ymax: number }[],
+  photos: PhotoSource,
+  items: (PhotoRef & { xmin: number; ymin: number; xmax: number; ymax: number })[],
   target: { artifactId?: number; ensembleId?: number; includeMembers?: boolean },
   signal?: AbortSignal,
 ): Promise<TaskResult[][]> {
@@ -29,7 +28,7 @@ export async function scoreItems(
       limit(async () => {
         signal?.throwIfAborted();
         const chunk = items.slice(c * size, (c + 1) * size);
-        const images = await Promise.all(chunk.map(async (item) => ({ image: await readFile(path.join(imageRoot, item.imagePath)), bbox: item })));
+        const images = await Promise.all(chunk.map(async (item) => ({ image: await photos.read(item), bbox: item })));
         const outcome = await scoreWhenThereIsRoom(() => classify.score({ images, ...target, client: 'platform evaluation' }), signal);
         outcome.results.forEach((r, i) => {
           results[c * size + i] = r;

@@ -12,6 +12,7 @@ export const CHANNELS: Record<Topic, string> = {
   runChanged: 'fashion_how_run_changed',
   reportAdded: 'fashion_how_report_added',
   ensemblesChanged: 'fashion_how_ensembles_changed',
+  importProgress: 'fashion_how_import_progress',
 };
 const TOPIC_OF = new Map(Object.entries(CHANNELS).map(([topic, channel]) => [channel, topic as Topic]));
 

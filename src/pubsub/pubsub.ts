@@ -11,6 +11,8 @@ export interface ChangeNotices {
   reportAdded: { reportId: number };
   /** An ensemble was created or made the default: serving replicas re-read the default and warm it. */
   ensemblesChanged: { ensembleId: number };
+  /** How far an upload has come (uploadDataset's progressId); the message only with FAILED. */
+  importProgress: { progressId: string; phase: string; done: number; total: number; message?: string };
 }
 export type Topic = keyof ChangeNotices;
 

@@ -3,6 +3,7 @@
 // rows, confusion matrices, per-item predictions and the model's cost. An ensemble's report carries
 // its members' reports on the same items, computed from the members' own votes (no second pass).
 import { EventEmitter } from 'node:events';
+import type { Photos } from '../data/photos.js';
 import type { Db, Prisma } from '../db/client.js';
 import type { Split, TaskSpec } from '../domain.js';
 import { badInput, notFound } from '../errors.js';
@@ -65,6 +66,7 @@ export class EvaluationService {
     private readonly db: Db,
     private readonly classify: ClassifyService,
     private readonly models: ModelPool,
+    private readonly photos: Photos,
   ) {}
 
   async evaluate(request: EvaluateRequest) {
@@ -104,7 +106,7 @@ export class EvaluationService {
     const { items, truth } = await labelledItems(this.db, dataset.id, split, tasks.length);
     if (items.length === 0) throw badInput(`dataset ${dataset.id} has no ${split === 'ALL' ? '' : `${split} `}items to evaluate`);
 
-    const results = await scoreItems(this.classify, dataset.imageRoot, items, {
+    const results = await scoreItems(this.classify, this.photos.of(dataset), items, {
       artifactId,
       ensembleId: request.ensembleId,
       includeMembers: target.kind === 'ensemble',

@@ -138,7 +138,7 @@ export class LabelReviewService {
     }
     const dataset = await this.datasets.get(datasetId);
     const { items } = await labelledItems(this.db, datasetId, split, tasks.length);
-    const results = await scoreItems(this.classify, dataset.imageRoot, items, { artifactId, ensembleId });
+    const results = await scoreItems(this.classify, this.datasets.photos.of(dataset), items, { artifactId, ensembleId });
     return { itemIds: items.map((i) => i.id), votes: tasks.map((_, t) => results.map((r) => r[t]!.probabilities)) };
   }
 
@@ -216,7 +216,7 @@ export class LabelReviewService {
     const exclude = new Set(decided.filter((d) => d.decision === 'EXCLUDE').map((d) => d.itemId));
     return this.db.$transaction(
       async (tx) => {
-        const dataset = await this.datasets.createVersion(tx, scan.datasetId, { name, relabel, exclude, origin: `label review of scan ${scanId}` });
+        const dataset = await this.datasets.createVersion(tx, scan.datasetId, { name, relabel, exclude });
         // A second apply of the same scan waits on this row and then finds it taken: it rolls back.
         const claimed = await tx.labelIssueScan.updateMany({ where: { id: scanId, reviewedDatasetId: null }, data: { reviewedDatasetId: dataset.id } });
         if (claimed.count === 0) throw badInput(`scan ${scanId} was already applied`);

@@ -13,8 +13,8 @@ import { COMPLIANCE_LIMIT_MB } from '../training/distillation.js';
 import type { EpochRecord, RunProgress } from '../training/runRecord.js';
 import { VERSION } from '../version.js';
 import { type GalleryCell, galleryHtml, loadGallery } from './cardGallery.js';
+import { confusionSvg, escapeHtml, f3, int, pct, reliabilitySvg, table } from './cardHtml.js';
 import type { ReportMetrics } from './evaluate.js';
-import type { ReliabilityBin } from './metrics.js';
 import type { TaskScore } from './store.js';
 
 /** A worker's quick report holds top-1 and ACSA per task; an evaluation holds everything. */
@@ -32,6 +32,9 @@ export interface ModelCardData {
   metrics: StoredMetrics;
   subject: string;
   datasetName: string;
+  /** The dataset's version under its name and its content digest: exactly which data scored the model. */
+  datasetVersion: number;
+  datasetDigest: string | null;
   confusion: ConfusionMatrix[];
   /** Class counts of the split the model learnt from (TRAIN) and of the split scored. */
   distribution: { train: TaskDistribution[]; scored: TaskDistribution[] };
@@ -91,83 +94,25 @@ export async function loadModelCard(services: { db: Db; datasets: DatasetService
     compliant: models.length === 1 && cost.sizeMB <= COMPLIANCE_LIMIT_MB && cost.cpuLatencyMs !== null,
   };
   const gallery = await loadGallery(db, datasets, reportId, confusion);
-  return { report, metrics, subject, datasetName: dataset.name, confusion, distribution, models, members, cost, compliance, gallery };
+  return {
+    report,
+    metrics,
+    subject,
+    datasetName: dataset.name,
+    datasetVersion: dataset.version,
+    datasetDigest: dataset.contentSha256,
+    confusion,
+    distribution,
+    models,
+    members,
+    cost,
+    compliance,
+    gallery,
+  };
 }
 
 export async function modelCardHtml(services: { db: Db; datasets: DatasetService }, reportId: number): Promise<string> {
   return renderModelCard(await loadModelCard(services, reportId));
-}
-
-const escapeHtml = (value: unknown) => String(value).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-const f3 = (value: number) => value.toFixed(3);
-const pct = (share: number) => `${(share * 100).toFixed(1)}%`;
-const int = (value: number) => value.toLocaleString('en-US');
-
-/** Headers are text; cells are HTML the caller escaped (some hold SVG or code). */
-function table(headers: string[], rows: (string | number)[][], attributes = ''): string {
-  const head = headers.some(Boolean)
-    ? `<thead><tr>${headers.map((h, c) => `<th${c > 0 ? ' class="num"' : ''}>${escapeHtml(h)}</th>`).join('')}</tr></thead>`
-    : '';
-  const body = rows.map((row) => `<tr>${row.map((cell, c) => `<td${c > 0 ? ' class="num"' : ''}>${cell}</td>`).join('')}</tr>`).join('');
-  return `<table${attributes}>${head}<tbody>${body}</tbody></table>`;
-}
-
-/** A blue scale from white (0) to dark (1), the dashboard's heatmap colours. */
-function shade(share: number): string {
-  const mix = (a: number, b: number) => Math.round(a + (b - a) * Math.min(1, Math.max(0, share)));
-  return `rgb(${mix(245, 31)},${mix(247, 95)},${mix(250, 191)})`;
-}
-
-/** Counts in each cell, shaded by the row share (so rare classes' rows are as readable as common ones). */
-function confusionSvg(matrix: ConfusionMatrix): string {
-  const classes = matrix.classes as string[];
-  const rows = matrix.rows as number[][];
-  const K = classes.length;
-  const cell = 44;
-  const left = 130;
-  const top = 110;
-  const cells = rows
-    .map((row, t) => {
-      const support = row.reduce((a, b) => a + b, 0);
-      return row
-        .map((count, p) => {
-          const share = support ? count / support : 0;
-          const x = left + p * cell;
-          const y = top + t * cell;
-          return `<rect x="${x}" y="${y}" width="${cell}" height="${cell}" fill="${shade(share)}" stroke="#fff"/><text class="cell" data-true="${t}" data-predicted="${p}" x="${x + cell / 2}" y="${y + cell / 2 + 4}" text-anchor="middle" fill="${share > 0.55 ? '#fff' : '#222'}">${count}</text>`;
-        })
-        .join('');
-    })
-    .join('');
-  const rowLabels = classes.map((c, t) => `<text x="${left - 6}" y="${top + t * cell + cell / 2 + 4}" text-anchor="end">${escapeHtml(c)}</text>`).join('');
-  const columnLabels = classes
-    .map((c, p) => `<text transform="translate(${left + p * cell + cell / 2 + 4},${top - 6}) rotate(-40)">${escapeHtml(c)}</text>`)
-    .join('');
-  // Room on the right for the last column's slanted name.
-  const width = left + K * cell + 90;
-  const height = top + K * cell + 30;
-  return `<svg class="chart" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="confusion matrix of ${escapeHtml(matrix.taskName)}">${columnLabels}${rowLabels}${cells}<text x="${left + (K * cell) / 2}" y="${height - 8}" text-anchor="middle" class="axis">predicted →</text><text transform="translate(14,${top + (K * cell) / 2}) rotate(-90)" text-anchor="middle" class="axis">true →</text></svg>`;
-}
-
-/** Accuracy per confidence bin against the diagonal of perfect calibration; empty bins draw nothing. */
-function reliabilitySvg(bins: ReliabilityBin[], task: number): string {
-  const size = 220;
-  const pad = 34;
-  const x = (v: number) => pad + v * size;
-  const y = (v: number) => pad / 2 + (1 - v) * size;
-  const bars = bins
-    .map((b) =>
-      b.count
-        ? `<rect data-bin="${b.lower.toFixed(2)}" x="${x(b.lower) + 1}" y="${y(b.accuracy)}" width="${(b.upper - b.lower) * size - 2}" height="${b.accuracy * size}" fill="#3b6fd4"><title>confidence ${b.lower.toFixed(2)}-${b.upper.toFixed(2)}: ${b.count} items, accuracy ${f3(b.accuracy)}</title></rect>`
-        : '',
-    )
-    .join('');
-  const ticks = [0, 0.5, 1]
-    .map((v) => `<text x="${x(v)}" y="${y(0) + 14}" text-anchor="middle">${v}</text><text x="${pad - 4}" y="${y(v) + 4}" text-anchor="end">${v}</text>`)
-    .join('');
-  const width = size + pad + 10;
-  const height = size + pad + 14;
-  return `<svg class="chart" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="reliability diagram of task ${task}"><rect x="${x(0)}" y="${y(1)}" width="${size}" height="${size}" fill="none" stroke="#ccc"/>${bars}<line x1="${x(0)}" y1="${y(0)}" x2="${x(1)}" y2="${y(1)}" stroke="#d9534f" stroke-dasharray="4 3"/>${ticks}<text x="${x(0.5)}" y="${height - 2}" text-anchor="middle" class="axis">confidence</text></svg>`;
 }
 
 /** A horizontal share bar for a table cell. */
@@ -386,7 +331,7 @@ export function renderModelCard(data: ModelCardData): string {
 <style>${STYLE}</style></head>
 <body><main>
 <section id="summary"><h1>Model card: ${escapeHtml(data.subject)}</h1>
-<p class="muted">Report ${report.id} (${escapeHtml(metrics.source)}), scored on ${escapeHtml(split)} of dataset "${escapeHtml(data.datasetName)}" (${report.datasetId}), ${int(report.itemCount)} items, stored ${report.createdAt.toISOString()}; fashion-how ${escapeHtml(VERSION)}.</p>
+<p class="muted">Report ${report.id} (${escapeHtml(metrics.source)}), scored on ${escapeHtml(split)} of dataset "${escapeHtml(data.datasetName)}" (${report.datasetId}) version ${data.datasetVersion}${data.datasetDigest ? `, digest <code>${escapeHtml(data.datasetDigest)}</code>` : ''}, ${int(report.itemCount)} items, stored ${report.createdAt.toISOString()}; fashion-how ${escapeHtml(VERSION)}.</p>
 ${headline}${complianceLine(data)}</section>
 <section id="metrics"><h2>Metrics</h2>${metricsSection(data)}</section>
 ${data.confusion.map((m) => taskSection(data, m)).join('\n')}

@@ -1,11 +1,12 @@
 // The typed fashion-how client. Operation types are generated from schema.graphql and
 // src/sdk/operations.graphql; nothing here restates a response shape by hand.
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
 import { loadClientConfig } from '../config.js';
 import { collect, walk } from './connections.js';
-import { followRunUpdates } from './follow.js';
+import { followImportProgress, followRunUpdates } from './follow.js';
 import {
   ApplyLabelReviewDocument,
   type ArtifactFilter,
@@ -31,6 +32,7 @@ import {
   ImportDatasetDocument,
   type ImportDatasetInput,
   ImportModelDocument,
+  type ImportProgressSubscription,
   type ItemFilter,
   type LabelDecision,
   LabelIssueScanDocument,
@@ -55,7 +57,10 @@ import {
   SweepsDocument,
   type TokenFilter,
   TokensPageDocument,
+  UploadDatasetDocument,
+  type UploadDatasetInput,
 } from './generated.js';
+import { withArchive } from './pack.js';
 import {
   type Classification,
   type ClassifyOptions,
@@ -65,7 +70,7 @@ import {
   type PageOptions,
   type WaitOptions,
 } from './types.js';
-import { encodeRequest } from './wire.js';
+import { encodeRequest, requestChunks } from './wire.js';
 
 export type * from './generated.js';
 
@@ -160,6 +165,7 @@ export class FashionHowClient {
     );
   }
 
+  /** From an allowed bucket (bucket: s3://...), or server paths with an admin token; local files: uploadDataset. */
   async importDataset(input: ImportDatasetInput) {
     return (await this.request(ImportDatasetDocument, { input })).importDataset;
   }
@@ -340,21 +346,7 @@ export class FashionHowClient {
           : { image: Buffer.from(bytes).toString('base64'), bbox, size: Math.ceil(bytes.length / 3) * 4 };
       }),
     );
-    // Requests within the per-request image limit, and for JSON within the body limit.
-    const chunks: { file?: Blob; image?: string; bbox: ImageInput['bbox'] }[][] = [];
-    let current: (typeof chunks)[number] = [];
-    let bytes = 0;
-    for (const { size, ...item } of encoded) {
-      const cost = size + 200;
-      if (current.length > 0 && (current.length >= this.limits.maxClassifyImages || (!multipart && bytes + cost > this.limits.maxBodyBytes * 0.9))) {
-        chunks.push(current);
-        current = [];
-        bytes = 0;
-      }
-      current.push(item);
-      bytes += cost;
-    }
-    if (current.length > 0) chunks.push(current);
+    const chunks = requestChunks(encoded, this.limits.maxClassifyImages, multipart ? Number.POSITIVE_INFINITY : this.limits.maxBodyBytes * 0.9);
     const answers: Classification[][] = new Array(chunks.length);
     let next = 0;
     const worker = async () => {
@@ -381,6 +373,21 @@ export class FashionHowClient {
     return (
       await this.request(SaliencyDocument, { input: { ...encoded, bbox, ensembleId: options.ensembleId, artifactId: options.artifactId, grid: options.grid } })
     ).saliency;
+  }
+
+  /** Uploads a dataset folder (packed here into a .tar.gz) or archive (.zip, .tar, .tar.gz); a trainer token. */
+  async uploadDataset(source: string, input: UploadDatasetInput = {}, onProgress?: (progress: ImportProgressSubscription['importProgress']) => void) {
+    const progressId = onProgress && this.webSocketEndpoint ? randomUUID() : undefined;
+    const follower = progressId ? followImportProgress(this.webSocketEndpoint as string, this.token, progressId, onProgress!) : undefined;
+    try {
+      await follower?.ready;
+      return await withArchive(
+        source,
+        async (archive) => (await this.request(UploadDatasetDocument, { archive, input: { ...input, progressId } })).uploadDataset,
+      );
+    } finally {
+      await follower?.stop();
+    }
   }
 
   /** Uploads an ONNX graph and its model.json (paths, bytes, or model.json as an object); the server

@@ -1,9 +1,15 @@
-// Following a run's runUpdated subscription over graphql-ws until it ends, the deadline passes or the
-// socket fails (the client then polls instead).
+// Following subscriptions over graphql-ws: a run's runUpdated until it ends, the deadline passes or the
+// socket fails (the client then polls instead); an upload's importProgress.
 import { print } from 'graphql';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { type RunFieldsFragment, RunUpdatedDocument, type RunUpdatedSubscription } from './generated.js';
+import {
+  ImportProgressDocument,
+  type ImportProgressSubscription,
+  type RunFieldsFragment,
+  RunUpdatedDocument,
+  type RunUpdatedSubscription,
+} from './generated.js';
 import { FashionHowError } from './types.js';
 
 /** `ended` is the run once it is no longer cancellable; otherwise why following stopped. */
@@ -41,4 +47,39 @@ export async function followRunUpdates(url: string, token: string | undefined, i
     await client.dispose();
   }
   return { ended: undefined, timedOut, last };
+}
+
+/** Follows an upload's importProgress until it is DONE or FAILED, or stop() is called. Progress is
+ *  best effort: resolves `ready` once the socket is open (or could not be), so the upload can start. */
+export function followImportProgress(
+  url: string,
+  token: string | undefined,
+  id: string,
+  onProgress: (progress: ImportProgressSubscription['importProgress']) => void,
+) {
+  let ready!: () => void;
+  const opened = new Promise<void>((resolve) => (ready = resolve));
+  const client = createClient({
+    url,
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+    connectionParams: token ? { authorization: `Bearer ${token}` } : {},
+    on: { connected: () => ready(), closed: () => ready(), error: () => ready() },
+  });
+  const updates = client.iterate<ImportProgressSubscription>({ query: print(ImportProgressDocument), variables: { id } });
+  const following = (async () => {
+    try {
+      for await (const result of updates) if (result.data) onProgress(result.data.importProgress);
+    } catch {
+      // Progress is a courtesy: the mutation's answer is what counts.
+    }
+  })();
+  return {
+    ready: opened,
+    async stop() {
+      await updates.return?.();
+      await following;
+      await client.dispose();
+    },
+  };
 }

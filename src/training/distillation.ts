@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Photos } from '../data/photos.js';
 import type { Db } from '../db/client.js';
 import type { TaskSpec } from '../domain.js';
 import { badInput, ensureError, notFound } from '../errors.js';
@@ -59,6 +60,7 @@ export class DistillationService {
     private readonly dataDir: string,
     private readonly classify: ClassifyService,
     private readonly evaluation: EvaluationService,
+    private readonly photos: Photos,
     private readonly log: Logger,
   ) {}
 
@@ -79,7 +81,7 @@ export class DistillationService {
     const dataset = await this.db.dataset.findUniqueOrThrow({ where: { id: datasetId }, include: { labelSchema: true } });
     const tasks = dataset.labelSchema.tasks as unknown as TaskSpec[];
     const items = await this.db.item.findMany({ where: { datasetId, split: { in: ['TRAIN', 'VALIDATION'] } }, orderBy: { id: 'asc' } });
-    const results = await scoreItems(this.classify, dataset.imageRoot, items, { ensembleId }, signal);
+    const results = await scoreItems(this.classify, this.photos.of(dataset), items, { ensembleId }, signal);
     await mkdir(path.dirname(file), { recursive: true });
     const partial = `${file}.${randomUUID()}.partial`;
     await writeFile(

@@ -3,6 +3,7 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { workerEnvironment } from '../config.js';
 import { PACKAGE_ROOT } from '../db/migrate.js';
 import { AppError, ErrorCode } from '../errors.js';
 
@@ -48,7 +49,7 @@ export class PythonUnavailableError extends AppError {
 async function probe(executable: string): Promise<PythonRuntime> {
   const { stdout } = await promisify(execFile)(executable, ['-c', PROBE, WORKER_DIR], {
     timeout: 120_000,
-    env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
+    env: { ...workerEnvironment(), PYTHONDONTWRITEBYTECODE: '1' },
   });
   return { executable, ...JSON.parse(stdout.trim().split('\n').pop()!) };
 }

@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { Photos } from '../data/photos.js';
 import type { Db } from '../db/client.js';
 import type { TrainingRun } from '../db/generated/client.js';
 import type { TaskSpec } from '../domain.js';
@@ -313,7 +314,7 @@ export class RunExecutor {
     return true;
   }
 
-  /** The worker reads items from a file: absolute image path, bbox, labels in task order, split. */
+  /** The worker reads items from a file: a local path of the photo, bbox, labels in task order, split. */
   private async writeItems(run: RunWithSchema, file: string) {
     const { datasetId } = run;
     const imageRoot = run.dataset.imageRoot;
@@ -327,10 +328,13 @@ export class RunExecutor {
       include: { labels: { orderBy: { task: 'asc' }, select: { classIndex: true } } },
       orderBy: { id: 'asc' },
     });
-    const lines = items.map((item) =>
+    // Each photo from the artifact store into this host's verified cache: a worker host needs no access
+    // to the folder (or upload) the dataset came from.
+    const files = await new Photos(this.deps.artifactStore).files(items, imageRoot);
+    const lines = items.map((item, i) =>
       JSON.stringify({
         id: item.id,
-        path: path.join(imageRoot, item.imagePath),
+        path: files[i],
         bbox: [item.xmin, item.ymin, item.xmax, item.ymax],
         labels: item.labels.map((l) => l.classIndex),
         split: folds?.get(item.id) ?? item.split,

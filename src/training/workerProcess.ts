@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { workerEnvironment } from '../config.js';
 import { WORKER_DIR } from './python.js';
 
 export interface TaskMetric {
@@ -145,7 +146,7 @@ export function runWorker(options: WorkerOptions): Promise<WorkerExit> {
       shell: false,
       detached: true,
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, ...options.env, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' },
+      env: { ...workerEnvironment(), ...options.env, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' },
     });
     const tail: string[] = [];
     let stopReason: unknown;

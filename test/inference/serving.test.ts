@@ -289,7 +289,7 @@ describe('classify', () => {
     const wide = await encodeJpeg(new Uint8Array(1200 * 1000 * 3).fill(128), 1200, 1000, 50);
     expect(await ask({ images: [{ image: wide.toString('base64'), bbox: { xmin: 0, ymin: 0, xmax: 10, ymax: 10 } }] })).toMatchObject({
       extensions: { code: 'BAD_USER_INPUT' },
-      message: 'images[0]: image is 1200x1000 = 1200000 pixels, over the limit of 1000000 pixels',
+      message: 'images[0]: image is 1200x1000 = 1200000 pixels, over the limit of 1000000 pixels (FASHION_HOW_MAX_IMAGE_PIXELS)',
     });
     const outside = await ask({ images: [{ image: await b64(rows[0]!), bbox: { xmin: 0, ymin: 0, xmax: 5000, ymax: 10 } }] });
     expect(outside?.message).toMatch(/^images\[0\]: bbox \(0, 0, 5000, 10\) must lie inside the \d+x\d+ image$/);

@@ -28,7 +28,8 @@ afterAll(async () => {
 
 describe('the SDK against a real server', () => {
   it('imports, trains two combos, builds and evaluates an ensemble, and classifies a large batch in order', async () => {
-    const imported = await client.importDataset({ csvPath: synthetic.csvPath, imageRoot: synthetic.imageRoot, name: 'sdk' });
+    // The dataset's folder, packed by the SDK and uploaded: the server reads nothing of this machine's disk.
+    const imported = await client.uploadDataset(path.dirname(synthetic.csvPath), { name: 'sdk' });
     expect(imported).toMatchObject({ created: true, itemCount: 60 });
     const runs = await client.startTraining({
       datasetId: imported.dataset.id,
@@ -60,6 +61,9 @@ describe('the SDK against a real server', () => {
     expect((await client.report(report.id)).id).toBe(report.id);
     // The model card through the SDK is the CLI's file, byte for byte (one renderer).
     expect(await client.modelCard(report.id)).toBe(await modelCardHtml(app.services, Number(report.id)));
+    // ... and it names the exact data that scored the model: the uploaded dataset's version and digest.
+    expect(imported.dataset.digest).toMatch(/^[0-9a-f]{64}$/);
+    expect(await client.modelCard(report.id)).toContain(`version 1, digest <code>${imported.dataset.digest}</code>`);
 
     const fitted = await client.fitEnsemble({
       name: 'sdk fitted',

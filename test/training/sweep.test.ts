@@ -210,6 +210,8 @@ describe.skipIf(TEST_DATABASE !== 'postgresql')('an ASHA sweep on PostgreSQL thr
       const env = {
         ...process.env,
         FASHION_HOW_DATA_DIR: path.join(scratch.dir, name),
+        // Hosts share the artifact store (the photos are there), as every installation of several hosts does.
+        FASHION_HOW_ARTIFACT_STORE: app.config.artifactStore.kind === 'directory' ? app.config.artifactStore.dir : '',
         DATABASE_URL: testDatabaseUrl(path.join(scratch.dir, 'server')),
         LOG_LEVEL: 'silent',
       };

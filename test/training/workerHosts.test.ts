@@ -55,6 +55,8 @@ describe.skipIf(TEST_DATABASE !== 'postgresql')('a worker host on PostgreSQL', (
     const env = {
       ...process.env,
       FASHION_HOW_DATA_DIR: workerDir,
+      // Hosts share the artifact store: the photos (and models) are there, not in the server's folders.
+      FASHION_HOW_ARTIFACT_STORE: path.join(serverDir, 'artifacts'),
       DATABASE_URL: testDatabaseUrl(serverDir),
       FASHION_HOW_HEARTBEAT_MS: '500',
       FASHION_HOW_HEARTBEAT_TIMEOUT_MS: '5000',
@@ -119,7 +121,8 @@ describe.skipIf(TEST_DATABASE !== 'postgresql')('a worker host on PostgreSQL', (
   it('runs a job once even with two workers listening, and an app that is a worker too', async () => {
     const dir = path.join(scratch.dir, 'twice');
     const app = await openTestApp(dir); // a worker of the queue, like serve
-    const other = await openTestApp(path.join(scratch.dir, 'twice-other'), { databaseUrl: testDatabaseUrl(dir) });
+    // Another host: its own folders, the same database and artifact store.
+    const other = await openTestApp(path.join(scratch.dir, 'twice-other'), { databaseUrl: testDatabaseUrl(dir), artifactStore: app.config.artifactStore });
     try {
       const synthetic = await writeSyntheticDataset({ out: path.join(scratch.dir, 'synth-twice'), count: 30, seed: 6, minSide: 64, maxSide: 96 });
       const { datasetId } = await importDataset({ csvPath: synthetic.csvPath, imageRoot: synthetic.imageRoot }, app.services.importContext);

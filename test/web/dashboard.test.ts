@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
@@ -10,6 +10,7 @@ import type { App } from '../../src/app.js';
 import { preprocess } from '../../src/data/image.js';
 import type { ReportMetrics } from '../../src/reports/evaluate.js';
 import type { EpochRecord } from '../../src/training/runRecord.js';
+import { tarArchive } from '../fixtures/archives.js';
 import { openTestApp, useScratchDir } from '../helpers.js';
 import { buildDashboardFixture } from './fixture.js';
 
@@ -922,12 +923,48 @@ describe('dashboard', () => {
     // The new version's page says where it came from; the original lists the scan as applied.
     const versionPage = await visit(`datasets/${version.id}`);
     await versionPage.page.locator('main h1').waitFor();
-    expect(await versionPage.page.locator('main').textContent()).toContain(`made from ${dataset.name} by a label review`);
+    expect(await versionPage.page.locator('main').textContent()).toContain(`after ${dataset.name} (a re-import of changed content, or a label review)`);
     await versionPage.page.close();
     const original = await visit(`datasets/${dataset.id}`);
     await original.page.getByTestId('label-scans').waitFor();
     expect(await original.page.getByTestId('label-scans').textContent()).toContain(version.name);
     await original.page.close();
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('uploads a dataset archive from the browser with a trainer token, and shows a refusal plainly', async () => {
+    const { synthetic } = fixture;
+    const rows = synthetic.rows.slice(0, 40);
+    const csv = (await readFile(synthetic.csvPath, 'utf8')).trim().split('\n').slice(0, 41).join('\n');
+    const entries = [
+      { name: 'shop/train.csv', data: Buffer.from(`${csv}\n`) },
+      ...(await Promise.all(
+        rows.map(async (r) => ({ name: `shop/images/${r.imageName}`, data: await readFile(path.join(synthetic.imageRoot, r.imageName)) })),
+      )),
+    ];
+    const archive = path.join(scratch.dir, 'browser-upload.tar.gz');
+    await writeFile(archive, await tarArchive(entries));
+    const { page, problems } = await visit('datasets');
+    await page.getByLabel('API token').fill(fixture.trainer);
+    await page.getByRole('button', { name: 'Use token' }).click();
+    const form = page.getByTestId('upload-dataset');
+    await form.locator('input[type=file]').setInputFiles(archive);
+    await form.getByLabel('name').fill('from the browser');
+    await form.getByRole('button', { name: 'Upload' }).click();
+    await expect
+      .poll(() => form.getByTestId('upload-message').textContent(), { timeout: 30_000 })
+      .toMatch(/^imported dataset \d+ "from the browser" version 1: 40 items$/);
+    const stored = await app.services.db.dataset.findFirstOrThrow({ where: { name: 'from the browser' } });
+    expect(stored).toMatchObject({ itemCount: 40, imageRoot: '', csvPath: 'upload:browser-upload.tar.gz#shop/train.csv' });
+    await expect.poll(() => page.getByTestId(`dataset-${stored.id}`).count()).toBe(1);
+
+    const junk = path.join(scratch.dir, 'not-an-archive.zip');
+    await writeFile(junk, 'image_name,BBox_xmin\n');
+    await form.locator('input[type=file]').setInputFiles(junk);
+    await form.getByRole('button', { name: 'Upload' }).click();
+    await expect.poll(() => form.getByTestId('upload-message').textContent(), { timeout: 15_000 }).toMatch(/not a \.zip, \.tar or \.tar\.gz archive/);
+    expect(await form.getByTestId('upload-message').getAttribute('class')).toBe('error');
     expect(problems).toEqual([]);
     await page.close();
   });

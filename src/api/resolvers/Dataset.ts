@@ -18,5 +18,6 @@ export const Dataset: DatasetResolvers = {
       async () => ids.length,
     );
   },
+  digest: (row) => row.contentSha256,
   parent: (row, _args, { services }) => (row.parentId !== null ? services.datasets.get(row.parentId) : null),
 };

@@ -1,3 +1,5 @@
+import { roleAtLeast } from '../../auth/tokens.js';
+import { maskServerPaths } from '../../errors.js';
 import { mean } from '../../reports/metrics.js';
 import type { DistillationRecord, DistillationScores } from '../../training/distillation.js';
 import { CANCELLABLE_STATUSES, type EpochRecord, RESUMABLE_STATUSES, type RunProgress, type RunStatus } from '../../training/runRecord.js';
@@ -16,6 +18,9 @@ export const TrainingRun: TrainingRunResolvers = {
   id: (row) => String(row.id),
   dataset: (row, _args, { services }) => services.datasets.get(row.datasetId),
   status: (row) => row.status as RunStatus,
+  error: (row) => (row.error === null ? null : maskServerPaths(row.error)),
+  // Python's tracebacks tell more about the server than a reader needs: trainers and up, paths masked.
+  stderrTail: (row, _args, { caller }) => (row.stderrTail !== null && caller && roleAtLeast(caller.role, 'trainer') ? maskServerPaths(row.stderrTail) : null),
   cancellable: (row) => CANCELLABLE_STATUSES.has(row.status),
   resumable: (row) => RESUMABLE_STATUSES.has(row.status),
   parameterCount: (row) => (row.progress as { parameterCount?: number } | null)?.parameterCount ?? null,

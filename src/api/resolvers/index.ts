@@ -29,6 +29,7 @@ import { revokeToken } from './Mutation/revokeToken.js';
 import { setDefaultEnsemble } from './Mutation/setDefaultEnsemble.js';
 import { startSweep } from './Mutation/startSweep.js';
 import { startTraining } from './Mutation/startTraining.js';
+import { uploadDataset } from './Mutation/uploadDataset.js';
 import { artifact } from './Query/artifact.js';
 import { artifacts } from './Query/artifacts.js';
 import { artifactsConnection } from './Query/artifactsConnection.js';
@@ -59,6 +60,7 @@ import { tokens } from './Query/tokens.js';
 import { tokensConnection } from './Query/tokensConnection.js';
 import { trainingCapabilities } from './Query/trainingCapabilities.js';
 import { Role } from './Role.js';
+import { importProgress } from './Subscription/importProgress.js';
 import { reportAdded } from './Subscription/reportAdded.js';
 import { runsUpdated } from './Subscription/runsUpdated.js';
 import { runUpdated } from './Subscription/runUpdated.js';
@@ -102,6 +104,7 @@ export const resolvers: Resolvers = {
   },
   Mutation: {
     importDataset,
+    uploadDataset,
     startTraining,
     startSweep,
     cancelSweep,
@@ -119,7 +122,7 @@ export const resolvers: Resolvers = {
     reviewLabelIssues,
     applyLabelReview,
   },
-  Subscription: { runUpdated, runsUpdated, reportAdded },
+  Subscription: { runUpdated, runsUpdated, reportAdded, importProgress },
   Role,
   Dataset,
   LabelSchema,

@@ -15,25 +15,30 @@ import {
 } from '../generated.js';
 import { ItemTile, itemCount, Labels, SplitBadge } from '../items.js';
 import { inOrder, MoreButton, usePages } from '../paging.js';
+import { UploadDatasetForm } from '../upload.js';
 
 /** Classes under this share are flagged as rare, as the seed's EDA does for the Daily tail. */
 const RARE_SHARE = 0.05;
 
 export function DatasetsPage() {
-  const { data, error } = useQuery(DatasetsPageDocument);
+  const { data, error, reload } = useQuery(DatasetsPageDocument);
   const scans = useQuery(LabelScansDocument);
   if (error) return <p className="error">{error.message}</p>;
   if (!data) return <p className="muted">Loading…</p>;
   const datasets = nodesOf(data.datasets);
   if (datasets.length === 0)
     return (
-      <p className="muted">
-        No datasets yet: run <code>fashion-how synth</code> and <code>fashion-how import</code>, or <code>fashion-how demo</code>.
-      </p>
+      <>
+        <p className="muted">
+          No datasets yet: upload one below, or run <code>fashion-how synth</code> and <code>fashion-how import</code>, or <code>fashion-how demo</code>.
+        </p>
+        <UploadDatasetForm onUploaded={() => void reload()} />
+      </>
     );
   return (
     <>
       <h1>Datasets</h1>
+      <UploadDatasetForm onUploaded={() => void reload()} />
       {datasets.map((dataset) => (
         <section className="card" key={dataset.id} data-testid={`dataset-${dataset.id}`}>
           <h2>
@@ -48,7 +53,7 @@ export function DatasetsPage() {
             {dataset.parent && (
               <>
                 {' '}
-                — version {dataset.version} of <a href={`#/datasets/${dataset.parent.id}`}>{dataset.parent.name}</a>
+                — version {dataset.version}, after <a href={`#/datasets/${dataset.parent.id}`}>{dataset.parent.name}</a>
               </>
             )}
           </p>
@@ -338,7 +343,8 @@ export function DatasetPage({ id }: { id: string }) {
           {dataset.parent ? (
             <>
               {' '}
-              — version {dataset.version}, made from <a href={`#/datasets/${dataset.parent.id}`}>{dataset.parent.name}</a> by a label review
+              — version {dataset.version}, after <a href={`#/datasets/${dataset.parent.id}`}>{dataset.parent.name}</a> (a re-import of changed content, or a
+              label review)
             </>
           ) : (
             ` — version ${dataset.version}`
