@@ -211,7 +211,10 @@ describe('startTraining', () => {
     const failed = await finished(run!.id);
     expect(failed.status).toBe('FAILED');
     // A setting the user can fix: the message alone (exit code 2), no Python traceback.
-    expect(failed.error).toBe('pretrained weights file not found: /nonexistent/weights.pth (the worker exited with code 2)');
+    // Nothing outside the weights folder is read, and the answer does not say whether it exists.
+    expect(failed.error).toBe(
+      "pretrained weights 'weights.pth' are not a file of the weights folder (FASHION_HOW_WEIGHTS_DIR); put the file there and give its name (the worker exited with code 2)",
+    );
     expect(failed.stderrTail ?? '').not.toMatch(/Traceback/);
   });
 

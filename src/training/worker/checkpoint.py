@@ -6,14 +6,16 @@ import os
 
 import torch
 
+from safe_load import safe_load
+
 
 def read_checkpoint(path, device):
     """The checkpoint's contents, or None when the run has none yet."""
     if not os.path.exists(path):
         return None
-    # Not weights_only: torch 1.13's restricted unpickler refuses plain floats (the best score, the
-    # budget's figures). The file is this run's own, written here or fetched from the store by its sha256.
-    return torch.load(path, map_location=device)
+    # The file is this run's own, written here or fetched from the store by its sha256; it is read
+    # without running code all the same (a store is only as safe as whoever else can write to it).
+    return safe_load(path, device)
 
 
 def load_checkpoint(trainer):

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 import torchvision
 
+from safe_load import safe_load
 from weights import WeightsError, WeightsStore
 
 # name -> (constructor, name of the classifier attribute replaced by Identity)
@@ -72,8 +73,8 @@ def build_backbone(name, pretrained="auto", weights=None, on_progress=None, on_w
     model = constructor()
     path, record = (weights or WeightsStore()).resolve(name, pretrained, on_progress, on_warning)
     if path:
-        # weights_only: a state dict is tensors; a user's file (pretrained: a path) must not run code when read.
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        # A state dict is tensors; a user's file (pretrained: a file name) must not run code when read.
+        state = safe_load(path)
         if name.startswith("densenet"):
             state = renamed_densenet_keys(state)
         missing, unexpected = model.load_state_dict(state, strict=False)

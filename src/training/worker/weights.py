@@ -81,9 +81,15 @@ class WeightsStore:
         if pretrained == "none":
             return None, None
         if pretrained not in ("auto", "imagenet"):
-            if not os.path.isfile(pretrained):
-                raise WeightsError(f"pretrained weights file not found: {pretrained}")
-            return pretrained, {"source": "file", "file": os.path.basename(pretrained), "sha256": sha256_of(pretrained), "downloaded": False}
+            # A file of the weights folder only: a run's options come over the API, and the server's other
+            # files are none of its business. Missing and outside answer alike.
+            path = os.path.realpath(os.path.join(self.dir, pretrained))
+            if not path.startswith(os.path.realpath(self.dir) + os.sep) or not os.path.isfile(path):
+                raise WeightsError(
+                    f"pretrained weights {os.path.basename(pretrained)!r} are not a file of the weights folder (FASHION_HOW_WEIGHTS_DIR); "
+                    "put the file there and give its name"
+                )
+            return path, {"source": "file", "file": os.path.basename(path), "sha256": sha256_of(path), "downloaded": False}
         try:
             return self.imagenet(backbone, on_progress)
         except WeightsError as error:

@@ -139,7 +139,7 @@ class DenseNetKeysTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as folder:
             path = os.path.join(folder, "densenet121-old.pth")
             torch.save(old, path)
-            model, _, record = build_backbone("densenet121", path)
+            model, _, record = build_backbone("densenet121", "densenet121-old.pth", WeightsStore({"dir": folder}))
         self.assertEqual(record["source"], "file")
         for name, tensor in model.state_dict().items():
             self.assertTrue(torch.equal(tensor, state[name]), name)
