@@ -2,7 +2,7 @@
 // into a fresh SQLite file, next to a baseline in the same process: decoding every image once with
 // the same concurrency and nothing else. The ratio is the cost of everything the import adds
 // (CSV parsing, path checks, hashing, bbox and label checks, the split, the photos into the store, the
-// transaction). Then the same folder as an upload: packed into a .tar.gz as the SDK and CLI do, and
+// transaction). Then the same folder as an upload: packed into a .tar as the SDK and CLI do, and
 // imported from the archive (checked, unpacked into scratch, validated, stored) in this process.
 //   npm run bench:import -- [--count 14000] [--min-side 240] [--max-side 480] [--keep DIR]
 
@@ -60,7 +60,7 @@ console.log('');
 const rows = [
   ['baseline: decode every image once', decodeSeconds],
   ['import: validate + split + store', importSeconds],
-  ['upload, client side: pack the folder into a .tar.gz', packSeconds],
+  ['upload, client side: pack the folder into a .tar', packSeconds],
   ['upload, server side: check + unpack + validate + store', uploadSeconds],
 ] as const;
 console.log('| step | seconds | rows/s |');

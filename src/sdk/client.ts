@@ -375,7 +375,7 @@ export class FashionHowClient {
     ).saliency;
   }
 
-  /** Uploads a dataset folder (packed here into a .tar.gz) or archive (.zip, .tar, .tar.gz); a trainer token. */
+  /** Uploads a dataset folder (packed here into a .tar) or archive (.zip, .tar, .tar.gz); a trainer token. */
   async uploadDataset(source: string, input: UploadDatasetInput = {}, onProgress?: (progress: ImportProgressSubscription['importProgress']) => void) {
     const progressId = onProgress && this.webSocketEndpoint ? randomUUID() : undefined;
     const follower = progressId ? followImportProgress(this.webSocketEndpoint as string, this.token, progressId, onProgress!) : undefined;

@@ -240,7 +240,7 @@ describe('data in from anywhere', () => {
     }
     expect((await leftovers()).scratch).toBe(0);
     const record = await app.services.db.dataset.findUniqueOrThrow({ where: { id: Number(first.dataset.id) } });
-    expect(record).toMatchObject({ csvPath: 'upload:synth.tar.gz#train.csv', imageRoot: '' }); // the folder's name, packed
+    expect(record).toMatchObject({ csvPath: 'upload:synth.tar#train.csv', imageRoot: '' }); // the folder's name, packed
     const crop = await fetch(`${server.url}/items/${items[0]!.id}/crop.jpg`);
     expect(crop.status).toBe(200);
 
