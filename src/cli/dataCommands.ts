@@ -205,9 +205,7 @@ export function addDataCommands(program: Command): void {
   withSplitOptions(
     program
       .command('upload')
-      .description(
-        'upload a dataset folder (packed here as a .tar) or archive to a running server (FASHION_HOW_ENDPOINT, FASHION_HOW_TOKEN with role trainer)',
-      )
+      .description('upload a dataset folder (packed here as a .tar) or archive to a running server (FASHION_HOW_ENDPOINT, FASHION_HOW_TOKEN with role trainer)')
       .argument('<source>', 'a folder holding the CSV, its images and optionally <csv stem>.schema.json; or a .zip, .tar or .tar.gz of one')
       .option('--csv <name>', "the CSV's name inside it (default: its only .csv file)")
       .option('--images <folder>', 'the image folder inside it (default: images/ beside the CSV, else its folder)')
