@@ -133,6 +133,7 @@ export async function openApp(config: AppConfig): Promise<App> {
     fitter: new EnsembleFitter(db, classify, ensembles, crossValidations, photos),
     metrics,
     clientLimiter: new ClientLimiter(config.serving.maxClientConcurrency),
+    importLimiter: new ClientLimiter(config.imports.maxPerClient, 'uploads or bucket imports', 'FASHION_HOW_MAX_CLIENT_IMPORTS'),
     pubsub,
   };
   const watcher = new DefaultEnsembleWatcher(ensembles, models, { refreshMs: config.modelRefreshMs, log });

@@ -28,6 +28,8 @@ export interface S3StoreSettings {
 
 /** What may come in through imports, and from where (see src/data/archive.ts, src/data/sources.ts). */
 export interface ImportSettings {
+  /** Uploads and bucket imports one client may have in flight (each holds scratch disk while it runs). */
+  maxPerClient: number;
   maxRows: number;
   maxUploadBytes: number;
   archive: { maxEntries: number; maxExpandedBytes: number; maxCompressionRatio: number };
@@ -155,6 +157,7 @@ function artifactStore(env: Env, base: Base): ArtifactStoreSettings {
 function imports(env: Env, base: Base): ImportSettings {
   const read = <T>(setting: { read(env: Env, base: Base): T }) => setting.read(env, base);
   return {
+    maxPerClient: read(SETTINGS.maxClientImports),
     maxRows: read(SETTINGS.maxImportRows),
     maxUploadBytes: read(SETTINGS.maxUploadBytes),
     archive: {

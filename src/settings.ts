@@ -155,6 +155,11 @@ export const SETTINGS = {
     min: 1,
     max: 256,
   }),
+  maxClientImports: integer('FASHION_HOW_MAX_CLIENT_IMPORTS', 'uploads and bucket imports one client (token) may have in flight before RATE_LIMITED', {
+    default: 1,
+    min: 1,
+    max: 1000,
+  }),
   maxImportRows: integer('FASHION_HOW_MAX_IMPORT_ROWS', 'most rows in one imported CSV', { default: 200_000, min: 1 }),
   maxUploadBytes: integer('FASHION_HOW_MAX_UPLOAD_BYTES', 'largest dataset archive uploadDataset receives, in bytes', {
     default: 4 * 1024 * MiB,

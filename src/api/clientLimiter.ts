@@ -1,16 +1,21 @@
-// Fair use by many clients: a limit on each client's classify requests in flight (per token, per
-// address when anonymous), answered RATE_LIMITED (HTTP 429 with Retry-After, see plugins/retryAfter.ts),
-// so one busy client cannot take every slot.
+// Fair use by many clients: a limit on each client's requests of one kind in flight (classify, imports;
+// per token, per address when anonymous), answered RATE_LIMITED (HTTP 429 with Retry-After, see
+// plugins/retryAfter.ts), so one busy client cannot take every slot.
 import { AppError, ErrorCode } from '../errors.js';
 
 /** Seconds a client is told to wait after RATE_LIMITED: about one batch's time. */
 export const RETRY_AFTER_SECONDS = 1;
 
-/** Classify requests in flight per client. */
+/** Requests of one kind in flight per client. */
 export class ClientLimiter {
   private readonly inFlight = new Map<string, number>();
 
-  constructor(private readonly limit: number) {}
+  constructor(
+    private readonly limit: number,
+    /** What is counted and the setting that sets the limit, for the refusal's message. */
+    private readonly what = 'classify requests',
+    private readonly setting = 'FASHION_HOW_MAX_CLIENT_CONCURRENCY',
+  ) {}
 
   /** Takes a slot for the client, or refuses with RATE_LIMITED; call the returned function when done. */
   private acquire(client: string): () => void {
@@ -18,7 +23,7 @@ export class ClientLimiter {
     if (used >= this.limit) {
       throw new AppError(
         ErrorCode.RATE_LIMITED,
-        `this client already has ${used} classify requests in flight, the limit is ${this.limit} (FASHION_HOW_MAX_CLIENT_CONCURRENCY); retry after ${RETRY_AFTER_SECONDS} s`,
+        `this client already has ${used} ${this.what} in flight, the limit is ${this.limit} (${this.setting}); retry after ${RETRY_AFTER_SECONDS} s`,
         { retryAfterSeconds: RETRY_AFTER_SECONDS },
       );
     }

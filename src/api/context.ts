@@ -43,6 +43,8 @@ export interface Services {
   metrics: Metrics;
   /** Classify requests in flight per client. */
   clientLimiter: ClientLimiter;
+  /** Uploads and bucket imports in flight per client. */
+  importLimiter: ClientLimiter;
   /** Change notices for subscriptions. */
   pubsub: PubSub;
 }

@@ -264,6 +264,24 @@ describe('data in from anywhere', () => {
     expect(v2.digest).not.toBe(v1.digest);
   }, 120_000);
 
+  it('takes one upload at a time per client (FASHION_HOW_MAX_CLIENT_IMPORTS), while other clients upload', async () => {
+    const archive = await tarArchive(await datasetEntries());
+    const other = (await app.services.tokens.create('another uploader', 'trainer')).token;
+    const [first, second, theirs] = await Promise.all([
+      upload(archive, { name: 'racing', validationFraction: 0.35 }),
+      upload(archive, { name: 'racing', validationFraction: 0.45 }),
+      upload(archive, { name: 'theirs', validationFraction: 0.5 }, other),
+    ]);
+    const answers = [first, second];
+    const refused = answers.filter((a) => a.errors?.[0]?.extensions?.code === 'RATE_LIMITED');
+    expect(refused).toHaveLength(1);
+    expect(refused[0]!.errors![0]!.message).toMatch(/1 uploads or bucket imports in flight, the limit is 1 \(FASHION_HOW_MAX_CLIENT_IMPORTS\)/);
+    expect(refused[0]!.status).toBe(429);
+    expect(answers.filter((a) => a.data?.uploadDataset?.created)).toHaveLength(1);
+    expect(theirs.data?.uploadDataset).toMatchObject({ created: true, itemCount: 30 });
+    expect((await leftovers()).scratch).toBe(0);
+  }, 120_000);
+
   it('imports from an allowed bucket prefix, with the schema inline', async () => {
     const entries = await datasetEntries();
     for (const entry of entries) await s3.writeObject(`team/shop-a/${entry.name}`, entry.data);

@@ -3,11 +3,17 @@ import { requireRole } from '../../../auth/tokens.js';
 import { defaultImageRoot, importDataset as runImport } from '../../../data/import.js';
 import { importFromBucket, underImportRoots } from '../../../data/sources.js';
 import { AppError, badInput, ErrorCode } from '../../../errors.js';
-import type { MutationResolvers } from '../../generated/graphql.js';
+import type { Context } from '../../context.js';
+import type { MutationImportDatasetArgs, MutationResolvers } from '../../generated/graphql.js';
 import { nullsAsAbsent } from '../absent.js';
 import { importResult } from './uploadDataset.js';
 
-export const importDataset: NonNullable<MutationResolvers['importDataset']> = async (_parent, { input }, { services, config, caller }) => {
+export const importDataset: NonNullable<MutationResolvers['importDataset']> = async (_parent, args, context) => {
+  requireRole(context.caller, 'trainer', 'importDataset');
+  return context.services.importLimiter.run(context.client, () => runImportDataset(args, context));
+};
+
+async function runImportDataset({ input }: MutationImportDatasetArgs, { services, config, caller }: Context) {
   const who = requireRole(caller, 'trainer', 'importDataset');
   const { bucket, csv, imageFolder, csvPath, imageRoot, labelSchemaPath, ...common } = nullsAsAbsent(input);
   const context = services.importContext;
@@ -38,4 +44,4 @@ export const importDataset: NonNullable<MutationResolvers['importDataset']> = as
     context,
   );
   return importResult(services, outcome);
-};
+}

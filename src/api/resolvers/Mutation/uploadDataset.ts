@@ -5,8 +5,8 @@ import { requireRole } from '../../../auth/tokens.js';
 import type { ImportOutcome } from '../../../data/import.js';
 import { importArchive } from '../../../data/sources.js';
 import { AppError } from '../../../errors.js';
-import type { Services } from '../../context.js';
-import type { MutationResolvers } from '../../generated/graphql.js';
+import type { Context, Services } from '../../context.js';
+import type { MutationResolvers, MutationUploadDatasetArgs } from '../../generated/graphql.js';
 import { saveUpload } from '../../uploads.js';
 import { nullsAsAbsent } from '../absent.js';
 
@@ -16,8 +16,13 @@ export async function importResult(services: Services, outcome: ImportOutcome) {
 
 const PHASES = { receive: 'RECEIVE', unpack: 'UNPACK', validate: 'VALIDATE', photos: 'PHOTOS', store: 'STORE' } as const;
 
-export const uploadDataset: NonNullable<MutationResolvers['uploadDataset']> = async (_parent, { archive, input }, { services, config, caller }) => {
-  requireRole(caller, 'trainer', 'uploadDataset');
+export const uploadDataset: NonNullable<MutationResolvers['uploadDataset']> = async (_parent, args, context) => {
+  requireRole(context.caller, 'trainer', 'uploadDataset');
+  // Each upload holds scratch disk (its archive and the unpacked files) until it ends: a few per client.
+  return context.services.importLimiter.run(context.client, () => receive(args, context));
+};
+
+async function receive({ archive, input }: MutationUploadDatasetArgs, { services, config }: Context) {
   const { progressId, ...request } = nullsAsAbsent(input ?? {});
   const context = services.importContext;
   // Progress goes out at most every 200 ms per phase (and at each phase's start), not per row.
@@ -51,4 +56,4 @@ export const uploadDataset: NonNullable<MutationResolvers['uploadDataset']> = as
   } finally {
     await rm(file, { force: true });
   }
-};
+}
