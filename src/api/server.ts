@@ -18,8 +18,8 @@ import { GraphQLError, type ValidationContext } from 'graphql';
 import type { App } from '../app.js';
 import { requireRole } from '../auth/tokens.js';
 import { cropPreview, photoPreview } from '../data/image.js';
-import type { Item } from '../db/generated/client.js';
 import { PACKAGE_ROOT } from '../db/migrate.js';
+import type { Bbox } from '../domain.js';
 import { AppError, ErrorCode } from '../errors.js';
 import type { Context } from './context.js';
 import { errorFormatter, sendError } from './errors.js';
@@ -125,21 +125,19 @@ export async function startServer(app: App): Promise<RunningServer> {
   );
   // Item crops and photos for the dashboard; the same read access as queries (a token may come as a header).
   const itemImage =
-    (make: (photo: Buffer, item: Item) => Promise<Buffer>): RequestHandler =>
+    (make: (photo: Buffer, bbox: Bbox) => Promise<Buffer>): RequestHandler =>
     async (req, res) => {
       try {
         const caller = await app.services.tokens.authenticate(req.headers.authorization);
         if (!config.anonymousRead) requireRole(caller, 'reader', 'item images');
         const id = Number(req.params.id);
-        const item = Number.isSafeInteger(id) ? await app.services.db.item.findUnique({ where: { id }, include: { dataset: true } }) : null;
-        if (!item) {
+        if (!Number.isSafeInteger(id)) {
           sendError(res, ErrorCode.NOT_FOUND, `item ${req.params.id} does not exist`);
           return;
         }
-        const photo = await app.services.datasets.photos.read(item, item.dataset.imageRoot).catch(() => {
-          throw new AppError(ErrorCode.UNAVAILABLE, `the photo of item ${id} cannot be read on this server`);
-        });
-        const jpeg = await make(photo, item);
+        // The same read as classify-by-itemId: NOT_FOUND for no such item, UNAVAILABLE for an unreadable photo.
+        const { image, bbox } = await app.services.datasets.itemPhoto(id);
+        const jpeg = await make(image, bbox);
         res.type('image/jpeg').set('cache-control', 'max-age=3600').send(jpeg);
       } catch (error) {
         const known = error instanceof AppError;
@@ -150,7 +148,7 @@ export async function startServer(app: App): Promise<RunningServer> {
     };
   expressApp.get(
     '/items/:id/crop.jpg',
-    itemImage((photo, item) => cropPreview(photo, item, 192, config.imageLimits)),
+    itemImage((photo, bbox) => cropPreview(photo, bbox, 192, config.imageLimits)),
   );
   expressApp.get(
     '/items/:id/photo.jpg',

@@ -17,6 +17,15 @@ import {
   writeHashed,
 } from './contentStore.js';
 
+/** An S3 failure in words a client may see: the server's own words (e.g. "The specified bucket does not
+ *  exist") when it answered, else only the error's name, since a network error's message names the
+ *  endpoint's address. */
+function describeS3Error(error: unknown): { name: string; said: string } {
+  const name = (error as Error)?.name && (error as Error).name !== 'Error' ? (error as Error).name : (errnoOf(error) ?? 'error');
+  const answered = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode !== undefined;
+  return { name, said: answered ? `${name}: ${(error as Error).message}` : name };
+}
+
 function s3Client(connection: S3Connection): S3Client {
   return new S3Client({
     region: connection.region,
@@ -59,14 +68,8 @@ export class S3Store extends ContentStore {
   }
 
   private failed(action: string, sha256: string, kind: ObjectKind, error: unknown): ArtifactStoreError {
-    const name = (error as Error)?.name && (error as Error).name !== 'Error' ? (error as Error).name : (errnoOf(error) ?? 'error');
-    // The server's own words (e.g. "The specified bucket does not exist") when it answered; a network
-    // error's message names the endpoint's address, and this message may reach a client (a run's error).
-    const answered = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode !== undefined;
-    return new ArtifactStoreError(
-      `the artifact store ${this.location} could not ${action} ${kind} object ${sha256} (${answered ? `${name}: ${(error as Error).message}` : name})`,
-      name,
-    );
+    const { name, said } = describeS3Error(error);
+    return new ArtifactStoreError(`the artifact store ${this.location} could not ${action} ${kind} object ${sha256} (${said})`, name);
   }
 
   protected async sizeOf(sha256: string, kind: ObjectKind): Promise<number | null> {
@@ -145,9 +148,7 @@ export class BucketReader {
   }
 
   private failed(action: string, error: unknown): Error {
-    const answered = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode !== undefined;
-    const name = (error as Error)?.name && (error as Error).name !== 'Error' ? (error as Error).name : (errnoOf(error) ?? 'error');
-    return new Error(`s3://${this.bucket} could not ${action} (${answered ? `${name}: ${(error as Error).message}` : name})`);
+    return new Error(`s3://${this.bucket} could not ${action} (${describeS3Error(error).said})`);
   }
 
   /** Every object under `prefix` (key and size), refusing once there are more than `maxObjects`. */

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { requireRole } from '../../../auth/tokens.js';
+import { type Caller, requireRole } from '../../../auth/tokens.js';
 import { defaultImageRoot, importDataset as runImport } from '../../../data/import.js';
 import { importFromBucket, underImportRoots } from '../../../data/sources.js';
 import { AppError, badInput, ErrorCode } from '../../../errors.js';
@@ -9,12 +9,11 @@ import { nullsAsAbsent } from '../absent.js';
 import { importResult } from './uploadDataset.js';
 
 export const importDataset: NonNullable<MutationResolvers['importDataset']> = async (_parent, args, context) => {
-  requireRole(context.caller, 'trainer', 'importDataset');
-  return context.services.importLimiter.run(context.client, () => runImportDataset(args, context));
+  const who = requireRole(context.caller, 'trainer', 'importDataset');
+  return context.services.importLimiter.run(context.client, () => runImportDataset(args, who, context));
 };
 
-async function runImportDataset({ input }: MutationImportDatasetArgs, { services, config, caller }: Context) {
-  const who = requireRole(caller, 'trainer', 'importDataset');
+async function runImportDataset({ input }: MutationImportDatasetArgs, who: Caller, { services, config }: Context) {
   const { bucket, csv, imageFolder, csvPath, imageRoot, labelSchemaPath, ...common } = nullsAsAbsent(input);
   const context = services.importContext;
   if (bucket !== undefined) {
