@@ -58,6 +58,8 @@ const config: CodegenConfig = {
           ReportPredictionConnection: '../resolvers/mappers.js#ReportPredictionConnectionRow',
           LabelIssueScan: '../resolvers/mappers.js#LabelIssueScanRow',
           LabelIssue: '../resolvers/mappers.js#LabelIssueRow',
+          Quantization: '../resolvers/mappers.js#QuantizationRow',
+          AccuracyChange: '../resolvers/mappers.js#AccuracyChangeRow',
         },
         // Roles are stored in lowercase (reader, trainer, admin); the schema's capitals map to them here.
         enumValues: { Role: { READER: 'reader', TRAINER: 'trainer', ADMIN: 'admin' } },

@@ -24,6 +24,7 @@ import { LabelReviewService } from './reports/labelReview.js';
 import { openArtifactStore } from './storage/artifactStore.js';
 import { CrossValidationService } from './training/crossValidation.js';
 import { DistillationService } from './training/distillation.js';
+import { QuantizationService } from './training/quantization.js';
 import { TrainingService } from './training/service.js';
 import { SweepService } from './training/sweepService.js';
 
@@ -129,6 +130,14 @@ export async function openApp(config: AppConfig): Promise<App> {
     classify,
     evaluation,
     distillation,
+    quantization: new QuantizationService(
+      db,
+      artifactStore,
+      photos,
+      evaluation,
+      { dataDir: config.dataDir, imageLimits: config.imageLimits, runtime: () => training.runtime() },
+      log,
+    ),
     labelReview: new LabelReviewService(db, datasets, classify, crossValidations),
     fitter: new EnsembleFitter(db, classify, ensembles, crossValidations, photos),
     metrics,

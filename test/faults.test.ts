@@ -124,7 +124,7 @@ describe('faults', () => {
       ({ dataset, imagePath, xmin, ymin, xmax, ymax }) => ({ image: path.join(dataset.imageRoot, imagePath), bbox: { xmin, ymin, xmax, ymax } }),
     );
     const patient = new FashionHowClient({ endpoint, retries: 12, backoffMs: 100 });
-    const outcomes: { ok: boolean; ms: number; code?: string }[] = [];
+    const outcomes: { ok: boolean; ms: number; code?: string; message?: string }[] = [];
     let stop = false;
     const loop = async (offset: number) => {
       for (let i = offset; !stop; i++) {
@@ -133,7 +133,7 @@ describe('faults', () => {
           await patient.classify([rows[i % rows.length]!], { artifactId: String(artifactIds[0]) });
           outcomes.push({ ok: true, ms: performance.now() - started });
         } catch (error) {
-          outcomes.push({ ok: false, ms: performance.now() - started, code: (error as FashionHowError).code });
+          outcomes.push({ ok: false, ms: performance.now() - started, code: (error as FashionHowError).code, message: (error as Error).message });
         }
       }
     };

@@ -15,6 +15,7 @@ import type { LabelReviewService } from '../reports/labelReview.js';
 import type { ArtifactStore } from '../storage/artifactStore.js';
 import type { CrossValidationService } from '../training/crossValidation.js';
 import type { DistillationService } from '../training/distillation.js';
+import type { QuantizationService } from '../training/quantization.js';
 import type { TrainingService } from '../training/service.js';
 import type { SweepService } from '../training/sweepService.js';
 import type { ClientLimiter } from './clientLimiter.js';
@@ -38,6 +39,7 @@ export interface Services {
   evaluation: EvaluationService;
   fitter: EnsembleFitter;
   distillation: DistillationService;
+  quantization: QuantizationService;
   /** Likely mislabels: confident-learning scans, their review, and the reviewed dataset version. */
   labelReview: LabelReviewService;
   metrics: Metrics;

@@ -1,4 +1,4 @@
-// fashion-how classify, import-model, ensemble, evaluate, report: models, votes and their reports.
+// fashion-how classify, import-model, quantize, ensemble, evaluate, report: models, votes and their reports.
 import { createReadStream } from 'node:fs';
 import { access, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -10,11 +10,14 @@ import { badInput } from '../errors.js';
 import { FIT_METRICS, type FitMetric } from '../inference/ensembleFit.js';
 import { importModel } from '../inference/registry.js';
 import { modelCardHtml } from '../reports/modelCard.js';
+import { CALIBRATION_ITEMS, DEFAULT_METHOD, type QuantizationRecord } from '../training/quantization.js';
 import { describeFit } from './ensemble.js';
 import { percent, table } from './format.js';
 import { choice, int, list, splitOrAll } from './options.js';
 import { printReport, reportCsv, reportJson } from './report.js';
 import { withApp } from './session.js';
+
+const signed = (change: number) => `${change >= 0 ? '+' : ''}${(change * 100).toFixed(2)} points`;
 
 export function addModelCommands(program: Command): void {
   program
@@ -178,6 +181,38 @@ export function addModelCommands(program: Command): void {
           });
           console.log(describeFit(fitted));
         }),
+    );
+
+  program
+    .command('quantize')
+    .description('post-training INT8: calibrate an fp32 artifact on training images, register the QDQ graph, and score both on VALIDATION and TEST')
+    .argument('<artifact>', 'the fp32 artifact id', int('artifact', 1))
+    .option('--dataset <id>', 'calibration dataset (default: the one its run trained on)', int('dataset', 1))
+    .option('--split <split>', `split to calibrate on (${SPLITS.join(', ')}; default TRAIN)`, splitOrAll)
+    .option('--items <n>', `calibration images (${CALIBRATION_ITEMS.min} to ${CALIBRATION_ITEMS.max}, default ${CALIBRATION_ITEMS.default})`, int('items', 1))
+    .option('--method <method>', `MINMAX or PERCENTILE (default ${DEFAULT_METHOD})`, choice(['MINMAX', 'PERCENTILE'] as const))
+    .action((artifactId: number, options: { dataset?: number; split?: Split | 'ALL'; items?: number; method?: 'MINMAX' | 'PERCENTILE' }) =>
+      withApp(async (app) => {
+        if (options.split === 'ALL') throw new InvalidArgumentError('calibrate on one split (TRAIN keeps VALIDATION and TEST held out)');
+        const int8 = await app.services.quantization.quantize({
+          artifactId,
+          calibration: { datasetId: options.dataset, split: options.split, items: options.items },
+          method: options.method,
+        });
+        const record = int8.quantization as unknown as QuantizationRecord;
+        console.log(
+          `artifact ${int8.id} (${int8.name}): INT8 of artifact ${artifactId}, ${(int8.sizeBytes / 1e6).toFixed(1)} MB, ${record.method} ranges on ${record.calibration.items} ${record.calibration.split} images of dataset ${record.calibration.datasetId} v${record.calibration.datasetVersion}`,
+        );
+        for (const change of record.accuracy) {
+          console.log(`\n${change.split} (${change.itemCount} items): mean top-1 ${signed(change.meanTop1Change)}, mean ACSA ${signed(change.meanAcsaChange)}`);
+          console.log(
+            table(
+              ['task', 'fp32 top-1', 'int8 top-1', 'fp32 ACSA', 'int8 ACSA'],
+              change.tasks.map((t) => [t.task, percent(t.parentTop1), percent(t.top1), percent(t.parentAcsa), percent(t.acsa)]),
+            ),
+          );
+        }
+      }),
     );
 
   program

@@ -6,7 +6,7 @@ import type { Metrics } from '../metrics.js';
 import { ArtifactCorruptError, ArtifactMissingError, type ArtifactStore, ArtifactStoreError, hashFile } from '../storage/artifactStore.js';
 import { clientShareOf, MicroBatcher } from './batcher.js';
 import { type ModelSession, openSession } from './onnx.js';
-import type { ModelInfo } from './registry.js';
+import { calibratedPreprocessProblem, type ModelInfo } from './registry.js';
 
 export interface ServingSettings {
   maxBatch: number;
@@ -105,6 +105,8 @@ export class ModelPool {
     // (truncated, overwritten, missing) is refused here rather than served or crashing the session.
     const unavailable = (why: string) =>
       new AppError(ErrorCode.UNAVAILABLE, `artifact ${artifactId} ("${artifact.name}") cannot be served: ${why}; other models keep serving`);
+    const miscalibrated = calibratedPreprocessProblem(info);
+    if (miscalibrated) throw unavailable(miscalibrated);
     let file: string;
     try {
       file = await this.localGraph(artifact);

@@ -26,6 +26,8 @@ export interface ModelSession {
   executionProvider: string;
   /** Runs one batch: `input` is NCHW float32 of `batch` images of side `size`. */
   run(input: Float32Array, batch: number, size: number): Promise<Record<string, Float32Array>>;
+  /** Runs a graph whose one float32 input has any shape (benchmarks' MatMul graphs). */
+  runShaped(input: Float32Array, dims: readonly number[]): Promise<Record<string, Float32Array>>;
   release(): Promise<void>;
 }
 
@@ -73,17 +75,18 @@ export async function openSession(modelPath: string, options: SessionOptions = {
   const inputName = session.inputNames[0]!;
   const shapes = (metadata: readonly ort.InferenceSession.ValueMetadata[]): TensorShape[] =>
     metadata.map((m) => ({ name: m.name, shape: m.isTensor ? [...m.shape] : [] }));
+  const runShaped = async (input: Float32Array, dims: readonly number[]) => {
+    const outputs = await session.run({ [inputName]: new ort.Tensor('float32', input, dims) });
+    return Object.fromEntries(Object.entries(outputs).map(([name, value]) => [name, value.data as Float32Array]));
+  };
   return {
     inputNames: session.inputNames,
     outputNames: session.outputNames,
     inputs: shapes(session.inputMetadata),
     outputs: shapes(session.outputMetadata),
     executionProvider,
-    async run(input, batch, size) {
-      const tensor = new ort.Tensor('float32', input, [batch, 3, size, size]);
-      const outputs = await session.run({ [inputName]: tensor });
-      return Object.fromEntries(Object.entries(outputs).map(([name, value]) => [name, value.data as Float32Array]));
-    },
+    run: (input, batch, size) => runShaped(input, [batch, 3, size, size]),
+    runShaped,
     release: () => session.release(),
   };
 }

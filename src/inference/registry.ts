@@ -28,6 +28,21 @@ export interface ModelInfo {
   pretrained?: boolean;
   sizeBytes?: number;
   sha256?: string;
+  /** "int8" for a quantized graph; absent or "fp32" otherwise. */
+  precision?: 'fp32' | 'int8';
+  /** An INT8 graph's origin and the preprocessing its activation ranges were calibrated under. */
+  quantization?: { parentSha256?: string; method?: string; preprocess?: ModelInfo['input'] };
+}
+
+/** Whether a model's declared preprocessing is the one its INT8 ranges were calibrated under. */
+export function calibratedPreprocessProblem(info: ModelInfo): string | null {
+  const calibrated = info.quantization?.preprocess;
+  if (info.precision !== 'int8' || !calibrated) return null;
+  const keys = ['size', 'padValue', 'mean', 'std', 'resize'] as const;
+  const differs = keys.filter((k) => JSON.stringify(info.input[k]) !== JSON.stringify(calibrated[k]));
+  return differs.length === 0
+    ? null
+    : `its INT8 ranges were calibrated under a different preprocessing (${differs.map((k) => `${k} ${JSON.stringify(calibrated[k])}, now ${JSON.stringify(info.input[k])}`).join('; ')}); quantize the fp32 parent again for this preprocessing`;
 }
 
 /** The preprocessing a model declares in its model.json, in the form preprocess() takes. */
@@ -141,7 +156,10 @@ function checkModelInfo(doc: unknown): ModelInfo {
     if (typeof t?.name !== 'string' || !Array.isArray(t.classes) || t.classes.length < 2 || typeof t.output !== 'string')
       problems.push(`tasks[${i}] must be { name, classes (2 or more), output }`);
   });
+  if (info.precision !== undefined && info.precision !== 'fp32' && info.precision !== 'int8') problems.push('precision must be "fp32" or "int8"');
   if (problems.length > 0) throw badInput(`model.json is not valid: ${problems.join('; ')}`);
+  const calibration = calibratedPreprocessProblem(info as ModelInfo);
+  if (calibration) throw badInput(`model.json is not valid: ${calibration}`);
   return { format: info.format ?? 'external', ...info } as ModelInfo;
 }
 
@@ -189,6 +207,7 @@ export async function importModel({ db, artifactStore, dataDir }: ImportTarget, 
         sizeBytes: bytes,
         parameterCount: info.parameterCount ?? null,
         modelInfo: { ...info, sha256, sizeBytes: bytes } as object,
+        precision: info.precision ?? 'fp32',
       },
     });
   } finally {

@@ -2,9 +2,6 @@
 // src/sdk/operations.graphql; nothing here restates a response shape by hand.
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { print } from 'graphql';
-import { loadClientConfig } from '../config.js';
 import { collect, walk } from './connections.js';
 import { followImportProgress, followRunUpdates } from './follow.js';
 import {
@@ -37,6 +34,8 @@ import {
   type LabelDecision,
   LabelIssueScanDocument,
   ModelCardDocument,
+  QuantizeArtifactDocument,
+  type QuantizeArtifactInput,
   ReportDocument,
   type ReportFilter,
   ReportPredictionsPageDocument,
@@ -61,6 +60,7 @@ import {
   type UploadDatasetInput,
 } from './generated.js';
 import { withArchive } from './pack.js';
+import { sleep, Transport } from './transport.js';
 import {
   type Classification,
   type ClassifyOptions,
@@ -70,84 +70,19 @@ import {
   type PageOptions,
   type WaitOptions,
 } from './types.js';
-import { encodeRequest, requestChunks } from './wire.js';
+import { requestChunks } from './wire.js';
 
 export type * from './generated.js';
 
-/** The system error code under fetch's "fetch failed" (undici puts it on the cause). */
-function connectionErrorCode(error: unknown): string | undefined {
-  const cause = (error as { cause?: { code?: string } }).cause;
-  return cause?.code;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-export class FashionHowClient {
-  readonly endpoint: string;
+export class FashionHowClient extends Transport {
   readonly webSocketEndpoint: string | false;
-  private readonly token?: string;
-  private readonly retries: number;
-  private readonly backoffMs: number;
   private readonly imageEncoding: 'multipart' | 'base64';
-  private readonly timeoutMs: number;
   private limits?: HealthQuery['health']['limits'];
 
   constructor(options: ClientOptions = {}) {
-    const fromEnv = loadClientConfig();
-    this.endpoint = options.endpoint ?? fromEnv.endpoint;
-    this.token = options.token ?? fromEnv.token;
+    super(options);
     this.webSocketEndpoint = options.webSocketEndpoint ?? this.endpoint.replace(/^http/, 'ws');
-    this.retries = options.retries ?? 5;
-    this.backoffMs = options.backoffMs ?? 100;
     this.imageEncoding = options.imageEncoding ?? 'multipart';
-    this.timeoutMs = options.timeoutMs ?? 10 * 60 * 1000;
-  }
-
-  /** Sends one operation; OVERLOADED and RATE_LIMITED are retried with backoff, every other error is
-   *  thrown at once. Variables holding Blobs (files) go as a multipart request (the GraphQL multipart
-   *  request spec), everything else as JSON. */
-  async request<Result, Variables extends Record<string, unknown>>(document: TypedDocumentNode<Result, Variables>, variables?: Variables): Promise<Result> {
-    const { body, headers } = encodeRequest(print(document), variables);
-    const mutation = document.definitions.some((d) => d.kind === 'OperationDefinition' && d.operation === 'mutation');
-    for (let attempt = 0; ; attempt++) {
-      const backoff = () => sleep(this.backoffMs * 2 ** attempt * (0.5 + Math.random()));
-      let response: Response;
-      try {
-        response = await fetch(this.endpoint, {
-          method: 'POST',
-          headers: { ...headers, ...(this.token ? { authorization: `Bearer ${this.token}` } : {}) },
-          body,
-          signal: AbortSignal.timeout(this.timeoutMs),
-        });
-      } catch (error) {
-        const code = connectionErrorCode(error);
-        if ((error as Error).name === 'TimeoutError') throw new FashionHowError('TIMEOUT', `no answer from ${this.endpoint} within ${this.timeoutMs} ms`);
-        // Refused: the request never reached a server (e.g. one restarting), so any operation may be sent
-        // again. Cut off mid-way: only a query is safe to repeat, a mutation may have happened.
-        const retryable = code === 'ECONNREFUSED' || (!mutation && (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET'));
-        if (retryable && attempt < this.retries) {
-          await backoff();
-          continue;
-        }
-        throw new FashionHowError('UNREACHABLE', `cannot reach ${this.endpoint}: ${code ?? (error as Error).message}`);
-      }
-      let payload: { data?: Result | null; errors?: { message: string; extensions?: Record<string, unknown> }[] };
-      try {
-        payload = (await response.json()) as typeof payload;
-      } catch {
-        throw new FashionHowError('BAD_RESPONSE', `the server answered HTTP ${response.status} without a GraphQL body`);
-      }
-      const error = payload.errors?.[0];
-      if (!error) return payload.data as Result;
-      const code = String(error.extensions?.code ?? 'INTERNAL_SERVER_ERROR');
-      if ((code === 'OVERLOADED' || code === 'RATE_LIMITED') && attempt < this.retries) {
-        // The server's Retry-After when it sends one, else exponential backoff with jitter.
-        const retryAfter = Number(response.headers.get('retry-after'));
-        await (retryAfter > 0 ? sleep(retryAfter * 1000 * (1 + Math.random() / 4)) : backoff());
-        continue;
-      }
-      throw new FashionHowError(code, error.message, error.extensions);
-    }
   }
 
   async health() {
@@ -285,6 +220,11 @@ export class FashionHowClient {
 
   async evaluate(input: EvaluateInput) {
     return (await this.request(EvaluateDocument, { input })).evaluate;
+  }
+
+  /** INT8 from an fp32 artifact, calibrated and scored on the server (about a minute per model). */
+  async quantizeArtifact(input: QuantizeArtifactInput) {
+    return (await this.request(QuantizeArtifactDocument, { input })).quantizeArtifact;
   }
 
   async report(id: string) {

@@ -1,5 +1,6 @@
 import type { ModelInfo } from '../../inference/registry.js';
-import type { ModelArtifactResolvers } from '../generated/graphql.js';
+import type { QuantizationRecord } from '../../training/quantization.js';
+import type { AccuracyChangeResolvers, ModelArtifactResolvers, QuantizationResolvers } from '../generated/graphql.js';
 
 const info = (row: { modelInfo: unknown }) => row.modelInfo as ModelInfo;
 
@@ -12,4 +13,20 @@ export const ModelArtifact: ModelArtifactResolvers = {
   outputKind: (row) => info(row).outputKind,
   testTimeFlip: (row) => info(row).testTimeFlip === true,
   tasks: (row) => info(row).tasks.map((task, index) => ({ index, name: task.name, column: task.name, classes: task.classes })),
+  precision: (row) => (row.precision === 'int8' ? 'INT8' : 'FP32'),
+  parent: (row, _args, { services }) => (row.parentId ? services.db.modelArtifact.findUnique({ where: { id: row.parentId } }) : null),
+  quantized: (row, _args, { services }) => services.db.modelArtifact.findMany({ where: { parentId: row.id }, orderBy: { id: 'asc' } }),
+  quantization: (row) => (row.quantization as QuantizationRecord | null) ?? null,
+};
+
+export const Quantization: QuantizationResolvers = {
+  dataset: (record, _args, { services }) => services.db.dataset.findUnique({ where: { id: record.calibration.datasetId } }),
+  datasetVersion: (record) => record.calibration.datasetVersion,
+  split: (record) => record.calibration.split,
+  items: (record) => record.calibration.items,
+};
+
+export const AccuracyChange: AccuracyChangeResolvers = {
+  parentReport: (change, _args, { services }) => services.db.evaluationReport.findUnique({ where: { id: change.parentReportId } }),
+  report: (change, _args, { services }) => services.db.evaluationReport.findUnique({ where: { id: change.reportId } }),
 };

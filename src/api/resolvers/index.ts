@@ -11,7 +11,7 @@ import { EvaluationReport } from './EvaluationReport.js';
 import { Item, ItemPrediction, ReportPrediction } from './Item.js';
 import { LabelIssue, LabelIssueScan } from './LabelIssue.js';
 import { LabelSchema } from './LabelSchema.js';
-import { ModelArtifact } from './ModelArtifact.js';
+import { AccuracyChange, ModelArtifact, Quantization } from './ModelArtifact.js';
 import { applyLabelReview } from './Mutation/applyLabelReview.js';
 import { cancelRun } from './Mutation/cancelRun.js';
 import { cancelSweep } from './Mutation/cancelSweep.js';
@@ -22,6 +22,7 @@ import { findLabelIssues } from './Mutation/findLabelIssues.js';
 import { fitEnsemble } from './Mutation/fitEnsemble.js';
 import { importDataset } from './Mutation/importDataset.js';
 import { importModel } from './Mutation/importModel.js';
+import { quantizeArtifact } from './Mutation/quantizeArtifact.js';
 import { resumeRun } from './Mutation/resumeRun.js';
 import { reviewLabelIssue } from './Mutation/reviewLabelIssue.js';
 import { reviewLabelIssues } from './Mutation/reviewLabelIssues.js';
@@ -117,6 +118,7 @@ export const resolvers: Resolvers = {
     createToken,
     revokeToken,
     evaluate,
+    quantizeArtifact,
     findLabelIssues,
     reviewLabelIssue,
     reviewLabelIssues,
@@ -131,6 +133,8 @@ export const resolvers: Resolvers = {
   SweepTrial,
   CrossValidation,
   ModelArtifact,
+  Quantization,
+  AccuracyChange,
   EvaluationReport,
   Ensemble,
   ClassifyResult,

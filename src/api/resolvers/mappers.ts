@@ -17,6 +17,7 @@ import type {
 } from '../../db/generated/client.js';
 import type { LabelSchemaSpec } from '../../domain.js';
 import type { ClassifyOutcome } from '../../inference/classify.js';
+import type { AccuracyChange, QuantizationRecord } from '../../training/quantization.js';
 import type { SweepTrial } from '../../training/sweepService.js';
 import type { Page } from '../pagination.js';
 
@@ -49,3 +50,5 @@ export type ReportPredictionConnectionRow = Page<ReportPredictionRow>;
 export type ItemPredictionRow = ReportPredictionRow & { report: EvaluationReport };
 export type LabelIssueScanRow = LabelIssueScan;
 export type LabelIssueRow = LabelIssue;
+export type QuantizationRow = QuantizationRecord;
+export type AccuracyChangeRow = AccuracyChange;
