@@ -60,6 +60,7 @@ const config: CodegenConfig = {
           LabelIssue: '../resolvers/mappers.js#LabelIssueRow',
           Quantization: '../resolvers/mappers.js#QuantizationRow',
           AccuracyChange: '../resolvers/mappers.js#AccuracyChangeRow',
+          SessionTuning: '../resolvers/mappers.js#SessionTuningRow',
         },
         // Roles are stored in lowercase (reader, trainer, admin); the schema's capitals map to them here.
         enumValues: { Role: { READER: 'reader', TRAINER: 'trainer', ADMIN: 'admin' } },

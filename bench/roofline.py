@@ -1,6 +1,7 @@
 """What bench:serve measures the CPU's ceiling and each model's arithmetic with.
-  graphs OUTDIR [M K N]   writes matmul_fp32.onnx and matmul_int8.onnx: X[M,K] x W[K,N], W a constant; the
-                          int8 one is the QDQ form ONNX Runtime runs on its integer GEMM (u8 x s8, VNNI/AMX)
+  graphs OUTDIR           writes fp32 and int8 graphs of chains of 3x3 convolutions at each ResNet stage's shape
+                          and of a 1024^3 MatMul, the int8 ones in the QDQ form ONNX Runtime runs on its
+                          integer kernels (u8 x s8, VNNI/AMX); prints [{name, precision, file, dims, macs}]
   macs MODEL              prints {"macs": multiply-accumulates of one image}: Conv, Gemm and MatMul nodes
                           after shape inference at batch 1"""
 import json
@@ -12,42 +13,59 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper, shape_inference
 
 
-def conv_graphs(out, batch=8, channels=256, side=28):
-    """A 3x3 convolution, channels in = out, padded: the arithmetic ResNets spend their time in."""
+def conv_graphs(out, batch, channels, side, depth=4):
+    """`depth` 3x3 convolutions in a row, channels in = out, padded: the arithmetic ResNets spend their
+    time in. A chain, so that ONNX Runtime's layout changes at the ends are paid once, as in a model."""
     rng = np.random.default_rng(0)
-    weight = (rng.standard_normal((channels, channels, 3, 3)) * 0.05).astype(np.float32)
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, channels, side, side])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, channels, side, side])
     conv = dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1])
-    fp32 = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], **conv)], "conv_fp32", [x], [y], [numpy_helper.from_array(weight, "w")])
-    scale = np.abs(weight.reshape(channels, -1)).max(axis=1) / 127.0
-    q = np.clip(np.round(weight / scale.reshape(-1, 1, 1, 1)), -127, 127).astype(np.int8)
+    weights = [(rng.standard_normal((channels, channels, 3, 3)) * 0.05).astype(np.float32) for _ in range(depth)]
+    names = ["x"] + [f"h{i}" for i in range(1, depth)] + ["y"]
+    fp32_nodes = [helper.make_node("Conv", [names[i], f"w{i}"], [names[i + 1]], **conv) for i in range(depth)]
+    fp32 = helper.make_graph(fp32_nodes, "conv_fp32", [x], [y], [numpy_helper.from_array(w, f"w{i}") for i, w in enumerate(weights)])
     constants = [
-        numpy_helper.from_array(q, "w_q"),
-        numpy_helper.from_array(scale.astype(np.float32), "w_scale"),
-        numpy_helper.from_array(np.zeros(channels, dtype=np.int8), "w_zero"),
-        numpy_helper.from_array(np.array(4.0 / 255, dtype=np.float32), "x_scale"),
-        numpy_helper.from_array(np.array(128, dtype=np.uint8), "x_zero"),
-        numpy_helper.from_array(np.array(16.0 / 255, dtype=np.float32), "y_scale"),
-        numpy_helper.from_array(np.array(128, dtype=np.uint8), "y_zero"),
+        numpy_helper.from_array(np.array(4.0 / 255, dtype=np.float32), "a_scale"),
+        numpy_helper.from_array(np.array(128, dtype=np.uint8), "a_zero"),
     ]
-    nodes = [
-        helper.make_node("QuantizeLinear", ["x", "x_scale", "x_zero"], ["x_q"]),
-        helper.make_node("DequantizeLinear", ["x_q", "x_scale", "x_zero"], ["x_dq"]),
-        helper.make_node("DequantizeLinear", ["w_q", "w_scale", "w_zero"], ["w_dq"], axis=0),
-        helper.make_node("Conv", ["x_dq", "w_dq"], ["y_f"], **conv),
-        helper.make_node("QuantizeLinear", ["y_f", "y_scale", "y_zero"], ["y_q"]),
-        helper.make_node("DequantizeLinear", ["y_q", "y_scale", "y_zero"], ["y"]),
+    nodes = []
+    for i, weight in enumerate(weights):
+        scale = np.abs(weight.reshape(channels, -1)).max(axis=1) / 127.0
+        q = np.clip(np.round(weight / scale.reshape(-1, 1, 1, 1)), -127, 127).astype(np.int8)
+        constants += [
+            numpy_helper.from_array(q, f"w{i}_q"),
+            numpy_helper.from_array(scale.astype(np.float32), f"w{i}_scale"),
+            numpy_helper.from_array(np.zeros(channels, dtype=np.int8), f"w{i}_zero"),
+        ]
+        source = names[i]
+        nodes += [
+            helper.make_node("QuantizeLinear", [source, "a_scale", "a_zero"], [f"{source}_q"]),
+            helper.make_node("DequantizeLinear", [f"{source}_q", "a_scale", "a_zero"], [f"{source}_dq"]),
+            helper.make_node("DequantizeLinear", [f"w{i}_q", f"w{i}_scale", f"w{i}_zero"], [f"w{i}_dq"], axis=0),
+        ]
+        target = names[i + 1] if i < depth - 1 else "y_f"
+        nodes.append(helper.make_node("Conv", [f"{source}_dq", f"w{i}_dq"], [target], **conv))
+    nodes += [
+        helper.make_node("QuantizeLinear", ["y_f", "a_scale", "a_zero"], ["y_q"]),
+        helper.make_node("DequantizeLinear", ["y_q", "a_scale", "a_zero"], ["y"]),
     ]
     int8 = helper.make_graph(nodes, "conv_int8", [x], [y], constants)
-    for graph, name in ((fp32, "conv_fp32.onnx"), (int8, "conv_int8.onnx")):
+    name = f"{depth} conv3x3 {channels}x{side}x{side}"
+    return save(out, name, fp32, int8, [batch, channels, side, side], depth * batch * channels * side * side * channels * 9)
+
+
+def save(out, name, fp32, int8, dims, macs):
+    ops = []
+    for graph, precision in ((fp32, "fp32"), (int8, "int8")):
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
         onnx.checker.check_model(model)
-        onnx.save(model, os.path.join(out, name))
-    return {"dims": [batch, channels, side, side], "macs": batch * channels * side * side * channels * 9}
+        file = os.path.join(out, f"{name.replace(' ', '_')}_{precision}.onnx")
+        onnx.save(model, file)
+        ops.append({"name": f"{name} {precision}", "precision": precision, "file": file, "dims": dims, "macs": macs})
+    return ops
 
 
-def graphs(out, m=256, k=1024, n=1024):
+def matmul_graphs(out, m=1024, k=1024, n=1024):
     rng = np.random.default_rng(0)
     weight = rng.standard_normal((k, n)).astype(np.float32)
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [m, k])
@@ -69,11 +87,14 @@ def graphs(out, m=256, k=1024, n=1024):
         helper.make_node("MatMul", ["x_dq", "w_dq"], ["y"]),
     ]
     int8 = helper.make_graph(nodes, "matmul_int8", [x], [y], constants)
-    for graph, name in ((fp32, "matmul_fp32.onnx"), (int8, "matmul_int8.onnx")):
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-        onnx.checker.check_model(model)
-        onnx.save(model, os.path.join(out, name))
-    print(json.dumps({"matmul": {"dims": [m, k], "macs": m * k * n}, "conv": conv_graphs(out)}))
+    return save(out, f"matmul {m}x{k}x{n}", fp32, int8, [m, k], m * k * n)
+
+
+def graphs(out):
+    ops = []
+    for channels, side in ((64, 56), (128, 28), (256, 14), (512, 7)):
+        ops += conv_graphs(out, 16, channels, side)
+    print(json.dumps(ops + matmul_graphs(out)))
 
 
 def macs(path):
@@ -98,6 +119,6 @@ def macs(path):
 
 if __name__ == "__main__":
     if sys.argv[1] == "graphs":
-        graphs(sys.argv[2], *map(int, sys.argv[3:6]))
+        graphs(sys.argv[2])
     else:
         macs(sys.argv[2])

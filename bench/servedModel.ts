@@ -8,6 +8,7 @@ import { loadConfig } from '../src/config.js';
 import { importDataset } from '../src/data/import.js';
 import { writeSyntheticDataset } from '../src/data/synth.js';
 import type { Bbox } from '../src/domain.js';
+import { DEFAULT_METHOD } from '../src/training/quantization.js';
 import { startCli } from '../test/fixtures/cli.js';
 
 /** `--name value` from the command line, or `fallback`. */
@@ -26,25 +27,50 @@ export async function trainedModel(options: {
   count: number;
   seed: number;
   tokenNames: string[];
+  /** Really train on realistic images for this many epochs (held-out accuracy means something), and
+   *  quantize the result to INT8; without it: one step on standard images, for speed alone. */
+  trainEpochs?: number;
 }) {
   const config = loadConfig(options.env);
-  const synthetic = await writeSyntheticDataset({ out: path.join(options.dir, 'synth'), count: options.count, seed: options.seed, minSide: 240, maxSide: 480 });
+  const trained = options.trainEpochs !== undefined;
+  const synthetic = await writeSyntheticDataset({
+    out: path.join(options.dir, 'synth'),
+    count: options.count,
+    seed: options.seed,
+    minSide: 240,
+    maxSide: 480,
+    ...(trained ? { difficulty: 'realistic' as const } : {}),
+  });
   const app = await openApp(config);
-  const { datasetId } = await importDataset({ csvPath: synthetic.csvPath, imageRoot: synthetic.imageRoot }, app.services.importContext);
+  const { datasetId } = await importDataset(
+    { csvPath: synthetic.csvPath, imageRoot: synthetic.imageRoot, validationFraction: 0.15, testFraction: 0.15 },
+    app.services.importContext,
+  );
   await app.services.training.startWorker(); // on PostgreSQL the run goes through the job queue: train it here
   const [run] = await app.services.training.startTraining({
     datasetId,
     backbones: [options.backbone],
     heads: ['feedforward'],
-    options: { epochs: 1, imageSize: options.size, batchSize: 8, maxStepsPerEpoch: 1, cutmix: 'off', dataLoaderWorkers: 0, bnCalibrationImages: 8 },
+    options: trained
+      ? // Online CutMix: the default (offline, four copies) would train on five times the images per epoch.
+        { epochs: options.trainEpochs, imageSize: options.size, batchSize: 32, pretrained: 'none', seed: 1, cutmix: 'online' }
+      : { epochs: 1, imageSize: options.size, batchSize: 8, maxStepsPerEpoch: 1, cutmix: 'off', dataLoaderWorkers: 0, bnCalibrationImages: 8 },
   });
   await app.services.training.waitFor([run!.id]);
   const artifact = await app.services.db.modelArtifact.findFirstOrThrow({ where: { runId: run!.id } });
+  const quantized = trained ? await app.services.quantization.quantize({ artifactId: artifact.id }) : undefined;
+  // Session options measured on this host, for the server and the in-process baseline alike.
+  const tuning = trained ? { fp32: await app.services.models.tune(artifact.id), int8: await app.services.models.tune(quantized!.id) } : undefined;
+  const int8 = quantized ? await app.services.db.modelArtifact.findUniqueOrThrow({ where: { id: quantized.id } }) : undefined;
+  // The other calibration method on the same images, for the choice of the default.
+  const other = trained
+    ? await app.services.quantization.quantize({ artifactId: artifact.id, method: DEFAULT_METHOD === 'MINMAX' ? 'PERCENTILE' : 'MINMAX' })
+    : undefined;
   const tokens: string[] = [];
   for (const name of options.tokenNames) tokens.push((await app.services.tokens.create(name, 'reader')).token);
   await app.close();
   const files = await Promise.all(synthetic.rows.map((r) => readFile(path.join(synthetic.imageRoot, r.imageName))));
-  return { config, synthetic, artifact, tokens, files };
+  return { config, synthetic, artifact, int8, otherMethod: other, tuning, tokens, files };
 }
 
 /** A `fashion-how serve` process on a free port; `metric(name)` reads one of its fashion_how_* values. */

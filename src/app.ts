@@ -24,6 +24,7 @@ import { LabelReviewService } from './reports/labelReview.js';
 import { openArtifactStore } from './storage/artifactStore.js';
 import { CrossValidationService } from './training/crossValidation.js';
 import { DistillationService } from './training/distillation.js';
+import type { PythonRuntime } from './training/python.js';
 import { QuantizationService } from './training/quantization.js';
 import { TrainingService } from './training/service.js';
 import { SweepService } from './training/sweepService.js';
@@ -74,7 +75,16 @@ export async function openApp(config: AppConfig): Promise<App> {
   });
   const photos = new Photos(artifactStore);
   const evaluation = new EvaluationService(db, classify, models, photos);
-  const distillation = new DistillationService(db, config.dataDir, classify, evaluation, photos, log);
+  const quantization = new QuantizationService(
+    db,
+    artifactStore,
+    photos,
+    evaluation,
+    // The runtime is the training service's probe, made below; it is asked only when a quantization runs.
+    { dataDir: config.dataDir, imageLimits: config.imageLimits, runtime: (): Promise<PythonRuntime> => training.runtime() },
+    log,
+  );
+  const distillation = new DistillationService(db, config.dataDir, classify, evaluation, photos, log, quantization);
   const training = new TrainingService(
     db,
     {
@@ -130,14 +140,7 @@ export async function openApp(config: AppConfig): Promise<App> {
     classify,
     evaluation,
     distillation,
-    quantization: new QuantizationService(
-      db,
-      artifactStore,
-      photos,
-      evaluation,
-      { dataDir: config.dataDir, imageLimits: config.imageLimits, runtime: () => training.runtime() },
-      log,
-    ),
+    quantization,
     labelReview: new LabelReviewService(db, datasets, classify, crossValidations),
     fitter: new EnsembleFitter(db, classify, ensembles, crossValidations, photos),
     metrics,

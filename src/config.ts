@@ -2,6 +2,7 @@
 // build one explicitly and nothing depends on ambient state. What each variable means, its type and its
 // default are declared once, in settings.ts.
 import path from 'node:path';
+import type { SessionTuning } from './inference/onnx.js';
 import { type Base, type Env, SETTINGS } from './settings.js';
 
 export interface ImageLimits {
@@ -83,8 +84,10 @@ export interface AppConfig {
     maxWaitMs: number;
     /** Rows that may wait per model before requests are refused with OVERLOADED. */
     maxQueue: number;
-    /** ONNX Runtime threads per operator; 0 lets it choose. */
+    /** ONNX Runtime threads per operator; 0: the model's tuning for this host, else ONNX Runtime's choice. */
     intraOpThreads: number;
+    /** Session options the operator fixed for every model (over any tuning). */
+    sessionOverrides?: SessionTuning;
     /** Classify requests one client (token, else address) may have in flight. */
     maxClientConcurrency: number;
   };
@@ -175,6 +178,20 @@ function imports(env: Env, base: Base): ImportSettings {
  *  and the CLI's and the SDK's own). */
 const NO_BASE: Base = { dataDir: '', host: '' };
 
+/** The FASHION_HOW_ORT_* settings other than "tuned", as session options. */
+function sessionOverrides(read: <T>(setting: { read(env: Env, base: Base): T }) => T): SessionTuning {
+  const graph = read(SETTINGS.ortGraphOptimization);
+  const mode = read(SETTINGS.ortExecutionMode);
+  const arena = read(SETTINGS.ortMemoryArena);
+  const pattern = read(SETTINGS.ortMemoryPattern);
+  return {
+    ...(graph !== 'tuned' ? { graphOptimization: graph } : {}),
+    ...(mode !== 'tuned' ? { executionMode: mode } : {}),
+    ...(arena !== 'tuned' ? { memoryArena: arena === 'on' } : {}),
+    ...(pattern !== 'tuned' ? { memoryPattern: pattern === 'on' } : {}),
+  };
+}
+
 /** Builds the configuration from environment variables; every variable is optional. */
 export function loadConfig(env: Env = process.env): AppConfig {
   const base: Base = { dataDir: SETTINGS.dataDir.read(env, NO_BASE), host: SETTINGS.host.read(env, NO_BASE) };
@@ -212,6 +229,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxQueue: read(SETTINGS.maxQueue),
       maxClientConcurrency: read(SETTINGS.maxClientConcurrency),
       intraOpThreads: read(SETTINGS.intraOpThreads),
+      sessionOverrides: sessionOverrides(read),
     },
     modelRefreshMs: read(SETTINGS.modelRefreshMs),
     graphql: {

@@ -277,7 +277,35 @@ export const SETTINGS = {
     'classify requests one client (token, else address) may have in flight before RATE_LIMITED',
     { default: 8, min: 1, max: 10_000 },
   ),
-  intraOpThreads: integer('FASHION_HOW_INTRA_OP_THREADS', 'ONNX Runtime threads per operator (0: its own choice)', { default: 0, min: 0, max: 1024 }),
+  intraOpThreads: integer(
+    'FASHION_HOW_INTRA_OP_THREADS',
+    "ONNX Runtime threads per operator (0: the model's tuning for this host, else ONNX Runtime's choice)",
+    { default: 0, min: 0, max: 1024 },
+  ),
+  ortGraphOptimization: choice(
+    'FASHION_HOW_ORT_GRAPH_OPTIMIZATION',
+    "ONNX Runtime graph optimisation level for every model (tuned: the model's tuning for this host, else all)",
+    ['tuned', 'all', 'extended', 'basic'] as const,
+    'tuned',
+  ),
+  ortExecutionMode: choice(
+    'FASHION_HOW_ORT_EXECUTION_MODE',
+    "ONNX Runtime execution mode for every model (tuned: the model's tuning for this host, else sequential)",
+    ['tuned', 'sequential', 'parallel'] as const,
+    'tuned',
+  ),
+  ortMemoryArena: choice(
+    'FASHION_HOW_ORT_MEMORY_ARENA',
+    "ONNX Runtime's CPU memory arena for every model (tuned: the model's tuning for this host, else on)",
+    ['tuned', 'on', 'off'] as const,
+    'tuned',
+  ),
+  ortMemoryPattern: choice(
+    'FASHION_HOW_ORT_MEMORY_PATTERN',
+    "ONNX Runtime's memory pattern planning for every model (tuned: the model's tuning for this host, else on)",
+    ['tuned', 'on', 'off'] as const,
+    'tuned',
+  ),
   modelRefreshMs: integer(
     'FASHION_HOW_MODEL_REFRESH_MS',
     'how often a server checks whether the default ensemble changed and warms the new one (on PostgreSQL a notice usually comes first)',

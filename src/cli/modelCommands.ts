@@ -216,6 +216,20 @@ export function addModelCommands(program: Command): void {
     );
 
   program
+    .command('tune')
+    .description('time ONNX Runtime session options for an artifact on this host and keep the fastest (FASHION_HOW_ORT_* settings still win)')
+    .argument('<artifact>', 'artifact id', int('artifact', 1))
+    .action((artifactId: number) =>
+      withApp(async (app) => {
+        const tuned = await app.services.models.tune(artifactId);
+        console.log(
+          `artifact ${artifactId} on ${tuned.host}: ${tuned.imagesPerSecond.toFixed(1)} images/s at batch ${tuned.batch} (defaults ${tuned.defaultImagesPerSecond.toFixed(1)}), ${tuned.tried.length} option sets timed`,
+        );
+        console.log(JSON.stringify(tuned.options));
+      }),
+    );
+
+  program
     .command('evaluate')
     .description('score a run, an artifact or an ensemble on a split through the serving path and store a report')
     .option('--run <id>', 'a finished run', int('run', 1))

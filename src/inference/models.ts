@@ -5,15 +5,21 @@ import { AppError, ErrorCode, notFound } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { ArtifactCorruptError, ArtifactMissingError, type ArtifactStore, ArtifactStoreError, hashFile } from '../storage/artifactStore.js';
 import { clientShareOf, MicroBatcher } from './batcher.js';
-import { type ModelSession, openSession } from './onnx.js';
+import { type ModelSession, openSession, type SessionTuning } from './onnx.js';
 import { calibratedPreprocessProblem, type ModelInfo } from './registry.js';
+import { hostKey, type TuningResult, tuneSession } from './sessionTuning.js';
 
 export interface ServingSettings {
   maxBatch: number;
   maxWaitMs: number;
   maxQueue: number;
   intraOpThreads: number;
+  /** Session options set by the operator: they win over a model's tuning for this host. */
+  sessionOverrides?: SessionTuning;
 }
+
+/** How long a replaced session is kept for the batches it may still be running. */
+const RETIRE_MS = 60_000;
 
 export interface LoadedModel {
   artifact: ModelArtifact;
@@ -121,7 +127,7 @@ export class ModelPool {
     }
     let session: ModelSession;
     try {
-      session = await openSession(file, { intraOpThreads: this.settings.intraOpThreads });
+      session = await openSession(file, this.sessionOptionsOf(artifact));
     } catch {
       throw unavailable('ONNX Runtime cannot load its graph');
     }
@@ -164,6 +170,35 @@ export class ModelPool {
       await this.store.put(artifact.onnxPath, 'onnx');
       return this.store.fetch(artifact.sha256, 'onnx');
     }
+  }
+
+  /** This host's measured options for the artifact, under the operator's overrides. */
+  sessionOptionsOf(artifact: ModelArtifact): SessionTuning {
+    const tuned = (artifact.sessionTuning as Record<string, TuningResult> | null)?.[hostKey()]?.options ?? {};
+    const threads = this.settings.intraOpThreads > 0 ? { intraOpThreads: this.settings.intraOpThreads } : {};
+    return { ...tuned, ...threads, ...this.settings.sessionOverrides };
+  }
+
+  /** Measures the fastest session options for an artifact on this host and stores them; a loaded copy is
+   *  replaced, so this process serves with them from its next request (the old one finishes its batches). */
+  async tune(artifactId: number): Promise<TuningResult> {
+    const artifact = await this.db.modelArtifact.findUnique({ where: { id: artifactId } });
+    if (!artifact) throw notFound('artifact', artifactId);
+    const info = artifact.modelInfo as unknown as ModelInfo;
+    const result = await tuneSession(await this.localGraph(artifact), info.input.size, this.settings.maxBatch);
+    const current = await this.db.modelArtifact.findUniqueOrThrow({ where: { id: artifactId } });
+    const tuning = { ...((current.sessionTuning as Record<string, TuningResult> | null) ?? {}), [result.host]: result };
+    await this.db.modelArtifact.update({ where: { id: artifactId }, data: { sessionTuning: tuning as object } });
+    const loaded = this.loaded.get(artifactId);
+    if (loaded) {
+      this.loaded.delete(artifactId);
+      this.warmed.delete(artifactId);
+      loaded.then(
+        (old) => setTimeout(() => void old.session.release().catch(() => undefined), RETIRE_MS).unref(),
+        () => undefined,
+      );
+    }
+    return result;
   }
 
   /** Mean time of one single-image run on this machine, in milliseconds (the report's CPU latency). */

@@ -5,9 +5,20 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 
-export interface SessionOptions {
+/** The session options that change how fast a graph runs on a CPU (tuned per model and host, see sessionTuning.ts). */
+export interface SessionTuning {
   /** Threads for one operator; 0 lets ONNX Runtime choose. */
   intraOpThreads?: number;
+  graphOptimization?: 'all' | 'extended' | 'basic';
+  /** Sequential runs one operator at a time; parallel also runs independent branches at once. */
+  executionMode?: 'sequential' | 'parallel';
+  /** ONNX Runtime's own CPU allocator (its arena) instead of one allocation per tensor. */
+  memoryArena?: boolean;
+  /** Plans tensor memory from the first run's pattern (shapes that repeat). */
+  memoryPattern?: boolean;
+}
+
+export interface SessionOptions extends SessionTuning {
   /** Use the CUDA execution provider when this build of onnxruntime-node offers it. */
   preferCuda?: boolean;
 }
@@ -46,11 +57,14 @@ function cudaInstalled(): boolean {
   }
 }
 
-function create(modelPath: string, executionProvider: 'cuda' | 'cpu', intraOpThreads: number) {
+function create(modelPath: string, executionProvider: 'cuda' | 'cpu', options: SessionTuning) {
   return ort.InferenceSession.create(modelPath, {
     executionProviders: [executionProvider],
-    intraOpNumThreads: intraOpThreads,
-    graphOptimizationLevel: 'all',
+    intraOpNumThreads: options.intraOpThreads ?? 0,
+    graphOptimizationLevel: options.graphOptimization ?? 'all',
+    executionMode: options.executionMode ?? 'sequential',
+    enableCpuMemArena: options.memoryArena ?? true,
+    enableMemPattern: options.memoryPattern ?? true,
     logSeverityLevel: 3,
     // A server decodes images and answers HTTP on the same cores: ONNX Runtime's threads sleep between
     // runs instead of spinning, or they starve that work (the serving benchmark measures the difference).
@@ -59,19 +73,18 @@ function create(modelPath: string, executionProvider: 'cuda' | 'cpu', intraOpThr
 }
 
 export async function openSession(modelPath: string, options: SessionOptions = {}): Promise<ModelSession> {
-  const threads = options.intraOpThreads ?? 0;
   let session: ort.InferenceSession | undefined;
   let executionProvider: 'cuda' | 'cpu' = 'cpu';
   if (options.preferCuda !== false && cudaWorks !== false && cudaInstalled()) {
     try {
-      session = await create(modelPath, 'cuda', threads);
+      session = await create(modelPath, 'cuda', options);
       executionProvider = 'cuda';
       cudaWorks = true;
     } catch {
       cudaWorks = false;
     }
   }
-  session ??= await create(modelPath, 'cpu', threads);
+  session ??= await create(modelPath, 'cpu', options);
   const inputName = session.inputNames[0]!;
   const shapes = (metadata: readonly ort.InferenceSession.ValueMetadata[]): TensorShape[] =>
     metadata.map((m) => ({ name: m.name, shape: m.isTensor ? [...m.shape] : [] }));

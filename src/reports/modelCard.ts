@@ -10,6 +10,7 @@ import type { Split } from '../domain.js';
 import { notFound } from '../errors.js';
 import type { ModelInfo } from '../inference/registry.js';
 import { COMPLIANCE_LIMIT_MB } from '../training/distillation.js';
+import type { QuantizationRecord } from '../training/quantization.js';
 import type { EpochRecord, RunProgress } from '../training/runRecord.js';
 import { VERSION } from '../version.js';
 import { type GalleryCell, galleryHtml, loadGallery } from './cardGallery.js';
@@ -215,6 +216,21 @@ function dataSection(data: ModelCardData): string {
     .join('');
 }
 
+/** Where an INT8 artifact came from and what it cost: its parent, calibration, and accuracy change per split. */
+function quantizationFacts(q: QuantizationRecord): string[][] {
+  const c = q.calibration;
+  const signed = (v: number) => `${v >= 0 ? '+' : ''}${f3(v)}`;
+  return [
+    ['origin', `quantized from artifact ${q.parent.id} (fp32, sha256 <code>${escapeHtml(q.parent.sha256.slice(0, 16))}…</code>)`],
+    ['scheme', escapeHtml(q.scheme)],
+    ['calibration', `${escapeHtml(q.method)} ranges on ${c.items} ${escapeHtml(c.split)} images of dataset ${c.datasetId} (version ${c.datasetVersion})`],
+    ...q.accuracy.map((a) => [
+      `change on ${escapeHtml(a.split)}`,
+      `mean top-1 ${signed(a.meanTop1Change)}, mean ACSA ${signed(a.meanAcsaChange)} (INT8 minus fp32, ${a.itemCount} items)`,
+    ]),
+  ];
+}
+
 function trainingSection(data: ModelCardData): string {
   return data.models
     .map(({ artifact, run, weight }) => {
@@ -228,7 +244,10 @@ function trainingSection(data: ModelCardData): string {
           `${info.input.size}×${info.input.size}, pad ${info.input.padValue}, mean [${info.input.mean.join(', ')}], std [${info.input.std.join(', ')}]`,
         ],
         ['ONNX sha256', `<code>${escapeHtml(artifact.sha256)}</code>`],
+        ['precision', artifact.precision === 'int8' ? 'INT8' : 'fp32'],
       ];
+      const quantization = artifact.quantization as unknown as QuantizationRecord | null;
+      if (quantization) return `${title}${table(['', ''], [...facts, ...quantizationFacts(quantization)], ' class="facts"')}`;
       if (!run) {
         return `${title}${table(['', ''], [...facts, ['origin', 'imported model: no training record on this server']], ' class="facts"')}`;
       }

@@ -56,6 +56,7 @@ import {
   SweepsDocument,
   type TokenFilter,
   TokensPageDocument,
+  TuneArtifactDocument,
   UploadDatasetDocument,
   type UploadDatasetInput,
 } from './generated.js';
@@ -225,6 +226,11 @@ export class FashionHowClient extends Transport {
   /** INT8 from an fp32 artifact, calibrated and scored on the server (about a minute per model). */
   async quantizeArtifact(input: QuantizeArtifactInput) {
     return (await this.request(QuantizeArtifactDocument, { input })).quantizeArtifact;
+  }
+
+  /** Times session options for an artifact on the server's host and keeps the fastest there. */
+  async tuneArtifact(id: string) {
+    return (await this.request(TuneArtifactDocument, { id })).tuneArtifact;
   }
 
   async report(id: string) {

@@ -12,11 +12,12 @@ import path from 'node:path';
 import type { Photos } from '../data/photos.js';
 import type { Db } from '../db/client.js';
 import type { TaskSpec } from '../domain.js';
-import { badInput, ensureError, notFound } from '../errors.js';
+import { AppError, badInput, ensureError, notFound } from '../errors.js';
 import type { ClassifyService } from '../inference/classify.js';
 import { scoreItems } from '../inference/scoring.js';
 import type { Logger } from '../log.js';
 import type { EvaluationService, ReportMetrics } from '../reports/evaluate.js';
+import type { QuantizationService } from './quantization.js';
 import { FINAL_STATUSES } from './runRecord.js';
 
 /** The 2024 season's limit on the one model allowed. */
@@ -44,6 +45,10 @@ export interface DistillationRecord {
     teacher: DistillationScores;
     baseline: DistillationScores | null;
     compliance: { models: 1; sizeMB: number; limitMB: number; cpuLatencyMs: number; compliant: boolean };
+    /** The student quantized to INT8 (calibrated on the dataset's TRAIN split) and scored on the same items. */
+    studentInt8?: (DistillationScores & { artifactId: number }) | null;
+    /** Why there is no INT8 student, when it could not be made. */
+    studentInt8Error?: string;
   };
   /** Why there is no comparison, when it could not be made. */
   comparisonError?: string;
@@ -62,6 +67,7 @@ export class DistillationService {
     private readonly evaluation: EvaluationService,
     private readonly photos: Photos,
     private readonly log: Logger,
+    private readonly quantization?: QuantizationService,
   ) {}
 
   /** The file of the teacher's probabilities for the dataset's TRAIN and VALIDATION items, made once
@@ -169,6 +175,18 @@ export class DistillationService {
         compliant: studentScores.sizeMB <= COMPLIANCE_LIMIT_MB,
       },
     };
+    if (this.quantization) {
+      // The one model a CPU-scored season allows is cheapest in INT8: the student is quantized too.
+      try {
+        const int8 = await this.quantization.quantize({ artifactId: student.artifact.id });
+        comparison.studentInt8 = { artifactId: int8.id, ...(await scores({ artifactId: int8.id })) };
+      } catch (error) {
+        this.log.warn({ err: error, runId: studentRunId }, 'the distilled student could not be quantized');
+        comparison.studentInt8 = null;
+        comparison.studentInt8Error =
+          error instanceof AppError ? error.message : `quantization failed (${ensureError(error).name}); the server log has the details`;
+      }
+    }
     await this.db.trainingRun.update({ where: { id: studentRunId }, data: { distillation: { ...record, comparison } as object } });
   }
 }

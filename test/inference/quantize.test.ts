@@ -7,9 +7,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, startServer } from '../../src/api/server.js';
 import type { App } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
 import { importDataset } from '../../src/data/import.js';
 import { writeSyntheticDataset } from '../../src/data/synth.js';
+import { ModelPool } from '../../src/inference/models.js';
 import type { ModelInfo } from '../../src/inference/registry.js';
+import { saliency } from '../../src/inference/saliency.js';
+import { hostKey, type TuningResult } from '../../src/inference/sessionTuning.js';
 import type { QuantizationRecord } from '../../src/training/quantization.js';
 import { TINY_TRAINING } from '../fixtures/training.js';
 import { graphqlClient, multipartClient, openTestApp, useScratchDir } from '../helpers.js';
@@ -64,7 +68,7 @@ describe('post-training INT8', () => {
     expect(answer.errors, JSON.stringify(answer.errors)).toBeUndefined();
     const int8 = answer.data!.quantizeArtifact;
     expect(int8).toMatchObject({ precision: 'INT8', parent: { id: String(parentId) } });
-    expect(int8.quantization).toMatchObject({ method: 'PERCENTILE', split: 'TRAIN', items: 64, datasetVersion: 1 });
+    expect(int8.quantization).toMatchObject({ method: 'MINMAX', split: 'TRAIN', items: 64, datasetVersion: 1 });
     expect(int8.quantization.tensors).toBeGreaterThan(20); // every conv input and output of a ResNet-18
     // int8 weights: a quarter of the fp32 bytes, plus scales, zero points and the float heads.
     expect(int8.sizeBytes).toBeLessThan(0.4 * int8.parent.sizeBytes);
@@ -111,8 +115,9 @@ describe('post-training INT8', () => {
       });
     }
     // A different calibration is a different artifact; quantizing an INT8 artifact is refused.
-    const minmax = await app.services.quantization.quantize({ artifactId: parentId, calibration: { items: 64 }, method: 'MINMAX' });
-    expect(minmax.id).not.toBe(int8.id);
+    const percentile = await app.services.quantization.quantize({ artifactId: parentId, calibration: { items: 64 }, method: 'PERCENTILE' });
+    expect(percentile.id).not.toBe(int8.id);
+    expect(percentile.sha256).not.toBe(int8.sha256); // other ranges, other graph
     const again = await trainer(QUANTIZE, { input: { artifactId: String(int8.id) } });
     expect(again.errors?.[0]).toMatchObject({ extensions: { code: 'CONFLICT' } });
     expect(again.errors?.[0]?.message).toMatch(new RegExp(`artifact ${int8.id} is already INT8 \\(quantized from artifact ${parentId}\\)`));
@@ -152,6 +157,7 @@ describe('post-training INT8', () => {
         parentId,
         modelInfo: { ...info, input: { ...info.input, size: 96 } } as object,
         quantization: undefined,
+        sessionTuning: undefined,
       },
     });
     const item = await app.services.db.item.findFirstOrThrow({ where: { datasetId } });
@@ -159,7 +165,36 @@ describe('post-training INT8', () => {
     expect((await probabilities(int8.id, [item]))[0]).toHaveLength(3);
   }, 120_000);
 
-  it('votes in an ensemble beside an fp32 member of another backbone, through classify and evaluate', async () => {
+  it("tunes session options for this host, keeps the fastest it timed, serves with them, and lets the operator's settings win", async () => {
+    const answer = await trainer(
+      `mutation($id: ID!) { tuneArtifact(id: $id) { host intraOpThreads graphOptimization memoryArena imagesPerSecond defaultImagesPerSecond candidates } }`,
+      { id: String(parentId) },
+    );
+    expect(answer.errors, JSON.stringify(answer.errors)).toBeUndefined();
+    const shown = answer.data!.tuneArtifact;
+    const row = await app.services.db.modelArtifact.findUniqueOrThrow({ where: { id: parentId } });
+    const stored = (row.sessionTuning as unknown as Record<string, TuningResult>)[hostKey()]!;
+    expect(shown).toMatchObject({ host: hostKey(), candidates: stored.tried.length });
+    expect(shown.imagesPerSecond).toBeCloseTo(stored.imagesPerSecond, 6); // the stored JSON round-trips the last digit
+    expect(stored.tried.length).toBeGreaterThanOrEqual(6); // defaults, then each option's alternatives
+    // The kept options are ones it timed; nothing it timed beat them by more than the stated margin.
+    expect(stored.tried).toContainEqual({ options: stored.options, imagesPerSecond: stored.imagesPerSecond });
+    expect(stored.imagesPerSecond).toBeGreaterThanOrEqual(stored.defaultImagesPerSecond);
+    for (const t of stored.tried) expect(t.imagesPerSecond).toBeLessThanOrEqual(stored.imagesPerSecond * 1.03);
+    expect(app.services.models.sessionOptionsOf(row)).toEqual(stored.options);
+    const item = await app.services.db.item.findFirstOrThrow({ where: { datasetId } });
+    expect((await probabilities(parentId, [item]))[0]).toHaveLength(3); // the replaced session serves
+    // FASHION_HOW_INTRA_OP_THREADS and FASHION_HOW_ORT_* win over the tuning.
+    const config = loadConfig({ FASHION_HOW_INTRA_OP_THREADS: '1', FASHION_HOW_ORT_GRAPH_OPTIMIZATION: 'basic', FASHION_HOW_ORT_MEMORY_ARENA: 'off' });
+    expect(config.serving.sessionOverrides).toEqual({ graphOptimization: 'basic', memoryArena: false });
+    const pool = new ModelPool(app.services.db, config.serving, app.services.metrics, app.services.artifactStore);
+    expect(pool.sessionOptionsOf(row)).toEqual({ ...stored.options, intraOpThreads: 1, graphOptimization: 'basic', memoryArena: false });
+    expect(() => loadConfig({ FASHION_HOW_ORT_EXECUTION_MODE: 'fast' })).toThrow(
+      /FASHION_HOW_ORT_EXECUTION_MODE must be one of tuned, sequential, parallel, got "fast"/,
+    );
+  }, 120_000);
+
+  it('votes in an ensemble beside an fp32 member of another backbone, through classify and evaluate, and is explained by saliency', async () => {
     const int8 = await app.services.db.modelArtifact.findFirstOrThrow({ where: { parentId, precision: 'int8' }, orderBy: { id: 'asc' } });
     const ensemble = await app.services.ensembles.create({
       name: 'int8 and fp32',
@@ -172,5 +207,17 @@ describe('post-training INT8', () => {
     const members = await app.services.db.evaluationReport.findMany({ where: { parentReportId: report.id } });
     expect(members.map((m) => m.artifactId).sort()).toEqual([int8.id, mobilenetId].sort());
     expect((report.metrics as { gain?: unknown }).gain).toBeDefined();
+    // Saliency explains it like any model: occluding cells moves its answer, and the unoccluded answer is classify's.
+    const item = await app.services.db.item.findFirstOrThrow({ where: { datasetId, split: 'VALIDATION' } });
+    const photo = await app.services.datasets.itemPhoto(item.id);
+    const map = await saliency(app.services.classify, { ...photo, artifactId: int8.id, grid: 4 });
+    const [answer] = await probabilities(int8.id, [item]);
+    map.tasks.forEach((task, t) => {
+      expect(task.drops).toHaveLength(16);
+      task.probabilities.forEach((p, c) => {
+        expect(p).toBeCloseTo(answer![t]![c]!, 6);
+      });
+    });
+    expect(map.tasks.some((task) => task.drops.some((d) => d !== 0))).toBe(true);
   }, 120_000);
 });

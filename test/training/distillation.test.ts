@@ -85,15 +85,29 @@ describe('distillation', () => {
     });
     expect(comparison.compliance.compliant).toBe(true); // mobilenet_v3_small is a few MB
 
+    // The student is quantized too: its INT8 child, scored on the same items, from a stored report.
+    expect(comparison.studentInt8Error).toBeUndefined();
+    const int8 = await app.services.db.modelArtifact.findUniqueOrThrow({ where: { id: comparison.studentInt8!.artifactId } });
+    expect(int8).toMatchObject({ precision: 'int8', parentId: artifact.id });
+    const int8Report = await app.services.db.evaluationReport.findFirstOrThrow({
+      where: { id: comparison.studentInt8!.reportId, artifactId: int8.id, split: 'TEST' },
+    });
+    expect(comparison.studentInt8!.meanAcsa).toBe((int8Report.metrics as unknown as ReportMetrics).meanAcsa);
+    expect(comparison.studentInt8!.sizeMB).toBeLessThan(comparison.student.sizeMB);
+
     // The same through GraphQL.
     const shown = await gql(
-      `query($id: ID!) { run(id: $id) { distillation { teacher { id } baselineRun { id } comparison { split student { meanAcsa report { id } } compliance { compliant sizeMB } } } } }`,
+      `query($id: ID!) { run(id: $id) { distillation { teacher { id } baselineRun { id } comparison { split student { meanAcsa report { id } } studentInt8 { meanAcsa } compliance { compliant sizeMB } } } } }`,
       { id: String(studentId) },
     );
     expect(shown.data!.run.distillation).toMatchObject({
       teacher: { id: String(teacherId) },
       baselineRun: { id: String(baselineId) },
-      comparison: { split: 'TEST', student: { meanAcsa: comparison.student.meanAcsa, report: { id: String(comparison.student.reportId) } } },
+      comparison: {
+        split: 'TEST',
+        student: { meanAcsa: comparison.student.meanAcsa, report: { id: String(comparison.student.reportId) } },
+        studentInt8: { meanAcsa: comparison.studentInt8!.meanAcsa },
+      },
     });
   });
 

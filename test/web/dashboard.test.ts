@@ -9,6 +9,7 @@ import { type RunningServer, startServer } from '../../src/api/server.js';
 import type { App } from '../../src/app.js';
 import { preprocess } from '../../src/data/image.js';
 import type { ReportMetrics } from '../../src/reports/evaluate.js';
+import type { QuantizationRecord } from '../../src/training/quantization.js';
 import type { EpochRecord } from '../../src/training/runRecord.js';
 import { tarArchive } from '../fixtures/archives.js';
 import { openTestApp, useScratchDir } from '../helpers.js';
@@ -965,6 +966,23 @@ describe('dashboard', () => {
     await form.getByRole('button', { name: 'Upload' }).click();
     await expect.poll(() => form.getByTestId('upload-message').textContent(), { timeout: 15_000 }).toMatch(/not a \.zip, \.tar or \.tar\.gz archive/);
     expect(await form.getByTestId('upload-message').getAttribute('class')).toBe('error');
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+  // Last: it adds an artifact and reports the tests above do not expect.
+  it('shows an INT8 artifact on the leaderboard with its accuracy change against its fp32 parent', async () => {
+    const parent = fixture.artifacts[0]!;
+    const int8 = await app.services.quantization.quantize({ artifactId: parent.id, calibration: { items: 16 } });
+    const change = (int8.quantization as unknown as QuantizationRecord).accuracy.find((a) => a.split === 'VALIDATION')!;
+    const { page, problems } = await visit('compare');
+    const row = page.getByTestId(`leader-a${int8.id}`);
+    await row.waitFor();
+    const f3 = (v: number) => v.toFixed(3);
+    const signed = (v: number) => `${v >= 0 ? '+' : ''}${f3(v)}`;
+    expect(await row.getByTestId('precision').textContent()).toBe(
+      ` INT8 (ACSA ${signed(change.meanAcsaChange)}, top-1 ${signed(change.meanTop1Change)} vs fp32)`,
+    );
+    expect(await page.getByTestId(`leader-a${parent.id}`).getByTestId('precision').count()).toBe(0);
     expect(problems).toEqual([]);
     await page.close();
   });

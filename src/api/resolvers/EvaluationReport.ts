@@ -2,6 +2,7 @@ import { badInput } from '../../errors.js';
 import type { ReportMetrics } from '../../reports/evaluate.js';
 import { modelCardHtml } from '../../reports/modelCard.js';
 import type { TaskScore } from '../../reports/store.js';
+import type { QuantizationRecord } from '../../training/quantization.js';
 import type { EvaluationReportResolvers } from '../generated/graphql.js';
 import { paginateByPosition } from '../pagination.js';
 
@@ -19,6 +20,13 @@ export const EvaluationReport: EvaluationReportResolvers = {
   dataset: (row, _args, { services }) => services.datasets.get(row.datasetId),
   run: (row, _args, { services }) => (row.runId ? services.training.get(row.runId) : null),
   artifact: (row, _args, { services }) => (row.artifactId ? services.db.modelArtifact.findUnique({ where: { id: row.artifactId } }) : null),
+  quantizationChange: async (row, _args, { services }) => {
+    if (!row.artifactId) return null;
+    const artifact = await services.db.modelArtifact.findUnique({ where: { id: row.artifactId } });
+    const record = artifact?.quantization as QuantizationRecord | null | undefined;
+    if (!record || record.calibration.datasetId !== row.datasetId) return null;
+    return record.accuracy.find((change) => change.split === row.split) ?? null;
+  },
   ensemble: (row, _args, { services }) => (row.ensembleId ? services.ensembles.get(row.ensembleId) : null),
   details: async (row, _args, { services }) => {
     const report = evaluation(row);

@@ -1,6 +1,7 @@
 import type { ModelInfo } from '../../inference/registry.js';
+import type { TuningResult } from '../../inference/sessionTuning.js';
 import type { QuantizationRecord } from '../../training/quantization.js';
-import type { AccuracyChangeResolvers, ModelArtifactResolvers, QuantizationResolvers } from '../generated/graphql.js';
+import type { AccuracyChangeResolvers, ModelArtifactResolvers, QuantizationResolvers, SessionTuningResolvers } from '../generated/graphql.js';
 
 const info = (row: { modelInfo: unknown }) => row.modelInfo as ModelInfo;
 
@@ -17,6 +18,17 @@ export const ModelArtifact: ModelArtifactResolvers = {
   parent: (row, _args, { services }) => (row.parentId ? services.db.modelArtifact.findUnique({ where: { id: row.parentId } }) : null),
   quantized: (row, _args, { services }) => services.db.modelArtifact.findMany({ where: { parentId: row.id }, orderBy: { id: 'asc' } }),
   quantization: (row) => (row.quantization as QuantizationRecord | null) ?? null,
+  sessionTuning: (row) => Object.values((row.sessionTuning as Record<string, TuningResult> | null) ?? {}),
+};
+
+export const SessionTuning: SessionTuningResolvers = {
+  intraOpThreads: (t) => t.options.intraOpThreads ?? 0,
+  graphOptimization: (t) => t.options.graphOptimization ?? 'all',
+  executionMode: (t) => t.options.executionMode ?? 'sequential',
+  memoryArena: (t) => t.options.memoryArena ?? true,
+  memoryPattern: (t) => t.options.memoryPattern ?? true,
+  candidates: (t) => t.tried.length,
+  measuredAt: (t) => new Date(t.measuredAt),
 };
 
 export const Quantization: QuantizationResolvers = {

@@ -48,6 +48,8 @@ export const TrainingRun: TrainingRunResolvers = {
           student: { ...record.comparison.student, report: await report(record.comparison.student) },
           teacher: { ...record.comparison.teacher, report: await report(record.comparison.teacher) },
           baseline: record.comparison.baseline ? { ...record.comparison.baseline, report: await report(record.comparison.baseline) } : null,
+          studentInt8: record.comparison.studentInt8 ? { ...record.comparison.studentInt8, report: await report(record.comparison.studentInt8) } : null,
+          studentInt8Error: record.comparison.studentInt8Error ?? null,
         }
       : null;
     return {

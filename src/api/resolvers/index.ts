@@ -11,7 +11,7 @@ import { EvaluationReport } from './EvaluationReport.js';
 import { Item, ItemPrediction, ReportPrediction } from './Item.js';
 import { LabelIssue, LabelIssueScan } from './LabelIssue.js';
 import { LabelSchema } from './LabelSchema.js';
-import { AccuracyChange, ModelArtifact, Quantization } from './ModelArtifact.js';
+import { AccuracyChange, ModelArtifact, Quantization, SessionTuning } from './ModelArtifact.js';
 import { applyLabelReview } from './Mutation/applyLabelReview.js';
 import { cancelRun } from './Mutation/cancelRun.js';
 import { cancelSweep } from './Mutation/cancelSweep.js';
@@ -30,6 +30,7 @@ import { revokeToken } from './Mutation/revokeToken.js';
 import { setDefaultEnsemble } from './Mutation/setDefaultEnsemble.js';
 import { startSweep } from './Mutation/startSweep.js';
 import { startTraining } from './Mutation/startTraining.js';
+import { tuneArtifact } from './Mutation/tuneArtifact.js';
 import { uploadDataset } from './Mutation/uploadDataset.js';
 import { artifact } from './Query/artifact.js';
 import { artifacts } from './Query/artifacts.js';
@@ -119,6 +120,7 @@ export const resolvers: Resolvers = {
     revokeToken,
     evaluate,
     quantizeArtifact,
+    tuneArtifact,
     findLabelIssues,
     reviewLabelIssue,
     reviewLabelIssues,
@@ -135,6 +137,7 @@ export const resolvers: Resolvers = {
   ModelArtifact,
   Quantization,
   AccuracyChange,
+  SessionTuning,
   EvaluationReport,
   Ensemble,
   ClassifyResult,

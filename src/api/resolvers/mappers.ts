@@ -17,6 +17,7 @@ import type {
 } from '../../db/generated/client.js';
 import type { LabelSchemaSpec } from '../../domain.js';
 import type { ClassifyOutcome } from '../../inference/classify.js';
+import type { TuningResult } from '../../inference/sessionTuning.js';
 import type { AccuracyChange, QuantizationRecord } from '../../training/quantization.js';
 import type { SweepTrial } from '../../training/sweepService.js';
 import type { Page } from '../pagination.js';
@@ -52,3 +53,4 @@ export type LabelIssueScanRow = LabelIssueScan;
 export type LabelIssueRow = LabelIssue;
 export type QuantizationRow = QuantizationRecord;
 export type AccuracyChangeRow = AccuracyChange;
+export type SessionTuningRow = TuningResult;

@@ -78,6 +78,8 @@ def write_artifact(net, config, run_dir, check_inputs, parameter_count, training
             "resize": "bilinear",
         },
         "outputKind": "probabilities",
+        # fashion-how quantize writes "int8" (with the preprocessing its ranges were calibrated under).
+        "precision": "fp32",
         # Serving averages each image with its mirror, as the run's validation did.
         "testTimeFlip": bool(config["hyper"].get("testTimeFlip", False)),
         "tasks": [{"name": task["name"], "classes": task["classes"], "output": name} for task, name in zip(config["tasks"], output_names)],

@@ -170,6 +170,14 @@ def apply_ranges(model, ranges):
             helper.make_node("DequantizeLinear", [f"{tensor}_q", scale, zero_point], [f"{tensor}_dq"], name=f"{tensor}_DQ"),
         ]
 
+    def dequantized(base, q, scale):
+        """A constant stored as integers (zero point 0) and dequantized per output channel (axis 0)."""
+        constant(f"{base}_q", q)
+        constant(f"{base}_scale", scale)
+        constant(f"{base}_zero_point", np.zeros(scale.shape, dtype=q.dtype))
+        nodes.append(helper.make_node("DequantizeLinear", [f"{base}_q", f"{base}_scale", f"{base}_zero_point"], [f"{base}_dq"], axis=0))
+        return f"{base}_dq"
+
     quantized = set(tensors) | set(aliases)
     nodes = []
     for value in graph.input:
@@ -186,28 +194,19 @@ def apply_ranges(model, ranges):
         if role is not None and role[0] == "conv":
             weight = numpy_helper.to_array(initializers[node.input[1]]).astype(np.float32)
             q, w_scale = quantize_weights(weight)
-            base = f"{node.output[0]}_weight"
-            constant(f"{base}_q", q)
-            constant(f"{base}_scale", w_scale)
-            constant(f"{base}_zero_point", np.zeros(w_scale.shape, dtype=np.int8))
-            nodes.append(helper.make_node("DequantizeLinear", [f"{base}_q", f"{base}_scale", f"{base}_zero_point"], [f"{base}_dq"], axis=0))
-            inputs[1] = f"{base}_dq"
+            inputs[1] = dequantized(f"{node.output[0]}_weight", q, w_scale)
             if len(node.input) >= 3 and node.input[2]:
-                x_scale = params_of(node.input[0])[2]
-                b_scale = (w_scale * x_scale).astype(np.float32)
+                b_scale = (w_scale * params_of(node.input[0])[2]).astype(np.float32)
                 bias = numpy_helper.to_array(initializers[node.input[2]]).astype(np.float64)
-                qb = np.clip(np.round(bias / b_scale), -(2**31), 2**31 - 1).astype(np.int32)
-                bbase = f"{node.output[0]}_bias"
-                constant(f"{bbase}_q", qb)
-                constant(f"{bbase}_scale", b_scale)
-                constant(f"{bbase}_zero_point", np.zeros(b_scale.shape, dtype=np.int32))
-                nodes.append(helper.make_node("DequantizeLinear", [f"{bbase}_q", f"{bbase}_scale", f"{bbase}_zero_point"], [f"{bbase}_dq"], axis=0))
-                inputs[2] = f"{bbase}_dq"
+                inputs[2] = dequantized(f"{node.output[0]}_bias", np.clip(np.round(bias / b_scale), -(2**31), 2**31 - 1).astype(np.int32), b_scale)
         rebuilt = helper.make_node(node.op_type, inputs, outputs, name=node.name, domain=node.domain or None)
         rebuilt.attribute.extend(node.attribute)
         nodes.append(rebuilt)
-        if role is not None:
-            nodes.extend(qdq(role[1]))
+        # Any planned tensor gets its pair right after the node that makes it (a convolution's input may
+        # come from a Hardswish, a Mul or a Concat that itself stays float).
+        for name in outputs:
+            if name in quantized:
+                nodes.extend(qdq(name))
     still_used = {i for n in nodes for i in n.input}
     kept = [i for i in graph.initializer if i.name in still_used]
     del graph.initializer[:]

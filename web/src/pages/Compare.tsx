@@ -131,6 +131,19 @@ const sortValue = (entry: Entry, column: Column): number | string => {
 };
 
 /** The newest evaluation of each model on one dataset split, so every row was scored on the same items. */
+/** An INT8 artifact's badge and its accuracy change against its fp32 parent on the items shown. */
+function Precision({ report }: { report: Report }) {
+  if (report.artifact?.precision !== 'INT8') return null;
+  const change = report.quantizationChange;
+  const signed = (v: number) => `${v >= 0 ? '+' : ''}${f3(v)}`;
+  return (
+    <span className="muted" data-testid="precision">
+      {' '}
+      INT8{change ? ` (ACSA ${signed(change.meanAcsaChange)}, top-1 ${signed(change.meanTop1Change)} vs fp32)` : ''}
+    </span>
+  );
+}
+
 function Leaderboard() {
   const { data, error } = useQuery(LeaderboardDocument);
   // An ensemble's report holds its members' reports on the same items: they rank too.
@@ -213,7 +226,10 @@ function Leaderboard() {
         <tbody>
           {sorted.map((e) => (
             <tr key={e.key} data-testid={`leader-${e.key}`} className={front.get(e.key)!.size || front.get(e.key)!.latency ? 'front' : ''}>
-              <td>{e.name}</td>
+              <td>
+                {e.name}
+                <Precision report={e.report} />
+              </td>
               <td className="num">{f3(e.report.meanAcsa)}</td>
               <td className="num">{f3(e.report.meanTop1)}</td>
               <td className="num">{e.sizeMB.toFixed(2)}</td>

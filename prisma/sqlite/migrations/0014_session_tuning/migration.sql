@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "ModelArtifact" ADD COLUMN "sessionTuning" JSONB;
+
