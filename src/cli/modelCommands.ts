@@ -201,7 +201,7 @@ export function addModelCommands(program: Command): void {
         });
         const record = int8.quantization as unknown as QuantizationRecord;
         console.log(
-          `artifact ${int8.id} (${int8.name}): INT8 of artifact ${artifactId}, ${(int8.sizeBytes / 1e6).toFixed(1)} MB, ${record.method} ranges on ${record.calibration.items} ${record.calibration.split} images of dataset ${record.calibration.datasetId} v${record.calibration.datasetVersion}`,
+          `artifact ${int8.id} (${int8.name}): INT8 of artifact ${artifactId}, ${(int8.sizeBytes / 1e6).toFixed(1)} MB, ${record.method} ranges on ${record.calibrationImages} ${record.calibration.split} images of dataset ${record.calibration.datasetId} v${record.calibration.datasetVersion}`,
         );
         for (const change of record.accuracy) {
           console.log(`\n${change.split} (${change.itemCount} items): mean top-1 ${signed(change.meanTop1Change)}, mean ACSA ${signed(change.meanAcsaChange)}`);

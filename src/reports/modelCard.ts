@@ -223,7 +223,10 @@ function quantizationFacts(q: QuantizationRecord): string[][] {
   return [
     ['origin', `quantized from artifact ${q.parent.id} (fp32, sha256 <code>${escapeHtml(q.parent.sha256.slice(0, 16))}…</code>)`],
     ['scheme', escapeHtml(q.scheme)],
-    ['calibration', `${escapeHtml(q.method)} ranges on ${c.items} ${escapeHtml(c.split)} images of dataset ${c.datasetId} (version ${c.datasetVersion})`],
+    [
+      'calibration',
+      `${escapeHtml(q.method)} ranges on ${q.calibrationImages} ${escapeHtml(c.split)} images of dataset ${c.datasetId} (version ${c.datasetVersion})`,
+    ],
     ...q.accuracy.map((a) => [
       `change on ${escapeHtml(a.split)}`,
       `mean top-1 ${signed(a.meanTop1Change)}, mean ACSA ${signed(a.meanAcsaChange)} (INT8 minus fp32, ${a.itemCount} items)`,

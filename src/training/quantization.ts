@@ -56,6 +56,8 @@ export interface QuantizationRecord {
   method: CalibrationMethod;
   percentile?: number;
   calibration: { datasetId: number; datasetVersion: number; datasetDigest: string | null; split: Split; items: number };
+  /** Images the ranges were measured on: `calibration.items`, or the whole split when it has fewer. */
+  calibrationImages: number;
   /** The preprocessing the ranges were measured under: the graph is valid only behind it. */
   preprocess: ModelInfo['input'];
   tensors: number;
@@ -162,6 +164,7 @@ export class QuantizationService {
         method,
         ...(method === 'PERCENTILE' ? { percentile: PERCENTILE } : {}),
         calibration,
+        calibrationImages: images.length,
         preprocess: info.input,
         tensors: plan.tensors.length,
         nodes: written.nodes,

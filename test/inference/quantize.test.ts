@@ -29,7 +29,7 @@ let trainer: ReturnType<typeof graphqlClient>;
 const QUANTIZE = `mutation($input: QuantizeArtifactInput!) {
   quantizeArtifact(input: $input) {
     id precision sizeBytes parent { id sizeBytes }
-    quantization { method split items tensors datasetVersion accuracy { split itemCount meanTop1Change meanAcsaChange tasks { task parentTop1 top1 parentAcsa acsa } } }
+    quantization { method split items images tensors datasetVersion accuracy { split itemCount meanTop1Change meanAcsaChange tasks { task parentTop1 top1 parentAcsa acsa } } }
   }
 }`;
 
@@ -68,7 +68,7 @@ describe('post-training INT8', () => {
     expect(answer.errors, JSON.stringify(answer.errors)).toBeUndefined();
     const int8 = answer.data!.quantizeArtifact;
     expect(int8).toMatchObject({ precision: 'INT8', parent: { id: String(parentId) } });
-    expect(int8.quantization).toMatchObject({ method: 'MINMAX', split: 'TRAIN', items: 64, datasetVersion: 1 });
+    expect(int8.quantization).toMatchObject({ method: 'MINMAX', split: 'TRAIN', items: 64, images: 64, datasetVersion: 1 });
     expect(int8.quantization.tensors).toBeGreaterThan(20); // every conv input and output of a ResNet-18
     // int8 weights: a quarter of the fp32 bytes, plus scales, zero points and the float heads.
     expect(int8.sizeBytes).toBeLessThan(0.4 * int8.parent.sizeBytes);
@@ -118,6 +118,10 @@ describe('post-training INT8', () => {
     const percentile = await app.services.quantization.quantize({ artifactId: parentId, calibration: { items: 64 }, method: 'PERCENTILE' });
     expect(percentile.id).not.toBe(int8.id);
     expect(percentile.sha256).not.toBe(int8.sha256); // other ranges, other graph
+    // More items than the split holds: the whole split, and the record says how many.
+    const whole = await app.services.quantization.quantize({ artifactId: parentId, calibration: { items: 4096 } });
+    const trainItems = await app.services.db.item.count({ where: { datasetId, split: 'TRAIN' } });
+    expect(whole.quantization).toMatchObject({ calibration: { items: 4096 }, calibrationImages: trainItems });
     const again = await trainer(QUANTIZE, { input: { artifactId: String(int8.id) } });
     expect(again.errors?.[0]).toMatchObject({ extensions: { code: 'CONFLICT' } });
     expect(again.errors?.[0]?.message).toMatch(new RegExp(`artifact ${int8.id} is already INT8 \\(quantized from artifact ${parentId}\\)`));

@@ -36,6 +36,7 @@ export const Quantization: QuantizationResolvers = {
   datasetVersion: (record) => record.calibration.datasetVersion,
   split: (record) => record.calibration.split,
   items: (record) => record.calibration.items,
+  images: (record) => record.calibrationImages,
 };
 
 export const AccuracyChange: AccuracyChangeResolvers = {
