@@ -32,7 +32,6 @@ const WITHOUT_DATABASE = [
 const ONE_DATABASE = [
   'test/web/dashboard.test.ts',
   'test/inference/serving.test.ts',
-  'test/inference/quantize.test.ts',
   'test/inference/fairness.test.ts',
   'test/inference/fitEnsemble.test.ts',
   'test/sdk/sdk.test.ts',

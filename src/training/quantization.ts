@@ -17,7 +17,7 @@ import { type ImageLimits, workerEnvironment } from '../config.js';
 import { preprocess } from '../data/image.js';
 import type { Photos } from '../data/photos.js';
 import type { Db } from '../db/client.js';
-import type { ModelArtifact } from '../db/generated/client.js';
+import type { Dataset, ModelArtifact } from '../db/generated/client.js';
 import type { Split } from '../domain.js';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
 import { type CalibrationMethod, calibrate, PERCENTILE } from '../inference/calibration.js';
@@ -111,24 +111,30 @@ export class QuantizationService {
       split,
       items,
     };
-    const key = JSON.stringify({ parent: parent.id, calibration, method });
-    const existing = (await this.db.modelArtifact.findMany({ where: { parentId: parent.id } })).find((a) => {
-      const record = a.quantization as unknown as QuantizationRecord | null;
-      return record && JSON.stringify({ parent: parent.id, calibration: record.calibration, method: record.method }) === key;
-    });
+    // Field by field: PostgreSQL's JSONB keeps a stored object's keys in its own order, not ours.
+    const sameRequest = (record: QuantizationRecord | null) =>
+      record?.method === method && (Object.keys(calibration) as (keyof typeof calibration)[]).every((k) => record.calibration[k] === calibration[k]);
+    const existing = (await this.db.modelArtifact.findMany({ where: { parentId: parent.id } })).find((a) =>
+      sameRequest(a.quantization as unknown as QuantizationRecord | null),
+    );
     if (existing) return existing;
+    const key = JSON.stringify({ parent: parent.id, calibration, method });
     let running = this.running.get(key);
     if (!running) {
-      running = this.make(parent, calibration, method).finally(() => this.running.delete(key));
+      running = this.make(parent, dataset, calibration, method).finally(() => this.running.delete(key));
       this.running.set(key, running);
     }
     return running;
   }
 
-  private async make(parent: ModelArtifact, calibration: QuantizationRecord['calibration'], method: CalibrationMethod): Promise<ModelArtifact> {
+  private async make(
+    parent: ModelArtifact,
+    dataset: Dataset,
+    calibration: QuantizationRecord['calibration'],
+    method: CalibrationMethod,
+  ): Promise<ModelArtifact> {
     const started = performance.now();
     const info = parent.modelInfo as unknown as ModelInfo;
-    const dataset = await this.db.dataset.findUniqueOrThrow({ where: { id: calibration.datasetId } });
     const all = await this.db.item.findMany({ where: { datasetId: dataset.id, split: calibration.split }, orderBy: { id: 'asc' } });
     if (all.length < CALIBRATION_ITEMS.min)
       throw badInput(`dataset ${dataset.id} has ${all.length} ${calibration.split} items; calibration needs at least ${CALIBRATION_ITEMS.min}`);
