@@ -10,15 +10,19 @@ import { Photos } from './data/photos.js';
 import { sweepScratch } from './data/sources.js';
 import { databaseReachable, flavourOf, openDatabase } from './db/client.js';
 import { PROCESS_ID } from './host.js';
+import { AliasService, CHAMPION } from './inference/aliases.js';
 import { ClassifyService } from './inference/classify.js';
 import { DefaultEnsembleWatcher } from './inference/defaultEnsemble.js';
 import { EnsembleService } from './inference/ensembles.js';
 import { EnsembleFitter } from './inference/fitEnsemble.js';
 import { ModelPool } from './inference/models.js';
+import { PredictionLog } from './inference/predictionLog.js';
 import { sweepIncoming } from './inference/registry.js';
+import { Router } from './inference/rollout.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { openPubSub } from './pubsub/postgresPubSub.js';
+import { DriftService } from './reports/drift.js';
 import { EvaluationService } from './reports/evaluate.js';
 import { LabelReviewService } from './reports/labelReview.js';
 import { openArtifactStore } from './storage/artifactStore.js';
@@ -118,6 +122,21 @@ export async function openApp(config: AppConfig): Promise<App> {
   const scratchDir = path.join(config.dataDir, 'scratch');
   await sweepScratch(scratchDir);
   const datasets = new DatasetService(db, config.imageLimits, photos);
+  // Moving champion changes the default ensemble: replicas warm it as they do for setDefaultEnsemble.
+  const aliases = new AliasService(db, (name) => {
+    if (name === CHAMPION) ensembles.events.emit('changed', 0);
+  });
+  // An ensemble made the default moves champion too: read the aliases again.
+  ensembles.events.on('changed', () => aliases.forget());
+  const predictionLog = new PredictionLog(db, artifactStore, config.monitoring.log, { imageLimits: config.imageLimits, scratchDir, metrics, log });
+  const router = new Router(
+    classify,
+    aliases,
+    predictionLog,
+    metrics,
+    { directLogRate: config.monitoring.directLogRate, shadowInFlight: config.monitoring.shadowInFlight },
+    log,
+  );
   const services: Services = {
     db,
     artifactStore,
@@ -138,6 +157,10 @@ export async function openApp(config: AppConfig): Promise<App> {
     ensembles,
     models,
     classify,
+    aliases,
+    router,
+    predictionLog,
+    drift: new DriftService(db, classify, aliases, photos, metrics, { referenceItems: config.monitoring.driftReferenceItems, imageLimits: config.imageLimits }),
     evaluation,
     distillation,
     quantization,
@@ -188,6 +211,8 @@ export async function openApp(config: AppConfig): Promise<App> {
     },
     async close() {
       await watcher.stop();
+      await router.settled();
+      await predictionLog.flush();
       await pubsub.close();
       await training.close();
       await distillation.settled();

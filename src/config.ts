@@ -43,6 +43,18 @@ export interface ImportSettings {
 
 export type S3Connection = Pick<S3StoreSettings, 'endpoint' | 'region' | 'credentials'>;
 
+/** The prediction log's bounds (src/inference/predictionLog.ts). */
+export interface PredictionLogSettings {
+  /** Records waiting to be written at most; beyond, records are dropped and counted. */
+  queue: number;
+  /** Rows older than this are deleted. */
+  maxAgeDays: number;
+  /** At most this many rows are kept: the oldest go first. */
+  maxRows: number;
+  /** Keep each logged crop as a JPEG in the artifact store. */
+  keepCrops: boolean;
+}
+
 export interface AppConfig {
   /** Where the default SQLite file, imported artifacts and run folders live. */
   dataDir: string;
@@ -90,6 +102,14 @@ export interface AppConfig {
     sessionOverrides?: SessionTuning;
     /** Classify requests one client (token, else address) may have in flight. */
     maxClientConcurrency: number;
+  };
+  /** What serving records of itself: the prediction log, shadows, drift reports. */
+  monitoring: {
+    log: PredictionLogSettings;
+    /** Share of requests logged that name a model directly. */
+    directLogRate: number;
+    shadowInFlight: number;
+    driftReferenceItems: number;
   };
   /** How often a serving process checks whether the default ensemble changed (another replica or the
    *  CLI may change it) and warms the new one; on PostgreSQL a notice usually arrives first. Outside
@@ -230,6 +250,17 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxClientConcurrency: read(SETTINGS.maxClientConcurrency),
       intraOpThreads: read(SETTINGS.intraOpThreads),
       sessionOverrides: sessionOverrides(read),
+    },
+    monitoring: {
+      log: {
+        queue: read(SETTINGS.predictionLogQueue),
+        maxAgeDays: read(SETTINGS.predictionLogMaxAgeDays),
+        maxRows: read(SETTINGS.predictionLogMaxRows),
+        keepCrops: read(SETTINGS.predictionLogCrops),
+      },
+      directLogRate: read(SETTINGS.predictionLogRate),
+      shadowInFlight: read(SETTINGS.shadowInFlight),
+      driftReferenceItems: read(SETTINGS.driftReferenceItems),
     },
     modelRefreshMs: read(SETTINGS.modelRefreshMs),
     graphql: {

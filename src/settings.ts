@@ -70,6 +70,24 @@ function flag(name: string, description: string, fallback: Default<boolean>, def
   };
 }
 
+/** A number between 0 and 1 (a share of requests). */
+function fraction(name: string, description: string, fallback: number): Setting<number> {
+  return {
+    name,
+    type: 'number 0..1',
+    defaultText: String(fallback),
+    description,
+    scope: 'server',
+    read(env) {
+      const raw = given(env, name);
+      if (raw === undefined) return fallback;
+      const value = Number(raw);
+      if (!(Number.isFinite(value) && value >= 0 && value <= 1)) throw new Error(`${name} must be a number between 0 and 1, got "${raw}"`);
+      return value;
+    },
+  };
+}
+
 function choice<T extends string>(name: string, description: string, choices: readonly T[], fallback: T): Setting<T> {
   return {
     name,
@@ -277,6 +295,35 @@ export const SETTINGS = {
     'classify requests one client (token, else address) may have in flight before RATE_LIMITED',
     { default: 8, min: 1, max: 10_000 },
   ),
+  predictionLogRate: fraction(
+    'FASHION_HOW_PREDICTION_LOG_RATE',
+    'share of classify requests logged when they name a model directly (an alias has its own logRate)',
+    0,
+  ),
+  predictionLogQueue: integer('FASHION_HOW_PREDICTION_LOG_QUEUE', 'logged predictions waiting to be written at most; beyond, records are dropped and counted', {
+    default: 1000,
+    min: 1,
+    max: 1_000_000,
+  }),
+  predictionLogMaxAgeDays: integer('FASHION_HOW_PREDICTION_LOG_MAX_AGE_DAYS', 'logged predictions older than this many days are deleted', {
+    default: 30,
+    min: 1,
+  }),
+  predictionLogMaxRows: integer('FASHION_HOW_PREDICTION_LOG_MAX_ROWS', 'logged predictions kept at most; the oldest are deleted first', {
+    default: 1_000_000,
+    min: 1,
+  }),
+  predictionLogCrops: flag('FASHION_HOW_PREDICTION_LOG_CROPS', 'keep each logged crop (a 192 px JPEG) in the artifact store, not only its hash', false),
+  shadowInFlight: integer('FASHION_HOW_SHADOW_IN_FLIGHT', 'requests a shadow candidate scores at once per alias; more are skipped and counted', {
+    default: 4,
+    min: 1,
+    max: 10_000,
+  }),
+  driftReferenceItems: integer('FASHION_HOW_DRIFT_REFERENCE_ITEMS', 'training-split items a drift report scores as its reference', {
+    default: 300,
+    min: 30,
+    max: 10_000,
+  }),
   intraOpThreads: integer(
     'FASHION_HOW_INTRA_OP_THREADS',
     "ONNX Runtime threads per operator (0: the model's tuning for this host, else ONNX Runtime's choice)",

@@ -4,12 +4,16 @@ import type { AppConfig } from '../config.js';
 import type { DatasetService } from '../data/datasets.js';
 import type { SourceContext } from '../data/sources.js';
 import type { Db } from '../db/client.js';
+import type { AliasService } from '../inference/aliases.js';
 import type { ClassifyService } from '../inference/classify.js';
 import type { EnsembleService } from '../inference/ensembles.js';
 import type { EnsembleFitter } from '../inference/fitEnsemble.js';
 import type { ModelPool } from '../inference/models.js';
+import type { PredictionLog } from '../inference/predictionLog.js';
+import type { Router } from '../inference/rollout.js';
 import type { Metrics } from '../metrics.js';
 import type { PubSub } from '../pubsub/pubsub.js';
+import type { DriftService } from '../reports/drift.js';
 import type { EvaluationService } from '../reports/evaluate.js';
 import type { LabelReviewService } from '../reports/labelReview.js';
 import type { ArtifactStore } from '../storage/artifactStore.js';
@@ -36,6 +40,12 @@ export interface Services {
   ensembles: EnsembleService;
   models: ModelPool;
   classify: ClassifyService;
+  /** Named pointers at models (champion, challenger), with canary and shadow candidates. */
+  aliases: AliasService;
+  /** What a client's classify goes through: the alias, the canary's side, then (off the answer path) the shadow and the log. */
+  router: Router;
+  predictionLog: PredictionLog;
+  drift: DriftService;
   evaluation: EvaluationService;
   fitter: EnsembleFitter;
   distillation: DistillationService;

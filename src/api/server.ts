@@ -1,5 +1,5 @@
-// The HTTP server: GraphQL at /graphql (HTTP, and WebSocket for subscriptions), the dashboard at /, item
-// crops, /healthz, /readyz and /metrics. Every error leaves through errors.ts, which keeps codes stable
+// The HTTP server: GraphQL at /graphql (HTTP, and WebSocket for subscriptions), the Open Inference
+// Protocol at /v2, the dashboard at /, item crops, /healthz, /readyz and /metrics. Every error leaves through errors.ts, which keeps codes stable
 // and hides internals.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -24,6 +24,7 @@ import { AppError, ErrorCode } from '../errors.js';
 import type { Context } from './context.js';
 import { errorFormatter, sendError } from './errors.js';
 import { httpStatusOf } from './httpStatus.js';
+import { inferenceProtocol } from './inferenceProtocol.js';
 import { classifyBudgetPlugin } from './plugins/classifyBudget.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { readAccessError, readAccessPlugin } from './plugins/readAccess.js';
@@ -103,6 +104,7 @@ export async function startServer(app: App): Promise<RunningServer> {
   expressApp.get('/metrics', async (_req, res) => {
     res.type(app.services.metrics.registry.contentType).send(await app.services.metrics.registry.metrics());
   });
+  expressApp.use('/v2', inferenceProtocol(app));
   expressApp.use(
     '/graphql',
     uploadMiddleware({

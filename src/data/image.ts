@@ -1,6 +1,7 @@
 // The one module that imports sharp. Training (through the worker's twin of letterboxGeometry),
 // import validation and serving all see an item the same way: auto-oriented RGB, cropped to its bbox,
 // long side resized to `size`, padded to a square with white, image centred.
+import { createHash } from 'node:crypto';
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import type { ImageLimits } from '../config.js';
 import type { Bbox } from '../domain.js';
@@ -233,4 +234,57 @@ async function previewJpeg(image: Sharp, side: number): Promise<Buffer> {
   } catch (error) {
     throw describeSharpFailure(error);
   }
+}
+
+/** What the prediction log and the drift report know of a crop: its pixels' hash and simple statistics. */
+export interface CropStats {
+  /** sha256 of the crop's 8-bit RGB pixels as decoded: the same crop hashes the same in any encoding. */
+  sha256: string;
+  /** Mean luma (0.299 R + 0.587 G + 0.114 B), 0 to 255. */
+  brightness: number;
+  red: number;
+  green: number;
+  blue: number;
+  width: number;
+  height: number;
+  /** Box width over box height. */
+  aspect: number;
+}
+
+/** The crop's statistics, and its JPEG (`jpegSide` px on its longer side) when asked for: one decode. */
+export async function cropStats(input: ImageInput, bbox: Bbox, limits: ImageLimits, jpegSide?: number): Promise<{ stats: CropStats; jpeg?: Buffer }> {
+  const source = await header(input, limits);
+  const problem = bboxProblem(bbox, source.width, source.height);
+  if (problem) throw new ImageError(problem);
+  const width = bbox.xmax - bbox.xmin;
+  const height = bbox.ymax - bbox.ymin;
+  let pixels: Buffer;
+  try {
+    pixels = await open(input, limits).extract({ left: bbox.xmin, top: bbox.ymin, width, height }).removeAlpha().toColourspace('srgb').raw().toBuffer();
+  } catch (error) {
+    throw describeSharpFailure(error);
+  }
+  let red = 0;
+  let green = 0;
+  let blue = 0;
+  for (let i = 0; i < pixels.length; i += 3) {
+    red += pixels[i]!;
+    green += pixels[i + 1]!;
+    blue += pixels[i + 2]!;
+  }
+  const count = pixels.length / 3;
+  const [r, g, b] = [red / count, green / count, blue / count];
+  const stats = {
+    sha256: createHash('sha256').update(pixels).digest('hex'),
+    brightness: 0.299 * r + 0.587 * g + 0.114 * b,
+    red: r,
+    green: g,
+    blue: b,
+    width,
+    height,
+    aspect: width / height,
+  };
+  if (jpegSide === undefined) return { stats };
+  const jpeg = await previewJpeg(sharp(pixels, { raw: { width, height, channels: 3 } }), jpegSide);
+  return { stats, jpeg };
 }

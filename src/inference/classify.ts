@@ -37,7 +37,7 @@ export interface TaskResult {
 }
 
 export interface ClassifyOutcome {
-  target: { kind: 'ensemble'; id: number; name: string } | { kind: 'artifact'; id: number; name: string };
+  target: { kind: 'ensemble' | 'artifact'; id: number; name: string; labelSchemaId: number };
   results: TaskResult[][];
 }
 
@@ -65,7 +65,7 @@ export class ClassifyService {
     if (request.artifactId !== undefined) {
       const model = await this.pool.get(request.artifactId);
       return {
-        target: { kind: 'artifact' as const, id: model.artifact.id, name: model.artifact.name },
+        target: { kind: 'artifact' as const, id: model.artifact.id, name: model.artifact.name, labelSchemaId: model.artifact.labelSchemaId },
         members: [{ model, weight: 1, temperatures: null }],
         adjustment: null,
       };
@@ -77,7 +77,7 @@ export class ClassifyService {
       rows.map(async (m) => ({ model: await this.pool.get(m.artifactId), weight: m.weight, temperatures: m.temperatures as number[] | null })),
     );
     return {
-      target: { kind: 'ensemble' as const, id: ensemble.id, name: ensemble.name },
+      target: { kind: 'ensemble' as const, id: ensemble.id, name: ensemble.name, labelSchemaId: ensemble.labelSchemaId },
       members,
       adjustment: ensemble.logitAdjustment as LogitAdjustment | null,
     };
@@ -120,6 +120,27 @@ export class ClassifyService {
       }),
     );
     return { target: plan.target, results: await this.vote(plan, tensors, request) };
+  }
+
+  /** Scores model inputs a client preprocessed itself ([N, 3, size, size] float32, row-major): only a model
+   *  whose members share one preprocessing can take them, at its size. */
+  async scoreTensors(request: Pick<ClassifyRequest, 'ensembleId' | 'artifactId' | 'client'>, data: Float32Array, shape: number[]): Promise<ClassifyOutcome> {
+    const plan = await this.members(request);
+    const specs = specsOf(plan.members);
+    if (specs.size !== 1) throw badInput(`${plan.target.name} preprocesses images in ${specs.size} different ways: send images (BYTES), not a tensor`);
+    const [key, spec] = [...specs][0]!;
+    const expected = [shape[0]!, 3, spec.size, spec.size];
+    if (shape.length !== 4 || shape.some((d, i) => d !== expected[i])) {
+      throw badInput(`the tensor's shape is [${shape.join(', ')}]; ${plan.target.name} takes [N, 3, ${spec.size}, ${spec.size}] (letterboxed, normalised RGB)`);
+    }
+    const rows = shape[0]!;
+    if (rows < 1 || rows > this.limits.maxImages) {
+      throw badInput(`a request may classify 1 to ${this.limits.maxImages} images (FASHION_HOW_MAX_CLASSIFY_IMAGES); this one has ${rows}`);
+    }
+    const size = 3 * spec.size * spec.size;
+    if (data.length !== rows * size) throw badInput(`the tensor has ${data.length} values; shape [${shape.join(', ')}] needs ${rows * size}`);
+    const tensors = Array.from({ length: rows }, (_, r) => new Map([[key, data.subarray(r * size, (r + 1) * size)]]));
+    return { target: plan.target, results: await this.vote(plan, tensors, { client: request.client }) };
   }
 
   /** Runs prepared tensors (one per distinct preprocessing spec, per image) through every member's

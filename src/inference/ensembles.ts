@@ -4,6 +4,7 @@
 import { EventEmitter } from 'node:events';
 import type { Db } from '../db/client.js';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
+import { CHAMPION, moveAlias, settingsOf } from './aliases.js';
 
 export interface EnsembleMemberInput {
   artifactId: number;
@@ -23,6 +24,8 @@ export interface CreateEnsembleInput {
   name: string;
   members: EnsembleMemberInput[];
   makeDefault?: boolean;
+  /** Who asked (recorded on the champion alias when makeDefault moves it). */
+  actor?: string;
   /** How the weights were fitted (see fitEnsemble); stored as given. */
   fit?: object;
   logitAdjustment?: LogitAdjustment;
@@ -55,9 +58,11 @@ export class EnsembleService {
     if (await this.db.ensemble.findUnique({ where: { name } })) throw new AppError(ErrorCode.CONFLICT, `an ensemble named "${name}" already exists`);
     const isFirst = (await this.db.ensemble.count()) === 0;
     const created = await this.db.$transaction(async (tx) => {
-      const makeDefault = input.makeDefault || isFirst;
+      const champion = await tx.modelAlias.findUnique({ where: { name: CHAMPION } });
+      // The first ensemble becomes the default only where no champion alias says otherwise.
+      const makeDefault = input.makeDefault || (isFirst && !champion);
       if (makeDefault) await tx.ensemble.updateMany({ where: { isDefault: true }, data: { isDefault: false } });
-      return tx.ensemble.create({
+      const ensemble = await tx.ensemble.create({
         data: {
           name,
           isDefault: makeDefault,
@@ -69,6 +74,9 @@ export class EnsembleService {
           },
         },
       });
+      if (makeDefault && champion)
+        await moveAlias(tx, CHAMPION, { ...settingsOf(champion), target: { kind: 'ensemble', id: ensemble.id } }, input.actor ?? 'system');
+      return ensemble;
     });
     this.events.emit('changed', created.id);
     return created;
@@ -88,14 +96,22 @@ export class EnsembleService {
     return this.db.ensemble.findFirst({ where: { isDefault: true } });
   }
 
-  async setDefault(id: number) {
+  /** Points the champion alias at this ensemble (keeping a canary or shadow it has), a recorded change. */
+  async setDefault(id: number, actor = 'system') {
     await this.get(id);
-    const ensemble = await this.db.$transaction(async (tx) => {
-      await tx.ensemble.updateMany({ where: { isDefault: true }, data: { isDefault: false } });
-      return tx.ensemble.update({ where: { id }, data: { isDefault: true } });
+    await this.db.$transaction(async (tx) => {
+      const champion = await tx.modelAlias.findUnique({ where: { name: CHAMPION } });
+      const settings = champion ? settingsOf(champion) : { candidate: null, mode: 'NONE' as const, canaryPercent: 0, logRate: 0 };
+      const candidate = settings.candidate?.kind === 'ensemble' && settings.candidate.id === id ? null : settings.candidate;
+      await moveAlias(
+        tx,
+        CHAMPION,
+        { ...settings, ...(candidate ? {} : { candidate: null, mode: 'NONE', canaryPercent: 0 }), target: { kind: 'ensemble', id } },
+        actor,
+      );
     });
     this.events.emit('changed', id);
-    return ensemble;
+    return this.get(id);
   }
 
   members(ensembleId: number) {

@@ -58,6 +58,18 @@ function decisionScores(decision: DecisionScores['decision'], tasks: TaskSpec[],
   return { decision, meanTop1: mean(scores.map((s) => s.top1)), meanAcsa: mean(scores.map((s) => s.acsa)), tasks: scores };
 }
 
+/** Every task's metrics with bootstrap intervals, and their means: what evaluate stores and the online
+ *  report (logged predictions with feedback) shows, computed one way for both. */
+export function taskReportsOf(tasks: TaskSpec[], truth: number[][], probabilities: number[][][]) {
+  const scored = tasks.map((task, t) => ({ task, t, metrics: taskMetrics(truth[t]!, probabilities[t]!, task.classes.length) }));
+  const taskReports: TaskReport[] = scored.map(({ task, t, metrics }) => {
+    const { confusion: _c, confusionNormalized: _n, ...rest } = metrics;
+    const predicted = probabilities[t]!.map(argmax);
+    return { task: t, name: task.name, ...rest, intervals: bootstrapIntervals(truth[t]!, predicted, task.classes.length, 1000, t + 1) };
+  });
+  return { scored, taskReports, meanTop1: mean(taskReports.map((r) => r.top1)), meanAcsa: mean(taskReports.map((r) => r.acsa)) };
+}
+
 export class EvaluationService {
   /** Emits 'report' with the id of each report evaluate stored (the top-level one, not its members'). */
   readonly events = new EventEmitter();
@@ -129,17 +141,12 @@ export class EvaluationService {
       cost: ReportMetrics['model'],
       extra: Partial<ReportMetrics> = {},
     ) => {
-      const scored = tasks.map((task, t) => ({ task, t, metrics: taskMetrics(truth[t]!, probabilities[t]!, task.classes.length) }));
-      const taskReports: TaskReport[] = scored.map(({ task, t, metrics }) => {
-        const { confusion: _c, confusionNormalized: _n, ...rest } = metrics;
-        const predicted = probabilities[t]!.map(argmax);
-        return { task: t, name: task.name, ...rest, intervals: bootstrapIntervals(truth[t]!, predicted, task.classes.length, 1000, t + 1) };
-      });
+      const { scored, taskReports, meanTop1, meanAcsa } = taskReportsOf(tasks, truth, probabilities);
       const metrics: ReportMetrics = {
         source: 'evaluation',
         tasks: taskReports,
-        meanTop1: mean(taskReports.map((r) => r.top1)),
-        meanAcsa: mean(taskReports.map((r) => r.acsa)),
+        meanTop1,
+        meanAcsa,
         model: cost,
         ...extra,
       };

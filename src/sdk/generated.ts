@@ -64,6 +64,8 @@ export type ClassifyInput = {
   images: Array<ClassifyImage>;
   /** Also return each member's distribution (default false). */
   includeMembers?: boolean | null | undefined;
+  /** Answer with this alias (e.g. champion, challenger); absent, with no ensembleId or artifactId: champion. */
+  model?: string | null | undefined;
 };
 
 /** One backbone with one head. */

@@ -5,11 +5,13 @@ const distribution = (classes: string[], probabilities: number[]) => probabiliti
 
 export const ClassifyResult: ClassifyResultResolvers = {
   model: (row) => row.target.name,
+  served: (row) => row.served,
   ensemble: (row, _args, { services }) => (row.target.kind === 'ensemble' ? services.ensembles.get(row.target.id) : null),
   artifact: (row, _args, { services }) => (row.target.kind === 'artifact' ? services.db.modelArtifact.findUnique({ where: { id: row.target.id } }) : null),
   results: (row) =>
     row.results.map((tasks, index) => ({
       index,
+      predictionId: row.predictionIds[index] ?? null,
       tasks: tasks.map((t) => {
         const best = argmax(t.probabilities);
         return {

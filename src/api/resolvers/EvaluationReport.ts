@@ -1,5 +1,6 @@
+import type { TaskSpec } from '../../domain.js';
 import { badInput } from '../../errors.js';
-import type { ReportMetrics } from '../../reports/evaluate.js';
+import type { ReportMetrics, TaskReport } from '../../reports/evaluate.js';
 import { modelCardHtml } from '../../reports/modelCard.js';
 import type { TaskScore } from '../../reports/store.js';
 import type { QuantizationRecord } from '../../training/quantization.js';
@@ -10,6 +11,15 @@ import { paginateByPosition } from '../pagination.js';
 type Stored = (ReportMetrics | { source: 'training-worker'; tasks: TaskScore[]; meanTop1: number; meanAcsa: number }) & { source: string };
 const metrics = (row: { metrics: unknown }) => row.metrics as Stored;
 const evaluation = (row: { metrics: unknown }) => (metrics(row).source === 'evaluation' ? (metrics(row) as ReportMetrics) : null);
+
+/** A report's task metrics as GraphQL's TaskReport shows them (the online report shows the same). */
+export const detailsOf = (reports: TaskReport[], tasks: TaskSpec[]) =>
+  reports.map((t) => ({
+    ...t,
+    top1Interval: t.intervals.top1,
+    acsaInterval: t.intervals.acsa,
+    classes: t.classes.map((c) => ({ ...c, name: tasks[t.task]!.classes[c.index]! })),
+  }));
 
 export const EvaluationReport: EvaluationReportResolvers = {
   id: (row) => String(row.id),
@@ -33,12 +43,7 @@ export const EvaluationReport: EvaluationReportResolvers = {
     if (!report) return [];
     const dataset = await services.datasets.get(row.datasetId);
     const { tasks } = await services.datasets.labelSchema(dataset.labelSchemaId);
-    return report.tasks.map((t) => ({
-      ...t,
-      top1Interval: t.intervals.top1,
-      acsaInterval: t.intervals.acsa,
-      classes: t.classes.map((c) => ({ ...c, name: tasks[t.task]!.classes[c.index]! })),
-    }));
+    return detailsOf(report.tasks, tasks);
   },
   members: (row, _args, { services }) => services.db.evaluationReport.findMany({ where: { parentReportId: row.id }, orderBy: { id: 'asc' } }),
   gainOverBestMember: (row) => {

@@ -6,15 +6,19 @@ import { ClassifyResult } from './ClassifyResult.js';
 import { ConfusionMatrix } from './ConfusionMatrix.js';
 import { CrossValidation } from './CrossValidation.js';
 import { Dataset } from './Dataset.js';
+import { DriftReport } from './DriftReport.js';
 import { Ensemble } from './Ensemble.js';
 import { EvaluationReport } from './EvaluationReport.js';
 import { Item, ItemPrediction, ReportPrediction } from './Item.js';
 import { LabelIssue, LabelIssueScan } from './LabelIssue.js';
 import { LabelSchema } from './LabelSchema.js';
+import { LoggedPrediction } from './LoggedPrediction.js';
+import { AliasChange, AliasState, ModelAlias, ModelRef } from './ModelAlias.js';
 import { AccuracyChange, ModelArtifact, Quantization, SessionTuning } from './ModelArtifact.js';
 import { applyLabelReview } from './Mutation/applyLabelReview.js';
 import { cancelRun } from './Mutation/cancelRun.js';
 import { cancelSweep } from './Mutation/cancelSweep.js';
+import { checkDrift } from './Mutation/checkDrift.js';
 import { createEnsemble } from './Mutation/createEnsemble.js';
 import { createToken } from './Mutation/createToken.js';
 import { evaluate } from './Mutation/evaluate.js';
@@ -27,11 +31,17 @@ import { resumeRun } from './Mutation/resumeRun.js';
 import { reviewLabelIssue } from './Mutation/reviewLabelIssue.js';
 import { reviewLabelIssues } from './Mutation/reviewLabelIssues.js';
 import { revokeToken } from './Mutation/revokeToken.js';
+import { setAlias } from './Mutation/setAlias.js';
 import { setDefaultEnsemble } from './Mutation/setDefaultEnsemble.js';
 import { startSweep } from './Mutation/startSweep.js';
 import { startTraining } from './Mutation/startTraining.js';
+import { submitFeedback } from './Mutation/submitFeedback.js';
 import { tuneArtifact } from './Mutation/tuneArtifact.js';
+import { undoAliasChange } from './Mutation/undoAliasChange.js';
 import { uploadDataset } from './Mutation/uploadDataset.js';
+import { OnlineModelReport, OnlineReport } from './OnlineReport.js';
+import { alias } from './Query/alias.js';
+import { aliases } from './Query/aliases.js';
 import { artifact } from './Query/artifact.js';
 import { artifacts } from './Query/artifacts.js';
 import { artifactsConnection } from './Query/artifactsConnection.js';
@@ -41,6 +51,8 @@ import { crossValidations } from './Query/crossValidations.js';
 import { dataset } from './Query/dataset.js';
 import { datasets } from './Query/datasets.js';
 import { datasetsConnection } from './Query/datasetsConnection.js';
+import { driftReports } from './Query/driftReports.js';
+import { driftTimeline } from './Query/driftTimeline.js';
 import { ensemble } from './Query/ensemble.js';
 import { ensembles } from './Query/ensembles.js';
 import { ensemblesConnection } from './Query/ensemblesConnection.js';
@@ -48,6 +60,10 @@ import { health } from './Query/health.js';
 import { item } from './Query/item.js';
 import { labelIssueScan } from './Query/labelIssueScan.js';
 import { labelIssueScans } from './Query/labelIssueScans.js';
+import { onlineReport } from './Query/onlineReport.js';
+import { prediction } from './Query/prediction.js';
+import { predictionLog } from './Query/predictionLog.js';
+import { predictions } from './Query/predictions.js';
 import { randomItem } from './Query/randomItem.js';
 import { report } from './Query/report.js';
 import { reports } from './Query/reports.js';
@@ -91,6 +107,14 @@ export const resolvers: Resolvers = {
     crossValidation,
     crossValidations,
     classify,
+    aliases,
+    alias,
+    prediction,
+    predictions,
+    predictionLog,
+    driftReports,
+    driftTimeline,
+    onlineReport,
     saliency,
     ensembles,
     ensemblesConnection,
@@ -116,6 +140,10 @@ export const resolvers: Resolvers = {
     createEnsemble,
     fitEnsemble,
     setDefaultEnsemble,
+    setAlias,
+    undoAliasChange,
+    submitFeedback,
+    checkDrift,
     createToken,
     revokeToken,
     evaluate,
@@ -128,6 +156,8 @@ export const resolvers: Resolvers = {
   },
   Subscription: { runUpdated, runsUpdated, reportAdded, importProgress },
   Role,
+  // Stored in lowercase, as Role is.
+  ModelKind: { ENSEMBLE: 'ensemble', ARTIFACT: 'artifact' },
   Dataset,
   LabelSchema,
   TrainingRun,
@@ -147,4 +177,12 @@ export const resolvers: Resolvers = {
   ReportPrediction,
   LabelIssueScan,
   LabelIssue,
+  ModelAlias,
+  AliasChange,
+  AliasState,
+  ModelRef,
+  LoggedPrediction,
+  DriftReport,
+  OnlineReport,
+  OnlineModelReport,
 };

@@ -1,5 +1,6 @@
 // Storage rows behind GraphQL types. Prisma types stop here: the SDK and web/ see only GraphQL shapes.
 import type {
+  AliasChange,
   ApiToken,
   ConfusionMatrix,
   CrossValidation,
@@ -11,13 +12,16 @@ import type {
   LabelIssue,
   LabelIssueScan,
   ModelArtifact,
+  Prediction,
   ReportPrediction,
   Sweep,
   TrainingRun,
 } from '../../db/generated/client.js';
 import type { LabelSchemaSpec } from '../../domain.js';
-import type { ClassifyOutcome } from '../../inference/classify.js';
+import type { AliasRow, AliasSettings, ModelRef } from '../../inference/aliases.js';
+import type { LiveComparison, ServeOutcome } from '../../inference/rollout.js';
 import type { TuningResult } from '../../inference/sessionTuning.js';
+import type { onlineReport } from '../../reports/online.js';
 import type { AccuracyChange, QuantizationRecord } from '../../training/quantization.js';
 import type { SweepTrial } from '../../training/sweepService.js';
 import type { Page } from '../pagination.js';
@@ -31,7 +35,7 @@ export type SweepTrialRow = SweepTrial;
 export type ModelArtifactRow = ModelArtifact;
 export type EvaluationReportRow = EvaluationReport;
 export type EnsembleRow = Ensemble;
-export type ClassifyResultRow = ClassifyOutcome;
+export type ClassifyResultRow = ServeOutcome;
 export type ConfusionMatrixRow = ConfusionMatrix;
 /** A token as listed: everything but its hash. */
 export type ApiTokenRow = Omit<ApiToken, 'hash'>;
@@ -54,3 +58,13 @@ export type LabelIssueRow = LabelIssue;
 export type QuantizationRow = QuantizationRecord;
 export type AccuracyChangeRow = AccuracyChange;
 export type SessionTuningRow = TuningResult;
+export type ModelAliasRow = AliasRow;
+export type AliasChangeRow = AliasChange;
+export type AliasStateRow = AliasSettings;
+export type ModelRefRow = ModelRef;
+export type LiveComparisonRow = LiveComparison;
+export type LoggedPredictionRow = Prediction;
+/** A stored drift report, or one window of a timeline (no id). */
+export type DriftReportRow = { id: number | null; alias: string; from: Date; to: Date; count: number; drifted: boolean; body: unknown; createdAt: Date };
+export type OnlineReportRow = Awaited<ReturnType<typeof onlineReport>>;
+export type OnlineModelReportRow = OnlineReportRow['models'][number] & { labelSchemaId: number | null };

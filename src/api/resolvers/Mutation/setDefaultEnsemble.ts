@@ -3,6 +3,6 @@ import type { MutationResolvers } from '../../generated/graphql.js';
 import { parseId } from '../ids.js';
 
 export const setDefaultEnsemble: NonNullable<MutationResolvers['setDefaultEnsemble']> = (_parent, { id }, { services, caller }) => {
-  requireRole(caller, 'trainer', 'setDefaultEnsemble');
-  return services.ensembles.setDefault(parseId(id, 'ensemble'));
+  const { name } = requireRole(caller, 'trainer', 'setDefaultEnsemble');
+  return services.ensembles.setDefault(parseId(id, 'ensemble'), name);
 };

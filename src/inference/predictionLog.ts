@@ -1,0 +1,169 @@
+// The prediction log: a sampled record of what serving was asked (the crop's hash and statistics, the
+// box) and what it answered (model, probabilities, latency, client), for drift reports and, once true
+// labels arrive as feedback, online accuracy. It is never on the answer path: a request only pushes
+// its record onto a bounded queue (or, when the queue is full, counts a drop); one writer decodes the
+// crops, keeps them in the artifact store where enabled, writes rows in batches, and applies retention.
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ImageLimits, PredictionLogSettings } from '../config.js';
+import { cropStats } from '../data/image.js';
+import type { Db } from '../db/client.js';
+import type { Bbox, TaskSpec } from '../domain.js';
+import { badInput, notFound } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { argmax } from '../reports/metrics.js';
+import type { ArtifactStore } from '../storage/artifactStore.js';
+import type { TaskResult } from './classify.js';
+
+export type ServedRole = 'CHAMPION' | 'CANDIDATE' | 'SHADOW' | 'DIRECT';
+
+export interface LoggedAnswer {
+  id: string;
+  alias: string | null;
+  role: ServedRole;
+  target: { kind: 'ensemble' | 'artifact'; id: number; name: string; labelSchemaId: number };
+  client: string;
+  image: Buffer;
+  bbox: Bbox;
+  tasks: TaskResult[];
+  latencyMs: number;
+  at: Date;
+}
+
+/** Rows written per insert. */
+const BATCH = 64;
+/** Retention runs at most this often. */
+const PRUNE_EVERY_MS = 60_000;
+const CROP_SIDE = 192;
+
+export class PredictionLog {
+  private readonly queue: LoggedAnswer[] = [];
+  private writing?: Promise<void>;
+  private lastPrune = 0;
+  /** Since this process started. */
+  readonly counts = { logged: 0, dropped: 0, failed: 0 };
+
+  constructor(
+    private readonly db: Db,
+    private readonly store: ArtifactStore,
+    private readonly settings: PredictionLogSettings,
+    private readonly context: { imageLimits: ImageLimits; scratchDir: string; metrics: Metrics; log: Logger },
+  ) {}
+
+  get queued() {
+    return this.queue.length;
+  }
+
+  /** Takes a record if there is room (true), else drops and counts it (false); never waits. */
+  offer(record: LoggedAnswer): boolean {
+    if (this.queue.length >= this.settings.queue) {
+      this.counts.dropped++;
+      this.context.metrics.predictionLog.inc({ alias: record.alias ?? '', outcome: 'dropped' });
+      return false;
+    }
+    this.queue.push(record);
+    this.writing ??= this.drain().finally(() => (this.writing = undefined));
+    return true;
+  }
+
+  /** Resolves when every record taken so far is written (or failed): tests and shutdown wait here. */
+  async flush() {
+    while (this.writing) await this.writing;
+  }
+
+  private async drain() {
+    // Let the request that queued the first record answer before any crop is decoded.
+    await new Promise((resolve) => setImmediate(resolve));
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, BATCH);
+      const rows = [];
+      for (const record of batch) {
+        try {
+          rows.push(await this.rowOf(record));
+        } catch (error) {
+          this.failed(record, error);
+        }
+      }
+      try {
+        if (rows.length > 0) await this.db.prediction.createMany({ data: rows });
+        for (const row of rows) this.context.metrics.predictionLog.inc({ alias: row.alias ?? '', outcome: 'logged' });
+        this.counts.logged += rows.length;
+      } catch (error) {
+        for (const record of batch) this.failed(record, error);
+      }
+      if (Date.now() - this.lastPrune > PRUNE_EVERY_MS) await this.prune();
+    }
+  }
+
+  private failed(record: LoggedAnswer, error: unknown) {
+    this.counts.failed++;
+    this.context.metrics.predictionLog.inc({ alias: record.alias ?? '', outcome: 'failed' });
+    this.context.log.warn({ err: error, predictionId: record.id }, 'could not log a prediction');
+  }
+
+  private async rowOf(record: LoggedAnswer) {
+    const { stats, jpeg } = await cropStats(record.image, record.bbox, this.context.imageLimits, this.settings.keepCrops ? CROP_SIDE : undefined);
+    let cropKey: string | null = null;
+    if (jpeg) {
+      const file = path.join(this.context.scratchDir, `crop-${record.id}.jpg`);
+      await mkdir(this.context.scratchDir, { recursive: true });
+      try {
+        await writeFile(file, jpeg);
+        cropKey = (await this.store.put(file, 'image')).sha256;
+      } finally {
+        await rm(file, { force: true });
+      }
+    }
+    const { sha256, ...inputStats } = stats;
+    return {
+      id: record.id,
+      alias: record.alias,
+      role: record.role,
+      modelKind: record.target.kind,
+      modelId: record.target.id,
+      modelName: record.target.name,
+      labelSchemaId: record.target.labelSchemaId,
+      client: record.client,
+      cropSha256: sha256,
+      cropKey,
+      bbox: record.bbox as object,
+      probabilities: record.tasks.map((t) => t.probabilities),
+      predicted: record.tasks.map((t) => argmax(t.probabilities)),
+      stats: inputStats,
+      latencyMs: record.latencyMs,
+      createdAt: record.at,
+    };
+  }
+
+  /** Retention: rows past the age limit, then the oldest beyond the row limit. */
+  async prune() {
+    this.lastPrune = Date.now();
+    const cutoff = new Date(Date.now() - this.settings.maxAgeDays * 86_400_000);
+    await this.db.prediction.deleteMany({ where: { createdAt: { lt: cutoff } } });
+    const excess = (await this.db.prediction.count()) - this.settings.maxRows;
+    if (excess <= 0) return;
+    const oldest = await this.db.prediction.findMany({ orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], take: excess, select: { id: true } });
+    await this.db.prediction.deleteMany({ where: { id: { in: oldest.map((o) => o.id) } } });
+  }
+
+  /** Attaches true labels (a class name per task, every task) to a logged prediction. */
+  async feedback(predictionId: string, labels: { task: string; label: string }[]) {
+    const prediction = await this.db.prediction.findUnique({ where: { id: predictionId } });
+    if (!prediction) throw notFound('logged prediction', `"${predictionId}" (only sampled answers are logged, and old ones are pruned)`);
+    const schema = await this.db.labelSchema.findUniqueOrThrow({ where: { id: prediction.labelSchemaId } });
+    const tasks = schema.tasks as unknown as TaskSpec[];
+    const byTask = new Map(labels.map((l) => [l.task, l.label]));
+    if (byTask.size !== labels.length) throw badInput('give each task once');
+    const unknown = [...byTask.keys()].filter((name) => !tasks.some((t) => t.name === name));
+    if (unknown.length > 0) throw badInput(`unknown task ${unknown.join(', ')}; the tasks are ${tasks.map((t) => t.name).join(', ')}`);
+    const truth = tasks.map((task) => {
+      const label = byTask.get(task.name);
+      if (label === undefined) throw badInput(`feedback needs a label for every task; ${task.name} is missing`);
+      const index = task.classes.indexOf(label);
+      if (index < 0) throw badInput(`"${label}" is not a class of ${task.name}; its classes are ${task.classes.join(', ')}`);
+      return index;
+    });
+    return this.db.prediction.update({ where: { id: predictionId }, data: { labels: truth, labelledAt: new Date() } });
+  }
+}

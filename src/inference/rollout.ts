@@ -1,0 +1,245 @@
+// What a client's request goes through before and after the models: which model answers (a named
+// model, an alias, or the champion; a canary's candidate for its share of clients), and, once the
+// answer is on its way, the work that must never delay it: a shadow candidate scoring a copy, the live
+// comparison of both sides, and the sampled prediction log. GraphQL's classify and the Open Inference
+// Protocol both come here; the platform's own scoring (evaluation, fitting) goes straight to classify.
+import { randomUUID } from 'node:crypto';
+import { notFound } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { argmax } from '../reports/metrics.js';
+import { type AliasService, CHAMPION, canaryBucket, type ModelRef, refRequest, settingsOf } from './aliases.js';
+import type { ClassifyOutcome, ClassifyRequest, ClassifyService, TaskResult } from './classify.js';
+import type { PredictionLog, ServedRole } from './predictionLog.js';
+
+export interface ServeRequest extends ClassifyRequest {
+  /** An alias to answer with; absent (and no ensembleId or artifactId): the champion. */
+  model?: string;
+  client: string;
+}
+
+export interface ServeOutcome extends ClassifyOutcome {
+  served: { alias: string | null; role: ServedRole };
+  /** Per image: the id of its logged record (for feedback), or null when it was not logged. */
+  predictionIds: (string | null)[];
+}
+
+/** One side of an alias as this process has seen it since it started. */
+interface SideStats {
+  requests: number;
+  images: number;
+  latencyMs: number;
+  confidence: number[];
+}
+
+interface AliasStats {
+  /** The tasks' names, in order (from the first answer seen). */
+  tasks: string[];
+  sides: Map<ServedRole, SideStats>;
+  shadow: { scored: number; skipped: number; failed: number; agree: number[] };
+}
+
+export interface LiveComparison {
+  alias: string;
+  sides: { role: ServedRole; requests: number; images: number; meanLatencyMs: number; confidence: TaskValue[] }[];
+  shadow: { scored: number; skipped: number; failed: number; agreement: TaskValue[] };
+}
+
+export interface TaskValue {
+  task: string;
+  value: number;
+}
+
+export interface RouterSettings {
+  /** Share of requests logged when they name a model directly (an alias carries its own). */
+  directLogRate: number;
+  /** Shadow requests in flight per alias at most; more are skipped and counted rather than queued. */
+  shadowInFlight: number;
+}
+
+export class Router {
+  private readonly stats = new Map<string, AliasStats>();
+  private readonly shadowsInFlight = new Map<string, number>();
+  private readonly pendingShadows = new Set<Promise<void>>();
+
+  constructor(
+    private readonly classify: ClassifyService,
+    private readonly aliases: AliasService,
+    private readonly log: PredictionLog,
+    private readonly metrics: Metrics,
+    private readonly settings: RouterSettings,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Which model answers: the one named, else the alias's target or, for a canary's share of clients, its candidate. */
+  async route(request: Pick<ServeRequest, 'model' | 'ensembleId' | 'artifactId' | 'client'>) {
+    const direct = request.ensembleId !== undefined || request.artifactId !== undefined;
+    const name = direct ? null : (request.model ?? CHAMPION);
+    const row = name === null ? null : await this.aliases.cached(name);
+    if (name !== null && !row && name !== CHAMPION) throw notFound('alias', `"${name}"`);
+    const settings = row ? settingsOf(row) : null;
+    const onCandidate = settings?.mode === 'CANARY' && canaryBucket(name!, request.client) * 100 < settings.canaryPercent;
+    // No champion alias yet: the default ensemble answers, as before aliases existed.
+    const ref = settings ? (onCandidate ? settings.candidate! : settings.target) : null;
+    const role: ServedRole = name === null ? 'DIRECT' : onCandidate ? 'CANDIDATE' : 'CHAMPION';
+    const rate = settings ? settings.logRate : this.settings.directLogRate;
+    return { name, settings, target: ref ? refRequest(ref) : { ensembleId: request.ensembleId, artifactId: request.artifactId }, role, rate };
+  }
+
+  /** A client's model inputs, preprocessed by the client: routed as images are, but neither logged nor
+   *  shadowed (there is no crop to log or to preprocess for another model). */
+  async serveTensors(
+    request: Pick<ServeRequest, 'model' | 'ensembleId' | 'artifactId' | 'client'>,
+    data: Float32Array,
+    shape: number[],
+  ): Promise<ServeOutcome> {
+    const started = performance.now();
+    const { name, target, role } = await this.route(request);
+    const outcome = await this.classify.scoreTensors({ ...target, client: request.client }, data, shape);
+    if (name !== null) this.record(name, role, performance.now() - started, outcome.results);
+    return { ...outcome, served: { alias: name, role }, predictionIds: outcome.results.map(() => null) };
+  }
+
+  async serve(request: ServeRequest): Promise<ServeOutcome> {
+    const started = performance.now();
+    const { name, settings, target, role, rate } = await this.route(request);
+    const outcome = await this.classify.classify({ ...request, ...target });
+    const latencyMs = performance.now() - started;
+
+    const at = new Date();
+    const predictionIds = request.images.map(({ image, bbox }, index) => {
+      if (!(rate > 0 && Math.random() < rate)) return null;
+      const id = randomUUID();
+      const taken = this.log.offer({
+        id,
+        alias: name,
+        role,
+        target: outcome.target,
+        client: request.client,
+        image,
+        bbox,
+        tasks: outcome.results[index]!,
+        latencyMs,
+        at,
+      });
+      return taken ? id : null;
+    });
+    if (name !== null) this.record(name, role, latencyMs, outcome.results);
+    if (settings?.mode === 'SHADOW' && settings.candidate) this.shadow(name!, settings.candidate, request, outcome, predictionIds);
+    return { ...outcome, served: { alias: name, role }, predictionIds };
+  }
+
+  /** Scores a copy with the candidate off the answer path, at most `shadowInFlight` at once per alias,
+   *  under a client name of its own so the fair queues give it one client's share and no more. */
+  private shadow(alias: string, candidate: ModelRef, request: ServeRequest, answer: ClassifyOutcome, predictionIds: (string | null)[]) {
+    const inFlight = this.shadowsInFlight.get(alias) ?? 0;
+    const stats = this.statsOf(alias);
+    if (inFlight >= this.settings.shadowInFlight) {
+      stats.shadow.skipped++;
+      this.metrics.shadowSkipped.inc({ alias, reason: 'busy' });
+      return;
+    }
+    this.shadowsInFlight.set(alias, inFlight + 1);
+    const work = (async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+      const started = performance.now();
+      const { images } = request;
+      const copy = await this.classify.score({ images, ...refRequest(candidate), client: `shadow ${alias}` });
+      const latencyMs = performance.now() - started;
+      this.record(alias, 'SHADOW', latencyMs, copy.results);
+      stats.shadow.scored++;
+      copy.results.forEach((tasks, index) => {
+        tasks.forEach((task, t) => {
+          const agree = argmax(task.probabilities) === argmax(answer.results[index]![t]!.probabilities);
+          stats.shadow.agree[t] = (stats.shadow.agree[t] ?? 0) + (agree ? 1 : 0);
+          this.metrics.shadowAgreement.inc({ alias, task: task.task, agree: String(agree) });
+        });
+        // The shadow's answer is logged beside each logged answer, under the same id and a suffix.
+        const id = predictionIds[index];
+        if (id) {
+          const { image, bbox } = images[index]!;
+          this.log.offer({
+            id: `${id}-shadow`,
+            alias,
+            role: 'SHADOW',
+            target: copy.target,
+            client: request.client,
+            image,
+            bbox,
+            tasks,
+            latencyMs,
+            at: new Date(),
+          });
+        }
+      });
+    })()
+      .catch((error: unknown) => {
+        stats.shadow.failed++;
+        this.metrics.shadowSkipped.inc({ alias, reason: 'failed' });
+        this.logger.warn({ err: error, alias }, 'a shadow candidate failed to score a request');
+      })
+      .finally(() => {
+        this.shadowsInFlight.set(alias, (this.shadowsInFlight.get(alias) ?? 1) - 1);
+        this.pendingShadows.delete(work);
+      });
+    this.pendingShadows.add(work);
+  }
+
+  /** Resolves once every shadow started so far has finished (tests, shutdown). */
+  async settled() {
+    while (this.pendingShadows.size > 0) await Promise.all([...this.pendingShadows]);
+  }
+
+  private statsOf(alias: string): AliasStats {
+    let stats = this.stats.get(alias);
+    if (!stats) {
+      stats = { tasks: [], sides: new Map(), shadow: { scored: 0, skipped: 0, failed: 0, agree: [] } };
+      this.stats.set(alias, stats);
+    }
+    return stats;
+  }
+
+  private record(alias: string, role: ServedRole, latencyMs: number, results: TaskResult[][]) {
+    const stats = this.statsOf(alias);
+    let side = stats.sides.get(role);
+    if (!side) {
+      side = { requests: 0, images: 0, latencyMs: 0, confidence: [] };
+      stats.sides.set(role, side);
+    }
+    side.requests++;
+    side.images += results.length;
+    side.latencyMs += latencyMs;
+    this.metrics.aliasImages.inc({ alias, role }, results.length);
+    this.metrics.aliasSeconds.observe({ alias, role }, latencyMs / 1000);
+    if (stats.tasks.length === 0 && results[0]) stats.tasks = results[0].map((task) => task.task);
+    for (const tasks of results) {
+      tasks.forEach((task, t) => {
+        const confidence = Math.max(...task.probabilities);
+        side.confidence[t] = (side.confidence[t] ?? 0) + confidence;
+        this.metrics.aliasConfidence.observe({ alias, role, task: task.task }, confidence);
+      });
+    }
+  }
+
+  /** Each side's requests, latency and confidence, and the shadow's agreement, since this process started. */
+  comparison(alias: string): LiveComparison {
+    const stats = this.statsOf(alias);
+    const perTask = (values: number[], count: number) => stats.tasks.map((task, t) => ({ task, value: (values[t] ?? 0) / Math.max(1, count) }));
+    return {
+      alias,
+      sides: [...stats.sides].map(([role, side]) => ({
+        role,
+        requests: side.requests,
+        images: side.images,
+        meanLatencyMs: side.latencyMs / side.requests,
+        confidence: perTask(side.confidence, side.images),
+      })),
+      shadow: {
+        scored: stats.shadow.scored,
+        skipped: stats.shadow.skipped,
+        failed: stats.shadow.failed,
+        agreement: perTask(stats.shadow.agree, stats.sides.get('SHADOW')?.images ?? 0),
+      },
+    };
+  }
+}
