@@ -16,6 +16,7 @@ const WITHOUT_DATABASE = [
   'test/data/image.test.ts',
   'test/reports/pareto.test.ts',
   'test/reports/metrics.test.ts',
+  'test/reports/drift.test.ts',
   'test/inference/batcher.test.ts',
   'test/inference/ensembleFit.test.ts',
   'test/training/worker.test.ts',

@@ -2,6 +2,7 @@
 // server uses, opened on the database that the environment (src/config.ts) names; the commands live in
 // src/cli/, one file per group.
 import { Command } from 'commander';
+import { addAliasCommands } from './cli/aliasCommands.js';
 import { addDataCommands } from './cli/dataCommands.js';
 import { addLabelCommands } from './cli/labelCommands.js';
 import { addModelCommands } from './cli/modelCommands.js';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   addTrainingCommands(program);
   addSweepCommands(program);
   addModelCommands(program);
+  addAliasCommands(program);
   addLabelCommands(program);
   addServerCommands(program);
   return program;

@@ -182,6 +182,30 @@ describe('fashion-how CLI', () => {
     expect(refused.stderr).toMatch(/model.json is not valid: input.mean must be 3 numbers/);
   });
 
+  it('rolls a model out behind an alias, rolls it back, and reports what it logged', async () => {
+    const set = await cli('alias', 'set', 'champion', '--artifact', '1', '--log-rate', '1');
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.stdout).toMatch(/^champion -> artifact 1, no candidate, log 100.0%$/m);
+    const canary = await cli('alias', 'set', 'champion', '--candidate-artifact', '2', '--canary', '100');
+    expect(canary.stdout).toMatch(/^champion -> artifact 1, canary 100% to artifact 2, log 100.0%$/m);
+    const csv = (await readFile(path.join(scratch.dir, 'synth', 'train.csv'), 'utf8')).trim().split('\n')[1]!.split(',');
+    const photo = ['--image', path.join(scratch.dir, 'synth', 'images', csv[0]!), '--bbox', csv.slice(1, 5).join(',')];
+    // Every client is on a 100 % canary's candidate, the CLI too.
+    expect((await cli('classify', ...photo)).stdout).toMatch(/^artifact 2 "from disk" \(alias champion, candidate\)$/m);
+    const undone = await cli('alias', 'undo', 'champion');
+    expect(undone.stdout).toMatch(/^champion -> artifact 1, no candidate, log 100.0%$/m);
+    expect((await cli('classify', ...photo)).stdout).toMatch(/^artifact 1 ".*" \(alias champion, champion\)$/m);
+    const history = await cli('alias', 'history', 'champion');
+    expect(history.stdout).toMatch(/^\s*3\s+\S+\s+cli\s+artifact 1 \(canary artifact 2\)\s+artifact 1\s+undoes 2$/m);
+    expect(history.stdout).toMatch(/^\s*2\s+\S+\s+cli\s+artifact 1\s+artifact 1 \(canary artifact 2\)\s+undone$/m);
+    // Two answers were logged (rate 1), one by each side; one of artifact 1 is too few to judge drift by.
+    const drift = await cli('drift', 'champion');
+    expect(drift.code, drift.stderr).toBe(0);
+    expect(drift.stdout).toMatch(/^drift report 1: 1 predictions of artifact 1, no drift \(too few to judge\)$/m);
+    expect(drift.stdout).toMatch(/^input brightness \(/m);
+    expect((await cli('alias', 'undo', 'nothing')).stderr).toMatch(/error: alias "nothing" does not exist/);
+  });
+
   it('says when a run trained from random init because its pretrained weights could not be had', async () => {
     // A mirror where nothing listens (the discard port) stands in for a site without internet.
     const result = await cliWith(

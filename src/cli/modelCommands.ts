@@ -30,23 +30,27 @@ export function addModelCommands(program: Command): void {
       const [xmin, ymin, xmax, ymax] = parts as [number, number, number, number];
       return { xmin, ymin, xmax, ymax };
     })
-    .option('--ensemble <id>', 'ensemble id (default: the default ensemble)', int('ensemble', 1))
+    .option('--model <alias>', 'an alias (default: champion, else the default ensemble)')
+    .option('--ensemble <id>', 'an ensemble instead of an alias', int('ensemble', 1))
     .option('--artifact <id>', 'a single artifact instead of an ensemble', int('artifact', 1))
     .option('--members', "also show each member's vote")
     .option('--json', 'print the answer as JSON')
-    .action((options: { image: string; bbox: Bbox; ensemble?: number; artifact?: number; members?: boolean; json?: boolean }) =>
+    .action((options: { image: string; bbox: Bbox; model?: string; ensemble?: number; artifact?: number; members?: boolean; json?: boolean }) =>
       withApp(async (app) => {
         const image = await readFile(options.image).catch(() => {
           throw badInput(`cannot read image file ${options.image}`);
         });
-        const outcome = await app.services.classify.classify({
+        const outcome = await app.services.router.serve({
           images: [{ image, bbox: options.bbox }],
+          model: options.model,
           ensembleId: options.ensemble,
           artifactId: options.artifact,
           includeMembers: options.members,
+          client: 'cli',
         });
         if (options.json) return console.log(JSON.stringify(outcome, null, 2));
-        console.log(`${outcome.target.kind} ${outcome.target.id} "${outcome.target.name}"`);
+        const via = outcome.served.alias ? ` (alias ${outcome.served.alias}, ${outcome.served.role.toLowerCase()})` : '';
+        console.log(`${outcome.target.kind} ${outcome.target.id} "${outcome.target.name}"${via}`);
         for (const task of outcome.results[0]!) {
           const order = task.probabilities.map((p, k) => [p, k] as const).sort((a, b) => b[0] - a[0]);
           console.log(`\n${task.task}: ${task.classes[order[0]![1]]} (${percent(order[0]![0])})`);
@@ -111,11 +115,11 @@ export function addModelCommands(program: Command): void {
     );
   ensemble
     .command('default')
-    .description('make an ensemble the default (running servers warm it within FASHION_HOW_MODEL_REFRESH_MS)')
+    .description('make an ensemble the default: moves the champion alias (running servers warm it within FASHION_HOW_MODEL_REFRESH_MS)')
     .argument('<id>', 'ensemble id', int('id', 1))
     .action((id: number) =>
       withApp(async (app) => {
-        const made = await app.services.ensembles.setDefault(id);
+        const made = await app.services.ensembles.setDefault(id, 'cli');
         console.log(`ensemble ${made.id} "${made.name}" is the default`);
       }),
     );

@@ -61,7 +61,8 @@ import {
   type UploadDatasetInput,
 } from './generated.js';
 import { withArchive } from './pack.js';
-import { sleep, Transport } from './transport.js';
+import { RegistryClient } from './registry.js';
+import { sleep } from './transport.js';
 import {
   type Classification,
   type ClassifyOptions,
@@ -75,7 +76,7 @@ import { requestChunks } from './wire.js';
 
 export type * from './generated.js';
 
-export class FashionHowClient extends Transport {
+export class FashionHowClient extends RegistryClient {
   readonly webSocketEndpoint: string | false;
   private readonly imageEncoding: 'multipart' | 'base64';
   private limits?: HealthQuery['health']['limits'];
@@ -299,7 +300,13 @@ export class FashionHowClient extends Transport {
       while (next < chunks.length) {
         const index = next++;
         const { classify } = await this.request(ClassifyDocument, {
-          input: { images: chunks[index]!, ensembleId: options.ensembleId, artifactId: options.artifactId, includeMembers: options.members ?? false },
+          input: {
+            images: chunks[index]!,
+            model: options.model,
+            ensembleId: options.ensembleId,
+            artifactId: options.artifactId,
+            includeMembers: options.members ?? false,
+          },
         });
         answers[index] = classify.results;
       }
@@ -313,7 +320,7 @@ export class FashionHowClient extends Transport {
    * data: URL, exactly as preprocessing makes it) and an occlusion map per task (grid x grid drops of
    * the predicted class's probability, row-major). `grid` is 2 to 16, default 8.
    */
-  async saliency({ image, bbox }: ImageInput, options: Omit<ClassifyOptions, 'members'> & { grid?: number } = {}) {
+  async saliency({ image, bbox }: ImageInput, options: Omit<ClassifyOptions, 'members' | 'model'> & { grid?: number } = {}) {
     const bytes = typeof image === 'string' ? await readFile(image) : image;
     const encoded = this.imageEncoding === 'multipart' ? { file: new Blob([bytes]) } : { image: Buffer.from(bytes).toString('base64') };
     return (

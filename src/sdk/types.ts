@@ -40,6 +40,8 @@ export interface ImageInput {
 }
 
 export interface ClassifyOptions {
+  /** An alias (champion, challenger, ...); absent with no ensembleId or artifactId: champion. */
+  model?: string;
   ensembleId?: string;
   artifactId?: string;
   /** Also return each member's distribution. */

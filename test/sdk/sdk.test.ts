@@ -104,6 +104,33 @@ describe('the SDK against a real server', () => {
     expect(mine).toEqual(theirs);
   });
 
+  it('rolls out behind an alias, takes feedback on logged answers and rolls back', async () => {
+    const [first, second] = (await app.services.db.modelArtifact.findMany({ orderBy: { id: 'asc' }, take: 2 })).map((a) => String(a.id));
+    const set = await client.setAlias({ name: 'sdk', target: { artifactId: first }, logRate: 1 });
+    expect(set).toMatchObject({ name: 'sdk', mode: 'NONE', target: { kind: 'ARTIFACT', id: first } });
+    const moved = await client.setAlias({ name: 'sdk', target: { artifactId: second }, logRate: 1 });
+    expect(moved.history.map((h) => h.after.target.id)).toEqual([second, first]);
+    const item = await app.services.db.item.findFirstOrThrow({ include: { labels: { orderBy: { task: 'asc' } } }, orderBy: { id: 'asc' } });
+    const { image } = await app.services.datasets.itemPhoto(item.id);
+    const bbox = { xmin: item.xmin, ymin: item.ymin, xmax: item.xmax, ymax: item.ymax };
+    const [answer] = await client.classify([{ image, bbox }], { model: 'sdk' });
+    expect(answer!.predictionId).toMatch(/^[0-9a-f-]{36}$/);
+    await app.services.predictionLog.flush();
+    const { tasks } = await app.services.datasets.labelSchema((await app.services.datasets.get(item.datasetId)).labelSchemaId);
+    const labels = tasks.map((task, t) => ({ task: task.name, label: task.classes[item.labels[t]!.classIndex]! }));
+    const labelled = await client.submitFeedback(answer!.predictionId!, labels);
+    expect(labelled.tasks.map((t) => t.label)).toEqual(labels.map((l) => l.label));
+    const online = await client.onlineReport({ alias: 'sdk' });
+    expect(online.count).toBe(1);
+    // One item: top-1 per task is 1 where the answer was right.
+    expect(online.details.map((d) => d.top1)).toEqual(answer!.tasks.map((t, i) => (t.predicted.name === labels[i]!.label ? 1 : 0)));
+    expect(online.models).toEqual([expect.objectContaining({ role: 'CHAMPION', count: 1, model: expect.objectContaining({ id: second }) })]);
+    const back = await client.undoAliasChange('sdk');
+    expect(back.target.id).toBe(first);
+    expect((await client.aliases()).find((a) => a.name === 'sdk')!.target.id).toBe(first);
+    await expect(client.classify([{ image, bbox }], { model: 'no such alias' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
   it('throws typed errors carrying the server code, and does not retry bad input', async () => {
     const row = synthetic.rows[0]!;
     const started = performance.now();
