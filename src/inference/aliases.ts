@@ -132,8 +132,9 @@ export class AliasService {
     return row;
   }
 
-  /** Reverts the alias's latest change that is not itself undone: its settings go back to what they were
-   *  before it (an alias that change created is left pointing where it did: there is nothing before). */
+  /** Reverts the alias's latest change that is neither undone nor an undo: its settings go back to what
+   *  they were before it. The change that created the alias has nothing before it: CONFLICT (set the alias
+   *  again instead). Undos are recorded, but not themselves undone: the change before is undone next. */
   async undo(name: string, actor: string) {
     const alias = await this.get(name);
     const row = await this.db.$transaction(async (tx) => {

@@ -7,9 +7,9 @@ import { randomUUID } from 'node:crypto';
 import { notFound } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { argmax } from '../reports/metrics.js';
 import { type AliasService, CHAMPION, canaryBucket, type ModelRef, refRequest, settingsOf } from './aliases.js';
-import type { ClassifyOutcome, ClassifyRequest, ClassifyService, TaskResult } from './classify.js';
+import type { ClassifyOutcome, ClassifyRequest, ClassifyService } from './classify.js';
+import { type LiveComparison, LiveComparisons } from './liveComparison.js';
 import type { PredictionLog, ServedRole } from './predictionLog.js';
 
 export interface ServeRequest extends ClassifyRequest {
@@ -24,32 +24,6 @@ export interface ServeOutcome extends ClassifyOutcome {
   predictionIds: (string | null)[];
 }
 
-/** One side of an alias as this process has seen it since it started. */
-interface SideStats {
-  requests: number;
-  images: number;
-  latencyMs: number;
-  confidence: number[];
-}
-
-interface AliasStats {
-  /** The tasks' names, in order (from the first answer seen). */
-  tasks: string[];
-  sides: Map<ServedRole, SideStats>;
-  shadow: { scored: number; skipped: number; failed: number; agree: number[] };
-}
-
-export interface LiveComparison {
-  alias: string;
-  sides: { role: ServedRole; requests: number; images: number; meanLatencyMs: number; confidence: TaskValue[] }[];
-  shadow: { scored: number; skipped: number; failed: number; agreement: TaskValue[] };
-}
-
-export interface TaskValue {
-  task: string;
-  value: number;
-}
-
 export interface RouterSettings {
   /** Share of requests logged when they name a model directly (an alias carries its own). */
   directLogRate: number;
@@ -58,7 +32,7 @@ export interface RouterSettings {
 }
 
 export class Router {
-  private readonly stats = new Map<string, AliasStats>();
+  private readonly live: LiveComparisons;
   private readonly shadowsInFlight = new Map<string, number>();
   private readonly pendingShadows = new Set<Promise<void>>();
 
@@ -66,10 +40,12 @@ export class Router {
     private readonly classify: ClassifyService,
     private readonly aliases: AliasService,
     private readonly log: PredictionLog,
-    private readonly metrics: Metrics,
+    metrics: Metrics,
     private readonly settings: RouterSettings,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.live = new LiveComparisons(metrics);
+  }
 
   /** Which model answers: the one named, else the alias's target or, for a canary's share of clients, its candidate. */
   async route(request: Pick<ServeRequest, 'model' | 'ensembleId' | 'artifactId' | 'client'>) {
@@ -96,7 +72,7 @@ export class Router {
     const started = performance.now();
     const { name, target, role } = await this.route(request);
     const outcome = await this.classify.scoreTensors({ ...target, client: request.client }, data, shape);
-    if (name !== null) this.record(name, role, performance.now() - started, outcome.results);
+    if (name !== null) this.live.record(name, role, outcome, performance.now() - started);
     return { ...outcome, served: { alias: name, role }, predictionIds: outcome.results.map(() => null) };
   }
 
@@ -124,7 +100,7 @@ export class Router {
       });
       return taken ? id : null;
     });
-    if (name !== null) this.record(name, role, latencyMs, outcome.results);
+    if (name !== null) this.live.record(name, role, outcome, latencyMs);
     if (settings?.mode === 'SHADOW' && settings.candidate) this.shadow(name!, settings.candidate, request, outcome, predictionIds);
     return { ...outcome, served: { alias: name, role }, predictionIds };
   }
@@ -133,10 +109,8 @@ export class Router {
    *  under a client name of its own so the fair queues give it one client's share and no more. */
   private shadow(alias: string, candidate: ModelRef, request: ServeRequest, answer: ClassifyOutcome, predictionIds: (string | null)[]) {
     const inFlight = this.shadowsInFlight.get(alias) ?? 0;
-    const stats = this.statsOf(alias);
     if (inFlight >= this.settings.shadowInFlight) {
-      stats.shadow.skipped++;
-      this.metrics.shadowSkipped.inc({ alias, reason: 'busy' });
+      this.live.shadowMissed(alias, 'busy');
       return;
     }
     this.shadowsInFlight.set(alias, inFlight + 1);
@@ -146,14 +120,9 @@ export class Router {
       const { images } = request;
       const copy = await this.classify.score({ images, ...refRequest(candidate), client: `shadow ${alias}` });
       const latencyMs = performance.now() - started;
-      this.record(alias, 'SHADOW', latencyMs, copy.results);
-      stats.shadow.scored++;
+      this.live.record(alias, 'SHADOW', copy, latencyMs);
+      this.live.shadowed(alias, answer.results, copy.results);
       copy.results.forEach((tasks, index) => {
-        tasks.forEach((task, t) => {
-          const agree = argmax(task.probabilities) === argmax(answer.results[index]![t]!.probabilities);
-          stats.shadow.agree[t] = (stats.shadow.agree[t] ?? 0) + (agree ? 1 : 0);
-          this.metrics.shadowAgreement.inc({ alias, task: task.task, agree: String(agree) });
-        });
         // The shadow's answer is logged beside each logged answer, under the same id and a suffix.
         const id = predictionIds[index];
         if (id) {
@@ -174,8 +143,7 @@ export class Router {
       });
     })()
       .catch((error: unknown) => {
-        stats.shadow.failed++;
-        this.metrics.shadowSkipped.inc({ alias, reason: 'failed' });
+        this.live.shadowMissed(alias, 'failed');
         this.logger.warn({ err: error, alias }, 'a shadow candidate failed to score a request');
       })
       .finally(() => {
@@ -190,56 +158,8 @@ export class Router {
     while (this.pendingShadows.size > 0) await Promise.all([...this.pendingShadows]);
   }
 
-  private statsOf(alias: string): AliasStats {
-    let stats = this.stats.get(alias);
-    if (!stats) {
-      stats = { tasks: [], sides: new Map(), shadow: { scored: 0, skipped: 0, failed: 0, agree: [] } };
-      this.stats.set(alias, stats);
-    }
-    return stats;
-  }
-
-  private record(alias: string, role: ServedRole, latencyMs: number, results: TaskResult[][]) {
-    const stats = this.statsOf(alias);
-    let side = stats.sides.get(role);
-    if (!side) {
-      side = { requests: 0, images: 0, latencyMs: 0, confidence: [] };
-      stats.sides.set(role, side);
-    }
-    side.requests++;
-    side.images += results.length;
-    side.latencyMs += latencyMs;
-    this.metrics.aliasImages.inc({ alias, role }, results.length);
-    this.metrics.aliasSeconds.observe({ alias, role }, latencyMs / 1000);
-    if (stats.tasks.length === 0 && results[0]) stats.tasks = results[0].map((task) => task.task);
-    for (const tasks of results) {
-      tasks.forEach((task, t) => {
-        const confidence = Math.max(...task.probabilities);
-        side.confidence[t] = (side.confidence[t] ?? 0) + confidence;
-        this.metrics.aliasConfidence.observe({ alias, role, task: task.task }, confidence);
-      });
-    }
-  }
-
   /** Each side's requests, latency and confidence, and the shadow's agreement, since this process started. */
   comparison(alias: string): LiveComparison {
-    const stats = this.statsOf(alias);
-    const perTask = (values: number[], count: number) => stats.tasks.map((task, t) => ({ task, value: (values[t] ?? 0) / Math.max(1, count) }));
-    return {
-      alias,
-      sides: [...stats.sides].map(([role, side]) => ({
-        role,
-        requests: side.requests,
-        images: side.images,
-        meanLatencyMs: side.latencyMs / side.requests,
-        confidence: perTask(side.confidence, side.images),
-      })),
-      shadow: {
-        scored: stats.shadow.scored,
-        skipped: stats.shadow.skipped,
-        failed: stats.shadow.failed,
-        agreement: perTask(stats.shadow.agree, stats.sides.get('SHADOW')?.images ?? 0),
-      },
-    };
+    return this.live.comparison(alias);
   }
 }

@@ -190,7 +190,8 @@ export class DriftService {
         task.classes.length,
       );
       const test = chiSquareTest(referenceCounts, windowCounts);
-      const value = psi(shares(referenceCounts), shares(windowCounts));
+      // An empty window has no distribution to compare: PSI 0, not the floor's large value.
+      const value = rows.length === 0 ? 0 : psi(shares(referenceCounts), shares(windowCounts));
       return {
         task: task.name,
         classes: task.classes,
@@ -207,7 +208,7 @@ export class DriftService {
       const windowValues = rows.map((r) => (r.stats as unknown as CropStats)[statistic]);
       const bins = binsOf(referenceValues);
       const windowShares = binsOf(windowValues, bins.edges).shares;
-      const value = psi(bins.shares, windowShares);
+      const value = rows.length === 0 ? 0 : psi(bins.shares, windowShares);
       const test = ksTest(referenceValues, windowValues);
       return {
         statistic,

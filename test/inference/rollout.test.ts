@@ -404,7 +404,7 @@ describe('drift', () => {
     expect(metrics).toContain('fashion_how_drift_detected{alias="watched"} 1');
     expect(metrics).toMatch(/fashion_how_drift_psi\{alias="watched",feature="input:brightness"\} [0-9.]+/);
     // A timeline's window over the same span is the same report, not stored.
-    const timeline = await reader(`query($input: DriftTimelineInput!) { driftTimeline(input: $input) { id count drifted inputs { psi } } }`, {
+    const timeline = await trainer(`query($input: DriftTimelineInput!) { driftTimeline(input: $input) { id count drifted inputs { psi } } }`, {
       input: { alias: 'watched', from: t0.toISOString(), to: t1.toISOString(), buckets: 1 },
     });
     expect(timeline.data?.driftTimeline).toEqual([{ id: null, count: 70, drifted: false, inputs: same.inputs.map((i: { psi: number }) => ({ psi: i.psi })) }]);

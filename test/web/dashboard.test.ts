@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, startServer } from '../../src/api/server.js';
 import type { App } from '../../src/app.js';
 import { preprocess } from '../../src/data/image.js';
+import type { DriftBody } from '../../src/reports/drift.js';
 import type { ReportMetrics } from '../../src/reports/evaluate.js';
 import type { QuantizationRecord } from '../../src/training/quantization.js';
 import type { EpochRecord } from '../../src/training/runRecord.js';
@@ -77,7 +78,7 @@ describe('dashboard', () => {
     const pages = ['datasets', 'runs', `runs/${fixture.runs[0]!.id}`, 'sweeps', `sweeps/${fixture.sweep.id}`, 'reports', `reports/${fixture.report.id}`];
     const item = await app.services.db.item.findFirstOrThrow({ where: { datasetId: fixture.datasetId, split: 'VALIDATION' }, orderBy: { line: 'asc' } });
     const itemPages = [`datasets/${fixture.datasetId}`, `items/${item.id}`, `try?item=${item.id}`, `labels/${fixture.labelScan.id}`];
-    for (const hash of [...pages, 'ensembles', 'compare', 'try', ...itemPages]) {
+    for (const hash of [...pages, 'ensembles', 'aliases', 'compare', 'try', ...itemPages]) {
       const { page, problems } = await visit(hash);
       await page.waitForSelector('main h1');
       expect(problems, hash).toEqual([]);
@@ -983,6 +984,131 @@ describe('dashboard', () => {
       ` INT8 (ACSA ${signed(change.meanAcsaChange)}, top-1 ${signed(change.meanTop1Change)} vs fp32)`,
     );
     expect(await page.getByTestId(`leader-a${parent.id}`).getByTestId('precision').count()).toBe(0);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  // After the INT8 one, and last of all: it moves champion, which is what classify answers by default.
+  it('shows every alias with its live figures, changes and drift as the server has them, and undoes the last change', async () => {
+    const { aliases, router, predictionLog, drift, db } = app.services;
+    const [a, b] = fixture.artifacts as [(typeof fixture.artifacts)[number], (typeof fixture.artifacts)[number]];
+    const ref = (kind: string, id: number, name: string) => `${kind} ${name} (#${id})`;
+    await aliases.set('champion', { target: { kind: 'artifact', id: a.id }, candidate: null, mode: 'NONE', canaryPercent: 0, logRate: 1 }, 'dashboard test');
+    await aliases.set(
+      'champion',
+      { target: { kind: 'artifact', id: b.id }, candidate: { kind: 'artifact', id: a.id }, mode: 'SHADOW', canaryPercent: 0, logRate: 1 },
+      'dashboard test',
+    );
+    await aliases.set(
+      'challenger',
+      { target: { kind: 'ensemble', id: fixture.ensemble.id }, candidate: { kind: 'artifact', id: a.id }, mode: 'CANARY', canaryPercent: 25, logRate: 0 },
+      'dashboard test',
+    );
+    // Three requests of four images through the serving path, shadowed by a; logged, every one.
+    const rows = fixture.synthetic.rows;
+    const photo = async (i: number) => ({ image: await readFile(path.join(fixture.synthetic.imageRoot, rows[i]!.imageName)), bbox: rows[i]!.bbox });
+    for (const images of [[0, 1], [2], [3]]) await router.serve({ images: await Promise.all(images.map(photo)), model: 'champion', client: 'x' });
+    await router.settled();
+    await predictionLog.flush();
+    const stored = await drift.report('champion', { from: new Date(Date.now() - 3_600_000), to: new Date(Date.now() + 1) });
+    expect(stored.count).toBe(4);
+    const live = router.comparison('champion');
+    expect(live.sides.map((s) => s.role).sort()).toEqual(['CHAMPION', 'SHADOW']);
+    expect(live.shadow.scored).toBe(3);
+
+    const { page, problems } = await visit('aliases');
+    // Watching drift and undoing need a trainer token: the timeline makes the model score.
+    await page.getByLabel('API token').fill(fixture.trainer);
+    await page.getByRole('button', { name: 'Use token' }).click();
+    await page.reload();
+    const card = page.getByTestId('alias-champion');
+    await card.waitFor();
+    const f3 = (v: number) => v.toFixed(3);
+    const pValue = (p: number) => (p === 0 ? '0' : p < 0.001 ? p.toExponential(2) : p.toFixed(3));
+    const cells = async (table: Locator) => Promise.all((await table.locator('tbody tr').all()).map((tr) => tr.locator('td').allTextContents()));
+
+    // What each alias says, with links to where the dashboard shows its models.
+    expect(await card.getByTestId('target-champion').textContent()).toBe(ref('artifact', b.id, b.name));
+    expect(await card.getByTestId('target-champion').getAttribute('href')).toBe(`#/runs/${b.runId}`);
+    expect(await card.getByTestId('candidate-champion').textContent()).toBe(ref('artifact', a.id, a.name));
+    expect(await card.getByTestId('mode-champion').textContent()).toBe('SHADOW');
+    expect(await card.getByTestId('log-rate-champion').textContent()).toBe('100.0% of requests logged');
+    const challenger = page.getByTestId('alias-challenger');
+    expect(await challenger.getByTestId('target-challenger').textContent()).toBe(ref('ensemble', fixture.ensemble.id, fixture.ensemble.name));
+    expect(await challenger.getByTestId('target-challenger').getAttribute('href')).toBe('#/ensembles');
+    expect(await challenger.getByTestId('mode-challenger').textContent()).toBe('CANARY 25%');
+    expect(await challenger.getByTestId('log-rate-challenger').textContent()).toBe('0.0% of requests logged');
+
+    // The live table and the shadow's work are the router's own figures.
+    expect(await cells(card.getByTestId('live-champion'))).toEqual(
+      live.sides.map((s) => [s.role, String(s.requests), String(s.images), s.meanLatencyMs.toFixed(1), ...s.confidence.map((c) => f3(c.value))]),
+    );
+    expect(await cells(card.getByTestId('shadow-champion'))).toEqual([
+      [String(live.shadow.scored), String(live.shadow.skipped), String(live.shadow.failed), ...live.shadow.agreement.map((t) => pct(t.value))],
+    ]);
+
+    // The changes, newest first, as stored.
+    const alias = await aliases.get('champion');
+    const history = await aliases.history(alias.id, 10);
+    expect(history.length).toBeGreaterThanOrEqual(2);
+    expect(await card.getByTestId('history-champion').locator('tbody tr').count()).toBe(history.length);
+    const names = new Map([...fixture.artifacts.map((x) => [`artifact:${x.id}`, x.name] as const), [`ensemble:${fixture.ensemble.id}`, fixture.ensemble.name]]);
+    const named = (r: { kind: string; id: number }) => ref(r.kind, r.id, names.get(`${r.kind}:${r.id}`)!);
+    for (const change of history) {
+      const before = change.before as { target: { kind: string; id: number } } | null;
+      const after = change.after as { target: { kind: string; id: number } };
+      const text = (await card.getByTestId(`change-${change.id}`).textContent()) ?? '';
+      expect(text).toContain(change.actor);
+      expect(text).toContain(`${before ? named(before.target) : '(created)'} → ${named(after.target)}`);
+    }
+    expect(await card.getByTestId(`change-${history[0]!.id}`).textContent()).toContain(`SHADOW ${ref('artifact', a.id, a.name)}`);
+
+    // The newest stored drift report, feature by feature.
+    const report = await db.driftReport.findFirstOrThrow({ where: { alias: 'champion' }, orderBy: { id: 'desc' } });
+    expect(report.id).toBe(stored.id);
+    const body = report.body as unknown as DriftBody;
+    expect(await card.getByTestId('drift-summary-champion').textContent()).toContain(
+      `Report #${report.id}: ${report.count} predictions of ${ref('artifact', b.id, b.name)}`,
+    );
+    expect(await cells(card.getByTestId('drift-tasks-champion'))).toEqual(
+      body.tasks.map((t) => [t.task, f3(t.psi), pValue(t.pValue), t.drifted ? 'drifted' : 'no']),
+    );
+    expect(await cells(card.getByTestId('drift-inputs-champion'))).toEqual(
+      body.inputs.map((i) => [i.statistic, f3(i.referenceMean), f3(i.windowMean), f3(i.psi), f3(i.ks), pValue(i.pValue), i.drifted ? 'drifted' : 'no']),
+    );
+
+    // The timeline: one bar per window asked for (12 by default), each window the server's.
+    const [BAR, RED, GREY] = ['#3b6fd4', '#d9534f', '#9aa5b1']; // on the page: judged, drifted, too few to judge
+    const bars = (chart: Locator) => chart.locator(`path[fill="${BAR}"], path[fill="${RED}"], path[fill="${GREY}"]`).count();
+    const timeline = card.getByTestId('timeline-champion');
+    await timeline.locator('svg').waitFor({ timeout: 60_000 });
+    expect(await bars(timeline)).toBe(12);
+    await card.getByTestId('span-buckets').fill('5');
+    await card.getByTestId('span-hours').fill('2');
+    await card.getByTestId('span-draw').click();
+    await eventually(() => card.getByTestId('timeline-table-champion').locator('tbody tr').count()).toBe(5);
+    await eventually(() => bars(timeline)).toBe(5);
+    const shown = await card.getByTestId('timeline-table-champion').locator('tbody tr').all();
+    const edges = await Promise.all(shown.map(async (tr) => Promise.all([0, 1].map(async (n) => (await tr.locator('td').nth(n).getAttribute('title'))!))));
+    const windows = await drift.timeline('champion', { from: new Date(edges[0]![0]!), to: new Date(edges[4]![1]!), buckets: 5 });
+    const largest = (w: (typeof windows)[number]) => Math.max(0, ...w.body.tasks.map((t) => t.psi), ...w.body.inputs.map((i) => i.psi));
+    expect((await cells(card.getByTestId('timeline-table-champion'))).map((row) => row.slice(2))).toEqual(
+      windows.map((w) => [String(w.count), f3(largest(w)), w.body.enough ? 'yes' : 'too few', w.drifted ? 'drifted' : 'no']),
+    );
+    expect(windows.reduce((sum, w) => sum + w.count, 0)).toBe(4);
+
+    // Undo: champion goes back to a alone, in the database and on the page.
+    await card.getByTestId('undo-champion').click();
+    await eventually(async () => {
+      const now = await aliases.get('champion');
+      return [now.targetKind, now.targetId, now.mode, now.candidateId];
+    }).toEqual(['artifact', a.id, 'NONE', null]);
+    await eventually(() => card.getByTestId('target-champion').textContent()).toBe(ref('artifact', a.id, a.name));
+    expect(await card.getByTestId('undo-message-champion').textContent()).toBe(`undone: champion now points at ${ref('artifact', a.id, a.name)}`);
+    const undo = (await aliases.history(alias.id, 1))[0]!;
+    expect(undo.undoes).toBe(history[0]!.id);
+    expect(await card.getByTestId(`change-${undo.id}`).textContent()).toContain(`undoes #${history[0]!.id}`);
+    expect(await card.getByTestId(`change-${history[0]!.id}`).textContent()).toContain('undone');
     expect(problems).toEqual([]);
     await page.close();
   });

@@ -2,6 +2,7 @@
 import { useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import { getToken, setToken } from './api.js';
+import { AliasesPage } from './pages/Aliases.js';
 import { ComparePage } from './pages/Compare.js';
 import { DatasetPage, DatasetsPage } from './pages/Datasets.js';
 import { EnsemblesPage } from './pages/Ensembles.js';
@@ -19,6 +20,7 @@ const PAGES = [
   ['sweeps', 'Sweeps'],
   ['reports', 'Reports'],
   ['ensembles', 'Ensembles'],
+  ['aliases', 'Models'],
   ['compare', 'Compare'],
   ['try', 'Try it'],
 ] as const;
@@ -89,6 +91,7 @@ function App() {
         {page === 'sweeps' && (id ? <SweepPage id={id} /> : <SweepsPage />)}
         {page === 'reports' && (id ? <ReportPage id={id} /> : <ReportsPage />)}
         {page === 'ensembles' && <EnsemblesPage />}
+        {page === 'aliases' && <AliasesPage />}
         {page === 'compare' && <ComparePage ids={id?.split(',').filter(Boolean) ?? []} />}
         {page === 'try' && <TryItPage itemId={query.get('item') ?? undefined} />}
       </main>

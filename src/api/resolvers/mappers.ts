@@ -19,7 +19,8 @@ import type {
 } from '../../db/generated/client.js';
 import type { LabelSchemaSpec } from '../../domain.js';
 import type { AliasRow, AliasSettings, ModelRef } from '../../inference/aliases.js';
-import type { LiveComparison, ServeOutcome } from '../../inference/rollout.js';
+import type { LiveComparison } from '../../inference/liveComparison.js';
+import type { ServeOutcome } from '../../inference/rollout.js';
 import type { TuningResult } from '../../inference/sessionTuning.js';
 import type { onlineReport } from '../../reports/online.js';
 import type { AccuracyChange, QuantizationRecord } from '../../training/quantization.js';
