@@ -5,6 +5,7 @@
 // crops, keeps them in the artifact store where enabled, writes rows in batches, and applies retention.
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import pLimit from 'p-limit';
 import type { ImageLimits, PredictionLogSettings } from '../config.js';
 import { cropStats } from '../data/image.js';
 import type { Db } from '../db/client.js';
@@ -36,6 +37,9 @@ const BATCH = 64;
 /** Retention runs at most this often. */
 const PRUNE_EVERY_MS = 60_000;
 const CROP_SIDE = 192;
+const PRUNE_BATCH = 10_000;
+/** Crops decoded at once by the writer. */
+const DECODERS = 4;
 
 export class PredictionLog {
   private readonly queue: LoggedAnswer[] = [];
@@ -77,14 +81,21 @@ export class PredictionLog {
     await new Promise((resolve) => setImmediate(resolve));
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, BATCH);
-      const rows = [];
-      for (const record of batch) {
-        try {
-          rows.push(await this.rowOf(record));
-        } catch (error) {
-          this.failed(record, error);
-        }
-      }
+      // A few crops at a time: each waits its turn in libuv's pool behind the serving's own work.
+      const limit = pLimit(DECODERS);
+      const made = await Promise.all(
+        batch.map((record) =>
+          limit(async () => {
+            try {
+              return await this.rowOf(record);
+            } catch (error) {
+              this.failed(record, error);
+              return null;
+            }
+          }),
+        ),
+      );
+      const rows = made.filter((row) => row !== null);
       try {
         if (rows.length > 0) await this.db.prediction.createMany({ data: rows });
         for (const row of rows) this.context.metrics.predictionLog.inc({ alias: row.alias ?? '', outcome: 'logged' });
@@ -143,7 +154,12 @@ export class PredictionLog {
     await this.db.prediction.deleteMany({ where: { createdAt: { lt: cutoff } } });
     const excess = (await this.db.prediction.count()) - this.settings.maxRows;
     if (excess <= 0) return;
-    const oldest = await this.db.prediction.findMany({ orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], take: excess, select: { id: true } });
+    // At most PRUNE_BATCH rows a pass (one statement's list of ids); the next pass takes the rest.
+    const oldest = await this.db.prediction.findMany({
+      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+      take: Math.min(excess, PRUNE_BATCH),
+      select: { id: true },
+    });
     await this.db.prediction.deleteMany({ where: { id: { in: oldest.map((o) => o.id) } } });
   }
 

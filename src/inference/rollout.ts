@@ -4,7 +4,7 @@
 // comparison of both sides, and the sampled prediction log. GraphQL's classify and the Open Inference
 // Protocol both come here; the platform's own scoring (evaluation, fitting) goes straight to classify.
 import { randomUUID } from 'node:crypto';
-import { notFound } from '../errors.js';
+import { badInput, notFound } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { type AliasService, CHAMPION, canaryBucket, type ModelRef, refRequest, settingsOf } from './aliases.js';
@@ -35,6 +35,8 @@ export class Router {
   private readonly live: LiveComparisons;
   private readonly shadowsInFlight = new Map<string, number>();
   private readonly pendingShadows = new Set<Promise<void>>();
+  /** Models of aliases this process has started loading ("kind id"). */
+  private readonly warming = new Set<string>();
 
   constructor(
     private readonly classify: ClassifyService,
@@ -50,16 +52,31 @@ export class Router {
   /** Which model answers: the one named, else the alias's target or, for a canary's share of clients, its candidate. */
   async route(request: Pick<ServeRequest, 'model' | 'ensembleId' | 'artifactId' | 'client'>) {
     const direct = request.ensembleId !== undefined || request.artifactId !== undefined;
+    if (direct && request.model !== undefined) throw badInput('give model (an alias) or ensembleId or artifactId, not both');
     const name = direct ? null : (request.model ?? CHAMPION);
     const row = name === null ? null : await this.aliases.cached(name);
     if (name !== null && !row && name !== CHAMPION) throw notFound('alias', `"${name}"`);
     const settings = row ? settingsOf(row) : null;
+    if (settings) this.warm(settings.target, settings.candidate);
     const onCandidate = settings?.mode === 'CANARY' && canaryBucket(name!, request.client) * 100 < settings.canaryPercent;
     // No champion alias yet: the default ensemble answers, as before aliases existed.
     const ref = settings ? (onCandidate ? settings.candidate! : settings.target) : null;
     const role: ServedRole = name === null ? 'DIRECT' : onCandidate ? 'CANDIDATE' : 'CHAMPION';
     const rate = settings ? settings.logRate : this.settings.directLogRate;
     return { name, settings, target: ref ? refRequest(ref) : { ensembleId: request.ensembleId, artifactId: request.artifactId }, role, rate };
+  }
+
+  /** Starts loading an alias's models the first time this process sees them (a moved alias, a new
+   *  candidate), so that a canary's first clients and a shadow do not wait for a session under load. */
+  private warm(...refs: (ModelRef | null)[]) {
+    for (const ref of refs) {
+      if (!ref || this.warming.has(`${ref.kind} ${ref.id}`)) continue;
+      this.warming.add(`${ref.kind} ${ref.id}`);
+      this.classify.members(refRequest(ref)).catch((error: unknown) => {
+        this.warming.delete(`${ref.kind} ${ref.id}`);
+        this.logger.warn({ err: error, model: ref }, "could not load an alias's model");
+      });
+    }
   }
 
   /** A client's model inputs, preprocessed by the client: routed as images are, but neither logged nor
