@@ -102,6 +102,7 @@ export async function startServer(app: App): Promise<RunningServer> {
     res.status(readiness.ready ? 200 : 503).json(readiness);
   });
   expressApp.get('/metrics', async (_req, res) => {
+    await app.services.drift.refreshGauges().catch((error: unknown) => log.warn({ err: error }, 'could not read the latest drift reports'));
     res.type(app.services.metrics.registry.contentType).send(await app.services.metrics.registry.metrics());
   });
   expressApp.use('/v2', inferenceProtocol(app));

@@ -227,10 +227,23 @@ export class DriftService {
     const report = { alias, from: window.from, to: window.to, count: rows.length, drifted, body };
     if (!store) return { id: null, createdAt: new Date(), ...report };
     const stored = await this.db.driftReport.create({ data: { ...report, body: body as object } });
-    for (const t of tasks) this.metrics.driftPsi.set({ alias, feature: `prediction:${t.task}` }, t.psi);
-    for (const i of inputs) this.metrics.driftPsi.set({ alias, feature: `input:${i.statistic}` }, i.psi);
-    this.metrics.driftDetected.set({ alias }, drifted ? 1 : 0);
+    this.gauge(alias, drifted, body);
     return { ...stored, body };
+  }
+
+  private gauge(alias: string, drifted: boolean, body: DriftBody) {
+    for (const t of body.tasks) this.metrics.driftPsi.set({ alias, feature: `prediction:${t.task}` }, t.psi);
+    for (const i of body.inputs) this.metrics.driftPsi.set({ alias, feature: `input:${i.statistic}` }, i.psi);
+    this.metrics.driftDetected.set({ alias }, drifted ? 1 : 0);
+  }
+
+  /** Sets the drift gauges from each alias's newest stored report, whoever computed it (another replica,
+   *  `fashion-how drift` from a cron job): /metrics calls this before it answers. */
+  async refreshGauges() {
+    for (const { name } of await this.db.modelAlias.findMany({ select: { name: true } })) {
+      const latest = await this.db.driftReport.findFirst({ where: { alias: name }, orderBy: { id: 'desc' } });
+      if (latest) this.gauge(name, latest.drifted, latest.body as unknown as DriftBody);
+    }
   }
 
   /** The same report over `buckets` consecutive windows from `from` to `to` (not stored): the timeline. */

@@ -403,6 +403,11 @@ describe('drift', () => {
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     expect(metrics).toContain('fashion_how_drift_detected{alias="watched"} 1');
     expect(metrics).toMatch(/fashion_how_drift_psi\{alias="watched",feature="input:brightness"\} [0-9.]+/);
+    // A report stored by another process (another replica, a cron job's `fashion-how drift`) is what /metrics shows next.
+    const darkRow = await db.driftReport.findUniqueOrThrow({ where: { id: Number(dark.id) } });
+    const { id: _darkId, ...copy } = darkRow;
+    await db.driftReport.create({ data: { ...copy, drifted: false, body: copy.body as object } });
+    expect(await (await fetch(`${server.url}/metrics`)).text()).toContain('fashion_how_drift_detected{alias="watched"} 0');
     // A timeline's window over the same span is the same report, not stored.
     const timeline = await trainer(`query($input: DriftTimelineInput!) { driftTimeline(input: $input) { id count drifted inputs { psi } } }`, {
       input: { alias: 'watched', from: t0.toISOString(), to: t1.toISOString(), buckets: 1 },
