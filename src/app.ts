@@ -213,6 +213,7 @@ export async function openApp(config: AppConfig): Promise<App> {
       await watcher.stop();
       await router.settled();
       await predictionLog.flush();
+      predictionLog.close();
       await pubsub.close();
       await training.close();
       await distillation.settled();

@@ -47,6 +47,8 @@ export type S3Connection = Pick<S3StoreSettings, 'endpoint' | 'region' | 'creden
 export interface PredictionLogSettings {
   /** Records waiting to be written at most; beyond, records are dropped and counted. */
   queue: number;
+  /** Bytes of photos those records may hold at most (a record keeps its photo until its crop is measured). */
+  queueBytes: number;
   /** Rows older than this are deleted. */
   maxAgeDays: number;
   /** At most this many rows are kept: the oldest go first. */
@@ -254,6 +256,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     monitoring: {
       log: {
         queue: read(SETTINGS.predictionLogQueue),
+        queueBytes: read(SETTINGS.predictionLogQueueBytes),
         maxAgeDays: read(SETTINGS.predictionLogMaxAgeDays),
         maxRows: read(SETTINGS.predictionLogMaxRows),
         keepCrops: read(SETTINGS.predictionLogCrops),

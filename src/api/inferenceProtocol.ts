@@ -5,12 +5,13 @@
 // [N, 4] (xmin, ymin, xmax, ymax), or a preprocessed FP32 tensor [N, 3, size, size]. Outputs: one FP32
 // [N, K] tensor of probabilities per task. The same tokens, read access, per-client concurrency, image
 // limits and fair queues as classify; errors answer {"error": "..."} with the status GraphQL's codes map to.
-import express, { type Request, type Response } from 'express';
+import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
 import type { App } from '../app.js';
 import { requireRole } from '../auth/tokens.js';
 import type { Bbox } from '../domain.js';
 import { AppError, badInput, ErrorCode, maskServerPaths, notFound } from '../errors.js';
-import { refRequest, settingsOf } from '../inference/aliases.js';
+import { type ModelRef, settingsOf } from '../inference/aliases.js';
+import type { ModelInfo } from '../inference/registry.js';
 import type { ServeOutcome, ServeRequest } from '../inference/rollout.js';
 import { VERSION } from '../version.js';
 import { httpStatusOf } from './httpStatus.js';
@@ -73,10 +74,33 @@ export function inferenceProtocol(app: App): express.Router {
     if (await services.aliases.cached(name)) return { model: name };
     const ensemble = await services.db.ensemble.findUnique({ where: { name } });
     if (ensemble) return { ensembleId: ensemble.id };
-    const numbered = /^(ensemble|artifact)-(\d+)$/.exec(name);
+    const numbered = /^(ensemble|artifact)-(\d{1,15})$/.exec(name);
     if (numbered) return numbered[1] === 'ensemble' ? { ensembleId: Number(numbered[2]) } : { artifactId: Number(numbered[2]) };
     if (name === 'champion') return {};
     throw notFound('model', `"${name}" (an alias, an ensemble's name, ensemble-<id> or artifact-<id>)`);
+  }
+
+  /** The artifacts behind a name, read from the database: describing a model never loads it. */
+  async function describe(name: string, version?: string) {
+    const target = await targetOf(name);
+    // An alias's metadata is its target's (a canary's candidate answers the same tasks).
+    const alias = target.model ? await services.aliases.cached(target.model) : null;
+    const ref: ModelRef | null = alias
+      ? settingsOf(alias).target
+      : target.ensembleId !== undefined
+        ? { kind: 'ensemble', id: target.ensembleId }
+        : target.artifactId !== undefined
+          ? { kind: 'artifact', id: target.artifactId }
+          : null;
+    const ensembleId = ref ? (ref.kind === 'ensemble' ? ref.id : null) : ((await services.ensembles.getDefault())?.id ?? null);
+    if (!ref && ensembleId === null) throw notFound('model', `"${name}" (no champion alias and no default ensemble)`);
+    const artifactIds = ensembleId !== null ? (await services.ensembles.members(ensembleId)).map((m) => m.artifactId) : [ref!.id];
+    const artifacts = await services.db.modelArtifact.findMany({ where: { id: { in: artifactIds } } });
+    if (artifacts.length === 0) throw notFound('model', `"${name}"`);
+    const current = ensembleId !== null ? `ensemble-${ensembleId}` : `artifact-${ref!.id}`;
+    // One version is served under a name: the one it points at now.
+    if (version !== undefined && version !== current) throw notFound('version', `"${version}" of model "${name}" (it serves ${current})`);
+    return { current, artifacts, infos: artifacts.map((a) => a.modelInfo as unknown as ModelInfo) };
   }
 
   const handle = (work: (req: Request, res: Response) => Promise<void>) => async (req: Request, res: Response) => {
@@ -99,40 +123,33 @@ export function inferenceProtocol(app: App): express.Router {
     res.status(readiness.ready ? 200 : 400).json({ ready: readiness.ready });
   });
 
-  async function metadata(name: string) {
-    const target = await targetOf(name);
-    // An alias's metadata is its target's (a canary's candidate answers the same tasks).
-    const alias = target.model ? await services.aliases.cached(target.model) : null;
-    const { target: resolved, members } = await services.classify.members(alias ? refRequest(settingsOf(alias).target) : target);
-    const sizes = [...new Set(members.map((m) => m.model.info.input.size))];
-    return {
-      name,
-      versions: [`${resolved.kind}-${resolved.id}`],
-      platform: 'onnxruntime_onnx',
-      inputs: [
-        { name: 'image', datatype: 'BYTES', shape: [-1] },
-        { name: 'bbox', datatype: 'INT32', shape: [-1, 4] },
-        ...(sizes.length === 1 ? [{ name: 'input', datatype: 'FP32', shape: [-1, 3, sizes[0]!, sizes[0]!] }] : []),
-      ],
-      outputs: members[0]!.model.info.tasks.map((task) => ({ name: task.name, datatype: 'FP32', shape: [-1, task.classes.length] })),
-      members,
-    };
-  }
-
   router.get(
     ['/models/:name', '/models/:name/versions/:version'],
     handle(async (req, res) => {
       await clientOf(req);
-      const { members: _members, ...answer } = await metadata(String(req.params.name));
-      res.json(answer);
+      const name = String(req.params.name);
+      const { current, infos } = await describe(name, req.params.version === undefined ? undefined : String(req.params.version));
+      const sizes = [...new Set(infos.map((info) => info.input.size))];
+      res.json({
+        name,
+        versions: [current],
+        platform: 'onnxruntime_onnx',
+        inputs: [
+          { name: 'image', datatype: 'BYTES', shape: [-1] },
+          { name: 'bbox', datatype: 'INT32', shape: [-1, 4] },
+          ...(sizes.length === 1 ? [{ name: 'input', datatype: 'FP32', shape: [-1, 3, sizes[0]!, sizes[0]!] }] : []),
+        ],
+        outputs: infos[0]!.tasks.map((task) => ({ name: task.name, datatype: 'FP32', shape: [-1, task.classes.length] })),
+      });
     }),
   );
   router.get(
     ['/models/:name/ready', '/models/:name/versions/:version/ready'],
     handle(async (req, res) => {
       await clientOf(req);
-      const { members } = await metadata(String(req.params.name));
-      const ready = members.every((m) => services.models.isWarm(m.model.artifact.id));
+      const { artifacts } = await describe(String(req.params.name), req.params.version === undefined ? undefined : String(req.params.version));
+      // Loaded and warm here; the probe itself loads nothing (an alias's models load when it is first used or moved).
+      const ready = artifacts.every((a) => services.models.isWarm(a.id));
       res.status(ready ? 200 : 400).json({ name: req.params.name, ready });
     }),
   );
@@ -143,6 +160,9 @@ export function inferenceProtocol(app: App): express.Router {
     handle(async (req, res) => {
       const client = await clientOf(req);
       const name = String(req.params.name);
+      if (req.params.version !== undefined) await describe(name, String(req.params.version));
+      if (!req.is('application/json'))
+        throw badInput('send the request as JSON (content-type: application/json); binary tensor data is not supported: BYTES go as base64 strings');
       const body = req.body as { id?: unknown; inputs?: unknown; outputs?: { name?: unknown }[] } | undefined;
       if (!body || !Array.isArray(body.inputs) || body.inputs.length === 0) throw badInput('the request needs "inputs": a list of tensors');
       const inputs = new Map(body.inputs.map((value, i) => tensorOf(value, `inputs[${i}]`)).map((t) => [t.name, t]));
@@ -173,13 +193,21 @@ export function inferenceProtocol(app: App): express.Router {
         );
         return services.router.serve({ ...target, images, client });
       });
-      const wanted = Array.isArray(body.outputs) ? new Set(body.outputs.map((o) => String(o?.name))) : null;
       const tasks = outcome.results[0]!;
+      const wanted = Array.isArray(body.outputs) ? new Set(body.outputs.map((o) => String(o?.name))) : null;
+      const unknown = wanted ? [...wanted].filter((output) => !tasks.some((task) => task.task === output)) : [];
+      if (unknown.length > 0) throw badInput(`unknown output ${unknown.join(', ')}; the outputs are ${tasks.map((task) => task.task).join(', ')}`);
       res.json({
         model_name: name,
         model_version: `${outcome.target.kind}-${outcome.target.id}`,
         ...(typeof body.id === 'string' ? { id: body.id } : {}),
-        parameters: { alias: outcome.served.alias, role: outcome.served.role, model: outcome.target.name, prediction_ids: outcome.predictionIds },
+        // The protocol's parameters are scalars: the logged ids as one comma-separated string (empty where not logged).
+        parameters: {
+          ...(outcome.served.alias ? { alias: outcome.served.alias } : {}),
+          role: outcome.served.role,
+          model: outcome.target.name,
+          prediction_ids: outcome.predictionIds.map((id) => id ?? '').join(','),
+        },
         outputs: tasks
           .map((task, t) => ({
             name: task.task,
@@ -191,5 +219,18 @@ export function inferenceProtocol(app: App): express.Router {
       });
     }),
   );
+  // A body that is not JSON, or over the limit, answers in the protocol's shape, not GraphQL's.
+  const onError: ErrorRequestHandler = (error, _req, res, _next) => {
+    const status = typeof error?.status === 'number' && error.status < 500 ? error.status : 500;
+    const message =
+      error?.type === 'entity.too.large'
+        ? `request body is larger than the limit of ${config.maxBodyBytes} bytes (FASHION_HOW_MAX_BODY_BYTES)`
+        : status < 500
+          ? 'the request body must be JSON (binary tensor data is not supported: send BYTES as base64 strings)'
+          : 'Internal server error';
+    if (status >= 500) app.log.error({ err: error }, 'unexpected error in an Open Inference Protocol request');
+    res.status(status).json({ error: message });
+  };
+  router.use(onError);
   return router;
 }

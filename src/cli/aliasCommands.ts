@@ -48,7 +48,9 @@ export function addAliasCommands(program: Command): void {
     );
   alias
     .command('set')
-    .description('point an alias at a model, optionally with a canary or shadow candidate (one recorded change)')
+    .description(
+      'point an alias at a model, optionally with a canary or shadow candidate (one recorded change); a new target without --canary or --shadow ends a rollout, options left out keep their current value',
+    )
     .argument('<name>', 'the alias, e.g. champion')
     .option('--ensemble <id>', 'the ensemble that answers', int('ensemble', 1))
     .option('--artifact <id>', 'the artifact that answers', int('artifact', 1))
@@ -60,17 +62,26 @@ export function addAliasCommands(program: Command): void {
     .action((name: string, options: SetOptions) =>
       withApp(async (app) => {
         const current = await app.services.db.modelAlias.findUnique({ where: { name } });
-        const target = refOf(options.ensemble, options.artifact, 'the target') ?? (current ? settingsOf(current).target : null);
+        const before = current ? settingsOf(current) : null;
+        const given = refOf(options.ensemble, options.artifact, 'the target');
+        const target = given ?? before?.target;
         if (!target) throw badInput('give the model that answers: --ensemble ID or --artifact ID');
-        const candidate = refOf(options.candidateEnsemble, options.candidateArtifact, 'the candidate');
+        const named = refOf(options.candidateEnsemble, options.candidateArtifact, 'the candidate');
         if (options.canary !== undefined && options.shadow) throw badInput('a candidate is a canary or a shadow, not both');
-        const mode: RolloutMode = options.canary !== undefined ? 'CANARY' : options.shadow ? 'SHADOW' : 'NONE';
+        const rollout = options.canary !== undefined || options.shadow;
+        if (named && !rollout) throw badInput('a candidate needs --canary PERCENT or --shadow');
+        // A new target without rollout options ends any rollout (a promotion); no new target and no
+        // rollout options (say, only --log-rate) keeps the one running.
+        const keep = !given && !rollout && before;
+        const candidate = rollout ? (named ?? before?.candidate ?? null) : keep ? before.candidate : null;
+        if (rollout && !candidate) throw badInput('a canary or shadow needs a candidate: --candidate-ensemble ID or --candidate-artifact ID');
+        const mode: RolloutMode = options.canary !== undefined ? 'CANARY' : options.shadow ? 'SHADOW' : keep ? before.mode : 'NONE';
         const settings: AliasSettings = {
           target,
-          candidate: mode === 'NONE' ? null : candidate,
+          candidate,
           mode,
-          canaryPercent: options.canary ?? 0,
-          logRate: options.logRate ?? (current ? current.logRate : 0),
+          canaryPercent: options.canary ?? (keep && before.mode === 'CANARY' ? before.canaryPercent : 0),
+          logRate: options.logRate ?? before?.logRate ?? 0,
         };
         console.log(describe(await app.services.aliases.set(name, settings, 'cli')));
       }),

@@ -54,6 +54,18 @@ export function canaryBucket(alias: string, client: string): number {
   return createHash('sha256').update(`${alias}\u0000${client}`).digest().readUInt32BE(0) / 2 ** 32;
 }
 
+/** An alias's settings with a new target: its candidate kept only if it is not the target itself and
+ *  answers the same tasks (else the canary or shadow ends with the move). */
+export async function retarget(tx: Prisma.TransactionClient, settings: AliasSettings, target: ModelRef): Promise<AliasSettings> {
+  const { candidate } = settings;
+  const schemaOf = async (ref: ModelRef) =>
+    ref.kind === 'ensemble'
+      ? (await tx.ensemble.findUnique({ where: { id: ref.id } }))?.labelSchemaId
+      : (await tx.modelArtifact.findUnique({ where: { id: ref.id } }))?.labelSchemaId;
+  const fits = candidate && !(candidate.kind === target.kind && candidate.id === target.id) && (await schemaOf(candidate)) === (await schemaOf(target));
+  return fits ? { ...settings, target } : { ...settings, target, candidate: null, mode: 'NONE', canaryPercent: 0 };
+}
+
 /**
  * Moves an alias inside a transaction and records the change. Moving `champion` to an ensemble also
  * makes that ensemble the default (the deprecated Ensemble.isDefault stays true to what answers).
@@ -91,7 +103,8 @@ export class AliasService {
 
   constructor(
     private readonly db: Db,
-    /** Called after every move (replicas drop their cached aliases and warm the new models). */
+    /** Called after every move made through this process (the app warms a moved champion's ensemble;
+     *  other processes read the aliases again within FRESH_MS). */
     private readonly changed: (name: string) => void = () => {},
   ) {}
 
@@ -127,7 +140,13 @@ export class AliasService {
   async set(name: string, settings: AliasSettings, actor: string) {
     if (!NAME.test(name)) throw badInput(`an alias name is 1 to 63 lowercase letters, digits, ".", "_" or "-", starting with a letter or digit; got "${name}"`);
     await this.check(settings);
-    const row = await this.db.$transaction((tx) => moveAlias(tx, name, settings, actor));
+    const row = await this.db
+      .$transaction((tx) => moveAlias(tx, name, settings, actor))
+      .catch((error: unknown) => {
+        // Two first moves of a new alias at once: one creates it, the other is told to try again.
+        if ((error as { code?: string }).code === 'P2002') throw new AppError(ErrorCode.CONFLICT, `alias "${name}" was created meanwhile; set it again`);
+        throw error;
+      });
     this.moved(name);
     return row;
   }

@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import type { Db } from '../db/client.js';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
-import { CHAMPION, moveAlias, settingsOf } from './aliases.js';
+import { CHAMPION, moveAlias, retarget, settingsOf } from './aliases.js';
 
 export interface EnsembleMemberInput {
   artifactId: number;
@@ -75,7 +75,7 @@ export class EnsembleService {
         },
       });
       if (makeDefault && champion)
-        await moveAlias(tx, CHAMPION, { ...settingsOf(champion), target: { kind: 'ensemble', id: ensemble.id } }, input.actor ?? 'system');
+        await moveAlias(tx, CHAMPION, await retarget(tx, settingsOf(champion), { kind: 'ensemble', id: ensemble.id }), input.actor ?? 'system');
       return ensemble;
     });
     this.events.emit('changed', created.id);
@@ -101,14 +101,11 @@ export class EnsembleService {
     await this.get(id);
     await this.db.$transaction(async (tx) => {
       const champion = await tx.modelAlias.findUnique({ where: { name: CHAMPION } });
-      const settings = champion ? settingsOf(champion) : { candidate: null, mode: 'NONE' as const, canaryPercent: 0, logRate: 0 };
-      const candidate = settings.candidate?.kind === 'ensemble' && settings.candidate.id === id ? null : settings.candidate;
-      await moveAlias(
-        tx,
-        CHAMPION,
-        { ...settings, ...(candidate ? {} : { candidate: null, mode: 'NONE', canaryPercent: 0 }), target: { kind: 'ensemble', id } },
-        actor,
-      );
+      const target = { kind: 'ensemble' as const, id };
+      const settings = champion
+        ? await retarget(tx, settingsOf(champion), target)
+        : { target, candidate: null, mode: 'NONE' as const, canaryPercent: 0, logRate: 0 };
+      await moveAlias(tx, CHAMPION, settings, actor);
     });
     this.events.emit('changed', id);
     return this.get(id);

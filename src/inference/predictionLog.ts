@@ -43,6 +43,9 @@ const DECODERS = 4;
 
 export class PredictionLog {
   private readonly queue: LoggedAnswer[] = [];
+  /** The photos' bytes the queue holds: a record keeps its photo until the writer has measured its crop. */
+  private queuedBytes = 0;
+  private readonly pruner: NodeJS.Timeout;
   private writing?: Promise<void>;
   private lastPrune = 0;
   /** Since this process started. */
@@ -53,7 +56,16 @@ export class PredictionLog {
     private readonly store: ArtifactStore,
     private readonly settings: PredictionLogSettings,
     private readonly context: { imageLimits: ImageLimits; scratchDir: string; metrics: Metrics; log: Logger },
-  ) {}
+  ) {
+    // Retention runs while nothing is logged too; a failure is said and tried again next time.
+    this.pruner = setInterval(() => void this.pruneSafely(), PRUNE_EVERY_MS);
+    this.pruner.unref();
+  }
+
+  /** Stops the retention timer (the app's close). */
+  close() {
+    clearInterval(this.pruner);
+  }
 
   get queued() {
     return this.queue.length;
@@ -61,13 +73,17 @@ export class PredictionLog {
 
   /** Takes a record if there is room (true), else drops and counts it (false); never waits. */
   offer(record: LoggedAnswer): boolean {
-    if (this.queue.length >= this.settings.queue) {
+    if (this.queue.length >= this.settings.queue || this.queuedBytes + record.image.length > this.settings.queueBytes) {
       this.counts.dropped++;
       this.context.metrics.predictionLog.inc({ alias: record.alias ?? '', outcome: 'dropped' });
       return false;
     }
     this.queue.push(record);
-    this.writing ??= this.drain().finally(() => (this.writing = undefined));
+    this.queuedBytes += record.image.length;
+    // drain catches what it can; anything else is said here, never left to crash the process.
+    this.writing ??= this.drain()
+      .catch((error: unknown) => this.context.log.error({ err: error }, 'the prediction log writer stopped; it starts again with the next record'))
+      .finally(() => (this.writing = undefined));
     return true;
   }
 
@@ -81,6 +97,7 @@ export class PredictionLog {
     await new Promise((resolve) => setImmediate(resolve));
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, BATCH);
+      for (const record of batch) this.queuedBytes -= record.image.length;
       // A few crops at a time: each waits its turn in libuv's pool behind the serving's own work.
       const limit = pLimit(DECODERS);
       const made = await Promise.all(
@@ -101,13 +118,14 @@ export class PredictionLog {
         for (const row of rows) this.context.metrics.predictionLog.inc({ alias: row.alias ?? '', outcome: 'logged' });
         this.counts.logged += rows.length;
       } catch (error) {
-        for (const record of batch) this.failed(record, error);
+        // Only the rows that were made: a record whose crop failed was counted once already.
+        for (const row of rows) this.failed({ id: row.id, alias: row.alias }, error);
       }
-      if (Date.now() - this.lastPrune > PRUNE_EVERY_MS) await this.prune();
+      if (Date.now() - this.lastPrune > PRUNE_EVERY_MS) await this.pruneSafely();
     }
   }
 
-  private failed(record: LoggedAnswer, error: unknown) {
+  private failed(record: Pick<LoggedAnswer, 'id' | 'alias'>, error: unknown) {
     this.counts.failed++;
     this.context.metrics.predictionLog.inc({ alias: record.alias ?? '', outcome: 'failed' });
     this.context.log.warn({ err: error, predictionId: record.id }, 'could not log a prediction');
@@ -145,6 +163,14 @@ export class PredictionLog {
       latencyMs: record.latencyMs,
       createdAt: record.at,
     };
+  }
+
+  private async pruneSafely() {
+    try {
+      await this.prune();
+    } catch (error) {
+      this.context.log.warn({ err: error }, 'could not apply the prediction log retention; trying again in a minute');
+    }
   }
 
   /** Retention: rows past the age limit, then the oldest beyond the row limit. */

@@ -21,12 +21,21 @@ function metricsOf(tasks: TaskSpec[], rows: Row[]) {
   return { count: rows.length, meanTop1, meanAcsa, details: taskReports };
 }
 
+/** The most labelled predictions one report reads: bootstrap intervals over more run for seconds. */
+export const MAX_ONLINE_ROWS = 50_000;
+
 export async function onlineReport(db: Db, request: OnlineReportRequest) {
   if (!(request.to > request.from)) throw badInput('to must be after from');
-  const rows = await db.prediction.findMany({
-    where: { alias: request.alias, labelledAt: { not: null }, createdAt: { gte: request.from, lt: request.to } },
-    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-  });
+  const window = { alias: request.alias, createdAt: { gte: request.from, lt: request.to } };
+  // Labelled answers, and the shadow copies of answers (labelled through the answer they copy).
+  const where = { ...window, OR: [{ labelledAt: { not: null } }, { role: 'SHADOW' }] };
+  const count = await db.prediction.count({ where });
+  if (count > MAX_ONLINE_ROWS) throw badInput(`the window holds ${count} labelled or shadow predictions, over the limit of ${MAX_ONLINE_ROWS}: narrow it`);
+  const found = await db.prediction.findMany({ where, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+  const labelsOf = new Map(found.filter((r) => r.labelledAt !== null).map((r) => [r.id, r.labels]));
+  const rows = found
+    .map((r) => (r.role === 'SHADOW' ? { ...r, labels: labelsOf.get(r.id.replace(/-shadow$/, '')) ?? null } : r))
+    .filter((r) => r.labels !== null && r.labels !== undefined);
   const schemas = new Set(rows.map((r) => r.labelSchemaId));
   if (schemas.size > 1) throw badInput(`the window holds predictions of ${schemas.size} label schemas; narrow it to one model's time`);
   const schemaId = [...schemas][0];
@@ -36,7 +45,9 @@ export async function onlineReport(db: Db, request: OnlineReportRequest) {
   const groups = new Map<string, Row[]>();
   for (const row of rows) {
     const key = `${row.role}\u0000${row.modelKind}\u0000${row.modelId}`;
-    groups.set(key, [...(groups.get(key) ?? []), row]);
+    const group = groups.get(key);
+    if (group) group.push(row);
+    else groups.set(key, [row]);
   }
   return {
     alias: request.alias,

@@ -68,7 +68,7 @@ beforeAll(async () => {
     // feedback test compares exactly.
     serving: { maxClassifyImages: MAX_IMAGES, maxBatch: 1, maxWaitMs: 0, maxQueue: 256, intraOpThreads: 1, maxClientConcurrency: 64 },
     monitoring: {
-      log: { queue: LOG_QUEUE, maxAgeDays: 30, maxRows: 100_000, keepCrops: true },
+      log: { queue: LOG_QUEUE, queueBytes: 64 * 2 ** 20, maxAgeDays: 30, maxRows: 100_000, keepCrops: true },
       directLogRate: 0,
       shadowInFlight: 4,
       // Every other TRAIN item is the drift reference; the rest is a window "drawn from the training split".
@@ -446,7 +446,7 @@ describe('feedback', () => {
     expect(evaluatedAnswer.errors).toBeUndefined();
     const evaluated = evaluatedAnswer.data!.report;
     const online = (
-      await reader(`query($input: OnlineReportInput!) { onlineReport(input: $input) { count ${FIELDS} models { role count model { id } meanAcsa } } }`, {
+      await trainer(`query($input: OnlineReportInput!) { onlineReport(input: $input) { count ${FIELDS} models { role count model { id } meanAcsa } } }`, {
         input: { alias: 'labelled' },
       })
     ).data!.onlineReport;
@@ -463,7 +463,7 @@ describe('feedback', () => {
     expect(Object.keys(metrics).sort()).toEqual(Object.keys(evaluated).sort());
     // Bootstrap intervals resample in item order, which a log does not share with a split: they bracket the same estimate.
     const intervals = (
-      await reader(`query($input: OnlineReportInput!) { onlineReport(input: $input) { details { top1 top1Interval { low high } } } }`, {
+      await trainer(`query($input: OnlineReportInput!) { onlineReport(input: $input) { details { top1 top1Interval { low high } } } }`, {
         input: { alias: 'labelled' },
       })
     ).data!.onlineReport.details;
@@ -573,11 +573,53 @@ describe('Open Inference Protocol', () => {
       expect(answer.error).toMatch(message);
       expect(JSON.stringify(answer)).not.toContain(scratch.dir);
     }
+    // A version other than the one the name serves, an output it does not have, a body that is not JSON.
+    expect((await v2(`/models/oip/versions/artifact-${artifactB}/infer`, { method: 'POST', body: JSON.stringify({ inputs: [one, box] }) })).status).toBe(404);
+    const unknownOutput = await infer('oip', { inputs: [one, box], outputs: [{ name: 'Colour' }] });
+    expect(unknownOutput.status).toBe(400);
+    expect(((await unknownOutput.json()) as { error: string }).error).toMatch(/unknown output Colour; the outputs are Daily, Gender, Embellishment/);
+    const notJson = await v2('/models/oip/infer', { method: 'POST', body: '{"inputs": [' });
+    expect(notJson.status).toBe(400);
+    expect(((await notJson.json()) as { error: string }).error).toMatch(/must be JSON/);
     const anonymous = await infer('oip', { inputs: [one, box] }, null);
     expect(anonymous.status).toBe(401);
     expect(((await anonymous.json()) as { error: string }).error).toMatch(/needs an API token/);
     // The server keeps answering.
     expect((await infer('oip', { inputs: [one, box] })).status).toBe(200);
+  });
+});
+
+describe('the log queue', () => {
+  it('is bounded by the photos it holds as well as by records', async () => {
+    const log = new PredictionLog(
+      app.services.db,
+      app.services.artifactStore,
+      { queue: 100, queueBytes: 1500, maxAgeDays: 7, maxRows: 100_000, keepCrops: false },
+      {
+        imageLimits: LIMITS,
+        scratchDir: scratch.dir,
+        metrics: app.services.metrics,
+        log: app.log,
+      },
+    );
+    const photo = await readFile(path.join(imageRoot, rows[0]!.imageName));
+    expect(photo.length).toBeGreaterThan(750);
+    const record = (id: string) => ({
+      id,
+      alias: 'bytes',
+      role: 'CHAMPION' as const,
+      target: { kind: 'artifact' as const, id: artifactA, name: 'a', labelSchemaId: 1 },
+      client: 'test',
+      image: photo.subarray(0, 1000),
+      bbox: rows[0]!.bbox,
+      tasks: [],
+      latencyMs: 1,
+      at: new Date(),
+    });
+    expect([log.offer(record('bytes-1')), log.offer(record('bytes-2'))]).toEqual([true, false]);
+    expect(log.counts.dropped).toBe(1);
+    await log.flush();
+    log.close();
   });
 });
 
@@ -587,7 +629,7 @@ describe('retention', () => {
     const log = new PredictionLog(
       db,
       app.services.artifactStore,
-      { queue: 4, maxAgeDays: 7, maxRows: 5, keepCrops: false },
+      { queue: 4, queueBytes: 2 ** 20, maxAgeDays: 7, maxRows: 5, keepCrops: false },
       {
         imageLimits: LIMITS,
         scratchDir: scratch.dir,

@@ -1013,7 +1013,11 @@ describe('dashboard', () => {
     const stored = await drift.report('champion', { from: new Date(Date.now() - 3_600_000), to: new Date(Date.now() + 1) });
     expect(stored.count).toBe(4);
     const live = router.comparison('champion');
-    expect(live.sides.map((s) => s.role).sort()).toEqual(['CHAMPION', 'SHADOW']);
+    // Earlier tests asked champion too (then the default ensemble, before any alias): a side per role and model.
+    expect(live.sides.filter((s) => s.model.kind === 'artifact').map((s) => [s.role, s.model.id])).toEqual([
+      ['CHAMPION', b.id],
+      ['SHADOW', a.id],
+    ]);
     expect(live.shadow.scored).toBe(3);
 
     const { page, problems } = await visit('aliases');
@@ -1041,7 +1045,14 @@ describe('dashboard', () => {
 
     // The live table and the shadow's work are the router's own figures.
     expect(await cells(card.getByTestId('live-champion'))).toEqual(
-      live.sides.map((s) => [s.role, String(s.requests), String(s.images), s.meanLatencyMs.toFixed(1), ...s.confidence.map((c) => f3(c.value))]),
+      live.sides.map((s) => [
+        s.role,
+        `${s.model.kind} ${s.model.name} (#${s.model.id})`,
+        String(s.requests),
+        String(s.images),
+        s.meanLatencyMs.toFixed(1),
+        ...s.confidence.map((c) => f3(c.value)),
+      ]),
     );
     expect(await cells(card.getByTestId('shadow-champion'))).toEqual([
       [String(live.shadow.scored), String(live.shadow.skipped), String(live.shadow.failed), ...live.shadow.agreement.map((t) => pct(t.value))],

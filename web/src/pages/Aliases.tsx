@@ -62,6 +62,7 @@ function LiveTable({ alias }: { alias: Alias }) {
           <thead>
             <tr>
               <th>role</th>
+              <th>model</th>
               <th className="num">requests</th>
               <th className="num">images</th>
               <th className="num">mean latency ms</th>
@@ -74,8 +75,9 @@ function LiveTable({ alias }: { alias: Alias }) {
           </thead>
           <tbody>
             {sides.map((side) => (
-              <tr key={side.role} data-testid={`live-${alias.name}-${side.role}`}>
+              <tr key={`${side.role} ${side.model.kind} ${side.model.id}`} data-testid={`live-${alias.name}-${side.role}`}>
                 <td>{side.role}</td>
+                <td>{`${side.model.kind.toLowerCase()} ${side.model.name} (#${side.model.id})`}</td>
                 <td className="num">{side.requests}</td>
                 <td className="num">{side.images}</td>
                 <td className="num">{side.meanLatencyMs.toFixed(1)}</td>
