@@ -95,8 +95,12 @@ class RungTest(unittest.TestCase):
 
             def deliver():
                 time.sleep(0.3)
-                with open(os.path.join(run_dir, "rung-2.json"), "w") as handle:
+                # As the platform delivers it (runExecutor.deliverVerdict): written whole, then renamed, so
+                # the waiting worker never opens a file that is still empty.
+                path = os.path.join(run_dir, "rung-2.json")
+                with open(f"{path}.tmp", "w") as handle:
                     json.dump({"promoted": False}, handle)
+                os.replace(f"{path}.tmp", path)
 
             threading.Thread(target=deliver).start()
             began = time.perf_counter()
