@@ -11,6 +11,7 @@ import { requireRole } from '../auth/tokens.js';
 import type { Bbox } from '../domain.js';
 import { AppError, badInput, ErrorCode, maskServerPaths, notFound } from '../errors.js';
 import { type ModelRef, settingsOf } from '../inference/aliases.js';
+import { checkImageCount } from '../inference/classify.js';
 import type { ModelInfo } from '../inference/registry.js';
 import type { ServeOutcome, ServeRequest } from '../inference/rollout.js';
 import { VERSION } from '../version.js';
@@ -180,9 +181,8 @@ export function inferenceProtocol(app: App): express.Router {
         const rows = image.data.length;
         const corners = numbers(box, ['INT32', 'INT64', 'UINT32', 'FP32', 'FP64']);
         if (corners.length !== rows * 4) throw badInput(`bbox must hold 4 numbers per image: ${rows} images need shape [${rows}, 4]`);
-        if (rows > config.serving.maxClassifyImages) {
-          throw badInput(`a request may classify at most ${config.serving.maxClassifyImages} images (FASHION_HOW_MAX_CLASSIFY_IMAGES); this one has ${rows}`);
-        }
+        // Before any image is decoded: the count is what classify would refuse anyway.
+        checkImageCount(rows, config.serving.maxClassifyImages);
         const images = await Promise.all(
           image.data.map(async (value, i) => {
             if (typeof value !== 'string') throw badInput(`image[${i}] must be a base64 string`);

@@ -54,15 +54,26 @@ export function canaryBucket(alias: string, client: string): number {
   return createHash('sha256').update(`${alias}\u0000${client}`).digest().readUInt32BE(0) / 2 ** 32;
 }
 
+/** The label schema a model answers in; NOT_FOUND for a model that does not exist. */
+async function labelSchemaOf(db: Prisma.TransactionClient, ref: ModelRef): Promise<number> {
+  const row =
+    ref.kind === 'ensemble'
+      ? await db.ensemble.findUnique({ where: { id: ref.id } })
+      : ref.kind === 'artifact'
+        ? await db.modelArtifact.findUnique({ where: { id: ref.id } })
+        : null;
+  if (!row) throw notFound(ref.kind, ref.id);
+  return row.labelSchemaId;
+}
+
 /** An alias's settings with a new target: its candidate kept only if it is not the target itself and
  *  answers the same tasks (else the canary or shadow ends with the move). */
 export async function retarget(tx: Prisma.TransactionClient, settings: AliasSettings, target: ModelRef): Promise<AliasSettings> {
   const { candidate } = settings;
-  const schemaOf = async (ref: ModelRef) =>
-    ref.kind === 'ensemble'
-      ? (await tx.ensemble.findUnique({ where: { id: ref.id } }))?.labelSchemaId
-      : (await tx.modelArtifact.findUnique({ where: { id: ref.id } }))?.labelSchemaId;
-  const fits = candidate && !(candidate.kind === target.kind && candidate.id === target.id) && (await schemaOf(candidate)) === (await schemaOf(target));
+  const fits =
+    candidate &&
+    !(candidate.kind === target.kind && candidate.id === target.id) &&
+    (await labelSchemaOf(tx, candidate).catch(() => null)) === (await labelSchemaOf(tx, target));
   return fits ? { ...settings, target } : { ...settings, target, candidate: null, mode: 'NONE', canaryPercent: 0 };
 }
 
@@ -180,21 +191,10 @@ export class AliasService {
     if (mode !== 'CANARY' && canaryPercent !== 0) throw badInput('canaryPercent applies to mode CANARY only');
     if (!(logRate >= 0 && logRate <= 1)) throw badInput(`logRate must be between 0 and 1, got ${logRate}`);
     if (candidate && candidate.kind === settings.target.kind && candidate.id === settings.target.id) throw badInput("the candidate is the alias's own target");
-    const schemas = await Promise.all([settings.target, ...(candidate ? [candidate] : [])].map((ref) => this.labelSchemaOf(ref)));
+    const schemas = await Promise.all([settings.target, ...(candidate ? [candidate] : [])].map((ref) => labelSchemaOf(this.db, ref)));
     if (new Set(schemas).size > 1)
       throw badInput(
         `${refText(settings.target)} and ${refText(candidate)} predict different label schemas (${schemas.join(' and ')}): a candidate must answer the same tasks`,
       );
-  }
-
-  private async labelSchemaOf(ref: ModelRef): Promise<number> {
-    const row =
-      ref.kind === 'ensemble'
-        ? await this.db.ensemble.findUnique({ where: { id: ref.id } })
-        : ref.kind === 'artifact'
-          ? await this.db.modelArtifact.findUnique({ where: { id: ref.id } })
-          : null;
-    if (!row) throw notFound(ref.kind, ref.id);
-    return row.labelSchemaId;
   }
 }

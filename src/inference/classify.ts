@@ -85,11 +85,7 @@ export class ClassifyService {
 
   /** A client's request: the per-request image limit applies. */
   async classify(request: ClassifyRequest): Promise<ClassifyOutcome> {
-    const { images } = request;
-    if (images.length === 0) throw badInput('images must hold at least one image');
-    if (images.length > this.limits.maxImages) {
-      throw badInput(`a request may classify at most ${this.limits.maxImages} images (FASHION_HOW_MAX_CLASSIFY_IMAGES); this one has ${images.length}`);
-    }
+    checkImageCount(request.images.length, this.limits.maxImages);
     return this.score(request);
   }
 
@@ -134,9 +130,7 @@ export class ClassifyService {
       throw badInput(`the tensor's shape is [${shape.join(', ')}]; ${plan.target.name} takes [N, 3, ${spec.size}, ${spec.size}] (letterboxed, normalised RGB)`);
     }
     const rows = shape[0]!;
-    if (rows < 1 || rows > this.limits.maxImages) {
-      throw badInput(`a request may classify 1 to ${this.limits.maxImages} images (FASHION_HOW_MAX_CLASSIFY_IMAGES); this one has ${rows}`);
-    }
+    checkImageCount(rows, this.limits.maxImages);
     const size = 3 * spec.size * spec.size;
     if (data.length !== rows * size) throw badInput(`the tensor has ${data.length} values; shape [${shape.join(', ')}] needs ${rows * size}`);
     const tensors = Array.from({ length: rows }, (_, r) => new Map([[key, data.subarray(r * size, (r + 1) * size)]]));
@@ -180,6 +174,12 @@ export class ClassifyService {
       });
     });
   }
+}
+
+/** A client's request holds 1 to `maxImages` images (FASHION_HOW_MAX_CLASSIFY_IMAGES), whichever way they come. */
+export function checkImageCount(count: number, maxImages: number) {
+  if (count === 0) throw badInput('images must hold at least one image');
+  if (count > maxImages) throw badInput(`a request may classify at most ${maxImages} images (FASHION_HOW_MAX_CLASSIFY_IMAGES); this one has ${count}`);
 }
 
 /** The models a request votes with: what members() answers. */

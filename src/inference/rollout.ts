@@ -70,10 +70,12 @@ export class Router {
    *  candidate), so that a canary's first clients and a shadow do not wait for a session under load. */
   private warm(...refs: (ModelRef | null)[]) {
     for (const ref of refs) {
-      if (!ref || this.warming.has(`${ref.kind} ${ref.id}`)) continue;
-      this.warming.add(`${ref.kind} ${ref.id}`);
+      if (!ref) continue;
+      const key = `${ref.kind} ${ref.id}`;
+      if (this.warming.has(key)) continue;
+      this.warming.add(key);
       this.classify.members(refRequest(ref)).catch((error: unknown) => {
-        this.warming.delete(`${ref.kind} ${ref.id}`);
+        this.warming.delete(key);
         this.logger.warn({ err: error, model: ref }, "could not load an alias's model");
       });
     }
