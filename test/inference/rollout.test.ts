@@ -209,32 +209,32 @@ describe('canary', () => {
 describe('shadow', () => {
   it('never changes an answer or its latency while the candidate scores every request', async () => {
     const images = await Promise.all(rows.slice(0, 8).map(image));
-    await setAlias({ name: 'shadowed', target: { artifactId: String(artifactA) } });
-    // Latency in process, without HTTP: a shadow on the answer path would double it.
-    const time = async (n: number) => {
-      const answers = [];
-      const latencies = [];
-      for (let i = 0; i < n; i++) {
-        const started = performance.now();
-        answers.push(
-          await app.services.router.serve({
-            images: images.map((x) => ({ image: Buffer.from(x.image, 'base64'), bbox: x.bbox })),
-            model: 'shadowed',
-            client: 'latency probe',
-          }),
-        );
-        latencies.push(performance.now() - started);
-        await app.services.router.settled();
-      }
-      return { answers, latency: median(latencies) };
-    };
-    const plain = await time(25);
+    await setAlias({ name: 'unshadowed', target: { artifactId: String(artifactA) } });
     await setAlias({ name: 'shadowed', target: { artifactId: String(artifactA) }, candidate: { artifactId: String(artifactB) }, mode: 'SHADOW' });
-    const shadowed = await time(25);
+    // Latency in process, without HTTP: a shadow on the answer path would double it. The two aliases
+    // take turns, so whatever else loads the machine (CI runs test files side by side) lands on both.
+    const serve = async (model: string, latencies: number[]) => {
+      const started = performance.now();
+      const answer = await app.services.router.serve({
+        images: images.map((x) => ({ image: Buffer.from(x.image, 'base64'), bbox: x.bbox })),
+        model,
+        client: 'latency probe',
+      });
+      latencies.push(performance.now() - started);
+      await app.services.router.settled();
+      return answer;
+    };
+    const plain = { answers: [] as Awaited<ReturnType<typeof serve>>[], latencies: [] as number[] };
+    const shadowed = { answers: [] as Awaited<ReturnType<typeof serve>>[], latencies: [] as number[] };
+    for (let i = 0; i < 25; i++) {
+      plain.answers.push(await serve('unshadowed', plain.latencies));
+      shadowed.answers.push(await serve('shadowed', shadowed.latencies));
+    }
     const withShadow = shadowed.answers.map((a) => a.results.map((r) => r.map((t) => t.probabilities)));
     expect(withShadow).toEqual(plain.answers.map((a) => a.results.map((r) => r.map((t) => t.probabilities))));
     expect(shadowed.answers.every((a) => a.served.role === 'CHAMPION' && a.target.id === artifactA)).toBe(true);
-    expect(shadowed.latency).toBeLessThan(plain.latency * 1.4 + 2);
+    console.log(`shadow: median latency ${median(shadowed.latencies).toFixed(1)} ms beside ${median(plain.latencies).toFixed(1)} ms without`);
+    expect(median(shadowed.latencies)).toBeLessThan(median(plain.latencies) * 1.4 + 2);
 
     // Over HTTP, back to back: the same answers as without the shadow, and the shadow scored every request.
     const answers = [];
