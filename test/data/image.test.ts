@@ -1,6 +1,19 @@
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { bboxProblem, encodeJpeg, IMAGENET_PREPROCESS, inspectImage, letterboxGeometry, type PreprocessSpec, preprocess } from '../../src/data/image.js';
+import {
+  bboxProblem,
+  encodeJpeg,
+  endsWhole,
+  IMAGENET_PREPROCESS,
+  inspectImage,
+  letterbox,
+  letterboxGeometry,
+  type PreprocessSpec,
+  preprocess,
+} from '../../src/data/image.js';
 import { pngClaiming } from '../helpers.js';
 
 const fixture = (name: string) => new URL(`../fixtures/images/${name}`, import.meta.url).pathname;
@@ -100,6 +113,74 @@ describe('preprocess', () => {
     expect(top[2]).toBeLessThan(40);
     expect(bottom[2]).toBeGreaterThan(220);
     expect(bottom[0]).toBeLessThan(40);
+  });
+});
+
+describe('decoding down to the box', () => {
+  // Bytes that provably run to their end are decoded down to the box's last row in one pipeline; a
+  // path (or anything else) is decoded whole first. Both must give the model the same pixels.
+  it('gives exactly the pixels of a whole decode, for every kind of photo and box', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'fashion-how-box-'));
+    const photo = new Uint8Array(301 * 203 * 3).map((_, i) => (i * 7919) % 253);
+    const cases: [string, Buffer][] = [
+      ['noisy.jpg', await encodeJpeg(photo, 301, 203, 90)],
+      [
+        'noisy.webp',
+        await sharp(photo, { raw: { width: 301, height: 203, channels: 3 } })
+          .webp({ quality: 80 })
+          .toBuffer(),
+      ],
+      ...(['halves.png', 'alpha.png', 'grey.png', 'cmyk.jpg', 'exif-rotate-90.jpg'] as const).map((name): [string, Buffer] => [name, Buffer.alloc(0)]),
+    ];
+    for (const entry of cases) if (entry[1].length === 0) entry[1] = await readFile(fixture(entry[0]));
+    let compared = 0;
+    for (const [name, bytes] of cases) {
+      const { width, height } = await inspectImage(bytes, limits);
+      expect(endsWhole(bytes, name.endsWith('.png') ? 'png' : name.endsWith('.webp') ? 'webp' : 'jpeg'), name).toBe(true);
+      const boxes = [
+        { xmin: 0, ymin: 0, xmax: width, ymax: height },
+        { xmin: 1, ymin: 2, xmax: Math.max(2, width >> 1), ymax: Math.max(3, height >> 1) },
+        { xmin: width >> 2, ymin: height >> 2, xmax: width, ymax: height },
+      ];
+      for (const bbox of boxes) {
+        for (const size of [7, 64, 224]) {
+          const spec = { ...IMAGENET_PREPROCESS, size };
+          const file = path.join(dir, name);
+          await writeFile(file, bytes);
+          const fromPath = await letterbox(file, bbox, spec, limits);
+          const fromBytes = await letterbox(bytes, bbox, spec, limits);
+          expect(Buffer.from(fromBytes.pixels).equals(Buffer.from(fromPath.pixels)), `${name} ${JSON.stringify(bbox)} at ${size}`).toBe(true);
+          compared++;
+        }
+      }
+    }
+    expect(compared).toBe(7 * 3 * 3);
+    await rm(dir, { recursive: true });
+  });
+
+  it('decodes a JPEG, PNG or WebP cut short below the box whole, and refuses it', async () => {
+    const photo = new Uint8Array(96 * 96 * 3).map((_, i) => (i * 37) % 251);
+    const jpeg = await encodeJpeg(photo, 96, 96, 95);
+    const png = await sharp(photo, { raw: { width: 96, height: 96, channels: 3 } })
+      .png()
+      .toBuffer();
+    const webp = await sharp(photo, { raw: { width: 96, height: 96, channels: 3 } })
+      .webp({ quality: 90 })
+      .toBuffer();
+    const top = { xmin: 0, ymin: 0, xmax: 8, ymax: 8 };
+    for (const [format, bytes] of [
+      ['jpeg', jpeg],
+      ['png', png],
+      ['webp', webp],
+    ] as const) {
+      const cut = bytes.subarray(0, Math.floor(bytes.length * 0.7));
+      expect(endsWhole(bytes, format), format).toBe(true);
+      expect(endsWhole(cut, format), format).toBe(false);
+      // Cut below the box: libjpeg, decoding down to the box alone, would never reach the cut.
+      if (format === 'jpeg')
+        await expect(sharp(cut, { failOn: 'error' }).extract({ left: 0, top: 0, width: 8, height: 8 }).raw().toBuffer()).resolves.toBeDefined();
+      await expect(preprocess(cut, top, RAW, limits), format).rejects.toThrow(/corrupt or truncated/);
+    }
   });
 });
 
