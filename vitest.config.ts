@@ -18,6 +18,7 @@ const WITHOUT_DATABASE = [
   'test/reports/metrics.test.ts',
   'test/reports/drift.test.ts',
   'test/inference/batcher.test.ts',
+  'test/inference/onnxThread.test.ts',
   'test/inference/ensembleFit.test.ts',
   'test/training/worker.test.ts',
   'test/training/preprocessParity.test.ts',

@@ -142,7 +142,8 @@ export class ModelPool {
       run: async (batch, rows) => {
         // Test-time flip: the batch and its mirror in one run, then each image's two answers averaged.
         const flip = info.testTimeFlip === true;
-        const outputs = await session.run(flip ? withMirrors(batch, rows, size) : batch, flip ? 2 * rows : rows, size);
+        // The batch is the batcher's own, made for this run: it moves to ONNX Runtime's thread uncopied.
+        const outputs = await session.run(flip ? withMirrors(batch, rows, size) : batch, flip ? 2 * rows : rows, size, { consume: true });
         if (info.outputKind === 'logits') for (const [name, width] of Object.entries(widths)) softmaxInPlace(outputs[name]!, width);
         return flip ? averageMirrors(outputs, rows, widths) : outputs;
       },

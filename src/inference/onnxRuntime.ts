@@ -1,8 +1,12 @@
-// The one module that imports onnxruntime-node. Sessions are created here and run here; callers
-// pass plain Float32Arrays and get plain Float32Arrays back.
+// The one module that imports onnxruntime-node, and the thread it runs in. onnxruntime-node's run() is
+// synchronous under its promise: on the main thread every batch held the event loop for its whole length,
+// so no request was read, parsed or sent its answer meanwhile and a loaded server left a core idle
+// (bench:serve). onnx.ts starts this module as a worker thread and talks to it in messages; sessions
+// live here, and callers there pass plain Float32Arrays and get plain Float32Arrays back.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 
 /** The session options that change how fast a graph runs on a CPU (tuned per model and host, see sessionTuning.ts). */
@@ -27,19 +31,6 @@ export interface TensorShape {
   name: string;
   /** Dimensions; a symbolic one (the batch) is a string. */
   shape: readonly (number | string)[];
-}
-
-export interface ModelSession {
-  inputNames: readonly string[];
-  outputNames: readonly string[];
-  inputs: TensorShape[];
-  outputs: TensorShape[];
-  executionProvider: string;
-  /** Runs one batch: `input` is NCHW float32 of `batch` images of side `size`. */
-  run(input: Float32Array, batch: number, size: number): Promise<Record<string, Float32Array>>;
-  /** Runs a graph whose one float32 input has any shape (benchmarks' MatMul graphs). */
-  runShaped(input: Float32Array, dims: readonly number[]): Promise<Record<string, Float32Array>>;
-  release(): Promise<void>;
 }
 
 /** listSupportedBackends names CUDA whenever the build has it, even when its provider library was never
@@ -72,7 +63,7 @@ function create(modelPath: string, executionProvider: 'cuda' | 'cpu', options: S
   });
 }
 
-export async function openSession(modelPath: string, options: SessionOptions = {}): Promise<ModelSession> {
+async function openHere(modelPath: string, options: SessionOptions) {
   let session: ort.InferenceSession | undefined;
   let executionProvider: 'cuda' | 'cpu' = 'cpu';
   if (options.preferCuda !== false && cudaWorks !== false && cudaInstalled()) {
@@ -93,13 +84,63 @@ export async function openSession(modelPath: string, options: SessionOptions = {
     return Object.fromEntries(Object.entries(outputs).map(([name, value]) => [name, value.data as Float32Array]));
   };
   return {
-    inputNames: session.inputNames,
-    outputNames: session.outputNames,
-    inputs: shapes(session.inputMetadata),
-    outputs: shapes(session.outputMetadata),
-    executionProvider,
-    run: (input, batch, size) => runShaped(input, [batch, 3, size, size]),
+    description: {
+      inputNames: session.inputNames,
+      outputNames: session.outputNames,
+      inputs: shapes(session.inputMetadata),
+      outputs: shapes(session.outputMetadata),
+      executionProvider,
+    },
     runShaped,
     release: () => session.release(),
   };
 }
+
+/** What the main thread asks of this one, and what it answers (ids pair them). */
+export type Request =
+  | { id: number; op: 'open'; modelPath: string; options: SessionOptions }
+  | { id: number; op: 'run'; session: number; input: Float32Array; dims: readonly number[] }
+  | { id: number; op: 'release'; session: number };
+export type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; message: string };
+
+const sessions = new Map<number, Awaited<ReturnType<typeof openHere>>>();
+let nextSession = 1;
+
+async function handle(request: Request): Promise<{ value: unknown; transfer: ArrayBuffer[] }> {
+  switch (request.op) {
+    case 'open': {
+      const session = await openHere(request.modelPath, request.options);
+      const id = nextSession++;
+      sessions.set(id, session);
+      return { value: { id, ...session.description }, transfer: [] };
+    }
+    case 'run': {
+      const session = sessions.get(request.session);
+      if (!session) throw new Error('the session was released');
+      const outputs = await session.runShaped(request.input, request.dims);
+      // An output's data may be a view into memory ONNX Runtime keeps: send copies, each its own buffer.
+      const copies = Object.fromEntries(Object.entries(outputs).map(([name, data]) => [name, data.slice()]));
+      return { value: copies, transfer: Object.values(copies).map((c) => c.buffer as ArrayBuffer) };
+    }
+    case 'release': {
+      const session = sessions.get(request.session);
+      sessions.delete(request.session);
+      await session?.release();
+      return { value: null, transfer: [] };
+    }
+  }
+}
+
+// One request at a time, in order, as on the main thread before: ONNX Runtime's own threads already
+// use every core for one run, and a release never overtakes the run before it.
+let chain = Promise.resolve();
+parentPort?.on('message', (request: Request) => {
+  chain = chain.then(async () => {
+    try {
+      const { value, transfer } = await handle(request);
+      parentPort!.postMessage({ id: request.id, ok: true, value } satisfies Reply, transfer);
+    } catch (error) {
+      parentPort!.postMessage({ id: request.id, ok: false, message: error instanceof Error ? error.message : String(error) } satisfies Reply);
+    }
+  });
+});
