@@ -36,6 +36,8 @@ export class MicroBatcher {
   /** Waiting rows per client, taken in turn. */
   private readonly waiting = new RoundRobin<Pending>();
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  /** The timer is maxWaitMs's wait for company, which a full batch cuts short. */
+  private waitingForCompany = false;
   private running = false;
 
   constructor(private readonly options: BatcherOptions) {}
@@ -79,17 +81,20 @@ export class MicroBatcher {
   }
 
   private schedule() {
-    if (this.running || this.timer) return;
-    if (this.waiting.size >= this.options.maxBatch || this.options.maxWaitMs === 0) {
-      // setImmediate rather than now: rows submitted in the same turn of the event loop share the batch.
-      this.timer = setImmediate(() => this.flushFromTimer());
-    } else {
-      this.timer = setTimeout(() => this.flushFromTimer(), this.options.maxWaitMs);
-    }
+    if (this.running) return;
+    const full = this.waiting.size >= this.options.maxBatch;
+    if (this.timer && !(full && this.waitingForCompany)) return;
+    if (this.timer) clearTimeout(this.timer as NodeJS.Timeout); // the company came: no need to wait on
+    this.waitingForCompany = !full && this.options.maxWaitMs > 0;
+    this.timer = this.waitingForCompany
+      ? setTimeout(() => this.flushFromTimer(), this.options.maxWaitMs)
+      : // setImmediate rather than now: rows submitted in the same turn of the event loop share the batch.
+        setImmediate(() => this.flushFromTimer());
   }
 
   private flushFromTimer() {
     this.timer = undefined;
+    this.waitingForCompany = false;
     void this.flush();
   }
 

@@ -105,4 +105,25 @@ describe('MicroBatcher', () => {
     await Promise.all([first, second]);
     expect(batches).toEqual([[1, 2]]);
   });
+
+  it('cuts the wait for company short once the batch is full', async () => {
+    const { batcher, batches, row } = recordingBatcher({ maxBatch: 2, maxWaitMs: 5_000 });
+    const started = performance.now();
+    const first = batcher.submit(row(1));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await Promise.all([first, batcher.submit(row(2))]);
+    expect(batches).toEqual([[1, 2]]);
+    // Without the cut the two rows would wait out the whole 5 s.
+    expect(performance.now() - started).toBeLessThan(2_500);
+    // The next lone row waits for company again.
+    const third = batcher.submit(row(3));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(batches).toEqual([[1, 2]]);
+    void batcher.submit(row(4));
+    await third;
+    expect(batches).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+  });
 });
