@@ -11,6 +11,7 @@ import {
   inspectImage,
   letterbox,
   letterboxGeometry,
+  normalise,
   type PreprocessSpec,
   preprocess,
 } from '../../src/data/image.js';
@@ -81,6 +82,22 @@ describe('preprocess', () => {
     expect(tensor[plane]).toBeCloseTo(-0.456 / 0.224, 5);
     expect(tensor[2 * plane]).toBeCloseTo(-0.406 / 0.225, 5);
     expect(tensor.length).toBe(3 * plane);
+  });
+
+  it('normalises every 8-bit value to the float32 that (value / 255 - mean) / std rounds to', () => {
+    // All 256 values in each channel, for ImageNet's statistics, the identity-like RAW spec, and odd ones.
+    const specs: PreprocessSpec[] = [
+      { ...IMAGENET_PREPROCESS, size: 16 },
+      { ...RAW, size: 16 },
+      { size: 16, padValue: 0, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] },
+      { size: 16, padValue: 0, mean: [0.6109, 0.5785, 0.5471], std: [0.2887, 0.2951, 0.3003] },
+    ];
+    const pixels = Uint8Array.from({ length: 16 * 16 * 3 }, (_, i) => Math.floor(i / 3) % 256);
+    for (const spec of specs) {
+      const tensor = normalise(pixels, spec);
+      for (let c = 0; c < 3; c++)
+        for (let i = 0; i < 256; i++) expect(tensor[c * 256 + i]).toBe(Math.fround((pixels[3 * i + c]! / 255 - spec.mean[c]!) / spec.std[c]!));
+    }
   });
 
   it('composites transparent pixels onto white', async () => {
