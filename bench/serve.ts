@@ -282,7 +282,6 @@ for (let round = 0; round < Number(arg('rounds', '3')); round++) {
   await fresh.stop();
   rounds.push({ served, eager: eagerRun(true).withPreprocessing });
 }
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]!;
 
 const ms = (seconds: number) => (seconds * 1000).toFixed(1);
 const row = (name: string, l: Load, precision: 'fp32' | 'int8') =>
@@ -352,8 +351,12 @@ for (const quantized of [int8!, otherMethod!]) {
   }
 }
 console.log('');
+const roundsMedian = percentile(
+  rounds.map((r) => r.served / r.eager),
+  50,
+);
 console.log(
-  `INT8 (b) / (c) PyTorch eager with preprocessing = ${(served.int8.rate / eager.withPreprocessing).toFixed(2)}${rounds.length > 0 ? `, median of ${rounds.length} back-to-back rounds ${median(rounds.map((r) => r.served / r.eager)).toFixed(2)}` : ''} (target >= 3); fp32 (b) / (c) = ${(served.fp32.rate / eager.withPreprocessing).toFixed(2)}; INT8 (b) / fp32 (b) = ${(served.int8.rate / served.fp32.rate).toFixed(2)}`,
+  `INT8 (b) / (c) PyTorch eager with preprocessing = ${(served.int8.rate / eager.withPreprocessing).toFixed(2)}${rounds.length > 0 ? `, median of ${rounds.length} back-to-back rounds ${roundsMedian.toFixed(2)}` : ''} (target >= 3); fp32 (b) / (c) = ${(served.fp32.rate / eager.withPreprocessing).toFixed(2)}; INT8 (b) / fp32 (b) = ${(served.int8.rate / served.fp32.rate).toFixed(2)}`,
 );
 console.log(
   `server CPU per image / in-process: INT8 ${(served.int8.cpuPerImage / int8Local.cpuPerImage).toFixed(2)} (target <= 1.15), fp32 multipart ${(served.fp32.cpuPerImage / fp32Local.cpuPerImage).toFixed(2)}, fp32 base64 JSON ${(served.fp32Base64.cpuPerImage / fp32Local.cpuPerImage).toFixed(2)}`,
