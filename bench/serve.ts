@@ -229,11 +229,22 @@ const served = {
 };
 await server.stop();
 // The tuning times a model alone; a server also decodes photos on the same cores, so ONNX Runtime's
-// threads are tried again there: with fewer, no operator waits for a thread the decoder has taken.
-const threadRows: { threads: number; load: Load }[] = [];
-for (const threads of [...new Set([1, Math.max(1, Math.floor(os.cpus().length / 2))])]) {
-  const alone = await startServer({ FASHION_HOW_INTRA_OP_THREADS: String(threads) });
-  threadRows.push({ threads, load: await alone.load(int8Id, requests, clients, true) });
+// threads are tried again there: with fewer, no operator waits for a thread the decoder has taken; with
+// one lane per core, two one-thread copies of the session run batches side by side.
+const cores = os.cpus().length;
+const variants = [
+  ...[...new Set([1, Math.max(1, Math.floor(cores / 2))])].map((threads) => ({ FASHION_HOW_INTRA_OP_THREADS: String(threads) })),
+  ...(cores > 1 ? [{ FASHION_HOW_ORT_LANES: String(cores) }] : []),
+];
+const variantRows: { setting: string; load: Load }[] = [];
+for (const variant of variants) {
+  const alone = await startServer(variant);
+  variantRows.push({
+    setting: Object.entries(variant)
+      .map(([name, value]) => `${name}=${value}`)
+      .join(' '),
+    load: await alone.load(int8Id, requests, clients, true),
+  });
   await alone.stop();
 }
 
@@ -275,12 +286,20 @@ const eager = eagerRun();
 // The headline ratio again in interleaved rounds: this machine's speed drifts by 10-50 % within a run
 // (other tenants), so INT8 served and eager are measured back to back, each round a fresh server that
 // serves the INT8 model alone (as a deployment of it would), and the ratio is each round's own.
-const rounds: { served: number; eager: number }[] = [];
-for (let round = 0; round < Number(arg('rounds', '3')); round++) {
-  const fresh = await startServer();
-  const served = (await fresh.load(int8Id, requests, clients, true)).rate;
+// Each round also serves it with one lane per core (FASHION_HOW_ORT_LANES), the tuning's alternative
+// that a model timed alone cannot judge.
+const lanesSetting = cores > 1 ? { FASHION_HOW_ORT_LANES: String(cores) } : undefined;
+const freshRate = async (extraEnv?: Record<string, string>) => {
+  const fresh = await startServer(extraEnv);
+  const rate = (await fresh.load(int8Id, requests, clients, true)).rate;
   await fresh.stop();
-  rounds.push({ served, eager: eagerRun(true).withPreprocessing });
+  return rate;
+};
+const rounds: { served: number; lanes?: number; eager: number }[] = [];
+for (let round = 0; round < Number(arg('rounds', '3')); round++) {
+  const served = await freshRate();
+  const lanes = lanesSetting ? await freshRate(lanesSetting) : undefined;
+  rounds.push({ served, lanes, eager: eagerRun(true).withPreprocessing });
 }
 
 const ms = (seconds: number) => (seconds * 1000).toFixed(1);
@@ -312,18 +331,21 @@ console.log(row(`(b) fp32 classify, ${clients} clients, 1 image per request, bas
 console.log(row('(b) fp32 classify, 1 client, 1 image at a time, multipart', served.fp32Lone, 'fp32'));
 console.log(row(`(b) INT8 classify, ${clients} clients, 1 image per request, multipart`, served.int8, 'int8'));
 console.log(row('(b) INT8 classify, 1 client, 1 image at a time, multipart', served.int8Lone, 'int8'));
-for (const { threads, load } of threadRows)
-  console.log(row(`(b) INT8 classify, ${clients} clients, multipart, FASHION_HOW_INTRA_OP_THREADS=${threads}`, load, 'int8'));
+for (const { setting, load } of variantRows) console.log(row(`(b) INT8 classify, ${clients} clients, multipart, ${setting}`, load, 'int8'));
 console.log(
   `| (c) PyTorch eager, PIL preprocessing + model, batch ${fp32Local.best.batch} | ${eager.withPreprocessing.toFixed(1)} | ${share(eager.withPreprocessing, 'fp32')} | | | | |`,
 );
 console.log(`| (c) PyTorch eager, model only | ${eager.modelOnly!.toFixed(1)} | ${share(eager.modelOnly!, 'fp32')} | | | | |`);
 if (rounds.length > 0) {
   console.log('');
-  console.log(`| round (back to back) | INT8 classify, ${clients} clients, multipart, fresh server | (c) PyTorch eager with preprocessing | ratio |`);
-  console.log('|---:|---:|---:|---:|');
+  const lanesHeader = lanesSetting ? ` INT8, ${clients} clients, FASHION_HOW_ORT_LANES=${cores} | its ratio |` : '';
+  console.log(
+    `| round (back to back) | INT8 classify, ${clients} clients, multipart, fresh server | (c) PyTorch eager with preprocessing | ratio |${lanesHeader}`,
+  );
+  console.log(`|---:|---:|---:|---:|${lanesSetting ? '---:|---:|' : ''}`);
   rounds.forEach((r, i) => {
-    console.log(`| ${i + 1} | ${r.served.toFixed(1)} | ${r.eager.toFixed(1)} | ${(r.served / r.eager).toFixed(2)} |`);
+    const lanes = r.lanes !== undefined ? ` ${r.lanes.toFixed(1)} | ${(r.lanes / r.eager).toFixed(2)} |` : '';
+    console.log(`| ${i + 1} | ${r.served.toFixed(1)} | ${r.eager.toFixed(1)} | ${(r.served / r.eager).toFixed(2)} |${lanes}`);
   });
 }
 if (sweep.length > 0) {
@@ -355,8 +377,15 @@ const roundsMedian = percentile(
   rounds.map((r) => r.served / r.eager),
   50,
 );
+const lanesMedian =
+  lanesSetting && rounds.length > 0
+    ? percentile(
+        rounds.map((r) => r.lanes! / r.eager),
+        50,
+      )
+    : undefined;
 console.log(
-  `INT8 (b) / (c) PyTorch eager with preprocessing = ${(served.int8.rate / eager.withPreprocessing).toFixed(2)}${rounds.length > 0 ? `, median of ${rounds.length} back-to-back rounds ${roundsMedian.toFixed(2)}` : ''} (target >= 3); fp32 (b) / (c) = ${(served.fp32.rate / eager.withPreprocessing).toFixed(2)}; INT8 (b) / fp32 (b) = ${(served.int8.rate / served.fp32.rate).toFixed(2)}`,
+  `INT8 (b) / (c) PyTorch eager with preprocessing = ${(served.int8.rate / eager.withPreprocessing).toFixed(2)}${rounds.length > 0 ? `, median of ${rounds.length} back-to-back rounds ${roundsMedian.toFixed(2)}` : ''}${lanesMedian !== undefined ? ` (with FASHION_HOW_ORT_LANES=${cores}: ${lanesMedian.toFixed(2)})` : ''} (target >= 3); fp32 (b) / (c) = ${(served.fp32.rate / eager.withPreprocessing).toFixed(2)}; INT8 (b) / fp32 (b) = ${(served.int8.rate / served.fp32.rate).toFixed(2)}`,
 );
 console.log(
   `server CPU per image / in-process: INT8 ${(served.int8.cpuPerImage / int8Local.cpuPerImage).toFixed(2)} (target <= 1.15), fp32 multipart ${(served.fp32.cpuPerImage / fp32Local.cpuPerImage).toFixed(2)}, fp32 base64 JSON ${(served.fp32Base64.cpuPerImage / fp32Local.cpuPerImage).toFixed(2)}`,

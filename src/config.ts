@@ -206,7 +206,9 @@ function sessionOverrides(read: <T>(setting: { read(env: Env, base: Base): T }) 
   const mode = read(SETTINGS.ortExecutionMode);
   const arena = read(SETTINGS.ortMemoryArena);
   const pattern = read(SETTINGS.ortMemoryPattern);
+  const lanes = read(SETTINGS.ortLanes);
   return {
+    ...(lanes > 0 ? { lanes } : {}),
     ...(graph !== 'tuned' ? { graphOptimization: graph } : {}),
     ...(mode !== 'tuned' ? { executionMode: mode } : {}),
     ...(arena !== 'tuned' ? { memoryArena: arena === 'on' } : {}),

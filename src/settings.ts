@@ -203,6 +203,11 @@ export const SETTINGS = {
     "ONNX Runtime threads per operator (0: the model's tuning for this host, else ONNX Runtime's choice)",
     { default: 0, min: 0, max: 1024 },
   ),
+  ortLanes: integer(
+    'FASHION_HOW_ORT_LANES',
+    "copies of each model's ONNX Runtime session, each in a thread of its own, running batches side by side, each with cores / lanes operator threads unless FASHION_HOW_INTRA_OP_THREADS says (0: the model's tuning for this host, else 1)",
+    { default: 0, min: 0, max: 64 },
+  ),
   ortGraphOptimization: choice(
     'FASHION_HOW_ORT_GRAPH_OPTIMIZATION',
     "ONNX Runtime graph optimisation level for every model (tuned: the model's tuning for this host, else all)",

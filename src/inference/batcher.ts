@@ -1,7 +1,8 @@
-// A micro-batcher: concurrent requests for one model are grouped into one session run. One batch runs
-// at a time per model; an idle model runs what it has at once (after maxWaitMs, 0 by default), and
-// the rows that arrive while a batch runs form the next one, so batches grow with load and a lone
-// request never waits out a fill window.
+// A micro-batcher: concurrent requests for one model are grouped into one session run. Up to
+// `concurrency` batches run at a time per model (its session's lanes, 1 by default); a model with a free
+// lane runs what it has at once (after maxWaitMs, 0 by default), and the rows that arrive while every
+// lane is busy form the next batch, so batches grow with load and a lone request never waits out a fill
+// window.
 //
 // Fairness: rows wait per client, and a batch takes them round-robin across clients, so one client's
 // backlog delays another client's rows by at most about one batch. The queue is bounded: a request's
@@ -15,6 +16,8 @@ export interface BatcherOptions {
   /** How long an idle model waits for more rows before running; 0 runs at once. */
   maxWaitMs: number;
   maxQueue: number;
+  /** Batches that may run at once (the session's lanes); 1 when not given. */
+  concurrency?: number;
   /** Runs rows (each a Float32Array of rowLength) as one batch; returns per output a row-major matrix. */
   run(batch: Float32Array, rows: number): Promise<Record<string, Float32Array>>;
   rowLength: number;
@@ -38,7 +41,8 @@ export class MicroBatcher {
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   /** The timer is maxWaitMs's wait for company, which a full batch cuts short. */
   private waitingForCompany = false;
-  private running = false;
+  /** Batches running now, at most `concurrency`. */
+  private running = 0;
 
   constructor(private readonly options: BatcherOptions) {}
 
@@ -80,8 +84,12 @@ export class MicroBatcher {
     return (await this.submitAll([row], client))[0]!;
   }
 
+  private get lanesBusy(): boolean {
+    return this.running >= Math.max(1, this.options.concurrency ?? 1);
+  }
+
   private schedule() {
-    if (this.running) return;
+    if (this.lanesBusy) return;
     const full = this.waiting.size >= this.options.maxBatch;
     if (this.timer && !(full && this.waitingForCompany)) return;
     if (this.timer) clearTimeout(this.timer as NodeJS.Timeout); // the company came: no need to wait on
@@ -106,8 +114,8 @@ export class MicroBatcher {
   }
 
   private async flush() {
-    if (this.running || this.waiting.size === 0) return;
-    this.running = true;
+    if (this.lanesBusy || this.waiting.size === 0) return;
+    this.running++;
     const taken = this.take();
     this.options.onQueueLength?.(this.waiting.size);
     const started = performance.now();
@@ -130,9 +138,9 @@ export class MicroBatcher {
     } catch (error) {
       for (const p of taken) p.reject(error);
     } finally {
-      this.running = false;
-      // Rows that arrived during the run have waited already: send them now (no timer is set while a
-      // batch runs, see schedule).
+      this.running--;
+      // Rows that arrived while every lane was busy have waited already: send them now (no timer is
+      // set then, see schedule).
       if (this.waiting.size > 0) void this.flush();
     }
   }

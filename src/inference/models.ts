@@ -138,6 +138,7 @@ export class ModelPool {
       maxBatch: this.settings.maxBatch,
       maxWaitMs: this.settings.maxWaitMs,
       maxQueue: this.settings.maxQueue,
+      concurrency: session.lanes,
       rowLength: 3 * size * size,
       run: async (batch, rows) => {
         // Test-time flip: the batch and its mirror in one run, then each image's two answers averaged.
@@ -175,9 +176,12 @@ export class ModelPool {
 
   /** This host's measured options for the artifact, under the operator's overrides. */
   sessionOptionsOf(artifact: ModelArtifact): SessionTuning {
-    const tuned = (artifact.sessionTuning as Record<string, TuningResult> | null)?.[hostKey()]?.options ?? {};
+    const tuned = { ...(artifact.sessionTuning as Record<string, TuningResult> | null)?.[hostKey()]?.options };
+    const overrides = this.settings.sessionOverrides ?? {};
+    // Tuned threads per operator belong to the tuned lanes: other lanes get their own share of the cores.
+    if (overrides.lanes !== undefined && overrides.lanes !== (tuned.lanes ?? 1)) delete tuned.intraOpThreads;
     const threads = this.settings.intraOpThreads > 0 ? { intraOpThreads: this.settings.intraOpThreads } : {};
-    return { ...tuned, ...threads, ...this.settings.sessionOverrides };
+    return { ...tuned, ...threads, ...overrides };
   }
 
   /** Measures the fastest session options for an artifact on this host and stores them; a loaded copy is

@@ -4,6 +4,7 @@
 // Float32Arrays back, as if the session were here.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -17,6 +18,8 @@ export interface ModelSession {
   inputs: TensorShape[];
   outputs: TensorShape[];
   executionProvider: string;
+  /** Batches this session runs side by side (its lanes, see SessionTuning.lanes). */
+  lanes: number;
   /** Runs one batch: `input` is NCHW float32 of `batch` images of side `size`. With `consume`, the
    *  caller gives `input` up: its memory moves to ONNX Runtime's thread instead of being copied. */
   run(input: Float32Array, batch: number, size: number, options?: { consume?: boolean }): Promise<Record<string, Float32Array>>;
@@ -53,7 +56,8 @@ class RuntimeThread {
     });
     // A thread that dies takes its sessions with it: whoever waits is told, and the next session starts a new one.
     const fail = (error: Error) => {
-      if (thread === this) thread = undefined;
+      const lane = threads.indexOf(this);
+      if (lane >= 0) threads[lane] = undefined;
       this.stopped ??= new Error(`ONNX Runtime's thread stopped: ${error.message}`);
       for (const waiting of this.pending.values()) waiting.reject(this.stopped);
       this.pending.clear();
@@ -82,23 +86,51 @@ function tsxLoader(): string {
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
-let thread: RuntimeThread | undefined;
+/** Runtime threads by lane: lane 0 of every session runs in the first, lane 1 in the second, and so on. */
+const threads: (RuntimeThread | undefined)[] = [];
+const threadOf = (lane: number) => (threads[lane] ??= new RuntimeThread());
 
+/**
+ * Opens a graph in ONNX Runtime's thread. With `lanes` above 1, one copy of the session opens in each of
+ * that many threads and each run goes to the copy with the fewest runs in flight, so that many batches
+ * run at once. Copies share nothing, so a copy whose operators run on one thread never waits for a
+ * second one: on a server whose cores also decode photos and answer HTTP, two one-thread copies beat one
+ * two-thread session (bench:serve). Each copy takes cores / lanes operator threads unless told.
+ */
 export async function openSession(modelPath: string, options: SessionOptions = {}): Promise<ModelSession> {
-  thread ??= new RuntimeThread();
-  const runtime = thread;
-  const opened = await runtime.ask<Omit<ModelSession, 'run' | 'runShaped' | 'release'> & { id: number }>({ op: 'open', modelPath, options });
-  const { id, ...description } = opened;
-  const runShaped = (input: Float32Array, dims: readonly number[], { consume = false } = {}) =>
-    runtime.ask<Record<string, Float32Array>>(
-      { op: 'run', session: id, input, dims },
-      // Only an array that is its whole buffer moves; a view into a larger one is copied as before.
-      consume && input.byteOffset === 0 && input.byteLength === input.buffer.byteLength ? [input.buffer as ArrayBuffer] : [],
-    );
+  const { lanes: asked, ...perCopy } = options;
+  const lanes = Math.max(1, Math.floor(asked ?? 1));
+  if (lanes > 1 && !perCopy.intraOpThreads) perCopy.intraOpThreads = Math.max(1, Math.floor(os.availableParallelism() / lanes));
+  type Opened = Omit<ModelSession, 'run' | 'runShaped' | 'release' | 'lanes'> & { id: number };
+  const opened = await Promise.allSettled(Array.from({ length: lanes }, (_, lane) => threadOf(lane).ask<Opened>({ op: 'open', modelPath, options: perCopy })));
+  const copies = opened.flatMap((o, lane) => (o.status === 'fulfilled' ? [{ runtime: threadOf(lane), id: o.value.id, inFlight: 0 }] : []));
+  const failed = opened.find((o) => o.status === 'rejected');
+  if (failed) {
+    // All or none: a copy that did open is released rather than left holding memory in its thread.
+    await Promise.allSettled(copies.map((c) => c.runtime.ask<void>({ op: 'release', session: c.id })));
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  const { id: _, ...description } = (opened[0] as PromiseFulfilledResult<Opened>).value;
+  const runShaped = async (input: Float32Array, dims: readonly number[], { consume = false } = {}) => {
+    const copy = copies.reduce((a, b) => (b.inFlight < a.inFlight ? b : a));
+    copy.inFlight++;
+    try {
+      return await copy.runtime.ask<Record<string, Float32Array>>(
+        { op: 'run', session: copy.id, input, dims },
+        // Only an array that is its whole buffer moves; a view into a larger one is copied as before.
+        consume && input.byteOffset === 0 && input.byteLength === input.buffer.byteLength ? [input.buffer as ArrayBuffer] : [],
+      );
+    } finally {
+      copy.inFlight--;
+    }
+  };
   return {
     ...description,
+    lanes,
     run: (input, batch, size, options) => runShaped(input, [batch, 3, size, size], options),
     runShaped,
-    release: () => runtime.ask<void>({ op: 'release', session: id }),
+    release: async () => {
+      await Promise.all(copies.map((c) => c.runtime.ask<void>({ op: 'release', session: c.id })));
+    },
   };
 }

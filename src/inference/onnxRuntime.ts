@@ -20,6 +20,9 @@ export interface SessionTuning {
   memoryArena?: boolean;
   /** Plans tensor memory from the first run's pattern (shapes that repeat). */
   memoryPattern?: boolean;
+  /** Copies of the session, each in a runtime thread of its own, that run batches side by side (onnx.ts
+   *  keeps them; one session here never sees this). */
+  lanes?: number;
 }
 
 export interface SessionOptions extends SessionTuning {

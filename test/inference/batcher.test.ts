@@ -4,17 +4,19 @@ import { describe, expect, it } from 'vitest';
 import { MicroBatcher } from '../../src/inference/batcher.js';
 
 /** A batcher whose model records every batch (as the rows' tags) and can be held back. */
-function recordingBatcher(options: { maxBatch: number; maxQueue?: number; maxWaitMs?: number }) {
+function recordingBatcher(options: { maxBatch: number; maxQueue?: number; maxWaitMs?: number; concurrency?: number }) {
   const batches: number[][] = [];
   let hold: Promise<void> = Promise.resolve();
   const batcher = new MicroBatcher({
     maxBatch: options.maxBatch,
     maxQueue: options.maxQueue ?? 100,
     maxWaitMs: options.maxWaitMs ?? 0,
+    ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
     rowLength: 2,
     run: async (batch, rows) => {
       const tags = Array.from({ length: rows }, (_, i) => batch[i * 2]!);
       batches.push(tags);
+      // Each batch waits on the hold set when it started, so a batch started later can be held alone.
       await hold;
       return { out: Float32Array.from(tags.flatMap((tag) => [tag, -tag])) };
     },
@@ -125,5 +127,28 @@ describe('MicroBatcher', () => {
       [1, 2],
       [3, 4],
     ]);
+  });
+
+  it('runs as many batches at once as it has lanes, and the rows that come while all are busy form the next', async () => {
+    const { batcher, batches, row, holdModel } = recordingBatcher({ maxBatch: 8, concurrency: 2 });
+    const releaseFirst = holdModel();
+    const first = batcher.submit(row(1));
+    await new Promise((resolve) => setImmediate(resolve));
+    const releaseSecond = holdModel();
+    // The second lane is free: this row does not wait for the first batch.
+    const second = batcher.submit(row(2));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(batches).toEqual([[1], [2]]);
+    const later = [batcher.submit(row(3), 'a'), batcher.submit(row(4), 'b')];
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(batches).toEqual([[1], [2]]); // both lanes busy: nothing else runs
+    releaseSecond();
+    await second;
+    await new Promise((resolve) => setImmediate(resolve));
+    // The lane that came free took both waiting rows while the first batch still runs.
+    expect(batches).toEqual([[1], [2], [3, 4]]);
+    releaseFirst();
+    await Promise.all([first, ...later]);
+    expect(batches).toEqual([[1], [2], [3, 4]]);
   });
 });

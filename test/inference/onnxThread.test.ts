@@ -90,4 +90,40 @@ describe("ONNX Runtime's thread", () => {
     expect((await session.runShaped(new Float32Array(SIDE), [1, SIDE])).y).toHaveLength(SIDE);
     await session.release();
   });
+
+  it('runs batches side by side in lanes, one copy of the session per thread, with the same answers', async () => {
+    const input = new Float32Array(256 * SIDE).map((_, i) => Math.cos(i));
+    // Two runs asked for at once: when did each answer arrive, against one run's length?
+    const finishTimes = async (lanes: number) => {
+      const session = await openSession(graph, { preferCuda: false, lanes, intraOpThreads: 1 });
+      await session.runShaped(input, [256, SIDE]);
+      const started = performance.now();
+      const one = await session.runShaped(input, [256, SIDE]);
+      const runMs = performance.now() - started;
+      const ends: number[] = [];
+      const outputs = await Promise.all(
+        [0, 1].map(async () => {
+          const out = await session.runShaped(input, [256, SIDE]);
+          ends.push(performance.now());
+          return out.y!;
+        }),
+      );
+      await session.release();
+      await expect(session.runShaped(input, [256, SIDE])).rejects.toThrow(/released/);
+      return { lanes: session.lanes, gap: Math.abs(ends[1]! - ends[0]!), runMs, outputs, one: one.y! };
+    };
+    const single = await finishTimes(1);
+    const double = await finishTimes(2);
+    console.log(
+      `two runs at once: answers ${single.gap.toFixed(0)} ms apart in one lane, ${double.gap.toFixed(0)} ms in two (one run ${double.runMs.toFixed(0)} ms)`,
+    );
+    expect([single.lanes, double.lanes]).toEqual([1, 2]);
+    // One lane answers one run after the other; two answer together (each copy is its own thread).
+    expect(single.gap).toBeGreaterThan(0.5 * single.runMs);
+    expect(double.gap).toBeLessThan(0.5 * double.runMs);
+    // Every copy is the same graph: the same numbers, bit for bit, from either lane.
+    for (const out of [...double.outputs, ...single.outputs]) expect(out).toEqual(single.one);
+    // A copy that cannot open takes the others with it: all lanes or none.
+    await expect(openSession(path.join(dir, 'missing.onnx'), { lanes: 2 })).rejects.toThrow(/missing\.onnx/);
+  }, 120_000);
 });

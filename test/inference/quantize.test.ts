@@ -193,6 +193,17 @@ describe('post-training INT8', () => {
     expect(config.serving.sessionOverrides).toEqual({ graphOptimization: 'basic', memoryArena: false });
     const pool = new ModelPool(app.services.db, config.serving, app.services.metrics, app.services.artifactStore);
     expect(pool.sessionOptionsOf(row)).toEqual({ ...stored.options, intraOpThreads: 1, graphOptimization: 'basic', memoryArena: false });
+    // Lanes other than the tuned ones drop the tuned threads per operator (each lane takes its share of
+    // the cores instead), unless FASHION_HOW_INTRA_OP_THREADS says.
+    const lanes = (stored.options.lanes ?? 1) + 1;
+    const laned = loadConfig({ FASHION_HOW_ORT_LANES: String(lanes) });
+    expect(laned.serving.sessionOverrides).toEqual({ lanes });
+    const { intraOpThreads: _, ...unthreaded } = stored.options;
+    expect(new ModelPool(app.services.db, laned.serving, app.services.metrics, app.services.artifactStore).sessionOptionsOf(row)).toEqual({
+      ...unthreaded,
+      lanes,
+    });
+    expect(() => loadConfig({ FASHION_HOW_ORT_LANES: '65' })).toThrow('FASHION_HOW_ORT_LANES must be an integer between 0 and 64, got "65"');
     expect(() => loadConfig({ FASHION_HOW_ORT_EXECUTION_MODE: 'fast' })).toThrow(
       /FASHION_HOW_ORT_EXECUTION_MODE must be one of tuned, sequential, parallel, got "fast"/,
     );

@@ -27,6 +27,7 @@ export const SessionTuning: SessionTuningResolvers = {
   executionMode: (t) => t.options.executionMode ?? 'sequential',
   memoryArena: (t) => t.options.memoryArena ?? true,
   memoryPattern: (t) => t.options.memoryPattern ?? true,
+  lanes: (t) => t.options.lanes ?? 1,
   candidates: (t) => t.tried.length,
   measuredAt: (t) => new Date(t.measuredAt),
 };
