@@ -232,9 +232,10 @@ await server.stop();
 // threads are tried again there: with fewer, no operator waits for a thread the decoder has taken; with
 // one lane per core, two one-thread copies of the session run batches side by side.
 const cores = os.cpus().length;
+const lanesSetting = cores > 1 ? { FASHION_HOW_ORT_LANES: String(cores) } : undefined;
 const variants = [
   ...[...new Set([1, Math.max(1, Math.floor(cores / 2))])].map((threads) => ({ FASHION_HOW_INTRA_OP_THREADS: String(threads) })),
-  ...(cores > 1 ? [{ FASHION_HOW_ORT_LANES: String(cores) }] : []),
+  ...(lanesSetting ? [lanesSetting] : []),
 ];
 const variantRows: { setting: string; load: Load }[] = [];
 for (const variant of variants) {
@@ -288,7 +289,6 @@ const eager = eagerRun();
 // serves the INT8 model alone (as a deployment of it would), and the ratio is each round's own.
 // Each round also serves it with one lane per core (FASHION_HOW_ORT_LANES), the tuning's alternative
 // that a model timed alone cannot judge.
-const lanesSetting = cores > 1 ? { FASHION_HOW_ORT_LANES: String(cores) } : undefined;
 const freshRate = async (extraEnv?: Record<string, string>) => {
   const fresh = await startServer(extraEnv);
   const rate = (await fresh.load(int8Id, requests, clients, true)).rate;

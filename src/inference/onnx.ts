@@ -95,15 +95,18 @@ const threadOf = (lane: number) => (threads[lane] ??= new RuntimeThread());
  * that many threads and each run goes to the copy with the fewest runs in flight, so that many batches
  * run at once. Copies share nothing, so a copy whose operators run on one thread never waits for a
  * second one: on a server whose cores also decode photos and answer HTTP, two one-thread copies beat one
- * two-thread session (bench:serve). Each copy takes cores / lanes operator threads unless told.
+ * two-thread session (bench:serve). Each copy takes cores / lanes operator threads unless told (an
+ * intraOpThreads of 0 or none).
  */
 export async function openSession(modelPath: string, options: SessionOptions = {}): Promise<ModelSession> {
   const { lanes: asked, ...perCopy } = options;
   const lanes = Math.max(1, Math.floor(asked ?? 1));
   if (lanes > 1 && !perCopy.intraOpThreads) perCopy.intraOpThreads = Math.max(1, Math.floor(os.availableParallelism() / lanes));
   type Opened = Omit<ModelSession, 'run' | 'runShaped' | 'release' | 'lanes'> & { id: number };
-  const opened = await Promise.allSettled(Array.from({ length: lanes }, (_, lane) => threadOf(lane).ask<Opened>({ op: 'open', modelPath, options: perCopy })));
-  const copies = opened.flatMap((o, lane) => (o.status === 'fulfilled' ? [{ runtime: threadOf(lane), id: o.value.id, inFlight: 0 }] : []));
+  // The threads are taken once: one that dies while opening is replaced by the next caller, not here.
+  const runtimes = Array.from({ length: lanes }, (_, lane) => threadOf(lane));
+  const opened = await Promise.allSettled(runtimes.map((runtime) => runtime.ask<Opened>({ op: 'open', modelPath, options: perCopy })));
+  const copies = opened.flatMap((o, lane) => (o.status === 'fulfilled' ? [{ runtime: runtimes[lane]!, id: o.value.id, inFlight: 0 }] : []));
   const failed = opened.find((o) => o.status === 'rejected');
   if (failed) {
     // All or none: a copy that did open is released rather than left holding memory in its thread.

@@ -70,7 +70,7 @@ export async function tuneSession(onnxPath: string, size: number, batch = 16): P
     executionMode: ['parallel'],
     memoryArena: [false],
     memoryPattern: [false],
-    // Copies of the session side by side, each with its share of the cores (see onnx.ts).
+    // Copies of the session side by side (see onnx.ts).
     lanes: cores > 1 ? [...new Set([cores, Math.max(2, Math.floor(cores / 2))])] : [],
   };
   let best: SessionTuning = { ...DEFAULTS };
@@ -78,8 +78,8 @@ export async function tuneSession(onnxPath: string, size: number, batch = 16): P
   let bestRate = defaultRate;
   for (const key of Object.keys(alternatives) as (keyof SessionTuning)[]) {
     for (const value of alternatives[key]) {
-      const candidate =
-        key === 'lanes' ? { ...best, lanes: value as number, intraOpThreads: Math.max(1, Math.floor(cores / (value as number))) } : { ...best, [key]: value };
+      // Lanes bring their own threads per operator: each copy's share of the cores (openSession's rule).
+      const candidate = key === 'lanes' ? { ...best, lanes: value as number, intraOpThreads: 0 } : { ...best, [key]: value };
       const rate = await measure(candidate);
       if (rate > bestRate * MARGIN) {
         best = candidate;
