@@ -52,6 +52,7 @@ const config: CodegenConfig = {
           ApiTokenConnection: '../resolvers/mappers.js#ApiTokenConnectionRow',
           EvaluationReportConnection: '../resolvers/mappers.js#EvaluationReportConnectionRow',
           Item: '../resolvers/mappers.js#ItemRow',
+          PredictionJob: '../resolvers/mappers.js#PredictionJobRow',
           ItemConnection: '../resolvers/mappers.js#ItemConnectionRow',
           ItemPrediction: '../resolvers/mappers.js#ItemPredictionRow',
           ReportPrediction: '../resolvers/mappers.js#ReportPredictionRow',
@@ -70,6 +71,9 @@ const config: CodegenConfig = {
           DriftReport: '../resolvers/mappers.js#DriftReportRow',
           OnlineReport: '../resolvers/mappers.js#OnlineReportRow',
           OnlineModelReport: '../resolvers/mappers.js#OnlineModelReportRow',
+          SeasonProfile: '../resolvers/mappers.js#SeasonProfileRow',
+          SeasonVerdict: '../resolvers/mappers.js#SeasonVerdictRow',
+          Submission: '../resolvers/mappers.js#SubmissionRow',
         },
         // Roles are stored in lowercase (reader, trainer, admin); the schema's capitals map to them here.
         enumValues: { Role: { READER: 'reader', TRAINER: 'trainer', ADMIN: 'admin' }, ModelKind: { ENSEMBLE: 'ensemble', ARTIFACT: 'artifact' } },

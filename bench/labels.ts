@@ -12,13 +12,14 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { openApp } from '../src/app.js';
-import { f3, table } from '../src/cli/format.js';
+import { table } from '../src/cli/format.js';
 import { loadConfig } from '../src/config.js';
+import { confusionOf, fromConfusion } from '../src/confusion.js';
 import { importDataset } from '../src/data/import.js';
 import { DEFAULT_LABEL_SCHEMA } from '../src/data/labelSchema.js';
 import { type SynthDifficulty, writeSyntheticDataset } from '../src/data/synth.js';
 import type { ReportMetrics } from '../src/reports/evaluate.js';
-import { confusionOf, fromConfusion } from '../src/reports/metrics.js';
+import { f3 } from '../src/reports/metricsTable.js';
 import type { Hyperparameters } from '../src/training/hyper.js';
 
 function arg(name: string, fallback: number): number {

@@ -13,7 +13,7 @@ import { copyFile, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { openApp } from '../src/app.js';
-import { f3, table } from '../src/cli/format.js';
+import { table } from '../src/cli/format.js';
 import { sweepTable } from '../src/cli/sweepCommands.js';
 import { loadConfig } from '../src/config.js';
 import { importDataset } from '../src/data/import.js';
@@ -21,6 +21,7 @@ import { DEFAULT_LABEL_SCHEMA } from '../src/data/labelSchema.js';
 import { type SynthDifficulty, writeSyntheticDataset } from '../src/data/synth.js';
 import { importModel } from '../src/inference/registry.js';
 import type { ReportMetrics } from '../src/reports/evaluate.js';
+import { f3 } from '../src/reports/metricsTable.js';
 import type { DistillationRecord } from '../src/training/distillation.js';
 import type { Hyperparameters } from '../src/training/hyper.js';
 

@@ -1,6 +1,6 @@
 // Serving benchmark, all on this machine and in one run, for the fp32 model and its INT8 child:
-//   (r) the roofline: this CPU's achievable fp32 and int8 multiply-accumulate rate in onnxruntime-node
-//       itself (3x3 convolutions at each ResNet stage's shape, and a large MatMul; the best of each);
+//   (r) the roofline: this CPU's peak fp32 and int8 multiply-accumulate rate from its instruction set and
+//       clock, and what onnxruntime-node's plain operators reach of it (bench/peak.ts);
 //   (a) in one process: onnxruntime-node on pre-made tensors at the best batch size; the same with the
 //       serving preprocessing (sharp: decode, crop, letterbox) counted in, with its CPU-seconds per
 //       image; and one image at a time (preprocess + model), the floor for a lone client's latency;
@@ -19,16 +19,18 @@
 // Targets (issue 22): INT8 (b) >= 3x (c); INT8 server CPU per image <= 1.15x its (a); accuracy within 0.01.
 //   npm run bench:serve [-- --backbone resnet18 --size 224 --requests 400 --count 1600 --epochs 3 --rounds 3 --sweep]
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
+import type { SessionTuning } from '../src/config.js';
 import { preprocess } from '../src/data/image.js';
-import { openSession, type SessionTuning } from '../src/inference/onnx.js';
+import { openSession } from '../src/inference/onnx.js';
 import { type ModelInfo, preprocessSpecOf } from '../src/inference/registry.js';
 import { type ArtifactStore, openArtifactStore } from '../src/storage/artifactStore.js';
 import { findPython } from '../src/training/python.js';
 import type { QuantizationRecord } from '../src/training/quantization.js';
+import { describePeak, measurePeak, operatorRates, type Precision, shareOfPeak } from './peak.js';
 import { arg, CLASSIFY_QUERY, multipartClassify, percentile, startServe, trainedModel } from './servedModel.js';
 
 const backbone = arg('backbone', 'resnet18');
@@ -66,32 +68,13 @@ const cpuSeconds = () => {
   return (user + system) / 1e6;
 };
 
-// (r) the roofline: the best multiply-accumulate rate onnxruntime-node reaches on plain large operators.
-const rooflineDir = path.join(dir, 'roofline');
-await mkdir(rooflineDir, { recursive: true });
-const operators = pythonJson<{ name: string; precision: 'fp32' | 'int8'; file: string; dims: number[]; macs: number }[]>([roofline, 'graphs', rooflineDir]);
-const peak = { fp32: 0, int8: 0 };
-const operatorRates: string[] = [];
-for (const op of operators) {
-  const session = await openSession(op.file, { preferCuda: false });
-  const input = new Float32Array(op.dims.reduce((a, b) => a * b, 1)).map(() => Math.random() * 2 - 1);
-  await session.runShaped(input, op.dims);
-  let best = 0;
-  for (let round = 0; round < 3; round++) {
-    const started = performance.now();
-    let done = 0;
-    while (performance.now() - started < 700) {
-      await session.runShaped(input, op.dims);
-      done++;
-    }
-    best = Math.max(best, (done * op.macs) / ((performance.now() - started) / 1000));
-  }
-  await session.release();
-  operatorRates.push(`${op.name} ${(best / 1e9).toFixed(0)}`);
-  peak[op.precision] = Math.max(peak[op.precision], best);
-}
+// (r) the roofline: this CPU's peak from its instruction set and clock, and what ONNX Runtime's plain
+// operators reach of it (bench/peak.ts).
+const peak = await measurePeak();
+const operators = await operatorRates(path.join(dir, 'roofline'), python.executable);
+const operatorRateText = operators.map((r) => `${r.name} ${(r.macsPerSecond / 1e9).toFixed(0)} (${shareOfPeak(r.macsPerSecond, r.precision, peak)})`);
 const modelMacs = pythonJson<{ macs: number }>([roofline, 'macs', artifact.onnxPath]).macs;
-const share = (imagesPerSecond: number, precision: 'fp32' | 'int8') => `${((100 * imagesPerSecond * modelMacs) / peak[precision]).toFixed(0)}%`;
+const share = (imagesPerSecond: number, precision: Precision) => shareOfPeak(imagesPerSecond * modelMacs, precision, peak);
 
 interface InProcess {
   best: { batch: number; rate: number };
@@ -314,9 +297,7 @@ console.log(
   `machine: ${os.cpus().length} cores, ${os.cpus()[0]?.model}; model ${backbone}+feedforward at ${size} px, ${(modelMacs / 1e9).toFixed(2)} GMAC per image; fp32 ${(artifact.sizeBytes / 1e6).toFixed(1)} MB, INT8 ${(int8!.sizeBytes / 1e6).toFixed(1)} MB ONNX`,
 );
 console.log(`trained ${epochs} epochs on ${count} realistic synthetic items (70:15:15) and quantized in ${trainedSeconds.toFixed(0)} s`);
-console.log(
-  `roofline (onnxruntime-node, GMAC/s): ${operatorRates.join(', ')}; peak fp32 ${(peak.fp32 / 1e9).toFixed(0)}, int8 ${(peak.int8 / 1e9).toFixed(0)}`,
-);
+console.log(`${describePeak(peak)}\nroofline operators (onnxruntime-node, GMAC/s and share of the peak): ${operatorRateText.join(', ')}`);
 for (const [name, t] of Object.entries(tuning!))
   console.log(
     `session tuning ${name}: ${JSON.stringify(t.options)} ${t.imagesPerSecond.toFixed(1)} images/s at batch ${t.batch} vs defaults ${t.defaultImagesPerSecond.toFixed(1)} (${t.tried.length} option sets)`,

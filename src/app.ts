@@ -1,13 +1,13 @@
 // Composition root: opens the database and builds the services once; the server and the CLI share it.
 
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { ClientLimiter } from './api/clientLimiter.js';
 import type { Services } from './api/context.js';
 import { TokenService } from './auth/tokens.js';
 import type { AppConfig } from './config.js';
 import { DatasetService } from './data/datasets.js';
-import { Photos } from './data/photos.js';
-import { sweepScratch } from './data/sources.js';
+import { namedImages, Photos } from './data/photos.js';
 import { databaseReachable, flavourOf, openDatabase } from './db/client.js';
 import { PROCESS_ID } from './host.js';
 import { AliasService, CHAMPION } from './inference/aliases.js';
@@ -16,8 +16,8 @@ import { DefaultEnsembleWatcher } from './inference/defaultEnsemble.js';
 import { EnsembleService } from './inference/ensembles.js';
 import { EnsembleFitter } from './inference/fitEnsemble.js';
 import { ModelPool } from './inference/models.js';
+import { PredictionJobService } from './inference/predictionJobs.js';
 import { PredictionLog } from './inference/predictionLog.js';
-import { sweepIncoming } from './inference/registry.js';
 import { Router } from './inference/rollout.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
@@ -25,11 +25,16 @@ import { openPubSub } from './pubsub/postgresPubSub.js';
 import { DriftService } from './reports/drift.js';
 import { EvaluationService } from './reports/evaluate.js';
 import { LabelReviewService } from './reports/labelReview.js';
+import { startScratch } from './scratch.js';
+import { type SeasonProfile, SeasonProfiles } from './seasons/profiles.js';
+import { SeasonService } from './seasons/service.js';
 import { openArtifactStore } from './storage/artifactStore.js';
+import { PendingObjects } from './storage/pendingObjects.js';
 import { CrossValidationService } from './training/crossValidation.js';
 import { DistillationService } from './training/distillation.js';
 import type { PythonRuntime } from './training/python.js';
 import { QuantizationService } from './training/quantization.js';
+import { RaceService } from './training/raceService.js';
 import { TrainingService } from './training/service.js';
 import { SweepService } from './training/sweepService.js';
 
@@ -88,7 +93,9 @@ export async function openApp(config: AppConfig): Promise<App> {
     { dataDir: config.dataDir, imageLimits: config.imageLimits, runtime: (): Promise<PythonRuntime> => training.runtime() },
     log,
   );
-  const distillation = new DistillationService(db, config.dataDir, classify, evaluation, photos, log, quantization);
+  // Users' season profiles are read once: a bad file stops start-up with its name and the problem.
+  const seasons = await SeasonProfiles.load(config.seasonsDir);
+  const distillation = new DistillationService(db, config.dataDir, classify, evaluation, photos, log, quantization, seasons);
   const training = new TrainingService(
     db,
     {
@@ -102,6 +109,7 @@ export async function openApp(config: AppConfig): Promise<App> {
       jobQueue: flavourOf(config.databaseUrl) === 'postgresql' ? { connectionString: config.databaseUrl } : undefined,
       heartbeatMs: config.heartbeatMs,
       heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+      modelChecks: config.modelChecks,
     },
     log,
     distillation,
@@ -117,10 +125,15 @@ export async function openApp(config: AppConfig): Promise<App> {
   evaluation.events.on('report', (reportId: number) => pubsub.publish('reportAdded', { reportId }));
   await training.interruptOrphans();
   training.startReaper();
-  await sweepIncoming(config.dataDir);
-  // Archives and bucket objects are unpacked here while an import runs; a process that died mid-import left its folder.
-  const scratchDir = path.join(config.dataDir, 'scratch');
-  await sweepScratch(scratchDir);
+  // Uploads, unpacked archives, logged crops and graphs under check live in this process's scratch
+  // folder while it works; what a process killed mid-way left (its folder, its graphs) goes now.
+  const { dir: scratchDir, swept } = await startScratch(config.dataDir);
+  if (swept.scratch.length + swept.incoming.length > 0) log.info(swept, 'removed the scratch files of processes that are gone');
+  const partials = await artifactStore.sweepPartials();
+  if (partials.length > 0) log.info({ partials }, 'removed the partial downloads and writes of the artifact store that processes now gone left');
+  // Photos and crops stored before their rows by a process killed (or an import that failed) in between.
+  const pending = new PendingObjects(path.join(config.dataDir, 'pending'));
+  const stopCollecting = await pending.startCollecting(artifactStore, namedImages(db), config.orphanGraceMs, log);
   const datasets = new DatasetService(db, config.imageLimits, photos);
   // Moving champion changes the default ensemble: replicas warm it as they do for setDefaultEnsemble.
   const aliases = new AliasService(db, (name) => {
@@ -128,7 +141,7 @@ export async function openApp(config: AppConfig): Promise<App> {
   });
   // An ensemble made the default moves champion too: read the aliases again.
   ensembles.events.on('changed', () => aliases.forget());
-  const predictionLog = new PredictionLog(db, artifactStore, config.monitoring.log, { imageLimits: config.imageLimits, scratchDir, metrics, log });
+  const predictionLog = new PredictionLog(db, artifactStore, config.monitoring.log, { imageLimits: config.imageLimits, scratchDir, metrics, log, pending });
   const router = new Router(
     classify,
     aliases,
@@ -137,6 +150,27 @@ export async function openApp(config: AppConfig): Promise<App> {
     { directLogRate: config.monitoring.directLogRate, shadowInFlight: config.monitoring.shadowInFlight },
     log,
   );
+  const fitter = new EnsembleFitter(db, classify, ensembles, crossValidations, photos);
+  const seasonService = new SeasonService(db, seasons);
+  // Batch predictions run on the queue training uses: on PostgreSQL any worker host takes them.
+  const predictions = new PredictionJobService<SeasonProfile>(
+    db,
+    classify,
+    photos,
+    artifactStore,
+    { aliases, ensembles },
+    seasonService,
+    {
+      dataDir: config.dataDir,
+      jobQueue: flavourOf(config.databaseUrl) === 'postgresql' ? { connectionString: config.databaseUrl } : undefined,
+      heartbeatMs: config.heartbeatMs,
+      heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+    },
+    log,
+  );
+  predictions.events.on('job', (jobId: number) => pubsub.publish('predictionJobChanged', { jobId }));
+  await predictions.interruptOrphans();
+  predictions.startReaper();
   const services: Services = {
     db,
     artifactStore,
@@ -146,9 +180,11 @@ export async function openApp(config: AppConfig): Promise<App> {
       photos,
       imageLimits: config.imageLimits,
       maxRows: config.imports.maxRows,
+      maxCsvBytes: config.imports.maxCsvBytes,
       concurrency: config.importConcurrency,
       settings: config.imports,
       scratchDir,
+      pending,
     },
     training,
     sweeps: new SweepService(db, training),
@@ -165,7 +201,13 @@ export async function openApp(config: AppConfig): Promise<App> {
     distillation,
     quantization,
     labelReview: new LabelReviewService(db, datasets, classify, crossValidations),
-    fitter: new EnsembleFitter(db, classify, ensembles, crossValidations, photos),
+    fitter,
+    predictions,
+    races: new RaceService(db, training, fitter, log, () => config.trainingConcurrency ?? 1, seasons, {
+      heartbeatMs: config.heartbeatMs,
+      timeoutMs: config.heartbeatTimeoutMs,
+    }),
+    seasons: seasonService,
     metrics,
     clientLimiter: new ClientLimiter(config.serving.maxClientConcurrency),
     importLimiter: new ClientLimiter(config.imports.maxPerClient, 'uploads or bucket imports', 'FASHION_HOW_MAX_CLIENT_IMPORTS'),
@@ -214,12 +256,18 @@ export async function openApp(config: AppConfig): Promise<App> {
       await router.settled();
       await predictionLog.flush();
       predictionLog.close();
+      await stopCollecting();
       await pubsub.close();
+      services.races.stop();
+      await predictions.close();
       await training.close();
+      await services.races.settled();
       await distillation.settled();
       await models.close();
-      artifactStore.close();
+      await artifactStore.close();
       await db.$disconnect();
+      // Nothing of this process's runs on: its scratch folder goes with it.
+      await rm(scratchDir, { recursive: true, force: true });
     },
   };
 }

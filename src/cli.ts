@@ -6,6 +6,8 @@ import { addAliasCommands } from './cli/aliasCommands.js';
 import { addDataCommands } from './cli/dataCommands.js';
 import { addLabelCommands } from './cli/labelCommands.js';
 import { addModelCommands } from './cli/modelCommands.js';
+import { addPredictCommands } from './cli/predictCommands.js';
+import { addSeasonCommands } from './cli/seasonCommands.js';
 import { addServerCommands } from './cli/serverCommands.js';
 import { addSweepCommands } from './cli/sweepCommands.js';
 import { addTrainingCommands } from './cli/trainingCommands.js';
@@ -31,6 +33,8 @@ export function buildProgram(): Command {
   addSweepCommands(program);
   addModelCommands(program);
   addAliasCommands(program);
+  addPredictCommands(program);
+  addSeasonCommands(program);
   addLabelCommands(program);
   addServerCommands(program);
   return program;

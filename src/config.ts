@@ -2,7 +2,6 @@
 // build one explicitly and nothing depends on ambient state. What each variable means, its type and its
 // default are declared once, in settings.ts.
 import path from 'node:path';
-import type { SessionTuning } from './inference/onnx.js';
 import { type Base, type Env, SETTINGS } from './settings.js';
 
 export interface ImageLimits {
@@ -10,6 +9,14 @@ export interface ImageLimits {
   maxPixels: number;
   /** Largest encoded image accepted from a client, in bytes. */
   maxBytes: number;
+}
+
+/** How long a graph's check may take (src/inference/registry.ts): it runs in a process of its own. */
+export interface ModelCheckLimits {
+  /** Opening the graph and its check runs together; past it the check's process is killed. */
+  timeLimitMs: number;
+  /** One image through an imported graph; a slower graph is refused. */
+  maxRunMs: number;
 }
 
 /** Where artifacts and checkpoints are kept, by sha256 (see src/storage/artifactStore.ts). */
@@ -32,6 +39,7 @@ export interface ImportSettings {
   /** Uploads and bucket imports one client may have in flight (each holds scratch disk while it runs). */
   maxPerClient: number;
   maxRows: number;
+  maxCsvBytes: number;
   maxUploadBytes: number;
   archive: { maxEntries: number; maxExpandedBytes: number; maxCompressionRatio: number };
   /** Folders an admin's importDataset may read server paths under; none by default. */
@@ -57,9 +65,29 @@ export interface PredictionLogSettings {
   keepCrops: boolean;
 }
 
+/** The session options that change how fast a graph runs on a CPU: tuned per model and host
+ *  (inference/sessionTuning.ts), or fixed by the operator (FASHION_HOW_ORT_*, serving.sessionOverrides).
+ *  Declared here, not in inference/, because config.ts stands below every domain folder. */
+export interface SessionTuning {
+  /** Threads for one operator; 0 lets ONNX Runtime choose. */
+  intraOpThreads?: number;
+  graphOptimization?: 'all' | 'extended' | 'basic';
+  /** Sequential runs one operator at a time; parallel also runs independent branches at once. */
+  executionMode?: 'sequential' | 'parallel';
+  /** ONNX Runtime's own CPU allocator (its arena) instead of one allocation per tensor. */
+  memoryArena?: boolean;
+  /** Plans tensor memory from the first run's pattern (shapes that repeat). */
+  memoryPattern?: boolean;
+  /** Copies of the session, each in a runtime thread of its own, that run batches side by side
+   *  (inference/onnx.ts keeps them; one session in the runtime thread never sees this). */
+  lanes?: number;
+}
+
 export interface AppConfig {
   /** Where the default SQLite file, imported artifacts and run folders live. */
   dataDir: string;
+  /** Where users' season profiles are read from at start-up (src/seasons/profiles.ts). */
+  seasonsDir: string;
   databaseUrl: string;
   host: string;
   port: number;
@@ -67,6 +95,9 @@ export interface AppConfig {
   maxBodyBytes: number;
   /** Largest ONNX graph importModel accepts. */
   maxModelBytes: number;
+  modelChecks: ModelCheckLimits;
+  /** Unnamed photos and crops wait this long before they are deleted (src/storage/pendingObjects.ts). */
+  orphanGraceMs: number;
   imageLimits: ImageLimits;
   /** How many images are decoded at once while validating an import. */
   importConcurrency: number;
@@ -104,6 +135,8 @@ export interface AppConfig {
     sessionOverrides?: SessionTuning;
     /** Classify requests one client (token, else address) may have in flight. */
     maxClientConcurrency: number;
+    /** Models loaded at once (least recently used unloaded first); unset: DEFAULT_MAX_LOADED_MODELS. */
+    maxLoadedModels?: number;
   };
   /** What serving records of itself: the prediction log, shadows, drift reports. */
   monitoring: {
@@ -127,6 +160,30 @@ export interface AppConfig {
   };
   /** Whether queries and classify work without a token (mutations never do). */
   anonymousRead: boolean;
+  /** What one client may take of the server before and after it authenticates (see docs/serving.md). */
+  guards: GuardSettings;
+}
+
+/** Bounds on what one client can make the server hold or do: request bodies by role, WebSockets and
+ *  subscriptions, heavy reads (model cards, item images) and their caches, a response's size. */
+export interface GuardSettings {
+  /** Largest JSON body of a request without a token (when anonymous reads are on). */
+  maxAnonymousBodyBytes: number;
+  /** Origins besides the server's own whose pages may open a WebSocket. */
+  allowedOrigins: string[];
+  maxClientSockets: number;
+  maxClientSubscriptions: number;
+  maxClientHeavyReads: number;
+  /** Heavy reads per second per client (a burst of HEAVY_READ_BURST first). */
+  heavyReadsPerSecond: number;
+  heavyReadConcurrency: number;
+  /** Refusals per second per client before its requests are held back (0: never; see api/refusalGate.ts). */
+  clientRefusalsPerSecond: number;
+  previewCacheBytes: number;
+  /** Bytes of uploaded images one client's requests in flight may hold in memory. */
+  maxClientUploadBytes: number;
+  maxResponseNodes: number;
+  modelCardCost: number;
 }
 
 // An S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens, starting and ending alphanumeric.
@@ -184,6 +241,7 @@ function imports(env: Env, base: Base): ImportSettings {
   return {
     maxPerClient: read(SETTINGS.maxClientImports),
     maxRows: read(SETTINGS.maxImportRows),
+    maxCsvBytes: read(SETTINGS.maxCsvBytes),
     maxUploadBytes: read(SETTINGS.maxUploadBytes),
     archive: {
       maxEntries: read(SETTINGS.maxArchiveEntries),
@@ -228,11 +286,14 @@ export function loadConfig(env: Env = process.env): AppConfig {
   }
   return {
     dataDir: base.dataDir,
+    seasonsDir: read(SETTINGS.seasonsDir),
     databaseUrl: read(SETTINGS.databaseUrl),
     host: base.host,
     port: read(SETTINGS.port),
     maxBodyBytes: read(SETTINGS.maxBodyBytes),
     maxModelBytes: read(SETTINGS.maxModelBytes),
+    modelChecks: { timeLimitMs: read(SETTINGS.modelCheckTimeoutMs), maxRunMs: read(SETTINGS.maxModelRunMs) },
+    orphanGraceMs: read(SETTINGS.orphanGraceMs),
     imageLimits: { maxPixels: read(SETTINGS.maxImagePixels), maxBytes: read(SETTINGS.maxImageBytes) },
     importConcurrency: read(SETTINGS.importConcurrency),
     imports: imports(env, base),
@@ -252,6 +313,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxWaitMs: read(SETTINGS.maxWaitMs),
       maxQueue: read(SETTINGS.maxQueue),
       maxClientConcurrency: read(SETTINGS.maxClientConcurrency),
+      maxLoadedModels: read(SETTINGS.maxLoadedModels),
       intraOpThreads: read(SETTINGS.intraOpThreads),
       sessionOverrides: sessionOverrides(read),
     },
@@ -276,7 +338,34 @@ export function loadConfig(env: Env = process.env): AppConfig {
       classifyImageCost: read(SETTINGS.classifyImageCost),
     },
     anonymousRead: read(SETTINGS.anonymousRead),
+    guards: {
+      maxAnonymousBodyBytes: read(SETTINGS.maxAnonymousBodyBytes),
+      allowedOrigins: list(read(SETTINGS.allowedOrigins)).map((origin) => allowedOrigin(origin)),
+      maxClientSockets: read(SETTINGS.maxClientSockets),
+      maxClientSubscriptions: read(SETTINGS.maxClientSubscriptions),
+      maxClientHeavyReads: read(SETTINGS.maxClientHeavyReads),
+      heavyReadsPerSecond: read(SETTINGS.heavyReadsPerSecond),
+      heavyReadConcurrency: read(SETTINGS.heavyReadConcurrency),
+      clientRefusalsPerSecond: read(SETTINGS.clientRefusalsPerSecond),
+      previewCacheBytes: read(SETTINGS.previewCacheBytes),
+      maxClientUploadBytes: read(SETTINGS.maxClientUploadBytes),
+      maxResponseNodes: read(SETTINGS.maxResponseNodes),
+      modelCardCost: read(SETTINGS.modelCardCost),
+    },
   };
+}
+
+/** An allowed origin as browsers send it (scheme://host[:port], lowercase, no path). */
+function allowedOrigin(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`FASHION_HOW_ALLOWED_ORIGINS holds "${raw}", which is not an origin such as https://dash.example.com`);
+  }
+  if (!/^https?:$/.test(url.protocol) || (url.pathname !== '/' && url.pathname !== ''))
+    throw new Error(`FASHION_HOW_ALLOWED_ORIGINS holds "${raw}": an origin is http(s)://host[:port], without a path`);
+  return url.origin;
 }
 
 /** Whether the CLI shows the stack of an unexpected error; a bad value counts as no (the CLI is already

@@ -19,6 +19,10 @@ export interface Bbox {
   ymax: number;
 }
 
+/** What a dataset's models (and a run's epochs) are ranked by: mean over tasks of top-1, or of ACSA. */
+export const RANKING_METRICS = ['MEAN_TOP1', 'MEAN_ACSA'] as const;
+export type RankingMetric = (typeof RANKING_METRICS)[number];
+
 export const SPLITS = ['TRAIN', 'VALIDATION', 'TEST'] as const;
 export type Split = (typeof SPLITS)[number];
 

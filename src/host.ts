@@ -21,3 +21,9 @@ export function isAlive(pid: number): boolean {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+
+/** Whether `processId` names a process of this host, other than this one, that is no longer alive: a
+ *  job it held RUNNING was cut off (a job of another host is judged by its heartbeat instead). */
+export function diedOnThisHost(processId: string): boolean {
+  return onThisHost(processId) && pidOf(processId) !== process.pid && !isAlive(pidOf(processId));
+}

@@ -30,7 +30,22 @@ export const SETTINGS = {
   host: text('HOST', 'address the server listens on', { default: '127.0.0.1' }),
   port: integer('PORT', 'port the server listens on (0: any free port)', { default: 4000, min: 0, max: 65535 }),
   maxBodyBytes: integer('FASHION_HOW_MAX_BODY_BYTES', 'largest JSON request body, in bytes', { default: 32 * MiB, min: 1024 }),
+  maxAnonymousBodyBytes: integer(
+    'FASHION_HOW_MAX_ANONYMOUS_BODY_BYTES',
+    'largest JSON request body without a token (GraphQL and /v2), checked before it is read; without anonymous reads such a request is refused anyway and 64 KiB is the limit',
+    { default: 2 * MiB, defaultText: '2 MiB', min: 1024 },
+  ),
   maxModelBytes: integer('FASHION_HOW_MAX_MODEL_BYTES', 'largest ONNX graph importModel accepts, in bytes', { default: 256 * MiB, min: 1024 }),
+  modelCheckTimeoutMs: integer(
+    'FASHION_HOW_MODEL_CHECK_TIMEOUT_MS',
+    "time an imported graph's check, or a finished run's export check, may take to open the graph and run it (in a process of its own, killed past it)",
+    { default: 60_000, min: 1000, max: 3_600_000 },
+  ),
+  maxModelRunMs: integer(
+    'FASHION_HOW_MAX_MODEL_RUN_MS',
+    'longest one image may take through an imported graph in its check: a slower graph would hold a serving runtime thread that long on every request, so it is refused',
+    { default: 3000, min: 1, max: 3_600_000 },
+  ),
   maxImagePixels: integer('FASHION_HOW_MAX_IMAGE_PIXELS', 'largest image, width x height, checked before decoding (decompression-bomb guard)', {
     default: 40_000_000,
     min: 1,
@@ -48,6 +63,16 @@ export const SETTINGS = {
     max: 1000,
   }),
   maxImportRows: integer('FASHION_HOW_MAX_IMPORT_ROWS', 'most rows in one imported CSV', { default: 200_000, min: 1 }),
+  maxCsvBytes: integer('FASHION_HOW_MAX_CSV_BYTES', 'largest imported CSV, in bytes (read as a stream and refused at the first byte over)', {
+    default: 256 * MiB,
+    defaultText: '256 MiB',
+    min: 1024,
+  }),
+  orphanGraceMs: integer(
+    'FASHION_HOW_ORPHAN_GRACE_MS',
+    'how long photos and crops stored by an import or a prediction log write that was killed or failed before its rows were written wait, unnamed, before they are deleted (an import in flight on another host may still name them)',
+    { default: 3_600_000, min: 0 },
+  ),
   maxUploadBytes: integer('FASHION_HOW_MAX_UPLOAD_BYTES', 'largest dataset archive uploadDataset receives, in bytes', {
     default: 4 * 1024 * MiB,
     defaultText: '4 GiB',
@@ -111,6 +136,11 @@ export const SETTINGS = {
     defaultText: 'none',
     asPath: true,
   }),
+  seasonsDir: text('FASHION_HOW_SEASONS_DIR', 'folder of season profiles (*.json, docs/seasons.md) read at start-up beside the built-in 2022 and 2024 ones', {
+    default: ({ dataDir }) => path.join(dataDir, 'seasons'),
+    defaultText: '<data dir>/seasons',
+    asPath: true,
+  }),
   pixelCacheDir: text('FASHION_HOW_PIXEL_CACHE_DIR', 'letterboxed training images, decoded once per preprocessing spec', {
     default: ({ dataDir }) => path.join(dataDir, 'cache', 'pixels'),
     defaultText: '<data dir>/cache/pixels',
@@ -164,6 +194,45 @@ export const SETTINGS = {
     'classify requests one client (token, else address) may have in flight before RATE_LIMITED',
     { default: 8, min: 1, max: 10_000 },
   ),
+  maxClientHeavyReads: integer(
+    'FASHION_HOW_MAX_CLIENT_HEAVY_READS',
+    'model cards and item photos or crops one client (token, else address) may have in flight (made or waiting their turn) before RATE_LIMITED; a dashboard page asks for up to 6 at once',
+    { default: 16, min: 1, max: 10_000 },
+  ),
+  heavyReadsPerSecond: integer(
+    'FASHION_HOW_HEAVY_READS_PER_SECOND',
+    'model cards and item photos or crops one client may ask for per second, cached ones too (256 at once, then this rate) before RATE_LIMITED',
+    { default: 10, min: 1, max: 100_000 },
+  ),
+  clientRefusalsPerSecond: integer(
+    'FASHION_HOW_CLIENT_REFUSALS_PER_SECOND',
+    'refused requests (400, 401, 403, 413, 429) one client (token, else address) may collect per second (50 at once) before its next requests are held back unread and answered RATE_LIMITED; 0: no limit',
+    { default: 10, min: 0, max: 100_000 },
+  ),
+  heavyReadConcurrency: integer(
+    'FASHION_HOW_HEAVY_READ_CONCURRENCY',
+    'model cards and item photos or crops made at once over all clients (taken round-robin across clients); cached ones are not counted',
+    { default: 1, min: 1, max: 256 },
+  ),
+  previewCacheBytes: integer(
+    'FASHION_HOW_PREVIEW_CACHE_BYTES',
+    'bytes of item photo and crop previews and model cards kept in memory (least recently used go first)',
+    {
+      default: 64 * MiB,
+      defaultText: '64 MiB',
+      min: 0,
+    },
+  ),
+  maxClientUploadBytes: integer(
+    'FASHION_HOW_MAX_CLIENT_UPLOAD_BYTES',
+    "bytes of uploaded images (multipart file parts) one client's requests in flight may hold in memory together; one request holds at most FASHION_HOW_MAX_BODY_BYTES",
+    { default: 64 * MiB, defaultText: '64 MiB', min: 1024 },
+  ),
+  maxLoadedModels: integer('FASHION_HOW_MAX_LOADED_MODELS', 'models kept loaded at once; the least recently used is unloaded to load another', {
+    default: 8,
+    min: 1,
+    max: 1000,
+  }),
   predictionLogRate: fraction(
     'FASHION_HOW_PREDICTION_LOG_RATE',
     'share of classify requests logged when they name a model directly (an alias has its own logRate)',
@@ -247,6 +316,16 @@ export const SETTINGS = {
   // A connection adds two levels (edges, node), which graphql-armor's depth factor of 1.5 turns into
   // 2.25 times the cost of the same fields as a plain list: 50,000 lets them through, as 20,000 did.
   maxCost: integer('FASHION_HOW_MAX_QUERY_COST', 'GraphQL query cost limit', { default: 50_000, min: 1, max: 10_000_000 }),
+  maxResponseNodes: integer(
+    'FASHION_HOW_MAX_RESPONSE_NODES',
+    'most objects one GraphQL response may hold, estimated before it runs: a list field counts its first/limit (variables too, else its default page), nested lists multiply',
+    { default: 20_000, min: 1, max: 10_000_000 },
+  ),
+  modelCardCost: integer('FASHION_HOW_MODEL_CARD_COST', 'query cost of one modelCard field (aliases counted), checked against FASHION_HOW_MAX_QUERY_COST', {
+    default: 20_000,
+    min: 0,
+    max: 10_000_000,
+  }),
   classifyImageCost: integer('FASHION_HOW_CLASSIFY_IMAGE_COST', 'query cost of one classified image, checked against FASHION_HOW_MAX_QUERY_COST', {
     default: 250,
     min: 0,
@@ -258,6 +337,21 @@ export const SETTINGS = {
     'queries and classify without a token (mutations always need one)',
     ({ host }) => isLoopback(host),
     'true on a loopback address',
+  ),
+  allowedOrigins: optionalText(
+    'FASHION_HOW_ALLOWED_ORIGINS',
+    'web origins (comma-separated, e.g. https://dash.example.com) whose pages may open a WebSocket to the server, besides its own; clients that send no Origin (programs) are not affected',
+    { defaultText: "none: only the server's own origin", type: 'origins' },
+  ),
+  maxClientSockets: integer('FASHION_HOW_MAX_CLIENT_SOCKETS', 'WebSockets one address may hold open at once', { default: 16, min: 1, max: 100_000 }),
+  maxClientSubscriptions: integer(
+    'FASHION_HOW_MAX_CLIENT_SUBSCRIPTIONS',
+    'subscriptions and operations one client (token, else address) may run at once over WebSockets',
+    {
+      default: 32,
+      min: 1,
+      max: 100_000,
+    },
   ),
   endpoint: text('FASHION_HOW_ENDPOINT', 'the GraphQL endpoint an SDK client talks to', {
     default: 'http://127.0.0.1:4000/graphql',

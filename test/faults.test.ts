@@ -11,7 +11,8 @@ import { importDataset } from '../src/data/import.js';
 import { writeSyntheticDataset } from '../src/data/synth.js';
 import { FashionHowClient, FashionHowError } from '../src/sdk/index.js';
 import { runCli, startCli as startCliProcess } from './fixtures/cli.js';
-import { TINY_TRAINING, trainTinyPair } from './fixtures/training.js';
+import { sharedFixture } from './fixtures/shared.js';
+import { importTinyPair, TINY_PAIR_HOOK_TIMEOUT_MS, TINY_TRAINING } from './fixtures/training.js';
 import { graphqlClient, openTestApp, storedRowCounts, testDatabaseUrl, useScratchDir } from './helpers.js';
 
 const scratch = useScratchDir();
@@ -21,6 +22,13 @@ let artifactIds: number[];
 const dataDir = () => path.join(scratch.dir, 'data');
 const env = () => ({ ...process.env, FASHION_HOW_DATA_DIR: dataDir(), DATABASE_URL: testDatabaseUrl(dataDir()), LOG_LEVEL: 'silent' });
 
+/** A CSV of 3000 small photos, written once per test run for this file on both databases (imports only read it). */
+const bigCsv = async (seed: number) =>
+  path.join(
+    await sharedFixture(`faults-3000-${seed}`, async (dir) => void (await writeSyntheticDataset({ out: dir, count: 3000, seed, minSide: 32, maxSide: 40 }))),
+    'train.csv',
+  );
+
 const startCli = (args: string[], extraEnv: Record<string, string> = {}) => startCliProcess(args, { ...env(), ...extraEnv });
 const cli = (...args: string[]) => runCli(args, env());
 
@@ -28,16 +36,15 @@ beforeAll(async () => {
   app = await openTestApp(dataDir());
   const small = await writeSyntheticDataset({ out: path.join(scratch.dir, 'small'), count: 200, seed: 31, minSide: 48, maxSide: 64 });
   ({ datasetId } = await importDataset({ csvPath: small.csvPath, imageRoot: small.imageRoot }, app.services.importContext));
-  await trainTinyPair(app, datasetId);
-  artifactIds = (await app.services.db.modelArtifact.findMany({ orderBy: { id: 'asc' } })).map((a) => a.id);
-});
+  artifactIds = await importTinyPair(app);
+}, TINY_PAIR_HOOK_TIMEOUT_MS);
 afterAll(() => app.close());
 
 describe('faults', () => {
   it('a CLI import killed while it stores leaves no partial dataset, and importing again works', async () => {
-    const big = await writeSyntheticDataset({ out: path.join(scratch.dir, 'big'), count: 3000, seed: 32, minSide: 32, maxSide: 40 });
+    const csv = await bigCsv(32);
     const before = await storedRowCounts(app);
-    const importing = startCli(['import', big.csvPath, '--name', 'killed']);
+    const importing = startCli(['import', csv, '--name', 'killed']);
     await importing.waitFor(/^storing 3000 items/m, 150_000); // after validating and storing the photos
     importing.child.kill('SIGKILL');
     expect(await importing.exited).toBeNull(); // killed, not finished
@@ -48,7 +55,7 @@ describe('faults', () => {
       { datasets: 0, items: 0, labels: 0 },
       { datasets: 1, items: 3000, labels: 9000 },
     ]).toContainEqual(added);
-    const again = await cli('import', big.csvPath, '--name', 'killed');
+    const again = await cli('import', csv, '--name', 'killed');
     expect(again.code, again.stderr).toBe(0);
     const dataset = await app.services.db.dataset.findFirstOrThrow({ where: { name: 'killed' } });
     expect(await app.services.db.item.count({ where: { datasetId: dataset.id } })).toBe(3000);
@@ -82,7 +89,7 @@ describe('faults', () => {
   }, 120_000);
 
   it('training progress, a CLI import in another process and an evaluation write at once without a busy database', async () => {
-    const other = await writeSyntheticDataset({ out: path.join(scratch.dir, 'other'), count: 3000, seed: 33, minSide: 32, maxSide: 40 });
+    const other = await bigCsv(33);
     const server = await startServer(app);
     try {
       const trainer = graphqlClient(server.graphqlUrl, (await app.services.tokens.create('faults trainer', 'trainer')).token);
@@ -92,7 +99,7 @@ describe('faults', () => {
         heads: ['feedforward'],
         options: { ...TINY_TRAINING, maxStepsPerEpoch: 8, epochs: 2 },
       });
-      const importing = cli('import', other.csvPath, '--name', 'concurrent');
+      const importing = cli('import', other, '--name', 'concurrent');
       const evaluated = trainer(`mutation($input: EvaluateInput!) { evaluate(input: $input) { id itemCount } }`, {
         input: { artifactId: String(artifactIds[0]), datasetId: String(datasetId) },
       });

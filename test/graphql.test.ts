@@ -103,7 +103,7 @@ describe('GraphQL API', () => {
     });
     expect(response.status).toBe(413);
     const body = (await response.json()) as GraphQLResponse;
-    expect(body.errors?.[0]?.message).toBe('request body is larger than the limit of 65536 bytes');
+    expect(body.errors?.[0]?.message).toBe('request body is larger than the limit of 65536 bytes (FASHION_HOW_MAX_BODY_BYTES)');
   });
 
   it('keeps unexpected errors opaque: no message, stack or file path reaches the client', () => {

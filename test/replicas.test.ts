@@ -3,10 +3,9 @@
 // B without a restart: B's /readyz says 503 while it warms the new members, then 200, and B answers
 // classify with the new default exactly as A does. (On PostgreSQL a notice arrives before the poll;
 // on SQLite the poll is all there is, so this is the slower path.)
-import { type ChildProcess, execFile } from 'node:child_process';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App, Readiness } from '../src/app.js';
 import { type SynthRow, writeSyntheticDataset } from '../src/data/synth.js';
@@ -14,9 +13,9 @@ import { DefaultEnsembleWatcher } from '../src/inference/defaultEnsemble.js';
 import { ModelPool } from '../src/inference/models.js';
 import { createMetrics } from '../src/metrics.js';
 import { PgPubSub } from '../src/pubsub/postgresPubSub.js';
-import { findPython } from '../src/training/python.js';
 import { runCli, startCli } from './fixtures/cli.js';
 import { scratchPostgresDatabase } from './fixtures/databases.js';
+import { tinyModelFile } from './fixtures/tinyModel.js';
 import { graphqlClient, multipartClient, openTestApp, TEST_DATABASE, testDatabaseUrl, useScratchDir } from './helpers.js';
 
 const REFRESH_MS = 1000;
@@ -74,9 +73,6 @@ beforeAll(async () => {
   token = (await admin.services.tokens.create('replicas test', 'trainer')).token;
   // Two tiny graphs with the same tasks (so they can share an ensemble) and different input sizes (so
   // their answers differ).
-  const python = await findPython();
-  const dir = path.join(scratch.dir, 'models');
-  await mkdir(dir, { recursive: true });
   const synthetic = await writeSyntheticDataset({ out: path.join(scratch.dir, 'synth'), count: 2, seed: 10, minSide: 64, maxSide: 96 });
   row = synthetic.rows[0]!;
   image = (await readFile(path.join(synthetic.imageRoot, row.imageName))).toString('base64');
@@ -88,8 +84,7 @@ beforeAll(async () => {
     [24, 'logits'],
     [32, 'probabilities'],
   ] as const) {
-    const file = path.join(dir, `tiny${size}.onnx`);
-    await promisify(execFile)(python.executable, [new URL('./inference/tinyModel.py', import.meta.url).pathname, file, String(size), kind, '4', '2']);
+    const file = await tinyModelFile(size, kind, 4, 2);
     const modelJson = {
       input: { size, padValue: 255, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] },
       outputKind: kind,
@@ -218,16 +213,7 @@ describe('serving replicas on one database', () => {
     const [a, b] = replicas as [(typeof replicas)[0], (typeof replicas)[0]];
     const trainer = graphqlClient(`${a.url}/graphql`, token);
     // A graph no replica has seen (other bytes: the store and the caches are content-addressed).
-    const file = path.join(scratch.dir, 'models', 'fragile.onnx');
-    await promisify(execFile)((await findPython()).executable, [
-      new URL('./inference/tinyModel.py', import.meta.url).pathname,
-      file,
-      '28',
-      'probabilities',
-      '4',
-      '2',
-    ]);
-    const copy = await readFile(file);
+    const copy = await readFile(await tinyModelFile(28, 'probabilities', 4, 2));
     const upload = multipartClient(`${a.url}/graphql`, token);
     const modelJson = {
       input: { size: 28, padValue: 255, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] },

@@ -1,22 +1,19 @@
 // The Open Inference Protocol (KServe v2 REST, as Triton, KServe, MLServer and OpenVINO serve it) beside
-// GraphQL: health, model metadata and readiness, and inference with the protocol's JSON tensors. A model
-// name is an alias (champion, challenger: canaries apply), else an ensemble's name, else
-// "ensemble-<id>" or "artifact-<id>". Inputs: an image per row as BYTES (base64) with its box as
-// [N, 4] (xmin, ymin, xmax, ymax), or a preprocessed FP32 tensor [N, 3, size, size]. Outputs: one FP32
-// [N, K] tensor of probabilities per task. The same tokens, read access, per-client concurrency, image
-// limits and fair queues as classify; errors answer {"error": "..."} with the status GraphQL's codes map to.
-import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
+// GraphQL: a thin transport over the data plane (dataPlane.ts), which names models, checks, limits and
+// serves the same way for both. Here: the routes, the protocol's JSON tensors read and written (an image
+// per row as BYTES, base64, with its box as [N, 4] (xmin, ymin, xmax, ymax), or a preprocessed FP32
+// tensor [N, 3, size, size]; out, one FP32 [N, K] tensor of probabilities per task), and errors in the
+// protocol's shape, {"error": "..."}, with the status the one error table gives their code.
+import express, { type ErrorRequestHandler, type NextFunction, type Request, type Response } from 'express';
 import type { App } from '../app.js';
-import { requireRole } from '../auth/tokens.js';
-import type { Bbox } from '../domain.js';
-import { AppError, badInput, ErrorCode, maskServerPaths, notFound } from '../errors.js';
-import { type ModelRef, settingsOf } from '../inference/aliases.js';
-import { checkImageCount } from '../inference/classify.js';
-import type { ModelInfo } from '../inference/registry.js';
-import type { ServeOutcome, ServeRequest } from '../inference/rollout.js';
+import type { AppConfig } from '../config.js';
+import { badInput, ErrorCode } from '../errors.js';
 import { VERSION } from '../version.js';
-import { httpStatusOf } from './httpStatus.js';
-import { imageBytes } from './resolvers/imageInput.js';
+import { authenticateFirst, bodyLimitOf, jsonBodyByCaller, tooLargeMessage } from './bodyLimits.js';
+import { reader } from './callers.js';
+import { describeModel, type ImageSource, infer, inferTensor, modelReady } from './dataPlane.js';
+import { errorAnswer } from './errors.js';
+import { imageBytes } from './imageInput.js';
 
 interface TensorInput {
   name: string;
@@ -24,8 +21,6 @@ interface TensorInput {
   datatype: string;
   data: unknown[];
 }
-
-type Target = Pick<ServeRequest, 'model' | 'ensembleId' | 'artifactId'>;
 
 const flat = (data: unknown[]): unknown[] => data.flat(Number.POSITIVE_INFINITY);
 const product = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
@@ -50,63 +45,44 @@ function numbers(tensor: TensorInput, types: string[]): number[] {
 }
 
 function send(res: Response, error: unknown, app: App) {
-  if (error instanceof AppError) {
-    if (error.code === ErrorCode.RATE_LIMITED && typeof error.details?.retryAfterSeconds === 'number')
-      res.set('retry-after', String(error.details.retryAfterSeconds));
-    res.status(httpStatusOf(error.code)).json({ error: maskServerPaths(error.message) });
-    return;
-  }
-  app.log.error({ err: error }, 'unexpected error in an Open Inference Protocol request');
-  res.status(500).json({ error: 'Internal server error' });
+  const answer = errorAnswer(error);
+  if (!answer.known) app.log.error({ err: error }, 'unexpected error in an Open Inference Protocol request');
+  if (answer.code === ErrorCode.RATE_LIMITED && typeof answer.details.retryAfterSeconds === 'number')
+    res.set('retry-after', String(answer.details.retryAfterSeconds));
+  res.status(answer.status).json({ error: answer.message });
+}
+
+/** The request's rows as the data plane takes them: "image" (BYTES) with "bbox", each image read in the
+ *  client's slot. */
+function imageRows(inputs: Map<string, TensorInput>, config: AppConfig): ImageSource[] {
+  const image = inputs.get('image');
+  const box = inputs.get('bbox');
+  if (!image || !box) throw badInput('give "image" (BYTES, base64, shape [N]) and "bbox" ([N, 4]: xmin, ymin, xmax, ymax), or "input" (FP32)');
+  if (image.datatype !== 'BYTES') throw badInput(`input image must be BYTES, got ${image.datatype}`);
+  const rows = image.data.length;
+  const corners = numbers(box, ['INT32', 'INT64', 'UINT32', 'FP32', 'FP64']);
+  if (corners.length !== rows * 4) throw badInput(`bbox must hold 4 numbers per image: ${rows} images need shape [${rows}, 4]`);
+  return image.data.map((value, i) => async () => {
+    if (typeof value !== 'string') throw badInput(`image[${i}] must be a base64 string`);
+    const [xmin, ymin, xmax, ymax] = corners.slice(i * 4, i * 4 + 4).map(Math.round) as [number, number, number, number];
+    return { image: await imageBytes({ image: value }, `image[${i}]`, config), bbox: { xmin, ymin, xmax, ymax } };
+  });
 }
 
 export function inferenceProtocol(app: App): express.Router {
-  const { config, services } = app;
+  const { config } = app;
   const router = express.Router();
 
   /** The caller (read access as for GraphQL queries) and who fair-use limits count the request against. */
-  async function clientOf(req: Request) {
-    const caller = await services.tokens.authenticate(req.headers.authorization);
-    if (!config.anonymousRead) requireRole(caller, 'reader', 'the Open Inference Protocol');
-    return caller ? `token ${caller.tokenId}` : `address ${req.ip}`;
+  async function clientOf(req: Request, res: Response) {
+    return (await reader(app, req, res, 'the Open Inference Protocol')).client;
   }
 
-  async function targetOf(name: string): Promise<Target> {
-    if (await services.aliases.cached(name)) return { model: name };
-    const ensemble = await services.db.ensemble.findUnique({ where: { name } });
-    if (ensemble) return { ensembleId: ensemble.id };
-    const numbered = /^(ensemble|artifact)-(\d{1,15})$/.exec(name);
-    if (numbered) return numbered[1] === 'ensemble' ? { ensembleId: Number(numbered[2]) } : { artifactId: Number(numbered[2]) };
-    if (name === 'champion') return {};
-    throw notFound('model', `"${name}" (an alias, an ensemble's name, ensemble-<id> or artifact-<id>)`);
-  }
+  const versionOf = (req: Request) => (req.params.version === undefined ? undefined : String(req.params.version));
 
-  /** The artifacts behind a name, read from the database: describing a model never loads it. */
-  async function describe(name: string, version?: string) {
-    const target = await targetOf(name);
-    // An alias's metadata is its target's (a canary's candidate answers the same tasks).
-    const alias = target.model ? await services.aliases.cached(target.model) : null;
-    const ref: ModelRef | null = alias
-      ? settingsOf(alias).target
-      : target.ensembleId !== undefined
-        ? { kind: 'ensemble', id: target.ensembleId }
-        : target.artifactId !== undefined
-          ? { kind: 'artifact', id: target.artifactId }
-          : null;
-    const ensembleId = ref ? (ref.kind === 'ensemble' ? ref.id : null) : ((await services.ensembles.getDefault())?.id ?? null);
-    if (!ref && ensembleId === null) throw notFound('model', `"${name}" (no champion alias and no default ensemble)`);
-    const artifactIds = ensembleId !== null ? (await services.ensembles.members(ensembleId)).map((m) => m.artifactId) : [ref!.id];
-    const artifacts = await services.db.modelArtifact.findMany({ where: { id: { in: artifactIds } } });
-    if (artifacts.length === 0) throw notFound('model', `"${name}"`);
-    const current = ensembleId !== null ? `ensemble-${ensembleId}` : `artifact-${ref!.id}`;
-    // One version is served under a name: the one it points at now.
-    if (version !== undefined && version !== current) throw notFound('version', `"${version}" of model "${name}" (it serves ${current})`);
-    return { current, artifacts, infos: artifacts.map((a) => a.modelInfo as unknown as ModelInfo) };
-  }
-
-  const handle = (work: (req: Request, res: Response) => Promise<void>) => async (req: Request, res: Response) => {
+  const handle = (work: (req: Request, res: Response, next: NextFunction) => Promise<void>) => async (req: Request, res: Response, next: NextFunction) => {
     try {
-      await work(req, res);
+      await work(req, res, next);
     } catch (error) {
       send(res, error, app);
     }
@@ -127,72 +103,56 @@ export function inferenceProtocol(app: App): express.Router {
   router.get(
     ['/models/:name', '/models/:name/versions/:version'],
     handle(async (req, res) => {
-      await clientOf(req);
+      await clientOf(req, res);
       const name = String(req.params.name);
-      const { current, infos } = await describe(name, req.params.version === undefined ? undefined : String(req.params.version));
-      const sizes = [...new Set(infos.map((info) => info.input.size))];
+      const { version, inputSizes: sizes, tasks } = await describeModel(app, name, versionOf(req));
       res.json({
         name,
-        versions: [current],
+        versions: [version],
         platform: 'onnxruntime_onnx',
         inputs: [
           { name: 'image', datatype: 'BYTES', shape: [-1] },
           { name: 'bbox', datatype: 'INT32', shape: [-1, 4] },
           ...(sizes.length === 1 ? [{ name: 'input', datatype: 'FP32', shape: [-1, 3, sizes[0]!, sizes[0]!] }] : []),
         ],
-        outputs: infos[0]!.tasks.map((task) => ({ name: task.name, datatype: 'FP32', shape: [-1, task.classes.length] })),
+        outputs: tasks.map((task) => ({ name: task.name, datatype: 'FP32', shape: [-1, task.classes.length] })),
       });
     }),
   );
   router.get(
     ['/models/:name/ready', '/models/:name/versions/:version/ready'],
     handle(async (req, res) => {
-      await clientOf(req);
-      const { artifacts } = await describe(String(req.params.name), req.params.version === undefined ? undefined : String(req.params.version));
-      // Loaded and warm here; the probe itself loads nothing (an alias's models load when it is first used or moved).
-      const ready = artifacts.every((a) => services.models.isWarm(a.id));
+      await clientOf(req, res);
+      const ready = await modelReady(app, String(req.params.name), versionOf(req));
       res.status(ready ? 200 : 400).json({ name: req.params.name, ready });
     }),
   );
 
   router.post(
     ['/models/:name/infer', '/models/:name/versions/:version/infer'],
-    express.json({ limit: config.maxBodyBytes }),
+    // Who asks is known before the body is read: a bad token, or none where reads need one, is refused
+    // unread, and a request without a token may send only a small body.
+    authenticateFirst(app, (res, error) => send(res, error, app)),
+    handle(async (req, res, next) => {
+      await clientOf(req, res);
+      next();
+    }),
+    jsonBodyByCaller(app),
     handle(async (req, res) => {
-      const client = await clientOf(req);
+      const client = await clientOf(req, res);
       const name = String(req.params.name);
-      if (req.params.version !== undefined) await describe(name, String(req.params.version));
+      const version = versionOf(req);
+      if (version !== undefined) await describeModel(app, name, version);
       if (!req.is('application/json'))
         throw badInput('send the request as JSON (content-type: application/json); binary tensor data is not supported: BYTES go as base64 strings');
       const body = req.body as { id?: unknown; inputs?: unknown; outputs?: { name?: unknown }[] } | undefined;
       if (!body || !Array.isArray(body.inputs) || body.inputs.length === 0) throw badInput('the request needs "inputs": a list of tensors');
       const inputs = new Map(body.inputs.map((value, i) => tensorOf(value, `inputs[${i}]`)).map((t) => [t.name, t]));
-      const target = await targetOf(name);
-      const outcome = await services.clientLimiter.run(client, async (): Promise<ServeOutcome> => {
-        const tensor = inputs.get('input');
-        if (tensor) {
-          if (inputs.size !== 1) throw badInput('give either "input" (FP32) or "image" (BYTES) with "bbox", not both');
-          return services.router.serveTensors({ ...target, client }, Float32Array.from(numbers(tensor, ['FP32'])), tensor.shape);
-        }
-        const image = inputs.get('image');
-        const box = inputs.get('bbox');
-        if (!image || !box) throw badInput('give "image" (BYTES, base64, shape [N]) and "bbox" ([N, 4]: xmin, ymin, xmax, ymax), or "input" (FP32)');
-        if (image.datatype !== 'BYTES') throw badInput(`input image must be BYTES, got ${image.datatype}`);
-        const rows = image.data.length;
-        const corners = numbers(box, ['INT32', 'INT64', 'UINT32', 'FP32', 'FP64']);
-        if (corners.length !== rows * 4) throw badInput(`bbox must hold 4 numbers per image: ${rows} images need shape [${rows}, 4]`);
-        // Before any image is decoded: the count is what classify would refuse anyway.
-        checkImageCount(rows, config.serving.maxClassifyImages);
-        const images = await Promise.all(
-          image.data.map(async (value, i) => {
-            if (typeof value !== 'string') throw badInput(`image[${i}] must be a base64 string`);
-            const [xmin, ymin, xmax, ymax] = corners.slice(i * 4, i * 4 + 4).map(Math.round) as [number, number, number, number];
-            const bbox: Bbox = { xmin, ymin, xmax, ymax };
-            return { image: await imageBytes({ image: value }, `image[${i}]`, config), bbox };
-          }),
-        );
-        return services.router.serve({ ...target, images, client });
-      });
+      const tensor = inputs.get('input');
+      if (tensor && inputs.size !== 1) throw badInput('give either "input" (FP32) or "image" (BYTES) with "bbox", not both');
+      const outcome = tensor
+        ? await inferTensor(app, client, { name }, Float32Array.from(numbers(tensor, ['FP32'])), tensor.shape)
+        : await infer(app, client, { name }, imageRows(inputs, config));
       const tasks = outcome.results[0]!;
       const wanted = Array.isArray(body.outputs) ? new Set(body.outputs.map((o) => String(o?.name))) : null;
       const unknown = wanted ? [...wanted].filter((output) => !tasks.some((task) => task.task === output)) : [];
@@ -224,7 +184,7 @@ export function inferenceProtocol(app: App): express.Router {
     const status = typeof error?.status === 'number' && error.status < 500 ? error.status : 500;
     const message =
       error?.type === 'entity.too.large'
-        ? `request body is larger than the limit of ${config.maxBodyBytes} bytes (FASHION_HOW_MAX_BODY_BYTES)`
+        ? tooLargeMessage(bodyLimitOf(res, { bytes: config.maxBodyBytes, describe: '(FASHION_HOW_MAX_BODY_BYTES)' }))
         : status < 500
           ? 'the request body must be JSON (binary tensor data is not supported: send BYTES as base64 strings)'
           : 'Internal server error';

@@ -16,23 +16,30 @@ import { makeExecutableSchema } from '@graphql-tools/schema';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import { GraphQLError, type ValidationContext } from 'graphql';
 import type { App } from '../app.js';
-import { requireRole } from '../auth/tokens.js';
 import { cropPreview, photoPreview } from '../data/image.js';
 import { PACKAGE_ROOT } from '../db/migrate.js';
 import type { Bbox } from '../domain.js';
 import { AppError, ErrorCode } from '../errors.js';
+import type { TableFormat } from '../inference/predictionJobs.js';
+import { authenticateFirst, bodyLimitOf, jsonBodyByCaller, tooLargeMessage } from './bodyLimits.js';
+import { callerOfRequest, clientKey, reader } from './callers.js';
+import { RETRY_AFTER_SECONDS } from './clientLimiter.js';
 import type { Context } from './context.js';
 import { errorFormatter, sendError } from './errors.js';
+import { HeavyReads, photoKey } from './heavyReads.js';
 import { httpStatusOf } from './httpStatus.js';
 import { inferenceProtocol } from './inferenceProtocol.js';
-import { classifyBudgetPlugin } from './plugins/classifyBudget.js';
+import { knownOperationNames } from './operationNames.js';
+import { hostProblem } from './origins.js';
 import { metricsPlugin } from './plugins/metrics.js';
+import { operationBudgetPlugin } from './plugins/operationBudget.js';
 import { readAccessError, readAccessPlugin } from './plugins/readAccess.js';
 import { retryAfterPlugin } from './plugins/retryAfter.js';
+import { MAX_HELD_PER_CLIENT, REFUSAL_BURST, RefusalGate } from './refusalGate.js';
 import { resolvers } from './resolvers/index.js';
 import { acceptOldRoleNames } from './resolvers/Role.js';
 import { serveSubscriptions } from './subscriptions.js';
-import { uploadMiddleware } from './uploads.js';
+import { BufferedUploads, uploadMiddleware } from './uploads.js';
 
 /** graphql-armor's rules throw by default, which Apollo answers as an internal error; reported as
  *  validation errors they reach the client as GRAPHQL_VALIDATION_FAILED with the limit in the message. */
@@ -67,6 +74,16 @@ export async function startServer(app: App): Promise<RunningServer> {
     costLimitRule({ maxCost: graphql.maxCost, ...reportInsteadOfThrowing }),
   ];
   const formatError = errorFormatter(log);
+  const knownOperations = knownOperationNames();
+  const heavyReads = new HeavyReads(config.guards);
+  const bufferedUploads = new BufferedUploads(config.maxBodyBytes, config.guards.maxClientUploadBytes);
+  const operationLimits = {
+    maxImages: config.serving.maxClassifyImages,
+    imageCost: graphql.classifyImageCost,
+    maxCost: graphql.maxCost,
+    modelCardCost: config.guards.modelCardCost,
+    maxResponseNodes: config.guards.maxResponseNodes,
+  };
   const subscriptions = serveSubscriptions(app, {
     httpServer,
     path: '/graphql',
@@ -74,6 +91,9 @@ export async function startServer(app: App): Promise<RunningServer> {
     validationRules,
     readAccess: (caller, operation) => readAccessError(config.anonymousRead, caller, operation),
     formatError,
+    knownOperations,
+    operationLimits,
+    heavyReads,
   });
   const apollo = new ApolloServer<Context>({
     schema,
@@ -85,14 +105,25 @@ export async function startServer(app: App): Promise<RunningServer> {
       ApolloServerPluginDrainHttpServer({ httpServer }),
       // Open WebSockets end (clients see 1001 Going away) before the HTTP server drains.
       { serverWillStart: async () => ({ drainServer: async () => subscriptions.dispose() }) },
-      metricsPlugin(app.services.metrics),
+      metricsPlugin(app.services.metrics, knownOperations),
       readAccessPlugin(config.anonymousRead),
-      classifyBudgetPlugin({ maxImages: config.serving.maxClassifyImages, imageCost: graphql.classifyImageCost, maxCost: graphql.maxCost }),
+      operationBudgetPlugin(operationLimits),
       retryAfterPlugin(),
       ...(graphql.landingPage ? [] : [ApolloServerPluginLandingPageDisabled()]),
     ],
   });
   await apollo.start();
+
+  // On a loopback bind, only requests for a loopback host (DNS rebinding: see origins.ts).
+  expressApp.use((req, res, next) => {
+    const problem = hostProblem(config.host, req.headers.host);
+    if (problem) sendError(res, ErrorCode.FORBIDDEN, problem);
+    else next();
+  });
+
+  // Before anything is read: a client that keeps collecting refusals is held back (see refusalGate.ts).
+  const refusals = new RefusalGate({ perSecond: config.guards.clientRefusalsPerSecond, burst: REFUSAL_BURST, maxHeld: MAX_HELD_PER_CLIENT });
+  expressApp.use(['/graphql', '/v2', '/items', '/predictions'], refusals.middleware());
 
   expressApp.get('/healthz', (_req, res) => {
     res.json({ ok: true });
@@ -108,16 +139,20 @@ export async function startServer(app: App): Promise<RunningServer> {
   expressApp.use('/v2', inferenceProtocol(app));
   expressApp.use(
     '/graphql',
+    authenticateFirst(app, (res, error) => sendError(res, error.code, error.message)),
     uploadMiddleware({
       maxFileBytes: Math.max(config.imageLimits.maxBytes, config.maxModelBytes, config.imports.maxUploadBytes),
       maxFiles: Math.max(config.serving.maxClassifyImages, 2),
     }),
-    express.json({ limit: config.maxBodyBytes }),
+    jsonBodyByCaller(app),
     expressMiddleware(apollo, {
-      context: async ({ req }) => {
+      context: async ({ req, res }) => {
         try {
-          const caller = await app.services.tokens.authenticate(req.headers.authorization);
-          return { config, services: app.services, caller, client: caller ? `token ${caller.tokenId}` : `address ${req.ip}` };
+          const caller = await callerOfRequest(app, req, res);
+          const client = clientKey(caller, req.ip);
+          const uploads = bufferedUploads.open(client);
+          res.once('close', () => uploads.close());
+          return { config, services: app.services, caller, client, heavyReads, uploads };
         } catch (error) {
           if (error instanceof AppError)
             throw new GraphQLError(error.message, { extensions: { code: error.code, http: { status: httpStatusOf(error.code) } } });
@@ -127,36 +162,64 @@ export async function startServer(app: App): Promise<RunningServer> {
     }),
   );
   // Item crops and photos for the dashboard; the same read access as queries (a token may come as a header).
+  // Each decodes a whole photo: a heavy read (the client's limit, the fair queue, cached by the photo's hash).
   const itemImage =
-    (make: (photo: Buffer, bbox: Bbox) => Promise<Buffer>): RequestHandler =>
+    (kind: string, make: (photo: Buffer, bbox: Bbox) => Promise<Buffer>): RequestHandler =>
     async (req, res) => {
       try {
-        const caller = await app.services.tokens.authenticate(req.headers.authorization);
-        if (!config.anonymousRead) requireRole(caller, 'reader', 'item images');
+        const { client } = await reader(app, req, res, 'item images');
         const id = Number(req.params.id);
         if (!Number.isSafeInteger(id)) {
           sendError(res, ErrorCode.NOT_FOUND, `item ${req.params.id} does not exist`);
           return;
         }
-        // The same read as classify-by-itemId: NOT_FOUND for no such item, UNAVAILABLE for an unreadable photo.
-        const { image, bbox } = await app.services.datasets.itemPhoto(id);
-        const jpeg = await make(image, bbox);
+        let photo: { image: Buffer; bbox: Bbox } | undefined;
+        const jpeg = await heavyReads.read(
+          client,
+          async () => {
+            // The same read as classify-by-itemId: NOT_FOUND for no such item, UNAVAILABLE for an unreadable photo.
+            photo = await app.services.datasets.itemPhoto(id);
+            const { xmin, ymin, xmax, ymax } = photo.bbox;
+            return `${kind}:${photoKey(photo.image)}:${kind === 'crop' ? `${xmin},${ymin},${xmax},${ymax}` : ''}`;
+          },
+          () => make(photo!.image, photo!.bbox),
+        );
         res.type('image/jpeg').set('cache-control', 'max-age=3600').send(jpeg);
       } catch (error) {
         const known = error instanceof AppError;
         if (!known) log.error({ err: error }, 'could not make an item image');
+        if (known && error.code === ErrorCode.RATE_LIMITED) res.set('retry-after', String(error.details?.retryAfterSeconds ?? RETRY_AFTER_SECONDS));
         if (known) sendError(res, error.code, error.message);
         else sendError(res, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error');
       }
     };
   expressApp.get(
     '/items/:id/crop.jpg',
-    itemImage((photo, bbox) => cropPreview(photo, bbox, 192, config.imageLimits)),
+    itemImage('crop', (photo, bbox) => cropPreview(photo, bbox, 192, config.imageLimits)),
   );
   expressApp.get(
     '/items/:id/photo.jpg',
-    itemImage((file) => photoPreview(file, 480, config.imageLimits)),
+    itemImage('photo', (file) => photoPreview(file, 480, config.imageLimits)),
   );
+  // A finished prediction job's table, streamed from this host's verified copy of the stored object; the
+  // same read access as queries (the token comes as the Authorization header).
+  expressApp.get('/predictions/:id/table.:format', async (req, res) => {
+    try {
+      await reader(app, req, res, 'prediction tables');
+      const id = Number(req.params.id);
+      if (!Number.isSafeInteger(id)) {
+        sendError(res, ErrorCode.NOT_FOUND, `prediction job ${req.params.id} does not exist`);
+        return;
+      }
+      const table = await app.services.predictions.table(id, req.params.format as TableFormat);
+      res.type(table.contentType).set('content-disposition', `attachment; filename="${table.fileName}"`).sendFile(table.file);
+    } catch (error) {
+      const known = error instanceof AppError;
+      if (!known) log.error({ err: error }, 'could not send a prediction table');
+      if (known) sendError(res, error.code, error.message);
+      else sendError(res, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error');
+    }
+  });
   const webRoot = path.join(PACKAGE_ROOT, 'web', 'dist');
   if (existsSync(webRoot)) expressApp.use(express.static(webRoot));
 
@@ -165,7 +228,7 @@ export async function startServer(app: App): Promise<RunningServer> {
     const status = typeof error?.status === 'number' ? error.status : 500;
     const message =
       error?.type === 'entity.too.large'
-        ? `request body is larger than the limit of ${config.maxBodyBytes} bytes`
+        ? tooLargeMessage(bodyLimitOf(res, { bytes: config.maxBodyBytes, describe: '(FASHION_HOW_MAX_BODY_BYTES)' }))
         : status < 500
           ? String(error?.message ?? 'bad request')
           : 'Internal server error';

@@ -72,11 +72,57 @@ function uploadError(error: unknown, what: string, maxBytes: number, limitName: 
   return badInput(`${what} could not be received (the upload was cut off or malformed)`);
 }
 
-/** A whole uploaded file in memory (images, model.json), at most `maxBytes`. */
-export async function readUpload(upload: Upload, what: string, maxBytes: number, limitName: string): Promise<Buffer> {
+/** Bytes of uploaded files held in memory: at most `perRequest` by one request, and `perClient` by one
+ *  client's requests in flight together (a multipart classify holds its images until it is answered). */
+export class BufferedUploads {
+  private readonly byClient = new Map<string, number>();
+
+  constructor(
+    private readonly perRequest: number,
+    private readonly perClient: number,
+  ) {}
+
+  /** One request's account; `close` gives its bytes back (when the request ends). */
+  open(client: string): UploadAccount {
+    let held = 0;
+    return {
+      take: (bytes) => {
+        const clientHeld = this.byClient.get(client) ?? 0;
+        if (held + bytes > this.perRequest)
+          return `this request's uploaded files are over the limit of ${this.perRequest} bytes in all (FASHION_HOW_MAX_BODY_BYTES)`;
+        if (clientHeld + bytes > this.perClient)
+          return `this client's requests in flight hold ${clientHeld} bytes of uploaded files, the limit is ${this.perClient} (FASHION_HOW_MAX_CLIENT_UPLOAD_BYTES); retry when they are answered`;
+        held += bytes;
+        this.byClient.set(client, clientHeld + bytes);
+        return undefined;
+      },
+      close: () => {
+        const left = (this.byClient.get(client) ?? 0) - held;
+        held = 0;
+        if (left > 0) this.byClient.set(client, left);
+        else this.byClient.delete(client);
+      },
+    };
+  }
+}
+
+export interface UploadAccount {
+  /** Counts `bytes` more held in memory, or says which limit they would cross (and counts nothing). */
+  take(bytes: number): string | undefined;
+  close(): void;
+}
+
+/** A whole uploaded file in memory (images, model.json), at most `maxBytes`, and within `account`'s bytes. */
+export async function readUpload(upload: Upload, what: string, maxBytes: number, limitName: string, account?: UploadAccount): Promise<Buffer> {
+  let refused: string | undefined;
   try {
     const chunks: Buffer[] = [];
-    await consume((await upload).createReadStream(), maxBytes, (chunk) => chunks.push(chunk));
+    await consume((await upload).createReadStream(), maxBytes, (chunk) => {
+      refused ??= account?.take(chunk.length);
+      // Past the account's limit the rest is read and dropped, as past the file's own (see consume).
+      if (!refused) chunks.push(chunk);
+    });
+    if (refused) throw badInput(`${what}: ${refused}`);
     return Buffer.concat(chunks);
   } catch (error) {
     throw uploadError(error, what, maxBytes, limitName);

@@ -2,8 +2,9 @@
 import type { Command } from 'commander';
 import { badInput } from '../errors.js';
 import { type AliasRow, type AliasSettings, type ModelRef, type RolloutMode, settingsOf } from '../inference/aliases.js';
+import { f3, percent } from '../reports/metricsTable.js';
 import { onlineReport } from '../reports/online.js';
-import { f3, percent, table } from './format.js';
+import { table } from './format.js';
 import { duration, int, number } from './options.js';
 import { withApp } from './session.js';
 

@@ -5,8 +5,9 @@ import { DEFAULT_SPLIT_SEED, DEFAULT_VALIDATION_FRACTION, type ImportOutcome, im
 import { DEFAULT_LABEL_SCHEMA } from '../data/labelSchema.js';
 import { DEFAULT_REALISTIC_LABEL_NOISE, SYNTH_DIFFICULTIES, type SynthDifficulty, writeSyntheticDataset } from '../data/synth.js';
 import { SPLITS, type Split } from '../domain.js';
+import { percent } from '../reports/metricsTable.js';
 import { FashionHowClient } from '../sdk/index.js';
-import { percent, table } from './format.js';
+import { table } from './format.js';
 import { choice, fraction, int } from './options.js';
 import { createProgress } from './progress.js';
 import { withApp } from './session.js';
@@ -170,13 +171,13 @@ export function addDataCommands(program: Command): void {
     .option('--max-side <px>', 'largest image side', int('max-side', 32), 320)
     .option(
       '--difficulty <level>',
-      `${SYNTH_DIFFICULTIES.join(' | ')}: standard is learnt perfectly; realistic has confusable classes, clutter, occlusion, bbox jitter`,
+      `${SYNTH_DIFFICULTIES.join(' | ')}: standard is learnt perfectly; realistic has confusable classes, clutter, occlusion, bbox jitter; silhouette is as hard, told apart by shape and fine texture instead of colour`,
       choice(SYNTH_DIFFICULTIES),
       'standard',
     )
     .option(
       '--label-noise <share>',
-      `share of labels per task given as a confusable class (default ${DEFAULT_REALISTIC_LABEL_NOISE} realistic, 0 standard)`,
+      `share of labels per task given as a confusable class (default ${DEFAULT_REALISTIC_LABEL_NOISE} realistic and silhouette, 0 standard)`,
       fraction,
     )
     .action(async (options) => {

@@ -8,10 +8,11 @@ import type { App } from '../app.js';
 import { importDataset } from '../data/import.js';
 import { writeSyntheticDataset } from '../data/synth.js';
 import type { ReportMetrics } from '../reports/evaluate.js';
+import { f3 } from '../reports/metricsTable.js';
 import { FashionHowClient } from '../sdk/index.js';
 import type { Hyperparameters } from '../training/hyper.js';
 import { describeFit } from './ensemble.js';
-import { f3, table } from './format.js';
+import { table } from './format.js';
 import { createProgress } from './progress.js';
 import { followRuns } from './train.js';
 

@@ -4,7 +4,8 @@
 import type { Ensemble } from '../db/generated/client.js';
 import type { LogitAdjustment } from '../inference/ensembles.js';
 import type { FitRecord } from '../inference/fitEnsemble.js';
-import { f3, table } from './format.js';
+import { f3 } from '../reports/metricsTable.js';
+import { table } from './format.js';
 
 export function describeFit(ensemble: Ensemble): string {
   const fit = ensemble.fit as FitRecord | null;

@@ -1,4 +1,4 @@
-// Plain-text tables for the terminal.
+// Plain-text tables for the terminal; the numbers in them are written as a model card writes them (reports/metricsTable.ts).
 
 export function table(headers: string[], rows: (string | number)[][]): string {
   const cells = [headers, ...rows.map((r) => r.map(String))];
@@ -10,6 +10,3 @@ export function table(headers: string[], rows: (string | number)[][]): string {
       .trimEnd();
   return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
 }
-
-export const percent = (share: number) => `${(share * 100).toFixed(1)}%`;
-export const f3 = (value: number) => value.toFixed(3);

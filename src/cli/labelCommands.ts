@@ -5,7 +5,8 @@ import type { App } from '../app.js';
 import { SPLITS } from '../domain.js';
 import { badInput } from '../errors.js';
 import { LABEL_DECISIONS, type LabelDecision, type ScanTask } from '../reports/labelReview.js';
-import { f3, table } from './format.js';
+import { f3 } from '../reports/metricsTable.js';
+import { table } from './format.js';
 import { choice, int } from './options.js';
 import { withApp } from './session.js';
 

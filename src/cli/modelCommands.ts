@@ -9,10 +9,11 @@ import { SPLITS } from '../domain.js';
 import { badInput } from '../errors.js';
 import { FIT_METRICS, type FitMetric } from '../inference/ensembleFit.js';
 import { importModel } from '../inference/registry.js';
+import { percent } from '../reports/metricsTable.js';
 import { modelCardHtml } from '../reports/modelCard.js';
 import { CALIBRATION_ITEMS, DEFAULT_METHOD, type QuantizationRecord } from '../training/quantization.js';
 import { describeFit } from './ensemble.js';
-import { percent, table } from './format.js';
+import { table } from './format.js';
 import { choice, int, list, splitOrAll } from './options.js';
 import { printReport, reportCsv, reportJson } from './report.js';
 import { withApp } from './session.js';
@@ -85,6 +86,7 @@ export function addModelCommands(program: Command): void {
           { db: app.services.db, artifactStore: app.services.artifactStore, dataDir: app.config.dataDir },
           { name, modelJson, saveOnnx },
           app.config.imageLimits,
+          app.config.modelChecks,
         );
         console.log(`artifact ${artifact.id} "${artifact.name}": ${(artifact.sizeBytes / 2 ** 20).toFixed(1)} MiB, sha256 ${artifact.sha256.slice(0, 12)}`);
       }),

@@ -4,9 +4,8 @@ import type { App } from '../app.js';
 import type { EvaluationReport } from '../db/generated/client.js';
 import { notFound } from '../errors.js';
 import type { ReportMetrics } from '../reports/evaluate.js';
-import { f3, table } from './format.js';
-
-const interval = (i: { low: number; high: number }) => `[${f3(i.low)}, ${f3(i.high)}]`;
+import { classesTable, decisionsTable, f3, gainSentence, membersTable, metricsTable, type StoredMetrics, type Table } from '../reports/metricsTable.js';
+import { table } from './format.js';
 
 /** A report with everything a reader wants: metrics, confusion matrices, member reports. */
 export async function loadReport(app: App, id: number) {
@@ -27,82 +26,39 @@ function target(report: EvaluationReport): string {
   return `artifact ${report.artifactId}`;
 }
 
+const text = ({ headers, rows }: Table) => table(headers, rows);
+
 export async function printReport(app: App, id: number): Promise<void> {
   const { report, tasks } = await loadReport(app, id);
-  const metrics = report.metrics as unknown as ReportMetrics & { source: string };
+  const metrics = report.metrics as unknown as StoredMetrics;
   console.log(
     `report ${report.id}: ${target(report)} on dataset ${report.datasetId}, split ${report.split}, ${report.itemCount} items, ${(report.durationMs / 1000).toFixed(1)} s`,
   );
   if (metrics.source !== 'evaluation') {
-    console.log(
-      table(
-        ['task', 'top-1', 'ACSA'],
-        metrics.tasks.map((t) => [t.name, f3(t.top1), f3(t.acsa)]),
-      ),
-    );
+    console.log(text(metricsTable(metrics)));
     return;
   }
   if (metrics.decisions) {
     console.log('decisions side by side (the ensemble answers with the logit-adjusted one):');
-    console.log(
-      table(
-        ['decision', 'mean top-1', 'mean ACSA', ...metrics.decisions[0]!.tasks.map((t) => `${t.task} top-1 / ACSA`)],
-        metrics.decisions.map((d) => [
-          d.decision === 'SOFT_VOTE' ? 'soft vote' : 'logit-adjusted',
-          f3(d.meanTop1),
-          f3(d.meanAcsa),
-          ...d.tasks.map((t) => `${f3(t.top1)} / ${f3(t.acsa)}`),
-        ]),
-      ),
-    );
+    console.log(text(decisionsTable(metrics.decisions)));
   }
   console.log(
     `mean top-1 ${f3(metrics.meanTop1)}, mean ACSA ${f3(metrics.meanAcsa)}; model ${metrics.model.sizeMB.toFixed(1)} MB, ${metrics.model.parameterCount ?? '?'} parameters, ${metrics.model.cpuLatencyMs.toFixed(1)} ms per image on this CPU`,
   );
   console.log('');
-  console.log(
-    table(
-      ['task', 'top-1', '95% CI', 'ACSA', '95% CI', 'macro F1', 'MCC', 'kappa', 'G-mean', 'NLL', 'Brier', 'ECE'],
-      metrics.tasks.map((t) => [
-        t.name,
-        f3(t.top1),
-        interval(t.intervals.top1),
-        f3(t.acsa),
-        interval(t.intervals.acsa),
-        f3(t.macroF1),
-        f3(t.mcc),
-        f3(t.kappa),
-        f3(t.gmeanRecall),
-        f3(t.nll),
-        f3(t.brier),
-        f3(t.ece),
-      ]),
-    ),
-  );
+  console.log(text(metricsTable(metrics)));
   for (const t of metrics.tasks) {
     console.log(`\n${t.name}`);
-    console.log(
-      table(
-        ['#', 'class', 'support', 'predicted', 'precision', 'recall', 'F1'],
-        t.classes.map((c) => [c.index, tasks[t.task]!.classes[c.index]!, c.support, c.predicted, f3(c.precision), f3(c.recall), f3(c.f1)]),
-      ),
-    );
+    console.log(text(classesTable(t, tasks[t.task]!.classes)));
   }
   if (report.memberReports.length > 0) {
     console.log('\nmembers');
-    console.log(
-      table(
-        ['report', 'artifact', 'mean top-1', 'mean ACSA'],
-        report.memberReports.map((m) => {
-          const mm = m.metrics as unknown as ReportMetrics;
-          return [m.id, m.artifactId ?? '', f3(mm.meanTop1), f3(mm.meanAcsa)];
-        }),
-      ),
-    );
-    if (metrics.gain)
-      console.log(
-        `gain of the ensemble over its best member (artifact ${metrics.gain.bestMemberArtifactId}): mean ACSA ${metrics.gain.meanAcsa >= 0 ? '+' : ''}${f3(metrics.gain.meanAcsa)}, mean top-1 ${metrics.gain.meanTop1 >= 0 ? '+' : ''}${f3(metrics.gain.meanTop1)}`,
-      );
+    const members = report.memberReports.map((m) => ({
+      name: `artifact ${m.artifactId ?? '?'} (report ${m.id})`,
+      metrics: m.metrics as unknown as ReportMetrics,
+    }));
+    console.log(text(membersTable(members)));
+    if (metrics.gain) console.log(gainSentence(metrics.gain));
   }
 }
 

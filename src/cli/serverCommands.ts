@@ -18,7 +18,17 @@ async function serve(app: App, options: { worker: boolean }) {
   const server = await startServer(app);
   const adopted = await training.adoptQueued();
   if (adopted.length > 0) console.log(`queued training runs picked up: ${adopted.join(', ')}`);
-  if (options.worker) await training.startWorker();
+  const adoptedJobs = await app.services.predictions.adoptQueued();
+  if (adoptedJobs.length > 0) console.log(`queued prediction jobs picked up: ${adoptedJobs.join(', ')}`);
+  if (options.worker) {
+    await training.startWorker();
+    await app.services.predictions.startWorker();
+  }
+  // Races no live server drives (this one's, when it stopped) go on from their last rung (its runs resume
+  // or end); and from now on, the races of a server that dies are taken over once its lease lapses.
+  const races = await app.services.races.resumeRunning();
+  if (races.length > 0) console.log(`races picked up: ${races.join(', ')}`);
+  app.services.races.watch();
   if (training.distributed)
     console.log(
       options.worker

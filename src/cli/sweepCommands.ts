@@ -3,10 +3,11 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import type { App } from '../app.js';
 import type { Sweep } from '../db/generated/client.js';
+import { f3 } from '../reports/metricsTable.js';
 import { CUTMIX_MODES, type Hyperparameters, SELECTION_METRICS } from '../training/hyper.js';
 import { type NumberRange, SWEEP_STRATEGIES, type SweepSpace } from '../training/sweep.js';
 import { scoreOf } from '../training/sweepService.js';
-import { f3, table } from './format.js';
+import { table } from './format.js';
 import { choice, int, list } from './options.js';
 import { withApp } from './session.js';
 import { followRuns } from './train.js';

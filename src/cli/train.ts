@@ -3,10 +3,12 @@
 import cliProgress from 'cli-progress';
 import type { App } from '../app.js';
 import type { TrainingRun } from '../db/generated/client.js';
+import { FINAL_STATUSES } from '../jobs/statuses.js';
+import { f3 } from '../reports/metricsTable.js';
 import type { DistillationRecord, DistillationScores } from '../training/distillation.js';
 import type { Hyperparameters } from '../training/hyper.js';
-import { type EpochRecord, FINAL_STATUSES, type RunProgress } from '../training/runRecord.js';
-import { f3, table } from './format.js';
+import type { EpochRecord, RunProgress } from '../training/runRecord.js';
+import { table } from './format.js';
 
 const count = (n: number) => n.toLocaleString('en-US');
 

@@ -1,8 +1,11 @@
 // fashion-how train, runs, worker: training runs, followed here or taken from the job queue.
 import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
 import { PROCESS_ID } from '../host.js';
-import { RUN_STATUSES, type RunStatus } from '../training/runRecord.js';
-import { gpuList, int, list } from './options.js';
+import { RUN_STATUSES, type RunStatus } from '../jobs/statuses.js';
+import { RACE_PRESETS } from '../training/race.js';
+import { choice, gpuList, int, list, number } from './options.js';
+import { followRace } from './race.js';
 import { untilSignal, withApp } from './session.js';
 import { describeCrossValidation, describeDistillation, followRuns, runsTable } from './train.js';
 import { hyperparametersOf, teacherOf, withTeacherOptions, withTrainingOptions } from './trainingOptions.js';
@@ -12,10 +15,18 @@ export function addTrainingCommands(program: Command): void {
     withTrainingOptions(
       program
         .command('train')
-        .description('train every backbone x head combination on a dataset, one run each, and follow them here')
+        .description(
+          'train every backbone x head combination on a dataset, one run each, and follow them here; with --time-budget and no backbones, race a portfolio of candidates in that time',
+        )
         .requiredOption('--dataset <id>', 'dataset id', int('dataset', 1))
-        .requiredOption('--backbones <list>', 'comma-separated backbones, e.g. resnet18,densenet121', list)
-        .requiredOption('--heads <list>', 'comma-separated heads: feedforward, residual', list)
+        .option('--backbones <list>', 'comma-separated backbones, e.g. resnet18,densenet121 (none, with --time-budget: a race)', list)
+        .option('--heads <list>', 'comma-separated heads: feedforward, residual (default feedforward)', list)
+        .option(
+          '--preset <name>',
+          `a race's portfolio: ${RACE_PRESETS.join(' | ')} (default best; compliant keeps to one model under --size-limit MB)`,
+          choice(RACE_PRESETS),
+        )
+        .option('--size-limit <mb>', "the compliant preset's model size limit in MB (default: the dataset's season profile's, 25 for 2024-subtask1)", number)
         .option('--folds <k>', 'k-fold cross-validation: k runs per combo, out-of-fold predictions, the fold models as one ensemble', int('folds', 2)),
     ),
   )
@@ -26,10 +37,26 @@ export function addTrainingCommands(program: Command): void {
         const teacher = teacherOf(options, options.baseline);
         // With PostgreSQL this process is a worker of the queue while it waits (worker hosts may take runs too).
         await app.services.training.startWorker();
+        if (!options.backbones) {
+          if (!hyper.timeBudgetSeconds)
+            throw new InvalidArgumentError('name --backbones (and --heads), or give a --time-budget to race a portfolio of candidates');
+          const { timeBudgetSeconds, ...recipe } = hyper;
+          const sweep = await app.services.races.start({
+            datasetId: options.dataset,
+            budgetSeconds: timeBudgetSeconds,
+            preset: options.preset,
+            sizeLimitMb: options.sizeLimit,
+            options: recipe,
+          });
+          console.log(`race ${sweep.id} started`);
+          const race = await followRace(app, sweep.id);
+          if (race.status !== 'SUCCEEDED') process.exitCode = 1;
+          return;
+        }
         const runs = await app.services.training.startTraining({
           datasetId: options.dataset,
           backbones: options.backbones,
-          heads: options.heads,
+          heads: options.heads ?? ['feedforward'],
           options: hyper,
           teacher,
           folds: options.folds,
@@ -76,6 +103,8 @@ export function addTrainingCommands(program: Command): void {
           throw new Error(`--concurrency ${options.concurrency} differs from the ${options.gpus.length} GPUs in --gpus: a job per GPU`);
         }
         const slots = (await training.startWorker({ gpus: options.gpus, concurrency: options.concurrency }))!;
+        // Batch prediction jobs too: they score on this host's CPU (or ONNX Runtime's device), one at a time.
+        await app.services.predictions.startWorker();
         console.log(
           `worker ${PROCESS_ID}: taking training jobs (concurrency ${slots.concurrency}${slots.gpus.length ? `, GPUs ${slots.gpus.join(',')}` : ''})`,
         );

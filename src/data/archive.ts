@@ -6,7 +6,7 @@
 // entry can write through another. The pixels of each image are the import's row validation's to check.
 // The one module that reads archives (yauzl for zip, tar-stream for tar); tar.gz is gunzipped on the way.
 import { createReadStream } from 'node:fs';
-import { mkdir, open, stat } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -82,6 +82,7 @@ const isClutter = (name: string) => name.startsWith('__MACOSX/') || path.posix.b
 class Budget {
   entries = 0;
   bytes = 0;
+  private streamBytes = 0;
   private readonly seen = new Set<string>();
 
   constructor(
@@ -109,7 +110,7 @@ class Budget {
     this.seen.add(key);
   }
 
-  /** Counts `bytes` more unpacked bytes (declared or actually written). */
+  /** Counts `bytes` more unpacked bytes, as headers declare them (writeEntry holds each entry to its own). */
   grow(bytes: number) {
     this.bytes += bytes;
     if (this.bytes > this.limits.maxExpandedBytes)
@@ -117,6 +118,23 @@ class Budget {
     if (this.bytes > this.limits.maxCompressionRatio * Math.max(this.archiveBytes, 1) && this.bytes > 1024 * 1024)
       throw refuse(
         `it unpacks to more than ${this.limits.maxCompressionRatio} times its own ${this.archiveBytes} bytes, as a zip bomb does (limit ${ARCHIVE_LIMIT_NAMES.maxCompressionRatio})`,
+      );
+  }
+
+  /** Counts `bytes` more of a tar's own stream (after gunzip). Zero blocks and pax or long-name records
+   *  reach no entry's size (tar-stream skips them), yet cost as much to inflate and parse as photos do, so
+   *  the stream itself is held to the same limits, with 1024 bytes of headers allowed per entry. */
+  stream(bytes: number) {
+    this.streamBytes += bytes;
+    const { maxEntries, maxExpandedBytes, maxCompressionRatio } = this.limits;
+    if (this.streamBytes > maxExpandedBytes + 1024 * maxEntries)
+      throw refuse(
+        `its tar stream is over ${maxExpandedBytes} bytes plus 1024 bytes of headers per allowed entry (limit ${ARCHIVE_LIMIT_NAMES.maxExpandedBytes})`,
+      );
+    const beyondHeaders = this.streamBytes - 1024 * this.entries;
+    if (beyondHeaders > maxCompressionRatio * Math.max(this.archiveBytes, 1) && beyondHeaders > 1024 * 1024)
+      throw refuse(
+        `its tar stream inflates to more than ${maxCompressionRatio} times the archive's own ${this.archiveBytes} bytes, most of it no entry's data, as a zip bomb does (limit ${ARCHIVE_LIMIT_NAMES.maxCompressionRatio})`,
       );
   }
 
@@ -137,31 +155,55 @@ function target(into: string, name: string): string {
   return file;
 }
 
-/** Writes a stream to a new file (never an existing one), counting its bytes against the budget. */
-async function writeEntry(stream: Readable, file: string, budget: Budget, declared?: number) {
-  await mkdir(path.dirname(file), { recursive: true });
-  const handle = await open(file, 'wx', 0o600);
-  let written = 0;
+/** Holds a stream's first error from the moment the stream exists. yauzl's entry streams inflate (and
+ *  check their declared size) before anyone reads them, and tar-stream's fail with their archive, while the
+ *  write attaches its pipeline only after making the file: an 'error' that nobody hears ends the process. */
+function holdErrors(stream: Readable): () => Error | undefined {
+  let first: Error | undefined;
+  stream.on('error', (error: Error) => {
+    first ??= error;
+  });
+  return () => first;
+}
+
+/** What an entry's failed write is called in the refusal. */
+function entryRefusal(name: string, declared: number, error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  // yauzl's validateEntrySizes: the entry inflates past the size both its headers declared (and the budget counted).
+  if (message.startsWith('too many bytes in the stream')) return refuse(`entry ${JSON.stringify(name)} holds more bytes than its header says (${declared})`);
+  return refuse(`entry ${JSON.stringify(name)} cannot be unpacked (${message})`);
+}
+
+/** Writes an entry's stream to a new file (never an existing one), no more than the `declared` bytes the
+ *  budget counted; `failure` is the stream's held error (holdErrors). The stream is destroyed on any refusal. */
+async function writeEntry(name: string, stream: Readable, failure: () => Error | undefined, file: string, declared: number) {
+  let handle: FileHandle | undefined;
   try {
+    await mkdir(path.dirname(file), { recursive: true });
+    handle = await open(file, 'wx', 0o600);
+    // What the stream did while the file was being made shows here, before pipeline listens. A stream
+    // destroyed without an error would leave pipeline waiting for a 'close' already past.
+    const early = failure() ?? (stream.destroyed ? new Error('its stream was closed before it was read') : undefined);
+    if (early) throw early;
+    let written = 0;
     await pipeline(
       stream,
       new Transform({
         transform(chunk: Buffer, _encoding, done) {
           written += chunk.length;
-          // A zip entry's declared size was counted already; only bytes beyond it (a lying header) count again.
-          try {
-            if (declared === undefined) budget.grow(chunk.length);
-            else if (written > declared) throw refuse(`an entry holds more bytes than its header says (${declared})`);
-            done(null, chunk);
-          } catch (error) {
-            done(error as Error);
-          }
+          // The declared size was counted already; a lying header must not add bytes the budget never saw.
+          if (written > declared) done(refuse(`entry ${JSON.stringify(name)} holds more bytes than its header says (${declared})`));
+          else done(null, chunk);
         },
       }),
       handle.createWriteStream(),
     );
+  } catch (error) {
+    stream.destroy();
+    throw entryRefusal(name, declared, error);
   } finally {
-    await handle.close().catch(() => undefined);
+    await handle?.close().catch(() => undefined);
   }
 }
 
@@ -220,14 +262,13 @@ async function unpackZip(file: string, into: string, budget: Budget) {
     for (const entry of entries) {
       const name = zipName(entry);
       if (name.endsWith('/') || isClutter(name)) continue;
-      const stream = await new Promise<Readable>((resolve, reject) =>
+      const file = target(into, name);
+      const { stream, failure } = await new Promise<{ stream: Readable; failure: () => Error | undefined }>((resolve, reject) =>
         zip.openReadStream(entry, (error, opened) =>
-          error ? reject(refuse(`entry ${JSON.stringify(name)} cannot be read (${error.message})`)) : resolve(opened),
+          error ? reject(refuse(`entry ${JSON.stringify(name)} cannot be read (${error.message})`)) : resolve({ stream: opened, failure: holdErrors(opened) }),
         ),
       );
-      await writeEntry(stream, target(into, name), budget, entry.uncompressedSize).catch((error: unknown) => {
-        throw error instanceof AppError ? error : refuse(`entry ${JSON.stringify(name)} cannot be unpacked (${(error as Error).message})`);
-      });
+      await writeEntry(name, stream, failure, file, entry.uncompressedSize);
       budget.progressOf(++written);
     }
   } finally {
@@ -245,15 +286,37 @@ const TAR_KINDS: Record<string, string> = {
 
 type TarHeader = tarStream.Header;
 
-/** Calls `onEntry` for each entry of the tar (gunzipped on the way); the stream must be read or resumed. */
-async function readTar(file: string, gzipped: boolean, onEntry: (header: TarHeader, stream: Readable) => Promise<void>) {
+/** Calls `onEntry` for each entry of the tar (gunzipped on the way), with the entry's held error
+ *  (holdErrors); the stream must be read or resumed. `onStream` sees every byte of the tar stream itself. */
+async function readTar(
+  file: string,
+  gzipped: boolean,
+  onEntry: (header: TarHeader, stream: Readable, failure: () => Error | undefined) => Promise<void>,
+  onStream?: (bytes: number) => void,
+) {
   const extract = tarStream.extract();
   const source = createReadStream(file);
-  const feeding = (gzipped ? pipeline(source, createGunzip(), extract) : pipeline(source, extract)).catch((error: unknown) => {
+  const counted = (count: (bytes: number) => void) =>
+    new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        try {
+          count(chunk.length);
+          done(null, chunk);
+        } catch (error) {
+          done(error as Error);
+        }
+      },
+    });
+  // pipeline listens to each of these from here on; its refusal (or the archive's own error) reaches the
+  // loop below through extract, which it destroys with that error.
+  const feeding = pipeline([source, ...(gzipped ? [createGunzip()] : []), ...(onStream ? [counted(onStream)] : []), extract]).catch((error: unknown) => {
     extract.destroy(error as Error);
   });
   try {
-    for await (const entry of extract) await onEntry(entry.header, entry as unknown as Readable); // a streamx Readable, which pipeline takes
+    for await (const entry of extract) {
+      const stream = entry as unknown as Readable; // a streamx Readable, which pipeline takes
+      await onEntry(entry.header, stream, holdErrors(stream));
+    }
   } catch (error) {
     source.destroy();
     throw error instanceof AppError ? error : refuse(`it is not a readable tar archive (${(error as Error).message})`);
@@ -267,21 +330,27 @@ const unpacked = (header: TarHeader) => header.type === 'file' || header.type ==
 async function unpackTar(file: string, into: string, budget: Budget, gzipped: boolean) {
   // A tar states nothing up front, so a first pass reads only the headers (the data is skipped, not
   // written): every name, type and size is checked, and the totals, before the second pass unpacks.
-  await readTar(file, gzipped, async (header, stream) => {
-    const { name, type } = header;
-    budget.entry(type === 'directory' && !name.endsWith('/') ? `${name}/` : name);
-    if (type && TAR_KINDS[type]) throw refuse(`entry ${JSON.stringify(name)} is ${TAR_KINDS[type]}; only files and folders are unpacked`);
-    if (!unpacked(header) && type !== 'directory') throw refuse(`entry ${JSON.stringify(name)} is a tar "${type}" entry, not a file or folder`);
-    budget.grow(header.size ?? 0);
-    stream.resume();
-  });
+  // The tar stream's own bytes count too (Budget.stream), so a bomb of zero blocks is refused in this pass.
+  await readTar(
+    file,
+    gzipped,
+    async (header, stream) => {
+      const { name, type } = header;
+      budget.entry(type === 'directory' && !name.endsWith('/') ? `${name}/` : name);
+      if (type && TAR_KINDS[type]) throw refuse(`entry ${JSON.stringify(name)} is ${TAR_KINDS[type]}; only files and folders are unpacked`);
+      if (!unpacked(header) && type !== 'directory') throw refuse(`entry ${JSON.stringify(name)} is a tar "${type}" entry, not a file or folder`);
+      budget.grow(header.size ?? 0);
+      stream.resume();
+    },
+    (bytes) => budget.stream(bytes),
+  );
   let written = 0;
-  await readTar(file, gzipped, async (header, stream) => {
+  await readTar(file, gzipped, async (header, stream, failure) => {
     if (!unpacked(header) || isClutter(header.name)) {
       stream.resume();
       return;
     }
-    await writeEntry(stream, target(into, header.name), budget, header.size ?? 0);
+    await writeEntry(header.name, stream, failure, target(into, header.name), header.size ?? 0);
     budget.progressOf(++written);
   });
 }

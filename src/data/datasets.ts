@@ -10,6 +10,9 @@ import { cropPreview } from './image.js';
 import { contentDigest, type Photos } from './photos.js';
 
 /** Which items to list; absent fields match every item. A bbox's side is its shorter one. */
+/** A dataset's items in the order of its CSV. */
+const ITEM_ORDER = [{ line: 'asc' as const }, { id: 'asc' as const }];
+
 export interface ItemFilter {
   split?: Split;
   labels?: { task: number; classIndex: number }[];
@@ -100,22 +103,10 @@ export class DatasetService {
   /** The ids of the items that match, in line order (the bbox sides are filtered here: a difference of
    *  columns is no Prisma filter, and a dataset's boxes are a few numbers per item). */
   async itemIds(datasetId: number, filter: ItemFilter = {}): Promise<number[]> {
-    const dataset = await this.get(datasetId);
-    const { tasks } = await this.labelSchema(dataset.labelSchemaId);
-    for (const { task, classIndex } of filter.labels ?? []) {
-      const spec = tasks[task];
-      if (!spec) throw badInput(`label task must be a task index from 0 to ${tasks.length - 1}, got ${task}`);
-      if (!(Number.isInteger(classIndex) && classIndex >= 0 && classIndex < spec.classes.length))
-        throw badInput(`label classIndex for ${spec.name} must be from 0 to ${spec.classes.length - 1}, got ${classIndex}`);
-    }
     const rows = await this.db.item.findMany({
-      where: {
-        datasetId,
-        ...(filter.split ? { split: filter.split } : {}),
-        AND: (filter.labels ?? []).map((l) => ({ labels: { some: { task: l.task, classIndex: l.classIndex } } })),
-      },
+      where: await this.itemWhere(datasetId, filter),
       select: { id: true, xmin: true, ymin: true, xmax: true, ymax: true },
-      orderBy: [{ line: 'asc' }, { id: 'asc' }],
+      orderBy: ITEM_ORDER,
     });
     const { minBboxSide: min, maxBboxSide: max } = filter;
     return rows
@@ -124,6 +115,40 @@ export class DatasetService {
         return (min == null || side >= min) && (max == null || side <= max);
       })
       .map((r) => r.id);
+  }
+
+  /** The rows a filter's split and labels select (checked against the dataset's label schema). */
+  private async itemWhere(datasetId: number, filter: ItemFilter) {
+    const dataset = await this.get(datasetId);
+    const { tasks } = await this.labelSchema(dataset.labelSchemaId);
+    for (const { task, classIndex } of filter.labels ?? []) {
+      const spec = tasks[task];
+      if (!spec) throw badInput(`label task must be a task index from 0 to ${tasks.length - 1}, got ${task}`);
+      if (!(Number.isInteger(classIndex) && classIndex >= 0 && classIndex < spec.classes.length))
+        throw badInput(`label classIndex for ${spec.name} must be from 0 to ${spec.classes.length - 1}, got ${classIndex}`);
+    }
+    return {
+      datasetId,
+      ...(filter.split ? { split: filter.split } : {}),
+      AND: (filter.labels ?? []).map((l) => ({ labels: { some: { task: l.task, classIndex: l.classIndex } } })),
+    };
+  }
+
+  /** One page of the items that match, in line order, and how to count them all. Paged in SQL (a page
+   *  reads its rows, not every id of the dataset), except with a bbox side filter, which itemIds applies. */
+  async itemPage(
+    datasetId: number,
+    filter: ItemFilter,
+    skip: number,
+    take: number,
+  ): Promise<{ rows: Awaited<ReturnType<DatasetService['items']>>; count: () => Promise<number> }> {
+    if (filter.minBboxSide != null || filter.maxBboxSide != null) {
+      const ids = await this.itemIds(datasetId, filter);
+      return { rows: await this.items(ids.slice(skip, skip + take)), count: async () => ids.length };
+    }
+    const where = await this.itemWhere(datasetId, filter);
+    const rows = await this.db.item.findMany({ where, include: { labels: { orderBy: { task: 'asc' } } }, orderBy: ITEM_ORDER, skip, take });
+    return { rows, count: () => this.db.item.count({ where }) };
   }
 
   /** Items by id, with their labels, in the order of `ids`. */
@@ -221,7 +246,8 @@ export class DatasetService {
     return tx.dataset.update({ where: { id: dataset.id }, data: { importMs: Math.round(performance.now() - started) } });
   }
 
-  rejects(datasetId: number, limit: number) {
-    return this.db.importReject.findMany({ where: { datasetId }, orderBy: { line: 'asc' }, take: limit });
+  /** A page of the rows refused at import, in line order: those after line `afterLine`. */
+  rejects(datasetId: number, limit: number, afterLine = 0) {
+    return this.db.importReject.findMany({ where: { datasetId, line: { gt: afterLine } }, orderBy: { line: 'asc' }, take: limit });
   }
 }

@@ -7,8 +7,10 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pLimit from 'p-limit';
+import type { Db } from '../db/client.js';
 import type { Split } from '../domain.js';
 import type { ArtifactStore } from '../storage/artifactStore.js';
+import type { NamedBy } from '../storage/pendingObjects.js';
 
 export interface PhotoRef {
   imageSha256: string | null;
@@ -62,6 +64,23 @@ export class Photos {
 }
 
 export const sha256Of = (bytes: Buffer | string) => createHash('sha256').update(bytes).digest('hex');
+
+/** Which of these stored images rows name: items' photos and the prediction log's crops, the two kinds
+ *  of row that name an image (the collection of unnamed objects asks, storage/pendingObjects.ts). */
+export function namedImages(db: Db): NamedBy {
+  return async (kind, sha256s) => {
+    const named = new Set<string>();
+    if (kind !== 'image') return new Set(sha256s); // no journal names another kind: keep whatever it is
+    // A few hundred at a time: SQLite and PostgreSQL cap the parameters of one statement.
+    for (let start = 0; start < sha256s.length; start += 500) {
+      const some = sha256s.slice(start, start + 500);
+      const items = await db.item.findMany({ where: { imageSha256: { in: some } }, select: { imageSha256: true }, distinct: ['imageSha256'] });
+      const crops = await db.prediction.findMany({ where: { cropKey: { in: some } }, select: { cropKey: true }, distinct: ['cropKey'] });
+      for (const row of [...items.map((i) => i.imageSha256), ...crops.map((c) => c.cropKey)]) if (row) named.add(row);
+    }
+    return named;
+  };
+}
 
 export interface DigestRow {
   imageSha256: string | null;

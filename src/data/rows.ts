@@ -17,6 +17,7 @@ export interface ValidRow {
   imagePath: string;
   bbox: Bbox;
   image: CheckedImage;
+  /** One class index per task; empty in a prediction set. */
   labels: number[];
 }
 
@@ -44,6 +45,9 @@ function resolveUnderRoot(root: string, imageName: string): { file: string } | {
 export class RowValidator {
   private readonly images = new Map<string, Promise<CheckedImage | string>>();
   private readonly columnIndex: Map<string, number>;
+  /** False when the header has none of the schema's label columns: a prediction set, whose rows carry
+   *  no labels. A header with some of them but not all is refused, as a typo would otherwise lose labels. */
+  readonly labelled: boolean;
 
   constructor(
     private readonly root: string,
@@ -53,10 +57,15 @@ export class RowValidator {
     private readonly limits: ImageLimits,
   ) {
     this.columnIndex = new Map(header.map((name, i) => [name.trim(), i]));
-    const required = [IMAGE_COLUMN, ...BBOX_COLUMNS, ...schema.tasks.map((t) => t.column)];
+    const labelColumns = schema.tasks.map((t) => t.column);
+    this.labelled = labelColumns.some((c) => this.columnIndex.has(c));
+    const required = [IMAGE_COLUMN, ...BBOX_COLUMNS, ...(this.labelled ? labelColumns : [])];
     const missing = required.filter((c) => !this.columnIndex.has(c));
     if (missing.length > 0) {
-      throw badInput(`the CSV header lacks column(s) ${missing.join(', ')}; expected ${required.join(',')}`);
+      throw badInput(
+        `the CSV header lacks column(s) ${missing.join(', ')}; expected ${required.join(',')}` +
+          (this.labelled ? '' : ` (a CSV without the label columns ${labelColumns.join(', ')} imports as a prediction set)`),
+      );
     }
   }
 
@@ -91,7 +100,7 @@ export class RowValidator {
     if (record.length !== expectedColumns) return `expected ${expectedColumns} columns, found ${record.length}`;
     const imageName = this.cell(record, IMAGE_COLUMN);
     const labels: number[] = [];
-    for (const task of this.schema.tasks) {
+    for (const task of this.labelled ? this.schema.tasks : []) {
       const raw = this.cell(record, task.column);
       const value = Number(raw);
       if (!INTEGER.test(raw) || value < 0 || value >= task.classes.length) {

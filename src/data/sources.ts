@@ -42,12 +42,6 @@ async function withScratch<T>(scratchDir: string, work: (dir: string) => Promise
   }
 }
 
-/** Removes what imports left in the scratch folder when their process died (called at startup). */
-export async function sweepScratch(scratchDir: string): Promise<void> {
-  const entries = await readdir(scratchDir).catch(() => [] as string[]);
-  await Promise.all(entries.filter((e) => e.startsWith('import-')).map((e) => rm(path.join(scratchDir, e), { recursive: true, force: true })));
-}
-
 /** Every file under `root`, as '/'-separated names relative to it. */
 async function filesUnder(root: string): Promise<string[]> {
   const entries = await readdir(root, { recursive: true, withFileTypes: true });

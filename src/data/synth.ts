@@ -4,7 +4,8 @@
 // Outside the bbox, clutter is drawn from the same hues and patterns, so only the item is informative.
 // Class frequencies follow the seed's imbalance: one Daily class about half the data, the rarest < 5%.
 // These standard images are learnt perfectly; `difficulty: 'realistic'` (synthRealistic.ts) draws a
-// benchmark that does not saturate, with label noise at a stated rate and the ceiling that noise sets.
+// benchmark that does not saturate, with label noise at a stated rate and the ceiling that noise sets;
+// `'silhouette'` (synthSilhouette.ts) a second such benchmark built differently (shape and fine texture).
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
@@ -16,6 +17,7 @@ import { encodeJpeg } from './image.js';
 import { DEFAULT_LABEL_SCHEMA } from './labelSchema.js';
 import { between, Canvas, hsl, type Rgb, type Rng, randomBox } from './synthCanvas.js';
 import { drawRealistic, type NoiseCeiling, noiseCeiling, noisyLabels } from './synthRealistic.js';
+import { drawSilhouette } from './synthSilhouette.js';
 
 /** Class priors per task of the default schema (Daily 7, Gender 6, Embellishment 3). */
 export const SYNTH_CLASS_PRIORS: readonly (readonly number[])[] = [
@@ -37,14 +39,15 @@ export interface SynthOptions {
   minSide?: number;
   maxSide?: number;
   quality?: number;
-  /** standard: learnable to 1.0; realistic: confusable classes, clutter, occlusion, bbox jitter. */
+  /** standard: learnable to 1.0; realistic: confusable classes, clutter, occlusion, bbox jitter;
+   *  silhouette: the same difficulty built another way (classes in shape and fine texture, not colour). */
   difficulty?: SynthDifficulty;
   /** Share of labels per task replaced by a confusable neighbour (default 0.08 realistic, 0 standard). */
   labelNoise?: number;
   onProgress?: (done: number, total: number) => void;
 }
 
-export const SYNTH_DIFFICULTIES = ['standard', 'realistic'] as const;
+export const SYNTH_DIFFICULTIES = ['standard', 'realistic', 'silhouette'] as const;
 export type SynthDifficulty = (typeof SYNTH_DIFFICULTIES)[number];
 export const DEFAULT_REALISTIC_LABEL_NOISE = 0.08;
 
@@ -115,8 +118,9 @@ export function drawItem(seed: number, index: number, minSide: number, maxSide: 
   const cleanLabels = SYNTH_CLASS_PRIORS.map((priors) => sampleClass(rng, priors));
   const labels = noisyLabels(seed, index, cleanLabels, labelNoise);
   const imageName = `${FOLDERS[index % FOLDERS.length]!}/${String(index).padStart(6, '0')}_W${String(index % 97).padStart(2, '0')}.jpg`;
-  if (difficulty === 'realistic') {
-    const { canvas, bbox } = drawRealistic(rng, between(rng, minSide, maxSide), between(rng, minSide, maxSide), cleanLabels);
+  if (difficulty !== 'standard') {
+    const draw = difficulty === 'realistic' ? drawRealistic : drawSilhouette;
+    const { canvas, bbox } = draw(rng, between(rng, minSide, maxSide), between(rng, minSide, maxSide), cleanLabels);
     return { canvas, row: { imageName, bbox, labels, cleanLabels } };
   }
   const [daily, gender, embellishment] = cleanLabels as [number, number, number];
@@ -146,7 +150,7 @@ export function drawItem(seed: number, index: number, minSide: number, maxSide: 
 /** Writes `count` JPEGs under `out/images/` and `out/train.csv` in the Fashion-How format. */
 export async function writeSyntheticDataset(options: SynthOptions): Promise<SynthResult> {
   const { out, count, seed, minSide = 160, maxSide = 320, quality = 90, difficulty = 'standard' } = options;
-  const labelNoise = options.labelNoise ?? (difficulty === 'realistic' ? DEFAULT_REALISTIC_LABEL_NOISE : 0);
+  const labelNoise = options.labelNoise ?? (difficulty === 'standard' ? 0 : DEFAULT_REALISTIC_LABEL_NOISE);
   if (!SYNTH_DIFFICULTIES.includes(difficulty)) throw badInput(`Unsupported difficulty "${difficulty}". Choose one of: ${SYNTH_DIFFICULTIES.join(', ')}`);
   if (!(labelNoise >= 0 && labelNoise <= 0.5)) throw badInput(`label noise must be from 0 to 0.5 (a share of the labels), got ${labelNoise}`);
   if (!Number.isInteger(count) || count < 1 || count > 1_000_000) throw badInput(`count must be an integer from 1 to 1000000, got ${count}`);

@@ -50,6 +50,11 @@ export class MicroBatcher {
     return this.waiting.size;
   }
 
+  /** Nothing waiting, running or about to run. */
+  get idle(): boolean {
+    return this.waiting.size === 0 && this.running === 0 && this.timer === undefined;
+  }
+
   /** Queues one request's rows (all or none) and resolves with each row's slice of every output. */
   submitAll(rows: Float32Array[], client = ''): Promise<Record<string, Float32Array>[]> {
     if (rows.length === 0) return Promise.resolve([]);

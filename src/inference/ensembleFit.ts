@@ -2,7 +2,8 @@
 // replacement (Caruana et al., 2004, as auto-sklearn and AutoGluon use it) and post-hoc logit
 // adjustment (Menon et al., 2021). Pure functions over probabilities; the fitter scores the members
 // through the serving path and stores what these return.
-import { decisionScoresOf, EPSILON, mean } from '../reports/metrics.js';
+import { decisionScoresOf } from '../confusion.js';
+import { EPSILON, mean } from '../numeric.js';
 
 export const FIT_METRICS = ['MEAN_ACSA', 'MEAN_TOP1', 'NLL'] as const;
 export type FitMetric = (typeof FIT_METRICS)[number];

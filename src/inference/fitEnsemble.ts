@@ -4,10 +4,10 @@
 // adjustment of the resulting vote (optional), and stores the ensemble with the record of the fit.
 
 import type { Photos } from '../data/photos.js';
+import { requireLabels } from '../data/predictionSets.js';
 import type { Db } from '../db/client.js';
 import { SPLITS, type Split, type TaskSpec } from '../domain.js';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
-import type { CrossValidationService } from '../training/crossValidation.js';
 import type { ClassifyService } from './classify.js';
 import {
   FIT_METRICS,
@@ -41,6 +41,24 @@ export interface FitEnsembleRequest {
   makeDefault?: boolean;
 }
 
+/** A cross-validation's out-of-fold predictions, in item id order. */
+export interface OutOfFold {
+  itemIds: number[];
+  /** Per task, per item: the probabilities. */
+  votes: number[][][];
+  /** Per task, per item: the true class. */
+  truth: number[][];
+  /** TRAIN and VALIDATION items of the dataset: what full coverage is. */
+  expectedItems: number;
+}
+
+/** Where fitting reads finished cross-validations from (training/crossValidation.ts's service): declared
+ *  here, so that inference need not import training, which stands above it. */
+export interface OutOfFoldSource {
+  /** The out-of-fold predictions of finished cross-validations that cover the same items, and each one's fold models. */
+  forFitting(ids: number[], datasetId: number): Promise<{ oof: OutOfFold[]; foldArtifacts: number[][] }>;
+}
+
 /** What is stored in Ensemble.fit. */
 export interface FitRecord {
   method: 'greedy selection with replacement (Caruana et al., 2004)';
@@ -67,7 +85,7 @@ export class EnsembleFitter {
     private readonly db: Db,
     private readonly classify: ClassifyService,
     private readonly ensembles: EnsembleService,
-    private readonly crossValidations: Pick<CrossValidationService, 'forFitting'>,
+    private readonly crossValidations: OutOfFoldSource,
     private readonly photos: Photos,
   ) {}
 
@@ -75,6 +93,7 @@ export class EnsembleFitter {
     const started = performance.now();
     const dataset = await this.db.dataset.findUnique({ where: { id: request.datasetId }, include: { labelSchema: true } });
     if (!dataset) throw notFound('dataset', request.datasetId);
+    requireLabels(dataset, 'fit an ensemble on');
     // What the dataset is ranked by, unless the request says otherwise.
     const metric = request.metric ?? (dataset.rankingMetric as FitMetric);
     const split = request.split ?? 'VALIDATION';

@@ -3,7 +3,7 @@
 // failed, and how often its top class agreed with the answer. The same figures go to /metrics, where
 // Prometheus sums them over replicas.
 import type { Metrics } from '../metrics.js';
-import { argmax } from '../reports/metrics.js';
+import { argmax } from '../numeric.js';
 import type { ModelRef } from './aliases.js';
 import type { ClassifyOutcome, TaskResult } from './classify.js';
 import type { ServedRole } from './predictionLog.js';

@@ -1,11 +1,14 @@
-// Loaded models: one ONNX Runtime session and one micro-batcher per artifact, created once and kept.
+// Loaded models: one ONNX Runtime session and one micro-batcher per artifact, created on first use and kept
+// while used; at most maxLoadedModels at once, the least recently used unloaded to make room (a client that
+// classifies with every artifact by id cannot make the process hold them all).
+import type { SessionTuning } from '../config.js';
 import type { Db } from '../db/client.js';
 import type { ModelArtifact } from '../db/generated/client.js';
 import { AppError, ErrorCode, notFound } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { ArtifactCorruptError, ArtifactMissingError, type ArtifactStore, ArtifactStoreError, hashFile } from '../storage/artifactStore.js';
 import { clientShareOf, MicroBatcher } from './batcher.js';
-import { type ModelSession, openSession, type SessionTuning } from './onnx.js';
+import { type ModelSession, openSession } from './onnx.js';
 import { calibratedPreprocessProblem, type ModelInfo } from './registry.js';
 import { hostKey, type TuningResult, tuneSession } from './sessionTuning.js';
 
@@ -16,10 +19,17 @@ export interface ServingSettings {
   intraOpThreads: number;
   /** Session options set by the operator: they win over a model's tuning for this host. */
   sessionOverrides?: SessionTuning;
+  /** Models loaded at once; unset: DEFAULT_MAX_LOADED_MODELS. */
+  maxLoadedModels?: number;
 }
 
-/** How long a replaced session is kept for the batches it may still be running. */
+export const DEFAULT_MAX_LOADED_MODELS = 8;
+
+/** How long a replaced or unloaded session is kept at most for the batches it may still be running. */
 const RETIRE_MS = 60_000;
+/** An unloaded session is released once its batcher is idle past this grace (a request that took the
+ *  model just before it was unloaded may still be preprocessing its images), else at RETIRE_MS. */
+const IDLE_GRACE_MS = 2_000;
 
 export interface LoadedModel {
   artifact: ModelArtifact;
@@ -77,15 +87,52 @@ export class ModelPool {
   /** The loaded model of an artifact, loading and warming it on first use. */
   get(artifactId: number): Promise<LoadedModel> {
     let model = this.loaded.get(artifactId);
-    if (!model) {
-      model = this.load(artifactId);
+    if (model) {
+      // Map keeps insertion order: a model used now moves to the end, so the first is the least recently used.
+      this.loaded.delete(artifactId);
       this.loaded.set(artifactId, model);
-      model.then(
-        () => this.warmed.add(artifactId),
-        () => this.loaded.delete(artifactId),
-      );
+      return model;
     }
+    model = this.load(artifactId);
+    this.loaded.set(artifactId, model);
+    model.then(
+      () => this.warmed.add(artifactId),
+      () => {
+        if (this.loaded.get(artifactId) === model) this.loaded.delete(artifactId);
+      },
+    );
+    this.unloadBeyondLimit();
     return model;
+  }
+
+  /** Unloads the least recently used models past the limit; their sessions finish the batches they hold. */
+  private unloadBeyondLimit() {
+    const limit = this.settings.maxLoadedModels ?? DEFAULT_MAX_LOADED_MODELS;
+    for (const [id, model] of this.loaded) {
+      if (this.loaded.size <= limit) break;
+      this.unload(id, model);
+    }
+  }
+
+  private unload(artifactId: number, model: Promise<LoadedModel>) {
+    this.loaded.delete(artifactId);
+    this.warmed.delete(artifactId);
+    model.then(
+      (old) => {
+        const started = Date.now();
+        const release = () => {
+          if (!old.batcher.idle && Date.now() - started < RETIRE_MS) setTimeout(release, IDLE_GRACE_MS).unref();
+          else void old.session.release().catch(() => undefined);
+        };
+        setTimeout(release, IDLE_GRACE_MS).unref();
+      },
+      () => undefined,
+    );
+  }
+
+  /** Artifacts loaded (or loading) now, least recently used first. */
+  loadedIds(): number[] {
+    return [...this.loaded.keys()];
   }
 
   /** Images one client may hold in a model's queue while others wait (see clientShareOf). */
@@ -195,14 +242,7 @@ export class ModelPool {
     const tuning = { ...((current.sessionTuning as Record<string, TuningResult> | null) ?? {}), [result.host]: result };
     await this.db.modelArtifact.update({ where: { id: artifactId }, data: { sessionTuning: tuning as object } });
     const loaded = this.loaded.get(artifactId);
-    if (loaded) {
-      this.loaded.delete(artifactId);
-      this.warmed.delete(artifactId);
-      loaded.then(
-        (old) => setTimeout(() => void old.session.release().catch(() => undefined), RETIRE_MS).unref(),
-        () => undefined,
-      );
-    }
+    if (loaded) this.unload(artifactId, loaded);
     return result;
   }
 

@@ -2,15 +2,16 @@
 // imports onnxruntime-node): its run() blocks the thread it is called on for a whole batch, and here
 // that would be the event loop every request needs. Callers pass plain Float32Arrays and get plain
 // Float32Arrays back, as if the session were here.
+import { type ChildProcess, fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Reply, Request, SessionOptions, TensorShape } from './onnxRuntime.js';
 
-export type { SessionOptions, SessionTuning, TensorShape } from './onnxRuntime.js';
+export type { SessionOptions, TensorShape } from './onnxRuntime.js';
 
 export interface ModelSession {
   inputNames: readonly string[];
@@ -75,6 +76,101 @@ class RuntimeThread {
       this.worker.postMessage({ ...request, id }, transfer);
     });
   }
+}
+
+/** A check that ran past its time: its process was killed, with whatever the graph was doing. */
+export class CheckTimeLimitError extends Error {
+  constructor(readonly limitMs: number) {
+    super(`the check ran past its time limit of ${limitMs} ms and was stopped`);
+    this.name = 'CheckTimeLimitError';
+  }
+}
+
+/** ONNX Runtime in a child process of its own, for one graph under check (an import, a run's export).
+ *  A thread stuck in a native run cannot be stopped (a worker's terminate() waits for the run to return),
+ *  and the shared runtime threads serve every client: a process can be killed, whatever the graph does. */
+class CheckProcess {
+  private readonly child: ChildProcess;
+  private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+  private nextId = 1;
+  private stopped?: Error;
+  private readonly deadline: NodeJS.Timeout;
+
+  constructor(timeLimitMs: number) {
+    const runtime = fileURLToPath(new URL(`./onnxRuntime.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url));
+    // Under tsx or vitest the runtime module is TypeScript: the child loads tsx first (a process, unlike
+    // a worker thread, takes --import). Nothing of this process's own flags is passed on.
+    this.child = fork(runtime, ['--onnx-runtime-child'], {
+      execArgv: runtime.endsWith('.ts') ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href] : [],
+      serialization: 'advanced',
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    this.child.on('message', (reply: Reply) => {
+      const waiting = this.pending.get(reply.id);
+      this.pending.delete(reply.id);
+      if (reply.ok) waiting?.resolve(reply.value);
+      else waiting?.reject(new Error(reply.message));
+    });
+    this.child.on('error', (error) => this.stop(new Error(`the check's process failed: ${error.message}`)));
+    this.child.on('exit', (code, signal) => this.stop(new Error(`the check's process ended (${signal ?? `exit code ${code}`})`)));
+    this.deadline = setTimeout(() => this.stop(new CheckTimeLimitError(timeLimitMs)), timeLimitMs);
+  }
+
+  ask<T>(request: DistributiveOmit<Request, 'id'>): Promise<T> {
+    if (this.stopped) return Promise.reject(this.stopped);
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      this.child.send({ ...request, id });
+    });
+  }
+
+  /** Kills the process (if it still runs) and fails whatever waits on it with `reason`. */
+  stop(reason: Error) {
+    clearTimeout(this.deadline);
+    this.stopped ??= reason;
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    for (const waiting of this.pending.values()) waiting.reject(this.stopped);
+    this.pending.clear();
+  }
+
+  /** Resolves once the process is gone (at once if it already is). */
+  exited(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => this.child.once('exit', () => resolve()));
+  }
+}
+
+/**
+ * Opens a graph for a check (an imported model, a finished run's export) in a process of its own, never
+ * in the runtime threads that serve: however long the graph takes to open or run, serving goes on, and
+ * past `timeLimitMs` (counted from here, for opening and every run together) the process is killed and
+ * every call fails with CheckTimeLimitError. release() ends the process.
+ */
+export async function openCheckSession(modelPath: string, options: SessionOptions & { timeLimitMs: number }): Promise<ModelSession> {
+  const { timeLimitMs, lanes: _, ...perCopy } = options;
+  const check = new CheckProcess(timeLimitMs);
+  type Opened = Omit<ModelSession, 'run' | 'runShaped' | 'release' | 'lanes'> & { id: number };
+  let opened: Opened;
+  try {
+    opened = await check.ask<Opened>({ op: 'open', modelPath, options: perCopy });
+  } catch (error) {
+    check.stop(error as Error);
+    await check.exited();
+    throw error;
+  }
+  const { id, ...description } = opened;
+  const runShaped = (input: Float32Array, dims: readonly number[]) => check.ask<Record<string, Float32Array>>({ op: 'run', session: id, input, dims });
+  return {
+    ...description,
+    lanes: 1,
+    run: (input, batch, size) => runShaped(input, [batch, 3, size, size]),
+    runShaped,
+    release: async () => {
+      check.stop(new Error('the check session was released'));
+      await check.exited();
+    },
+  };
 }
 
 /** The file URL of tsx's ESM API (its package's export map read by hand: vitest has no import.meta.resolve). */

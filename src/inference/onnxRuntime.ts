@@ -8,22 +8,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-
-/** The session options that change how fast a graph runs on a CPU (tuned per model and host, see sessionTuning.ts). */
-export interface SessionTuning {
-  /** Threads for one operator; 0 lets ONNX Runtime choose. */
-  intraOpThreads?: number;
-  graphOptimization?: 'all' | 'extended' | 'basic';
-  /** Sequential runs one operator at a time; parallel also runs independent branches at once. */
-  executionMode?: 'sequential' | 'parallel';
-  /** ONNX Runtime's own CPU allocator (its arena) instead of one allocation per tensor. */
-  memoryArena?: boolean;
-  /** Plans tensor memory from the first run's pattern (shapes that repeat). */
-  memoryPattern?: boolean;
-  /** Copies of the session, each in a runtime thread of its own, that run batches side by side (onnx.ts
-   *  keeps them; one session here never sees this). */
-  lanes?: number;
-}
+import type { SessionTuning } from '../config.js';
 
 export interface SessionOptions extends SessionTuning {
   /** Use the CUDA execution provider when this build of onnxruntime-node offers it. */
@@ -134,16 +119,32 @@ async function handle(request: Request): Promise<{ value: unknown; transfer: Arr
   }
 }
 
+/** Where requests come from: the parent thread's port, or, in a child process that onnx.ts started for a
+ *  graph under check (killable, so a graph that runs too long never holds a thread that serves), its IPC
+ *  channel. Imported anywhere else, this module listens to nothing. */
+interface Port {
+  on(event: 'message', listener: (request: Request) => void): unknown;
+  postMessage(reply: Reply, transfer: ArrayBuffer[]): unknown;
+}
+function portOfThisProcess(): Port | undefined {
+  if (parentPort) return parentPort;
+  if (!process.argv.includes('--onnx-runtime-child') || !process.send) return undefined;
+  // A parent that dies (even by kill -9) closes the channel: the check is for nobody now.
+  process.on('disconnect', () => process.exit(0));
+  return { on: (_event, listener) => process.on('message', listener), postMessage: (reply) => process.send!(reply) };
+}
+const port = portOfThisProcess();
+
 // One request at a time, in order, as on the main thread before: ONNX Runtime's own threads already
 // use every core for one run, and a release never overtakes the run before it.
 let chain = Promise.resolve();
-parentPort?.on('message', (request: Request) => {
+port?.on('message', (request: Request) => {
   chain = chain.then(async () => {
     try {
       const { value, transfer } = await handle(request);
-      parentPort!.postMessage({ id: request.id, ok: true, value } satisfies Reply, transfer);
+      port.postMessage({ id: request.id, ok: true, value } satisfies Reply, transfer);
     } catch (error) {
-      parentPort!.postMessage({ id: request.id, ok: false, message: error instanceof Error ? error.message : String(error) } satisfies Reply);
+      port.postMessage({ id: request.id, ok: false, message: error instanceof Error ? error.message : String(error) } satisfies Reply, []);
     }
   });
 });

@@ -8,13 +8,15 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 import type { ImageLimits, PredictionLogSettings } from '../config.js';
 import { cropStats } from '../data/image.js';
+import { sha256Of } from '../data/photos.js';
 import type { Db } from '../db/client.js';
 import type { Bbox, TaskSpec } from '../domain.js';
 import { badInput, notFound } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { argmax } from '../reports/metrics.js';
+import { argmax } from '../numeric.js';
 import type { ArtifactStore } from '../storage/artifactStore.js';
+import type { PendingBatch, PendingObjects } from '../storage/pendingObjects.js';
 import type { TaskResult } from './classify.js';
 
 export type ServedRole = 'CHAMPION' | 'CANDIDATE' | 'SHADOW' | 'DIRECT';
@@ -55,7 +57,7 @@ export class PredictionLog {
     private readonly db: Db,
     private readonly store: ArtifactStore,
     private readonly settings: PredictionLogSettings,
-    private readonly context: { imageLimits: ImageLimits; scratchDir: string; metrics: Metrics; log: Logger },
+    private readonly context: { imageLimits: ImageLimits; scratchDir: string; metrics: Metrics; log: Logger; pending?: PendingObjects },
   ) {
     // Retention runs while nothing is logged too; a failure is said and tried again next time.
     this.pruner = setInterval(() => void this.pruneSafely(), PRUNE_EVERY_MS);
@@ -98,13 +100,16 @@ export class PredictionLog {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, BATCH);
       for (const record of batch) this.queuedBytes -= record.image.length;
+      // Crops go into the store before their rows are written: named in a journal until then, so what a
+      // kill in between leaves is collected (storage/pendingObjects.ts).
+      const journal = this.settings.keepCrops ? await this.context.pending?.open('image') : undefined;
       // A few crops at a time: each waits its turn in libuv's pool behind the serving's own work.
       const limit = pLimit(DECODERS);
       const made = await Promise.all(
         batch.map((record) =>
           limit(async () => {
             try {
-              return await this.rowOf(record);
+              return await this.rowOf(record, journal);
             } catch (error) {
               this.failed(record, error);
               return null;
@@ -117,9 +122,11 @@ export class PredictionLog {
         if (rows.length > 0) await this.db.prediction.createMany({ data: rows });
         for (const row of rows) this.context.metrics.predictionLog.inc({ alias: row.alias ?? '', outcome: 'logged' });
         this.counts.logged += rows.length;
+        await journal?.settle();
       } catch (error) {
         // Only the rows that were made: a record whose crop failed was counted once already.
         for (const row of rows) this.failed({ id: row.id, alias: row.alias }, error);
+        await journal?.abandon();
       }
       if (Date.now() - this.lastPrune > PRUNE_EVERY_MS) await this.pruneSafely();
     }
@@ -131,13 +138,14 @@ export class PredictionLog {
     this.context.log.warn({ err: error, predictionId: record.id }, 'could not log a prediction');
   }
 
-  private async rowOf(record: LoggedAnswer) {
+  private async rowOf(record: LoggedAnswer, journal?: PendingBatch) {
     const { stats, jpeg } = await cropStats(record.image, record.bbox, this.context.imageLimits, this.settings.keepCrops ? CROP_SIDE : undefined);
     let cropKey: string | null = null;
     if (jpeg) {
       const file = path.join(this.context.scratchDir, `crop-${record.id}.jpg`);
       await mkdir(this.context.scratchDir, { recursive: true });
       try {
+        await journal?.add([sha256Of(jpeg)]);
         await writeFile(file, jpeg);
         cropKey = (await this.store.put(file, 'image')).sha256;
       } finally {
@@ -177,7 +185,7 @@ export class PredictionLog {
   async prune() {
     this.lastPrune = Date.now();
     const cutoff = new Date(Date.now() - this.settings.maxAgeDays * 86_400_000);
-    await this.db.prediction.deleteMany({ where: { createdAt: { lt: cutoff } } });
+    await this.deleteRows({ createdAt: { lt: cutoff } });
     const excess = (await this.db.prediction.count()) - this.settings.maxRows;
     if (excess <= 0) return;
     // At most PRUNE_BATCH rows a pass (one statement's list of ids); the next pass takes the rest.
@@ -186,7 +194,22 @@ export class PredictionLog {
       take: Math.min(excess, PRUNE_BATCH),
       select: { id: true },
     });
-    await this.db.prediction.deleteMany({ where: { id: { in: oldest.map((o) => o.id) } } });
+    await this.deleteRows({ id: { in: oldest.map((o) => o.id) } });
+  }
+
+  /** Deletes rows, and hands their crops to the collection of objects no row names: a crop is stored once
+   *  by its content, and another row (or an item's photo) may name the same one, so the collection asks
+   *  the database after its grace period rather than deleting here. The journal is written before the
+   *  rows go, so a process killed in between leaves the crops named by a journal of a gone owner. */
+  private async deleteRows(where: { createdAt: { lt: Date } } | { id: { in: string[] } }) {
+    const { pending } = this.context;
+    const crops = pending
+      ? await this.db.prediction.findMany({ where: { ...where, cropKey: { not: null } }, select: { cropKey: true }, distinct: ['cropKey'] })
+      : [];
+    const journal = crops.length > 0 ? await pending!.open('image') : undefined;
+    await journal?.add(crops.map((c) => c.cropKey!));
+    await this.db.prediction.deleteMany({ where });
+    await journal?.abandon();
   }
 
   /** Attaches true labels (a class name per task, every task) to a logged prediction. */

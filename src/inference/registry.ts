@@ -1,16 +1,30 @@
 // The model registry: an artifact is registered only after its ONNX graph has been checked, through
 // ONNX Runtime, against the outputs PyTorch gave on the same input tensors.
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { ImageLimits } from '../config.js';
+import type { ImageLimits, ModelCheckLimits } from '../config.js';
 import { encodePng, type PreprocessSpec, preprocess } from '../data/image.js';
 import { schemaFingerprint } from '../data/labelSchema.js';
 import type { Db } from '../db/client.js';
 import type { TaskSpec } from '../domain.js';
 import { AppError, badInput, ErrorCode } from '../errors.js';
+import { ownedName } from '../scratch.js';
+import { SETTINGS } from '../settings.js';
 import { type ArtifactStore, ArtifactStoreError, hashFile } from '../storage/artifactStore.js';
-import { type ModelSession, openSession } from './onnx.js';
+import { CheckTimeLimitError, type ModelSession, openCheckSession } from './onnx.js';
+
+/** The checks' limits when a caller names none (a test, a benchmark): the settings' defaults. */
+export const DEFAULT_MODEL_CHECKS: ModelCheckLimits = {
+  timeLimitMs: SETTINGS.modelCheckTimeoutMs.read({}, { dataDir: '', host: '' }),
+  maxRunMs: SETTINGS.maxModelRunMs.read({}, { dataDir: '', host: '' }),
+};
+
+/** A check that ran out of time, as a client may read it: the limit and the setting that holds it. */
+function overTime(error: unknown, what: string): unknown {
+  if (!(error instanceof CheckTimeLimitError)) return error;
+  return badInput(`${what} took longer than the limit of ${error.limitMs} ms (FASHION_HOW_MODEL_CHECK_TIMEOUT_MS) and was stopped`);
+}
 
 /** Largest |ONNX Runtime - PyTorch| accepted at registration; float32 graphs agree to ~1e-6. */
 export const EXPORT_TOLERANCE = 1e-4;
@@ -51,15 +65,20 @@ export function preprocessSpecOf(input: ModelInfo['input']): PreprocessSpec {
   return { size, padValue, mean: mean as [number, number, number], std: std as [number, number, number] };
 }
 
-/** Runs the graph on the worker's check inputs (check/inputs.f32) and compares with check/outputs.json. */
-export async function exportMaxAbsDiff(onnxPath: string, checkDir: string, info: ModelInfo): Promise<number> {
+/** Runs the graph on the worker's check inputs (check/inputs.f32) and compares with check/outputs.json,
+ *  in a process of its own (the serving threads never run a graph under check), stopped past the limit. */
+export async function exportMaxAbsDiff(onnxPath: string, checkDir: string, info: ModelInfo, checks: ModelCheckLimits = DEFAULT_MODEL_CHECKS): Promise<number> {
   const expected = JSON.parse(await readFile(path.join(checkDir, 'outputs.json'), 'utf8')) as { shape: number[]; probabilities: number[][][] };
   const raw = await readFile(path.join(checkDir, 'inputs.f32'));
   const input = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
   const [batch, , size] = expected.shape as [number, number, number, number];
-  const session = await openSession(onnxPath, { intraOpThreads: 1 });
+  const session = await openCheckSession(onnxPath, { intraOpThreads: 1, timeLimitMs: checks.timeLimitMs }).catch((error: unknown) => {
+    throw overTime(error, 'opening the exported graph');
+  });
   try {
-    const outputs = await session.run(input, batch, size);
+    const outputs = await session.run(input, batch, size).catch((error: unknown) => {
+      throw overTime(error, "the exported graph's check");
+    });
     let worst = 0;
     info.tasks.forEach((task, t) => {
       const got = outputs[task.output];
@@ -90,6 +109,7 @@ export async function registerRunArtifact(
   run: { id: number; backbone: string; head: string },
   labelSchema: { id: number; tasks: TaskSpec[] },
   files: RunArtifactFiles,
+  checks: ModelCheckLimits = DEFAULT_MODEL_CHECKS,
 ) {
   const info = JSON.parse(await readFile(files.modelJsonPath, 'utf8')) as ModelInfo;
   const declared = info.tasks.map((t) => `${t.name}:${t.classes.length}`).join(',');
@@ -97,7 +117,7 @@ export async function registerRunArtifact(
   if (declared !== expected) throw new Error(`model.json declares tasks ${declared} but the dataset's schema has ${expected}`);
   const { sha256 } = await hashFile(files.onnxPath);
   if (sha256 !== files.sha256) throw new Error(`model.onnx changed after export: sha256 ${sha256} is not the worker's ${files.sha256}`);
-  const diff = await exportMaxAbsDiff(files.onnxPath, files.checkDir, info);
+  const diff = await exportMaxAbsDiff(files.onnxPath, files.checkDir, info, checks);
   if (!(diff <= EXPORT_TOLERANCE)) {
     throw new Error(`the exported ONNX graph disagrees with PyTorch by ${diff.toExponential(2)} (tolerance ${EXPORT_TOLERANCE})`);
   }
@@ -170,15 +190,22 @@ export interface ImportTarget {
   dataDir: string;
 }
 
-/** Registers a user's ONNX model after checking its graph against its model.json and running it once.
+/** Registers a user's ONNX model after checking its graph against its model.json and running it once,
+ *  in a process of its own under the check limits (a slow or hostile graph never reaches a serving thread).
  *  The graph lands in a local scratch file first and is put into the content-addressed artifact store
  *  only once every check passed, so a refused or interrupted import stores nothing and never touches a
  *  stored graph. No message names a server path. */
-export async function importModel({ db, artifactStore, dataDir }: ImportTarget, request: ImportModelRequest, limits: ImageLimits) {
+export async function importModel(
+  { db, artifactStore, dataDir }: ImportTarget,
+  request: ImportModelRequest,
+  limits: ImageLimits,
+  checks: ModelCheckLimits = DEFAULT_MODEL_CHECKS,
+) {
   // model.json may fail while the folder is made: handled in the race below, not an unhandled rejection.
   Promise.resolve(request.modelJson).catch(() => undefined);
   await mkdir(incomingDir(dataDir), { recursive: true });
-  const scratch = path.join(incomingDir(dataDir), `${randomUUID()}.onnx`);
+  // Named by its process: the start-up sweep (scratch.ts) removes it once that process is gone.
+  const scratch = path.join(incomingDir(dataDir), ownedName(`${randomUUID()}.onnx`));
   // The graph is received while model.json is read: uploads arrive in one stream, in the client's order.
   // A graph that fails (e.g. over its size limit) fails the import even while model.json is awaited.
   const saving = request.saveOnnx(scratch);
@@ -187,7 +214,7 @@ export async function importModel({ db, artifactStore, dataDir }: ImportTarget, 
     const modelJson = await Promise.race([request.modelJson, saving.then(() => request.modelJson)]);
     const info = checkModelInfo(parseModelJson(modelJson));
     const { sha256, bytes } = await saving;
-    await checkGraph(scratch, info, limits);
+    await checkGraph(scratch, info, limits, checks);
     const stored = await artifactStore.put(scratch, 'onnx').catch((error: unknown) => {
       // The store's reason names no path or address; the full message is for the server's operator.
       if (error instanceof ArtifactStoreError)
@@ -220,26 +247,15 @@ export async function importModel({ db, artifactStore, dataDir }: ImportTarget, 
 // Scratch files stay on this host (and where they always were), whatever the artifact store is.
 const incomingDir = (dataDir: string) => path.join(dataDir, 'artifacts', 'incoming');
 
-/** Scratch files of imports killed mid-way (a day old: no import takes that long) are removed at start. */
-export async function sweepIncoming(dataDir: string): Promise<void> {
-  const incoming = incomingDir(dataDir);
-  const names = await readdir(incoming).catch(() => [] as string[]);
-  await Promise.all(
-    names.map(async (name) => {
-      const file = path.join(incoming, name);
-      const info = await stat(file).catch(() => null);
-      if (info && Date.now() - info.mtimeMs > 24 * 3600 * 1000) await rm(file, { force: true });
-    }),
-  );
-}
-
 /** Loads the graph in ONNX Runtime and checks it against model.json: one image input of the declared
- *  size, an output per task with as many values as classes, and sane values on a test image. */
-async function checkGraph(file: string, info: ModelInfo, limits: ImageLimits) {
+ *  size, an output per task with as many values as classes, and sane values on a test image, which one
+ *  image must give within maxRunMs (serving would wait that long for each batch). */
+async function checkGraph(file: string, info: ModelInfo, limits: ImageLimits, checks: ModelCheckLimits) {
   let session: ModelSession;
   try {
-    session = await openSession(file, { intraOpThreads: 1 });
+    session = await openCheckSession(file, { intraOpThreads: 1, timeLimitMs: checks.timeLimitMs });
   } catch (error) {
+    if (error instanceof CheckTimeLimitError) throw overTime(error, 'opening the ONNX file');
     throw badInput(`the ONNX file cannot be loaded by ONNX Runtime: ${withoutPath((error as Error).message.split('\n')[0]!, file)}`);
   }
   try {
@@ -268,7 +284,16 @@ async function checkGraph(file: string, info: ModelInfo, limits: ImageLimits) {
       preprocessSpecOf(info.input),
       limits,
     );
-    const outputs = await session.run(tensor, 1, size);
+    const started = performance.now();
+    const outputs = await session.run(tensor, 1, size).catch((error: unknown) => {
+      throw overTime(error, 'a test image through the graph');
+    });
+    const runMs = performance.now() - started;
+    if (runMs > checks.maxRunMs) {
+      throw badInput(
+        `one test image took ${Math.round(runMs)} ms through the graph, over the limit of ${checks.maxRunMs} ms (FASHION_HOW_MAX_MODEL_RUN_MS): serving it would hold a runtime thread that long for every request`,
+      );
+    }
     for (const task of info.tasks) {
       const values = Array.from(outputs[task.output]!);
       if (values.length !== task.classes.length)

@@ -6,7 +6,7 @@
 import { encodePng, type LetterboxGeometry, normalise, type PreprocessSpec } from '../data/image.js';
 import type { Bbox } from '../domain.js';
 import { badInput } from '../errors.js';
-import { argmax } from '../reports/metrics.js';
+import { argmax } from '../numeric.js';
 import { type ClassifyService, imageError, specsOf } from './classify.js';
 
 export const SALIENCY_GRID = { min: 2, max: 16, default: 8 } as const;

@@ -4,20 +4,22 @@ import pLimit from 'p-limit';
 import type { PhotoRef, PhotoSource } from '../data/photos.js';
 import type { Db } from '../db/client.js';
 import type { Split } from '../domain.js';
-import { AppError, ErrorCode } from '../errors.js';
+import { AppError, badInput, ErrorCode } from '../errors.js';
 import type { ClassifyService, TaskResult } from './classify.js';
 
 const CHUNK = 16;
 const PARALLEL_CHUNKS = 4;
 
 /** Scores items through the serving path, a few chunks at a time: enough to keep every model's batcher full.
- *  Returns each item's per-task results, in item order. */
+ *  Returns each item's per-task results, in item order. `onScored` (a batch job's writer) gets each chunk's
+ *  first index and results as it is scored; its chunk's slot waits for it, so the others keep scoring. */
 export async function scoreItems(
   classify: ClassifyService,
   photos: PhotoSource,
   items: (PhotoRef & { xmin: number; ymin: number; xmax: number; ymax: number })[],
-  target: { artifactId?: number; ensembleId?: number; includeMembers?: boolean },
+  target: { artifactId?: number; ensembleId?: number; includeMembers?: boolean; client?: string },
   signal?: AbortSignal,
+  onScored?: (first: number, results: TaskResult[][]) => Promise<void>,
 ): Promise<TaskResult[][]> {
   const results: TaskResult[][] = new Array(items.length);
   const limit = pLimit(PARALLEL_CHUNKS);
@@ -29,10 +31,11 @@ export async function scoreItems(
         signal?.throwIfAborted();
         const chunk = items.slice(c * size, (c + 1) * size);
         const images = await Promise.all(chunk.map(async (item) => ({ image: await photos.read(item), bbox: item })));
-        const outcome = await scoreWhenThereIsRoom(() => classify.score({ images, ...target, client: 'platform evaluation' }), signal);
+        const outcome = await scoreWhenThereIsRoom(() => classify.score({ images, client: 'platform evaluation', ...target }), signal);
         outcome.results.forEach((r, i) => {
           results[c * size + i] = r;
         });
+        await onScored?.(c * size, outcome.results);
       }),
     ),
   );
@@ -60,6 +63,8 @@ export async function labelledItems(db: Db, datasetId: number, split: Split | 'A
     include: { labels: { orderBy: { task: 'asc' } } },
     orderBy: { id: 'asc' },
   });
+  const unlabelled = items.find((item) => item.labels.length < taskCount);
+  if (unlabelled) throw badInput(`item ${unlabelled.id} of dataset ${datasetId} has no labels (a prediction set): nothing to score it against`);
   const truth = Array.from({ length: taskCount }, (_, t) => items.map((item) => item.labels[t]!.classIndex));
   return { items, truth };
 }

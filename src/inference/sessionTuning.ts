@@ -3,7 +3,8 @@
 // with twice the cores. A coordinate search from the defaults: each option's alternatives are timed in
 // turn and a change is kept only when it is faster by more than this machine's noise.
 import os from 'node:os';
-import { openSession, type SessionTuning } from './onnx.js';
+import type { SessionTuning } from '../config.js';
+import { openSession } from './onnx.js';
 
 /** A change must beat the best so far by this factor to be kept (repeated timings here move by ~2 %). */
 const MARGIN = 1.03;

@@ -10,6 +10,7 @@ import { type ChangeNotices, LocalPubSub, type PubSub, type Topic } from './pubs
 /** One channel per topic, namespaced so other applications on the same database cannot collide. */
 export const CHANNELS: Record<Topic, string> = {
   runChanged: 'fashion_how_run_changed',
+  predictionJobChanged: 'fashion_how_prediction_job_changed',
   reportAdded: 'fashion_how_report_added',
   ensemblesChanged: 'fashion_how_ensembles_changed',
   importProgress: 'fashion_how_import_progress',

@@ -9,6 +9,8 @@ export interface ChangeNotices {
   runChanged: { runId: number };
   /** A top-level report was stored (a member report comes with its ensemble's). */
   reportAdded: { reportId: number };
+  /** A batch prediction job was created or its record changed (status, items done). */
+  predictionJobChanged: { jobId: number };
   /** An ensemble was created or made the default: serving replicas re-read the default and warm it. */
   ensemblesChanged: { ensembleId: number };
   /** How far an upload has come (uploadDataset's progressId); the message only with FAILED. */
@@ -26,9 +28,16 @@ export interface PubSub {
 
 const done = <T>(): IteratorResult<T> => ({ done: true, value: undefined });
 
+/** Notices one subscription keeps for a reader that is behind (a client that does not read its socket
+ *  holds up its subscriptions' readers); beyond, the oldest are dropped. A notice carries ids only and
+ *  the reader reads the row itself, so a dropped notice loses an intermediate state, never the latest. */
+export const MAX_QUEUED_NOTICES = 1000;
+
 /** A queue of notices with one reader; return() ends it at once, even while the reader waits. */
-class Subscription<T> implements AsyncIterableIterator<T> {
+export class Subscription<T> implements AsyncIterableIterator<T> {
   private readonly queued: T[] = [];
+  /** Notices dropped because the reader was MAX_QUEUED_NOTICES behind. */
+  dropped = 0;
   private waiting?: (result: IteratorResult<T>) => void;
   private ended = false;
 
@@ -39,7 +48,13 @@ class Subscription<T> implements AsyncIterableIterator<T> {
     if (this.waiting) {
       this.waiting({ done: false, value: notice });
       this.waiting = undefined;
-    } else this.queued.push(notice);
+    } else {
+      this.queued.push(notice);
+      if (this.queued.length > MAX_QUEUED_NOTICES) {
+        this.queued.shift();
+        this.dropped++;
+      }
+    }
   }
 
   next(): Promise<IteratorResult<T>> {

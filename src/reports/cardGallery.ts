@@ -1,6 +1,7 @@
 // The model card's gallery: for each task, the items behind its worst confusions (the off-diagonal
 // cells with the most items), a few crops each, the most confident mistakes first, embedded as JPEG
 // data URLs so that the card stays one file that opens offline.
+import pLimit from 'p-limit';
 import type { DatasetService } from '../data/datasets.js';
 import type { Db } from '../db/client.js';
 import type { ConfusionMatrix } from '../db/generated/client.js';
@@ -26,6 +27,9 @@ const CROP_SIDE = 96;
 
 /** The worst confusions of each task with their crops; none for a report without stored predictions. */
 export async function loadGallery(db: Db, datasets: DatasetService, reportId: number, matrices: ConfusionMatrix[]): Promise<GalleryCell[][]> {
+  // The crops are decoded one at a time: a card takes one of sharp's threads while it is made, not all of
+  // them (classify preprocesses on the same threads).
+  const oneAtATime = pLimit(1);
   return Promise.all(
     matrices.map(async (matrix) => {
       const rows = matrix.rows as number[][];
@@ -44,8 +48,7 @@ export async function loadGallery(db: Db, datasets: DatasetService, reportId: nu
           const crops = await Promise.all(
             predictions.map(async (p) => ({
               itemId: p.itemId,
-              src: await datasets
-                .itemCrop(p.itemId, CROP_SIDE)
+              src: await oneAtATime(() => datasets.itemCrop(p.itemId, CROP_SIDE))
                 .then((jpeg) => `data:image/jpeg;base64,${jpeg.toString('base64')}`)
                 // A photo gone from the server leaves its tile without a picture, not the card unmade.
                 .catch(() => ''),

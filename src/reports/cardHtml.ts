@@ -1,12 +1,11 @@
-// The model card's HTML pieces that draw: the escaper and number formats, tables, and the inline SVG
+// The model card's HTML pieces that draw: the escaper, the count format, tables, and the inline SVG
 // charts (confusion matrix, reliability diagram). Pure functions of their arguments.
 import type { ConfusionMatrix } from '../db/generated/client.js';
 import type { ReliabilityBin } from './metrics.js';
+import { f3, type Table } from './metricsTable.js';
 
 export const escapeHtml = (value: unknown) =>
   String(value).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-export const f3 = (value: number) => value.toFixed(3);
-export const pct = (share: number) => `${(share * 100).toFixed(1)}%`;
 export const int = (value: number) => value.toLocaleString('en-US');
 
 /** Headers are text; cells are HTML the caller escaped (some hold SVG or code). */
@@ -17,6 +16,14 @@ export function table(headers: string[], rows: (string | number)[][], attributes
   const body = rows.map((row) => `<tr>${row.map((cell, c) => `<td${c > 0 ? ' class="num"' : ''}>${cell}</td>`).join('')}</tr>`).join('');
   return `<table${attributes}>${head}<tbody>${body}</tbody></table>`;
 }
+
+/** One of a report's shared tables (metricsTable.ts), its text escaped. */
+export const textTable = ({ headers, rows }: Table, attributes = '') =>
+  table(
+    headers,
+    rows.map((row) => row.map((cell) => (typeof cell === 'string' ? escapeHtml(cell) : cell))),
+    attributes,
+  );
 
 /** A blue scale from white (0) to dark (1), the dashboard's heatmap colours. */
 function shade(share: number): string {

@@ -21,7 +21,7 @@ import { type AliasService, type ModelRef, refRequest, settingsOf } from '../inf
 import type { ClassifyService } from '../inference/classify.js';
 import { scoreItems } from '../inference/scoring.js';
 import type { Metrics } from '../metrics.js';
-import { argmax, mean } from './metrics.js';
+import { argmax, mean } from '../numeric.js';
 
 /** The thresholds a report applies (stored with it): the family-wise p-value over all features, the PSI
  *  (0.1 to 0.25 is the usual "moderate shift"), the fewest predictions a window needs. */

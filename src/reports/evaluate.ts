@@ -3,14 +3,17 @@
 // rows, confusion matrices, per-item predictions and the model's cost. An ensemble's report carries
 // its members' reports on the same items, computed from the members' own votes (no second pass).
 import { EventEmitter } from 'node:events';
+import { decisionScoresOf } from '../confusion.js';
 import type { Photos } from '../data/photos.js';
+import { requireLabels } from '../data/predictionSets.js';
 import type { Db, Prisma } from '../db/client.js';
 import type { Split, TaskSpec } from '../domain.js';
 import { badInput, notFound } from '../errors.js';
 import type { ClassifyService } from '../inference/classify.js';
 import type { ModelPool } from '../inference/models.js';
 import { labelledItems, scoreItems } from '../inference/scoring.js';
-import { argmax, bootstrapIntervals, decisionScoresOf, mean, type TaskMetrics, taskMetrics } from './metrics.js';
+import { argmax, mean } from '../numeric.js';
+import { bootstrapIntervals, type TaskMetrics, taskMetrics } from './metrics.js';
 
 export interface EvaluateRequest {
   runId?: number;
@@ -105,6 +108,7 @@ export class EvaluationService {
     if (datasetId === undefined) throw badInput('give the dataset to evaluate on (datasetId)');
     const dataset = await this.db.dataset.findUnique({ where: { id: datasetId }, include: { labelSchema: true } });
     if (!dataset) throw notFound('dataset', datasetId);
+    requireLabels(dataset, 'evaluate on');
     const split: Split | 'ALL' = request.split ?? (runId !== undefined && request.datasetId === undefined ? 'VALIDATION' : 'ALL');
     const tasks = dataset.labelSchema.tasks as unknown as TaskSpec[];
     const { target, members } = await this.classify.members({ artifactId, ensembleId: request.ensembleId });

@@ -3,6 +3,7 @@
 // on), stored with its suspects; a review decides each one (keep, relabel, exclude); applying the review
 // makes a new version of the dataset that training can use.
 import type { DatasetService } from '../data/datasets.js';
+import { requireLabels } from '../data/predictionSets.js';
 import type { Db } from '../db/client.js';
 import type { LabelIssue, LabelIssueScan } from '../db/generated/client.js';
 import type { Split, TaskSpec } from '../domain.js';
@@ -56,6 +57,7 @@ export class LabelReviewService {
   /** Scans the dataset's labels and stores the scan with its suspects. */
   async find(request: FindLabelIssuesRequest): Promise<LabelIssueScan> {
     const dataset = await this.datasets.get(request.datasetId);
+    requireLabels(dataset, 'scan for mislabels');
     const { tasks } = await this.datasets.labelSchema(dataset.labelSchemaId);
     const sources = [request.crossValidationId, request.artifactId, request.ensembleId].filter((s) => s !== undefined);
     if (sources.length !== 1) throw badInput('give exactly one of crossValidationId, artifactId, ensembleId: where the probabilities come from');

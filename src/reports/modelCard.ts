@@ -9,17 +9,15 @@ import type { ConfusionMatrix, EvaluationReport, ModelArtifact, TrainingRun } fr
 import type { Split } from '../domain.js';
 import { notFound } from '../errors.js';
 import type { ModelInfo } from '../inference/registry.js';
-import { COMPLIANCE_LIMIT_MB } from '../training/distillation.js';
-import type { QuantizationRecord } from '../training/quantization.js';
-import type { EpochRecord, RunProgress } from '../training/runRecord.js';
+import { mean } from '../numeric.js';
+import { BUILT_IN_PROFILES, type SeasonProfile, SeasonProfiles } from '../seasons/profiles.js';
+import { judgeModel, type SeasonVerdict } from '../seasons/verdict.js';
 import { VERSION } from '../version.js';
 import { type GalleryCell, galleryHtml, loadGallery } from './cardGallery.js';
-import { confusionSvg, escapeHtml, f3, int, pct, reliabilitySvg, table } from './cardHtml.js';
+import { confusionSvg, escapeHtml, int, reliabilitySvg, table, textTable } from './cardHtml.js';
+import type { EpochFacts, ProgressFacts, QuantizationFacts } from './cardRecords.js';
 import type { ReportMetrics } from './evaluate.js';
-import type { TaskScore } from './store.js';
-
-/** A worker's quick report holds top-1 and ACSA per task; an evaluation holds everything. */
-type StoredMetrics = ReportMetrics | { source: 'training-worker'; tasks: TaskScore[]; meanTop1: number; meanAcsa: number };
+import { classesTable, decisionsTable, f3, gainSentence, membersTable, metricsTable, percent, type StoredMetrics, signed } from './metricsTable.js';
 
 interface CardModel {
   artifact: ModelArtifact;
@@ -42,14 +40,28 @@ export interface ModelCardData {
   models: CardModel[];
   members: { report: EvaluationReport; artifactName: string }[];
   cost: { sizeMB: number; parameterCount: number | null; cpuLatencyMs: number | null };
-  compliance: { models: number; sizeMB: number; limitMB: number; cpuLatencyMs: number | null; compliant: boolean };
+  /** Judged by the dataset's season profile (the default one when it declares none). */
+  compliance: {
+    models: number;
+    sizeMB: number;
+    limitMB: number | null;
+    cpuLatencyMs: number | null;
+    compliant: boolean;
+    profile: Pick<SeasonProfile, 'id' | 'name' | 'ensemblesAllowed'>;
+    declared: boolean;
+    verdict: SeasonVerdict;
+  };
   /** Per task (in `confusion`'s order): the worst confusions with a few crops each. */
   gallery: GalleryCell[][];
 }
 
 /** Reads everything a card shows; throws NOT_FOUND for an unknown report. */
-export async function loadModelCard(services: { db: Db; datasets: DatasetService }, reportId: number): Promise<ModelCardData> {
+export async function loadModelCard(
+  services: { db: Db; datasets: DatasetService; seasons?: { profiles: SeasonProfiles } },
+  reportId: number,
+): Promise<ModelCardData> {
   const { db, datasets } = services;
+  const seasons = services.seasons?.profiles ?? new SeasonProfiles(BUILT_IN_PROFILES);
   const report = await db.evaluationReport.findUnique({ where: { id: reportId } });
   if (!report) throw notFound('report', reportId);
   const metrics = report.metrics as unknown as StoredMetrics;
@@ -87,12 +99,20 @@ export async function loadModelCard(services: { db: Db; datasets: DatasetService
           parameterCount: models.every((m) => m.artifact.parameterCount !== null) ? models.reduce((s, m) => s + m.artifact.parameterCount!, 0) : null,
           cpuLatencyMs: null,
         };
+  const { profile, declared } = seasons.of(dataset);
+  // A dataset that declares its season is judged on the season's label space too; one that does not
+  // has a label space of its own, which is no season's to judge.
+  const classCounts = declared ? confusion.map((m) => (m.classes as string[]).length) : undefined;
+  const verdict = judgeModel(profile, { models: models.length, sizeMb: cost.sizeMB, cpuLatencyMs: cost.cpuLatencyMs, classCounts });
   const compliance = {
     models: models.length,
     sizeMB: cost.sizeMB,
-    limitMB: COMPLIANCE_LIMIT_MB,
+    limitMB: profile.sizeLimitMb,
     cpuLatencyMs: cost.cpuLatencyMs,
-    compliant: models.length === 1 && cost.sizeMB <= COMPLIANCE_LIMIT_MB && cost.cpuLatencyMs !== null,
+    compliant: verdict.accepted,
+    profile: { id: profile.id, name: profile.name, ensemblesAllowed: profile.ensemblesAllowed },
+    declared,
+    verdict,
   };
   const gallery = await loadGallery(db, datasets, reportId, confusion);
   return {
@@ -112,7 +132,7 @@ export async function loadModelCard(services: { db: Db; datasets: DatasetService
   };
 }
 
-export async function modelCardHtml(services: { db: Db; datasets: DatasetService }, reportId: number): Promise<string> {
+export async function modelCardHtml(services: { db: Db; datasets: DatasetService; seasons?: { profiles: SeasonProfiles } }, reportId: number): Promise<string> {
   return renderModelCard(await loadModelCard(services, reportId));
 }
 
@@ -122,55 +142,18 @@ const shareBar = (share: number, rare: boolean) =>
 
 function metricsSection(data: ModelCardData): string {
   const { metrics } = data;
+  const scores = textTable(metricsTable(metrics), ' id="metrics-table"');
   if (metrics.source !== 'evaluation') {
-    return `<p class="note">This is the quick validation report a run leaves (the worker's own predictions): top-1 and ACSA only. Run <code>fashion-how evaluate --run ${data.report.runId ?? ''}</code> for intervals, per-class rows and calibration.</p>${table(
-      ['task', 'top-1', 'ACSA'],
-      metrics.tasks.map((t) => [escapeHtml(t.name), f3(t.top1), f3(t.acsa)]),
-      ' id="metrics-table"',
-    )}`;
+    return `<p class="note">This is the quick validation report a run leaves (the worker's own predictions): top-1 and ACSA only. Run <code>fashion-how evaluate --run ${data.report.runId ?? ''}</code> for intervals, per-class rows and calibration.</p>${scores}`;
   }
-  const interval = (i: { low: number; high: number }) => `[${f3(i.low)}, ${f3(i.high)}]`;
-  return `${table(
-    ['task', 'top-1', '95% CI', 'ACSA', '95% CI', 'macro F1', 'weighted F1', 'MCC', 'kappa', 'G-mean recall', 'NLL', 'Brier', 'ECE'],
-    metrics.tasks.map((t) => [
-      escapeHtml(t.name),
-      f3(t.top1),
-      interval(t.intervals.top1),
-      f3(t.acsa),
-      interval(t.intervals.acsa),
-      f3(t.macroF1),
-      f3(t.weightedF1),
-      f3(t.mcc),
-      f3(t.kappa),
-      f3(t.gmeanRecall),
-      f3(t.nll),
-      f3(t.brier),
-      f3(t.ece),
-    ]),
-    ' id="metrics-table"',
-  )}<p class="note">Intervals: bootstrap 95% (1,000 resamples of the scored items). ACSA is the mean per-class recall, the challenge's imbalance-aware score.</p>${
+  const members = data.members.map((m) => ({ name: m.artifactName, metrics: m.report.metrics as unknown as ReportMetrics }));
+  return `${scores}<p class="note">Intervals: bootstrap 95% (1,000 resamples of the scored items). ACSA is the mean per-class recall, the challenge's imbalance-aware score.</p>${
     metrics.decisions
-      ? `<h3>Decisions side by side</h3>${table(
-          ['decision', 'mean top-1', 'mean ACSA', ...metrics.decisions[0]!.tasks.map((t) => `${t.task} top-1 / ACSA`)],
-          metrics.decisions.map((d) => [
-            d.decision === 'SOFT_VOTE' ? 'plain soft vote' : 'logit-adjusted (this ensemble answers with it)',
-            f3(d.meanTop1),
-            f3(d.meanAcsa),
-            ...d.tasks.map((t) => `${f3(t.top1)} / ${f3(t.acsa)}`),
-          ]),
-        )}`
+      ? `<h3>Decisions side by side (this ensemble answers with the logit-adjusted one)</h3>${textTable(decisionsTable(metrics.decisions))}`
       : ''
   }${
-    data.members.length
-      ? `<h3>Members on the same items</h3>${table(
-          ['member', 'mean top-1', 'mean ACSA'],
-          data.members.map((m) => [
-            escapeHtml(m.artifactName),
-            f3((m.report.metrics as unknown as ReportMetrics).meanTop1),
-            f3((m.report.metrics as unknown as ReportMetrics).meanAcsa),
-          ]),
-          ' id="members-table"',
-        )}${metrics.gain ? `<p>Gain over the best member: mean ACSA ${metrics.gain.meanAcsa >= 0 ? '+' : ''}${f3(metrics.gain.meanAcsa)}, mean top-1 ${metrics.gain.meanTop1 >= 0 ? '+' : ''}${f3(metrics.gain.meanTop1)}${metrics.gain.meanAcsa < 0 ? ' (the ensemble is worse than its best member)' : ''}.</p>` : ''}`
+    members.length
+      ? `<h3>Members on the same items</h3>${textTable(membersTable(members), ' id="members-table"')}${metrics.gain ? `<p>${escapeHtml(gainSentence(metrics.gain))}</p>` : ''}`
       : ''
   }`;
 }
@@ -179,11 +162,7 @@ function taskSection(data: ModelCardData, matrix: ConfusionMatrix): string {
   const classes = matrix.classes as string[];
   const detail = data.metrics.source === 'evaluation' ? data.metrics.tasks.find((t) => t.task === matrix.task) : undefined;
   const perClass = detail
-    ? table(
-        ['class', 'support', 'predicted', 'precision', 'recall', 'F1', 'specificity'],
-        detail.classes.map((c) => [escapeHtml(classes[c.index]!), c.support, c.predicted, f3(c.precision), f3(c.recall), f3(c.f1), f3(c.specificity)]),
-        ` id="classes-${matrix.task}"`,
-      )
+    ? textTable(classesTable(detail, classes), ` id="classes-${matrix.task}"`)
     : '<p class="note">Per-class rows come with an evaluation report.</p>';
   const calibration = detail
     ? `<h3>Calibration (ECE ${f3(detail.ece)})</h3>${reliabilitySvg(detail.reliability, matrix.task)}${table(
@@ -205,9 +184,9 @@ function dataSection(data: ModelCardData): string {
         scored.classes.map((c, k) => [
           escapeHtml(c.name),
           int(train.classes[k]!.count),
-          pct(train.classes[k]!.share),
+          percent(train.classes[k]!.share),
           int(c.count),
-          pct(c.share),
+          percent(c.share),
           shareBar(c.share, c.share < 0.05),
         ]),
         ` id="distribution-${t}" class="compact"`,
@@ -217,9 +196,8 @@ function dataSection(data: ModelCardData): string {
 }
 
 /** Where an INT8 artifact came from and what it cost: its parent, calibration, and accuracy change per split. */
-function quantizationFacts(q: QuantizationRecord): string[][] {
+function quantizationFacts(q: QuantizationFacts): string[][] {
   const c = q.calibration;
-  const signed = (v: number) => `${v >= 0 ? '+' : ''}${f3(v)}`;
   return [
     ['origin', `quantized from artifact ${q.parent.id} (fp32, sha256 <code>${escapeHtml(q.parent.sha256.slice(0, 16))}…</code>)`],
     ['scheme', escapeHtml(q.scheme)],
@@ -249,19 +227,18 @@ function trainingSection(data: ModelCardData): string {
         ['ONNX sha256', `<code>${escapeHtml(artifact.sha256)}</code>`],
         ['precision', artifact.precision === 'int8' ? 'INT8' : 'fp32'],
       ];
-      const quantization = artifact.quantization as unknown as QuantizationRecord | null;
+      const quantization = artifact.quantization as unknown as QuantizationFacts | null;
       if (quantization) return `${title}${table(['', ''], [...facts, ...quantizationFacts(quantization)], ' class="facts"')}`;
       if (!run) {
         return `${title}${table(['', ''], [...facts, ['origin', 'imported model: no training record on this server']], ' class="facts"')}`;
       }
-      const progress = run.progress as RunProgress | null;
+      const progress = run.progress as ProgressFacts | null;
       const weights = progress?.weights;
       const weightsLine = weights
         ? `${escapeHtml(weights.source)} weights <code>${escapeHtml(weights.file)}</code>, sha256 <code>${escapeHtml(weights.sha256.slice(0, 16))}…</code>${weights.downloaded ? ' (downloaded by this run)' : ''}`
         : 'random initialisation (no pretrained weights)';
       const config = run.config as Record<string, unknown>;
-      const epochs = (run.epochs as EpochRecord[] | null) ?? [];
-      const meanOf = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
+      const epochs = (run.epochs as EpochFacts[] | null) ?? [];
       const record = table(
         ['', ''],
         [
@@ -278,8 +255,8 @@ function trainingSection(data: ModelCardData): string {
             epochs.map((e) => [
               e.epoch,
               f3(e.trainLoss),
-              f3(meanOf(e.validation.map((v) => v.top1))),
-              f3(meanOf(e.validation.map((v) => v.acsa))),
+              f3(mean(e.validation.map((v) => v.top1))),
+              f3(mean(e.validation.map((v) => v.acsa))),
               e.seconds.toFixed(1),
             ]),
             ' class="compact"',
@@ -322,7 +299,13 @@ function costSection(data: ModelCardData): string {
 function complianceLine(data: ModelCardData): string {
   const c = data.compliance;
   const mark = (ok: boolean) => (ok ? '✔' : '✘');
-  return `<p id="compliance" class="${c.compliant ? 'ok' : 'bad'}" data-compliant="${c.compliant}"><b>2024 constraints: ${c.compliant ? 'compliant' : 'not compliant'}.</b> ${mark(c.models === 1)} ${c.models} model${c.models === 1 ? '' : 's'} (one allowed) · ${mark(c.sizeMB <= c.limitMB)} ${f3(c.sizeMB)} MB (limit ${c.limitMB} MB) · ${mark(c.cpuLatencyMs !== null)} CPU: ${c.cpuLatencyMs === null ? 'latency not measured (evaluate to measure it)' : `${c.cpuLatencyMs.toFixed(2)} ms per image`}</p>`;
+  const season = `${escapeHtml(c.profile.name)} (${escapeHtml(c.profile.id)}${c.declared ? '' : ', the default: the dataset declares no season'})`;
+  const failed = (rule: string) => c.verdict.checks.some((k) => k.rule === rule && !k.ok);
+  const extra = c.verdict.checks
+    .filter((k) => k.rule === 'labels' || k.rule === 'latency')
+    .map((k) => ` · ${mark(k.ok)} ${escapeHtml(k.detail)}`)
+    .join('');
+  return `<p id="compliance" class="${c.compliant ? 'ok' : 'bad'}" data-compliant="${c.compliant}" data-season="${escapeHtml(c.profile.id)}"><b>${season}: ${c.compliant ? 'compliant' : 'not compliant'}.</b> ${mark(!failed('models'))} ${c.models} model${c.models === 1 ? '' : 's'} (${c.profile.ensemblesAllowed ? 'ensembles allowed' : 'one allowed'}) · ${mark(!failed('size'))} ${f3(c.sizeMB)} MB (${c.limitMB === null ? 'no limit' : `limit ${c.limitMB} MB`}) · ${mark(c.cpuLatencyMs !== null)} CPU: ${c.cpuLatencyMs === null ? 'latency not measured (evaluate to measure it)' : `${c.cpuLatencyMs.toFixed(2)} ms per image`}${extra}</p>`;
 }
 
 const STYLE = `

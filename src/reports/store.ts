@@ -1,8 +1,9 @@
 // Stores evaluation reports: metrics per task plus one confusion matrix per task.
 import { readFile } from 'node:fs/promises';
+import { confusionOf, fromConfusion } from '../confusion.js';
 import type { Db } from '../db/client.js';
 import type { Split, TaskSpec } from '../domain.js';
-import { argmax, confusionOf, fromConfusion, mean } from './metrics.js';
+import { argmax, mean } from '../numeric.js';
 
 export interface TaskScore {
   task: number;

@@ -61,7 +61,7 @@ import {
   type UploadDatasetInput,
 } from './generated.js';
 import { withArchive } from './pack.js';
-import { RegistryClient } from './registry.js';
+import { PredictionClient } from './predictions.js';
 import { sleep } from './transport.js';
 import {
   type Classification,
@@ -76,7 +76,7 @@ import { requestChunks } from './wire.js';
 
 export type * from './generated.js';
 
-export class FashionHowClient extends RegistryClient {
+export class FashionHowClient extends PredictionClient {
   readonly webSocketEndpoint: string | false;
   private readonly imageEncoding: 'multipart' | 'base64';
   private limits?: HealthQuery['health']['limits'];

@@ -40,7 +40,8 @@ export interface ImageInput {
 }
 
 export interface ClassifyOptions {
-  /** An alias (champion, challenger, ...); absent with no ensembleId or artifactId: champion. */
+  /** A model's name, as /v2 takes it: an alias (champion, challenger, ...), an ensemble's name, ensemble-<id> or
+   *  artifact-<id>; absent with no ensembleId or artifactId: champion. */
   model?: string;
   ensembleId?: string;
   artifactId?: string;

@@ -4,13 +4,15 @@
 // one through artifactStore.ts.
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { link, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { link, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { ownedName, ownerGone } from '../scratch.js';
 
-/** What an object is; each kind has its own key space (`<kind>/<sha256>`). */
-export const OBJECT_KINDS = ['onnx', 'checkpoint', 'image'] as const;
+/** What an object is; each kind has its own key space (`<kind>/<sha256>`). `predictions`: a batch
+ *  prediction job's table (CSV or JSON lines). */
+export const OBJECT_KINDS = ['onnx', 'checkpoint', 'image', 'predictions'] as const;
 export type ObjectKind = (typeof OBJECT_KINDS)[number];
 
 export interface StoredObject {
@@ -31,9 +33,39 @@ export interface ArtifactStore {
    *  to the stored object itself (copy it before changing it, e.g. to resume training into it). */
   fetch(sha256: string, kind: ObjectKind): Promise<string>;
   has(sha256: string, kind: ObjectKind): Promise<boolean>;
+  /** Deletes one object and this host's cached copy; nothing happens when there is none. Only for an
+   *  object no row names (pendingObjects.ts): in a content-addressed store one object may serve many rows. */
+  remove(sha256: string, kind: ObjectKind): Promise<void>;
   /** Where one object lives (a file path or an s3:// URL): a record for operators, not a way to read it. */
   locationOf(sha256: string, kind: ObjectKind): string;
-  close(): void;
+  /** Waits for the puts and fetches in flight (so none writes into the cache after it), then frees the client. */
+  close(): Promise<void>;
+  /** Removes the partial files (downloads into this host's cache; for a folder store, writes beside their
+   *  final name) of processes that are gone: a process killed mid-transfer leaves one. The names removed. */
+  sweepPartials(): Promise<string[]>;
+}
+
+/** A temporary file's name while its bytes are being written: its owner's process id in it, so the
+ *  start-up sweep can tell a gone process's leftover from a transfer in flight. */
+const partialName = (prefix: string) => `${prefix}.${ownedName(randomUUID())}.part`;
+/** The owner in a partialName ('' for one from before names carried it: removed too). */
+const PARTIAL = /^\.?[0-9a-f]{64}\.(?:(.+)~)?[0-9a-f-]{36}\.part$/;
+
+/** Removes, in each kind's folder under `root`, the partial files whose owner is gone. */
+async function sweepPartialsUnder(root: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const kind of OBJECT_KINDS) {
+    const folder = path.join(root, kind);
+    for (const name of await readdir(folder).catch(() => [] as string[])) {
+      const owner = PARTIAL.exec(name);
+      if (!owner) continue;
+      const info = await stat(path.join(folder, name)).catch(() => null);
+      if (!info || !ownerGone(owner[1] ?? '', info.mtimeMs)) continue;
+      await rm(path.join(folder, name), { force: true });
+      removed.push(`${kind}/${name}`);
+    }
+  }
+  return removed;
 }
 
 /** A store operation failed. `reason` is short and names no path or address, so callers may show it. */
@@ -125,11 +157,42 @@ export abstract class ContentStore implements ArtifactStore {
   protected abstract upload(localFile: string, expected: StoredObject, kind: ObjectKind): Promise<void>;
   /** Writes the stored object to the new local file `into` and returns the sha256 of what it wrote. */
   protected abstract download(sha256: string, kind: ObjectKind, into: string): Promise<string>;
+  /** Deletes the stored object; none there is no error. */
+  protected abstract deleteObject(sha256: string, kind: ObjectKind): Promise<void>;
   abstract locationOf(sha256: string, kind: ObjectKind): string;
 
-  close(): void {}
+  /** Puts and fetches not yet settled: a fetch whose caller gave up (a request the client dropped) still
+   *  writes into the cache, and closing must not pull the folder or the client out from under it. */
+  private readonly inFlight = new Set<Promise<unknown>>();
 
-  async put(localFile: string, kind: ObjectKind): Promise<StoredObject> {
+  private track<T>(operation: Promise<T>): Promise<T> {
+    this.inFlight.add(operation);
+    const settled = () => this.inFlight.delete(operation);
+    operation.then(settled, settled);
+    return operation;
+  }
+
+  async close(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    this.release();
+  }
+
+  /** Frees what the store holds open (a client's sockets); called once nothing is in flight. */
+  protected release(): void {}
+
+  sweepPartials(): Promise<string[]> {
+    return sweepPartialsUnder(this.cacheDir);
+  }
+
+  put(localFile: string, kind: ObjectKind): Promise<StoredObject> {
+    return this.track(this.putNow(localFile, kind));
+  }
+
+  fetch(sha256: string, kind: ObjectKind): Promise<string> {
+    return this.track(this.fetchNow(sha256, kind));
+  }
+
+  private async putNow(localFile: string, kind: ObjectKind): Promise<StoredObject> {
     // The key is the content's hash, so the file is read once to name it and once to store it; the
     // second read is hashed too, which catches a file rewritten in between.
     const object = await hashFile(localFile);
@@ -141,12 +204,22 @@ export abstract class ContentStore implements ArtifactStore {
     return object;
   }
 
+  remove(sha256: string, kind: ObjectKind): Promise<void> {
+    checkKey(sha256, kind);
+    return this.track(
+      (async () => {
+        await this.deleteObject(sha256, kind);
+        await rm(path.join(this.cacheDir, kind, sha256), { force: true });
+      })(),
+    );
+  }
+
   async has(sha256: string, kind: ObjectKind): Promise<boolean> {
     checkKey(sha256, kind);
     return (await this.sizeOf(sha256, kind)) !== null;
   }
 
-  async fetch(sha256: string, kind: ObjectKind): Promise<string> {
+  private async fetchNow(sha256: string, kind: ObjectKind): Promise<string> {
     checkKey(sha256, kind);
     const cached = path.join(this.cacheDir, kind, sha256);
     // The cached copy is hashed on every fetch rather than trusted once verified: a fetch comes before a
@@ -164,7 +237,7 @@ export abstract class ContentStore implements ArtifactStore {
     await mkdir(path.dirname(cached), { recursive: true });
     // A download lands under a temporary name and is renamed only once verified, so a reader (this
     // process or another one sharing the cache) never sees a partial or wrong file under the real name.
-    const temporary = `${cached}.${randomUUID()}.part`;
+    const temporary = partialName(cached);
     try {
       const actual = await this.download(sha256, kind, temporary);
       if (actual !== sha256) throw new ArtifactCorruptError(kind, sha256, actual);
@@ -194,6 +267,10 @@ export class DirectoryStore extends ContentStore {
     return path.join(this.root, kind, sha256);
   }
 
+  override async sweepPartials(): Promise<string[]> {
+    return [...(await super.sweepPartials()), ...(await sweepPartialsUnder(this.root))];
+  }
+
   private failed(action: string, sha256: string, kind: ObjectKind, error: unknown): ArtifactStoreError {
     // The code only: Node's message names the file, and this message may reach a client (a run's error).
     const code = errnoOf(error) ?? 'error';
@@ -212,7 +289,7 @@ export class DirectoryStore extends ContentStore {
   protected async upload(localFile: string, expected: StoredObject, kind: ObjectKind): Promise<void> {
     const target = this.locationOf(expected.sha256, kind);
     // Written beside its final name (same file system, so the rename is atomic), under a name no reader asks for.
-    const temporary = path.join(path.dirname(target), `.${expected.sha256}.${randomUUID()}.part`);
+    const temporary = path.join(path.dirname(target), partialName(`.${expected.sha256}`));
     try {
       await mkdir(path.dirname(target), { recursive: true });
       const written = await writeHashed(createReadStream(localFile), temporary);
@@ -227,6 +304,12 @@ export class DirectoryStore extends ContentStore {
     } finally {
       await rm(temporary, { force: true });
     }
+  }
+
+  protected async deleteObject(sha256: string, kind: ObjectKind): Promise<void> {
+    await rm(this.locationOf(sha256, kind), { force: true }).catch((error: unknown) => {
+      throw this.failed('delete', sha256, kind, error);
+    });
   }
 
   protected async download(sha256: string, kind: ObjectKind, into: string): Promise<string> {

@@ -108,6 +108,14 @@ export class S3Store extends ContentStore {
     }
   }
 
+  protected async deleteObject(sha256: string, kind: ObjectKind): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(sha256, kind) }));
+    } catch (error) {
+      throw this.failed('delete', sha256, kind, error);
+    }
+  }
+
   protected async download(sha256: string, kind: ObjectKind, into: string): Promise<string> {
     let body: Readable;
     try {
@@ -124,7 +132,7 @@ export class S3Store extends ContentStore {
     }
   }
 
-  override close(): void {
+  protected override release(): void {
     this.client.destroy();
   }
 }

@@ -2,27 +2,19 @@
 // VALIDATION item predicted once, by the one fold model that did not train on it) with the metrics
 // they give, and the fold models offered as one equal-weight ensemble once every fold has succeeded.
 // Ensemble fitting reads the out-of-fold predictions from here (no item held back from training).
+
+import { decisionScoresOf } from '../confusion.js';
 import type { Db } from '../db/client.js';
 import type { CrossValidation } from '../db/generated/client.js';
 import type { TaskSpec } from '../domain.js';
 import { badInput, ensureError, notFound } from '../errors.js';
 import type { EnsembleService } from '../inference/ensembles.js';
+import type { OutOfFold, OutOfFoldSource } from '../inference/fitEnsemble.js';
+import { FINAL_STATUSES } from '../jobs/statuses.js';
 import type { Logger } from '../log.js';
-import { decisionScoresOf, mean } from '../reports/metrics.js';
-import { FINAL_STATUSES } from './runRecord.js';
+import { mean } from '../numeric.js';
 
-/** A cross-validation's out-of-fold predictions, in item id order. */
-export interface OutOfFold {
-  itemIds: number[];
-  /** Per task, per item: the probabilities. */
-  votes: number[][][];
-  /** Per task, per item: the true class. */
-  truth: number[][];
-  /** TRAIN and VALIDATION items of the dataset: what full coverage is. */
-  expectedItems: number;
-}
-
-export class CrossValidationService {
+export class CrossValidationService implements OutOfFoldSource {
   constructor(
     private readonly db: Db,
     private readonly ensembles: EnsembleService,

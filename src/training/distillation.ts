@@ -1,5 +1,5 @@
 // Distillation: one small student trained on a teacher ensemble's soft targets, for where one model is
-// required (the 2024 rules: one model, ONNX <= 25 MB, CPU). The teacher's probabilities for every
+// required (the dataset's season profile, e.g. the 2024 rules: one model, ONNX <= 25 MB, CPU). The teacher's probabilities for every
 // TRAIN and VALIDATION item are computed once through the serving path and kept in a file that every
 // student of the same teacher and dataset reuses. When a student and its baseline (the same student
 // trained without the teacher) have both finished, the three are evaluated on the same items and the
@@ -15,13 +15,12 @@ import type { TaskSpec } from '../domain.js';
 import { AppError, badInput, ensureError, notFound } from '../errors.js';
 import type { ClassifyService } from '../inference/classify.js';
 import { scoreItems } from '../inference/scoring.js';
+import { FINAL_STATUSES } from '../jobs/statuses.js';
 import type { Logger } from '../log.js';
 import type { EvaluationService, ReportMetrics } from '../reports/evaluate.js';
+import { BUILT_IN_PROFILES, SeasonProfiles } from '../seasons/profiles.js';
+import { judgeModel } from '../seasons/verdict.js';
 import type { QuantizationService } from './quantization.js';
-import { FINAL_STATUSES } from './runRecord.js';
-
-/** The 2024 season's limit on the one model allowed. */
-export const COMPLIANCE_LIMIT_MB = 25;
 
 export interface DistillationScores {
   reportId: number;
@@ -44,7 +43,8 @@ export interface DistillationRecord {
     student: DistillationScores;
     teacher: DistillationScores;
     baseline: DistillationScores | null;
-    compliance: { models: 1; sizeMB: number; limitMB: number; cpuLatencyMs: number; compliant: boolean };
+    /** Judged by the dataset's season profile; limitMB null when the season has no size limit. */
+    compliance: { models: 1; sizeMB: number; limitMB: number | null; cpuLatencyMs: number; compliant: boolean };
     /** The student quantized to INT8 (calibrated on the dataset's TRAIN split) and scored on the same items. */
     studentInt8?: (DistillationScores & { artifactId: number }) | null;
     /** Why there is no INT8 student, when it could not be made. */
@@ -68,6 +68,7 @@ export class DistillationService {
     private readonly photos: Photos,
     private readonly log: Logger,
     private readonly quantization?: QuantizationService,
+    private readonly seasons: SeasonProfiles = new SeasonProfiles(BUILT_IN_PROFILES),
   ) {}
 
   /** The file of the teacher's probabilities for the dataset's TRAIN and VALIDATION items, made once
@@ -161,6 +162,9 @@ export class DistillationService {
       };
     };
     const studentScores = await scores({ artifactId: student.artifact.id });
+    // The student is judged by the dataset's season (the default profile when it declares none).
+    const { profile } = this.seasons.of(await this.db.dataset.findUniqueOrThrow({ where: { id: student.datasetId } }));
+    const verdict = judgeModel(profile, { models: 1, sizeMb: studentScores.sizeMB, cpuLatencyMs: studentScores.cpuLatencyMs });
     const comparison: DistillationRecord['comparison'] = {
       split,
       itemCount: await this.db.item.count({ where: { datasetId: student.datasetId, split } }),
@@ -170,9 +174,9 @@ export class DistillationService {
       compliance: {
         models: 1,
         sizeMB: studentScores.sizeMB,
-        limitMB: COMPLIANCE_LIMIT_MB,
+        limitMB: profile.sizeLimitMb,
         cpuLatencyMs: studentScores.cpuLatencyMs,
-        compliant: studentScores.sizeMB <= COMPLIANCE_LIMIT_MB,
+        compliant: verdict.accepted,
       },
     };
     if (this.quantization) {

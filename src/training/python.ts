@@ -17,20 +17,31 @@ export interface PythonRuntime {
   cudaDevices: number;
   onnx: boolean;
   onnxruntime: boolean;
-  /** What the worker can build, from its own models.py: the single source of these names. */
+  /** What the worker can build, from its backbone registry (backbones.py): the single source of these names. */
   backbones: string[];
   heads: string[];
+  /** Each registered backbone's facts, as backbones.describe() gives them. */
+  registry: BackboneFacts[];
+}
+
+export interface BackboneFacts {
+  name: string;
+  family: string;
+  stem: 'imagenet' | 'small';
+  defaultImageSize: number;
+  imagenetWeights: boolean;
+  parametersMillions: number;
 }
 
 const PROBE = `
 import importlib.util, json, platform, sys
 sys.path.insert(0, sys.argv[1])
-import torch, torchvision, models
+import torch, torchvision, models, backbones
 print(json.dumps({
   "python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
   "cudaDevices": torch.cuda.device_count() if torch.cuda.is_available() else 0,
   "onnx": importlib.util.find_spec("onnx") is not None, "onnxruntime": importlib.util.find_spec("onnxruntime") is not None,
-  "backbones": list(models.BACKBONES), "heads": list(models.HEADS)}))
+  "backbones": list(models.BACKBONES), "heads": list(models.HEADS), "registry": backbones.describe()}))
 `;
 
 export const PYTHON_CANDIDATES = ['/usr/bin/python3', 'python3', 'python'];

@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import { type ImageLimits, workerEnvironment } from '../config.js';
 import { preprocess } from '../data/image.js';
 import type { Photos } from '../data/photos.js';
+import { requireLabels } from '../data/predictionSets.js';
 import type { Db } from '../db/client.js';
 import type { Dataset, ModelArtifact } from '../db/generated/client.js';
 import type { Split } from '../domain.js';
@@ -23,7 +24,9 @@ import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
 import { type CalibrationMethod, calibrate, PERCENTILE } from '../inference/calibration.js';
 import { type ModelInfo, preprocessSpecOf } from '../inference/registry.js';
 import type { Logger } from '../log.js';
+import type { QuantizationFacts } from '../reports/cardRecords.js';
 import type { EvaluationService } from '../reports/evaluate.js';
+import { processScratchDir } from '../scratch.js';
 import type { ArtifactStore } from '../storage/artifactStore.js';
 import { type PythonRuntime, WORKER_DIR } from './python.js';
 
@@ -49,8 +52,8 @@ export interface AccuracyChange {
   tasks: { task: string; parentTop1: number; top1: number; parentAcsa: number; acsa: number }[];
 }
 
-/** What is stored in ModelArtifact.quantization. */
-export interface QuantizationRecord {
+/** What is stored in ModelArtifact.quantization (a model card reads part of it: QuantizationFacts). */
+export interface QuantizationRecord extends QuantizationFacts {
   parent: { id: number; sha256: string };
   scheme: string;
   method: CalibrationMethod;
@@ -99,6 +102,7 @@ export class QuantizationService {
     if (datasetId === undefined) throw badInput(`artifact ${parent.id} was not trained here: give the calibration dataset (calibration.datasetId)`);
     const dataset = await this.db.dataset.findUnique({ where: { id: datasetId } });
     if (!dataset) throw notFound('dataset', datasetId);
+    requireLabels(dataset, 'calibrate and check an INT8 model on');
     const split = request.calibration?.split ?? 'TRAIN';
     const items = request.calibration?.items ?? CALIBRATION_ITEMS.default;
     if (!Number.isInteger(items) || items < CALIBRATION_ITEMS.min || items > CALIBRATION_ITEMS.max)
@@ -146,7 +150,7 @@ export class QuantizationService {
     const images = [];
     for (const item of chosen) images.push((await preprocess(await source.read(item), item, spec, this.settings.imageLimits)).tensor);
 
-    const scratch = path.join(this.settings.dataDir, 'scratch', `quantize-${randomUUID()}`);
+    const scratch = path.join(processScratchDir(this.settings.dataDir), `quantize-${randomUUID()}`);
     await mkdir(scratch, { recursive: true });
     try {
       const fp32 = await this.store.fetch(parent.sha256, 'onnx');

@@ -10,14 +10,15 @@ import type { Db } from '../db/client.js';
 import type { TrainingRun } from '../db/generated/client.js';
 import type { TaskSpec } from '../domain.js';
 import { ensureError } from '../errors.js';
+import { Stop } from '../jobs/runQueue.js';
+import type { RunStatus } from '../jobs/statuses.js';
 import type { Logger } from '../log.js';
 import type { ArtifactStore } from '../storage/artifactStore.js';
 import type { DistillationRecord } from './distillation.js';
 import { foldSplits } from './folds.js';
 import { type Hyperparameters, preprocessFor, resolveHyperparameters } from './hyper.js';
 import type { PythonRuntime } from './python.js';
-import { Stop } from './runQueue.js';
-import type { EpochRecord, RunProgress, RunRecords, RunStatus } from './runRecord.js';
+import type { EpochRecord, RunProgress, RunRecords } from './runRecord.js';
 import { trialOf } from './sweep.js';
 import { runWorker, type WorkerEvent } from './workerProcess.js';
 

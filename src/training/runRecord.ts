@@ -5,22 +5,16 @@
 // if its heartbeat is still the stale one it saw.
 import type { Db } from '../db/client.js';
 import type { Prisma, TrainingRun } from '../db/generated/client.js';
-import { isAlive, onThisHost, PROCESS_ID, pidOf } from '../host.js';
+import { diedOnThisHost, isAlive, PROCESS_ID } from '../host.js';
+import { type BeatOutcome, FINAL_STATUSES, type RunStatus } from '../jobs/statuses.js';
+import type { EpochFacts, ProgressFacts } from '../reports/cardRecords.js';
 import type { BudgetPlan, ImageCacheUse, TaskMetric, TrainingSelection, WeightsRecord } from './workerProcess.js';
-
-export const RUN_STATUSES = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'INTERRUPTED'] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
-/** Statuses cancelRun stops a run in (TrainingRun.cancellable says it to clients). */
-export const CANCELLABLE_STATUSES: ReadonlySet<string> = new Set<RunStatus>(['QUEUED', 'RUNNING']);
-/** Statuses resumeRun takes a run out of (TrainingRun.resumable says it to clients). */
-export const RESUMABLE_STATUSES: ReadonlySet<string> = new Set<RunStatus>(['INTERRUPTED', 'CANCELLED', 'FAILED']);
-/** Statuses a run does not leave by itself. */
-export const FINAL_STATUSES: ReadonlySet<string> = new Set<RunStatus>(['SUCCEEDED', 'FAILED', 'CANCELLED', 'INTERRUPTED']);
 
 /** What the worker is doing: waiting for another run's cache build, decoding images into the cache, or training. */
 export type RunPhase = 'DOWNLOADING_WEIGHTS' | 'WAITING_FOR_IMAGES' | 'PREPARING_IMAGES' | 'TRAINING';
 
-export interface RunProgress {
+/** What a run's record holds of its progress (a model card reads part of it: ProgressFacts). */
+export interface RunProgress extends ProgressFacts {
   phase?: RunPhase;
   /** Images prepared so far, and to prepare, while phase is "preparing images". */
   prepared?: number | null;
@@ -48,20 +42,18 @@ export interface RunProgress {
   selection?: TrainingSelection;
 }
 
-export interface EpochRecord {
+export interface EpochRecord extends EpochFacts {
   epoch: number;
   trainLoss: number;
   seconds: number;
   validation: TaskMetric[];
+  /** Whose figures these are: the weights as trained, or their moving average (emaDecay); absent before averages existed. */
+  weights?: 'model' | 'ema';
 }
-
-/** What a heartbeat found: the run is still this process's to run, or it was cancelled from another
- *  process, or another process declared this one dead (missing heartbeat) and owns the record now. */
-export type BeatOutcome = 'ours' | 'cancelled' | 'lost';
 
 /** Whether a run's holder is a process on this host that is gone (a same-host check needs no timeout). */
 export function heldByDeadProcessHere(run: Pick<TrainingRun, 'workerId' | 'ownerPid'>): boolean {
-  if (run.workerId) return onThisHost(run.workerId) && pidOf(run.workerId) !== process.pid && !isAlive(pidOf(run.workerId));
+  if (run.workerId) return diedOnThisHost(run.workerId);
   // Written by a version without worker ids: its owner ran on this host.
   return !(run.ownerPid && run.ownerPid !== process.pid && isAlive(run.ownerPid));
 }

@@ -5,33 +5,27 @@
 // host: its pid is gone; any host: its heartbeat stopped) becomes INTERRUPTED and can be resumed from its
 // last epoch checkpoint, which the artifact store holds for every host.
 import { EventEmitter } from 'node:events';
+import type { ModelCheckLimits } from '../config.js';
 import type { RankingMetric } from '../data/import.js';
+import { requireLabels } from '../data/predictionSets.js';
 import type { Db } from '../db/client.js';
 import type { Prisma, TrainingRun } from '../db/generated/client.js';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
 import { onThisHost, PROCESS_ID } from '../host.js';
 import { registerRunArtifact } from '../inference/registry.js';
+import { LocalRunQueue } from '../jobs/localRunQueue.js';
+import { PostgresRunQueue } from '../jobs/postgresRunQueue.js';
+import { type ExecuteRun, type RunQueue, Stop, type WorkerSlots } from '../jobs/runQueue.js';
+import { CANCELLABLE_STATUSES, RESUMABLE_STATUSES, type RunStatus } from '../jobs/statuses.js';
 import type { Logger } from '../log.js';
 import { storeRunValidationReport } from '../reports/store.js';
 import type { ArtifactStore } from '../storage/artifactStore.js';
 import { checkTeacher, type DistillationRecord, type TeacherRequest } from './distillation.js';
 import { createFoldRuns, FOLD_LIMITS, recordFoldPredictions } from './folds.js';
 import { type Hyperparameters, resolveHyperparameters } from './hyper.js';
-import { LocalRunQueue } from './localRunQueue.js';
-import { PostgresRunQueue } from './postgresRunQueue.js';
 import { findPython, type PythonRuntime } from './python.js';
 import { RunExecutor } from './runExecutor.js';
-import { type ExecuteRun, type RunQueue, Stop, type WorkerSlots } from './runQueue.js';
-import {
-  CANCELLABLE_STATUSES,
-  heldByDeadProcessHere,
-  type NewRun,
-  RESUMABLE_STATUSES,
-  type RunFilter,
-  RunRecords,
-  type RunStatus,
-  runWhere,
-} from './runRecord.js';
+import { heldByDeadProcessHere, type NewRun, type RunFilter, RunRecords, runWhere } from './runRecord.js';
 import { RungJudge } from './sweepRungs.js';
 
 export interface TrainingSettings {
@@ -53,6 +47,8 @@ export interface TrainingSettings {
   heartbeatMs: number;
   /** A RUNNING run whose heartbeat is older than this is INTERRUPTED (its host or process is gone). */
   heartbeatTimeoutMs: number;
+  /** How long a finished run's export check may take (in a process of its own); default the settings'. */
+  modelChecks?: ModelCheckLimits;
 }
 
 export interface Combo {
@@ -110,7 +106,7 @@ export class TrainingService {
       runtime: () => this.runtime(),
       teacherTargets: teachers && ((ensembleId, datasetId, signal) => teachers.teacherTargets(ensembleId, datasetId, signal)),
       registerArtifact: async (run, tasks, artifact) => {
-        const stored = await registerRunArtifact(db, settings.artifactStore, run, { id: run.dataset.labelSchemaId, tasks }, artifact);
+        const stored = await registerRunArtifact(db, settings.artifactStore, run, { id: run.dataset.labelSchemaId, tasks }, artifact, settings.modelChecks);
         const report = await storeRunValidationReport(db, { datasetId: run.datasetId, runId: run.id, artifactId: stored.id }, tasks, artifact.predictionsPath);
         this.events.emit('report', report.id);
         if (run.crossValidationId !== null)
@@ -221,6 +217,7 @@ export class TrainingService {
   async startTraining(request: StartTrainingRequest): Promise<TrainingRun[]> {
     const dataset = await this.db.dataset.findUnique({ where: { id: request.datasetId } });
     if (!dataset) throw notFound('dataset', request.datasetId);
+    requireLabels(dataset, 'train on');
     // Epochs are ranked by what the dataset is ranked by, unless the request says otherwise.
     const hyper = resolveHyperparameters({ ...request.options, selectionMetric: request.options?.selectionMetric ?? (dataset.rankingMetric as RankingMetric) });
     const combos = [...(request.combos ?? []), ...(request.backbones ?? []).flatMap((backbone) => (request.heads ?? []).map((head) => ({ backbone, head })))];

@@ -4,7 +4,7 @@
 // the figures it was made from. It runs in the process that executes the trial.
 import type { Db } from '../db/client.js';
 import type { Logger } from '../log.js';
-import { mean } from '../reports/metrics.js';
+import { mean } from '../numeric.js';
 import type { EpochRecord } from './runRecord.js';
 import { rungDecision, trialOf } from './sweep.js';
 

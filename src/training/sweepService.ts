@@ -2,12 +2,13 @@
 // hosts share a sweep), judged at its rungs by the process that runs it (sweepRungs.ts), and the best
 // trial named by the sweep's metric on VALIDATION.
 import type { RankingMetric } from '../data/import.js';
+import { requireLabels } from '../data/predictionSets.js';
 import type { Db } from '../db/client.js';
 import type { Sweep, TrainingRun } from '../db/generated/client.js';
 import { badInput, notFound } from '../errors.js';
+import { CANCELLABLE_STATUSES, FINAL_STATUSES } from '../jobs/statuses.js';
 import type { DistillationRecord, TeacherRequest } from './distillation.js';
 import { type Hyperparameters, resolveHyperparameters } from './hyper.js';
-import { CANCELLABLE_STATUSES, FINAL_STATUSES } from './runRecord.js';
 import type { TrainingService } from './service.js';
 import { checkSpace, drawTrials, MAX_TRIALS, rungEpochs, SWEEP_STRATEGIES, type SweepSpace, type SweepStrategy, type TrialRecord, trialOf } from './sweep.js';
 import { bestUpTo } from './sweepRungs.js';
@@ -49,6 +50,7 @@ export class SweepService {
   async start(request: StartSweepRequest): Promise<Sweep> {
     const dataset = await this.db.dataset.findUnique({ where: { id: request.datasetId } });
     if (!dataset) throw notFound('dataset', request.datasetId);
+    requireLabels(dataset, 'sweep on');
     const strategy = request.strategy ?? 'ASHA';
     if (!SWEEP_STRATEGIES.includes(strategy)) throw badInput(`strategy must be one of ${SWEEP_STRATEGIES.join(', ')}, got "${strategy}"`);
     const trials = wholeNumber('trials', request.trials, 1, MAX_TRIALS);

@@ -65,7 +65,7 @@ export type WorkerEvent =
   | { event: 'progress'; epoch: number; step: number; totalSteps: number; loss: number; imagesPerSecond: number; lr: number }
   // A time budget re-planned after an epoch: the new plan and step count.
   | { event: 'progress'; epoch: number; step: number; totalSteps: number; budget: BudgetPlan }
-  | { event: 'epoch'; epoch: number; trainLoss: number; validation: TaskMetric[]; seconds: number; best?: boolean }
+  | { event: 'epoch'; epoch: number; trainLoss: number; validation: TaskMetric[]; seconds: number; best?: boolean; weights?: 'model' | 'ema' }
   | {
       event: 'artifact';
       onnxPath: string;
@@ -110,6 +110,8 @@ export interface TrainingSelection {
   bestScore: number | null;
   epochsRun: number;
   stopped: 'early' | 'budget' | 'pruned' | null;
+  /** Which copy the artifact holds: the weights as trained, or their moving average (emaDecay); absent before averages existed. */
+  weights?: 'model' | 'ema';
 }
 
 export interface WorkerExit {

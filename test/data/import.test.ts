@@ -176,4 +176,44 @@ describe('importDataset', () => {
     const distribution = await app.services.datasets.distribution(outcome.datasetId);
     expect(distribution.map((t) => t.classes.find((c) => c.count === 1)?.index)).toEqual([5, 4]);
   });
+
+  it('imports a CSV without the label columns as a prediction set: every row kept in line order, in TEST, with no labels', async () => {
+    const header = ['image_name', 'BBox_xmin', 'BBox_ymin', 'BBox_xmax', 'BBox_ymax'];
+    const rows = [0, 1, 2, 3, 4, 5].map((i) => good(i).slice(0, 5));
+    const file = path.join(synthetic.imageRoot, '..', 'test-unlabelled.csv');
+    await writeFile(file, `${[header.join(','), ...rows.map((r) => r.join(','))].join('\n')}\n`);
+    const outcome = await run({ csvPath: file, imageRoot: synthetic.imageRoot, name: 'to predict' });
+    expect(outcome).toMatchObject({ created: true, itemCount: 6, rejects: [] });
+    const dataset = await app.services.datasets.get(outcome.datasetId);
+    expect(dataset).toMatchObject({ labelled: false, validationFraction: 0, testFraction: 1 });
+    const items = await app.services.db.item.findMany({ where: { datasetId: outcome.datasetId }, include: { labels: true }, orderBy: { line: 'asc' } });
+    expect(items.map((i) => [i.line, i.imagePath, i.split, i.labels.length])).toEqual(rows.map((r, i) => [i + 2, r[0], 'TEST', 0]));
+    expect(items.map((i) => [i.xmin, i.ymin, i.xmax, i.ymax])).toEqual(rows.map((r) => r.slice(1).map(Number)));
+
+    // Work that needs labels refuses it before anything starts, naming the dataset and what to do instead.
+    const refusal = /is a prediction set: its CSV had no label columns, so there is nothing to .*predictDataset/;
+    await expect(app.services.training.startTraining({ datasetId: outcome.datasetId, backbones: ['resnet18'], heads: ['feedforward'] })).rejects.toThrow(
+      refusal,
+    );
+    await expect(app.services.evaluation.evaluate({ ensembleId: 1, datasetId: outcome.datasetId })).rejects.toThrow(refusal);
+    await expect(app.services.fitter.fit({ name: 'x', artifactIds: [1], datasetId: outcome.datasetId })).rejects.toThrow(refusal);
+  });
+
+  it("validates an unlabelled CSV's rows as a labelled one's, and refuses a header with only some label columns", async () => {
+    const file = path.join(synthetic.imageRoot, '..', 'bad-unlabelled.csv');
+    const ok = synthetic.rows[0]!;
+    await writeFile(
+      file,
+      `image_name,BBox_xmin,BBox_ymin,BBox_xmax,BBox_ymax\n${good(0).slice(0, 5).join(',')}\n${ok.imageName},0,0,5000,10\n../x.jpg,0,0,1,1\n`,
+    );
+    const before = await storedRowCounts(app);
+    const error = await run({ csvPath: file, imageRoot: synthetic.imageRoot }).catch((e: unknown) => e);
+    expect((error as ImportRejectedError).rejects.map((r) => r.line)).toEqual([3, 4]);
+    expect((error as ImportRejectedError).rejects[0]!.reason).toMatch(/must lie inside the \d+x\d+ image/);
+    expect(await storedRowCounts(app)).toEqual(before);
+
+    const partial = path.join(scratch.dir, 'partial-labels.csv');
+    await writeFile(partial, `image_name,BBox_xmin,BBox_ymin,BBox_xmax,BBox_ymax,Daily\n${good(0).slice(0, 6).join(',')}\n`);
+    await expect(run({ csvPath: partial, imageRoot: synthetic.imageRoot })).rejects.toThrow('the CSV header lacks column(s) Gender, Embellishment');
+  });
 });

@@ -8,10 +8,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, startServer } from '../../src/api/server.js';
 import type { App } from '../../src/app.js';
-import { importDataset } from '../../src/data/import.js';
 import { type SynthRow, writeSyntheticDataset } from '../../src/data/synth.js';
 import { FairScheduler } from '../../src/inference/scheduler.js';
-import { trainTinyPair } from '../fixtures/training.js';
+import { importTinyPair, TINY_PAIR_HOOK_TIMEOUT_MS } from '../fixtures/training.js';
 import { graphqlClient, openTestApp, useScratchDir } from '../helpers.js';
 
 /** p99 with the heavy client <= FACTOR x p99 alone + SLACK_MS (the slack absorbs this 2-core machine's
@@ -32,10 +31,8 @@ beforeAll(async () => {
   server = await startServer(app);
   const synthetic = await writeSyntheticDataset({ out: path.join(scratch.dir, 'synth'), count: 40, seed: 9, minSide: 64, maxSide: 96 });
   ({ rows, imageRoot } = synthetic);
-  const { datasetId } = await importDataset({ csvPath: synthetic.csvPath, imageRoot }, app.services.importContext);
-  await trainTinyPair(app, datasetId);
-  artifactId = String((await app.services.db.modelArtifact.findFirstOrThrow()).id);
-});
+  artifactId = String((await importTinyPair(app))[0]);
+}, TINY_PAIR_HOOK_TIMEOUT_MS);
 afterAll(async () => {
   await server.close();
   await app.close();

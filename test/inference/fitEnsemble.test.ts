@@ -6,10 +6,10 @@ import type { App } from '../../src/app.js';
 import { importDataset } from '../../src/data/import.js';
 import { type SynthRow, writeSyntheticDataset } from '../../src/data/synth.js';
 import type { ReportMetrics } from '../../src/reports/evaluate.js';
-import { trainTinyPair } from '../fixtures/training.js';
+import { importTinyPair, TINY_PAIR_HOOK_TIMEOUT_MS } from '../fixtures/training.js';
 import { graphqlClient, openTestApp, useScratchDir } from '../helpers.js';
 
-// fitEnsemble end to end: a 60:20:20 import, two tiny runs, a fit on VALIDATION, reports on TEST; and
+// fitEnsemble end to end: a 60:20:20 import, two tiny trained models, a fit on VALIDATION, reports on TEST; and
 // classify's temperatures and logit adjustment checked against the formulas computed here by hand.
 const scratch = useScratchDir();
 let app: App;
@@ -33,10 +33,9 @@ beforeAll(async () => {
   const synthetic = await writeSyntheticDataset({ out: path.join(scratch.dir, 'synth'), count: 100, seed: 12, minSide: 64, maxSide: 96 });
   ({ rows, imageRoot } = synthetic);
   ({ datasetId } = await importDataset({ csvPath: synthetic.csvPath, imageRoot, validationFraction: 0.2, testFraction: 0.2 }, app.services.importContext));
-  await trainTinyPair(app, datasetId, { maxStepsPerEpoch: 3 });
-  artifactIds = (await app.services.db.modelArtifact.findMany({ orderBy: { id: 'asc' } })).map((a) => a.id);
+  artifactIds = await importTinyPair(app);
   expect(artifactIds).toHaveLength(2);
-});
+}, TINY_PAIR_HOOK_TIMEOUT_MS);
 afterAll(async () => {
   await server.close();
   await app.close();

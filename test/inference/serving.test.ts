@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, startServer } from '../../src/api/server.js';
 import type { App } from '../../src/app.js';
@@ -11,8 +9,8 @@ import { importDataset } from '../../src/data/import.js';
 import { type SynthRow, writeSyntheticDataset } from '../../src/data/synth.js';
 import { openSession } from '../../src/inference/onnx.js';
 import { type ModelInfo, preprocessSpecOf } from '../../src/inference/registry.js';
-import { findPython } from '../../src/training/python.js';
-import { trainTinyPair } from '../fixtures/training.js';
+import { tinyModelFile } from '../fixtures/tinyModel.js';
+import { importTinyPair, TINY_PAIR_HOOK_TIMEOUT_MS, tinyPairFiles } from '../fixtures/training.js';
 import { eventually, graphqlClient, multipartClient, openTestApp, pngClaiming, useScratchDir } from '../helpers.js';
 
 const scratch = useScratchDir();
@@ -92,10 +90,11 @@ beforeAll(async () => {
   const synthetic = await writeSyntheticDataset({ out: path.join(scratch.dir, 'synth'), count: 60, seed: 6, minSide: 64, maxSide: 96 });
   ({ rows, imageRoot } = synthetic);
   const { datasetId } = await importDataset({ csvPath: synthetic.csvPath, imageRoot }, app.services.importContext);
-  await trainTinyPair(app, datasetId);
-  artifactIds = (await app.services.db.modelArtifact.findMany({ orderBy: { id: 'asc' } })).map((a) => a.id);
+  artifactIds = await importTinyPair(app);
   expect(artifactIds).toHaveLength(2);
-});
+  // A stored report, as a finished run leaves one, for the model card.
+  await app.services.evaluation.evaluate({ artifactId: artifactIds[0]!, datasetId });
+}, TINY_PAIR_HOOK_TIMEOUT_MS);
 afterAll(async () => {
   await server.close();
   await app.close();
@@ -389,14 +388,7 @@ describe('access control', () => {
 
 describe('importModel', () => {
   it('averages each image with its mirror when model.json declares testTimeFlip', async () => {
-    const python = await findPython();
-    const dir = path.join(scratch.dir, 'tiny-flip');
-    await promisify(execFile)('mkdir', ['-p', dir]);
-    await promisify(execFile)(
-      python.executable,
-      [new URL('./tinyModel.py', import.meta.url).pathname, path.join(dir, 'flip.onnx'), '24', 'logits', 4, 2].map(String),
-    );
-    const onnx = await readFile(path.join(dir, 'flip.onnx'));
+    const onnx = await readFile(await tinyModelFile(24, 'logits', 4, 2));
     const spec = { size: 24, padValue: 255, mean: [0.5, 0.5, 0.5] as [number, number, number], std: [0.25, 0.25, 0.25] as [number, number, number] };
     const doc = (testTimeFlip: boolean) => ({
       input: spec,
@@ -435,9 +427,10 @@ describe('importModel', () => {
   });
 
   it('re-imports a trained artifact from uploaded bytes and serves it like the original', async () => {
-    const original = await app.services.db.modelArtifact.findUniqueOrThrow({ where: { id: artifactIds[0] } });
-    const onnx = await readFile(original.onnxPath);
-    const modelJson = await readFile(path.join(path.dirname(original.onnxPath), 'model.json'));
+    // The files the worker exported for the first artifact.
+    const [original] = await tinyPairFiles();
+    const onnx = await readFile(original!.onnx);
+    const modelJson = await readFile(original!.modelJson);
     const imported = await uploadModel('brought', onnx, modelJson);
     expect(imported.errors).toBeUndefined();
     expect(imported.data?.importModel).toMatchObject({
@@ -454,13 +447,7 @@ describe('importModel', () => {
   });
 
   it('serves a logits model as probabilities and refuses models that do not match their model.json, naming no server path', async () => {
-    const python = await findPython();
-    const dir = path.join(scratch.dir, 'tiny');
-    await promisify(execFile)('mkdir', ['-p', dir]);
-    const build = (file: string, kind: string, ...classes: number[]) =>
-      promisify(execFile)(python.executable, [new URL('./tinyModel.py', import.meta.url).pathname, path.join(dir, file), '24', kind, ...classes.map(String)]);
-    await build('logits.onnx', 'logits', 4, 2);
-    const logits = await readFile(path.join(dir, 'logits.onnx'));
+    const logits = await readFile(await tinyModelFile(24, 'logits', 4, 2));
     const info = (overrides: Record<string, unknown> = {}) => ({
       input: { size: 24, padValue: 255, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] },
       outputKind: 'logits',
@@ -607,8 +594,7 @@ describe('binary images and uploads', () => {
     expect(many.status).toBe(413);
     expect(many.errors?.[0]?.message).toBe('8 max file uploads exceeded.');
 
-    const trained = await app.services.db.modelArtifact.findUniqueOrThrow({ where: { id: artifactIds[0] } });
-    const modelJson = await readFile(path.join(path.dirname(trained.onnxPath), 'model.json'));
+    const modelJson = await readFile((await tinyPairFiles())[0]!.modelJson);
     const model = await uploadModel('huge', new Uint8Array(app.config.maxModelBytes + 1), modelJson);
     expect(model.errors?.[0]).toMatchObject({
       extensions: { code: 'BAD_USER_INPUT' },
@@ -649,7 +635,9 @@ describe('binary images and uploads', () => {
   it('answers UNAVAILABLE for an artifact whose stored graph is corrupt or missing, while the others keep serving', async () => {
     const original = await app.services.db.modelArtifact.findUniqueOrThrow({ where: { id: artifactIds[1] } });
     const onnx = await readFile(original.onnxPath);
-    const modelJson = await readFile(path.join(path.dirname(original.onnxPath), 'model.json'));
+    const modelJson = await readFile((await tinyPairFiles())[1]!.modelJson);
+    // The healthy artifact's answer, from its graph before the one stored file is damaged below.
+    const expected = await direct(artifactIds[1]!, rows[15]!);
     // Two more artifacts of the same graph (one stored file), not loaded yet: the file is corrupted, then removed.
     const copies = await Promise.all(
       ['doomed-a', 'doomed-b'].map(async (name) => {
@@ -677,7 +665,7 @@ describe('binary images and uploads', () => {
     });
     const healthy = await reader(CLASSIFY, { input: { images: [await item(rows[15]!)], artifactId: String(artifactIds[1]) } });
     expect(healthy.errors).toBeUndefined();
-    expectClose(probabilities(healthy.data!.classify.results[0].tasks), await direct(artifactIds[1]!, rows[15]!));
+    expectClose(probabilities(healthy.data!.classify.results[0].tasks), expected);
     // Restoring the bytes restores the model (nothing was cached from the failed loads).
     await writeFile(copies[0]!.onnxPath, onnx);
     expect((await reader(CLASSIFY, { input: { images: [await item(rows[15]!)], artifactId: String(copies[1]!.id) } })).errors).toBeUndefined();
@@ -698,10 +686,12 @@ describe('operations', () => {
   });
 
   it('fails fast with OVERLOADED when a model queue is full', async () => {
-    // Rows wait up to a second for company, and at most two may wait: the third is refused at once.
+    // Rows wait up to three seconds for company, and at most two may wait: the third is refused at once.
+    // "At once" is judged against that wait (under 2.5 s), so a loaded machine's slow first request is
+    // not taken for a wait (the bound was 0.9 s against a 1 s wait, and failed at 1.04 s under load).
     const tight = await openTestApp(path.join(scratch.dir, 'data'), {
       imageLimits: LIMITS,
-      serving: { maxClassifyImages: 8, maxBatch: 64, maxWaitMs: 1000, maxQueue: 2, intraOpThreads: 1, maxClientConcurrency: 8 },
+      serving: { maxClassifyImages: 8, maxBatch: 64, maxWaitMs: 3000, maxQueue: 2, intraOpThreads: 1, maxClientConcurrency: 8 },
     });
     const tightServer = await startServer(tight);
     try {
@@ -711,22 +701,22 @@ describe('operations', () => {
       // A request that could never fit is refused whole and at once.
       let started = performance.now();
       const four = await ask(4);
-      expect(performance.now() - started).toBeLessThan(900);
+      expect(performance.now() - started).toBeLessThan(2500);
       expect(four.errors?.[0]).toMatchObject({
         extensions: { code: 'OVERLOADED' },
         message: 'the model is overloaded: 0 images are waiting and this request adds 4, the limit is 2 (FASHION_HOW_INFERENCE_QUEUE); retry shortly',
       });
-      // Two images wait for company (up to a second); one more arriving meanwhile is refused at once.
+      // Two images wait for company (up to three seconds); one more arriving meanwhile is refused at once.
       const waiting = ask(2);
       await eventually(
         async () => ((await tight.services.metrics.queueLength.get()).values.some((v) => v.value === 2) ? true : undefined),
         'two waiting rows',
-        900,
+        2500,
         10,
       );
       started = performance.now();
       const refused = await ask(1);
-      expect(performance.now() - started).toBeLessThan(900);
+      expect(performance.now() - started).toBeLessThan(2500);
       expect(refused.errors?.[0]).toMatchObject({
         extensions: { code: 'OVERLOADED' },
         message: 'the model is overloaded: 2 images are waiting and this request adds 1, the limit is 2 (FASHION_HOW_INFERENCE_QUEUE); retry shortly',

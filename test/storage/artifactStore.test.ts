@@ -1,12 +1,13 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
+import { PROCESS_ID } from '../../src/host.js';
 import { ArtifactCorruptError, ArtifactMissingError, type ArtifactStore, type ObjectKind, openArtifactStore } from '../../src/storage/artifactStore.js';
 import { type S3TestServer, startS3Server } from '../fixtures/s3.js';
 import { useScratchDir } from '../helpers.js';
@@ -63,11 +64,7 @@ describe.each(kinds)('the artifact store on %s', (_name, kind) => {
     opened.push(store);
     return { store, dataDir, env };
   }
-  afterAll(() =>
-    opened.forEach((store) => {
-      store.close();
-    }),
-  );
+  afterAll(() => Promise.all(opened.map((store) => store.close())));
 
   async function sourceFile(bytes: Uint8Array): Promise<string> {
     const file = path.join(scratch.dir, `source-${sha256Of(bytes)}`);
@@ -94,6 +91,21 @@ describe.each(kinds)('the artifact store on %s', (_name, kind) => {
     expect(await store.fetch(put.sha256, 'onnx')).toBe(fetched); // from the cache, still the same bytes
     expect(Buffer.compare(await readFile(fetched), bytes)).toBe(0);
     expect(await cacheFiles(dataDir, 'onnx')).toEqual([put.sha256]); // no temporary file left
+  });
+
+  it('closes only once the fetches in flight have settled, so none writes into the cache afterwards', async () => {
+    const uploader = host();
+    const bytes = randomBytes(2_000_000);
+    const { sha256 } = await uploader.store.put(await sourceFile(bytes), 'onnx');
+    const { store, dataDir } = host();
+    let fetched = false;
+    const fetching = store.fetch(sha256, 'onnx').then(() => {
+      fetched = true;
+    });
+    await store.close(); // as the app does when a request that started a model load was dropped
+    expect(fetched).toBe(true);
+    await fetching;
+    expect(await cacheFiles(dataDir, 'onnx')).toEqual([sha256]); // finished, renamed, no .part left
   });
 
   it('keeps checkpoints, and another host fetches them by sha256 into its own cache', async () => {
@@ -204,6 +216,40 @@ describe('a directory store and its cache', () => {
     expect((await stat(cached)).nlink).toBe(2);
   });
 
+  it('removes at start-up the partial files a killed process left, in the cache and the store, and keeps those in flight', async () => {
+    const root = path.join(scratch.dir, 'partial-store');
+    const cacheDir = path.join(scratch.dir, 'partial-cache');
+    const store = storeIn(root, cacheDir);
+    // A transfer's temporary name carries its owner's process id (a finished put or fetch leaves none):
+    // written here as a killed transfer would have left them, beside a real stored object.
+    const bytes = randomBytes(10_000);
+    await writeFile(path.join(scratch.dir, 'partial-source'), bytes);
+    const { sha256 } = await store.put(path.join(scratch.dir, 'partial-source'), 'image');
+    // A process that is gone (it ran and exited), and one alive (this test's parent).
+    const gonePid = Number((await run(process.execPath, ['-e', 'console.log(process.pid)'])).stdout);
+    const host = PROCESS_ID.slice(0, PROCESS_ID.lastIndexOf(':'));
+    const uuid = '0f6d1c38-7a38-4a43-9b1e-3a5e4c1d2b11';
+    const leftovers = {
+      gone: [`onnx/${sha256}.${host}:${gonePid}~${uuid}.part`, `image/.${sha256}.${host}:${gonePid}~${uuid}.part`],
+      old: [`image/${sha256}.${uuid}.part`],
+      alive: [`onnx/${sha256}.${host}:${process.ppid}~${uuid}.part`, `image/.${sha256}.${host}:${process.ppid}~${uuid}.part`],
+    };
+    for (const folder of [root, cacheDir]) {
+      for (const name of [...leftovers.gone, ...leftovers.old, ...leftovers.alive]) {
+        await mkdir(path.dirname(path.join(folder, name)), { recursive: true });
+        await writeFile(path.join(folder, name), 'half an object');
+      }
+    }
+    const removed = await store.sweepPartials();
+    expect(removed.sort()).toEqual([...leftovers.gone, ...leftovers.old, ...leftovers.gone, ...leftovers.old].sort());
+    for (const folder of [root, cacheDir]) {
+      for (const name of leftovers.alive) expect((await stat(path.join(folder, name))).size).toBe(14);
+      for (const name of [...leftovers.gone, ...leftovers.old]) await expect(stat(path.join(folder, name))).rejects.toThrow(/ENOENT/);
+    }
+    // The stored object itself is never taken for a partial file.
+    expect(Buffer.compare(await readFile(await store.fetch(sha256, 'image')), bytes)).toBe(0);
+  });
+
   // A network mount is another file system than the local cache; /dev/shm (tmpfs) stands in for it.
   const otherFileSystem = (() => {
     try {
@@ -277,7 +323,7 @@ describe('artifact store settings', () => {
         message: expect.stringMatching(/^the artifact store s3:\/\/no-such-bucket could not write checkpoint object [0-9a-f]{64} \(NoSuchBucket: /),
       });
     } finally {
-      store.close();
+      await store.close();
     }
   });
 
@@ -312,7 +358,7 @@ describe('artifact store settings', () => {
       expect((error as Error).message).toMatch(/^the artifact store s3:\/\/bucket could not read onnx object/);
       expect((error as Error).message).not.toContain('127.0.0.1');
     } finally {
-      store.close();
+      await store.close();
     }
   });
 });

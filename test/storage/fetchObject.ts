@@ -11,5 +11,5 @@ try {
   const file = await store.fetch(sha256, kind);
   console.log(JSON.stringify({ file, ...(await hashFile(file)) }));
 } finally {
-  store.close();
+  await store.close();
 }

@@ -1,17 +1,15 @@
 // Two apps as two hosts: separate data folders, one database and one S3-compatible artifact store. A model
 // imported through the first is served by the second, which only ever got its graph from the store.
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, startServer } from '../../src/api/server.js';
 import type { App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { encodePng } from '../../src/data/image.js';
-import { findPython } from '../../src/training/python.js';
 import { type S3TestServer, startS3Server } from '../fixtures/s3.js';
+import { tinyModelFile } from '../fixtures/tinyModel.js';
 import { graphqlClient, multipartClient, openTestApp, useScratchDir } from '../helpers.js';
 
 const scratch = useScratchDir();
@@ -41,12 +39,7 @@ async function filesUnder(dir: string): Promise<string[]> {
 const holdsBytes = async (dir: string, sha256: string) =>
   (await Promise.all((await filesUnder(dir)).map(async (f) => sha256Of(await readFile(f))))).includes(sha256);
 
-async function tinyModel(size: number): Promise<Buffer> {
-  const python = await findPython();
-  const file = path.join(scratch.dir, `tiny-${size}.onnx`);
-  await promisify(execFile)(python.executable, [new URL('../inference/tinyModel.py', import.meta.url).pathname, file, String(size), 'probabilities', '4', '2']);
-  return readFile(file);
-}
+const tinyModel = async (size: number): Promise<Buffer> => readFile(await tinyModelFile(size, 'probabilities', 4, 2));
 
 const classify = (host: typeof hostA, artifactId: string) =>
   graphqlClient(host.server.graphqlUrl)(CLASSIFY, { input: { images: [{ image, bbox: BBOX }], artifactId } });
@@ -143,7 +136,7 @@ describe('serving from a shared S3-compatible artifact store', () => {
     // As importModel left it before the store: data/artifacts/<sha256>.onnx on host A, and a row naming it.
     const oldPath = path.join(hostA.dir, 'artifacts', `${sha256}.onnx`);
     await mkdir(path.dirname(oldPath), { recursive: true });
-    await copyFile(path.join(scratch.dir, 'tiny-28.onnx'), oldPath);
+    await copyFile(await tinyModelFile(28, 'probabilities', 4, 2), oldPath);
     const template = await hostA.app.services.db.modelArtifact.findFirstOrThrow({ where: { name: 'shared' } });
     const legacy = await hostA.app.services.db.modelArtifact.create({
       data: {

@@ -8,7 +8,7 @@ import { writeSyntheticDataset } from '../../src/data/synth.js';
 import type { ReportMetrics } from '../../src/reports/evaluate.js';
 import type { DistillationRecord } from '../../src/training/distillation.js';
 import type { EpochRecord } from '../../src/training/runRecord.js';
-import { TINY_TRAINING, trainTinyPair } from '../fixtures/training.js';
+import { importTinyPair, TINY_PAIR_HOOK_TIMEOUT_MS, TINY_TRAINING } from '../fixtures/training.js';
 import { graphqlClient, openTestApp, useScratchDir } from '../helpers.js';
 
 // A tiny distillation: a two-member teacher, a student of it and the same student without it, the
@@ -31,10 +31,9 @@ beforeAll(async () => {
     { csvPath: synthetic.csvPath, imageRoot: synthetic.imageRoot, validationFraction: 0.2, testFraction: 0.2 },
     app.services.importContext,
   ));
-  await trainTinyPair(app, datasetId);
-  const artifacts = await app.services.db.modelArtifact.findMany({ orderBy: { id: 'asc' } });
-  teacherId = (await app.services.ensembles.create({ name: 'teacher', members: artifacts.map((a) => ({ artifactId: a.id, weight: 1 })) })).id;
-});
+  const teachers = await importTinyPair(app);
+  teacherId = (await app.services.ensembles.create({ name: 'teacher', members: teachers.map((artifactId) => ({ artifactId, weight: 1 })) })).id;
+}, TINY_PAIR_HOOK_TIMEOUT_MS);
 afterAll(async () => {
   await server.close();
   await app.close();

@@ -8,6 +8,7 @@ import { DatasetPage, DatasetsPage } from './pages/Datasets.js';
 import { EnsemblesPage } from './pages/Ensembles.js';
 import { ItemPage } from './pages/Item.js';
 import { LabelReviewPage } from './pages/Labels.js';
+import { PredictionsPage } from './pages/Predictions.js';
 import { ReportPage, ReportsPage } from './pages/Reports.js';
 import { RunPage, RunsPage } from './pages/Runs.js';
 import { SweepPage, SweepsPage } from './pages/Sweeps.js';
@@ -20,6 +21,7 @@ const PAGES = [
   ['sweeps', 'Sweeps'],
   ['reports', 'Reports'],
   ['ensembles', 'Ensembles'],
+  ['predictions', 'Predictions'],
   ['aliases', 'Models'],
   ['compare', 'Compare'],
   ['try', 'Try it'],
@@ -91,6 +93,7 @@ function App() {
         {page === 'sweeps' && (id ? <SweepPage id={id} /> : <SweepsPage />)}
         {page === 'reports' && (id ? <ReportPage id={id} /> : <ReportsPage />)}
         {page === 'ensembles' && <EnsemblesPage />}
+        {page === 'predictions' && <PredictionsPage />}
         {page === 'aliases' && <AliasesPage />}
         {page === 'compare' && <ComparePage ids={id?.split(',').filter(Boolean) ?? []} />}
         {page === 'try' && <TryItPage itemId={query.get('item') ?? undefined} />}

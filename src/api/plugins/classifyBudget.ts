@@ -1,12 +1,8 @@
 // Images per request counted across every classify and saliency field of the operation (aliases and
 // fragments included) before any of them runs, since a per-field limit alone let one request with 500
-// aliased fields fill a model's whole queue; and their cost checked against the query cost limit.
-import type { ApolloServerPlugin } from '@apollo/server';
-import { type FieldNode, type FragmentDefinitionNode, GraphQLError, type GraphQLSchema, getArgumentValues, Kind, type SelectionSetNode } from 'graphql';
-import { ErrorCode } from '../../errors.js';
+// aliased fields fill a model's whole queue; operationBudget.ts checks them and their cost.
+import { type FieldNode, type FragmentDefinitionNode, type GraphQLSchema, getArgumentValues, Kind, type SelectionSetNode } from 'graphql';
 import { SALIENCY_GRID } from '../../inference/saliency.js';
-import type { Context } from '../context.js';
-import { httpStatusOf } from '../httpStatus.js';
 
 /** Every root field named `name` in a selection set, following fragments. */
 function rootFields(selectionSet: SelectionSetNode, name: string, fragments: Record<string, FragmentDefinitionNode>, seen = new Set<string>()): FieldNode[] {
@@ -53,50 +49,4 @@ export function classifyImageCount(
     return total + grid * grid + 1;
   }, 0);
   return { images: classified + maps.length, copies };
-}
-
-/** Refuses an operation whose classify fields ask for more images than one request may hold, or whose
- *  images cost more than the query cost limit (each image weighs `imageCost`; graphql-armor's cost rule
- *  prices the fields, not what they do). */
-export function classifyBudgetPlugin(limits: { maxImages: number; imageCost: number; maxCost: number }): ApolloServerPlugin<Context> {
-  const { maxImages, imageCost, maxCost } = limits;
-  return {
-    async requestDidStart() {
-      return {
-        async didResolveOperation({ operation, document, schema, request }) {
-          if (operation?.operation !== 'query') return;
-          const fragments = Object.fromEntries(
-            document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]),
-          );
-          let asked: { images: number; copies: number };
-          try {
-            asked = classifyImageCount(schema, operation.selectionSet, fragments, request.variables ?? {});
-          } catch {
-            return; // variables that do not fit: execution reports them with its own message
-          }
-          const { images, copies } = asked;
-          if (images > maxImages) {
-            throw new GraphQLError(
-              `a request may classify at most ${maxImages} images over all its classify fields (FASHION_HOW_MAX_CLASSIFY_IMAGES); this one asks for ${images}`,
-              {
-                extensions: { code: ErrorCode.BAD_USER_INPUT, http: { status: httpStatusOf(ErrorCode.BAD_USER_INPUT) } },
-              },
-            );
-          }
-          // An occluded copy skips the upload and the decoding: half an image's cost.
-          const copyCost = imageCost / 2;
-          const cost = images * imageCost + copies * copyCost;
-          if (cost > maxCost) {
-            const parts = [
-              `${images} images x ${imageCost}, FASHION_HOW_CLASSIFY_IMAGE_COST`,
-              ...(copies > 0 ? [`${copies} saliency copies x ${copyCost}`] : []),
-            ];
-            throw new GraphQLError(`this request costs ${cost} (${parts.join('; ')}), over the query cost limit of ${maxCost} (FASHION_HOW_MAX_QUERY_COST)`, {
-              extensions: { code: ErrorCode.BAD_USER_INPUT, http: { status: httpStatusOf(ErrorCode.BAD_USER_INPUT) } },
-            });
-          }
-        },
-      };
-    },
-  };
 }

@@ -1,4 +1,4 @@
-import { argmax } from '../../reports/metrics.js';
+import { argmax } from '../../numeric.js';
 import type { ClassifyResultResolvers } from '../generated/graphql.js';
 
 const distribution = (classes: string[], probabilities: number[]) => probabilities.map((probability, index) => ({ index, name: classes[index]!, probability }));

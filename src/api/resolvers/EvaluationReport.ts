@@ -1,15 +1,15 @@
 import type { TaskSpec } from '../../domain.js';
 import { badInput } from '../../errors.js';
 import type { ReportMetrics, TaskReport } from '../../reports/evaluate.js';
+import type { StoredMetrics } from '../../reports/metricsTable.js';
 import { modelCardHtml } from '../../reports/modelCard.js';
-import type { TaskScore } from '../../reports/store.js';
+import type { ReportVerdicts } from '../../seasons/reportVerdicts.js';
 import type { QuantizationRecord } from '../../training/quantization.js';
+import type { Context } from '../context.js';
 import type { EvaluationReportResolvers } from '../generated/graphql.js';
 import { paginateByPosition } from '../pagination.js';
 
-/** Worker reports hold { tasks: TaskScore[], meanTop1, meanAcsa }; evaluation reports hold ReportMetrics. */
-type Stored = (ReportMetrics | { source: 'training-worker'; tasks: TaskScore[]; meanTop1: number; meanAcsa: number }) & { source: string };
-const metrics = (row: { metrics: unknown }) => row.metrics as Stored;
+const metrics = (row: { metrics: unknown }) => row.metrics as StoredMetrics;
 const evaluation = (row: { metrics: unknown }) => (metrics(row).source === 'evaluation' ? (metrics(row) as ReportMetrics) : null);
 
 /** A report's task metrics as GraphQL's TaskReport shows them (the online report shows the same). */
@@ -21,8 +21,22 @@ export const detailsOf = (reports: TaskReport[], tasks: TaskSpec[]) =>
     classes: t.classes.map((c) => ({ ...c, name: tasks[t.task]!.classes[c.index]! })),
   }));
 
+// One batch judge per request, so that a list's reports (the leaderboard's rows and their members) are
+// judged together. A subscription keeps its context as long as it runs, so what a judge read is trusted
+// for a few seconds only: a dataset's season may change.
+const judges = new WeakMap<Context, { at: number; judge: ReportVerdicts }>();
+const JUDGE_LIFETIME_MS = 5_000;
+function judgeOf(context: Context): ReportVerdicts {
+  const held = judges.get(context);
+  if (held && performance.now() - held.at < JUDGE_LIFETIME_MS) return held.judge;
+  const judge = context.services.seasons.reportVerdicts();
+  judges.set(context, { at: performance.now(), judge });
+  return judge;
+}
+
 export const EvaluationReport: EvaluationReportResolvers = {
   id: (row) => String(row.id),
+  season: (row, _args, context) => judgeOf(context).judge(row),
   source: (row) => metrics(row).source,
   tasks: (row) => metrics(row).tasks.map((t) => ({ task: t.name, top1: t.top1, acsa: t.acsa })),
   meanTop1: (row) => metrics(row).meanTop1,
@@ -51,13 +65,14 @@ export const EvaluationReport: EvaluationReportResolvers = {
     return gain ? { ...gain, bestMemberArtifactId: String(gain.bestMemberArtifactId) } : null;
   },
   decisions: (row) => evaluation(row)?.decisions ?? null,
-  modelCard: (row, _args, { services }, info) => {
+  modelCard: (row, _args, { services, heavyReads, client }, info) => {
     // A card reads the whole report, its dataset's distribution and its runs: one at a time, through
     // report(id), not for every row of a list (which the query cost would price as one string each).
     for (let at: typeof info.path | undefined = info.path; at; at = at.prev) {
       if (typeof at.key === 'number') throw badInput('modelCard is available on one report at a time: ask report(id) { modelCard }, not a list of reports');
     }
-    return modelCardHtml(services, row.id);
+    // Decoding the gallery's crops is a heavy read; a stored report never changes, so its card is cached.
+    return heavyReads.read(client, `card:${row.id}`, () => modelCardHtml(services, row.id), 'card');
   },
   model: (row) => evaluation(row)?.model ?? null,
   confusionMatrices: (row, _args, { services }) => services.db.confusionMatrix.findMany({ where: { reportId: row.id }, orderBy: { task: 'asc' } }),

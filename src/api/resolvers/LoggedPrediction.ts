@@ -1,7 +1,7 @@
 // A logged prediction: its answer per task (with the class names of its label schema) and feedback.
 import type { CropStats } from '../../data/image.js';
 import type { Bbox } from '../../domain.js';
-import { argmax } from '../../reports/metrics.js';
+import { argmax } from '../../numeric.js';
 import type { LoggedPredictionResolvers } from '../generated/graphql.js';
 
 export const LoggedPrediction: LoggedPredictionResolvers = {

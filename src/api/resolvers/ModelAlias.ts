@@ -14,6 +14,10 @@ export const ModelAlias: ModelAliasResolvers = {
     return services.aliases.history(row.id, take);
   },
   live: (row, _args, { services }) => services.router.comparison(row.name),
+  season: (row, { profile }, { services }) => {
+    const target = settingsOf(row).target;
+    return services.seasons.judge(target, profile ? services.seasons.profiles.get(profile) : undefined);
+  },
   latestDrift: async (row, _args, { services }) => services.db.driftReport.findFirst({ where: { alias: row.name }, orderBy: { id: 'desc' } }),
 };
 

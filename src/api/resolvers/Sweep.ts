@@ -2,6 +2,7 @@ import type { RankingMetric } from '../../data/import.js';
 import { rungEpochs, type SweepStrategy } from '../../training/sweep.js';
 import { scoreOf } from '../../training/sweepService.js';
 import type { SweepResolvers, SweepTrialResolvers } from '../generated/graphql.js';
+import { raceDetails } from './race.js';
 
 export const Sweep: SweepResolvers = {
   id: (row) => String(row.id),
@@ -15,6 +16,7 @@ export const Sweep: SweepResolvers = {
   status: (row, _args, { services }) => services.sweeps.status(row.id),
   trials: (row, _args, { services }) => services.sweeps.trials(row.id),
   best: (row, _args, { services }) => services.sweeps.best(row),
+  race: (row, _args, context) => raceDetails(row, context),
 };
 
 export const SweepTrial: SweepTrialResolvers = {

@@ -1,8 +1,9 @@
 import { roleAtLeast } from '../../auth/tokens.js';
 import { maskServerPaths } from '../../errors.js';
-import { mean } from '../../reports/metrics.js';
+import { CANCELLABLE_STATUSES, RESUMABLE_STATUSES, type RunStatus } from '../../jobs/statuses.js';
+import { mean } from '../../numeric.js';
 import type { DistillationRecord, DistillationScores } from '../../training/distillation.js';
-import { CANCELLABLE_STATUSES, type EpochRecord, RESUMABLE_STATUSES, type RunProgress, type RunStatus } from '../../training/runRecord.js';
+import type { EpochRecord, RunProgress } from '../../training/runRecord.js';
 import { trialOf } from '../../training/sweep.js';
 import type { TrainingRunResolvers } from '../generated/graphql.js';
 
@@ -11,6 +12,7 @@ function epochsOf(row: { epochs: unknown }) {
     ...e,
     meanTop1: mean(e.validation.map((v) => v.top1)),
     meanAcsa: mean(e.validation.map((v) => v.acsa)),
+    averagedWeights: e.weights === 'ema',
   }));
 }
 
@@ -36,7 +38,9 @@ export const TrainingRun: TrainingRunResolvers = {
   },
   selection: (row) => {
     const selection = (row.progress as RunProgress | null)?.selection;
-    return selection ? { ...selection, stopped: selection.stopped ? (selection.stopped.toUpperCase() as 'EARLY' | 'BUDGET' | 'PRUNED') : null } : null;
+    if (!selection) return null;
+    const stopped = selection.stopped ? (selection.stopped.toUpperCase() as 'EARLY' | 'BUDGET' | 'PRUNED') : null;
+    return { ...selection, stopped, averagedWeights: selection.weights === 'ema' };
   },
   distillation: async (row, _args, { services }) => {
     const record = row.distillation as DistillationRecord | null;

@@ -16,6 +16,7 @@ import { LoggedPrediction } from './LoggedPrediction.js';
 import { AliasChange, AliasState, ModelAlias, ModelRef } from './ModelAlias.js';
 import { AccuracyChange, ModelArtifact, Quantization, SessionTuning } from './ModelArtifact.js';
 import { applyLabelReview } from './Mutation/applyLabelReview.js';
+import { cancelPredictionJob } from './Mutation/cancelPredictionJob.js';
 import { cancelRun } from './Mutation/cancelRun.js';
 import { cancelSweep } from './Mutation/cancelSweep.js';
 import { checkDrift } from './Mutation/checkDrift.js';
@@ -26,13 +27,17 @@ import { findLabelIssues } from './Mutation/findLabelIssues.js';
 import { fitEnsemble } from './Mutation/fitEnsemble.js';
 import { importDataset } from './Mutation/importDataset.js';
 import { importModel } from './Mutation/importModel.js';
+import { predictDataset } from './Mutation/predictDataset.js';
 import { quantizeArtifact } from './Mutation/quantizeArtifact.js';
+import { resumePredictionJob } from './Mutation/resumePredictionJob.js';
 import { resumeRun } from './Mutation/resumeRun.js';
 import { reviewLabelIssue } from './Mutation/reviewLabelIssue.js';
 import { reviewLabelIssues } from './Mutation/reviewLabelIssues.js';
 import { revokeToken } from './Mutation/revokeToken.js';
 import { setAlias } from './Mutation/setAlias.js';
+import { setDatasetSeason } from './Mutation/setDatasetSeason.js';
 import { setDefaultEnsemble } from './Mutation/setDefaultEnsemble.js';
+import { startRace } from './Mutation/startRace.js';
 import { startSweep } from './Mutation/startSweep.js';
 import { startTraining } from './Mutation/startTraining.js';
 import { submitFeedback } from './Mutation/submitFeedback.js';
@@ -40,6 +45,7 @@ import { tuneArtifact } from './Mutation/tuneArtifact.js';
 import { undoAliasChange } from './Mutation/undoAliasChange.js';
 import { uploadDataset } from './Mutation/uploadDataset.js';
 import { OnlineModelReport, OnlineReport } from './OnlineReport.js';
+import { PredictionJob } from './PredictionJob.js';
 import { alias } from './Query/alias.js';
 import { aliases } from './Query/aliases.js';
 import { artifact } from './Query/artifact.js';
@@ -62,6 +68,8 @@ import { labelIssueScan } from './Query/labelIssueScan.js';
 import { labelIssueScans } from './Query/labelIssueScans.js';
 import { onlineReport } from './Query/onlineReport.js';
 import { prediction } from './Query/prediction.js';
+import { predictionJob } from './Query/predictionJob.js';
+import { predictionJobs } from './Query/predictionJobs.js';
 import { predictionLog } from './Query/predictionLog.js';
 import { predictions } from './Query/predictions.js';
 import { randomItem } from './Query/randomItem.js';
@@ -72,13 +80,16 @@ import { run } from './Query/run.js';
 import { runs } from './Query/runs.js';
 import { runsConnection } from './Query/runsConnection.js';
 import { saliency } from './Query/saliency.js';
+import { seasonProfiles } from './Query/seasonProfiles.js';
 import { sweep } from './Query/sweep.js';
 import { sweeps } from './Query/sweeps.js';
 import { tokens } from './Query/tokens.js';
 import { tokensConnection } from './Query/tokensConnection.js';
 import { trainingCapabilities } from './Query/trainingCapabilities.js';
 import { Role } from './Role.js';
+import { SeasonProfile, SeasonVerdict, Submission } from './SeasonProfile.js';
 import { importProgress } from './Subscription/importProgress.js';
+import { predictionJobUpdated } from './Subscription/predictionJobUpdated.js';
 import { reportAdded } from './Subscription/reportAdded.js';
 import { runsUpdated } from './Subscription/runsUpdated.js';
 import { runUpdated } from './Subscription/runUpdated.js';
@@ -101,6 +112,8 @@ export const resolvers: Resolvers = {
     runs,
     runsConnection,
     run,
+    predictionJob,
+    predictionJobs,
     trainingCapabilities,
     sweep,
     sweeps,
@@ -116,6 +129,7 @@ export const resolvers: Resolvers = {
     driftTimeline,
     onlineReport,
     saliency,
+    seasonProfiles,
     ensembles,
     ensemblesConnection,
     ensemble,
@@ -134,12 +148,17 @@ export const resolvers: Resolvers = {
     startTraining,
     startSweep,
     cancelSweep,
+    startRace,
     cancelRun,
+    predictDataset,
+    cancelPredictionJob,
+    resumePredictionJob,
     resumeRun,
     importModel,
     createEnsemble,
     fitEnsemble,
     setDefaultEnsemble,
+    setDatasetSeason,
     setAlias,
     undoAliasChange,
     submitFeedback,
@@ -154,13 +173,14 @@ export const resolvers: Resolvers = {
     reviewLabelIssues,
     applyLabelReview,
   },
-  Subscription: { runUpdated, runsUpdated, reportAdded, importProgress },
+  Subscription: { runUpdated, predictionJobUpdated, runsUpdated, reportAdded, importProgress },
   Role,
   // Stored in lowercase, as Role is.
   ModelKind: { ENSEMBLE: 'ensemble', ARTIFACT: 'artifact' },
   Dataset,
   LabelSchema,
   TrainingRun,
+  PredictionJob,
   Sweep,
   SweepTrial,
   CrossValidation,
@@ -185,4 +205,7 @@ export const resolvers: Resolvers = {
   DriftReport,
   OnlineReport,
   OnlineModelReport,
+  SeasonProfile,
+  SeasonVerdict,
+  Submission,
 };

@@ -13,7 +13,9 @@ import type {
   LabelIssueScan,
   ModelArtifact,
   Prediction,
+  PredictionJob,
   ReportPrediction,
+  Submission,
   Sweep,
   TrainingRun,
 } from '../../db/generated/client.js';
@@ -23,6 +25,8 @@ import type { LiveComparison } from '../../inference/liveComparison.js';
 import type { ServeOutcome } from '../../inference/rollout.js';
 import type { TuningResult } from '../../inference/sessionTuning.js';
 import type { onlineReport } from '../../reports/online.js';
+import type { SeasonProfile } from '../../seasons/profiles.js';
+import type { SeasonVerdict } from '../../seasons/verdict.js';
 import type { AccuracyChange, QuantizationRecord } from '../../training/quantization.js';
 import type { SweepTrial } from '../../training/sweepService.js';
 import type { Page } from '../pagination.js';
@@ -30,6 +34,7 @@ import type { Page } from '../pagination.js';
 export type DatasetRow = Dataset;
 export type LabelSchemaRow = LabelSchemaSpec & { id: number };
 export type TrainingRunRow = TrainingRun;
+export type PredictionJobRow = PredictionJob;
 export type SweepRow = Sweep;
 export type CrossValidationRow = CrossValidation;
 export type SweepTrialRow = SweepTrial;
@@ -69,3 +74,6 @@ export type LoggedPredictionRow = Prediction;
 export type DriftReportRow = { id: number | null; alias: string; from: Date; to: Date; count: number; drifted: boolean; body: unknown; createdAt: Date };
 export type OnlineReportRow = Awaited<ReturnType<typeof onlineReport>>;
 export type OnlineModelReportRow = OnlineReportRow['models'][number] & { labelSchemaId: number | null };
+export type SeasonProfileRow = SeasonProfile;
+export type SeasonVerdictRow = SeasonVerdict;
+export type SubmissionRow = Submission;

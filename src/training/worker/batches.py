@@ -86,8 +86,8 @@ def batch_sampler(dataset, batch_size, order="sequential", generator=None, weigh
 def train_steps(hyper, items):
     """Batches in a training epoch over `items` TRAIN items, as build_loaders' training loader has them
     (offline CutMix copies included, the remainder dropped once there is a full batch)."""
-    examples = items * (1 + (hyper["cutmixCopies"] if hyper["cutmix"] == "offline" else 0))
-    return examples // hyper["batchSize"] if examples > hyper["batchSize"] else 1
+    examples = items * (1 + (hyper.cutmixCopies if hyper.cutmix == "offline" else 0))
+    return examples // hyper.batchSize if examples > hyper.batchSize else 1
 
 
 def build_loaders(hyper, batches, train, val, frequencies, workers, pin):
@@ -96,11 +96,11 @@ def build_loaders(hyper, batches, train, val, frequencies, workers, pin):
     order for BatchNorm calibration. `batches(items, rows, copies)` makes a CachedBatches. Also returns the
     training loader's generator, which online CutMix draws from too."""
     (train_items, train_rows), (val_items, val_rows) = train, val
-    generator = torch.Generator().manual_seed(hyper["seed"])
-    copies = hyper["cutmixCopies"] if hyper["cutmix"] == "offline" else 0
+    generator = torch.Generator().manual_seed(hyper.seed)
+    copies = hyper.cutmixCopies if hyper.cutmix == "offline" else 0
     train_set = batches(train_items, train_rows, copies)
     order, weights = "shuffled", None
-    if hyper["balancedSampling"]:
+    if hyper.balancedSampling:
         # Each item weighs the mean over tasks of 1 / (its class's frequency): rare classes of
         # every task come up more often.
         item_weights = [sum(1.0 / frequencies[t][k].clamp_min(1).item() for t, k in enumerate(i["labels"])) / len(frequencies) for i in train_items]
@@ -109,11 +109,11 @@ def build_loaders(hyper, batches, train, val, frequencies, workers, pin):
     # remainder whenever there is at least one full batch.
     train_loader = DataLoader(
         train_set,
-        sampler=batch_sampler(train_set, hyper["batchSize"], order, generator, weights, drop_last=len(train_set) > hyper["batchSize"]),
+        sampler=batch_sampler(train_set, hyper.batchSize, order, generator, weights, drop_last=len(train_set) > hyper.batchSize),
         batch_size=None,
         num_workers=workers,
         pin_memory=pin,
-        persistent_workers=workers > 0 and hyper["epochs"] > 1,
+        persistent_workers=workers > 0 and hyper.epochs > 1,
         # The loader draws its base seed from this generator before the sampler shuffles, as the
         # per-image loader did: the same seed gives the same batches as before the cache (every
         # epoch without workers; the first one with persistent workers, which draw it once).
@@ -122,13 +122,13 @@ def build_loaders(hyper, batches, train, val, frequencies, workers, pin):
     val_set = batches(val_items, val_rows)
     # Validation and BatchNorm calibration are short passes: a few workers, none kept between epochs.
     side_workers = min(workers, 4)
-    val_loader = DataLoader(val_set, sampler=batch_sampler(val_set, hyper["batchSize"]), batch_size=None, num_workers=side_workers, pin_memory=pin)
+    val_loader = DataLoader(val_set, sampler=batch_sampler(val_set, hyper.batchSize), batch_size=None, num_workers=side_workers, pin_memory=pin)
     # Plain training images (no CutMix) in a fixed shuffled order, for recalibrating BatchNorm.
     calibration_set = batches(train_items, train_rows)
-    calibration_generator = torch.Generator().manual_seed(hyper["seed"] + 1)
+    calibration_generator = torch.Generator().manual_seed(hyper.seed + 1)
     calibration_loader = DataLoader(
         calibration_set,
-        sampler=batch_sampler(calibration_set, hyper["batchSize"], "shuffled", calibration_generator, drop_last=len(train_items) > hyper["batchSize"]),
+        sampler=batch_sampler(calibration_set, hyper.batchSize, "shuffled", calibration_generator, drop_last=len(train_items) > hyper.batchSize),
         batch_size=None,
         num_workers=side_workers,
         pin_memory=pin,

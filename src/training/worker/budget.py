@@ -3,6 +3,7 @@ budget `minEpochs` times), the batch (kept unless twice it trains measurably fas
 fit, and the plan made again after every epoch from what the epochs really took."""
 
 import copy
+import dataclasses
 import math
 import time
 
@@ -127,7 +128,7 @@ def timed_steps(model, optimizer, batches, step, sync):
 def probe_copy(trainer):
     """A copy of the run's model with its own optimizer: probing leaves the run's weights untouched."""
     model = copy.deepcopy(trainer.model)
-    return model, build_optimizer(model, trainer.hyper["learningRate"], trainer.hyper["weightDecay"])
+    return model, build_optimizer(model, trainer.hyper.learningRate, trainer.hyper.weightDecay)
 
 
 def train_step(trainer):
@@ -173,8 +174,10 @@ def measure_side(trainer, side, batch, steps=4):
 
 
 def side_images(trainer):
-    """Images of an epoch's side passes: BatchNorm calibration and validation."""
-    return len(trainer.val_items) + min(trainer.hyper.get("bnCalibrationImages", 1024), len(trainer.train_items))
+    """Images of an epoch's side passes: BatchNorm calibration and validation, twice with a weight
+    average (its copy is calibrated and validated too)."""
+    copies = 2 if trainer.hyper.emaDecay > 0 else 1
+    return copies * (len(trainer.val_items) + min(trainer.hyper.bnCalibrationImages, len(trainer.train_items)))
 
 
 def choose_shape(trainer, started):
@@ -182,15 +185,15 @@ def choose_shape(trainer, started):
     as fast per image at batch 64 as at 32, 0.99x at 128 px), then the largest side at which
     budgetMinEpochs epochs fit at that batch. `started` is the worker's start (the budget counts from it)."""
     hyper = trainer.hyper
-    sides = candidate_sides(hyper["imageSize"], hyper.get("budgetImageSizes"))
-    batch, factor = hyper["batchSize"], 1.0
+    sides = candidate_sides(hyper.imageSize, hyper.budgetImageSizes)
+    batch, factor = hyper.batchSize, 1.0
     record = {"batchSize": batch, "batchReason": f"batch {batch} kept: on CPU a larger batch trains no faster per image"}
     if trainer.device.type == "cuda":
         batch, factor, record = choose_batch(batch, lambda b: measure_side(trainer, sides[0], b)[1], len(trainer.train_items) // 8)
-    steps = int(min(train_steps({**hyper, "batchSize": batch}, len(trainer.train_items)), hyper.get("maxStepsPerEpoch") or math.inf))
-    min_epochs = min(hyper.get("budgetMinEpochs", 30), hyper["epochs"])
+    steps = int(min(train_steps(dataclasses.replace(hyper, batchSize=batch), len(trainer.train_items)), hyper.maxStepsPerEpoch or math.inf))
+    min_epochs = min(hyper.budgetMinEpochs, hyper.epochs)
     _, sizes = choose_side(
-        hyper["timeBudgetSeconds"],
+        hyper.timeBudgetSeconds,
         lambda: time.perf_counter() - started,
         lambda side: measure_side(trainer, side, batch),
         sides,
@@ -198,7 +201,7 @@ def choose_shape(trainer, started):
         side_images(trainer),
         min_epochs,
     )
-    return {**sizes, **record, "learningRate": hyper["learningRate"] * factor}
+    return {**sizes, **record, "learningRate": hyper.learningRate * factor}
 
 
 def plan_epochs(trainer, started):
@@ -206,7 +209,7 @@ def plan_epochs(trainer, started):
     per_step, images_per_second = measure_training_speed(trainer)
     hyper = trainer.hyper
     elapsed = time.perf_counter() - started
-    return budget_epochs(hyper["timeBudgetSeconds"], elapsed, per_step, trainer.steps_per_epoch, side_images(trainer), images_per_second, hyper["epochs"])
+    return budget_epochs(hyper.timeBudgetSeconds, elapsed, per_step, trainer.steps_per_epoch, side_images(trainer), images_per_second, hyper.epochs)
 
 
 def replan(trainer, started, epochs_done, epoch_seconds):
@@ -214,7 +217,7 @@ def replan(trainer, started, epochs_done, epoch_seconds):
     schedule is stretched (or shrunk) to it."""
     median = sorted(epoch_seconds)[len(epoch_seconds) // 2]
     elapsed = time.perf_counter() - started
-    epochs, trainer.budget["replanned"] = replan_epochs(trainer.budget, epochs_done, elapsed, median, trainer.hyper["epochs"])
+    epochs, trainer.budget["replanned"] = replan_epochs(trainer.budget, epochs_done, elapsed, median, trainer.hyper.epochs)
     if epochs != trainer.epochs:
         trainer.epochs, trainer.total_steps = epochs, trainer.steps_per_epoch * epochs
         stretch_schedule(trainer.scheduler, trainer.total_steps)

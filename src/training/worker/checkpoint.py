@@ -1,5 +1,5 @@
-"""A run's epoch checkpoint: the weights, optimizer, schedule, random state, the budget's plan and the
-best epoch so far, written atomically after every epoch so that a run resumes where it stopped (on this
+"""A run's epoch checkpoint: the weights, optimizer, schedule, random state, the budget's plan, the
+weight average and the best epoch so far, written atomically after every epoch so that a run resumes where it stopped (on this
 host or, through the artifact store, on another)."""
 
 import os
@@ -39,6 +39,9 @@ def load_checkpoint(trainer):
         trainer.best.epoch, trainer.best.score = state["best"]["epoch"], state["best"]["score"]
         trainer.best.state = state["best"]["state"]
         trainer.best.probabilities = state["best"]["probabilities"]
+        trainer.best.weights = state["best"].get("weights", "model")
+    if trainer.ema is not None and state.get("ema"):
+        trainer.ema.load_state_dict(state["ema"])
     trainer.saved = None  # the weights are loaded: the copy need not stay in memory
 
 
@@ -51,9 +54,16 @@ def save_checkpoint(trainer, epoch):
         "epoch": epoch,
         "rng": torch.get_rng_state(),
         "budget": trainer.budget,
-        "best": {"epoch": trainer.best.epoch, "score": trainer.best.score, "state": trainer.best.state, "probabilities": trainer.best.probabilities}
+        "best": {
+            "epoch": trainer.best.epoch,
+            "score": trainer.best.score,
+            "state": trainer.best.state,
+            "probabilities": trainer.best.probabilities,
+            "weights": trainer.best.weights,
+        }
         if trainer.best.state is not None
         else None,
+        "ema": trainer.ema.state_dict() if trainer.ema is not None else None,
     }
     tmp = trainer.checkpoint_path + ".tmp"
     torch.save(state, tmp)

@@ -6,10 +6,8 @@ import random
 
 import torch
 
+from hyper import HyperError, read_hyper
 from models import BACKBONES, HEADS
-
-CUTMIX_MODES = ("off", "online", "offline")
-PRECISIONS = ("auto", "off", "bf16", "fp16")
 
 
 class ConfigError(ValueError):
@@ -17,22 +15,25 @@ class ConfigError(ValueError):
 
 
 def check_config(config):
-    hyper = config["hyper"]
+    """The config's problems as a ConfigError; returns its hyperparameters as a Hyper."""
+    try:
+        hyper = read_hyper(config["hyper"])
+    except HyperError as error:
+        raise ConfigError(str(error)) from None
     if config["backbone"] not in BACKBONES:
         raise ConfigError(f'Unsupported backbone "{config["backbone"]}". Choose one of: {", ".join(BACKBONES)}')
     if config["head"] not in HEADS:
         raise ConfigError(f'Unsupported head "{config["head"]}". Choose one of: {", ".join(HEADS)}')
-    if hyper["cutmix"] not in CUTMIX_MODES:
-        raise ConfigError(f'Unsupported cutmix "{hyper["cutmix"]}". Choose one of: {", ".join(CUTMIX_MODES)}')
-    if hyper["mixedPrecision"] not in PRECISIONS:
-        raise ConfigError(f'Unsupported mixedPrecision "{hyper["mixedPrecision"]}". Choose one of: {", ".join(PRECISIONS)}')
-    for key in ("epochs", "batchSize"):
-        if not isinstance(hyper[key], int) or hyper[key] < 1:
-            raise ConfigError(f"{key} must be a positive integer, got {hyper[key]!r}")
+    if hyper.smallInputStem and BACKBONES[config["backbone"]].family != "resnet":
+        resnets = ", ".join(name for name, b in BACKBONES.items() if b.family == "resnet")
+        raise ConfigError(
+            f'smallInputStem applies to the torchvision ResNets ({resnets}); "{config["backbone"]}" has a {BACKBONES[config["backbone"]].stem} stem of its own'
+        )
     if not config["tasks"]:
         raise ConfigError("the label schema has no tasks")
-    if hyper["device"] == "cuda" and not torch.cuda.is_available():
+    if hyper.device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device cuda was asked for, but torch sees no CUDA device")
+    return hyper
 
 
 def seed_everything(seed):
@@ -58,15 +59,15 @@ def data_loader_workers(asked, device):
 
 def choose_device(hyper):
     """The device, the autocast dtype (None: full precision) and whether to train channels-last."""
-    wants_cuda = hyper["device"] == "cuda" or (hyper["device"] == "auto" and torch.cuda.is_available())
+    wants_cuda = hyper.device == "cuda" or (hyper.device == "auto" and torch.cuda.is_available())
     device = torch.device("cuda" if wants_cuda else "cpu")
     # Some torch builds (Debian's 1.13) default to one thread; use every CPU this process may run on.
-    torch.set_num_threads(hyper.get("threads") or len(os.sched_getaffinity(0)))
-    precision = hyper["mixedPrecision"]
+    torch.set_num_threads(hyper.threads or len(os.sched_getaffinity(0)))
+    precision = hyper.mixedPrecision
     if device.type != "cuda" or precision == "off":
         amp_dtype = None
     elif precision == "fp16" or (precision == "auto" and not torch.cuda.is_bf16_supported()):
         amp_dtype = torch.float16
     else:
         amp_dtype = torch.bfloat16
-    return device, amp_dtype, device.type == "cuda" and hyper.get("channelsLast", True)
+    return device, amp_dtype, device.type == "cuda" and hyper.channelsLast

@@ -51,7 +51,7 @@ def onnxruntime_check(path, inputs, expected):
     return max(float(abs(torch.from_numpy(o) - e).max()) for o, e in zip(outputs, expected))
 
 
-def write_artifact(net, config, run_dir, check_inputs, parameter_count, training=None):
+def write_artifact(net, config, hyper, run_dir, check_inputs, parameter_count, training=None):
     """Writes model.onnx, model.json and check/ (inputs as raw float32 NCHW, PyTorch's probabilities).
     `training` says how the weights were chosen (best epoch, selection metric, why training stopped)."""
     size = config["preprocess"]["size"]
@@ -81,7 +81,7 @@ def write_artifact(net, config, run_dir, check_inputs, parameter_count, training
         # fashion-how quantize writes "int8" (with the preprocessing its ranges were calibrated under).
         "precision": "fp32",
         # Serving averages each image with its mirror, as the run's validation did.
-        "testTimeFlip": bool(config["hyper"].get("testTimeFlip", False)),
+        "testTimeFlip": hyper.testTimeFlip,
         "tasks": [{"name": task["name"], "classes": task["classes"], "output": name} for task, name in zip(config["tasks"], output_names)],
         "backbone": config["backbone"],
         "head": config["head"],

@@ -1,4 +1,9 @@
-"""AdamW with linear warmup over the first `warmup_fraction` of the steps, then linear decay to 0."""
+"""AdamW and its learning-rate schedules: linear warmup over the first `warmup_fraction` of the steps,
+then linear or cosine decay to 0; or one cycle (cosine up from lr/25 over 30 % of the steps, cosine down
+to lr/250,000, as torch's OneCycleLR). Each schedule is a factor object whose total_steps a time budget
+may re-plan (stretch_schedule)."""
+import math
+
 import torch
 
 
@@ -19,6 +24,37 @@ class WarmupLinearDecay:
         if step < self.warmup:
             return (step + 1) / self.warmup
         return max(0.0, (self.total_steps - step) / max(1, self.total_steps - self.warmup))
+
+
+class WarmupCosineDecay(WarmupLinearDecay):
+    """(s + 1) / w during warmup, then half a cosine from 1 down to 0 at step `total` (so the last step
+    still learns, like the linear decay)."""
+
+    def __call__(self, step):
+        if step < self.warmup:
+            return (step + 1) / self.warmup
+        progress = min(1.0, (step - self.warmup) / max(1, self.total_steps - self.warmup))
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+class OneCycle:
+    """Cosine from 1/25 up to 1 over the first 30 % of the steps, then cosine down to 1/(25 x 10^4), as
+    torch's OneCycleLR with its defaults (pct_start 0.3, div_factor 25, final_div_factor 10^4)."""
+
+    RISE, START, END = 0.3, 1 / 25, 1 / (25 * 1e4)
+
+    def __init__(self, total_steps, warmup_fraction=None):
+        self.total_steps = total_steps
+
+    def __call__(self, step):
+        peak = max(1.0, self.RISE * self.total_steps - 1)
+        if step <= peak:
+            return self.START + (1 - self.START) * 0.5 * (1 - math.cos(math.pi * step / peak))
+        progress = min(1.0, (step - peak) / max(1.0, self.total_steps - 1 - peak))
+        return self.END + (1 - self.END) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+SCHEDULES = {"linear": WarmupLinearDecay, "cosine": WarmupCosineDecay, "onecycle": OneCycle}
 
 
 def warmup_linear_decay(total_steps, warmup_fraction):
@@ -53,5 +89,5 @@ def build_optimizer(model, lr, weight_decay, backbone_lr_multiplier=1.0):
     )
 
 
-def build_scheduler(optimizer, total_steps, warmup_fraction):
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_linear_decay(total_steps, warmup_fraction))
+def build_scheduler(optimizer, total_steps, warmup_fraction, kind="linear"):
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, SCHEDULES[kind](total_steps, warmup_fraction))

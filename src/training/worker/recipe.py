@@ -31,11 +31,13 @@ class BestEpoch:
         self.state = None
         self.probabilities = None
         self.since_best = 0
+        # Which copy the best weights are: "model" (as trained) or "ema" (the weight average).
+        self.weights = "model"
 
-    def update(self, epoch, validation, model, probabilities):
+    def update(self, epoch, validation, model, probabilities, weights="model"):
         score = selection_score(validation, self.metric)
         if score > self.score:
-            self.epoch, self.score, self.since_best = epoch, score, 0
+            self.epoch, self.score, self.since_best, self.weights = epoch, score, 0, weights
             self.state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
             self.probabilities = [p.clone() for p in probabilities]
             return True

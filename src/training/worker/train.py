@@ -31,16 +31,18 @@ from weights import WeightsError, WeightsStore  # noqa: E402
 from optim import build_optimizer, build_scheduler  # noqa: E402
 from presets import normalise  # noqa: E402
 from budget import SHAPE_KEYS, choose_shape, plan_epochs, replan  # noqa: E402
-from recipe import BestEpoch, await_rung, flip_batch  # noqa: E402
+from epoch import train_one_epoch  # noqa: E402
+from recipe import BestEpoch, await_rung, selection_score  # noqa: E402
+from ema import WeightAverage  # noqa: E402
 from scoring import calibrate_batchnorm, class_frequencies, evaluate, read_teacher, soft_cross_entropy  # noqa: E402
 from transforms import BatchCutMix, BatchMixUp  # noqa: E402
 
 
 class Trainer:
-    def __init__(self, config, events):
+    def __init__(self, config, hyper, events):
         self.config = config
         self.events = events
-        self.hyper = hyper = config["hyper"]
+        self.hyper = hyper
         self.run_dir = config["runDir"]
         self.class_counts = [len(t["classes"]) for t in config["tasks"]]
         self.parent = os.getppid()
@@ -71,19 +73,20 @@ class Trainer:
             config["backbone"],
             config["head"],
             self.class_counts,
-            hyper["hiddenSize"],
-            hyper["dropout"],
-            hyper["pretrained"],
+            hyper.hiddenSize,
+            hyper.dropout,
+            hyper.pretrained,
             weights=WeightsStore(config.get("weights")),
             on_progress=lambda file, done, total: events.emit("downloading", file=file, done=done, total=total),
             on_warning=self.warnings.append,
+            small_stem=hyper.smallInputStem,
         )
         self.parameter_count = sum(p.numel() for p in self.model.parameters())
         self.model.to(self.device)
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
         self.train_model = self.model
-        if hyper.get("compile"):
+        if hyper.compile:
             if not hasattr(torch, "compile"):
                 raise ConfigError(f"compile needs torch 2.0 or later; this worker has torch {torch.__version__}")
             # Only the training forward is compiled: checkpoints, BatchNorm calibration, evaluation
@@ -93,11 +96,11 @@ class Trainer:
         frequencies = class_frequencies(self.train_items, self.class_counts)
         total = len(self.train_items)
         self.class_weights = [
-            (total / (n * f.clamp_min(1))).to(self.device) if hyper["classWeightedLoss"] else None for n, f in zip(self.class_counts, frequencies)
+            (total / (n * f.clamp_min(1))).to(self.device) if hyper.classWeightedLoss else None for n, f in zip(self.class_counts, frequencies)
         ]
-        self.log_priors = [(f.clamp_min(1) / total).log().to(self.device) if hyper["logitAdjustment"] else None for f in frequencies]
+        self.log_priors = [(f.clamp_min(1) / total).log().to(self.device) if hyper.logitAdjustment else None for f in frequencies]
 
-        if hyper.get("timeBudgetSeconds"):
+        if hyper.timeBudgetSeconds:
             self.choose_shape()
         p = config["preprocess"]
         # Every image is decoded, cropped and letterboxed once per spec, ever; training reads uint8 rows.
@@ -117,28 +120,33 @@ class Trainer:
         def batches(chosen, chosen_rows, copies=0):
             labels = [i["labels"] for i in chosen]
             extra = [t[[teacher_rows["index"][i["id"]] for i in chosen]] for t in teacher_rows["targets"]] if teacher_rows else ()
-            return CachedBatches(self.cache.pixels_path, shape, chosen_rows, labels, self.class_counts, copies, hyper["cutmixAlpha"], hyper["seed"], extra)
+            return CachedBatches(self.cache.pixels_path, shape, chosen_rows, labels, self.class_counts, copies, hyper.cutmixAlpha, hyper.seed, extra)
 
-        self.workers = data_loader_workers(hyper.get("dataLoaderWorkers"), self.device)
+        self.workers = data_loader_workers(hyper.dataLoaderWorkers, self.device)
         self.train_loader, self.val_loader, self.calibration_loader, generator = build_loaders(
             hyper, batches, (self.train_items, train_rows), (self.val_items, val_rows), frequencies, self.workers, self.device.type == "cuda"
         )
 
-        limit = hyper.get("maxStepsPerEpoch") or math.inf
+        limit = hyper.maxStepsPerEpoch or math.inf
         self.steps_per_epoch = int(min(len(self.train_loader), limit))
-        self.total_steps = self.steps_per_epoch * hyper["epochs"]
-        self.optimizer = build_optimizer(self.model, hyper["learningRate"], hyper["weightDecay"], hyper.get("backboneLrMultiplier", 1.0))
-        self.freeze_steps = hyper.get("freezeBackboneSteps", 0)
+        self.total_steps = self.steps_per_epoch * hyper.epochs
+        self.optimizer = build_optimizer(self.model, hyper.learningRate, hyper.weightDecay, hyper.backboneLrMultiplier)
+        self.freeze_steps = hyper.freezeBackboneSteps
         self.backbone_frozen = False
-        self.scheduler = build_scheduler(self.optimizer, self.total_steps, hyper["warmupFraction"])
+        self.scheduler = build_scheduler(self.optimizer, self.total_steps, hyper.warmupFraction, hyper.lrSchedule)
         self.scaler = torch.cuda.amp.GradScaler() if self.amp_dtype == torch.float16 else None
-        self.cutmix = BatchCutMix(hyper["cutmixAlpha"], hyper["cutmixProbability"], generator) if hyper["cutmix"] == "online" else None
-        mixup = hyper.get("mixupProbability", 0)
-        self.mixup = BatchMixUp(hyper.get("mixupAlpha", 0.2), mixup, torch.Generator().manual_seed(hyper["seed"] + 3)) if mixup > 0 else None
+        self.cutmix = BatchCutMix(hyper.cutmixAlpha, hyper.cutmixProbability, generator) if hyper.cutmix == "online" else None
+        mixup = hyper.mixupProbability
+        self.mixup = BatchMixUp(hyper.mixupAlpha, mixup, torch.Generator().manual_seed(hyper.seed + 3)) if mixup > 0 else None
         self.start_epoch = 0
-        self.epochs = hyper["epochs"]
-        self.flip_generator = torch.Generator().manual_seed(hyper["seed"] + 2) if hyper.get("horizontalFlip") else None
-        self.best = BestEpoch(hyper.get("selectionMetric", "MEAN_TOP1"), hyper.get("earlyStoppingPatience", 0))
+        self.epochs = hyper.epochs
+        self.flip_generator = torch.Generator().manual_seed(hyper.seed + 2) if hyper.horizontalFlip else None
+        self.augment_generator = torch.Generator().manual_seed(hyper.seed + 4)
+        # Shifts fill with the letterbox colour, normalised like the pixels.
+        self.fill = (p["padValue"] / 255.0 - self.mean) / self.std
+        # Made after the model moved to its device and memory format, so the average lives there too.
+        self.ema = WeightAverage(self.model, hyper.emaDecay) if hyper.emaDecay > 0 else None
+        self.best = BestEpoch(hyper.selectionMetric, hyper.earlyStoppingPatience)
         self.deadline = None
         self.stopped = None
         # A sweep's trial waits for a verdict after these epochs (ASHA rungs).
@@ -160,7 +168,7 @@ class Trainer:
         temperature-softened cross-entropy against the teacher (Hinton et al., 2015: scaled by T^2)."""
         tasks = len(self.class_counts)
         losses = [
-            soft_cross_entropy(l, t.to(self.device, non_blocking=True), w, p, self.hyper.get("labelSmoothing", 0.0))
+            soft_cross_entropy(l, t.to(self.device, non_blocking=True), w, p, self.hyper.labelSmoothing)
             for l, t, w, p in zip(logits, targets[:tasks], self.class_weights, self.log_priors)
         ]
         loss = torch.stack(losses).mean()
@@ -180,7 +188,7 @@ class Trainer:
         """Trains for `epochs` epochs, with the learning-rate schedule stretched over them."""
         self.epochs = epochs
         self.total_steps = self.steps_per_epoch * epochs
-        self.scheduler = build_scheduler(self.optimizer, self.total_steps, self.hyper["warmupFraction"])
+        self.scheduler = build_scheduler(self.optimizer, self.total_steps, self.hyper.warmupFraction, self.hyper.lrSchedule)
 
     def choose_shape(self):
         """With a time budget, before any image is decoded: the side and the batch (budget.py), applied to
@@ -188,12 +196,12 @@ class Trainer:
         run keeps its first attempt's choice."""
         hyper = self.hyper
         self.shape = choose_shape(self, STARTED) if self.budget is None else {k: self.budget[k] for k in SHAPE_KEYS if k in self.budget}
-        hyper["imageSize"] = self.config["preprocess"]["size"] = self.shape.get("imageSize", hyper["imageSize"])
-        hyper["batchSize"] = self.shape.get("batchSize", hyper["batchSize"])
-        hyper["learningRate"] = self.shape.get("learningRate", hyper["learningRate"])
+        hyper.imageSize = self.config["preprocess"]["size"] = self.shape.get("imageSize", hyper.imageSize)
+        hyper.batchSize = self.shape.get("batchSize", hyper.batchSize)
+        hyper.learningRate = self.shape.get("learningRate", hyper.learningRate)
 
     def plan_budget(self):
-        """With a time budget: as many epochs (at most hyper["epochs"]) as fit, from this host's speed at
+        """With a time budget: as many epochs (at most hyper.epochs) as fit, from this host's speed at
         the chosen side and batch; the run stops at the budget in any case."""
         epochs, plan = plan_epochs(self, STARTED)
         self.budget = {**self.shape, **plan}
@@ -214,68 +222,26 @@ class Trainer:
             sys.exit(3)
 
     def train_one_epoch(self, epoch):
-        self.model.train()
-        total_loss, seen = 0.0, 0
-        window_start, window_images, last_report = time.perf_counter(), 0, 0.0
-        for step, (images, targets) in enumerate(self.train_loader):
-            if step >= self.steps_per_epoch:
-                break
-            # Frozen-backbone warm-up: the new heads learn first, on features the backbone keeps.
-            frozen = epoch * self.steps_per_epoch + step < self.freeze_steps
-            if frozen != self.backbone_frozen:
-                self.set_backbone_trainable(not frozen)
-            images = self.to_device(images)
-            if self.flip_generator is not None:
-                images = flip_batch(images, self.flip_generator)
-            mixed = images
-            if self.cutmix:
-                mixed, targets = self.cutmix(images, targets)
-            # A batch is cut-mixed or blended, never both: MixUp takes only the batches CutMix left alone.
-            if self.mixup and mixed is images:
-                mixed, targets = self.mixup(images, targets)
-            images = mixed
-            with self.autocast():
-                loss = self.loss(self.train_model(images), targets)
-            self.optimizer.zero_grad(set_to_none=True)
-            if self.scaler:
-                self.scaler.scale(loss).backward()
-                self.scaler.step(self.optimizer)
-                self.scaler.update()
-            else:
-                loss.backward()
-                self.optimizer.step()
-            lr = self.optimizer.param_groups[0]["lr"]
-            self.scheduler.step()
-            batch = images.shape[0]
-            loss_value = loss.item()
-            total_loss += loss_value * batch
-            seen += batch
-            window_images += batch
-            now = time.perf_counter()
-            if now - last_report >= 1.0 or step == self.steps_per_epoch - 1:
-                self.check_parent()
-                self.events.emit(
-                    "progress",
-                    epoch=epoch + 1,
-                    step=epoch * self.steps_per_epoch + step + 1,
-                    totalSteps=self.total_steps,
-                    loss=loss_value,
-                    imagesPerSecond=window_images / max(now - window_start, 1e-9),
-                    lr=lr,
-                )
-                window_start, window_images, last_report = now, 0, now
-            if self.deadline is not None and now > self.deadline:
-                self.stopped = "budget"  # out of time mid-epoch: evaluate what there is and export it
-                break
-        return total_loss / max(seen, 1)
+        return train_one_epoch(self, epoch)
 
-    def calibrate_batchnorm(self):
-        limit = min(self.hyper.get("bnCalibrationImages", 1024), self.steps_per_epoch * self.hyper["batchSize"])
-        calibrate_batchnorm(self.model, self.calibration_loader, limit, self.autocast, self.to_device)
+    def calibrate_batchnorm(self, model=None):
+        limit = min(self.hyper.bnCalibrationImages, self.steps_per_epoch * self.hyper.batchSize)
+        calibrate_batchnorm(model or self.model, self.calibration_loader, limit, self.autocast, self.to_device)
 
-    def evaluate(self):
-        flip = self.hyper.get("testTimeFlip", False)
-        return evaluate(self.model, self.val_loader, self.config["tasks"], self.class_counts, self.autocast, self.to_device, flip)
+    def evaluate(self, model=None):
+        flip = self.hyper.testTimeFlip
+        return evaluate(model or self.model, self.val_loader, self.config["tasks"], self.class_counts, self.autocast, self.to_device, flip)
+
+    def validate_epoch(self):
+        """Calibrates and validates the trained weights and, with an average, the averaged ones: returns
+        (which: "model" or "ema", its module, validation, probabilities) of the better by the selection
+        metric (the trained weights on a tie)."""
+        self.calibrate_batchnorm()
+        candidates = [("model", self.model, *self.evaluate())]
+        if self.ema is not None:
+            self.calibrate_batchnorm(self.ema.model)
+            candidates.append(("ema", self.ema.model, *self.evaluate(self.ema.model)))
+        return max(candidates, key=lambda c: (selection_score(c[2], self.best.metric), c[0] == "model"))
 
     def check_inputs(self):
         count = min(self.config.get("checkItems", 8), len(self.val_items) or len(self.train_items))
@@ -286,14 +252,15 @@ class Trainer:
     def run(self):
         if self.config.get("resume"):
             self.resume()
-        if self.hyper.get("timeBudgetSeconds"):
+        if self.hyper.timeBudgetSeconds:
             if self.budget is None:
                 self.plan_budget()
             # Training steps stop here, leaving the export reserve and the last calibration and validation.
             self.deadline = STARTED + self.budget["seconds"] - self.budget["reserveSeconds"] - self.budget.get("sideSeconds", 0)
         self.events.emit(
             "started",
-            config=self.config,
+            # The config as run: the typed hyperparameters with their defaults and the budget's choices.
+            config={**self.config, "hyper": self.hyper.as_dict()},
             device=str(self.device) + (f" ({torch.cuda.get_device_name(self.device)})" if self.device.type == "cuda" else ""),
             torchVersion=torch.__version__,
             parameterCount=self.parameter_count,
@@ -312,19 +279,18 @@ class Trainer:
             resumedFromEpoch=self.start_epoch if self.start_epoch > 0 else None,
             budget=self.budget,
         )
-        probabilities = None
+        probabilities, weights, module = None, "model", self.model
         epoch_seconds = 0.0
         epoch = self.start_epoch
         epoch_times = []
         while epoch < self.epochs:
             started = time.perf_counter()
             train_loss = self.train_one_epoch(epoch)
-            self.calibrate_batchnorm()
-            validation, probabilities = self.evaluate()
-            best = self.best.update(epoch + 1, validation, self.model, probabilities)
+            weights, module, validation, probabilities = self.validate_epoch()
+            best = self.best.update(epoch + 1, validation, module, probabilities, weights)
             self.save_checkpoint(epoch)
             epoch_seconds = time.perf_counter() - started
-            self.events.emit("epoch", epoch=epoch + 1, trainLoss=train_loss, validation=validation, seconds=epoch_seconds, best=best)
+            self.events.emit("epoch", epoch=epoch + 1, trainLoss=train_loss, validation=validation, seconds=epoch_seconds, best=best, weights=weights)
             epoch_times.append(epoch_seconds)
             if self.budget is not None:
                 self.replan_budget(epoch + 1, epoch_times)
@@ -345,23 +311,27 @@ class Trainer:
             epoch += 1
         epoch = min(epoch, self.epochs - 1)
         if probabilities is None:
-            _, probabilities = self.evaluate()
+            weights, module, _, probabilities = self.validate_epoch()
+        if not self.hyper.keepBestEpoch and module is not self.model:
+            # The last epoch's better copy is the average: the artifact holds it.
+            self.model.load_state_dict(module.state_dict())
         last_epoch = epoch + 1 if self.epochs > self.start_epoch else self.start_epoch
-        if self.hyper.get("keepBestEpoch", True) and self.best.state is not None:
+        if self.hyper.keepBestEpoch and self.best.state is not None:
             # The artifact is the best epoch's weights (by the validation metric), not the last one's.
             self.best.restore(self.model)
             probabilities = self.best.probabilities
         training = {
             "selectionMetric": self.best.metric,
-            "bestEpoch": self.best.epoch if self.hyper.get("keepBestEpoch", True) else last_epoch,
+            "bestEpoch": self.best.epoch if self.hyper.keepBestEpoch else last_epoch,
             "bestScore": self.best.score if self.best.state is not None else None,
             "epochsRun": last_epoch,
             "stopped": self.stopped,
+            "weights": self.best.weights if self.hyper.keepBestEpoch and self.best.state is not None else weights,
         }
         with open(os.path.join(self.run_dir, "validation-predictions.json"), "w") as handle:
             json.dump({"itemIds": [i["id"] for i in self.val_items], "probabilities": [p.tolist() for p in probabilities]}, handle)
         self.model.to(memory_format=torch.contiguous_format)
-        onnx_path, info = write_artifact(self.model, self.config, self.run_dir, self.check_inputs(), self.parameter_count, training)
+        onnx_path, info = write_artifact(self.model, self.config, self.hyper, self.run_dir, self.check_inputs(), self.parameter_count, training)
         self.events.emit(
             "artifact",
             onnxPath=onnx_path,
@@ -381,10 +351,10 @@ def main():
     events = Events()
     try:
         config = json.load(sys.stdin)
-        check_config(config)
+        hyper = check_config(config)
         os.makedirs(config["runDir"], exist_ok=True)
-        seed_everything(config["hyper"]["seed"])
-        Trainer(config, events).run()
+        seed_everything(hyper.seed)
+        Trainer(config, hyper, events).run()
     except (ConfigError, CacheError, WeightsError, KeyError, json.JSONDecodeError) as error:
         # What the user can fix (a setting, an image, a download): the message alone, no traceback.
         message = f"missing config field {error}" if isinstance(error, KeyError) else str(error)

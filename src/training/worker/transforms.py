@@ -93,3 +93,42 @@ class BatchMixUp(BatchMix):
     def mix(self, images, targets, lam, order):
         mixed = lam * images + (1.0 - lam) * images[order.to(images.device)]
         return mixed, mix_targets(targets, [t[order] for t in targets], lam)
+
+
+def shift_batch(images, max_shift, fill, generator):
+    """Moves each image of a normalised batch (N, C, H, W) by its own whole-pixel offset, drawn from
+    [-max_shift, max_shift] on each axis; what moves in is `fill` (C,), the letterbox colour."""
+    if max_shift < 1:
+        return images
+    n, c, h, w = images.shape
+    m = max_shift
+    offsets = torch.randint(-m, m + 1, (n, 2), generator=generator).tolist()
+    padded = fill.view(1, c, 1, 1).to(images.dtype).expand(n, c, h + 2 * m, w + 2 * m).clone()
+    padded[:, :, m : m + h, m : m + w] = images
+    shifted = torch.empty_like(images)
+    for i, (dy, dx) in enumerate(offsets):
+        # out[y, x] = in[y - dy, x - dx]: the image moves down by dy and right by dx.
+        shifted[i] = padded[i, :, m - dy : m - dy + h, m - dx : m - dx + w]
+    return shifted
+
+
+def erase_batch(images, probability, generator, scale=(0.02, 0.33), ratio=(0.3, 3.3)):
+    """Random erasing (Zhong et al., 2017, as torchvision's RandomErasing with its defaults): in each image
+    with `probability`, a rectangle of `scale` of the area and aspect in `ratio` (log-uniform) is set to
+    0, the mean colour of normalised pixels; up to 10 draws find a rectangle that fits."""
+    n, _, h, w = images.shape
+    chosen = (torch.rand(n, generator=generator) < probability).nonzero().flatten().tolist()
+    if not chosen:
+        return images
+    erased = images.clone()
+    for i in chosen:
+        for _ in range(10):
+            draw = torch.rand(4, generator=generator).tolist()
+            area = h * w * (scale[0] + (scale[1] - scale[0]) * draw[0])
+            aspect = math.exp(math.log(ratio[0]) + (math.log(ratio[1]) - math.log(ratio[0])) * draw[1])
+            eh, ew = int(round(math.sqrt(area * aspect))), int(round(math.sqrt(area / aspect)))
+            if 0 < eh < h and 0 < ew < w:
+                y, x = int(draw[2] * (h - eh + 1)), int(draw[3] * (w - ew + 1))
+                erased[i, :, y : y + eh, x : x + ew] = 0
+                break
+    return erased

@@ -18,21 +18,10 @@ import urllib.request
 import torch
 import torchvision
 
+from backbones import BACKBONES
 from digest import sha256_of
 
 OFFICIAL_BASE = "https://download.pytorch.org/models/"
-WEIGHT_ENUMS = {
-    "resnet18": "ResNet18_Weights",
-    "resnet34": "ResNet34_Weights",
-    "resnet50": "ResNet50_Weights",
-    "resnet101": "ResNet101_Weights",
-    "resnet152": "ResNet152_Weights",
-    "densenet121": "DenseNet121_Weights",
-    "densenet161": "DenseNet161_Weights",
-    "mobilenet_v3_small": "MobileNet_V3_Small_Weights",
-    "mobilenet_v3_large": "MobileNet_V3_Large_Weights",
-    "efficientnet_b0": "EfficientNet_B0_Weights",
-}
 MIRROR_SETTING = "FASHION_HOW_WEIGHTS_MIRROR"
 
 
@@ -45,9 +34,10 @@ def wanted_file(backbone, manifest=None):
     if manifest and backbone in manifest:
         entry = manifest[backbone]
         return entry["file"], entry["sha256"].lower(), None
-    if backbone not in WEIGHT_ENUMS:
+    spec = BACKBONES.get(backbone)
+    if spec is None or spec.weights_enum is None:
         raise WeightsError(f'no ImageNet weights are known for backbone "{backbone}"')
-    url = getattr(torchvision.models, WEIGHT_ENUMS[backbone]).DEFAULT.url
+    url = getattr(torchvision.models, spec.weights_enum).DEFAULT.url
     name = url.rsplit("/", 1)[1]
     # torchvision names its files <arch>-<first hex digits of the sha256>.pth, as torch.hub checks them.
     return name, re.search(r"-([a-f0-9]+)\.", name).group(1), url

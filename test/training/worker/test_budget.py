@@ -8,6 +8,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "src", "training", "worker"))
 from batches import CachedBatches, batch_sampler, train_steps  # noqa: E402
+from hyper import Hyper  # noqa: E402
 from budget import BATCH_GAIN, budget_epochs, candidate_sides, choose_batch, choose_side, replan_epochs  # noqa: E402
 
 
@@ -104,7 +105,7 @@ class BatchTest(unittest.TestCase):
 
     def test_steps_an_epoch_as_the_training_loader_has_them(self):
         for items, batch, cutmix, copies in [(100, 32, "online", 0), (100, 32, "offline", 4), (20, 32, "online", 0), (64, 32, "off", 0)]:
-            hyper = {"batchSize": batch, "cutmix": cutmix, "cutmixCopies": copies}
+            hyper = Hyper(batchSize=batch, cutmix=cutmix, cutmixCopies=copies)
             dataset = CachedBatches.__new__(CachedBatches)
             dataset.rows, dataset.copies = list(range(items)), copies if cutmix == "offline" else 0
             sampler = batch_sampler(dataset, batch, drop_last=len(dataset) > batch)

@@ -1,4 +1,5 @@
-"""The warmup schedule, step by step."""
+"""The learning-rate schedules, step by step."""
+import math
 import os
 import sys
 import unittest
@@ -6,7 +7,7 @@ import unittest
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "src", "training", "worker"))
-from optim import build_optimizer, build_scheduler, stretch_schedule, warmup_linear_decay, warmup_steps  # noqa: E402
+from optim import OneCycle, WarmupCosineDecay, build_optimizer, build_scheduler, stretch_schedule, warmup_linear_decay, warmup_steps  # noqa: E402
 
 
 class WarmupTest(unittest.TestCase):
@@ -59,6 +60,45 @@ class WarmupTest(unittest.TestCase):
         resumed = build_scheduler(optimizer, total_steps=10, warmup_fraction=0.2)
         resumed.load_state_dict(scheduler.state_dict())
         self.assertEqual(resumed.lr_lambdas[0].total_steps, 20)
+
+
+class ScheduleKindsTest(unittest.TestCase):
+    def test_cosine_decays_by_hand_after_the_warmup(self):
+        f = WarmupCosineDecay(100, 0.05)
+        self.assertEqual([f(s) for s in range(5)], [0.2, 0.4, 0.6, 0.8, 1.0])
+        self.assertAlmostEqual(f(5), 1.0)
+        self.assertAlmostEqual(f(52), 0.5 * (1 + math.cos(math.pi * 47 / 95)))
+        self.assertGreater(f(99), 0.0)  # the last step still learns
+        self.assertEqual(f(100), 0.0)
+
+    def test_one_cycle_equals_torchs_one_cycle_lr(self):
+        for total in (10, 97, 400):
+            parameter = torch.nn.Parameter(torch.zeros(1))
+            optimizer = torch.optim.SGD([parameter], lr=0.3)
+            reference = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.3, total_steps=total)
+            rates = []
+            for step in range(total):
+                rates.append(optimizer.param_groups[0]["lr"])
+                optimizer.step()
+                if step < total - 1:
+                    reference.step()
+            ours = OneCycle(total)
+            for step, rate in enumerate(rates):
+                self.assertAlmostEqual(0.3 * ours(step), rate, places=12, msg=f"step {step} of {total}")
+
+    def test_every_kind_stretches_to_a_new_end_and_drives_adamw(self):
+        for kind in ("linear", "cosine", "onecycle"):
+            model = torch.nn.Linear(2, 1)
+            optimizer = build_optimizer(model, 0.01, 0.0)
+            scheduler = build_scheduler(optimizer, 20, 0.1, kind)
+            for _ in range(10):
+                optimizer.step()
+                scheduler.step()
+            stretch_schedule(scheduler, 40)
+            factor = scheduler.lr_lambdas[0]
+            self.assertEqual(factor.total_steps, 40)
+            self.assertAlmostEqual(optimizer.param_groups[0]["lr"], 0.01 * factor(10))
+            self.assertLess(factor(39), factor(10), kind)
 
 
 if __name__ == "__main__":

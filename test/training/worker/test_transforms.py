@@ -1,4 +1,4 @@
-"""CutMix and MixUp label mixing, with numbers worked out by hand."""
+"""CutMix and MixUp label mixing, with numbers worked out by hand; shifts and erasing against brute force."""
 import os
 import sys
 import unittest
@@ -6,7 +6,7 @@ import unittest
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "src", "training", "worker"))
-from transforms import BatchMixUp, cutmix_box, cutmix_pair, mix_targets, one_hot, pasted_fraction  # noqa: E402
+from transforms import BatchMixUp, cutmix_box, cutmix_pair, erase_batch, mix_targets, one_hot, pasted_fraction, shift_batch  # noqa: E402
 
 
 class CutMixTest(unittest.TestCase):
@@ -75,6 +75,50 @@ class MixUpTest(unittest.TestCase):
         mixed, mixed_targets = BatchMixUp(alpha=0.4, p=0.0, generator=torch.Generator().manual_seed(1))(images, targets)
         self.assertIs(mixed, images)
         self.assertIs(mixed_targets, targets)
+
+
+class ShiftTest(unittest.TestCase):
+    def test_moves_each_image_by_its_offset_and_fills_with_the_letterbox_colour(self):
+        images = torch.randn(6, 3, 9, 7)
+        fill = torch.tensor([1.5, -2.0, 0.25])
+        shifted = shift_batch(images, 3, fill, torch.Generator().manual_seed(5))
+        offsets = torch.randint(-3, 4, (6, 2), generator=torch.Generator().manual_seed(5)).tolist()
+        self.assertTrue(any(o != [0, 0] for o in offsets))
+        for i, (dy, dx) in enumerate(offsets):
+            for c in range(3):
+                for y in range(9):
+                    for x in range(7):
+                        sy, sx = y - dy, x - dx
+                        expected = images[i, c, sy, sx] if 0 <= sy < 9 and 0 <= sx < 7 else fill[c]
+                        self.assertEqual(shifted[i, c, y, x].item(), expected.item(), (i, c, y, x))
+
+    def test_no_shift_below_one_pixel(self):
+        images = torch.randn(2, 3, 4, 4)
+        self.assertIs(shift_batch(images, 0, torch.zeros(3), torch.Generator()), images)
+
+
+class ErasingTest(unittest.TestCase):
+    def test_erases_one_rectangle_of_the_allowed_area_in_the_chosen_images(self):
+        images = torch.rand(400, 3, 32, 32) + 1.0  # no pixel is 0 before erasing
+        erased = erase_batch(images, 0.5, torch.Generator().manual_seed(2))
+        counts = 0
+        for before, after in zip(images, erased):
+            zero = (after == 0).all(0)
+            if not zero.any():
+                self.assertTrue(torch.equal(before, after))
+                continue
+            counts += 1
+            rows, cols = zero.any(1).nonzero().flatten(), zero.any(0).nonzero().flatten()
+            h, w = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+            self.assertEqual(int(zero.sum()), int(h * w))  # one filled rectangle
+            self.assertGreaterEqual(int(h * w), round(0.02 * 1024 * 0.6))
+            self.assertLessEqual(int(h * w), round(0.33 * 1024 * 1.2))
+            self.assertTrue(torch.equal(before[:, ~zero], after[:, ~zero]))
+        self.assertTrue(150 < counts < 250, counts)
+
+    def test_probability_zero_leaves_the_batch_alone(self):
+        images = torch.rand(8, 3, 8, 8)
+        self.assertIs(erase_batch(images, 0.0, torch.Generator()), images)
 
 
 if __name__ == "__main__":

@@ -199,7 +199,8 @@ function Leaderboard() {
           </select>
         </label>
         <span className="muted">
-          the newest evaluation of each model on these items; ★ marks the Pareto front (no other model is at least as accurate and at most as large, or as slow)
+          the newest evaluation of each model on these items; ★ marks the Pareto front (no other model is at least as accurate and at most as large, or as
+          slow); season: whether the dataset's season (2024-subtask1 when it declares none) accepts the model, and why not
         </span>
       </p>
       <table data-testid="leaderboard">
@@ -220,6 +221,7 @@ function Leaderboard() {
             ))}
             <th>Pareto: size</th>
             <th>Pareto: latency</th>
+            <th>season</th>
             <th>report</th>
           </tr>
         </thead>
@@ -237,6 +239,9 @@ function Leaderboard() {
               <td className="num">{e.latencyMs.toFixed(2)}</td>
               <td data-testid="front-size">{front.get(e.key)!.size ? '★' : ''}</td>
               <td data-testid="front-latency">{front.get(e.key)!.latency ? '★' : ''}</td>
+              <td className={e.report.season.accepted ? 'right' : 'wrong'} data-testid="leader-season" data-accepted={e.report.season.accepted}>
+                {e.report.season.accepted ? '✔ accepted' : `✘ ${e.report.season.reasons.join('; ')}`}
+              </td>
               <td>
                 <a href={`#/reports/${e.report.id}`}>#{e.report.id}</a>
               </td>

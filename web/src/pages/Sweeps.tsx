@@ -3,6 +3,7 @@
 import { f3, useQuery } from '../api.js';
 import { Chart } from '../chart.js';
 import { SweepPageDocument, type SweepPageQuery, SweepsPageDocument } from '../generated.js';
+import { RacePanel } from './Race.js';
 
 type Trial = SweepPageQuery['sweep']['trials'][number];
 
@@ -74,10 +75,13 @@ export function SweepPage({ id }: { id: string }) {
         Sweep #{sweep.id} <span className="muted">{sweep.status.toLowerCase()}</span>
       </h1>
       <p>
-        {sweep.strategy} over {sweep.trialCount} trials on {sweep.dataset.name}, up to {sweep.maxEpochs} epochs each, judged by {sweep.metric} on VALIDATION
+        {sweep.strategy === 'RACE'
+          ? `A race of ${sweep.trialCount} candidates on ${sweep.dataset.name}, each run with its own time budget, judged by ${sweep.metric} on VALIDATION`
+          : `${sweep.strategy} over ${sweep.trialCount} trials on ${sweep.dataset.name}, up to ${sweep.maxEpochs} epochs each, judged by ${sweep.metric} on VALIDATION`}
         {sweep.strategy === 'ASHA' && `; rungs after epochs ${sweep.rungEpochs.join(', ')}, 1 in ${sweep.reductionFactor} goes on`}.
         {sweep.best && ` Best: trial ${sweep.best.index} (run ${sweep.best.run.id}), ${f3(sweep.best.score ?? 0)}.`}
       </p>
+      {sweep.race && <RacePanel race={sweep.race} metric={sweep.metric} />}
       <section className="card">
         <h2>Validation {sweep.metric} per trial</h2>
         <Chart

@@ -13,5 +13,6 @@ export const importModel: NonNullable<MutationResolvers['importModel']> = async 
     { db: services.db, artifactStore: services.artifactStore, dataDir: config.dataDir },
     { name: input.name, modelJson, saveOnnx: (file) => saveUpload(input.onnx, file, 'onnx', config.maxModelBytes, 'FASHION_HOW_MAX_MODEL_BYTES') },
     config.imageLimits,
+    config.modelChecks,
   );
 };

@@ -1,4 +1,5 @@
 import { requireRole } from '../../../auth/tokens.js';
+import { badInput } from '../../../errors.js';
 import type { SweepSpace } from '../../../training/sweep.js';
 import type { MutationResolvers } from '../../generated/graphql.js';
 import { nullsAsAbsent } from '../absent.js';
@@ -16,6 +17,7 @@ export const startSweep: NonNullable<MutationResolvers['startSweep']> = (_parent
     ...(heads ? { head: heads } : {}),
   };
   const { strategy, minEpochs, reductionFactor, metric, seed } = nullsAsAbsent(input);
+  if (strategy === 'RACE') throw badInput('a race is started with startRace (or startTraining with a budget and no backbone), not startSweep');
   return services.sweeps.start({
     datasetId: parseId(input.datasetId, 'dataset'),
     backbone: input.backbone,

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { requireRole } from '../../../auth/tokens.js';
-import type { ImportOutcome } from '../../../data/import.js';
+import { type ImportOutcome, shownRejects } from '../../../data/import.js';
 import { importArchive } from '../../../data/sources.js';
 import { AppError } from '../../../errors.js';
 import type { Context, Services } from '../../context.js';
@@ -11,7 +11,14 @@ import { saveUpload } from '../../uploads.js';
 import { nullsAsAbsent } from '../absent.js';
 
 export async function importResult(services: Services, outcome: ImportOutcome) {
-  return { dataset: await services.datasets.get(outcome.datasetId), created: outcome.created, itemCount: outcome.itemCount, rejects: outcome.rejects };
+  return {
+    dataset: await services.datasets.get(outcome.datasetId),
+    created: outcome.created,
+    itemCount: outcome.itemCount,
+    // The first ones only, each bounded: all of them are stored with the dataset (Dataset.rejects, by page).
+    rejects: shownRejects(outcome.rejects),
+    rejectCount: outcome.rejects.length,
+  };
 }
 
 const PHASES = { receive: 'RECEIVE', unpack: 'UNPACK', validate: 'VALIDATE', photos: 'PHOTOS', store: 'STORE' } as const;

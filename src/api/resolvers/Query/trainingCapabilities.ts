@@ -4,6 +4,7 @@ export const trainingCapabilities: NonNullable<QueryResolvers['trainingCapabilit
   const runtime = await services.training.runtime();
   return {
     backbones: runtime.backbones,
+    backboneDetails: runtime.registry.map((b) => ({ ...b, stem: b.stem === 'small' ? 'SMALL' : 'IMAGENET' })),
     heads: runtime.heads,
     python: `${runtime.executable} (${runtime.python})`,
     torch: runtime.torch,

@@ -1,5 +1,5 @@
+import { FINAL_STATUSES } from '../../../jobs/statuses.js';
 import { follow } from '../../../pubsub/pubsub.js';
-import { FINAL_STATUSES } from '../../../training/runRecord.js';
 import type { SubscriptionResolvers } from '../../generated/graphql.js';
 import { parseId } from '../ids.js';
 import type { TrainingRunRow } from '../mappers.js';

@@ -1,7 +1,9 @@
-// What decides where and when a queued run executes: the RunQueue interface, with an in-process
-// implementation (localRunQueue.ts, SQLite: the process that queues a run runs it) and one on
-// PostgreSQL's job queue (postgresRunQueue.ts: any `fashion-how worker` host takes it). A queue only
-// says "run N wants a worker"; whether it may run is the run's record (runRecord.ts claims it).
+// What decides where and when a queued job executes, a training run or a prediction job alike: the
+// RunQueue interface, with an in-process implementation (localRunQueue.ts, SQLite: the process that
+// queues a job runs it) and one on PostgreSQL's job queue (postgresRunQueue.ts: any `fashion-how worker`
+// host takes it). A queue only says "job N wants a worker"; whether it may run is the job's record
+// (training/runRecord.ts or inference/predictionJobRecord.ts claims it). It sits below both users, so
+// neither reaches into the other's folder for it.
 
 /** Why a job was stopped from outside; passed as the AbortSignal's reason. */
 export enum Stop {

@@ -14,9 +14,16 @@ import { PROCESS_ID } from '../host.js';
 import type { Logger } from '../log.js';
 import type { ExecuteRun, RunQueue, Stop, WorkerSlots } from './runQueue.js';
 
-const TASK = 'train';
-/** One key per run: a run has at most one job waiting, and its job can be found again. */
-const jobKey = (runId: number) => `run-${runId}`;
+/** Which jobs a queue carries: graphile-worker's task name, and the prefix of the key that gives each
+ *  record (a run, a prediction job) at most one job waiting, one that can be found again. */
+export interface QueueKind {
+  task: string;
+  keyPrefix: string;
+  /** What the logs call one of its jobs. */
+  noun: string;
+}
+
+export const TRAINING_JOBS: QueueKind = { task: 'train', keyPrefix: 'run', noun: 'training' };
 
 export interface QueuedTraining {
   runId: number;
@@ -39,7 +46,12 @@ export class PostgresRunQueue implements RunQueue {
   constructor(
     private readonly connectionString: string,
     private readonly log: Logger,
+    private readonly kind: QueueKind = TRAINING_JOBS,
   ) {}
+
+  private jobKey(runId: number): string {
+    return `${this.kind.keyPrefix}-${runId}`;
+  }
 
   private producer(): Promise<WorkerUtils> {
     this.utils ??= makeWorkerUtils({ connectionString: this.connectionString, logger: queueLogger(this.log) }).then(async (utils) => {
@@ -53,7 +65,7 @@ export class PostgresRunQueue implements RunQueue {
   async enqueue(runId: number): Promise<void> {
     const payload: QueuedTraining = { runId };
     // One attempt: a failed run is recorded on its row and resumed by a person, not retried blindly.
-    await (await this.producer()).addJob(TASK, payload, { maxAttempts: 1, jobKey: jobKey(runId) });
+    await (await this.producer()).addJob(this.kind.task, payload, { maxAttempts: 1, jobKey: this.jobKey(runId) });
   }
 
   /** Removes the job of a run whose worker died: graphile-worker would keep it locked for 4 hours. The
@@ -62,8 +74,8 @@ export class PostgresRunQueue implements RunQueue {
     const utils = await this.producer();
     const held = await utils.withPgClient((client) =>
       client.query<{ id: string; locked_by: string | null }>('SELECT id, locked_by FROM graphile_worker.jobs WHERE task_identifier = $1 AND key = $2', [
-        TASK,
-        jobKey(runId),
+        this.kind.task,
+        this.jobKey(runId),
       ]),
     );
     const lockers = held.rows.map((row) => row.locked_by).filter((worker): worker is string => worker !== null);
@@ -89,14 +101,14 @@ export class PostgresRunQueue implements RunQueue {
       logger: queueLogger(this.log),
       // graphile-worker's own worker ids are per pool; ours names the host process in logs.
       taskList: {
-        [TASK]: async (payload, helpers) => {
+        [this.kind.task]: async (payload, helpers) => {
           const { runId } = payload as QueuedTraining;
           const controller = new AbortController();
           const onShutdown = () => controller.abort(helpers.abortSignal?.reason);
           helpers.abortSignal?.addEventListener('abort', onShutdown, { once: true });
           const gpu = free.shift();
           this.running.set(runId, controller);
-          this.log.info({ runId, workerId: PROCESS_ID, gpu }, 'training job picked up');
+          this.log.info({ runId, workerId: PROCESS_ID, gpu }, `${this.kind.noun} job picked up`);
           const job = execute(runId, controller.signal, gpu);
           this.settling.set(
             runId,

@@ -1,0 +1,61 @@
+// `fashion-how train` on PostgreSQL, where it is not the in-process queue of SQLite: the command queues
+// its runs on the job queue, works them itself while it follows them (no other worker is running), and
+// prints the same plain lines. Everything else the CLI does reads and writes the same rows on either
+// database and is tested once, on SQLite, in cli.test.ts (which also trains through SQLite's queue).
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { writeSyntheticDataset } from '../src/data/synth.js';
+import { type CliResult, runCli } from './fixtures/cli.js';
+import { TEST_DATABASE, testDatabaseUrl, useScratchDir } from './helpers.js';
+
+const scratch = useScratchDir();
+
+function cli(...args: string[]): Promise<CliResult> {
+  return runCli(args, {
+    ...process.env,
+    FASHION_HOW_DATA_DIR: path.join(scratch.dir, 'data'),
+    DATABASE_URL: testDatabaseUrl(path.join(scratch.dir, 'data')),
+    LOG_LEVEL: 'silent',
+  });
+}
+
+describe('fashion-how train on PostgreSQL', () => {
+  it('queues a combo on the job queue, works it in the same process and follows it to the end, then lists it', async () => {
+    expect(TEST_DATABASE).toBe('postgresql');
+    const synthetic = await writeSyntheticDataset({ out: path.join(scratch.dir, 'synth'), count: 60, seed: 2, minSide: 64, maxSide: 96 });
+    const imported = await cli('import', synthetic.csvPath, '--name', 'cli set');
+    expect(imported.code, imported.stderr).toBe(0);
+    expect(imported.stdout).toMatch(/imported dataset 1, version 1 \(digest [0-9a-f]{12}\): 60 items/);
+    const result = await cli(
+      'train',
+      '--dataset',
+      '1',
+      '--backbones',
+      'mobilenet_v3_small',
+      '--heads',
+      'feedforward',
+      '--epochs',
+      '1',
+      '--batch-size',
+      '16',
+      '--image-size',
+      '32',
+      '--max-steps',
+      '2',
+      '--cutmix',
+      'off',
+      '--workers',
+      '0',
+      '--pretrained',
+      'none',
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('queued 1 run(s): 1 mobilenet_v3_small+feedforward');
+    // Not a terminal: one plain line per status change and epoch.
+    expect(result.stderr).toMatch(/^run 1 mobilenet_v3_small\+feedforward: epoch 1\/1, step \d\/2/m);
+    expect(result.stderr).toMatch(/^run 1 mobilenet_v3_small\+feedforward: SUCCEEDED$/m);
+    expect(result.stdout).toMatch(/^\s*1\s+mobilenet_v3_small\s+feedforward\s+SUCCEEDED\s+\d\.\d{3}/m);
+    const listed = await cli('runs', '--status', 'succeeded');
+    expect(listed.stdout).toMatch(/^\s*1\s+mobilenet_v3_small\s+feedforward\s+SUCCEEDED/m);
+  });
+});
