@@ -13,7 +13,9 @@ export { TEST_DATABASE, testDatabaseUrl } from './fixtures/databases.js';
 
 export async function tempDir(prefix = 'fashion-how-test-'): Promise<{ dir: string; remove(): Promise<void> }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
-  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+  // rm's retries (on ENOTEMPTY, EBUSY): a child process the app killed on close (a training worker) may
+  // still be letting go of a file in the folder for a moment after close() returned.
+  return { dir, remove: () => rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }) };
 }
 
 /** A temporary folder for the whole test file, made before its tests and removed after them. */

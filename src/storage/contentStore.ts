@@ -165,7 +165,14 @@ export abstract class ContentStore implements ArtifactStore {
    *  writes into the cache, and closing must not pull the folder or the client out from under it. */
   private readonly inFlight = new Set<Promise<unknown>>();
 
-  private track<T>(operation: Promise<T>): Promise<T> {
+  /** Set when close() begins: a request handler still running after its server closed (it was awaiting
+   *  something else meanwhile) would otherwise start a fetch that writes into the cache after close()
+   *  returned, while the host removes the folder or another process takes it over. */
+  private closing = false;
+
+  private track<T>(start: () => Promise<T>): Promise<T> {
+    if (this.closing) return Promise.reject(new ArtifactStoreError('the artifact store is closed: this process is shutting down', 'closed'));
+    const operation = start();
     this.inFlight.add(operation);
     const settled = () => this.inFlight.delete(operation);
     operation.then(settled, settled);
@@ -173,6 +180,7 @@ export abstract class ContentStore implements ArtifactStore {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
     this.release();
   }
@@ -185,11 +193,11 @@ export abstract class ContentStore implements ArtifactStore {
   }
 
   put(localFile: string, kind: ObjectKind): Promise<StoredObject> {
-    return this.track(this.putNow(localFile, kind));
+    return this.track(() => this.putNow(localFile, kind));
   }
 
   fetch(sha256: string, kind: ObjectKind): Promise<string> {
-    return this.track(this.fetchNow(sha256, kind));
+    return this.track(() => this.fetchNow(sha256, kind));
   }
 
   private async putNow(localFile: string, kind: ObjectKind): Promise<StoredObject> {
@@ -206,12 +214,10 @@ export abstract class ContentStore implements ArtifactStore {
 
   remove(sha256: string, kind: ObjectKind): Promise<void> {
     checkKey(sha256, kind);
-    return this.track(
-      (async () => {
-        await this.deleteObject(sha256, kind);
-        await rm(path.join(this.cacheDir, kind, sha256), { force: true });
-      })(),
-    );
+    return this.track(async () => {
+      await this.deleteObject(sha256, kind);
+      await rm(path.join(this.cacheDir, kind, sha256), { force: true });
+    });
   }
 
   async has(sha256: string, kind: ObjectKind): Promise<boolean> {

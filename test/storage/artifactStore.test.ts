@@ -106,6 +106,10 @@ describe.each(kinds)('the artifact store on %s', (_name, kind) => {
     expect(fetched).toBe(true);
     await fetching;
     expect(await cacheFiles(dataDir, 'onnx')).toEqual([sha256]); // finished, renamed, no .part left
+    // A fetch asked for once closing began (a handler that outlived its server) is refused, not started.
+    const late = await uploader.store.put(await sourceFile(randomBytes(1000)), 'onnx');
+    await expect(store.fetch(late.sha256, 'onnx')).rejects.toMatchObject({ reason: 'closed', message: expect.stringMatching(/closed/) });
+    expect(await cacheFiles(dataDir, 'onnx')).toEqual([sha256]);
   });
 
   it('keeps checkpoints, and another host fetches them by sha256 into its own cache', async () => {
