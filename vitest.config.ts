@@ -133,6 +133,10 @@ export default defineConfig({
   test: {
     testTimeout: 120_000,
     hookTimeout: 120_000,
+    // expect.poll's 1 s default is one query and one render on an idle machine; with three files on two
+    // cores a page's first answer can take longer, and a poll that gave up there failed a CI run. Polls
+    // still end as soon as their assertion holds.
+    expect: { poll: { timeout: 10_000 } },
     pool: 'forks',
     // Three test files at a time on two cores: most suites spend much of their time waiting on a child
     // process (the Python worker, a CLI, a server, the database), so a third file fills those waits.
