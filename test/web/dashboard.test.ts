@@ -491,6 +491,30 @@ describe('dashboard', () => {
     await page.close();
   });
 
+  it('shows a change made while its WebSocket was opening: the Runs page reads the list again once live', async () => {
+    const run = await app.services.db.trainingRun.create({
+      data: { datasetId: fixture.datasetId, backbone: 'resnet18', head: 'residual', status: 'QUEUED', config: {} },
+    });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    // The socket is held open-ing (as behind a slow proxy) until the run has changed: its notice is
+    // published while nobody listens, so only the page's read once the socket is up can show it.
+    let letThrough!: () => void;
+    const held = new Promise<void>((resolve) => (letThrough = resolve));
+    await page.routeWebSocket(/\/graphql$/, async (socket) => {
+      await held;
+      socket.connectToServer();
+    });
+    await page.goto(`${server.url}/#/runs`);
+    const status = page.getByTestId(`run-${run.id}`).getByTestId('run-status');
+    await expect.poll(() => status.textContent()).toBe('QUEUED');
+    expect(await page.getByTestId('runs-live').textContent()).toMatch(/^Connecting/);
+    await app.services.training.cancel(run.id);
+    letThrough();
+    await expect.poll(() => page.getByTestId('runs-live').textContent()).toMatch(/^Live/);
+    await expect.poll(() => status.textContent()).toBe('CANCELLED');
+    await page.close();
+  });
+
   it('polls the Runs page instead when a proxy blocks the WebSocket', async () => {
     const run = await app.services.db.trainingRun.create({
       data: { datasetId: fixture.datasetId, backbone: 'resnet18', head: 'residual', status: 'QUEUED', config: {} },

@@ -54,42 +54,57 @@ export function useQuery<R, V extends Record<string, unknown>>(document: TypedDo
   return { data, error, reload };
 }
 
+/** Where a subscription stands: its socket is opening, it is live, or the socket failed (the caller polls). */
+export type LiveState = 'connecting' | 'live' | 'blocked';
+
 /**
- * Follows a subscription over the WebSocket at /graphql, calling onData with each result. Returns
- * true once the socket failed (a proxy that blocks WebSockets, a refused token): the caller polls then.
+ * Follows a subscription over the WebSocket at /graphql, calling onData with each result. A notice
+ * published between the page's first query and the subscription reaching the server goes to nobody,
+ * so `onConnected` (a page's refresh) runs once the socket is up, and only then is the state 'live'.
+ * 'blocked' once the socket failed (a proxy that blocks WebSockets, a refused token): the caller polls.
  */
 export function useSubscription<R, V extends Record<string, unknown>>(
   document: TypedDocumentNode<R, V>,
   variables: V | undefined,
   onData: (data: R) => void,
-): boolean {
-  const [failed, setFailed] = useState(false);
+  onConnected?: () => unknown,
+): LiveState {
+  const [state, setState] = useState<LiveState>('connecting');
   const handler = useRef(onData);
   handler.current = onData;
+  const connected = useRef(onConnected);
+  connected.current = onConnected;
   const key = JSON.stringify(variables ?? {});
-  // biome-ignore lint/correctness/useExhaustiveDependencies: one socket per query and variables by value (key); the handler is read through a ref
+  // biome-ignore lint/correctness/useExhaustiveDependencies: one socket per query and variables by value (key); the handlers are read through refs
   useEffect(() => {
     const token = getToken();
+    let disposed = false;
     const client = createClient({
       url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql`,
       lazy: true,
       retryAttempts: 0,
       connectionParams: token ? { authorization: `Bearer ${token}` } : {},
+      on: {
+        connected: () => {
+          void Promise.resolve(connected.current?.()).finally(() => !disposed && setState((now) => (now === 'blocked' ? now : 'live')));
+        },
+      },
     });
     const unsubscribe = client.subscribe<R>(
       { query: print(document), variables },
       {
         next: (result) => result.data && handler.current(result.data as R),
-        error: () => setFailed(true),
+        error: () => setState('blocked'),
         complete: () => undefined,
       },
     );
     return () => {
+      disposed = true;
       unsubscribe();
       void client.dispose();
     };
   }, [document, key]);
-  return failed;
+  return state;
 }
 
 export const nodesOf = <N>(connection: { edges: { node: N }[] }): N[] => connection.edges.map((edge) => edge.node);

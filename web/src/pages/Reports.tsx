@@ -17,7 +17,13 @@ const newerReport = (a: { id: string }, b: { id: string }) => Number(a.id) > Num
 
 export function ReportsPage() {
   const reports = usePages(ReportsPageDocument, { first: 50 }, (r) => r.reportsConnection, newerReport);
-  useSubscription(ReportsLiveDocument, undefined, ({ reportAdded }) => reports.merge([reportAdded]));
+  // A report stored while the socket was opening is picked up by the refresh once it is up.
+  useSubscription(
+    ReportsLiveDocument,
+    undefined,
+    ({ reportAdded }) => reports.merge([reportAdded]),
+    () => reports.refresh(),
+  );
   if (reports.error) return <p className="error">{reports.error.message}</p>;
   if (!reports.rows) return <p className="muted">Loading…</p>;
   return (

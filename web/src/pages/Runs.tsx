@@ -134,7 +134,13 @@ export function RunsPage() {
   const runs = usePages(RunsPageDocument, { first: 50 }, (r) => r.runsConnection, newerRun);
   const choices = useQuery(StartTrainingChoicesDocument);
   // Progress and status changes are pushed; without a WebSocket the first page is polled instead.
-  const blocked = useSubscription(RunsLiveDocument, undefined, ({ runsUpdated }) => runs.merge([runsUpdated]));
+  const live = useSubscription(
+    RunsLiveDocument,
+    undefined,
+    ({ runsUpdated }) => runs.merge([runsUpdated]),
+    () => runs.refresh(),
+  );
+  const blocked = live === 'blocked';
   const refresh = useRef(runs.refresh);
   refresh.current = runs.refresh;
   useEffect(() => {
@@ -206,7 +212,11 @@ export function RunsPage() {
         {runs.rows.length === 0 && <p className="muted">No runs yet.</p>}
         <MoreButton shown={runs.rows.length} total={runs.total} hasMore={runs.hasMore} more={runs.more} />
         <p className="muted" data-testid="runs-live">
-          {blocked ? 'Updates every 2 s (no WebSocket).' : 'Live: updates are pushed as they happen.'}
+          {live === 'blocked'
+            ? 'Updates every 2 s (no WebSocket).'
+            : live === 'live'
+              ? 'Live: updates are pushed as they happen.'
+              : 'Connecting for live updates…'}
         </p>
       </section>
       {datasets.length > 0 && (
@@ -223,7 +233,7 @@ export function RunsPage() {
 
 export function RunPage({ id }: { id: string }) {
   const [pushed, setPushed] = useState<RunDetailFragment>();
-  const blocked = useSubscription(RunLiveDocument, { id }, ({ runUpdated }) => setPushed(runUpdated));
+  const blocked = useSubscription(RunLiveDocument, { id }, ({ runUpdated }) => setPushed(runUpdated)) === 'blocked';
   const { data, error, reload } = useQuery(RunPageDocument, { id }, blocked ? 3000 : undefined);
   // The run's reports appear when it ends; ask for them once then.
   const ended = pushed !== undefined && !pushed.cancellable;
