@@ -3,9 +3,10 @@
 // through scoreItems (the serving path: preprocessing, micro-batcher, ONNX Runtime, no database writes)
 // and once as a job on the queue (claim, chunked writes of every row with its count, heartbeats, and the
 // CSV and JSON lines tables put in the artifact store), alternately, after a warm-up. It prints items/s
-// of each round and the job's ratio to the pipeline. With --kill-halfway, one more job runs in a
+// of each round and the job's ratio to the pipeline. With --kill-halfway, one more job runs first in a
 // `fashion-how predict` process that is killed with SIGKILL once half the items are stored, and is
 // resumed here: the bench then checks every item was written once and the first attempt's rows kept.
+// The database is the settings' (DATABASE_URL): a postgresql:// one puts the jobs on PostgreSQL's queue.
 //   npm run bench:predict [-- --items 300 --backbone resnet18 --size 64 --rounds 2 --kill-halfway]
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -48,15 +49,10 @@ try {
       return { wall: items / ((performance.now() - started) / 1000), scoring: done.itemsPerSecond ?? Number.NaN };
     };
     await pipeline(); // warm-up: the session loaded, the photos in this host's cache
-    console.log(`${items} items, ${backbone} at ${size} px, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'})`);
-    console.log('round  pipeline items/s  job items/s (create to table)  job scoring items/s  job / pipeline');
-    for (let round = 1; round <= rounds; round++) {
-      const direct = await pipeline();
-      const asJob = await job();
-      console.log(
-        `${String(round).padEnd(7)}${direct.toFixed(1).padEnd(18)}${asJob.wall.toFixed(1).padEnd(31)}${asJob.scoring.toFixed(1).padEnd(21)}${(asJob.wall / direct).toFixed(2)}`,
-      );
-    }
+    const database = config.databaseUrl.startsWith('postgres') ? 'PostgreSQL (its job queue)' : 'SQLite';
+    console.log(`${items} items, ${backbone} at ${size} px, ${database}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'})`);
+    // Killed halfway first: on PostgreSQL the job goes to whichever worker claims it, and this process
+    // becomes one only after the kill (the `fashion-how predict` process must hold the job it is killed with).
     if (killHalfway) {
       const started = performance.now();
       const predicting = startCli(['predict', '--dataset', String(datasetId), '--artifact', String(artifact.id)], { ...env, LOG_LEVEL: 'silent' }, 'predict');
@@ -70,6 +66,7 @@ try {
       const interrupted = await app.services.predictions.interruptOrphans();
       const before = await stored();
       const firstAttempt = new Set((await app.services.db.predictionJobRow.findMany({ where: { jobId }, select: { itemId: true } })).map((r) => r.itemId));
+      await app.services.predictions.startWorker(); // on PostgreSQL this process now works the queue
       await app.services.predictions.resume(jobId);
       const [done] = await app.services.predictions.waitFor([jobId], 20);
       const rows = await app.services.db.predictionJobRow.findMany({ where: { jobId }, select: { itemId: true } });
@@ -84,11 +81,20 @@ try {
         kept === before &&
         csvLines === items;
       console.log(
-        `\nkilled with SIGKILL at ${killedAt.toFixed(1)} s with ${before} of ${items} items stored (found INTERRUPTED: ${interrupted.includes(jobId)}); ` +
+        `killed with SIGKILL at ${killedAt.toFixed(1)} s with ${before} of ${items} items stored (found INTERRUPTED: ${interrupted.includes(jobId)}); ` +
           `resumed: ${done?.status}, attempts ${done?.attempts}, ${rows.length} rows for ${distinct.size} distinct items, ${kept} of the first attempt's ${before} kept, ` +
           `the CSV table ${csvLines} rows; ${((performance.now() - started) / 1000).toFixed(1)} s in all: ${ok ? 'every item written once' : 'FAILED'}`,
       );
       if (!ok) process.exitCode = 1;
+    }
+    await app.services.predictions.startWorker(); // PostgreSQL's queue: this process works the rounds' jobs
+    console.log('round  pipeline items/s  job items/s (create to table)  job scoring items/s  job / pipeline');
+    for (let round = 1; round <= rounds; round++) {
+      const direct = await pipeline();
+      const asJob = await job();
+      console.log(
+        `${String(round).padEnd(7)}${direct.toFixed(1).padEnd(18)}${asJob.wall.toFixed(1).padEnd(31)}${asJob.scoring.toFixed(1).padEnd(21)}${(asJob.wall / direct).toFixed(2)}`,
+      );
     }
   } finally {
     await app.close();
