@@ -77,7 +77,9 @@ const POSTGRESQL_ONLY = ['test/cliQueue.test.ts'];
  *  pair shared by the run (test/fixtures/training.ts); under two minutes on the project's 2-core machine.
  *  `npm test` runs these too, with everything else. */
 const QUICK = [
-  ...WITHOUT_DATABASE.filter((file) => file !== 'test/training/worker.test.ts'),
+  // Not the worker (it trains) nor the package's resize port against sharp (200 photos through a Python
+  // port of libvips' resize: 50 s alone, which kept the lane over its two minutes).
+  ...WITHOUT_DATABASE.filter((file) => file !== 'test/training/worker.test.ts' && file !== 'test/seasons/vipsResample.test.ts'),
   'test/graphql.test.ts',
   'test/pagination.test.ts',
   'test/data/import.test.ts',
