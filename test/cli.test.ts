@@ -5,6 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { type CliResult, runCli } from './fixtures/cli.js';
+import { trainTinyComboAndList } from './fixtures/cliTrain.js';
 import { testDatabaseUrl, useScratchDir } from './helpers.js';
 
 // Runs the built command exactly as a user would (npm test builds dist/ first).
@@ -50,37 +51,7 @@ describe('fashion-how CLI', () => {
   });
 
   it('trains a combo and follows it to the end, then lists it', async () => {
-    const result = await cli(
-      'train',
-      '--dataset',
-      '1',
-      '--backbones',
-      'mobilenet_v3_small',
-      '--heads',
-      'feedforward',
-      '--epochs',
-      '1',
-      '--batch-size',
-      '16',
-      '--image-size',
-      '32',
-      '--max-steps',
-      '2',
-      '--cutmix',
-      'off',
-      '--workers',
-      '0',
-      '--pretrained',
-      'none',
-    );
-    expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toContain('queued 1 run(s): 1 mobilenet_v3_small+feedforward');
-    // Not a terminal: one plain line per status change and epoch.
-    expect(result.stderr).toMatch(/^run 1 mobilenet_v3_small\+feedforward: epoch 1\/1, step \d\/2/m);
-    expect(result.stderr).toMatch(/^run 1 mobilenet_v3_small\+feedforward: SUCCEEDED$/m);
-    expect(result.stdout).toMatch(/^\s*1\s+mobilenet_v3_small\s+feedforward\s+SUCCEEDED\s+\d\.\d{3}/m);
-    const listed = await cli('runs', '--status', 'succeeded');
-    expect(listed.stdout).toMatch(/^\s*1\s+mobilenet_v3_small\s+feedforward\s+SUCCEEDED/m);
+    await trainTinyComboAndList(cli);
     const csv = (await readFile(path.join(scratch.dir, 'synth', 'train.csv'), 'utf8')).trim().split('\n')[1]!.split(',');
     const classified = await cli(
       'classify',

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeSyntheticDataset } from '../src/data/synth.js';
 import { type CliResult, runCli } from './fixtures/cli.js';
+import { trainTinyComboAndList } from './fixtures/cliTrain.js';
 import { TEST_DATABASE, testDatabaseUrl, useScratchDir } from './helpers.js';
 
 const scratch = useScratchDir();
@@ -26,36 +27,6 @@ describe('fashion-how train on PostgreSQL', () => {
     const imported = await cli('import', synthetic.csvPath, '--name', 'cli set');
     expect(imported.code, imported.stderr).toBe(0);
     expect(imported.stdout).toMatch(/imported dataset 1, version 1 \(digest [0-9a-f]{12}\): 60 items/);
-    const result = await cli(
-      'train',
-      '--dataset',
-      '1',
-      '--backbones',
-      'mobilenet_v3_small',
-      '--heads',
-      'feedforward',
-      '--epochs',
-      '1',
-      '--batch-size',
-      '16',
-      '--image-size',
-      '32',
-      '--max-steps',
-      '2',
-      '--cutmix',
-      'off',
-      '--workers',
-      '0',
-      '--pretrained',
-      'none',
-    );
-    expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toContain('queued 1 run(s): 1 mobilenet_v3_small+feedforward');
-    // Not a terminal: one plain line per status change and epoch.
-    expect(result.stderr).toMatch(/^run 1 mobilenet_v3_small\+feedforward: epoch 1\/1, step \d\/2/m);
-    expect(result.stderr).toMatch(/^run 1 mobilenet_v3_small\+feedforward: SUCCEEDED$/m);
-    expect(result.stdout).toMatch(/^\s*1\s+mobilenet_v3_small\s+feedforward\s+SUCCEEDED\s+\d\.\d{3}/m);
-    const listed = await cli('runs', '--status', 'succeeded');
-    expect(listed.stdout).toMatch(/^\s*1\s+mobilenet_v3_small\s+feedforward\s+SUCCEEDED/m);
+    await trainTinyComboAndList(cli);
   });
 });
