@@ -2,11 +2,15 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
+import { sharedFixtureRoot } from './test/fixtures/shared.js';
 
 // The PostgreSQL server the postgresql project makes its databases in (scripts/test.mjs finds one, or
 // starts a throwaway one, and says so loudly when it cannot), and this run's mark in their names.
 const postgresqlServer = process.env.FASHION_HOW_TEST_POSTGRESQL_SERVER || 'postgresql://postgres@127.0.0.1:5432/test';
 process.env.FASHION_HOW_TEST_RUN ??= randomBytes(3).toString('hex');
+// One probe of the training Python per run: every app and CLI the tests start keeps what it found in the
+// run's fixture root (the product's default is per data folder, and each test has its own).
+process.env.FASHION_HOW_PYTHON_CACHE_DIR ??= path.join(sharedFixtureRoot(), 'python');
 
 /** Tests that never open a database run once. */
 const WITHOUT_DATABASE = [
@@ -30,6 +34,7 @@ const WITHOUT_DATABASE = [
   'test/storage/artifactStore.test.ts',
   'test/seasons/profiles.test.ts',
   'test/seasons/vipsResample.test.ts',
+  'test/training/pythonCache.test.ts',
 ];
 
 /** Tests that open a database but test nothing that differs between the two: serving, fairness, the
@@ -79,7 +84,9 @@ const POSTGRESQL_ONLY = ['test/cliQueue.test.ts'];
 const QUICK = [
   // Not the worker (it trains) nor the package's resize port against sharp (200 photos through a Python
   // port of libvips' resize: 50 s alone, which kept the lane over its two minutes).
-  ...WITHOUT_DATABASE.filter((file) => file !== 'test/training/worker.test.ts' && file !== 'test/seasons/vipsResample.test.ts'),
+  ...WITHOUT_DATABASE.filter(
+    (file) => !['test/training/worker.test.ts', 'test/seasons/vipsResample.test.ts', 'test/training/pythonCache.test.ts'].includes(file),
+  ),
   'test/graphql.test.ts',
   'test/pagination.test.ts',
   'test/data/import.test.ts',

@@ -104,6 +104,7 @@ export async function openApp(config: AppConfig): Promise<App> {
       pixelCacheDir: config.pixelCacheDir,
       weights: config.weights,
       python: config.python,
+      pythonCacheDir: config.pythonCacheDir,
       concurrency: config.trainingConcurrency,
       // On PostgreSQL, runs go through its job queue and any worker host may take them.
       jobQueue: flavourOf(config.databaseUrl) === 'postgresql' ? { connectionString: config.databaseUrl } : undefined,

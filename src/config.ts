@@ -107,6 +107,8 @@ export interface AppConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   /** Python interpreter for the training worker; undefined tries /usr/bin/python3, python3, python. */
   python?: string;
+  /** Where findPython keeps what its probe found (see python.ts). */
+  pythonCacheDir: string;
   /** Training jobs at once; undefined = one per CUDA device (at least one). */
   trainingConcurrency?: number;
   /** How often a running training job writes its heartbeat (and sees a cancel from another host), and
@@ -300,6 +302,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     preprocessingThreads: read(SETTINGS.preprocessingThreads),
     logLevel: read(SETTINGS.logLevel),
     python: read(SETTINGS.python),
+    pythonCacheDir: read(SETTINGS.pythonCacheDir),
     trainingConcurrency: read(SETTINGS.trainingConcurrency),
     heartbeatMs,
     heartbeatTimeoutMs,

@@ -108,6 +108,11 @@ export const SETTINGS = {
     defaultText: 'the first of /usr/bin/python3, python3, python that can import torch',
     type: 'path',
   }),
+  pythonCacheDir: text(
+    'FASHION_HOW_PYTHON_CACHE_DIR',
+    "what the probe of the training Python found (torch's version, CUDA devices, backbones), kept per interpreter and installed packages so that start-up does not import torch again",
+    { default: ({ dataDir }) => path.join(dataDir, 'cache', 'python'), defaultText: '<data dir>/cache/python', asPath: true },
+  ),
   trainingConcurrency: optionalInteger('FASHION_HOW_TRAINING_CONCURRENCY', 'training jobs at once in one process', {
     min: 1,
     max: 256,

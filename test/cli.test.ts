@@ -3,13 +3,14 @@ import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { type CliResult, runCli } from './fixtures/cli.js';
 import { trainTinyComboAndList } from './fixtures/cliTrain.js';
-import { testDatabaseUrl, useScratchDir } from './helpers.js';
+import { seedTestDatabase, testDatabaseUrl, useScratchDir } from './helpers.js';
 
 // Runs the built command exactly as a user would (npm test builds dist/ first).
 const scratch = useScratchDir();
+beforeAll(() => seedTestDatabase(path.join(scratch.dir, 'data')));
 
 function cli(...args: string[]): Promise<CliResult> {
   return cliWith({}, ...args);

@@ -3,13 +3,14 @@
 // prints the same plain lines. Everything else the CLI does reads and writes the same rows on either
 // database and is tested once, on SQLite, in cli.test.ts (which also trains through SQLite's queue).
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { writeSyntheticDataset } from '../src/data/synth.js';
 import { type CliResult, runCli } from './fixtures/cli.js';
 import { trainTinyComboAndList } from './fixtures/cliTrain.js';
-import { TEST_DATABASE, testDatabaseUrl, useScratchDir } from './helpers.js';
+import { seedTestDatabase, TEST_DATABASE, testDatabaseUrl, useScratchDir } from './helpers.js';
 
 const scratch = useScratchDir();
+beforeAll(() => seedTestDatabase(path.join(scratch.dir, 'data')));
 
 function cli(...args: string[]): Promise<CliResult> {
   return runCli(args, {

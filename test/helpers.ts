@@ -7,9 +7,12 @@ import { crc32, deflateSync } from 'node:zlib';
 import { afterAll, beforeAll } from 'vitest';
 import { type App, openApp } from '../src/app.js';
 import { type AppConfig, loadConfig } from '../src/config.js';
-import { testDatabaseUrl } from './fixtures/databases.js';
+import { seedTestDatabase, testDatabaseUrl } from './fixtures/databases.js';
 
-export { TEST_DATABASE, testDatabaseUrl } from './fixtures/databases.js';
+export { seedTestDatabase, TEST_DATABASE, testDatabaseUrl } from './fixtures/databases.js';
+
+/** Settings every test app shares: the run's probe of the training Python (vitest.config.ts). */
+export const TEST_ENV = { FASHION_HOW_PYTHON_CACHE_DIR: process.env.FASHION_HOW_PYTHON_CACHE_DIR };
 
 export async function tempDir(prefix = 'fashion-how-test-'): Promise<{ dir: string; remove(): Promise<void> }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
@@ -35,12 +38,18 @@ export function useScratchDir(): { readonly dir: string } {
 
 /** A configuration that keeps everything inside `dir` (and its own database), listening on a free port. */
 export function testConfig(dir: string, overrides: Partial<AppConfig> = {}): AppConfig {
-  return { ...loadConfig({ FASHION_HOW_DATA_DIR: dir, DATABASE_URL: testDatabaseUrl(dir), PORT: '0', LOG_LEVEL: 'silent' }), ...overrides };
+  return { ...loadConfig({ ...TEST_ENV, FASHION_HOW_DATA_DIR: dir, DATABASE_URL: testDatabaseUrl(dir), PORT: '0', LOG_LEVEL: 'silent' }), ...overrides };
+}
+
+/** testConfig, with the folder's database made from this run's schema template if it has none yet. */
+export async function seededTestConfig(dir: string, overrides: Partial<AppConfig> = {}): Promise<AppConfig> {
+  await seedTestDatabase(dir);
+  return testConfig(dir, overrides);
 }
 
 /** An app as `fashion-how serve` runs it: on PostgreSQL it is also a worker of the job queue. */
 export async function openTestApp(dir: string, overrides: Partial<AppConfig> = {}): Promise<App> {
-  const app = await openApp(testConfig(dir, overrides));
+  const app = await openApp(await seededTestConfig(dir, overrides));
   await app.services.training.startWorker();
   return app;
 }

@@ -120,7 +120,7 @@ export function addSeasonCommands(program: Command): void {
           classify: services.classify,
           photos: services.importContext.photos,
           artifactStore: services.artifactStore,
-          python: async () => (await findPython(config.python)).executable,
+          python: async () => (await findPython(config.python, config.pythonCacheDir)).executable,
         });
         const result = await submissions.write({
           datasetId: options.dataset,

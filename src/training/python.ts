@@ -1,6 +1,9 @@
 // Finds a Python interpreter that can run the training worker (torch + torchvision), because the
 // `python3` first on PATH is often not the one that has them (Debian's torch lives in /usr/bin/python3).
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { workerEnvironment } from '../config.js';
@@ -57,21 +60,102 @@ export class PythonUnavailableError extends AppError {
   }
 }
 
+/** What the probe's answer depends on, read without importing torch (tens of milliseconds, where the probe
+ *  takes seconds): the interpreter, its search path, and the files torch, torchvision, onnx and onnxruntime
+ *  would be imported from, with their sizes and modification times (an upgrade or a reinstall changes them). */
+const FINGERPRINT = `
+import importlib.util, json, os, sys
+def stat(p):
+    s = os.stat(p)
+    return [p, s.st_size, s.st_mtime_ns]
+packages = {}
+for name in ("torch", "torchvision", "onnx", "onnxruntime"):
+    spec = importlib.util.find_spec(name)
+    packages[name] = stat(spec.origin) if spec is not None and spec.origin else None
+print(json.dumps({"executable": stat(os.path.realpath(sys.executable)), "version": sys.version, "path": sys.path, "packages": packages}))
+`;
+
+const run = (executable: string, args: string[]) =>
+  promisify(execFile)(executable, args, { timeout: 120_000, env: { ...workerEnvironment(), PYTHONDONTWRITEBYTECODE: '1' } });
+
 async function probe(executable: string): Promise<PythonRuntime> {
-  const { stdout } = await promisify(execFile)(executable, ['-c', PROBE, WORKER_DIR], {
-    timeout: 120_000,
-    env: { ...workerEnvironment(), PYTHONDONTWRITEBYTECODE: '1' },
-  });
+  const { stdout } = await run(executable, ['-c', PROBE, WORKER_DIR]);
   return { executable, ...JSON.parse(stdout.trim().split('\n').pop()!) };
 }
 
-/** The first candidate that imports torch, torchvision and the worker's models module. */
-export async function findPython(preferred?: string): Promise<PythonRuntime> {
+let workerSources: string | undefined;
+/** The worker's own files (its registry of backbones and heads is part of the answer), hashed once per process. */
+function workerSourcesHash(): string {
+  if (workerSources === undefined) {
+    const hash = createHash('sha256');
+    for (const name of readdirSync(WORKER_DIR)
+      .filter((n) => n.endsWith('.py') || n.endsWith('.json'))
+      .sort()) {
+      hash
+        .update(name)
+        .update('\0')
+        .update(readFileSync(path.join(WORKER_DIR, name)))
+        .update('\0');
+    }
+    workerSources = hash.digest('hex');
+  }
+  return workerSources;
+}
+
+/** CUDA devices come and go without any file above changing: the device nodes the driver made are part of the key. */
+function gpuDeviceNodes(): string[] {
+  try {
+    return readdirSync('/dev').filter((name) => /^nvidia\d+$/.test(name));
+  } catch {
+    return [];
+  }
+}
+
+/** The probe's answer for `executable`, kept in `cacheDir` under a key of everything it depends on: the
+ *  interpreter as named (and, for a path, its file), the fingerprint above, the worker's files, the
+ *  environment the worker gets and the GPU device nodes. A changed key probes again; so does an entry that
+ *  cannot be read. The interpreter that answered the fingerprint is the one used, never a path from the file. */
+async function cachedProbe(executable: string, cacheDir: string): Promise<PythonRuntime> {
+  const fingerprint = (await run(executable, ['-c', FINGERPRINT])).stdout;
+  const file = path.isAbsolute(executable) ? await stat(executable) : null;
+  const key = createHash('sha256')
+    .update(
+      JSON.stringify({
+        executable,
+        file: file && [file.size, file.mtimeMs, file.ino],
+        fingerprint,
+        worker: workerSourcesHash(),
+        env: Object.entries(workerEnvironment()).sort(),
+        gpus: gpuDeviceNodes(),
+      }),
+    )
+    .digest('hex');
+  const entry = path.join(cacheDir, `runtime-${key.slice(0, 40)}.json`);
+  const kept = await readFile(entry, 'utf8')
+    .then(
+      (text) => JSON.parse(text) as Omit<PythonRuntime, 'executable'>,
+      () => null,
+    )
+    .catch(() => null);
+  if (kept && typeof kept.torch === 'string' && Array.isArray(kept.backbones) && Array.isArray(kept.registry)) return { ...kept, executable };
+  const runtime = await probe(executable);
+  // Written whole or not at all (a rename), so a reader in another process never sees half an entry.
+  await mkdir(cacheDir, { recursive: true });
+  const partial = `${entry}.${process.pid}.part`;
+  const { executable: _, ...answer } = runtime;
+  await writeFile(partial, JSON.stringify(answer));
+  await rename(partial, entry);
+  return runtime;
+}
+
+/** The first candidate that imports torch, torchvision and the worker's models module. With `cacheDir`,
+ *  what a probe found is kept there and used again while nothing it depends on changed (cachedProbe). */
+export async function findPython(preferred?: string, cacheDir?: string): Promise<PythonRuntime> {
   const candidates = preferred ? [preferred] : PYTHON_CANDIDATES;
   const tried: string[] = [];
   for (const candidate of candidates) {
     try {
-      return await probe(candidate);
+      return await (cacheDir ? cachedProbe(candidate, cacheDir) : probe(candidate));
     } catch (error) {
       const { stderr, code } = error as { stderr?: string; code?: string | number };
       const reason = code === 'ENOENT' ? 'not found' : (stderr ?? '').trim().split('\n').pop() || String((error as Error).message);

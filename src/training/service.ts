@@ -39,6 +39,8 @@ export interface TrainingSettings {
   weights?: { dir?: string; mirror?: string; manifest?: string };
   /** Interpreter to use; undefined tries the usual candidates. */
   python?: string;
+  /** Where the probe of the interpreter is kept between processes (findPython's cacheDir). */
+  pythonCacheDir?: string;
   /** Jobs at once; undefined = one per CUDA device, at least one. */
   concurrency?: number;
   /** PostgreSQL's job queue instead of the in-process one (runs may execute on any worker host). */
@@ -166,7 +168,7 @@ export class TrainingService {
 
   /** The Python runtime, probed once; a failed probe is retried next time (the user may install torch). */
   runtime(): Promise<PythonRuntime> {
-    this.runtimeProbe ??= findPython(this.settings.python).catch((error) => {
+    this.runtimeProbe ??= findPython(this.settings.python, this.settings.pythonCacheDir).catch((error) => {
       this.runtimeProbe = undefined;
       throw error;
     });

@@ -16,7 +16,7 @@ import { sha256Of } from '../../src/data/photos.js';
 import { writeSyntheticDataset } from '../../src/data/synth.js';
 import { DirectoryStore } from '../../src/storage/contentStore.js';
 import { PendingObjects } from '../../src/storage/pendingObjects.js';
-import { eventually, processAlive, testConfig, testDatabaseUrl, useScratchDir } from '../helpers.js';
+import { eventually, processAlive, seededTestConfig, testDatabaseUrl, useScratchDir } from '../helpers.js';
 
 const scratch = useScratchDir();
 const CLI = pathToFileURL(path.resolve('src/cli.ts')).href;
@@ -63,7 +63,7 @@ async function deadPid(): Promise<number> {
 beforeAll(async () => {
   dataDir = path.join(scratch.dir, 'data');
   // A dataset (its photos are named by rows) and a trainer token, written before any server runs.
-  const app = await openApp(testConfig(dataDir));
+  const app = await openApp(await seededTestConfig(dataDir));
   const synthetic = await writeSyntheticDataset({ out: path.join(scratch.dir, 'synth'), count: 6, seed: 5, minSide: 48, maxSide: 64 });
   await importDataset({ csvPath: synthetic.csvPath, imageRoot: synthetic.imageRoot }, app.services.importContext);
   namedPhoto = (await app.services.db.item.findFirst())!.imageSha256!;

@@ -6,7 +6,7 @@ import { openApp } from '../../src/app.js';
 import { importDataset } from '../../src/data/import.js';
 import { writeSyntheticDataset } from '../../src/data/synth.js';
 import { startCli } from '../fixtures/cli.js';
-import { eventually, graphqlClient, processAlive, testConfig, testDatabaseUrl, useScratchDir } from '../helpers.js';
+import { eventually, graphqlClient, processAlive, seededTestConfig, testDatabaseUrl, useScratchDir } from '../helpers.js';
 
 // A server process that dies mid-run (kill -9) must not leave its run RUNNING forever: the next start
 // marks it INTERRUPTED, and resumeRun continues from the last epoch checkpoint.
@@ -31,7 +31,7 @@ describe('restart recovery', () => {
   it('marks the run of a killed server INTERRUPTED, and resumeRun finishes it from its checkpoint', async () => {
     const dataDir = path.join(scratch.dir, 'data');
     const synthetic = await writeSyntheticDataset({ out: path.join(scratch.dir, 'synth'), count: 60, seed: 8, minSide: 64, maxSide: 96 });
-    const setup = await openApp(testConfig(dataDir));
+    const setup = await openApp(await seededTestConfig(dataDir));
     const { datasetId } = await importDataset({ csvPath: synthetic.csvPath, imageRoot: synthetic.imageRoot }, setup.services.importContext);
     const { token } = await setup.services.tokens.create('recovery test', 'trainer');
     await setup.close();
@@ -70,7 +70,7 @@ describe('restart recovery', () => {
       120_000,
     );
 
-    const app = await openApp(testConfig(dataDir));
+    const app = await openApp(await seededTestConfig(dataDir));
     await app.services.training.startWorker();
     const { workerPid } = await app.services.db.trainingRun.findUniqueOrThrow({ where: { id: Number(id) } });
     first.child.kill('SIGKILL');

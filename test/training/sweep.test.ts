@@ -12,7 +12,7 @@ import { writeSyntheticDataset } from '../../src/data/synth.js';
 import { FashionHowClient } from '../../src/sdk/index.js';
 import { drawTrials, rungDecision, rungEpochs } from '../../src/training/sweep.js';
 import { startCli } from '../fixtures/cli.js';
-import { eventually, graphqlClient, TEST_DATABASE, testConfig, testDatabaseUrl, useScratchDir } from '../helpers.js';
+import { eventually, graphqlClient, seededTestConfig, TEST_DATABASE, testDatabaseUrl, useScratchDir } from '../helpers.js';
 
 describe('drawing trials and judging rungs', () => {
   it('draws the same trials from the same seed, inside the space, log ranges uniform in log space', () => {
@@ -119,7 +119,7 @@ const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   // On PostgreSQL this process only queues (as serve --no-worker): the two worker processes train.
-  app = await openApp(testConfig(path.join(scratch.dir, 'server')));
+  app = await openApp(await seededTestConfig(path.join(scratch.dir, 'server')));
   server = await startServer({ ...app, config: { ...app.config, port: 0 } });
   token = (await app.services.tokens.create('sweep test', 'trainer')).token;
   gql = graphqlClient(server.graphqlUrl, token);

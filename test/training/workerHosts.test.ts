@@ -8,7 +8,7 @@ import { openApp } from '../../src/app.js';
 import { importDataset } from '../../src/data/import.js';
 import { writeSyntheticDataset } from '../../src/data/synth.js';
 import { runCli, startCli } from '../fixtures/cli.js';
-import { eventually, openTestApp, processAlive, TEST_DATABASE, testConfig, testDatabaseUrl, useScratchDir } from '../helpers.js';
+import { eventually, openTestApp, processAlive, seededTestConfig, TEST_DATABASE, testDatabaseUrl, useScratchDir } from '../helpers.js';
 
 const scratch = useScratchDir();
 const children: ChildProcess[] = [];
@@ -47,7 +47,7 @@ describe.skipIf(TEST_DATABASE !== 'postgresql')('a worker host on PostgreSQL', (
   it('takes a queued run, and stops it at its next heartbeat when another process cancels it', async () => {
     // The "server": queues and cancels, trains nothing (as serve --no-worker).
     const serverDir = path.join(scratch.dir, 'server');
-    const server = await openApp(testConfig(serverDir));
+    const server = await openApp(await seededTestConfig(serverDir));
     const synthetic = await writeSyntheticDataset({ out: path.join(scratch.dir, 'synth'), count: 40, seed: 4, minSide: 64, maxSide: 96 });
     const { datasetId } = await importDataset({ csvPath: synthetic.csvPath, imageRoot: synthetic.imageRoot }, server.services.importContext);
 
