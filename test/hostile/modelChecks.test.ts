@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, startServer } from '../../src/api/server.js';
 import type { App } from '../../src/app.js';
 import { writeSyntheticDataset } from '../../src/data/synth.js';
-import { findPython } from '../../src/training/python.js';
+import { testPython } from '../fixtures/python.js';
 import { importTinyPair, TINY_PAIR_HOOK_TIMEOUT_MS } from '../fixtures/training.js';
 import { graphqlClient, multipartClient, openTestApp, testConfig, useScratchDir } from '../helpers.js';
 import { classifyLatencies, p50 } from './latency.js';
@@ -38,7 +38,7 @@ const graphs: Record<'endless' | 'slow' | 'quick', Buffer> = {} as never;
 async function slowGraph(name: string, side: number, layers: number): Promise<Buffer> {
   const file = path.join(scratch.dir, `${name}.onnx`);
   const script = new URL('./slowGraph.py', import.meta.url).pathname;
-  await promisify(execFile)((await findPython()).executable, [script, file, String(SIZE), String(side), String(layers), '3']);
+  await promisify(execFile)((await testPython()).executable, [script, file, String(SIZE), String(side), String(layers), '3']);
   return readFile(file);
 }
 

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSession } from '../../src/inference/onnx.js';
-import { findPython } from '../../src/training/python.js';
+import { testPython } from '../fixtures/python.js';
 
 let dir: string;
 let graph: string;
@@ -28,7 +28,7 @@ g = helper.make_graph(nodes, "matmuls", [helper.make_tensor_value_info("x", Tens
                       [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", side])], weights)
 onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), out)
 `;
-  execFileSync((await findPython()).executable, ['-c', script, String(SIDE), String(LAYERS), graph]);
+  execFileSync((await testPython()).executable, ['-c', script, String(SIDE), String(LAYERS), graph]);
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -62,7 +62,7 @@ describe("ONNX Runtime's thread", () => {
 
     // The answer is the graph's: row 5 computed again by NumPy, in float64, from the graph's weights.
     const expected = JSON.parse(
-      execFileSync((await findPython()).executable, [
+      execFileSync((await testPython()).executable, [
         '-c',
         'import sys, json, numpy as np, onnx; from onnx import numpy_helper; m = onnx.load(sys.argv[1]); side = int(sys.argv[2])\n' +
           'row = np.sin(np.arange(5 * side, 6 * side)).astype(np.float32).astype(np.float64)\n' +

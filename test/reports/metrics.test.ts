@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import seedrandom from 'seedrandom';
 import { describe, expect, it } from 'vitest';
 import { bootstrapIntervals, taskMetrics } from '../../src/reports/metrics.js';
-import { findPython } from '../../src/training/python.js';
+import { testPython } from '../fixtures/python.js';
 
 interface Case {
   name: string;
@@ -75,7 +75,7 @@ function cases(): Case[] {
 describe('metrics agree with scikit-learn', () => {
   it('on randomized, imbalanced and degenerate inputs, to 1e-9', async () => {
     const all = cases();
-    const python = await findPython();
+    const python = await testPython();
     const child = execFile(python.executable, [new URL('./sklearn_metrics.py', import.meta.url).pathname], { maxBuffer: 64 * 1024 * 1024 });
     child.stdin!.end(JSON.stringify(all));
     let stdout = '';

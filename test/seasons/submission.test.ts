@@ -7,7 +7,7 @@ import { IMAGENET_PREPROCESS, preprocess } from '../../src/data/image.js';
 import type { ModelInfo } from '../../src/inference/registry.js';
 import { preprocessSpecOf } from '../../src/inference/registry.js';
 import { SubmissionService } from '../../src/seasons/submission.js';
-import { findPython } from '../../src/training/python.js';
+import { testPython } from '../fixtures/python.js';
 import { importSmallSynthetic, importTinyPair, TINY_PAIR_HOOK_TIMEOUT_MS } from '../fixtures/training.js';
 import { naiveCsv, openTestApp, useScratchDir } from '../helpers.js';
 
@@ -51,7 +51,7 @@ beforeAll(async () => {
     classify: app.services.classify,
     photos: app.services.importContext.photos,
     artifactStore: app.services.artifactStore,
-    python: async () => (await findPython()).executable,
+    python: async () => (await testPython()).executable,
   });
 }, TINY_PAIR_HOOK_TIMEOUT_MS);
 

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { IMAGENET_PREPROCESS, letterbox } from '../../src/data/image.js';
 import type { Bbox } from '../../src/domain.js';
-import { findPython } from '../../src/training/python.js';
+import { testPython } from '../fixtures/python.js';
 import { useScratchDir } from '../helpers.js';
 
 // The submission package's preprocessing (predict.py: Pillow's JPEG decoding and EXIF orientation,
@@ -20,7 +20,7 @@ const PORT_CHECK = path.join(import.meta.dirname, '..', 'fixtures', 'letterbox_p
 let python: string;
 
 beforeAll(async () => {
-  python = (await findPython()).executable;
+  python = (await testPython()).executable;
 });
 
 interface Case {

@@ -8,7 +8,8 @@ import { hyperparametersOf, withTrainingOptions } from '../../src/cli/trainingOp
 import { resolveHyperparameters } from '../../src/training/hyper.js';
 import { graphqlFields, graphqlInputs, graphqlTypeOf, workerOptionsJson } from '../../src/training/optionSurfaces.js';
 import { DEFAULTS, OPTION_NAMES, type OptionName, optionOf, problemOf } from '../../src/training/options.js';
-import { findPython, WORKER_DIR } from '../../src/training/python.js';
+import { WORKER_DIR } from '../../src/training/python.js';
+import { testPython } from '../fixtures/python.js';
 
 // Every training option is declared once (src/training/options.ts); these tests fail when a surface
 // (the GraphQL inputs, the CLI's flags, the worker's typed config, the validation) disagrees with it.
@@ -97,7 +98,7 @@ describe('training options declared once', () => {
       ['budgetImageSizes', [32]],
       ['pretrained', ''],
     ];
-    const python = await findPython();
+    const python = await testPython();
     const script = [
       'import dataclasses, json, sys',
       'from hyper import Hyper, problem_of',

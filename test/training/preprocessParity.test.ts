@@ -4,7 +4,8 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { IMAGENET_PREPROCESS, preprocess } from '../../src/data/image.js';
 import { writeSyntheticDataset } from '../../src/data/synth.js';
-import { findPython, WORKER_DIR } from '../../src/training/python.js';
+import { WORKER_DIR } from '../../src/training/python.js';
+import { testPython } from '../fixtures/python.js';
 import { useScratchDir } from '../helpers.js';
 
 // Training (PIL, in the worker) and serving (sharp) must see an item the same way: identical geometry,
@@ -28,7 +29,7 @@ describe('preprocessing parity between the worker and serving', () => {
       path: path.join(synthetic.imageRoot, r.imageName),
       bbox: [r.bbox.xmin, r.bbox.ymin, r.bbox.xmax, r.bbox.ymax],
     }));
-    const python = await findPython();
+    const python = await testPython();
     const { stdout } = await promisify(execFile)(python.executable, ['-c', SCRIPT, WORKER_DIR, JSON.stringify({ ...IMAGENET_PREPROCESS, size, items })], {
       maxBuffer: 64 * 1024 * 1024,
     });

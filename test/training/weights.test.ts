@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { importDataset } from '../../src/data/import.js';
 import { writeSyntheticDataset } from '../../src/data/synth.js';
-import { findPython } from '../../src/training/python.js';
 import type { RunProgress } from '../../src/training/runRecord.js';
+import { testPython } from '../fixtures/python.js';
 import { TINY_TRAINING } from '../fixtures/training.js';
 import { openTestApp, useScratchDir } from '../helpers.js';
 
@@ -25,7 +25,7 @@ const requests: string[] = [];
 beforeAll(async () => {
   const folder = path.join(scratch.dir, 'served');
   const file = 'mobilenet_v3_small-local.pth';
-  const python = await findPython();
+  const python = await testPython();
   await promisify(execFile)(python.executable, [
     '-c',
     `import os, torch, torchvision; os.makedirs("${folder}", exist_ok=True); torch.manual_seed(3); torch.save(torchvision.models.mobilenet_v3_small().state_dict(), "${path.join(folder, file)}")`,
@@ -96,7 +96,7 @@ describe('pretrained weights', () => {
     const done = await app.services.training.get(run!.id);
     expect(done.status, done.error ?? '').toBe('SUCCEEDED');
     // Every trainable backbone tensor still equals the served file; BatchNorm running statistics may move.
-    const python = await findPython();
+    const python = await testPython();
     const script = `
 import sys, torch
 served = torch.load(sys.argv[1]); model = torch.load(sys.argv[2])["model"]

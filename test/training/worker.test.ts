@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { findPython } from '../../src/training/python.js';
+import { testPython } from '../fixtures/python.js';
 
 // The worker's own unit tests are Python (unittest); each module runs here so `npm test` counts them.
 const dir = new URL('./worker/', import.meta.url).pathname;
@@ -16,7 +16,7 @@ describe('training worker (Python unit tests)', () => {
 
   for (const module of modules) {
     it(`passes ${module}`, async () => {
-      const python = await findPython();
+      const python = await testPython();
       const result = await promisify(execFile)(python.executable, ['-m', 'unittest', '-v', path.basename(module, '.py')], {
         cwd: dir,
         env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },

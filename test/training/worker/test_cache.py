@@ -135,11 +135,20 @@ print(json.dumps({"rows": rows.tolist(), "summary": summary}), flush=True)
 
 
 class ProcessesTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        # Camera-sized images, so that a build lasts long enough to be killed in the middle; written once
+        # (the tests only read them), each test building its own cache.
+        cls.photos = tempfile.TemporaryDirectory()
+        cls.items = write_images(cls.photos.name, 40, seed=1, side=(1200, 1800))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.photos.cleanup()
+
     def setUp(self):
         self.scratch = tempfile.TemporaryDirectory()
         self.root = os.path.join(self.scratch.name, "cache")
-        # Camera-sized images, so that a build lasts long enough to be killed in the middle.
-        self.items = write_images(self.scratch.name, 40, seed=1, side=(1200, 1800))
 
     def tearDown(self):
         self.scratch.cleanup()
