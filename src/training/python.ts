@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { workerEnvironment } from '../config.js';
@@ -139,12 +139,14 @@ async function cachedProbe(executable: string, cacheDir: string): Promise<Python
     .catch(() => null);
   if (kept && typeof kept.torch === 'string' && Array.isArray(kept.backbones) && Array.isArray(kept.registry)) return { ...kept, executable };
   const runtime = await probe(executable);
-  // Written whole or not at all (a rename), so a reader in another process never sees half an entry.
-  await mkdir(cacheDir, { recursive: true });
+  // Written whole or not at all (a rename), so a reader in another process never sees half an entry. A
+  // folder that cannot be written (read-only, full) costs the next start a probe, nothing more.
   const partial = `${entry}.${process.pid}.part`;
   const { executable: _, ...answer } = runtime;
-  await writeFile(partial, JSON.stringify(answer));
-  await rename(partial, entry);
+  await mkdir(cacheDir, { recursive: true })
+    .then(() => writeFile(partial, JSON.stringify(answer)))
+    .then(() => rename(partial, entry))
+    .catch(() => rm(partial, { force: true }).catch(() => undefined));
   return runtime;
 }
 

@@ -76,6 +76,16 @@ describe('the kept probe of the training Python', () => {
     expect(readable).toEqual([expect.objectContaining({ torch: answer.torch, backbones: answer.backbones })]);
   });
 
+  it('still answers when the folder cannot be written, and keeps nothing', async () => {
+    // A file where the folder should be: mkdir fails, as on a read-only or full disk.
+    const blocked = path.join(scratch.dir, 'blocked');
+    await writeFile(blocked, 'not a folder');
+    const before = await probes();
+    expect((await findPython(wrapper, path.join(blocked, 'python'))).backbones).toContain('compact_s');
+    expect(await probes()).toBe(before + 1);
+    expect(await readFile(blocked, 'utf8')).toBe('not a folder');
+  });
+
   it('never takes the interpreter from the file: a kept entry naming another one is not run', async () => {
     const cache = path.join(scratch.dir, 'forged');
     await findPython(wrapper, cache);
