@@ -131,11 +131,9 @@ async function cachedProbe(executable: string, cacheDir: string): Promise<Python
     )
     .digest('hex');
   const entry = path.join(cacheDir, `runtime-${key.slice(0, 40)}.json`);
+  // Missing, or not an answer (damaged, or of another format): probed again below.
   const kept = await readFile(entry, 'utf8')
-    .then(
-      (text) => JSON.parse(text) as Omit<PythonRuntime, 'executable'>,
-      () => null,
-    )
+    .then((text) => JSON.parse(text) as Omit<PythonRuntime, 'executable'>)
     .catch(() => null);
   if (kept && typeof kept.torch === 'string' && Array.isArray(kept.backbones) && Array.isArray(kept.registry)) return { ...kept, executable };
   const runtime = await probe(executable);
