@@ -82,8 +82,9 @@ const POSTGRESQL_ONLY = ['test/cliQueue.test.ts'];
  *  pair shared by the run (test/fixtures/training.ts); under two minutes on the project's 2-core machine.
  *  `npm test` runs these too, with everything else. */
 const QUICK = [
-  // Not the worker (it trains) nor the package's resize port against sharp (200 photos through a Python
-  // port of libvips' resize: 50 s alone, which kept the lane over its two minutes).
+  // Not the worker (it trains), the package's resize port against sharp (200 photos through a Python
+  // port of libvips' resize: 50 s alone, which kept the lane over its two minutes), nor the kept probe's
+  // test (it probes the interpreter eight times, torch imported each time).
   ...WITHOUT_DATABASE.filter(
     (file) => !['test/training/worker.test.ts', 'test/seasons/vipsResample.test.ts', 'test/training/pythonCache.test.ts'].includes(file),
   ),

@@ -8,11 +8,12 @@ import { afterAll, beforeAll } from 'vitest';
 import { type App, openApp } from '../src/app.js';
 import { type AppConfig, loadConfig } from '../src/config.js';
 import { seedTestDatabase, testDatabaseUrl } from './fixtures/databases.js';
+import { TEST_PYTHON_CACHE_DIR } from './fixtures/python.js';
 
 export { seedTestDatabase, TEST_DATABASE, testDatabaseUrl } from './fixtures/databases.js';
 
 /** Settings every test app shares: the run's probe of the training Python (vitest.config.ts). */
-export const TEST_ENV = { FASHION_HOW_PYTHON_CACHE_DIR: process.env.FASHION_HOW_PYTHON_CACHE_DIR };
+export const TEST_ENV = { FASHION_HOW_PYTHON_CACHE_DIR: TEST_PYTHON_CACHE_DIR };
 
 export async function tempDir(prefix = 'fashion-how-test-'): Promise<{ dir: string; remove(): Promise<void> }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
