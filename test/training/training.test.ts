@@ -96,7 +96,10 @@ describe('startTraining', () => {
       if (seen.at(-1) !== status) seen.push(status);
       statuses.set(id, seen);
     };
-    const listener = (id: number) => void record(id);
+    // Each event's read of the run is awaited before the statuses are checked: finished() can see the
+    // last status before the listener's own read of it has come back (seen on PostgreSQL).
+    const recording: Promise<void>[] = [];
+    const listener = (id: number) => void recording.push(record(id));
     app.services.training.events.on('run', listener);
 
     const runs = await start({ ...TINY, dataLoaderWorkers: 1 }, ['mobilenet_v3_small'], ['feedforward', 'residual']);
@@ -106,6 +109,7 @@ describe('startTraining', () => {
     ]);
     const [first, second] = [await finished(runs[0]!.id), await finished(runs[1]!.id)];
     app.services.training.events.off('run', listener);
+    await Promise.all(recording);
 
     for (const run of [first, second]) {
       expect(run.status, run.error ?? '').toBe('SUCCEEDED');
