@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type RunningServer, startServer } from '../api/server.js';
+import type { RunningServer } from '../api/server.js';
 import type { App } from '../app.js';
 import { importDataset } from '../data/import.js';
 import { writeSyntheticDataset } from '../data/synth.js';
@@ -14,6 +14,7 @@ import type { Hyperparameters } from '../training/hyper.js';
 import { describeFit } from './ensemble.js';
 import { table } from './format.js';
 import { createProgress } from './progress.js';
+import { startServer } from './session.js';
 import { followRuns } from './train.js';
 
 export interface DemoOptions {

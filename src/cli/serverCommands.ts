@@ -1,6 +1,5 @@
 // fashion-how token, serve, demo: the server, its tokens, and the whole platform on synthetic data.
 import type { Command } from 'commander';
-import { startServer } from '../api/server.js';
 import { type App, openApp } from '../app.js';
 import { ROLES } from '../auth/tokens.js';
 import { loadConfig } from '../config.js';
@@ -8,7 +7,7 @@ import { PROCESS_ID } from '../host.js';
 import { runDemo } from './demo.js';
 import { table } from './format.js';
 import { choice, int } from './options.js';
-import { untilSignal, withApp } from './session.js';
+import { startServer, untilSignal, withApp } from './session.js';
 
 async function serve(app: App, options: { worker: boolean }) {
   const { training } = app.services;

@@ -9,7 +9,7 @@
 // (a resume racing a stale job) or for a cancelled run does nothing, and a run never runs twice at once.
 // Liveness is the run's heartbeat, not graphile-worker's job lock (which a dead host keeps for 4 hours):
 // see TrainingService.interruptStale and RunRecords.reap.
-import { makeWorkerUtils, Logger as QueueLogger, type Runner, run, type WorkerUtils } from 'graphile-worker';
+import type { Logger as QueueLogger, Runner, WorkerUtils } from 'graphile-worker';
 import { PROCESS_ID } from '../host.js';
 import type { Logger } from '../log.js';
 import type { ExecuteRun, RunQueue, Stop, WorkerSlots } from './runQueue.js';
@@ -29,8 +29,18 @@ export interface QueuedTraining {
   runId: number;
 }
 
-function queueLogger(log: Logger): QueueLogger {
-  return new QueueLogger(() => (level, message, meta) => {
+type Graphile = typeof import('graphile-worker');
+let graphile: Promise<Graphile> | undefined;
+
+/** graphile-worker (and pg below it), loaded when a queue is first used: it is about 0.1 s of the start
+ *  of every process, and on SQLite no process uses it. */
+function loadGraphile(): Promise<Graphile> {
+  graphile ??= import('graphile-worker');
+  return graphile;
+}
+
+function queueLogger({ Logger }: Graphile, log: Logger): QueueLogger {
+  return new Logger(() => (level, message, meta) => {
     const method = level === 'error' ? 'error' : level === 'warning' ? 'warn' : level === 'info' ? 'info' : 'debug';
     log[method]({ queue: 'graphile-worker', ...meta }, message);
   });
@@ -54,7 +64,8 @@ export class PostgresRunQueue implements RunQueue {
   }
 
   private producer(): Promise<WorkerUtils> {
-    this.utils ??= makeWorkerUtils({ connectionString: this.connectionString, logger: queueLogger(this.log) }).then(async (utils) => {
+    this.utils ??= loadGraphile().then(async (graphile) => {
+      const utils = await graphile.makeWorkerUtils({ connectionString: this.connectionString, logger: queueLogger(graphile, this.log) });
       await utils.migrate();
       return utils;
     });
@@ -91,14 +102,15 @@ export class PostgresRunQueue implements RunQueue {
   async startWorker(slots: WorkerSlots, execute: ExecuteRun): Promise<void> {
     if (this.runner) return;
     await this.producer(); // the queue's own tables exist before the runner listens
+    const graphile = await loadGraphile();
     const free = [...slots.gpus];
-    this.runner = await run({
+    this.runner = await graphile.run({
       connectionString: this.connectionString,
       concurrency: slots.concurrency,
       noHandleSignals: true,
       // Jobs arrive by LISTEN/NOTIFY; the poll only covers a notice lost while reconnecting.
       pollInterval: 2000,
-      logger: queueLogger(this.log),
+      logger: queueLogger(graphile, this.log),
       // graphile-worker's own worker ids are per pool; ours names the host process in logs.
       taskList: {
         [this.kind.task]: async (payload, helpers) => {

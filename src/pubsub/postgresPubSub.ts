@@ -2,7 +2,7 @@
 // the PubSub interface over LISTEN/NOTIFY, so a subscription on one replica sees a run changed through
 // another. PostgreSQL is already there; no broker of our own.
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import { flavourOf } from '../db/client.js';
 import type { Logger } from '../log.js';
 import { type ChangeNotices, LocalPubSub, type PubSub, type Topic } from './pubsub.js';
@@ -75,13 +75,14 @@ export class PgPubSub implements PubSub {
   private constructor(
     private readonly url: string,
     private readonly options: PgPubSubOptions,
+    private readonly driver: typeof pg,
   ) {
     this.backoff = options.backoffMs ?? { first: 100, most: 5_000 };
     this.delay = this.backoff.first;
     this.heartbeatMs = options.heartbeatMs ?? 15_000;
     // A pooled connection whose query times out is discarded by the pool, so a dead one cannot hold up
     // the notices queued behind it.
-    this.publisher = new pg.Pool({
+    this.publisher = new driver.Pool({
       connectionString: url,
       max: 1,
       keepAlive: true,
@@ -95,7 +96,8 @@ export class PgPubSub implements PubSub {
 
   /** Opens the listening connection; fails (naming the server, not the password) when it cannot. */
   static async open(url: string, options: PgPubSubOptions): Promise<PgPubSub> {
-    const pubsub = new PgPubSub(url, options);
+    // The driver is loaded by a process on PostgreSQL only: on SQLite (the default) it is start-up time for nothing.
+    const pubsub = new PgPubSub(url, options, (await import('pg')).default);
     try {
       await pubsub.listen();
     } catch (error) {
@@ -136,7 +138,12 @@ export class PgPubSub implements PubSub {
   }
 
   private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url, keepAlive: true, query_timeout: this.heartbeatMs, connectionTimeoutMillis: this.heartbeatMs });
+    const client = new this.driver.Client({
+      connectionString: this.url,
+      keepAlive: true,
+      query_timeout: this.heartbeatMs,
+      connectionTimeoutMillis: this.heartbeatMs,
+    });
     client.on('notification', ({ channel, payload }) => this.received(channel, payload));
     // 'error' comes first when the backend is terminated or the network drops, then 'end'; both lead to
     // one reconnect.

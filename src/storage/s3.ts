@@ -3,7 +3,7 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { S3Connection, S3StoreSettings } from '../config.js';
 import {
   ArtifactMissingError,
@@ -26,7 +26,31 @@ function describeS3Error(error: unknown): { name: string; said: string } {
   return { name, said: answered ? `${name}: ${(error as Error).message}` : name };
 }
 
-function s3Client(connection: S3Connection): S3Client {
+type Sdk = typeof import('@aws-sdk/client-s3');
+let sdk: Promise<Sdk> | undefined;
+
+/** A connection's client, made at its first use with the SDK loaded then: the SDK is about 0.2 s of the
+ *  start of every process (each CLI command), and most never touch a bucket. */
+class LazyClient {
+  private made?: Promise<{ client: S3Client; commands: Sdk }>;
+
+  constructor(private readonly connection: S3Connection) {}
+
+  get(): Promise<{ client: S3Client; commands: Sdk }> {
+    sdk ??= import('@aws-sdk/client-s3');
+    this.made ??= sdk.then((commands) => ({ client: newClient(commands, this.connection), commands }));
+    return this.made;
+  }
+
+  destroy(): void {
+    void this.made?.then(
+      ({ client }) => client.destroy(),
+      () => undefined,
+    );
+  }
+}
+
+function newClient({ S3Client }: Sdk, connection: S3Connection): S3Client {
   return new S3Client({
     region: connection.region,
     endpoint: connection.endpoint,
@@ -43,7 +67,7 @@ function s3Client(connection: S3Connection): S3Client {
 
 /** Objects in an S3-compatible bucket (`<prefix>/<kind>/<sha256>`), streamed in and out, never buffered. */
 export class S3Store extends ContentStore {
-  private readonly client: S3Client;
+  private readonly s3: LazyClient;
   private readonly bucket: string;
   private readonly prefix: string;
 
@@ -51,7 +75,7 @@ export class S3Store extends ContentStore {
     super(cacheDir);
     this.bucket = settings.bucket;
     this.prefix = settings.prefix;
-    this.client = s3Client(settings);
+    this.s3 = new LazyClient(settings);
   }
 
   get location(): string {
@@ -74,7 +98,8 @@ export class S3Store extends ContentStore {
 
   protected async sizeOf(sha256: string, kind: ObjectKind): Promise<number | null> {
     try {
-      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(sha256, kind) }));
+      const { client, commands } = await this.s3.get();
+      const head = await client.send(new commands.HeadObjectCommand({ Bucket: this.bucket, Key: this.key(sha256, kind) }));
       return head.ContentLength ?? 0;
     } catch (error) {
       if (isNotFound(error)) return null;
@@ -90,8 +115,15 @@ export class S3Store extends ContentStore {
     try {
       // A single PUT (up to 5 GiB: any graph or checkpoint of the supported backbones) with its length
       // known up front, so the body streams from disk; S3 makes the object visible only once complete.
-      await this.client.send(
-        new PutObjectCommand({ Bucket: this.bucket, Key, Body: file.pipe(stream), ContentLength: expected.bytes, ContentType: 'application/octet-stream' }),
+      const { client, commands } = await this.s3.get();
+      await client.send(
+        new commands.PutObjectCommand({
+          Bucket: this.bucket,
+          Key,
+          Body: file.pipe(stream),
+          ContentLength: expected.bytes,
+          ContentType: 'application/octet-stream',
+        }),
       );
     } catch (error) {
       throw this.failed('write', expected.sha256, kind, error);
@@ -100,7 +132,8 @@ export class S3Store extends ContentStore {
     }
     const sent = digest();
     if (sent.sha256 !== expected.sha256) {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key })).catch(() => undefined);
+      const { client, commands } = await this.s3.get();
+      await client.send(new commands.DeleteObjectCommand({ Bucket: this.bucket, Key })).catch(() => undefined);
       throw new ArtifactStoreError(
         `the file changed while it was uploaded (sha256 ${sent.sha256}, first read as ${expected.sha256}); nothing was stored`,
         'changed while stored',
@@ -110,7 +143,8 @@ export class S3Store extends ContentStore {
 
   protected async deleteObject(sha256: string, kind: ObjectKind): Promise<void> {
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(sha256, kind) }));
+      const { client, commands } = await this.s3.get();
+      await client.send(new commands.DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(sha256, kind) }));
     } catch (error) {
       throw this.failed('delete', sha256, kind, error);
     }
@@ -119,7 +153,8 @@ export class S3Store extends ContentStore {
   protected async download(sha256: string, kind: ObjectKind, into: string): Promise<string> {
     let body: Readable;
     try {
-      const object = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(sha256, kind) }));
+      const { client, commands } = await this.s3.get();
+      const object = await client.send(new commands.GetObjectCommand({ Bucket: this.bucket, Key: this.key(sha256, kind) }));
       body = object.Body as Readable; // in Node the SDK's body is an http.IncomingMessage
     } catch (error) {
       if (isNotFound(error)) throw new ArtifactMissingError(kind, sha256);
@@ -133,7 +168,7 @@ export class S3Store extends ContentStore {
   }
 
   protected override release(): void {
-    this.client.destroy();
+    this.s3.destroy();
   }
 }
 
@@ -146,13 +181,13 @@ function isNotFound(error: unknown): boolean {
 /** A bucket read by an import: listing a prefix and downloading objects, each within a byte limit.
  *  Errors say what failed in the service's own words (or the error's name), never the endpoint. */
 export class BucketReader {
-  private readonly client: S3Client;
+  private readonly s3: LazyClient;
 
   constructor(
     connection: S3Connection,
     readonly bucket: string,
   ) {
-    this.client = s3Client(connection);
+    this.s3 = new LazyClient(connection);
   }
 
   private failed(action: string, error: unknown): Error {
@@ -163,9 +198,10 @@ export class BucketReader {
   async list(prefix: string, maxObjects: number): Promise<{ key: string; size: number }[] | 'too many'> {
     const found: { key: string; size: number }[] = [];
     let token: string | undefined;
+    const { client, commands } = await this.s3.get();
     do {
-      const page = await this.client
-        .send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: 1000 }))
+      const page = await client
+        .send(new commands.ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: 1000 }))
         .catch((error: unknown) => {
           throw this.failed(`list ${prefix || 'its objects'}`, error);
         });
@@ -178,7 +214,8 @@ export class BucketReader {
 
   /** Writes one object to the new file `file`; false (and the file removed by the caller) past `maxBytes`. */
   async download(key: string, file: string, maxBytes: number): Promise<boolean> {
-    const object = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key })).catch((error: unknown) => {
+    const { client, commands } = await this.s3.get();
+    const object = await client.send(new commands.GetObjectCommand({ Bucket: this.bucket, Key: key })).catch((error: unknown) => {
       if (isNotFound(error)) throw new Error(`s3://${this.bucket}/${key} does not exist`);
       throw this.failed(`read ${key}`, error);
     });
@@ -209,6 +246,6 @@ export class BucketReader {
   }
 
   close() {
-    this.client.destroy();
+    this.s3.destroy();
   }
 }
