@@ -30,14 +30,10 @@ export interface QueuedTraining {
 }
 
 type Graphile = typeof import('graphile-worker');
-let graphile: Promise<Graphile> | undefined;
 
-/** graphile-worker (and pg below it), loaded when a queue is first used: it is about 0.1 s of the start
- *  of every process, and on SQLite no process uses it. */
-function loadGraphile(): Promise<Graphile> {
-  graphile ??= import('graphile-worker');
-  return graphile;
-}
+/** graphile-worker (and pg below it), loaded when a queue is first used (once: Node's module cache keeps
+ *  it): it is about 0.1 s of the start of every process, and on SQLite no process uses it. */
+const loadGraphile = (): Promise<Graphile> => import('graphile-worker');
 
 function queueLogger({ Logger }: Graphile, log: Logger): QueueLogger {
   return new Logger(() => (level, message, meta) => {

@@ -27,7 +27,6 @@ function describeS3Error(error: unknown): { name: string; said: string } {
 }
 
 type Sdk = typeof import('@aws-sdk/client-s3');
-let sdk: Promise<Sdk> | undefined;
 
 /** A connection's client, made at its first use with the SDK loaded then: the SDK is about 0.2 s of the
  *  start of every process (each CLI command), and most never touch a bucket. */
@@ -37,8 +36,8 @@ class LazyClient {
   constructor(private readonly connection: S3Connection) {}
 
   get(): Promise<{ client: S3Client; commands: Sdk }> {
-    sdk ??= import('@aws-sdk/client-s3');
-    this.made ??= sdk.then((commands) => ({ client: newClient(commands, this.connection), commands }));
+    // Node's module cache loads the SDK once however many clients ask.
+    this.made ??= import('@aws-sdk/client-s3').then((commands) => ({ client: newClient(commands, this.connection), commands }));
     return this.made;
   }
 
