@@ -10,7 +10,7 @@ Two steps, one process each:
 
 The QDQ graph is the form ONNX Runtime's CPU provider fuses into integer kernels (QLinearConv,
 QLinearAdd, uint8 MaxPool, QLinearGlobalAveragePool): activations uint8 asymmetric per tensor, weights
-int8 symmetric per output channel, biases int32 at input scale x weight scale. A Relu that is the only
+int8 symmetric per output channel within +-63 (WEIGHT_LEVELS), biases int32 at input scale x weight scale. A Relu that is the only
 consumer of a Conv or Add is dropped and its output range (low 0) quantizes the producer's output: the
 uint8 clamp at zero point 0 is the Relu. Everything else (heads, softmax) stays float: they are a small
 share of the arithmetic and most of the accuracy."""
